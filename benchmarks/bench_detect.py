@@ -1,0 +1,136 @@
+"""Detection throughput and memory (issue 2), all figures measured in one run.
+
+    .venv/bin/python benchmarks/bench_detect.py [--size 8000] [--big 20000] [--model vehicles]
+
+1. ceiling: the model alone on chips already in memory (ONNX Runtime, both cores);
+2. end-to-end: ``skyscan detect`` on a generated GeoTIFF at the model's GSD (read, chip,
+   detect, merge, georeference, write GeoParquet/GeoJSON), megapixels per second;
+3. naive: a loop that reads each chip separately and runs the model one chip at a time;
+4. peak memory (max RSS) of ``skyscan detect`` on a generated 20,000 × 20,000 RGB GeoTIFF.
+
+Writes benchmarks/results/detect.json and prints the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.transform import Affine
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "benchmarks" / "_work"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def make_scene(path: Path, size: int, gsd: float, seed: int = 0) -> Path:
+    """A tiled, deflate-compressed RGB GeoTIFF with textured background and vehicle-sized blobs,
+    written block by block (never whole in memory)."""
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    profile = {
+        "driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
+        "crs": "EPSG:32631", "transform": Affine(gsd, 0, 594_000.0, 0, -gsd, 5_760_000.0),
+        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate", "BIGTIFF": "YES",
+    }
+    tmp = path.with_suffix(".tmp.tif")
+    with rasterio.open(tmp, "w", **profile) as dst:
+        base = rng.integers(60, 140, size=(3, 512, 512), dtype=np.uint8)
+        for _, window in dst.block_windows(1):
+            block = base[:, : window.height, : window.width].copy()
+            # a few bright rectangles per block, roughly car-sized at this GSD
+            for _ in range(6):
+                r, c = rng.integers(0, max(1, window.height - 20)), rng.integers(0, max(1, window.width - 20))
+                block[:, r : r + 8, c : c + 18] = rng.integers(150, 255, size=(3, 1, 1), dtype=np.uint8)
+            dst.write(block, window=window)
+    tmp.rename(path)
+    return path
+
+
+def ceiling_mps(detector: object, n_chips: int = 64, batch: int = 16) -> float:
+    """Model-only throughput: session.run on in-memory chips, megapixels (model input) per second."""
+    h, w = detector.card.input_size  # type: ignore[attr-defined]
+    chips = np.random.default_rng(1).integers(0, 255, size=(batch, h, w, 3), dtype=np.uint8)
+    detector.run_raw(chips)  # type: ignore[attr-defined]  # warm-up
+    t0 = time.perf_counter()
+    done = 0
+    while done < n_chips:
+        detector.run_raw(chips)  # type: ignore[attr-defined]
+        done += batch
+    return done * h * w / 1e6 / (time.perf_counter() - t0)
+
+
+def naive_mps(path: Path, detector: object, n_chips: int = 48) -> float:
+    """Read each chip with its own open + read, run the model on it alone."""
+    h, w = detector.card.input_size  # type: ignore[attr-defined]
+    t0 = time.perf_counter()
+    for i in range(n_chips):
+        with rasterio.open(path) as src:
+            col = (i * w) % (src.width - w)
+            row = ((i * w) // (src.width - w)) * h % (src.height - h)
+            arr = src.read([1, 2, 3], window=rasterio.windows.Window(col, row, w, h))
+        detector.detect_batch(np.ascontiguousarray(arr.transpose(1, 2, 0))[None])  # type: ignore[attr-defined]
+    return n_chips * h * w / 1e6 / (time.perf_counter() - t0)
+
+
+def run_cli(args: list[str]) -> tuple[float, float]:
+    """Run ``skyscan`` in a child process: (wall seconds, peak RSS of the child in MiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "skyscan", "-q", *args], check=True)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=8000, help="side of the throughput scene (px)")
+    parser.add_argument("--big", type=int, default=20000, help="side of the memory scene (px); 0 skips")
+    parser.add_argument("--model", default="vehicles")
+    args = parser.parse_args()
+
+    from skyscan.detect import DetectorRecipe, get_detector
+
+    detector = get_detector(DetectorRecipe(model=args.model))
+    gsd = detector.card.gsd or 0.25
+    WORK.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    scene = make_scene(WORK / f"scene_{args.size}_{gsd}.tif", args.size, gsd)
+
+    ceiling = ceiling_mps(detector)
+    naive = naive_mps(scene, detector)
+    out = WORK / "out_e2e"
+    wall, _ = run_cli(["detect", str(scene), "-o", str(out), "--overwrite", "--model", args.model])
+    e2e = args.size * args.size / 1e6 / wall
+    result: dict[str, object] = {
+        "model": detector.card.model_id, "model_gsd": gsd, "cpu_count": os.cpu_count(),
+        "scene_px": args.size, "ceiling_mps": round(ceiling, 2), "end_to_end_mps": round(e2e, 2),
+        "naive_mps": round(naive, 2), "end_to_end_over_ceiling": round(e2e / ceiling, 3),
+        "end_to_end_over_naive": round(e2e / naive, 2), "end_to_end_wall_s": round(wall, 1),
+    }
+    if args.big:
+        big = make_scene(WORK / f"scene_{args.big}_{gsd}.tif", args.big, gsd)
+        wall_big, peak = run_cli(["detect", str(big), "-o", str(WORK / "out_big"), "--overwrite",
+                                  "--model", args.model, "--no-geojson"])
+        result.update(big_scene_px=args.big, big_wall_s=round(wall_big, 1), big_peak_rss_mib=round(peak, 1),
+                      big_mps=round(args.big**2 / 1e6 / wall_big, 2))
+    (RESULTS / "detect.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    print(f"end-to-end / ceiling = {result['end_to_end_over_ceiling']} (target >= 0.8); "
+          f"end-to-end / naive = {result['end_to_end_over_naive']} (target >= 3)")
+    if args.big:
+        print(f"peak RSS on {args.big}x{args.big}: {result['big_peak_rss_mib']} MiB (target <= 1536)")
+
+
+if __name__ == "__main__":
+    main()

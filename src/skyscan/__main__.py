@@ -1,0 +1,3 @@
+from skyscan.cli import main
+
+main()

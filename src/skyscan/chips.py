@@ -1,0 +1,91 @@
+"""Chip maths: how many source pixels a chip covers and where the chips go.
+
+Pure functions on integers, no I/O: the reader turns each :class:`ChipWindow` into a
+windowed read resampled to the model's input size.
+
+>>> chip_size_in_source(512, image_gsd=0.15, model_gsd=0.3)
+1024
+>>> [(w.col_off, w.row_off) for w in plan_chips(1000, 600, chip_src=512, out_size=512)]
+[(0, 0), (409, 0), (488, 0), (0, 88), (409, 88), (488, 88)]
+"""
+
+from __future__ import annotations
+
+import math
+
+from skyscan.errors import InputError
+from skyscan.types import ChipWindow
+
+__all__ = ["MAX_OVERLAP", "axis_offsets", "chip_size_in_source", "interior_edges", "plan_chips"]
+
+MAX_OVERLAP = 0.5  # beyond half a chip every pixel would be read three times or more
+
+
+def chip_size_in_source(model_input: int, image_gsd: float | None, model_gsd: float | None) -> int:
+    """Source pixels one chip covers so that it shows the ground at the model's GSD.
+
+    ``chip_src = round(model_input * model_gsd / image_gsd)`` (at least 1), or
+    ``model_input`` when either GSD is unknown (the chip is then read at native
+    resolution). A 512 px model trained at 0.3 m/px on 0.15 m/px imagery reads
+    1024 × 1024 source pixels per chip and downsamples them by 2.
+    """
+    if model_input <= 0:
+        raise InputError(f"'model_input' must be a positive pixel count (got {model_input})")
+    for name, gsd in (("image_gsd", image_gsd), ("model_gsd", model_gsd)):
+        if gsd is not None and not (math.isfinite(gsd) and gsd > 0):
+            raise InputError(f"{name!r} must be a positive number of metres per pixel or None (got {gsd})")
+    if image_gsd is None or model_gsd is None:
+        return model_input
+    return max(1, round(model_input * model_gsd / image_gsd))
+
+
+def axis_offsets(length: int, chip: int, stride: int) -> list[int]:
+    """Chip start offsets along one axis of ``length`` pixels.
+
+    Offsets are ``0, stride, 2*stride, ...`` below ``length - chip``, plus a last chip
+    aligned to the far edge (``length - chip``), so every pixel is covered, no chip
+    starts outside the image and consecutive chips overlap by at least
+    ``chip - stride``. An axis shorter than a chip gets one chip at 0 (the reader pads).
+    """
+    if length <= chip:
+        return [0]
+    last = length - chip
+    return [*range(0, last, stride), last]
+
+
+def plan_chips(
+    width: int, height: int, *, chip_src: int, out_size: int, overlap: float = 0.2
+) -> list[ChipWindow]:
+    """An overlapping grid of square chips covering every pixel of a ``width × height`` image.
+
+    ``stride = max(1, floor(chip_src * (1 - overlap)))``, so neighbours overlap by at
+    least ``overlap * chip_src`` source pixels (for ``chip_src >= 2``); the last row and column are aligned to
+    the image edge instead of padding past it (see :func:`axis_offsets`). Each window is
+    ``chip_src`` source pixels square and resampled to ``out_size`` model pixels.
+    Order is row-major (top row left to right first), so plans are deterministic.
+    """
+    for name, value in (("width", width), ("height", height), ("chip_src", chip_src), ("out_size", out_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise InputError(f"{name!r} must be a positive integer (got {value!r})")
+    if not (isinstance(overlap, int | float) and 0.0 <= overlap <= MAX_OVERLAP):
+        raise InputError(f"'overlap' must be in [0, {MAX_OVERLAP}] (got {overlap!r})")
+    stride = max(1, math.floor(chip_src * (1.0 - overlap)))
+    cols = axis_offsets(width, chip_src, stride)
+    rows = axis_offsets(height, chip_src, stride)
+    return [
+        ChipWindow(col, row, chip_src, chip_src, out_size, out_size) for row in rows for col in cols
+    ]
+
+
+def interior_edges(window: ChipWindow, image_w: int, image_h: int) -> tuple[bool, bool, bool, bool]:
+    """Which edges of ``window`` lie inside the image: (left, top, right, bottom).
+
+    An object touching an interior edge may be cut there (the neighbouring chip sees the
+    rest); an object touching an image edge is cut by the image itself, not by chipping.
+    """
+    return (
+        window.col_off > 0,
+        window.row_off > 0,
+        window.col_off + window.width < image_w,
+        window.row_off + window.height < image_h,
+    )

@@ -1,0 +1,74 @@
+"""The ``skyscan`` command line: each command lives in its own module and only parses
+arguments, calls the library and reports. Commands are imported lazily so that
+``skyscan --help`` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+# command name -> module under skyscan.cli that defines a click command named ``command``
+COMMANDS: dict[str, str] = {
+    "detect": "detect",
+    "inspect": "inspect_cmd",
+    "train": "train",
+    "evaluate": "evaluate",
+    "convert": "convert",
+    "models": "models",
+    "within": "analytics",
+    "join": "analytics",
+    "aggregate": "analytics",
+    "cluster": "analytics",
+    "map": "map_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if self._load(name) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        module_name = COMMANDS.get(name)
+        if module_name is None:
+            return None
+        try:
+            module = importlib.import_module(f"skyscan.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"skyscan.cli.{module_name}":
+                return None  # command not built yet
+            raise
+        attr = name.replace("-", "_") + "_command"
+        cmd = getattr(module, attr, None)
+        return cmd if isinstance(cmd, click.Command) else None
+
+
+def setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(
+        level=max(logging.DEBUG, min(logging.CRITICAL, level)),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="skyscan")
+@click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
+    """skyscan: find vehicles in overhead imagery and answer geospatial questions about them."""
+    setup_logging(verbose, quiet)
+    ctx.ensure_object(dict)
+    ctx.obj["quiet"] = quiet > 0
+
+
+def main() -> None:
+    cli(prog_name="skyscan")

@@ -1,0 +1,101 @@
+"""``skyscan detect``: the main job."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from skyscan.errors import SkyscanError
+
+
+@click.command("detect")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--model", default="vehicles", show_default=True, help="Builtin model name or path to a .onnx with its .json card.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option("--master", default=None, help="Spark master URL (local[*], spark://HOST:PORT, ...); spark engine only.")
+@click.option("--gsd", type=float, default=None, help="Ground sample distance (m/px) for images without georeferencing.")
+@click.option("--crs", default=None, help="CRS for world files without .prj or sidecars without a CRS (e.g. EPSG:2056).")
+@click.option("--require-georef", is_flag=True, help="Fail images without georeferencing instead of working in pixel space.")
+@click.option("--overlap", type=float, default=0.2, show_default=True, help="Fraction of a chip shared with its neighbour.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Chips per model call.")
+@click.option("--score-threshold", type=float, default=None, help="Override the model card's score threshold.")
+@click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into directories.")
+@click.option("--sample-ratio", type=float, default=None, help="Process a deterministic sample of the inputs (0-1].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
+@click.option("--metadata", "metadata_table", default=None, help="CSV/Parquet table of per-image attributes keyed by image_id.")
+@click.option("--xml-mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="JSON of XPaths for vendor XML sidecars.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
+@click.option("--resume", is_flag=True, help="Finish an interrupted run in OUTDIR without redoing finished images.")
+@click.option("--geojson/--no-geojson", default=True, show_default=True, help="Also write detections.geojson.")
+@click.option("--map", "make_map", is_flag=True, help="Write OUTDIR/map.html as the last step.")
+@click.pass_context
+def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, model: str, engine: str,
+                   master: str | None, gsd: float | None, crs: str | None, require_georef: bool,
+                   overlap: float, batch_size: int, score_threshold: float | None, recursive: bool,
+                   sample_ratio: float | None, seed: int, metadata_table: str | None,
+                   xml_mapping: str | None, overwrite: bool, resume: bool, geojson: bool,
+                   make_map: bool) -> None:
+    """Find vehicles in INPUTS (files, directories, globs) and write detections to OUTDIR.
+
+    Exit codes: 0 every input succeeded; 3 some inputs failed (see OUTDIR/errors.parquet);
+    1 the run could not start or finish (message on stderr); 2 usage error.
+    """
+    from tqdm import tqdm
+
+    from skyscan.detect import DetectorRecipe
+    from skyscan.io.reader import ReadOptions
+    from skyscan.pipeline import DetectOptions
+    from skyscan.run import run_detect
+
+    quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
+    bar: tqdm | None = None
+
+    def on_paths(n: int) -> None:
+        nonlocal bar
+        bar = tqdm(total=n, unit="img", desc="detect", disable=quiet, file=sys.stderr)
+
+    def progress(_path: str) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        mapping = None
+        if xml_mapping:
+            from skyscan.io.sidecar import XmlMapping
+
+            mapping = XmlMapping.from_json(xml_mapping)
+        options = DetectOptions(
+            recipe=DetectorRecipe(model=model, score_threshold=score_threshold),
+            read=ReadOptions(crs=crs, gsd=gsd, require_georef=require_georef,
+                             sidecar_mapping=mapping, metadata_table=metadata_table),
+            overlap=overlap,
+            batch_size=batch_size,
+        )
+        result = run_detect(
+            list(inputs), outdir, options, recursive=recursive, sample_ratio=sample_ratio, seed=seed,
+            overwrite=overwrite, resume=resume, engine=engine, master=master, geojson=geojson,
+            progress=progress, on_paths=on_paths,
+        )
+        if bar is not None:
+            bar.close()
+        if make_map:
+            from skyscan.viz import make_map as build_map
+
+            build_map(outdir / "detections.parquet", outdir / "map.html", imagery=result.manifest["images"])
+    except SkyscanError as exc:
+        if bar is not None:
+            bar.close()
+        click.echo(f"skyscan detect: error: {exc}", err=True)
+        sys.exit(1)
+    counts = result.manifest["counts"]
+    if not quiet:
+        click.echo(
+            f"{counts['detections']} detections in {counts['images_ok']} images "
+            f"({counts['failed']} failed) -> {outdir}", err=True
+        )
+        if make_map:
+            click.echo(f"map: {outdir / 'map.html'}", err=True)
+    sys.exit(result.exit_code)

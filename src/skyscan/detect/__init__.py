@@ -1,0 +1,36 @@
+"""Detectors: the protocol, model cards, backends, decoding and merging."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from skyscan.detect.base import Detector, DetectorRecipe
+from skyscan.detect.card import ClassSpec, ModelCard, load_card, save_card
+from skyscan.errors import InputError
+
+__all__ = [
+    "ClassSpec",
+    "Detector",
+    "DetectorRecipe",
+    "ModelCard",
+    "get_detector",
+    "load_card",
+    "save_card",
+]
+
+
+@lru_cache(maxsize=8)
+def get_detector(recipe: DetectorRecipe) -> Detector:
+    """Build the detector a recipe describes, once per process (cached).
+
+    This is the model factory that engines call on each worker, as Spark's
+    ``predict_batch_udf`` does: the recipe travels, the live session does not.
+    """
+    from skyscan.detect.registry import resolve_model
+
+    path = resolve_model(recipe.model)
+    if recipe.backend == "onnx":
+        from skyscan.detect.onnx_backend import OnnxDetector
+
+        return OnnxDetector(path, threads=recipe.threads, score_threshold=recipe.score_threshold)
+    raise InputError(f"'backend' must be 'onnx' (got {recipe.backend!r})")

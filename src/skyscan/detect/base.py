@@ -1,0 +1,42 @@
+"""The detector protocol: a batch of chips in, detections per chip out.
+
+Detectors are stateless after loading, so one instance can serve many threads or a
+Spark executor. A :class:`DetectorRecipe` is what travels to workers: a small picklable
+description from which each process builds (and caches) its own detector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from skyscan.detect.card import ModelCard
+from skyscan.types import ChipDetections
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Anything that turns a batch of chips into detections."""
+
+    card: ModelCard
+
+    def detect_batch(self, chips: npt.NDArray[np.uint8]) -> list[ChipDetections]:
+        """Detect in ``chips``, uint8 RGB of shape (N, H, W, 3) at the card's input size.
+
+        Returns one :class:`ChipDetections` per chip, boxes in chip pixels, already
+        filtered by the score threshold and NMS'd within the chip.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class DetectorRecipe:
+    """How to build a detector in any process: a model path (or builtin name) and options."""
+
+    model: str = "vehicles"
+    backend: str = "onnx"
+    threads: int = 0  # ONNX intra-op threads; 0 lets the runtime decide
+    score_threshold: float | None = None  # overrides the card's

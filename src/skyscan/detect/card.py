@@ -1,0 +1,181 @@
+"""Model cards: the small JSON file beside every model that says how to run it.
+
+A card lives next to the model as ``<model>.json`` (``vehicles.onnx`` → ``vehicles.json``)::
+
+    {
+      "name": "vehicles", "version": "1.0", "task": "detection",
+      "framework": "onnx",
+      "classes": [{"name": "car", "xview_type_id": 18}, {"name": "truck", "xview_type_id": 23},
+                  {"name": "bus", "xview_type_id": 19}],
+      "input": {"name": "images", "size": [256, 256], "channels": 3,
+                "mean": [0.0, 0.0, 0.0], "std": [255.0, 255.0, 255.0]},
+      "gsd": 0.25,
+      "output": {"format": "centernet", "stride": 4},
+      "score_threshold": 0.3, "nms_iou": 0.5,
+      "training": {...}, "metrics": {...}
+    }
+
+Input pixels are fed as float32 NCHW RGB, ``(pixel - mean) / std`` per channel.
+Output formats (see :mod:`skyscan.detect.decode`):
+
+``centernet``
+    outputs ``heatmap`` (N, C, h, w) sigmoid scores, ``wh`` (N, 2, h, w) box width/height
+    in input pixels, ``offset`` (N, 2, h, w) sub-cell centre offset in cells;
+    ``stride`` = input size / h.
+``boxes``
+    outputs ``boxes`` (N, K, 4) xyxy input pixels, ``scores`` (N, K), ``labels`` (N, K);
+    rows with score 0 are padding.
+``chip_classifier``
+    output ``probs`` (N, C): one label per chip (the original pipeline's chip classifiers);
+    a detection covers the whole chip. A class named ``background`` is never reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skyscan.errors import ModelError
+
+OUTPUT_FORMATS = ("centernet", "boxes", "chip_classifier")
+TASKS = ("detection", "chip_classification")
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    name: str
+    xview_type_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Validated contents of a model card."""
+
+    name: str
+    classes: tuple[ClassSpec, ...]
+    input_size: tuple[int, int]  # (height, width) in model pixels
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (255.0, 255.0, 255.0)
+    input_name: str = "images"
+    gsd: float | None = None  # metres per pixel the model was trained at
+    output_format: str = "boxes"
+    stride: int = 4
+    score_threshold: float = 0.3
+    nms_iou: float = 0.5
+    version: str = "0"
+    task: str = "detection"
+    framework: str = "onnx"
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.classes:
+            raise ModelError(f"model card {self.name!r}: 'classes' must not be empty")
+        if self.output_format not in OUTPUT_FORMATS:
+            raise ModelError(
+                f"model card {self.name!r}: 'output.format' must be one of {OUTPUT_FORMATS} "
+                f"(got {self.output_format!r})"
+            )
+        if self.task not in TASKS:
+            raise ModelError(f"model card {self.name!r}: 'task' must be one of {TASKS} (got {self.task!r})")
+        if min(self.input_size) <= 0:
+            raise ModelError(f"model card {self.name!r}: 'input.size' must be positive (got {self.input_size})")
+        if self.gsd is not None and not self.gsd > 0:
+            raise ModelError(f"model card {self.name!r}: 'gsd' must be > 0 metres (got {self.gsd})")
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise ModelError(
+                f"model card {self.name!r}: 'score_threshold' must be in [0, 1] (got {self.score_threshold})"
+            )
+
+    @property
+    def class_names(self) -> list[str]:
+        return [c.name for c in self.classes]
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> ModelCard:
+        try:
+            inp = data.get("input", {})
+            out = data.get("output", {})
+            classes = tuple(
+                ClassSpec(str(c["name"]), None if c.get("xview_type_id") is None else int(c["xview_type_id"]))
+                if isinstance(c, dict)
+                else ClassSpec(str(c))
+                for c in data["classes"]
+            )
+            size = inp.get("size", [256, 256])
+            known = {"name", "classes", "input", "gsd", "output", "score_threshold", "nms_iou", "version", "task", "framework"}
+            return cls(
+                name=str(data.get("name", Path(source).stem)),
+                classes=classes,
+                input_size=(int(size[0]), int(size[1])),
+                mean=tuple(float(v) for v in inp.get("mean", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
+                std=tuple(float(v) for v in inp.get("std", (255.0, 255.0, 255.0))),  # type: ignore[arg-type]
+                input_name=str(inp.get("name", "images")),
+                gsd=None if data.get("gsd") is None else float(data["gsd"]),
+                output_format=str(out.get("format", "boxes")),
+                stride=int(out.get("stride", 4)),
+                score_threshold=float(data.get("score_threshold", 0.3)),
+                nms_iou=float(data.get("nms_iou", 0.5)),
+                version=str(data.get("version", "0")),
+                task=str(data.get("task", "detection")),
+                framework=str(data.get("framework", "onnx")),
+                extra={k: v for k, v in data.items() if k not in known},
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, ModelError):
+                raise
+            raise ModelError(f"{source}: invalid model card ({type(exc).__name__}: {exc})") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "framework": self.framework,
+            "classes": [{"name": c.name, "xview_type_id": c.xview_type_id} for c in self.classes],
+            "input": {
+                "name": self.input_name,
+                "size": list(self.input_size),
+                "channels": 3,
+                "mean": list(self.mean),
+                "std": list(self.std),
+            },
+            "gsd": self.gsd,
+            "output": {"format": self.output_format, "stride": self.stride},
+            "score_threshold": self.score_threshold,
+            "nms_iou": self.nms_iou,
+            **self.extra,
+        }
+
+
+def card_path_for(model_path: str | Path) -> Path:
+    """The card that belongs to a model file: same name, ``.json`` suffix."""
+    return Path(model_path).with_suffix(".json")
+
+
+def load_card(model_path: str | Path) -> ModelCard:
+    """Load and validate the card beside ``model_path``; a missing card is an error."""
+    path = card_path_for(model_path)
+    if not path.is_file():
+        raise ModelError(
+            f"{model_path}: no model card found (expected {path}); every model needs a card "
+            "naming its classes, input size, GSD, normalisation and output format"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: model card is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: model card must be a JSON object")
+    return ModelCard.from_dict(data, source=str(path))
+
+
+def save_card(card: ModelCard, model_path: str | Path) -> Path:
+    path = card_path_for(model_path)
+    path.write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return path

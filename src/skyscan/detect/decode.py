@@ -1,0 +1,132 @@
+"""Turn raw model outputs into per-chip detections, one decoder per card output format.
+
+All decoders return boxes in chip (model input) pixels, xyxy, filtered by the score
+threshold; per-chip NMS is applied by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from skyscan.detect.card import ModelCard
+from skyscan.errors import ModelError
+from skyscan.types import ChipDetections
+
+FloatArray = npt.NDArray[np.float32]
+
+# Peaks kept per chip before thresholding; far above any real count of vehicles in a chip.
+MAX_PEAKS_PER_CHIP = 512
+
+
+def _max_pool3(x: FloatArray) -> FloatArray:
+    """3x3 max filter over the last two axes with edge padding (numpy only)."""
+    p = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)], mode="constant", constant_values=-np.inf)
+    h, w = x.shape[-2:]
+    out = p[..., 0:h, 0:w].copy()
+    for dy in range(3):
+        for dx in range(3):
+            np.maximum(out, p[..., dy : dy + h, dx : dx + w], out=out)
+    return out
+
+
+def decode_centernet(
+    outputs: Mapping[str, np.ndarray], card: ModelCard, score_threshold: float
+) -> list[ChipDetections]:
+    """CenterNet heads: a peak in ``heatmap`` is an object centre.
+
+    centre_x = (j + offset_x) * stride, centre_y = (i + offset_y) * stride; the box is
+    centre ± wh / 2, in input pixels.
+    """
+    try:
+        heat = np.asarray(outputs["heatmap"], np.float32)
+        wh = np.asarray(outputs["wh"], np.float32)
+        off = np.asarray(outputs["offset"], np.float32)
+    except KeyError as exc:
+        raise ModelError(
+            f"model {card.model_id}: card says output format 'centernet' but the model has no "
+            f"output {exc.args[0]!r} (outputs: {sorted(outputs)})"
+        ) from exc
+    n, c, h, _w = heat.shape
+    if c != len(card.classes):
+        raise ModelError(
+            f"model {card.model_id}: heatmap has {c} classes but the card lists {len(card.classes)}"
+        )
+    stride = card.input_size[0] / h
+    peaks = (heat == _max_pool3(heat)) & (heat >= score_threshold)
+    results = []
+    for b in range(n):
+        cls, ii, jj = np.nonzero(peaks[b])
+        scores = heat[b, cls, ii, jj]
+        if len(scores) > MAX_PEAKS_PER_CHIP:
+            top = np.argsort(-scores, kind="stable")[:MAX_PEAKS_PER_CHIP]
+            cls, ii, jj, scores = cls[top], ii[top], jj[top], scores[top]
+        cx = (jj + off[b, 0, ii, jj]) * stride
+        cy = (ii + off[b, 1, ii, jj]) * stride
+        bw = np.maximum(wh[b, 0, ii, jj], 1.0)
+        bh = np.maximum(wh[b, 1, ii, jj], 1.0)
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+        results.append(
+            ChipDetections(boxes.astype(np.float32), scores.astype(np.float32), cls.astype(np.int64))
+        )
+    return results
+
+
+def decode_boxes(
+    outputs: Mapping[str, np.ndarray], card: ModelCard, score_threshold: float
+) -> list[ChipDetections]:
+    """End-to-end detectors: ``boxes`` (N,K,4) xyxy, ``scores`` (N,K), ``labels`` (N,K)."""
+    try:
+        boxes = np.asarray(outputs["boxes"], np.float32)
+        scores = np.asarray(outputs["scores"], np.float32)
+        labels = np.asarray(outputs["labels"]).astype(np.int64)
+    except KeyError as exc:
+        raise ModelError(
+            f"model {card.model_id}: card says output format 'boxes' but the model has no "
+            f"output {exc.args[0]!r} (outputs: {sorted(outputs)})"
+        ) from exc
+    if boxes.ndim != 3 or boxes.shape[-1] != 4:
+        raise ModelError(f"model {card.model_id}: 'boxes' must be (N, K, 4) (got {boxes.shape})")
+    results = []
+    for b in range(boxes.shape[0]):
+        keep = scores[b] >= max(score_threshold, 1e-12)
+        lab = labels[b][keep]
+        if lab.size and (lab.min() < 0 or lab.max() >= len(card.classes)):
+            raise ModelError(
+                f"model {card.model_id}: label {int(lab.max())} outside the card's "
+                f"{len(card.classes)} classes"
+            )
+        results.append(ChipDetections(boxes[b][keep], scores[b][keep], lab))
+    return results
+
+
+def decode_chip_classifier(
+    outputs: Mapping[str, np.ndarray], card: ModelCard, score_threshold: float
+) -> list[ChipDetections]:
+    """One label per chip: the detection is the whole chip, scored by the class probability."""
+    probs = np.asarray(outputs.get("probs", next(iter(outputs.values()))), np.float32)
+    if probs.ndim != 2 or probs.shape[1] != len(card.classes):
+        raise ModelError(
+            f"model {card.model_id}: classifier output must be (N, {len(card.classes)}) "
+            f"(got {probs.shape})"
+        )
+    h, w = card.input_size
+    whole = np.array([[0.0, 0.0, float(w), float(h)]], np.float32)
+    names = card.class_names
+    results = []
+    for row in probs:
+        k = int(np.argmax(row))
+        if names[k] == "background" or row[k] < score_threshold:
+            results.append(ChipDetections.empty())
+        else:
+            results.append(ChipDetections(whole.copy(), row[k : k + 1].copy(), np.array([k], np.int64)))
+    return results
+
+
+DECODERS = {
+    "centernet": decode_centernet,
+    "boxes": decode_boxes,
+    "chip_classifier": decode_chip_classifier,
+}

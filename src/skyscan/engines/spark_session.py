@@ -1,0 +1,151 @@
+"""Spark plumbing for the spark engine: Java check, session, Arrow → Spark schemas.
+
+Nothing here knows about detection; :mod:`skyscan.engines.spark` builds the job.
+PySpark is imported inside functions, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from skyscan.errors import MissingDependencyError, require
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
+
+logger = logging.getLogger(__name__)
+
+MIN_JAVA = 17  # PySpark 4 runs on Java 17 or 21
+JAVA_INSTALL_HINT = (
+    "install a Java 17+ runtime (Debian/Ubuntu: 'apt-get install openjdk-17-jre-headless'; "
+    "macOS: 'brew install openjdk@17') or point JAVA_HOME at one"
+)
+
+# Settings skyscan relies on; a user's own --conf values win (see :func:`spark_session`).
+DEFAULT_CONF: dict[str, str] = {
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Progress bars on stderr would interleave with the CLI's own output.
+    "spark.ui.showConsoleProgress": "false",
+    # Python workers are reused across tasks, so a detector is built once per worker.
+    "spark.python.worker.reuse": "true",
+}
+
+
+def java_executable() -> str | None:
+    """The ``java`` that spark-submit will run: ``$JAVA_HOME/bin/java``, else ``java`` on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        candidate = Path(home) / "bin" / "java"
+        return str(candidate) if candidate.is_file() else None
+    return shutil.which("java")
+
+
+@lru_cache(maxsize=4)
+def java_major_version(java: str) -> int | None:
+    """Major version reported by ``java -version`` (8 for ``1.8.0_x``), or None if unparseable."""
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def check_java() -> str:
+    """Return the java executable, or raise :class:`MissingDependencyError` saying what to install."""
+    java = java_executable()
+    if java is None:
+        where = f"JAVA_HOME={os.environ['JAVA_HOME']!r} has no bin/java" if os.environ.get("JAVA_HOME") else "no 'java' on PATH"
+        raise MissingDependencyError(f"the spark engine needs Java {MIN_JAVA}+ ({where}); {JAVA_INSTALL_HINT}")
+    major = java_major_version(java)
+    if major is not None and major < MIN_JAVA:
+        raise MissingDependencyError(
+            f"the spark engine needs Java {MIN_JAVA}+ (got Java {major} at {java}); {JAVA_INSTALL_HINT}"
+        )
+    return java
+
+
+def is_local_master(master: str | None) -> bool:
+    """``local``, ``local[N]``, ``local[*]``, ``local[N,F]`` (or no master: Spark's default)."""
+    return master is None or master == "local" or master.startswith("local[")
+
+
+def spark_session(
+    master: str | None = None,
+    *,
+    app_name: str = "skyscan",
+    conf: Mapping[str, str] | None = None,
+    python: str | None = None,
+) -> SparkSession:
+    """Start (or join) a SparkSession for skyscan, after checking Java.
+
+    ``master`` is any Spark master URL (``local[2]``, ``spark://host:7077``, ``yarn``,
+    ``k8s://...``); None keeps whatever ``spark-submit`` or ``SPARK_MASTER`` says, else
+    ``local[*]``. ``conf`` adds Spark settings (they override :data:`DEFAULT_CONF`).
+    ``python`` is the interpreter executors run (``PYSPARK_PYTHON``); on a local master it
+    defaults to this interpreter, because the executors are this machine's processes.
+    """
+    check_java()
+    require("pyspark", "spark")
+    from pyspark.sql import SparkSession
+
+    if python is not None:
+        os.environ["PYSPARK_PYTHON"] = python  # read by SparkContext when it starts
+    elif "PYSPARK_PYTHON" not in os.environ and is_local_master(master):
+        # Without this, local executors run plain 'python3', which lacks skyscan's venv.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+    builder: Any = SparkSession.builder.appName(app_name)
+    if master is not None:
+        builder = builder.master(master)
+    elif not os.environ.get("SPARK_MASTER") and "pyspark-shell" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        builder = builder.master("local[*]")
+    for key, value in {**DEFAULT_CONF, **dict(conf or {})}.items():
+        builder = builder.config(key, value)
+    session: SparkSession = builder.getOrCreate()
+    logger.info("spark session: master=%s, version=%s", session.sparkContext.master, session.version)
+    return session
+
+
+def task_cpus(spark: SparkSession) -> int:
+    """CPUs Spark reserves per task (``spark.task.cpus``, default 1)."""
+    return int(spark.conf.get("spark.task.cpus", "1") or "1")
+
+
+def to_spark_schema(schema: pa.Schema) -> StructType:
+    """The Spark schema of an Arrow schema, every field nullable.
+
+    Arrow's non-null flags are not trusted on the way back (Spark would treat a violating
+    null as undefined behaviour); the contract is checked on the Arrow side instead.
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.types import StructField, StructType
+
+    plain = pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema])
+    converted = from_arrow_schema(plain, prefer_timestamp_ntz=True)
+    return StructType([StructField(f.name, f.dataType, nullable=True) for f in converted.fields])
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns, in order and types (missing ones null)."""
+    arrays = []
+    for f in schema:
+        if f.name in table.column_names:
+            arrays.append(table.column(f.name).cast(f.type))
+        else:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(f.name, f.type) for f in schema]))

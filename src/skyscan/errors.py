@@ -1,0 +1,76 @@
+"""Errors raised by skyscan.
+
+Every error derives from :class:`SkyscanError`, and each specific error also derives
+from the matching builtin, so callers can catch either::
+
+    SkyscanError
+    ├── InputError(ValueError)           bad argument or option value
+    │   ├── CRSError                     missing, unknown or mismatched CRS
+    │   └── LabelError                   bad label file (training / evaluation)
+    ├── ImageReadError(OSError)          a file cannot be opened or read as an image
+    │   └── ImageTooLargeError           absurd dimensions, refused before reading
+    ├── GeoreferenceError(ValueError)    image has no usable georeferencing
+    ├── MetadataError(ValueError)        sidecar XML or metadata table is bad or hostile
+    ├── ModelError(RuntimeError)         model file or card missing, or they disagree
+    ├── OutputExistsError(FileExistsError)  output exists and neither overwrite nor resume
+    └── MissingDependencyError(ImportError)  an optional extra is not installed
+"""
+
+from __future__ import annotations
+
+
+class SkyscanError(Exception):
+    """Root of all skyscan errors."""
+
+
+class InputError(SkyscanError, ValueError):
+    """An argument or option has a value skyscan cannot use."""
+
+
+class CRSError(InputError):
+    """A coordinate reference system is missing, unknown or mismatched."""
+
+
+class LabelError(InputError):
+    """A label file (YOLO, COCO, xView) is malformed or inconsistent with its image."""
+
+
+class ImageReadError(SkyscanError, OSError):
+    """A file cannot be opened or read as a raster image."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image declares dimensions beyond the configured limit."""
+
+
+class GeoreferenceError(SkyscanError, ValueError):
+    """An image has no usable georeferencing where georeferencing is required."""
+
+
+class MetadataError(SkyscanError, ValueError):
+    """A metadata sidecar or table is malformed, hostile or does not match."""
+
+
+class ModelError(SkyscanError, RuntimeError):
+    """A model file or model card is missing, invalid, or they disagree."""
+
+
+class OutputExistsError(SkyscanError, FileExistsError):
+    """An output already exists and neither overwrite nor resume was asked for."""
+
+
+class MissingDependencyError(SkyscanError, ImportError):
+    """An optional dependency is missing; the message names the install command."""
+
+
+def require(module: str, extra: str) -> object:
+    """Import an optional dependency or raise an error naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on environment
+        raise MissingDependencyError(
+            f"{module!r} is needed for this feature; install it with: "
+            f"pip install 'skyscan[{extra}]'"
+        ) from exc

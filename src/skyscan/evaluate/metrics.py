@@ -1,0 +1,149 @@
+"""Detection metrics: greedy IoU matching and all-point interpolated average precision.
+
+The definitions are the PASCAL VOC 2010+ / COCO ones:
+
+* detections of one class, over all images, are sorted by score (descending; ties keep
+  input order); each is matched to the unmatched ground-truth box of the same class and
+  image with the highest IoU, if that IoU is ≥ ``iou_threshold`` (a true positive),
+  otherwise it is a false positive (also when its best box was already taken);
+* precision p(k) = TP(k) / k and recall r(k) = TP(k) / n_labels after the k best detections;
+* AP = Σ (r(k) - r(k-1)) · max_{k' ≥ k} p(k')  (area under the monotone precision envelope,
+  "all-point interpolation").
+
+Everything here is pure array code; :mod:`skyscan.evaluate.run` feeds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+    """Pairwise IoU of xyxy boxes: (N, 4) × (M, 4) → (N, M)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = iw.clip(0) * ih.clip(0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def match_image(
+    det_boxes: npt.ArrayLike, det_scores: npt.ArrayLike, gt_boxes: npt.ArrayLike, iou_threshold: float = 0.5
+) -> npt.NDArray[np.bool_]:
+    """True-positive flags for one image and one class, in the order of ``det_scores`` given."""
+    det = np.asarray(det_boxes, np.float64).reshape(-1, 4)
+    scores = np.asarray(det_scores, np.float64).reshape(-1)
+    gt = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+    tp = np.zeros(len(det), bool)
+    if len(det) == 0 or len(gt) == 0:
+        return tp
+    ious = box_iou(det, gt)
+    taken = np.zeros(len(gt), bool)
+    for i in np.argsort(-scores, kind="stable"):
+        cand = np.where(taken, -1.0, ious[i])
+        j = int(np.argmax(cand))
+        if cand[j] >= iou_threshold:
+            taken[j] = True
+            tp[i] = True
+    return tp
+
+
+def average_precision(recall: FloatArray, precision: FloatArray) -> float:
+    """All-point interpolated AP from a PR curve ordered by decreasing score."""
+    if len(recall) == 0:
+        return 0.0
+    r = np.concatenate([[0.0], recall, [recall[-1]]])
+    p = np.concatenate([[1.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]  # monotone envelope
+    return float(np.sum((r[1:] - r[:-1]) * p[1:]))
+
+
+@dataclass(frozen=True)
+class ClassResult:
+    """Scores for one class: AP, PR curve, and P/R/F1 at the operating threshold."""
+
+    name: str
+    ap50: float
+    precision: float
+    recall: float
+    f1: float
+    n_labels: int
+    n_detections: int
+    curve_recall: FloatArray
+    curve_precision: FloatArray
+    curve_scores: FloatArray
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "ap50": round(self.ap50, 6),
+            "precision": round(self.precision, 6),
+            "recall": round(self.recall, 6),
+            "f1": round(self.f1, 6),
+            "n_labels": self.n_labels,
+            "n_detections": self.n_detections,
+        }
+
+
+def evaluate_class(
+    name: str,
+    tp_flags: list[npt.NDArray[np.bool_]],
+    scores: list[FloatArray],
+    n_labels: int,
+    score_threshold: float,
+) -> ClassResult:
+    """Combine per-image TP flags and scores of one class into AP and P/R/F1."""
+    tp = np.concatenate(tp_flags) if tp_flags else np.zeros(0, bool)
+    sc = np.concatenate(scores) if scores else np.zeros(0)
+    order = np.argsort(-sc, kind="stable")
+    tp, sc = tp[order], sc[order]
+    ctp = np.cumsum(tp)
+    k = np.arange(1, len(tp) + 1)
+    precision = ctp / k if len(tp) else np.zeros(0)
+    recall = ctp / n_labels if n_labels else np.zeros(len(tp))
+    ap = average_precision(recall, precision) if n_labels else 0.0
+    above = sc >= score_threshold
+    n_tp = int(tp[above].sum())
+    n_det = int(above.sum())
+    p_at = n_tp / n_det if n_det else 0.0
+    r_at = n_tp / n_labels if n_labels else 0.0
+    f1 = 2 * p_at * r_at / (p_at + r_at) if p_at + r_at > 0 else 0.0
+    return ClassResult(name, ap, p_at, r_at, f1, n_labels, n_det, recall, precision, sc)
+
+
+def evaluate_detections(
+    classes: list[str] | tuple[str, ...],
+    gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
+    dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
+    score_threshold: float,
+    iou_threshold: float = 0.5,
+) -> dict[str, ClassResult]:
+    """Per-class results for paired lists of images: ``gts[i] = (boxes, labels)``,
+    ``dets[i] = (boxes, scores, labels)``; label ints index ``classes``."""
+    if len(gts) != len(dets):
+        raise ValueError(f"ground truth for {len(gts)} images but detections for {len(dets)}")
+    out: dict[str, ClassResult] = {}
+    for c, name in enumerate(classes):
+        flags, scores, n = [], [], 0
+        for (gb, gl), (db, ds, dl) in zip(gts, dets, strict=True):
+            gsel, dsel = np.asarray(gl) == c, np.asarray(dl) == c
+            n += int(gsel.sum())
+            s = np.asarray(ds, np.float64)[dsel]
+            flags.append(match_image(np.asarray(db)[dsel], s, np.asarray(gb)[gsel], iou_threshold))
+            scores.append(s)
+        out[name] = evaluate_class(name, flags, scores, n, score_threshold)
+    return out
+
+
+def mean_ap(results: dict[str, ClassResult]) -> float:
+    """Mean AP over the classes that have at least one label."""
+    present = [r.ap50 for r in results.values() if r.n_labels > 0]
+    return float(np.mean(present)) if present else 0.0

@@ -1,0 +1,193 @@
+"""Georeferencing helpers: CRS normalisation, world files, GSD in metres, footprints.
+
+Pure functions on transforms and CRS strings; the only file they read is a world file
+or ``.prj`` they are pointed at. Transforms are in rasterio/affine order
+``(a, b, c, d, e, f)``: ``x = a*col + b*row + c``, ``y = d*col + e*row + f``, for pixel
+*corners* (``(0, 0)`` is the top-left corner of the top-left pixel).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pyproj import CRS, Geod, Transformer
+from pyproj.exceptions import CRSError as ProjCRSError
+
+from skyscan.errors import CRSError, GeoreferenceError
+from skyscan.types import AffineTuple
+
+WORLD_FILE_SUFFIXES: dict[str, tuple[str, ...]] = {
+    ".tif": (".tfw", ".tifw", ".wld"),
+    ".tiff": (".tfw", ".tiffw", ".wld"),
+    ".jpg": (".jgw", ".jpgw", ".wld"),
+    ".jpeg": (".jgw", ".jpegw", ".wld"),
+    ".png": (".pgw", ".pngw", ".wld"),
+}
+
+
+@lru_cache(maxsize=256)
+def parse_crs(text: str, *, source: str = "CRS") -> CRS:
+    """Parse any CRS text pyproj understands ("EPSG:2056", WKT, ESRI WKT, PROJ string).
+
+    Raises :class:`CRSError` naming ``source`` when the text is not a usable CRS.
+    """
+    if not text or not text.strip():
+        raise CRSError(f"{source}: CRS is empty")
+    try:
+        crs = CRS.from_user_input(text.strip())
+    except ProjCRSError as exc:
+        raise CRSError(f"{source}: not a CRS pyproj understands ({text[:80]!r}): {exc}") from exc
+    if not (crs.is_projected or crs.is_geographic):
+        raise CRSError(
+            f"{source}: CRS must be projected or geographic to place pixels on the map "
+            f"(got {crs.type_name!r}: {crs.name!r})"
+        )
+    return crs
+
+
+def crs_to_string(crs: CRS) -> str:
+    """``"EPSG:n"`` when an EPSG code is known, else WKT2."""
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg is not None else crs.to_wkt()
+
+
+def normalise_crs(text: str, *, source: str = "CRS") -> str:
+    """Parse and re-serialise a CRS (see :func:`crs_to_string`)."""
+    return crs_to_string(parse_crs(text, source=source))
+
+
+def world_file_for(image_path: str | Path) -> Path | None:
+    """The world file beside ``image_path`` (``.pgw``, ``.jgw``, ``.tfw``, ``.wld``...), if any."""
+    p = Path(image_path)
+    suffixes = WORLD_FILE_SUFFIXES.get(p.suffix.lower(), (".wld",))
+    for suffix in suffixes:
+        for candidate in (p.with_suffix(suffix), p.with_suffix(suffix.upper())):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def prj_for(image_path: str | Path) -> Path | None:
+    """The ``.prj`` beside ``image_path`` (``scene.prj`` or ``scene.png.prj``), if any."""
+    p = Path(image_path)
+    for candidate in (p.with_suffix(".prj"), p.with_name(p.name + ".prj"), p.with_suffix(".PRJ")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_world_file(path: str | Path) -> AffineTuple:
+    """Read a six-line world file (A, D, B, E, C, F; C/F = centre of the top-left pixel).
+
+    Returns the corner-based transform ``(a, b, c, d, e, f)``.
+    """
+    try:
+        values = [float(line) for line in Path(path).read_text().split()]
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise GeoreferenceError(f"{path}: not a world file (six numbers expected): {exc}") from exc
+    if len(values) != 6:
+        raise GeoreferenceError(f"{path}: a world file holds six numbers (got {len(values)})")
+    a, d, b, e, cx, cy = values
+    # Shift from the centre of the top-left pixel to its outer corner.
+    return (a, b, cx - a / 2 - b / 2, d, e, cy - d / 2 - e / 2)
+
+
+def transform_from_bounds(
+    west: float, south: float, east: float, north: float, width: int, height: int
+) -> AffineTuple:
+    """North-up transform for an image of ``width`` x ``height`` covering the bounds."""
+    if not (east > west and north > south):
+        raise GeoreferenceError(
+            f"bounds must have east > west and north > south "
+            f"(got west={west}, east={east}, south={south}, north={north})"
+        )
+    return ((east - west) / width, 0.0, west, 0.0, -(north - south) / height, north)
+
+
+def pixel_to_world(
+    transform: AffineTuple, cols: npt.ArrayLike, rows: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Pixel (col, row) corners to CRS coordinates: ``x = a*col + b*row + c`` (vectorised)."""
+    a, b, c, d, e, f = transform
+    col = np.asarray(cols, dtype=np.float64)
+    row = np.asarray(rows, dtype=np.float64)
+    return a * col + b * row + c, d * col + e * row + f
+
+
+def world_to_pixel(
+    transform: AffineTuple, xs: npt.ArrayLike, ys: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Inverse of :func:`pixel_to_world`; refuses a degenerate (non-invertible) transform."""
+    a, b, c, d, e, f = transform
+    det = a * e - b * d
+    if det == 0:
+        raise GeoreferenceError(f"transform {transform} is not invertible (determinant 0)")
+    x = np.asarray(xs, dtype=np.float64) - c
+    y = np.asarray(ys, dtype=np.float64) - f
+    return (e * x - b * y) / det, (-d * x + a * y) / det
+
+
+def check_transform(transform: AffineTuple, *, source: str) -> None:
+    """Refuse NaN/inf or degenerate transforms (a broken world file or tag)."""
+    if not all(math.isfinite(v) for v in transform):
+        raise GeoreferenceError(f"{source}: transform has non-finite values {transform}")
+    a, b, _, d, e, _ = transform
+    if a * e - b * d == 0:
+        raise GeoreferenceError(f"{source}: transform {transform} is degenerate (zero pixel area)")
+
+
+@lru_cache(maxsize=64)
+def _to_lonlat(crs_text: str) -> Transformer:
+    return Transformer.from_crs(parse_crs(crs_text), "EPSG:4326", always_xy=True)
+
+
+def to_lonlat(
+    crs_text: str, xs: npt.ArrayLike, ys: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Coordinates in ``crs_text`` to WGS84 longitude/latitude (``always_xy=True``)."""
+    lon, lat = _to_lonlat(crs_text).transform(np.asarray(xs, float), np.asarray(ys, float))
+    return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+
+
+def footprint_lonlat(
+    transform: AffineTuple, crs_text: str, width: int, height: int
+) -> list[tuple[float, float]]:
+    """Image corners in lon/lat: top-left, top-right, bottom-right, bottom-left."""
+    xs, ys = pixel_to_world(transform, [0, width, width, 0], [0, 0, height, height])
+    lon, lat = to_lonlat(crs_text, xs, ys)
+    return [(float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
+
+
+def gsd_metres(transform: AffineTuple, crs_text: str, width: int, height: int) -> float:
+    """Ground sample distance in metres per pixel (geometric mean of the two pixel sides).
+
+    Projected CRS: pixel size times the CRS's linear unit (feet -> metres). Geographic
+    CRS: geodesic length of one pixel step along columns and rows at the image centre.
+    """
+    a, b, _, d, e, _ = transform
+    crs = parse_crs(crs_text)
+    if crs.is_geographic:
+        cx, cy = pixel_to_world(transform, [width / 2, width / 2 + 1, width / 2], [height / 2, height / 2, height / 2 + 1])
+        geod = Geod(ellps="WGS84")  # the points below are WGS84 lon/lat
+        lon, lat = to_lonlat(crs_text, cx, cy)
+        _, _, step_x = geod.inv(lon[0], lat[0], lon[1], lat[1])
+        _, _, step_y = geod.inv(lon[0], lat[0], lon[2], lat[2])
+    else:
+        unit = _linear_unit_factor(crs, crs_text)
+        step_x, step_y = math.hypot(a, d) * unit, math.hypot(b, e) * unit
+    gsd = math.sqrt(abs(step_x * step_y))
+    if not (math.isfinite(gsd) and gsd > 0):
+        raise GeoreferenceError(f"GSD is not a positive number (got {gsd}) for transform {transform}")
+    return gsd
+
+
+def _linear_unit_factor(crs: CRS, crs_text: str) -> float:
+    for axis in crs.axis_info:
+        if axis.unit_conversion_factor:
+            return float(axis.unit_conversion_factor)
+    raise CRSError(f"CRS {crs_text[:80]!r} has no linear unit to convert pixel size to metres")
+

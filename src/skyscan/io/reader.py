@@ -1,0 +1,441 @@
+"""Open images as :class:`ImageRef` (headers only) and read RGB chips through windows.
+
+Georeferencing is resolved in this order (the first that applies wins):
+
+1. what GDAL reads itself: GeoTIFF tags (``"geotiff"``), a GDAL ``.aux.xml`` holding a
+   geotransform or SRS (``"aux.xml"``), a world file ``.jgw/.pgw/.tfw/.wld``
+   (``"worldfile"``); ground control points become a best-fit affine transform;
+2. an XML sidecar (``"sidecar"``, see :mod:`skyscan.io.sidecar`).
+
+A transform without a CRS takes the CRS from a ``.prj`` beside the image, else from
+``ReadOptions.crs`` (the source is then ``"user"``: the CRS is the user's claim), else it
+is a :class:`CRSError`: skyscan never guesses a CRS. An image with no georeferencing at
+all is processed in pixel space (``georef_source="none"``, with ``ReadOptions.gsd`` as
+its GSD if given) unless ``require_georef`` is set.
+
+Bands: colour interpretation picks R, G, B; one or two bands (grey, grey+alpha) read as
+``(1, 1, 1)``; alpha bands are masks, never colours. Four or more bands without a colour
+interpretation (multispectral such as SpaceNet's PS-RGBNIR) read bands ``(1, 2, 3)``:
+the common R, G, B, NIR order. ``ReadOptions.rgb_bands`` overrides the choice (e.g.
+``(5, 3, 2)`` for WorldView-2/3 8-band).
+
+Non-uint8 data is mapped linearly to 0..255 with one ``value_range`` per image (the 2nd
+and 98th percentile of the R, G, B bands together, so colours keep their balance), from
+a decimated read of at most ``SAMPLE_SIZE`` pixels on a side (GDAL uses overviews when
+present). Every chip of an image is therefore scaled alike.
+
+A ``rasterio`` dataset is not thread-safe: use one :class:`ImageReader` per thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+from rasterio.enums import ColorInterp, MaskFlags, Resampling
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.transform import from_gcps
+from rasterio.windows import Window
+
+from skyscan.errors import (
+    CRSError,
+    GeoreferenceError,
+    ImageReadError,
+    ImageTooLargeError,
+    InputError,
+    SkyscanError,
+)
+from skyscan.io import georef, metadata, sidecar
+from skyscan.io.sidecar import XmlMapping
+from skyscan.types import AffineTuple, ChipWindow, ImageRef
+
+log = logging.getLogger(__name__)
+
+SAMPLE_SIZE = 1024  # longest side of the decimated read that estimates value_range
+RESAMPLING: dict[str, Resampling] = {
+    "nearest": Resampling.nearest,
+    "bilinear": Resampling.bilinear,
+    "cubic": Resampling.cubic,
+    "average": Resampling.average,
+    "lanczos": Resampling.lanczos,
+}
+# libjpeg only *warns* on truncated data and GDAL then returns grey pixels: make it fail.
+_GDAL_ENV = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE"}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How images are opened; validated at construction.
+
+    ``crs``: CRS for world files without ``.prj`` and sidecars without a CRS.
+    ``gsd``: metres per pixel for images without georeferencing.
+    ``require_georef``: raise :class:`GeoreferenceError` instead of using pixel space.
+    ``sidecar_mapping``: XPaths for vendor XML sidecars.
+    ``metadata_table``: CSV/Parquet keyed by ``image_id`` or ``filename``.
+    ``max_pixels``: images with more pixels (width × height) raise ``ImageTooLargeError``.
+    ``rgb_bands``: 1-based band indexes to read as R, G, B (overrides the automatic choice).
+    ``percentiles``: the robust range used to scale non-uint8 data to 0..255.
+    """
+
+    crs: str | None = None
+    gsd: float | None = None
+    require_georef: bool = False
+    sidecar_mapping: XmlMapping | None = None
+    metadata_table: str | None = None
+    max_pixels: int = 2_000_000_000
+    rgb_bands: tuple[int, int, int] | None = None
+    percentiles: tuple[float, float] = (2.0, 98.0)
+
+    def __post_init__(self) -> None:
+        if self.crs is not None:
+            object.__setattr__(self, "crs", georef.normalise_crs(self.crs, source="'crs' option"))
+        if self.gsd is not None and not (isinstance(self.gsd, int | float) and math.isfinite(self.gsd) and self.gsd > 0):
+            raise InputError(f"'gsd' must be a positive number of metres per pixel (got {self.gsd!r})")
+        if not isinstance(self.max_pixels, int) or self.max_pixels <= 0:
+            raise InputError(f"'max_pixels' must be a positive integer (got {self.max_pixels!r})")
+        if self.rgb_bands is not None:
+            bands = tuple(self.rgb_bands)
+            if len(bands) != 3 or not all(isinstance(b, int) and b >= 1 for b in bands):
+                raise InputError(f"'rgb_bands' must be three 1-based band indexes (got {self.rgb_bands!r})")
+            object.__setattr__(self, "rgb_bands", bands)
+        lo, hi = self.percentiles
+        if not 0 <= lo < hi <= 100:
+            raise InputError(f"'percentiles' must satisfy 0 <= low < high <= 100 (got {self.percentiles!r})")
+        if self.metadata_table is not None:
+            metadata.load_table(self.metadata_table)  # fail now, once, not once per image
+
+
+# ---------------------------------------------------------------------------- opening
+
+
+def _wrap(path: str, action: str, exc: BaseException) -> ImageReadError:
+    return ImageReadError(f"{path}: cannot {action}: {str(exc).strip() or type(exc).__name__}")
+
+
+def _check_file(path: str) -> None:
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot open: {exc.strerror}") from exc
+    if not os.path.isfile(path):
+        raise ImageReadError(f"{path}: not a regular file")
+    if size == 0:
+        raise ImageReadError(f"{path}: file is empty (0 bytes)")
+
+
+def _open_dataset(path: str) -> Any:
+    try:
+        with rasterio.Env(**_GDAL_ENV), warnings.catch_warnings():
+            # A plain PNG/JPEG has no transform: an explicit state here, not a warning.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except Exception as exc:
+        raise _wrap(path, "open as an image", exc) from exc
+
+
+def _aux_has_georef(aux_path: str) -> bool:
+    """True when a GDAL ``.aux.xml`` carries a geotransform or SRS (not just statistics)."""
+    root = sidecar.parse_xml(aux_path)
+    return root.find("GeoTransform") is not None or root.find("SRS") is not None
+
+
+def _same_transform(t1: AffineTuple, t2: AffineTuple) -> bool:
+    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in zip(t1, t2, strict=True))
+
+
+@dataclass(frozen=True)
+class _Georef:
+    crs: str | None
+    transform: AffineTuple | None
+    source: str
+
+
+def _gdal_georef(ds: Any, path: str, options: ReadOptions) -> _Georef | None:
+    """Georeferencing GDAL found itself, with its source; ``None`` when there is none."""
+    transform: AffineTuple | None = None
+    crs_obj = ds.crs
+    if not ds.transform.is_identity:
+        transform = tuple(ds.transform)[:6]  # type: ignore[assignment]
+    else:
+        gcps, gcp_crs = ds.gcps
+        if gcps:
+            transform = tuple(from_gcps(gcps))[:6]  # type: ignore[assignment]
+            crs_obj = crs_obj or gcp_crs
+            log.info("%s: affine transform fitted to %d ground control points", path, len(gcps))
+    if transform is None:
+        return None
+    georef.check_transform(transform, source=path)
+    files = [str(f) for f in ds.files]
+    aux = next((f for f in files if f.lower().endswith(".aux.xml")), None)
+    world = georef.world_file_for(path)
+    if aux is not None and _aux_has_georef(aux):
+        source = "aux.xml"
+    elif world is not None and _same_transform(transform, georef.read_world_file(world)):
+        source = "worldfile"
+    else:
+        source = "geotiff"
+    if crs_obj is not None:
+        wkt = crs_obj.to_wkt()
+        if not wkt:
+            raise CRSError(f"{path}: georeferenced ({source}) but its CRS is empty")
+        return _Georef(georef.normalise_crs(wkt, source=f"{path} ({source} CRS)"), transform, source)
+    prj = georef.prj_for(path)
+    if prj is not None:
+        text = prj.read_text(encoding="utf-8", errors="replace")
+        return _Georef(georef.normalise_crs(text, source=str(prj)), transform, source)
+    if options.crs is not None:
+        return _Georef(options.crs, transform, "user")
+    raise CRSError(
+        f"{path}: has a transform ({source}) but no CRS (no .prj beside it); "
+        f"pass the CRS with --crs / ReadOptions(crs=...)"
+    )
+
+
+def _resolve_georef(
+    ds: Any, path: str, options: ReadOptions, side: sidecar.SidecarInfo | None
+) -> _Georef:
+    found = _gdal_georef(ds, path, options)
+    if found is not None:
+        return found
+    if side is not None and side.transform is not None:
+        georef.check_transform(side.transform, source=side.path)
+        if side.crs is not None:
+            return _Georef(side.crs, side.transform, "sidecar")
+        if options.crs is not None:
+            return _Georef(options.crs, side.transform, "user")
+        raise CRSError(
+            f"{side.path}: sidecar gives a position but no CRS; pass --crs / ReadOptions(crs=...)"
+        )
+    if options.require_georef:
+        raise GeoreferenceError(
+            f"{path}: no georeferencing (no GeoTIFF tags, world file, .aux.xml or XML sidecar) "
+            f"and georeferencing is required"
+        )
+    return _Georef(None, None, "none")
+
+
+def choose_rgb_bands(colorinterp: tuple[ColorInterp, ...], override: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+    """1-based band indexes to read as R, G, B (see the module docstring for the rules)."""
+    count = len(colorinterp)
+    if override is not None:
+        if max(override) > count:
+            raise InputError(f"'rgb_bands' {override} exceeds the image's {count} bands")
+        return override
+    where = {ci: i + 1 for i, ci in reversed(list(enumerate(colorinterp)))}
+    if all(c in where for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)):
+        return (where[ColorInterp.red], where[ColorInterp.green], where[ColorInterp.blue])
+    colour = [i + 1 for i, ci in enumerate(colorinterp) if ci != ColorInterp.alpha] or [1]
+    if len(colour) < 3:
+        return (colour[0], colour[0], colour[0])
+    return (colour[0], colour[1], colour[2])
+
+
+def _needs_mask(ds: Any, bands: tuple[int, ...]) -> bool:
+    return any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in bands)
+
+
+def _value_range(ds: Any, path: str, bands: tuple[int, ...], percentiles: tuple[float, float]) -> tuple[float, float]:
+    """Robust range of the bands from a decimated read (never the full image)."""
+    scale = max(1.0, max(ds.width, ds.height) / SAMPLE_SIZE)
+    shape = (len(bands), max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
+    try:
+        with rasterio.Env(**_GDAL_ENV):
+            sample = ds.read(indexes=list(bands), out_shape=shape, masked=True, resampling=Resampling.nearest)
+    except Exception as exc:
+        raise _wrap(path, "read a decimated sample", exc) from exc
+    values = np.ma.compressed(sample).astype(np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        log.warning("%s: no valid pixels in the decimated sample; value range set to 0..1", path)
+        return (0.0, 1.0)
+    lo, hi = (float(v) for v in np.percentile(values, percentiles))
+    if hi <= lo:
+        hi = lo + 1.0
+    return (lo, hi)
+
+
+def _joined_metadata(
+    path: str, image_id: str, side: sidecar.SidecarInfo | None, options: ReadOptions
+) -> tuple[str, dict[str, Any]]:
+    attrs: dict[str, Any] = dict(side.attributes) if side is not None else {}
+    if side is not None and side.image_id:
+        image_id = side.image_id
+    if options.metadata_table is not None:
+        row = metadata.lookup(options.metadata_table, image_id, path)
+        table_id = row.pop("image_id", None)
+        if table_id:
+            image_id = str(table_id)
+        if not row and not table_id:
+            log.debug("%s: no row for %r in %s", path, image_id, options.metadata_table)
+        attrs.update(row)  # the table is explicit user input: it wins over the sidecar
+    return image_id, attrs
+
+
+def open_image(path: str | os.PathLike[str], options: ReadOptions = ReadOptions(), *, image_id: str | None = None) -> ImageRef:  # noqa: B008 - frozen, immutable default
+    """Describe an image without reading its pixels (only a small sample for non-uint8).
+
+    ``image_id`` defaults to the file stem (see :func:`skyscan.io.sources.unique_image_ids`
+    for ids that stay unique across folders); a sidecar ``image_id`` XPath or a table's
+    ``image_id`` column overrides it.
+
+    Raises :class:`ImageReadError` (missing, empty, corrupt, not an image),
+    :class:`ImageTooLargeError`, :class:`CRSError`, :class:`GeoreferenceError`,
+    :class:`MetadataError` (hostile or bad sidecar/table); each names the file.
+    """
+    path = os.fspath(path)
+    _check_file(path)
+    ds = _open_dataset(path)
+    with ds:
+        width, height, count = int(ds.width), int(ds.height), int(ds.count)
+        if width * height > options.max_pixels:
+            raise ImageTooLargeError(
+                f"{path}: {width} x {height} = {width * height} pixels exceeds the limit of "
+                f"{options.max_pixels} (ReadOptions.max_pixels)"
+            )
+        xml = sidecar.find_sidecar(path)
+        side = (
+            sidecar.read_sidecar(xml, width, height, options.sidecar_mapping, default_gsd=None)
+            if xml is not None
+            else None
+        )
+        geo = _resolve_georef(ds, path, options, side)
+        gsd = (
+            georef.gsd_metres(geo.transform, geo.crs, width, height)
+            if geo.transform is not None and geo.crs is not None
+            else options.gsd
+        )
+        rgb = choose_rgb_bands(tuple(ds.colorinterp), options.rgb_bands)
+        dtype = str(ds.dtypes[rgb[0] - 1])
+        bands = tuple(sorted(set(rgb)))
+        value_range = None if dtype == "uint8" else _value_range(ds, path, bands, options.percentiles)
+        nodata = None if ds.nodata is None else float(ds.nodata)
+    final_id, attrs = _joined_metadata(path, image_id or Path(path).stem, side, options)
+    return ImageRef(
+        image_id=final_id,
+        path=path,
+        width=width,
+        height=height,
+        count=count,
+        dtype=dtype,
+        crs=geo.crs,
+        transform=geo.transform,
+        gsd=gsd,
+        georef_source=geo.source,
+        nodata=nodata,
+        rgb_bands=rgb,
+        value_range=value_range,
+        metadata=attrs,
+    )
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def to_uint8(data: npt.NDArray[Any], value_range: tuple[float, float] | None) -> npt.NDArray[np.uint8]:
+    """Map ``value_range`` linearly onto 0..255 (clipped); uint8 without a range passes."""
+    if value_range is None:
+        if data.dtype == np.uint8:
+            return data
+        return np.clip(data, 0, 255).astype(np.uint8)
+    lo, hi = value_range
+    scaled = (data.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo))
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
+    return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
+
+
+def _edges(off: int, size: int, out: int, limit: int) -> tuple[int, int, float, float] | None:
+    """Output pixel range [o0, o1) inside the image and its exact source span [s0, s1).
+
+    One axis of a window ``off..off+size`` resampled to ``out`` pixels, clipped to the
+    image ``0..limit``: output pixel ``o`` covers source ``off + o*size/out``.
+    """
+    c0, c1 = max(0, off), min(limit, off + size)
+    if c1 <= c0:
+        return None
+    o0 = max(0, min(out, round((c0 - off) * out / size)))
+    o1 = max(0, min(out, round((c1 - off) * out / size)))
+    if o1 <= o0:
+        return None
+    s0 = max(0.0, off + o0 * size / out)
+    s1 = min(float(limit), off + o1 * size / out)
+    return o0, o1, s0, s1
+
+
+class ImageReader:
+    """Keeps one image open for many windowed chip reads (use as a context manager).
+
+    >>> with ImageReader(ref) as reader:                        # doctest: +SKIP
+    ...     chip = reader.read_chip(ChipWindow(0, 0, 512, 512, 256, 256))
+    """
+
+    def __init__(self, ref: ImageRef) -> None:
+        self.ref = ref
+        self._ds = _open_dataset(ref.path)
+        if (self._ds.width, self._ds.height) != (ref.width, ref.height):
+            self._ds.close()
+            raise ImageReadError(
+                f"{ref.path}: size changed since it was opened "
+                f"({ref.width}x{ref.height} then, {self._ds.width}x{self._ds.height} now)"
+            )
+        self._bands = tuple(sorted(set(ref.rgb_bands)))
+        self._take = [self._bands.index(b) for b in ref.rgb_bands]
+        self._mask = _needs_mask(self._ds, self._bands)
+
+    def __enter__(self) -> ImageReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._ds.close()
+
+    def read_chip(self, window: ChipWindow, resampling: str = "bilinear") -> npt.NDArray[np.uint8]:
+        """RGB uint8 ``(out_height, out_width, 3)`` for ``window``, resampled in one GDAL read.
+
+        Parts of the window outside the image, nodata and alpha-masked pixels are 0.
+        """
+        method = RESAMPLING.get(resampling)
+        if method is None:
+            raise InputError(f"'resampling' must be one of {sorted(RESAMPLING)} (got {resampling!r})")
+        if min(window.width, window.height, window.out_width, window.out_height) <= 0:
+            raise InputError(f"{self.ref.path}: window sizes must be positive (got {window})")
+        out = np.zeros((window.out_height, window.out_width, 3), np.uint8)
+        cols = _edges(window.col_off, window.width, window.out_width, self.ref.width)
+        rows = _edges(window.row_off, window.height, window.out_height, self.ref.height)
+        if cols is None or rows is None:
+            return out
+        oc0, oc1, sc0, sc1 = cols
+        or0, or1, sr0, sr1 = rows
+        src = Window(sc0, sr0, sc1 - sc0, sr1 - sr0)
+        shape = (or1 - or0, oc1 - oc0)
+        try:
+            with rasterio.Env(**_GDAL_ENV):
+                data = self._ds.read(indexes=list(self._bands), window=src, out_shape=(len(self._bands), *shape), resampling=method)
+                valid = (
+                    self._ds.read_masks(indexes=list(self._bands), window=src, out_shape=(len(self._bands), *shape)).min(axis=0) > 0
+                    if self._mask
+                    else None
+                )
+        except SkyscanError:
+            raise
+        except Exception as exc:
+            raise _wrap(self.ref.path, f"read window {window}", exc) from exc
+        pixels = to_uint8(data, self.ref.value_range)
+        chip = np.stack([pixels[i] for i in self._take], axis=-1)
+        if valid is not None:
+            chip[~valid] = 0
+        out[or0:or1, oc0:oc1] = chip
+        return out

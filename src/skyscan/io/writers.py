@@ -1,0 +1,114 @@
+"""Writers: GeoParquet (the system of record), GeoJSON, the errors table, the run manifest.
+
+Every write is atomic: the data goes to a temporary file in the target folder, is
+flushed, and is renamed over the target, so a crash never leaves a half-written file
+that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+
+GEOPARQUET_VERSION = "1.1.0"
+# Geometry columns of the detections table and their types (GeoParquet metadata).
+GEOMETRY_COLUMNS = {"geometry": ["Polygon"], "centroid": ["Point"]}
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomic_text(target: str | Path, writer: Callable[[IO[str]], None]) -> Path:
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        writer(fh)
+    return Path(target)
+
+
+def _wgs84_projjson() -> dict[str, Any]:
+    from pyproj import CRS
+
+    return CRS.from_epsg(4326).to_json_dict()
+
+
+def geo_metadata(table: pa.Table) -> dict[str, Any]:
+    """GeoParquet 1.1 ``geo`` metadata for the detections table's WKB columns."""
+    columns: dict[str, Any] = {}
+    crs = _wgs84_projjson()
+    for name, types in GEOMETRY_COLUMNS.items():
+        if name not in table.column_names:
+            continue
+        geoms = shapely.from_wkb(table.column(name).to_numpy(zero_copy_only=False))
+        valid = geoms[~shapely.is_missing(geoms)] if len(geoms) else geoms
+        meta: dict[str, Any] = {"encoding": "WKB", "geometry_types": types, "crs": crs}
+        if len(valid):
+            b = shapely.bounds(valid)
+            meta["bbox"] = [float(np.min(b[:, 0])), float(np.min(b[:, 1])), float(np.max(b[:, 2])), float(np.max(b[:, 3]))]
+        columns[name] = meta
+    return {"version": GEOPARQUET_VERSION, "primary_column": "geometry", "columns": columns}
+
+
+def with_geo_metadata(table: pa.Table) -> pa.Table:
+    meta = dict(table.schema.metadata or {})
+    meta[b"geo"] = json.dumps(geo_metadata(table)).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def write_geoparquet(table: pa.Table, target: str | Path) -> Path:
+    """Write the detections table as GeoParquet (readable by ``geopandas.read_parquet``)."""
+    with atomic_path(target) as tmp:
+        pq.write_table(with_geo_metadata(table), tmp, compression="zstd")
+    return Path(target)
+
+
+def write_parquet(table: pa.Table, target: str | Path) -> Path:
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return Path(target)
+
+
+def write_geojson(table: pa.Table, target: str | Path, geometry: str = "geometry") -> Path:
+    """Write a FeatureCollection; rows without geometry get ``"geometry": null``."""
+    skip = set(GEOMETRY_COLUMNS)
+    props = [c for c in table.column_names if c not in skip]
+    geoms = shapely.from_wkb(table.column(geometry).to_numpy(zero_copy_only=False)) if table.num_rows else []
+    geo_json = shapely.to_geojson(geoms) if len(geoms) else []
+    rows = table.select(props).to_pylist()
+
+    def write(fh: IO[str]) -> None:
+        fh.write('{"type": "FeatureCollection", "features": [\n')
+        for i, (row, g) in enumerate(zip(rows, geo_json, strict=True)):
+            sep = ",\n" if i else ""
+            clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+            fh.write(f'{sep}{{"type": "Feature", "geometry": {g if g is not None else "null"}, '
+                     f'"properties": {json.dumps(clean, default=str)}}}')
+        fh.write("\n]}\n")
+
+    return write_atomic_text(target, write)
+
+
+def write_json(data: Any, target: str | Path) -> Path:
+    return write_atomic_text(target, lambda fh: json.dump(data, fh, indent=2, default=str))

@@ -1,0 +1,257 @@
+"""The per-image pipeline as pure-ish functions that any engine can run.
+
+    ImageRef ──plan_units──► WorkUnit(s) ──detect_unit──► raw detections (per unit)
+                                      all units of an image ──finalize_image──► detection rows
+
+A large image is split into several work units (ranges of chip windows), so that an
+engine can spread one scene over many tasks; merging across chips happens once per
+image in :func:`finalize_image`, after all its units are done. Engines adapt these
+functions; they never re-implement them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from skyscan.chips import chip_size_in_source, plan_chips
+from skyscan.detect import Detector, DetectorRecipe, ModelCard
+from skyscan.detect.merge import box_touches_chip_edge, merge_detections
+from skyscan.errors import InputError
+from skyscan.io.reader import ImageReader, ReadOptions
+from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
+from skyscan.types import ChipWindow, ImageRef
+
+logger = logging.getLogger(__name__)
+
+RAW_SCHEMA = pa.schema(
+    [
+        pa.field("image_id", pa.string()),
+        pa.field("unit_index", pa.int32()),
+        pa.field("px_xmin", pa.float64()),
+        pa.field("px_ymin", pa.float64()),
+        pa.field("px_xmax", pa.float64()),
+        pa.field("px_ymax", pa.float64()),
+        pa.field("score", pa.float32()),
+        pa.field("class_id", pa.int32()),
+        pa.field("cut", pa.bool_()),
+        pa.field("chip_col_off", pa.int32()),
+        pa.field("chip_row_off", pa.int32()),
+        pa.field("chip_width", pa.int32()),
+        pa.field("chip_height", pa.int32()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Everything that decides what a detection run produces (validated, picklable)."""
+
+    recipe: DetectorRecipe = field(default_factory=DetectorRecipe)
+    read: ReadOptions = field(default_factory=ReadOptions)
+    overlap: float = 0.2  # fraction of a chip shared with its neighbour
+    batch_size: int = 16  # chips per model call
+    chips_per_unit: int = 64  # a work unit (one engine task) holds at most this many chips
+    containment: float = 0.7  # a cut box this much inside a whole box is the same object
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.overlap <= 0.5:
+            raise InputError(f"'overlap' must be in [0, 0.5] (got {self.overlap})")
+        if self.batch_size < 1:
+            raise InputError(f"'batch_size' must be >= 1 (got {self.batch_size})")
+        if self.chips_per_unit < 1:
+            raise InputError(f"'chips_per_unit' must be >= 1 (got {self.chips_per_unit})")
+        if not 0.0 < self.containment <= 1.0:
+            raise InputError(f"'containment' must be in (0, 1] (got {self.containment})")
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """A range of chip windows of one image: the unit of work an engine schedules."""
+
+    image: ImageRef
+    windows: tuple[ChipWindow, ...]
+    unit_index: int
+    n_units: int
+
+
+def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[WorkUnit]:
+    """Chip an image at the model's GSD and group the chips into work units."""
+    out_size = card.input_size[0]
+    chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
+    windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=options.overlap)
+    n = max(1, math.ceil(len(windows) / options.chips_per_unit))
+    step = options.chips_per_unit
+    return [
+        WorkUnit(ref, tuple(windows[i * step : (i + 1) * step]), i, n) for i in range(n)
+    ]
+
+
+def _batches(windows: Sequence[ChipWindow], size: int) -> Iterator[Sequence[ChipWindow]]:
+    for i in range(0, len(windows), size):
+        yield windows[i : i + size]
+
+
+def _read_batch(reader: ImageReader, windows: Sequence[ChipWindow]) -> np.ndarray:
+    return np.stack([reader.read_chip(w) for w in windows])
+
+
+def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions) -> pa.Table:
+    """Detect in every chip of a unit; boxes come back in image pixels (not yet merged).
+
+    Reading the next batch overlaps with the model running on the current one: GDAL
+    releases the GIL while it decodes, and ONNX Runtime uses the cores for inference.
+    """
+    ref = unit.image
+    cols: dict[str, list[np.ndarray]] = {name: [] for name in RAW_SCHEMA.names}
+    batches = list(_batches(unit.windows, options.batch_size))
+    with ImageReader(ref) as reader, ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_read_batch, reader, batches[0]) if batches else None
+        for i, windows in enumerate(batches):
+            assert pending is not None
+            chips = pending.result()
+            pending = pool.submit(_read_batch, reader, batches[i + 1]) if i + 1 < len(batches) else None
+            for window, dets in zip(windows, detector.detect_batch(chips), strict=True):
+                if not len(dets):
+                    continue
+                _append_chip(cols, ref, unit, window, dets.boxes, dets.scores, dets.labels)
+    if not cols["score"]:
+        return RAW_SCHEMA.empty_table()
+    return pa.table({name: np.concatenate(cols[name]) for name in RAW_SCHEMA.names}, schema=RAW_SCHEMA)
+
+
+def _append_chip(
+    cols: dict[str, list[np.ndarray]],
+    ref: ImageRef,
+    unit: WorkUnit,
+    window: ChipWindow,
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+) -> None:
+    """Chip-pixel boxes → image pixels; drop boxes centred in the padding past the edge."""
+    cut = box_touches_chip_edge(
+        boxes, window.out_width, window.out_height, window, ref.width, ref.height
+    )
+    sx, sy = window.scale_x, window.scale_y
+    img = boxes.astype(np.float64) * np.array([sx, sy, sx, sy]) + np.array(
+        [window.col_off, window.row_off, window.col_off, window.row_off], np.float64
+    )
+    cx = (img[:, 0] + img[:, 2]) / 2
+    cy = (img[:, 1] + img[:, 3]) / 2
+    inside = (cx >= 0) & (cx < ref.width) & (cy >= 0) & (cy < ref.height)
+    if not inside.any():
+        return
+    img = img[inside]
+    img[:, [0, 2]] = np.clip(img[:, [0, 2]], 0, ref.width)
+    img[:, [1, 3]] = np.clip(img[:, [1, 3]], 0, ref.height)
+    n = len(img)
+    cols["image_id"].append(np.full(n, ref.image_id, dtype=object))
+    cols["unit_index"].append(np.full(n, unit.unit_index, np.int32))
+    for k, name in enumerate(("px_xmin", "px_ymin", "px_xmax", "px_ymax")):
+        cols[name].append(img[:, k])
+    cols["score"].append(scores[inside].astype(np.float32))
+    cols["class_id"].append(labels[inside].astype(np.int32))
+    cols["cut"].append(np.asarray(cut, bool)[inside])
+    cols["chip_col_off"].append(np.full(n, window.col_off, np.int32))
+    cols["chip_row_off"].append(np.full(n, window.row_off, np.int32))
+    cols["chip_width"].append(np.full(n, window.width, np.int32))
+    cols["chip_height"].append(np.full(n, window.height, np.int32))
+
+
+def finalize_image(
+    ref: ImageRef, raw: pa.Table, card: ModelCard, run_id: str, options: DetectOptions
+) -> pa.Table:
+    """Merge one image's raw detections across chips and georeference them.
+
+    The result is independent of the order of ``raw``'s rows (engines may deliver units
+    in any order): rows are sorted before merging and numbered after.
+    """
+    if raw.num_rows:
+        raw = raw.sort_by(
+            [("px_ymin", "ascending"), ("px_xmin", "ascending"), ("px_ymax", "ascending"),
+             ("px_xmax", "ascending"), ("class_id", "ascending"), ("score", "descending"),
+             ("chip_row_off", "ascending"), ("chip_col_off", "ascending")]
+        )
+    boxes = np.stack([raw.column(c).to_numpy() for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")], axis=1) if raw.num_rows else np.zeros((0, 4))
+    scores = raw.column("score").to_numpy() if raw.num_rows else np.zeros(0, np.float32)
+    labels = raw.column("class_id").to_numpy() if raw.num_rows else np.zeros(0, np.int32)
+    cut = raw.column("cut").to_numpy(zero_copy_only=False) if raw.num_rows else np.zeros(0, bool)
+    keep = merge_detections(
+        boxes, scores, labels, cut=cut, iou_threshold=card.nms_iou, containment_threshold=options.containment
+    ) if len(scores) else np.zeros(0, np.int64)
+    keep = np.sort(np.asarray(keep, np.int64))  # back to the deterministic sorted order
+    kept = raw.take(pa.array(keep)) if raw.num_rows else raw
+    return detections_table(ref, kept, card, run_id)
+
+
+def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str) -> pa.Table:
+    """Build contract rows (``schema.DETECTION_SCHEMA`` + ``meta_*``) from merged boxes."""
+    n = kept.num_rows
+    boxes = (
+        np.stack([kept.column(c).to_numpy() for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")], axis=1)
+        if n else np.zeros((0, 4))
+    )
+    class_id = kept.column("class_id").to_numpy().astype(np.int32) if n else np.zeros(0, np.int32)
+    names = np.array(card.class_names, dtype=object)
+    xview = [card.classes[i].xview_type_id or XVIEW_TYPE_IDS.get(card.classes[i].name) for i in range(len(card.classes))]
+    cols: dict[str, object] = {
+        "run_id": [run_id] * n,
+        "image_id": [ref.image_id] * n,
+        "image_path": [ref.path] * n,
+        "detection_id": [f"{ref.image_id}:{i:06d}" for i in range(n)],
+        "class_name": names[class_id].tolist() if n else [],
+        "class_id": class_id,
+        "xview_type_id": [xview[i] for i in class_id],
+        "score": kept.column("score") if n else [],
+        "px_xmin": boxes[:, 0], "px_ymin": boxes[:, 1], "px_xmax": boxes[:, 2], "px_ymax": boxes[:, 3],
+        "chip_col_off": kept.column("chip_col_off") if n else [],
+        "chip_row_off": kept.column("chip_row_off") if n else [],
+        "chip_width": kept.column("chip_width") if n else [],
+        "chip_height": kept.column("chip_height") if n else [],
+        "georeferenced": [ref.is_georeferenced] * n,
+        "georef_source": [ref.georef_source] * n,
+        "model_id": [card.model_id] * n,
+        "gsd_m": [ref.gsd] * n,
+        "src_crs": [ref.crs] * n,
+    }
+    if ref.is_georeferenced and n:
+        from skyscan.geo.footprints import footprints
+
+        assert ref.transform is not None and ref.crs is not None
+        fp = footprints(boxes, ref.transform, ref.crs)
+        cols.update(
+            lon=fp.lon, lat=fp.lat, src_x=fp.src_x, src_y=fp.src_y, area_m2=fp.area_m2,
+            geometry=shapely.to_wkb(fp.polygons_wgs84), centroid=shapely.to_wkb(fp.centroids_wgs84),
+        )
+    else:
+        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) * ref.gsd**2 if ref.gsd else [None] * n
+        cols.update(lon=[None] * n, lat=[None] * n, src_x=[None] * n, src_y=[None] * n,
+                    area_m2=area, geometry=[None] * n, centroid=[None] * n)
+    arrays = [_as_arrow(cols[f.name], f.type) for f in DETECTION_SCHEMA]
+    table = pa.Table.from_arrays(arrays, schema=DETECTION_SCHEMA)
+    for key, value in sorted(ref.metadata.items()):
+        table = table.append_column(
+            pa.field(METADATA_PREFIX + key, pa.string()), pa.array([None if value is None else str(value)] * n, pa.string())
+        )
+    return table
+
+
+def _as_arrow(values: object, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.cast(type_)
+    return pa.array(values, type=type_)
+
+
+def detect_image(ref: ImageRef, detector: Detector, options: DetectOptions, run_id: str) -> pa.Table:
+    """All stages for one image in this process: plan, detect every unit, finalize."""
+    units = plan_units(ref, detector.card, options)
+    raw = pa.concat_tables([detect_unit(u, detector, options) for u in units])
+    return finalize_image(ref, raw, detector.card, run_id, options)

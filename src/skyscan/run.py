@@ -1,0 +1,202 @@
+"""A detection run: inputs → engine → outputs in OUTDIR, resumable.
+
+OUTDIR holds ``detections.parquet`` (GeoParquet, EPSG:4326), ``detections.geojson``,
+``errors.parquet`` (one row per input that failed), ``run.json`` (the manifest) and
+``_parts/`` (checkpoints, see :mod:`skyscan.run_state`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from skyscan.errors import InputError, OutputExistsError
+from skyscan.io.sources import expand_inputs, unique_image_ids
+from skyscan.io.writers import write_geojson, write_geoparquet, write_json, write_parquet
+from skyscan.pipeline import DetectOptions
+from skyscan.run_state import PARTS_DIR, PartStore, error_table, load_state, save_state
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_FILES = ("detections.parquet", "detections.geojson", "errors.parquet", "run.json", "map.html")
+
+# Exit codes of `skyscan detect` (documented in the README).
+EXIT_OK = 0
+EXIT_SOME_FAILED = 3
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outdir: Path
+    run_id: str
+    n_inputs: int
+    n_images_ok: int
+    n_failed: int
+    n_detections: int
+    manifest: dict[str, Any]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SOME_FAILED if self.n_failed else EXIT_OK
+
+
+def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
+    """Refuse to clobber an existing OUTDIR unless asked; return resume state if any."""
+    if overwrite and resume:
+        raise InputError("choose one of 'overwrite' and 'resume' (got both)")
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputExistsError(f"{outdir}: exists and is not a directory")
+    existing = outdir.is_dir() and any(outdir.iterdir())
+    if existing and not (overwrite or resume):
+        raise OutputExistsError(
+            f"{outdir}: output directory is not empty; pass --overwrite to replace it or "
+            "--resume to finish an interrupted run"
+        )
+    if existing and overwrite:
+        for name in OUTPUT_FILES:
+            (outdir / name).unlink(missing_ok=True)
+        shutil.rmtree(outdir / PARTS_DIR, ignore_errors=True)
+    outdir.mkdir(parents=True, exist_ok=True)
+    return load_state(outdir) if resume else None
+
+
+def _options_digest(options: DetectOptions) -> str:
+    return hashlib.sha256(repr(asdict(options)).encode()).hexdigest()[:16]
+
+
+def run_detect(
+    inputs: Sequence[str | Path],
+    outdir: str | Path,
+    options: DetectOptions | None = None,
+    *,
+    recursive: bool = True,
+    sample_ratio: float | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    resume: bool = False,
+    engine: str = "local",
+    master: str | None = None,
+    geojson: bool = True,
+    progress: Callable[[str], None] | None = None,
+    on_paths: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run detection over ``inputs`` and write every output to ``outdir``."""
+    options = options or DetectOptions()
+    if engine not in ("local", "spark"):
+        raise InputError(f"'engine' must be 'local' or 'spark' (got {engine!r})")
+    outdir = Path(outdir)
+    started = time.time()
+    state = prepare_outdir(outdir, overwrite=overwrite, resume=resume)
+    paths, failures = expand_inputs(inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed)
+    digest = _options_digest(options)
+    if state is not None:
+        run_id = str(state["run_id"])
+        if state.get("options_digest") != digest:
+            logger.warning("%s: resuming with different options than the interrupted run", outdir)
+        logger.info("resuming run %s in %s", run_id, outdir)
+    else:
+        run_id = uuid.uuid4().hex[:12]
+    save_state(outdir, {"run_id": run_id, "options_digest": digest, "engine": engine})
+    if on_paths:
+        on_paths(len(paths))
+
+    store = PartStore(outdir, run_id)
+    t0 = time.perf_counter()
+    if engine == "local":
+        from skyscan.engines.local import run_local
+
+        timings = run_local(paths, unique_image_ids(paths), options, store, run_id, progress)
+    else:
+        from skyscan.engines.spark import run_detect as run_spark
+
+        run_spark(paths, options, outdir, master=master, run_id=run_id, store=store, image_ids=unique_image_ids(paths))
+        timings = {}
+    timings["engine_total"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    detections, errors = store.collect(paths)
+    if failures:
+        errors = pa.concat_tables(
+            [error_table(run_id, [(f.path, f.stage, f.error) for f in failures]), errors]
+        )
+    write_geoparquet(detections, outdir / "detections.parquet")
+    if geojson:
+        write_geojson(detections, outdir / "detections.geojson")
+    write_parquet(errors, outdir / "errors.parquet")
+    timings["write_outputs"] = time.perf_counter() - t1
+
+    n_failed = errors.num_rows
+    n_ok = len(paths) - (n_failed - len(failures))
+    manifest = _manifest(
+        run_id, inputs, paths, options, detections, errors, n_ok, timings, started, engine, resume
+    )
+    write_json(manifest, outdir / "run.json")
+    return RunResult(outdir, run_id, len(paths) + len(failures), n_ok, n_failed, detections.num_rows, manifest)
+
+
+def _manifest(
+    run_id: str,
+    inputs: Sequence[str | Path],
+    paths: list[str],
+    options: DetectOptions,
+    detections: pa.Table,
+    errors: pa.Table,
+    n_ok: int,
+    timings: dict[str, float],
+    started: float,
+    engine: str,
+    resumed: bool,
+) -> dict[str, Any]:
+    from skyscan.detect import get_detector
+
+    card = get_detector(options.recipe).card
+    classes = Counter(detections.column("class_name").to_pylist()) if detections.num_rows else Counter()
+    return {
+        "run_id": run_id,
+        "skyscan_version": _version("skyscan"),
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "engine": engine,
+        "resumed": resumed,
+        "inputs": [str(i) for i in inputs],
+        "images": paths,
+        "counts": {
+            "images": len(paths),
+            "images_ok": n_ok,
+            "failed": errors.num_rows,
+            "detections": detections.num_rows,
+            "detections_by_class": dict(sorted(classes.items())),
+        },
+        "model": {"id": card.model_id, "path": str(options.recipe.model), "gsd": card.gsd,
+                  "input_size": list(card.input_size), "classes": card.class_names},
+        "options": asdict(options),
+        "versions": {name: _version(name) for name in ("numpy", "pyarrow", "rasterio", "shapely", "pyproj", "onnxruntime")}
+        | {"python": platform.python_version(), "gdal": _gdal_version()},
+        "timings_s": {k: round(v, 4) for k, v in timings.items()},
+    }
+
+
+def _version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _gdal_version() -> str:
+    import rasterio
+
+    return str(rasterio.__gdal_version__)

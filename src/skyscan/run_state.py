@@ -1,0 +1,88 @@
+"""Checkpoints of a detection run, so that an interrupted run resumes without duplicates.
+
+Each finished input leaves exactly one part file in ``OUTDIR/_parts/``: its detections
+(possibly none) or its error row. Parts are written atomically, so a part that exists is
+complete; resuming skips every input that has one. The final outputs are assembled from
+the parts in input order, which makes a resumed run's result equal an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from skyscan.io.writers import write_json, write_parquet
+from skyscan.schema import ERROR_SCHEMA, empty_detections
+
+PARTS_DIR = "_parts"
+STATE_FILE = "state.json"
+
+
+def part_key(path: str) -> str:
+    return hashlib.sha1(path.encode("utf-8")).hexdigest()[:20]
+
+
+class PartStore:
+    """The ``_parts`` folder of one output directory."""
+
+    def __init__(self, outdir: str | Path, run_id: str) -> None:
+        self.dir = Path(outdir) / PARTS_DIR
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id
+
+    def _det(self, path: str) -> Path:
+        return self.dir / f"{part_key(path)}.det.parquet"
+
+    def _err(self, path: str) -> Path:
+        return self.dir / f"{part_key(path)}.err.parquet"
+
+    def is_done(self, path: str) -> bool:
+        return self._det(path).exists() or self._err(path).exists()
+
+    def write_detections(self, path: str, table: pa.Table) -> None:
+        write_parquet(table, self._det(path))
+
+    def write_error(self, path: str, stage: str, exc: BaseException) -> None:
+        write_parquet(error_table(self.run_id, [(path, stage, exc)]), self._err(path))
+
+    def collect(self, paths: list[str]) -> tuple[pa.Table, pa.Table]:
+        """All parts in input order: (detections, errors)."""
+        dets, errs = [], []
+        for path in paths:
+            if self._det(path).exists():
+                dets.append(pq.read_table(self._det(path)))
+            elif self._err(path).exists():
+                errs.append(pq.read_table(self._err(path)))
+        det = pa.concat_tables([empty_detections(), *dets], promote_options="default")
+        err = pa.concat_tables([ERROR_SCHEMA.empty_table(), *errs], promote_options="default")
+        return det, err
+
+
+def error_table(run_id: str, failures: list[tuple[str, str, BaseException]]) -> pa.Table:
+    return pa.table(
+        {
+            "run_id": [run_id] * len(failures),
+            "path": [p for p, _, _ in failures],
+            "stage": [s for _, s, _ in failures],
+            "error_type": [type(e).__name__ for _, _, e in failures],
+            "message": [str(e) for _, _, e in failures],
+        },
+        schema=ERROR_SCHEMA,
+    )
+
+
+def load_state(outdir: str | Path) -> dict[str, Any] | None:
+    path = Path(outdir) / PARTS_DIR / STATE_FILE
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def save_state(outdir: str | Path, state: dict[str, Any]) -> None:
+    write_json(state, Path(outdir) / PARTS_DIR / STATE_FILE)

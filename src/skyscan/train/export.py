@@ -1,0 +1,86 @@
+"""Export a trained network to ONNX with its model card."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from skyscan.detect.card import ClassSpec, ModelCard, save_card
+from skyscan.schema import XVIEW_TYPE_IDS
+from skyscan.train.model import STRIDE, ExportWrapper, TinyCenterNet
+
+log = logging.getLogger(__name__)
+OPSET = 17
+
+
+def export_onnx(net: TinyCenterNet, path: str | Path, input_size: int) -> Path:
+    """Write ``net`` (sigmoid heatmap, wh, offset; dynamic batch) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = ExportWrapper(net).eval()
+    x = torch.zeros(1, 3, input_size, input_size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapper, (x,), str(path), input_names=["images"], output_names=["heatmap", "wh", "offset"],
+            dynamic_axes={"images": {0: "batch"}, "heatmap": {0: "batch"}, "wh": {0: "batch"}, "offset": {0: "batch"}},
+            opset_version=OPSET, dynamo=False,
+        )
+    _check_outputs(path, net.num_classes, input_size)
+    return path
+
+
+def _check_outputs(path: Path, num_classes: int, input_size: int) -> None:
+    """Run the exported file once: output names and shapes must match the card format."""
+    import numpy as np
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    outs = sess.run(None, {"images": np.zeros((2, 3, input_size, input_size), np.float32)})
+    names = [o.name for o in sess.get_outputs()]
+    h = input_size // STRIDE
+    want = {"heatmap": (2, num_classes, h, h), "wh": (2, 2, h, h), "offset": (2, 2, h, h)}
+    got = {n: tuple(o.shape) for n, o in zip(names, outs, strict=True)}
+    if got != want:
+        raise RuntimeError(f"{path}: exported outputs {got} do not match the centernet format {want}")
+
+
+def make_card(
+    name: str,
+    classes: tuple[str, ...],
+    input_size: int,
+    gsd: float,
+    score_threshold: float,
+    nms_iou: float = 0.5,
+    version: str = "1.0",
+    extra: dict[str, Any] | None = None,
+) -> ModelCard:
+    return ModelCard(
+        name=name,
+        classes=tuple(ClassSpec(c, XVIEW_TYPE_IDS.get(c)) for c in classes),
+        input_size=(input_size, input_size),
+        mean=(0.0, 0.0, 0.0),
+        std=(255.0, 255.0, 255.0),
+        input_name="images",
+        gsd=gsd,
+        output_format="centernet",
+        stride=STRIDE,
+        score_threshold=score_threshold,
+        nms_iou=nms_iou,
+        version=version,
+        task="detection",
+        framework="onnx",
+        extra=extra or {},
+    )
+
+
+def export_model(net: TinyCenterNet, path: str | Path, card: ModelCard) -> tuple[Path, Path]:
+    """ONNX file plus its card beside it."""
+    onnx_path = export_onnx(net, path, card.input_size[0])
+    card_path = save_card(card, onnx_path)
+    log.info("exported %s and %s", onnx_path, card_path)
+    return onnx_path, card_path

@@ -1,0 +1,179 @@
+"""The training loop: sample augmented chips, optimise, validate by place, export.
+
+Training is from scratch (no pretrained weights exist offline) with AdamW and a one-cycle
+learning-rate schedule. Every ``val_every`` steps the model is scored on the validation
+split (whole images at the model GSD, AP@0.5 per class); the best checkpoint by
+validation car AP... by mAP over present classes is the one exported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skyscan.errors import InputError
+from skyscan.labels import ClassMapping
+from skyscan.train.augment import AugmentConfig
+from skyscan.train.data import DataSpec, TrainImage, load_images
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (recorded in the model card)."""
+
+    gsd: float = 0.25  # model metres per pixel
+    chip: int = 128  # training chip size (the network is fully convolutional)
+    input_size: int = 256  # exported model input size
+    steps: int = 3000
+    batch: int = 16
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    widths: tuple[int, int, int] = (16, 32, 48)
+    val_every: int = 250
+    seed: int = 0
+    threads: int = 2
+    score_threshold: float = 0.3
+    time_limit_s: float = 3300.0  # stop early so a full run stays within an hour
+    aug: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if self.input_size % 32 or self.chip % 32:
+            raise InputError(f"'input_size' and 'chip' must be multiples of 32 (got {self.input_size}, {self.chip})")
+        if not self.gsd > 0:
+            raise InputError(f"'gsd' must be > 0 metres (got {self.gsd})")
+        if self.steps < 1 or self.batch < 1:
+            raise InputError(f"'steps' and 'batch' must be ≥ 1 (got {self.steps}, {self.batch})")
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    steps: int
+    seconds: float
+    val: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+def validate(net: Any, images: list[TrainImage], classes: tuple[str, ...], score_threshold: float) -> dict[str, Any]:
+    """AP@0.5 per class on whole validation images (already at the model GSD)."""
+    from skyscan.evaluate.metrics import evaluate_detections, mean_ap
+    from skyscan.train.infer import predict_image
+
+    net.eval()
+    gts, dets = [], []
+    for im in images:
+        gts.append((im.boxes.astype(np.float64), im.labels))
+        dets.append(predict_image(net, im.pixels))
+    net.train()
+    res = evaluate_detections(classes, gts, dets, score_threshold)
+    return {"map50": mean_ap(res), "classes": {k: v.to_dict() for k, v in res.items()}}
+
+
+def train(
+    spec: DataSpec,
+    out_dir: str | Path,
+    cfg: TrainConfig,
+    mapping: ClassMapping | None = None,
+) -> TrainResult:
+    """Train from scratch; writes ``best.pt``, ``last.pt`` and ``log.jsonl`` under ``out_dir``."""
+    import torch
+
+    from skyscan.train.loss import centernet_loss
+    from skyscan.train.model import STRIDE, build_model, model_config
+    from skyscan.train.sampler import ChipSampler
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    mapping = mapping or ClassMapping()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    # Base resolution for training images: fine enough for the finest jittered GSD.
+    base_gsd = cfg.gsd / cfg.aug.scale_jitter
+    train_images, train_labels = load_images(spec.train, mapping, base_gsd)
+    train_labels.issues.log_summary()
+    val_images, val_labels = load_images(spec.val, mapping, cfg.gsd) if spec.val else ([], None)
+    log.info("train: %d images %s; val: %d images %s", len(train_images), train_labels.counts(),
+             len(val_images), val_labels.counts() if val_labels else {})
+    classes = mapping.targets
+    sampler = ChipSampler(train_images, len(classes), cfg.gsd, cfg.chip, STRIDE, cfg.aug, seed=cfg.seed)
+    net = build_model(len(classes), cfg.widths)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
+    meta = {
+        "model": model_config(net), "config": _jsonable(asdict(cfg)), "classes": list(classes),
+        "train_sources": [s.to_dict() for s in spec.train], "val_sources": [s.to_dict() for s in spec.val],
+        "train_counts": train_labels.counts(), "val_counts": val_labels.counts() if val_labels else {},
+        "label_issues": train_labels.issues.summary(),
+    }
+    history: list[dict[str, Any]] = []
+    best_score, best_val = -1.0, {}
+    t0 = time.monotonic()
+    logf = (out / "log.jsonl").open("w", encoding="utf-8")
+    step = 0
+    try:
+        for step in range(1, cfg.steps + 1):
+            x, t = sampler.batch(cfg.batch)
+            loss, parts = centernet_loss(net(x / 255.0), t)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+            opt.step()
+            sched.step()
+            if not math.isfinite(float(loss)):
+                raise RuntimeError(f"training diverged at step {step} (loss {float(loss)})")
+            elapsed = time.monotonic() - t0
+            last = step == cfg.steps or elapsed > cfg.time_limit_s
+            if step % 25 == 0 or last:
+                rec = {"step": step, "s": round(elapsed, 1), "loss": round(float(loss), 4), **{k: round(v, 4) for k, v in parts.items()}}
+                if (step % cfg.val_every == 0 or last) and val_images:
+                    val = validate(net, val_images, classes, cfg.score_threshold)
+                    rec["val_map50"] = round(val["map50"], 4)
+                    rec["val_ap"] = {k: round(v["ap50"], 4) for k, v in val["classes"].items()}
+                    score = val["classes"][classes[0]]["ap50"] + 0.25 * val["map50"]
+                    if score > best_score:
+                        best_score, best_val = score, val
+                        torch.save({"state": net.state_dict(), "meta": meta, "step": step, "val": val}, out / "best.pt")
+                history.append(rec)
+                logf.write(json.dumps(rec) + "\n")
+                logf.flush()
+                log.info("%s", rec)
+            if last:
+                break
+    finally:
+        logf.close()
+    seconds = time.monotonic() - t0
+    torch.save({"state": net.state_dict(), "meta": meta, "step": step, "val": best_val}, out / "last.pt")
+    if not val_images:
+        torch.save({"state": net.state_dict(), "meta": meta, "step": step, "val": {}}, out / "best.pt")
+    return TrainResult(out / "best.pt", step, seconds, best_val, history)
+
+
+def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The network and metadata stored by :func:`train`."""
+    import torch
+
+    from skyscan.train.model import build_model
+
+    ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+    m = ckpt["meta"]["model"]
+    net = build_model(int(m["num_classes"]), tuple(m["widths"]))
+    net.load_state_dict(ckpt["state"])
+    net.eval()
+    return net, ckpt
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj

@@ -1,0 +1,85 @@
+"""Random training chips: pick an image (by area), a centre (often on an object, rare
+classes more often), then rotate/flip/scale it (:mod:`skyscan.train.augment`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from skyscan.train.augment import AugmentConfig, chip_affine, photometric, transform_boxes, warp
+from skyscan.train.data import TrainImage
+from skyscan.train.targets import encode
+
+
+class ChipSampler:
+    """Draws augmented chip batches with CenterNet targets."""
+
+    def __init__(
+        self,
+        images: list[TrainImage],
+        num_classes: int,
+        model_gsd: float,
+        chip: int,
+        stride: int,
+        aug: AugmentConfig,
+        seed: int = 0,
+        p_object: float = 0.7,
+        class_boost: tuple[float, ...] = (1.0, 8.0, 4.0),
+    ) -> None:
+        self.images = images
+        self.num_classes = num_classes
+        self.model_gsd = model_gsd
+        self.chip = chip
+        self.stride = stride
+        self.aug = aug
+        self.p_object = p_object
+        self.rng = np.random.default_rng(seed)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.tensors = [torch.from_numpy(im.pixels).permute(2, 0, 1).float() for im in images]
+        area = np.array([im.pixels.shape[0] * im.pixels.shape[1] * im.gsd**2 for im in images])
+        self.p_image = area / area.sum()
+        boost = np.asarray(class_boost, np.float64)
+        # object-centred draws: every labelled object, rare classes boosted
+        self.objects = [(k, n) for k, im in enumerate(images) for n in range(len(im.labels))]
+        if self.objects:
+            w = np.array([boost[min(images[k].labels[n], len(boost) - 1)] for k, n in self.objects])
+            self.p_object_pick = w / w.sum()
+
+    def sample(self) -> tuple[torch.Tensor, npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """One chip (3, S, S) in 0..255 with its boxes in chip pixels."""
+        if self.objects and self.rng.random() < self.p_object:
+            k, n = self.objects[self.rng.choice(len(self.objects), p=self.p_object_pick)]
+            im = self.images[k]
+            b = im.boxes[n]
+            centre = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+            spread = self.chip * 0.4 * self.model_gsd / im.gsd
+            centre = (centre[0] + self.rng.uniform(-spread, spread), centre[1] + self.rng.uniform(-spread, spread))
+        else:
+            k = int(self.rng.choice(len(self.images), p=self.p_image))
+            im = self.images[k]
+            h, w = im.pixels.shape[:2]
+            centre = (self.rng.uniform(0, w), self.rng.uniform(0, h))
+        j = self.aug.scale_jitter
+        gsd_out = self.model_gsd * math.exp(self.rng.uniform(-math.log(j), math.log(j)))
+        scale = gsd_out / im.gsd
+        angle = self.rng.uniform(0, 2 * math.pi) if self.aug.rotate else 0.0
+        flip = bool(self.aug.flip and self.rng.random() < 0.5)
+        m = chip_affine(centre, scale, angle, flip, self.chip)
+        chip = warp(self.tensors[k], m, self.chip)
+        boxes = transform_boxes(im.boxes, np.linalg.inv(m))
+        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        inside = (cx >= 0) & (cx < self.chip) & (cy >= 0) & (cy < self.chip)
+        return chip, boxes[inside], im.labels[inside]
+
+    def batch(self, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        chips, targets = [], []
+        for _ in range(n):
+            chip, boxes, labels = self.sample()
+            chips.append(chip)
+            targets.append(encode(boxes, labels, self.num_classes, self.chip, self.stride))
+        x = photometric(torch.stack(chips), self.aug, self.gen)
+        t = {key: torch.from_numpy(np.stack([d[key] for d in targets])) for key in targets[0]}
+        return x, t
