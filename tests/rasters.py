@@ -24,7 +24,7 @@ def lv95_transform(gsd: float = 0.5, x0: float = 2_683_000.0, y0: float = 1_248_
 
 
 def rotated_transform(gsd: float = 0.5, degrees: float = 30.0) -> Affine:
-    return utm_transform(gsd) * Affine.rotation(degrees)
+    return utm_transform(gsd) @ Affine.rotation(degrees)
 
 
 def write_geotiff(

@@ -126,3 +126,11 @@ def test_interior_edges() -> None:
     assert interior_edges(ChipWindow(488, 0, 512, 512, 512, 512), 1000, 1000) == (True, False, False, True)
     # a padded chip over a small image has no interior edge
     assert interior_edges(ChipWindow(0, 0, 512, 512, 512, 512), 100, 50) == (False,) * 4
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import skyscan.chips
+
+    assert doctest.testmod(skyscan.chips).failed == 0

@@ -59,7 +59,7 @@ class DetectOptions:
     overlap: float = 0.2  # fraction of a chip shared with its neighbour
     batch_size: int = 16  # chips per model call
     chips_per_unit: int = 64  # a work unit (one engine task) holds at most this many chips
-    containment: float = 0.7  # a cut box this much inside a whole box is the same object
+    containment: float = 0.5  # a cut box this much inside another box is the same object
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.overlap <= 0.5:

@@ -72,7 +72,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path: Path, model: Pa
     images = tmp_path / "images"
     make_images(images, 60, size=256)
     full = tmp_path / "full"
-    skyscan("detect", str(images), "-o", str(full), "--model", str(model), "-q", check=True)
+    skyscan("-q", "detect", str(images), "-o", str(full), "--model", str(model), check=True)
 
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "skyscan", "-q", "detect", str(images), "-o", str(out),
@@ -90,7 +90,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path: Path, model: Pa
     done_before = len(list(parts.glob("*.det.parquet")))
     assert 10 <= done_before < 60
 
-    res = skyscan("detect", str(images), "-o", str(out), "--model", str(model), "--resume", "-q")
+    res = skyscan("-q", "detect", str(images), "-o", str(out), "--model", str(model), "--resume")
     assert res.returncode == 0, res.stderr
     resumed = pq.read_table(out / "detections.parquet").drop(["run_id"])
     reference = pq.read_table(full / "detections.parquet").drop(["run_id"])

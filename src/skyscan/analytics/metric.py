@@ -75,7 +75,7 @@ def project_geometries(geoms: GeomArray, dst: str, src: str = WGS84) -> GeomArra
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
 
-    return shapely.transform(np.asarray(geoms, dtype=object), _transform)  # type: ignore[no-any-return]
+    return shapely.transform(np.asarray(geoms, dtype=object), _transform)
 
 
 def areas_m2(geoms: GeomArray) -> FloatArray:

@@ -93,7 +93,8 @@ def merge_detections(
     largest object (vehicles: a few metres, versus ~30 m for a 512 px chip at 0.3 m/px
     and 20 % overlap); rule 3 then only fires for objects larger than that.
 
-    Returns the kept indices ordered by score descending (ties as in :func:`nms`).
+    Returns the kept indices ordered by score descending (ties as in :func:`nms`, then
+    uncut before cut).
     The result is independent of input order (identical rows are interchangeable).
     """
     b, s, lab, c = _validate(boxes, scores, labels, cut)
@@ -121,7 +122,7 @@ def merge_detections(
         suppress |= both_cut & (np.maximum(iou_x, iou_y) >= seam_iou_threshold)
     kept = _greedy(rank, i[suppress], j[suppress])
     # Report in score order, like nms().
-    out_key = np.lexsort((kept, lab[kept], b[kept, 3], b[kept, 2], b[kept, 1], b[kept, 0], -s[kept]))
+    out_key = np.lexsort((kept, c[kept], lab[kept], b[kept, 3], b[kept, 2], b[kept, 1], b[kept, 0], -s[kept]))
     return kept[out_key]
 
 

@@ -24,7 +24,7 @@ def build_blob_model(
     path: str | Path,
     *,
     input_size: int = 64,
-    stride: int = 4,
+    stride: int = 2,
     box_size: float = 12.0,
     gsd: float | None = None,
     score_threshold: float = 0.5,

@@ -121,6 +121,23 @@ def spark_session(
     return session
 
 
+def joined_or_new_session(master: str | None) -> tuple[SparkSession, bool]:
+    """The active session if there is one, else a new one on ``master``; and whether it is new.
+
+    The caller stops only a session it started, never one its user (or a notebook) owns.
+    """
+    check_java()
+    require("pyspark", "spark")
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        if master is not None and active.sparkContext.master != master:
+            logger.warning("using the active Spark session (master %s), not %s", active.sparkContext.master, master)
+        return active, False
+    return spark_session(master), True
+
+
 def task_cpus(spark: SparkSession) -> int:
     """CPUs Spark reserves per task (``spark.task.cpus``, default 1)."""
     return int(spark.conf.get("spark.task.cpus", "1") or "1")

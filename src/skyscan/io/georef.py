@@ -29,24 +29,23 @@ WORLD_FILE_SUFFIXES: dict[str, tuple[str, ...]] = {
 }
 
 
-@lru_cache(maxsize=256)
 def parse_crs(text: str, *, source: str = "CRS") -> CRS:
     """Parse any CRS text pyproj understands ("EPSG:2056", WKT, ESRI WKT, PROJ string).
 
     Raises :class:`CRSError` naming ``source`` when the text is not a usable CRS.
     """
-    if not text or not text.strip():
-        raise CRSError(f"{source}: CRS is empty")
     try:
-        crs = CRS.from_user_input(text.strip())
-    except ProjCRSError as exc:
-        raise CRSError(f"{source}: not a CRS pyproj understands ({text[:80]!r}): {exc}") from exc
-    if not (crs.is_projected or crs.is_geographic):
-        raise CRSError(
-            f"{source}: CRS must be projected or geographic to place pixels on the map "
-            f"(got {crs.type_name!r}: {crs.name!r})"
-        )
-    return crs
+        return _parse(text)
+    except CRSError as exc:
+        raise CRSError(f"{source}: {exc}") from exc.__cause__
+
+
+def normalise_crs(text: str, *, source: str = "CRS") -> str:
+    """Parse and re-serialise a CRS (see :func:`crs_to_string`)."""
+    try:
+        return _normalise(text)
+    except CRSError as exc:
+        raise CRSError(f"{source}: {exc}") from exc.__cause__
 
 
 def crs_to_string(crs: CRS) -> str:
@@ -55,9 +54,27 @@ def crs_to_string(crs: CRS) -> str:
     return f"EPSG:{epsg}" if epsg is not None else crs.to_wkt()
 
 
-def normalise_crs(text: str, *, source: str = "CRS") -> str:
-    """Parse and re-serialise a CRS (see :func:`crs_to_string`)."""
-    return crs_to_string(parse_crs(text, source=source))
+# Cached by text alone: every image of a run usually carries the same WKT, and parsing
+# plus the EPSG lookup can take 0.1 s.
+@lru_cache(maxsize=256)
+def _parse(text: str) -> CRS:
+    if not text or not text.strip():
+        raise CRSError("CRS is empty")
+    try:
+        crs = CRS.from_user_input(text.strip())
+    except ProjCRSError as exc:
+        raise CRSError(f"not a CRS pyproj understands ({text[:80]!r}): {exc}") from exc
+    if not (crs.is_projected or crs.is_geographic):
+        raise CRSError(
+            f"CRS must be projected or geographic to place pixels on the map "
+            f"(got {crs.type_name!r}: {crs.name!r})"
+        )
+    return crs
+
+
+@lru_cache(maxsize=256)
+def _normalise(text: str) -> str:
+    return crs_to_string(_parse(text))
 
 
 def world_file_for(image_path: str | Path) -> Path | None:
@@ -171,7 +188,11 @@ def gsd_metres(transform: AffineTuple, crs_text: str, width: int, height: int) -
     a, b, _, d, e, _ = transform
     crs = parse_crs(crs_text)
     if crs.is_geographic:
-        cx, cy = pixel_to_world(transform, [width / 2, width / 2 + 1, width / 2], [height / 2, height / 2, height / 2 + 1])
+        cx, cy = pixel_to_world(
+            transform,
+            [width / 2, width / 2 + 1, width / 2],
+            [height / 2, height / 2, height / 2 + 1],
+        )
         geod = Geod(ellps="WGS84")  # the points below are WGS84 lon/lat
         lon, lat = to_lonlat(crs_text, cx, cy)
         _, _, step_x = geod.inv(lon[0], lat[0], lon[1], lat[1])
@@ -181,7 +202,9 @@ def gsd_metres(transform: AffineTuple, crs_text: str, width: int, height: int) -
         step_x, step_y = math.hypot(a, d) * unit, math.hypot(b, e) * unit
     gsd = math.sqrt(abs(step_x * step_y))
     if not (math.isfinite(gsd) and gsd > 0):
-        raise GeoreferenceError(f"GSD is not a positive number (got {gsd}) for transform {transform}")
+        raise GeoreferenceError(
+            f"GSD is not a positive number (got {gsd}) for transform {transform}"
+        )
     return gsd
 
 
@@ -190,4 +213,3 @@ def _linear_unit_factor(crs: CRS, crs_text: str) -> float:
         if axis.unit_conversion_factor:
             return float(axis.unit_conversion_factor)
     raise CRSError(f"CRS {crs_text[:80]!r} has no linear unit to convert pixel size to metres")
-

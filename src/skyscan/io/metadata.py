@@ -1,7 +1,8 @@
 """Metadata tables: per-image attributes from a CSV or Parquet file.
 
-The table is keyed by ``image_id`` (matched against the image's id) or, failing that, by
-``filename`` (matched against the file's name, e.g. ``scene.tif``). Every other column
+The table is keyed by an ``image_id`` column (matched against the image's id) and/or a
+``filename`` column (matched against the file's name, e.g. ``scene.tif``); ``image_id``
+is tried first. Every other column
 becomes an attribute of the image and travels into each of its detection rows. A table
 keyed by file name may carry an ``image_id`` column: it then names the image.
 
@@ -23,7 +24,8 @@ KEY_COLUMNS = ("image_id", "filename")
 
 
 @lru_cache(maxsize=8)
-def _load(path: str, size: int, mtime_ns: int) -> tuple[str, dict[str, dict[str, Any]]]:
+def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{key_column: {key: row}}`` for each key column the table has."""
     import pandas as pd
 
     suffix = Path(path).suffix.lower()
@@ -31,27 +33,33 @@ def _load(path: str, size: int, mtime_ns: int) -> tuple[str, dict[str, dict[str,
         if suffix in (".parquet", ".pq", ".geoparquet"):
             df = pd.read_parquet(path)
         elif suffix in (".csv", ".txt"):
-            df = pd.read_csv(path, dtype={"image_id": str, "filename": str})
+            df = pd.read_csv(path, dtype={k: str for k in KEY_COLUMNS})
         else:
             raise MetadataError(f"{path}: metadata table must be .csv or .parquet (got {suffix!r})")
     except MetadataError:
         raise
     except Exception as exc:  # pandas/pyarrow raise many types for bad files
-        raise MetadataError(f"{path}: cannot read metadata table: {type(exc).__name__}: {exc}") from exc
-    key = next((k for k in KEY_COLUMNS if k in df.columns), None)
-    if key is None:
+        raise MetadataError(
+            f"{path}: cannot read metadata table: {type(exc).__name__}: {exc}"
+        ) from exc
+    keys = [k for k in KEY_COLUMNS if k in df.columns]
+    if not keys:
         raise MetadataError(
             f"{path}: metadata table needs a key column {' or '.join(repr(k) for k in KEY_COLUMNS)} "
             f"(columns: {[str(c) for c in df.columns]})"
         )
-    keys = df[key].astype(str)
-    dupes = sorted(set(keys[keys.duplicated()]))
-    if dupes:
-        raise MetadataError(f"{path}: key column {key!r} has duplicate values {dupes[:5]}")
-    rows: dict[str, dict[str, Any]] = {}
-    for k, record in zip(keys, df.to_dict(orient="records"), strict=True):
-        rows[k] = {str(c): _clean(v) for c, v in record.items() if c != key}
-    return key, rows
+    records = [
+        {str(c): _clean(v) for c, v in rec.items() if c != "filename"}
+        for rec in df.to_dict(orient="records")
+    ]
+    index: dict[str, dict[str, dict[str, Any]]] = {}
+    for key in keys:
+        values = df[key].astype(str)
+        dupes = sorted(set(values[values.duplicated()]))
+        if dupes:
+            raise MetadataError(f"{path}: key column {key!r} has duplicate values {dupes[:5]}")
+        index[key] = dict(zip(values, records, strict=True))
+    return index
 
 
 def _clean(value: Any) -> Any:
@@ -63,8 +71,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def load_table(path: str | Path) -> tuple[str, dict[str, dict[str, Any]]]:
-    """``(key_column, {key: {column: value}})`` for a CSV/Parquet table (cached)."""
+def load_table(path: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{key_column: {key: {column: value}}}`` for a CSV/Parquet table (cached)."""
     p = os.path.abspath(path)
     try:
         st = os.stat(p)
@@ -76,9 +84,11 @@ def load_table(path: str | Path) -> tuple[str, dict[str, dict[str, Any]]]:
 def lookup(table_path: str | Path, image_id: str, image_path: str | Path) -> dict[str, Any]:
     """The attributes for one image (empty when the table has no row for it).
 
-    ``image_id`` is matched when the table is keyed by ``image_id``; the file name
-    (``scene.tif``) when keyed by ``filename``. The returned dict may hold ``image_id``.
+    Matched by ``image_id`` first, then by file name (``scene.tif``). The returned dict
+    holds ``image_id`` when the table has that column (the caller renames the image).
     """
-    key, rows = load_table(table_path)
-    wanted = image_id if key == "image_id" else Path(image_path).name
-    return dict(rows.get(wanted, {}))
+    index = load_table(table_path)
+    row = index.get("image_id", {}).get(image_id)
+    if row is None:
+        row = index.get("filename", {}).get(Path(image_path).name)
+    return dict(row) if row is not None else {}

@@ -14,7 +14,8 @@ all is processed in pixel space (``georef_source="none"``, with ``ReadOptions.gs
 its GSD if given) unless ``require_georef`` is set.
 
 Bands: colour interpretation picks R, G, B; one or two bands (grey, grey+alpha) read as
-``(1, 1, 1)``; alpha bands are masks, never colours. Four or more bands without a colour
+``(1, 1, 1)``; alpha bands are masks, never colours; a paletted band is expanded through
+its colour table (nearest-neighbour resampling; transparent entries are masked). Four or more bands without a colour
 interpretation (multispectral such as SpaceNet's PS-RGBNIR) read bands ``(1, 2, 3)``:
 the common R, G, B, NIR order. ``ReadOptions.rgb_bands`` overrides the choice (e.g.
 ``(5, 3, 2)`` for WorldView-2/3 8-band).
@@ -33,7 +34,6 @@ import logging
 import math
 import os
 import warnings
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -69,8 +69,10 @@ RESAMPLING: dict[str, Resampling] = {
     "average": Resampling.average,
     "lanczos": Resampling.lanczos,
 }
-# libjpeg only *warns* on truncated data and GDAL then returns grey pixels: make it fail.
-_GDAL_ENV = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE"}
+# Truncated files must fail, not decode to plausible pixels: libjpeg only *warns* on
+# truncated data (GDAL then returns grey), and GDAL 3.10's whole-image PNG fast path
+# returns garbage without an error; the regular PNG path reports it (same speed on chips).
+_GDAL_ENV = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE", "GDAL_PNG_WHOLE_IMAGE_OPTIM": "NO"}
 
 
 @dataclass(frozen=True)
@@ -99,18 +101,26 @@ class ReadOptions:
     def __post_init__(self) -> None:
         if self.crs is not None:
             object.__setattr__(self, "crs", georef.normalise_crs(self.crs, source="'crs' option"))
-        if self.gsd is not None and not (isinstance(self.gsd, int | float) and math.isfinite(self.gsd) and self.gsd > 0):
-            raise InputError(f"'gsd' must be a positive number of metres per pixel (got {self.gsd!r})")
+        if self.gsd is not None and not (
+            isinstance(self.gsd, int | float) and math.isfinite(self.gsd) and self.gsd > 0
+        ):
+            raise InputError(
+                f"'gsd' must be a positive number of metres per pixel (got {self.gsd!r})"
+            )
         if not isinstance(self.max_pixels, int) or self.max_pixels <= 0:
             raise InputError(f"'max_pixels' must be a positive integer (got {self.max_pixels!r})")
         if self.rgb_bands is not None:
             bands = tuple(self.rgb_bands)
             if len(bands) != 3 or not all(isinstance(b, int) and b >= 1 for b in bands):
-                raise InputError(f"'rgb_bands' must be three 1-based band indexes (got {self.rgb_bands!r})")
+                raise InputError(
+                    f"'rgb_bands' must be three 1-based band indexes (got {self.rgb_bands!r})"
+                )
             object.__setattr__(self, "rgb_bands", bands)
         lo, hi = self.percentiles
         if not 0 <= lo < hi <= 100:
-            raise InputError(f"'percentiles' must satisfy 0 <= low < high <= 100 (got {self.percentiles!r})")
+            raise InputError(
+                f"'percentiles' must satisfy 0 <= low < high <= 100 (got {self.percentiles!r})"
+            )
         if self.metadata_table is not None:
             metadata.load_table(self.metadata_table)  # fail now, once, not once per image
 
@@ -165,11 +175,11 @@ def _gdal_georef(ds: Any, path: str, options: ReadOptions) -> _Georef | None:
     transform: AffineTuple | None = None
     crs_obj = ds.crs
     if not ds.transform.is_identity:
-        transform = tuple(ds.transform)[:6]  # type: ignore[assignment]
+        transform = tuple(ds.transform)[:6]
     else:
         gcps, gcp_crs = ds.gcps
         if gcps:
-            transform = tuple(from_gcps(gcps))[:6]  # type: ignore[assignment]
+            transform = tuple(from_gcps(gcps))[:6]
             crs_obj = crs_obj or gcp_crs
             log.info("%s: affine transform fitted to %d ground control points", path, len(gcps))
     if transform is None:
@@ -188,7 +198,9 @@ def _gdal_georef(ds: Any, path: str, options: ReadOptions) -> _Georef | None:
         wkt = crs_obj.to_wkt()
         if not wkt:
             raise CRSError(f"{path}: georeferenced ({source}) but its CRS is empty")
-        return _Georef(georef.normalise_crs(wkt, source=f"{path} ({source} CRS)"), transform, source)
+        return _Georef(
+            georef.normalise_crs(wkt, source=f"{path} ({source} CRS)"), transform, source
+        )
     prj = georef.prj_for(path)
     if prj is not None:
         text = prj.read_text(encoding="utf-8", errors="replace")
@@ -224,7 +236,9 @@ def _resolve_georef(
     return _Georef(None, None, "none")
 
 
-def choose_rgb_bands(colorinterp: tuple[ColorInterp, ...], override: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+def choose_rgb_bands(
+    colorinterp: tuple[ColorInterp, ...], override: tuple[int, int, int] | None = None
+) -> tuple[int, int, int]:
     """1-based band indexes to read as R, G, B (see the module docstring for the rules)."""
     count = len(colorinterp)
     if override is not None:
@@ -240,17 +254,38 @@ def choose_rgb_bands(colorinterp: tuple[ColorInterp, ...], override: tuple[int, 
     return (colour[0], colour[1], colour[2])
 
 
+def _palette_lut(ds: Any, rgb_bands: tuple[int, int, int]) -> npt.NDArray[np.uint8] | None:
+    """RGBA lookup table of a single paletted band (PNG/GIF-style colour maps), else None."""
+    band = rgb_bands[0]
+    if len(set(rgb_bands)) != 1 or ds.colorinterp[band - 1] != ColorInterp.palette:
+        return None
+    try:
+        cmap = ds.colormap(band)
+    except ValueError:  # "NULL color table": marked palette but without a table
+        return None
+    size = 256 if ds.dtypes[band - 1] == "uint8" else 65536
+    lut = np.zeros((size, 4), np.uint8)
+    for index, colour in cmap.items():
+        if 0 <= index < size:
+            lut[index] = colour[:4] if len(colour) >= 4 else (*colour[:3], 255)
+    return lut
+
+
 def _needs_mask(ds: Any, bands: tuple[int, ...]) -> bool:
     return any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in bands)
 
 
-def _value_range(ds: Any, path: str, bands: tuple[int, ...], percentiles: tuple[float, float]) -> tuple[float, float]:
+def _value_range(
+    ds: Any, path: str, bands: tuple[int, ...], percentiles: tuple[float, float]
+) -> tuple[float, float]:
     """Robust range of the bands from a decimated read (never the full image)."""
     scale = max(1.0, max(ds.width, ds.height) / SAMPLE_SIZE)
     shape = (len(bands), max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
     try:
         with rasterio.Env(**_GDAL_ENV):
-            sample = ds.read(indexes=list(bands), out_shape=shape, masked=True, resampling=Resampling.nearest)
+            sample = ds.read(
+                indexes=list(bands), out_shape=shape, masked=True, resampling=Resampling.nearest
+            )
     except Exception as exc:
         raise _wrap(path, "read a decimated sample", exc) from exc
     values = np.ma.compressed(sample).astype(np.float64)
@@ -281,7 +316,12 @@ def _joined_metadata(
     return image_id, attrs
 
 
-def open_image(path: str | os.PathLike[str], options: ReadOptions = ReadOptions(), *, image_id: str | None = None) -> ImageRef:  # noqa: B008 - frozen, immutable default
+def open_image(
+    path: str | os.PathLike[str],
+    options: ReadOptions = ReadOptions(),
+    *,
+    image_id: str | None = None,
+) -> ImageRef:
     """Describe an image without reading its pixels (only a small sample for non-uint8).
 
     ``image_id`` defaults to the file stem (see :func:`skyscan.io.sources.unique_image_ids`
@@ -304,7 +344,9 @@ def open_image(path: str | os.PathLike[str], options: ReadOptions = ReadOptions(
             )
         xml = sidecar.find_sidecar(path)
         side = (
-            sidecar.read_sidecar(xml, width, height, options.sidecar_mapping, default_gsd=None)
+            sidecar.read_sidecar(
+                xml, width, height, options.sidecar_mapping, default_gsd=options.gsd
+            )
             if xml is not None
             else None
         )
@@ -317,7 +359,9 @@ def open_image(path: str | os.PathLike[str], options: ReadOptions = ReadOptions(
         rgb = choose_rgb_bands(tuple(ds.colorinterp), options.rgb_bands)
         dtype = str(ds.dtypes[rgb[0] - 1])
         bands = tuple(sorted(set(rgb)))
-        value_range = None if dtype == "uint8" else _value_range(ds, path, bands, options.percentiles)
+        value_range = (
+            None if dtype == "uint8" else _value_range(ds, path, bands, options.percentiles)
+        )
         nodata = None if ds.nodata is None else float(ds.nodata)
     final_id, attrs = _joined_metadata(path, image_id or Path(path).stem, side, options)
     return ImageRef(
@@ -341,7 +385,9 @@ def open_image(path: str | os.PathLike[str], options: ReadOptions = ReadOptions(
 # ---------------------------------------------------------------------------- reading
 
 
-def to_uint8(data: npt.NDArray[Any], value_range: tuple[float, float] | None) -> npt.NDArray[np.uint8]:
+def to_uint8(
+    data: npt.NDArray[Any], value_range: tuple[float, float] | None
+) -> npt.NDArray[np.uint8]:
     """Map ``value_range`` linearly onto 0..255 (clipped); uint8 without a range passes."""
     if value_range is None:
         if data.dtype == np.uint8:
@@ -390,12 +436,16 @@ class ImageReader:
         self._bands = tuple(sorted(set(ref.rgb_bands)))
         self._take = [self._bands.index(b) for b in ref.rgb_bands]
         self._mask = _needs_mask(self._ds, self._bands)
+        self._lut = _palette_lut(self._ds, ref.rgb_bands)
 
     def __enter__(self) -> ImageReader:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -409,7 +459,9 @@ class ImageReader:
         """
         method = RESAMPLING.get(resampling)
         if method is None:
-            raise InputError(f"'resampling' must be one of {sorted(RESAMPLING)} (got {resampling!r})")
+            raise InputError(
+                f"'resampling' must be one of {sorted(RESAMPLING)} (got {resampling!r})"
+            )
         if min(window.width, window.height, window.out_width, window.out_height) <= 0:
             raise InputError(f"{self.ref.path}: window sizes must be positive (got {window})")
         out = np.zeros((window.out_height, window.out_width, 3), np.uint8)
@@ -421,11 +473,21 @@ class ImageReader:
         or0, or1, sr0, sr1 = rows
         src = Window(sc0, sr0, sc1 - sc0, sr1 - sr0)
         shape = (or1 - or0, oc1 - oc0)
+        if self._lut is not None:
+            method = Resampling.nearest  # palette indexes cannot be interpolated
         try:
             with rasterio.Env(**_GDAL_ENV):
-                data = self._ds.read(indexes=list(self._bands), window=src, out_shape=(len(self._bands), *shape), resampling=method)
+                data = self._ds.read(
+                    indexes=list(self._bands),
+                    window=src,
+                    out_shape=(len(self._bands), *shape),
+                    resampling=method,
+                )
                 valid = (
-                    self._ds.read_masks(indexes=list(self._bands), window=src, out_shape=(len(self._bands), *shape)).min(axis=0) > 0
+                    self._ds.read_masks(
+                        indexes=list(self._bands), window=src, out_shape=(len(self._bands), *shape)
+                    ).min(axis=0)
+                    > 0
                     if self._mask
                     else None
                 )
@@ -433,8 +495,13 @@ class ImageReader:
             raise
         except Exception as exc:
             raise _wrap(self.ref.path, f"read window {window}", exc) from exc
-        pixels = to_uint8(data, self.ref.value_range)
-        chip = np.stack([pixels[i] for i in self._take], axis=-1)
+        if self._lut is not None:
+            rgba = self._lut[data[0]]
+            chip, transparent = rgba[..., :3], rgba[..., 3] == 0
+            valid = ~transparent if valid is None else valid & ~transparent
+        else:
+            pixels = to_uint8(data, self.ref.value_range)
+            chip = np.stack([pixels[i] for i in self._take], axis=-1)
         if valid is not None:
             chip[~valid] = 0
         out[or0:or1, oc0:oc1] = chip

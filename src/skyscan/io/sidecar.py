@@ -59,11 +59,18 @@ class XmlMapping:
                 "XmlMapping needs both 'easting' and 'northing' or neither "
                 f"(got easting={self.easting!r}, northing={self.northing!r})"
             )
-        for name, value in [("easting", self.easting), ("northing", self.northing),
-                            ("crs", self.crs), ("gsd", self.gsd), ("image_id", self.image_id),
-                            *self.extra.items()]:
+        for name, value in [
+            ("easting", self.easting),
+            ("northing", self.northing),
+            ("crs", self.crs),
+            ("gsd", self.gsd),
+            ("image_id", self.image_id),
+            *self.extra.items(),
+        ]:
             if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise MetadataError(f"XmlMapping field {name!r} must be a non-empty XPath (got {value!r})")
+                raise MetadataError(
+                    f"XmlMapping field {name!r} must be a non-empty XPath (got {value!r})"
+                )
 
     @classmethod
     def from_json(cls, path: str | Path) -> XmlMapping:
@@ -74,11 +81,15 @@ class XmlMapping:
         except (OSError, ValueError) as exc:
             raise MetadataError(f"{path}: cannot read XML mapping JSON: {exc}") from exc
         if not isinstance(raw, dict):
-            raise MetadataError(f"{path}: XML mapping must be a JSON object (got {type(raw).__name__})")
+            raise MetadataError(
+                f"{path}: XML mapping must be a JSON object (got {type(raw).__name__})"
+            )
         known = {"easting", "northing", "crs", "gsd", "extra", "namespaces", "image_id"}
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise MetadataError(f"{path}: unknown keys {unknown} in XML mapping (known: {sorted(known)})")
+            raise MetadataError(
+                f"{path}: unknown keys {unknown} in XML mapping (known: {sorted(known)})"
+            )
         for key in ("extra", "namespaces"):
             value = raw.get(key, {})
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
@@ -124,14 +135,19 @@ def parse_xml(path: str | Path) -> ET.Element:
         ) from exc
     except ET.ParseError as exc:
         raise MetadataError(f"{path}: malformed XML: {exc}") from exc
-    return tree.getroot()
+    root = tree.getroot()
+    if root is None:  # pragma: no cover - ElementTree always has a root after a parse
+        raise MetadataError(f"{path}: XML has no root element")
+    return root
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].split(":")[-1]
 
 
-def xpath_text(root: ET.Element, xpath: str, namespaces: dict[str, str] | None = None) -> str | None:
+def xpath_text(
+    root: ET.Element, xpath: str, namespaces: dict[str, str] | None = None
+) -> str | None:
     """Text (or attribute) at ``xpath`` below ``root``; ``None`` when absent or empty."""
     path = xpath.strip()
     attr: str | None = None
@@ -163,7 +179,9 @@ def _float(value: str | None, name: str, path: Path) -> float | None:
     if value is None:
         return None
     try:
-        return float(value.replace(",", ".") if value.count(",") == 1 and "." not in value else value)
+        return float(
+            value.replace(",", ".") if value.count(",") == 1 and "." not in value else value
+        )
     except ValueError as exc:
         raise MetadataError(f"{path}: {name} must be a number (got {value!r})") from exc
 
@@ -175,9 +193,7 @@ def _crs_value(value: str, path: Path) -> str:
     return normalise_crs(text, source=f"{path} (crs)")
 
 
-def _bounds_transform(
-    root: ET.Element, path: Path, width: int, height: int
-) -> AffineTuple | None:
+def _bounds_transform(root: ET.Element, path: Path, width: int, height: int) -> AffineTuple | None:
     layouts = (
         ("idinfo/spdom/bounding", ("westbc", "southbc", "eastbc", "northbc")),
         (".//GeoBndBox", ("westBL", "southBL", "eastBL", "northBL")),
@@ -219,8 +235,16 @@ def read_sidecar(
     image_id: str | None = None
     if mapping is not None:
         ns = mapping.namespaces
-        easting = _float(xpath_text(root, mapping.easting, ns), "easting", path) if mapping.easting else None
-        northing = _float(xpath_text(root, mapping.northing, ns), "northing", path) if mapping.northing else None
+        easting = (
+            _float(xpath_text(root, mapping.easting, ns), "easting", path)
+            if mapping.easting
+            else None
+        )
+        northing = (
+            _float(xpath_text(root, mapping.northing, ns), "northing", path)
+            if mapping.northing
+            else None
+        )
         gsd = _float(xpath_text(root, mapping.gsd, ns), "gsd", path) if mapping.gsd else None
         gsd = gsd if gsd is not None else default_gsd
         if mapping.easting and (easting is None or northing is None):
@@ -245,4 +269,6 @@ def read_sidecar(
         transform = _bounds_transform(root, path, width, height)
         if transform is not None:
             crs = "EPSG:4326"
-    return SidecarInfo(str(path), transform, crs if transform is not None else None, image_id, attributes)
+    return SidecarInfo(
+        str(path), transform, crs if transform is not None else None, image_id, attributes
+    )

@@ -36,8 +36,20 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 )
 # Files that describe an image rather than being one.
 SIDECAR_SUFFIXES: tuple[str, ...] = (
-    ".jgw", ".pgw", ".tfw", ".tifw", ".tiffw", ".jpgw", ".pngw", ".wld",
-    ".prj", ".aux.xml", ".xml", ".ovr", ".msk", ".aux",
+    ".jgw",
+    ".pgw",
+    ".tfw",
+    ".tifw",
+    ".tiffw",
+    ".jpgw",
+    ".pngw",
+    ".wld",
+    ".prj",
+    ".aux.xml",
+    ".xml",
+    ".ovr",
+    ".msk",
+    ".aux",
 )
 _GLOB_CHARS = frozenset("*?[")
 
@@ -115,7 +127,9 @@ def expand_inputs(
     'ingest'
     """
     if isinstance(inputs, str | Path):
-        raise InputError(f"'inputs' must be a sequence of paths (got a single {type(inputs).__name__})")
+        raise InputError(
+            f"'inputs' must be a sequence of paths (got a single {type(inputs).__name__})"
+        )
     if sample_ratio is not None and not 0.0 < sample_ratio <= 1.0:
         raise InputError(f"'sample_ratio' must be in (0, 1] (got {sample_ratio})")
     exts = _normalise_extensions(extensions)
@@ -127,10 +141,16 @@ def expand_inputs(
             matches = [m for m in glob.glob(text, recursive=True) if os.path.isfile(m)]
             images = [m for m in matches if _has_extension(m, exts)]
             if not images:
-                failures.append(InputFailure(text, "ingest", InputError(
-                    f"{text}: glob matched no image files "
-                    f"({len(matches)} other files; image extensions: {sorted(exts)})"
-                )))
+                failures.append(
+                    InputFailure(
+                        text,
+                        "ingest",
+                        InputError(
+                            f"{text}: glob matched no image files "
+                            f"({len(matches)} other files; image extensions: {sorted(exts)})"
+                        ),
+                    )
+                )
             found.update(os.path.abspath(m) for m in images)
         elif os.path.isdir(text):
             images = [p for p in _walk(text, recursive) if _has_extension(p, exts)]
@@ -143,9 +163,9 @@ def expand_inputs(
                 continue
             found.add(os.path.abspath(text))
         else:
-            failures.append(InputFailure(text, "ingest", InputError(
-                f"{text}: no such file or directory"
-            )))
+            failures.append(
+                InputFailure(text, "ingest", InputError(f"{text}: no such file or directory"))
+            )
     paths = sorted(found)
     if sample_ratio is not None and sample_ratio < 1.0:
         paths = [p for p in paths if sample_key(p, seed) < sample_ratio]

@@ -64,6 +64,14 @@ class ClassMapping:
             if dst is not None and dst not in self.targets:
                 raise LabelError(f"class mapping: {src!r} maps to {dst!r}, not one of {self.targets}")
 
+    @classmethod
+    def for_targets(cls, targets: tuple[str, ...] | list[str]) -> ClassMapping:
+        """The default folds restricted to ``targets`` (e.g. a model card's classes)."""
+        t = tuple(targets)
+        names = {k: v for k, v in _NAME_FOLDS.items() if v is None or v in t}
+        xview = {k: v for k, v in XVIEW_MAPPING.items() if v in t}
+        return cls(t, names, xview)
+
     def with_overrides(self, overrides: Mapping[str, str | None]) -> ClassMapping:
         """A copy with extra ``source name -> target`` entries (``None`` ignores)."""
         names = dict(self.names)

@@ -26,4 +26,4 @@ def centernet_loss(
     l_wh = (torch.abs(wh - t["wh"]) * mask).sum() / n
     l_off = (torch.abs(torch.sigmoid(off) - t["offset"]) * mask).sum() / n
     total = l_heat + wh_weight * l_wh + l_off
-    return total, {"heat": float(l_heat), "wh": float(l_wh), "off": float(l_off)}
+    return total, {"heat": float(l_heat.detach()), "wh": float(l_wh.detach()), "off": float(l_off.detach())}

@@ -38,7 +38,7 @@ class ChipSampler:
         self.p_object = p_object
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
-        self.tensors = [torch.from_numpy(im.pixels).permute(2, 0, 1).float() for im in images]
+        self.tensors = [torch.from_numpy(im.pixels.copy()).permute(2, 0, 1).float() for im in images]
         area = np.array([im.pixels.shape[0] * im.pixels.shape[1] * im.gsd**2 for im in images])
         self.p_image = area / area.sum()
         boost = np.asarray(class_boost, np.float64)

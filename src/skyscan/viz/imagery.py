@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,16 +66,20 @@ def _stretch(bands: npt.NDArray[np.floating], valid: npt.NDArray[np.bool_]) -> n
 def _encode(rgba: npt.NDArray[np.uint8]) -> str:
     """Encode a (4, h, w) RGBA array as a data URI (WebP when GDAL has it, else PNG)."""
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.io import MemoryFile
 
     with rasterio.Env() as env:
         webp = "WEBP" in env.drivers()
     driver, mime, options = ("WEBP", "image/webp", {"quality": 85}) if webp else ("PNG", "image/png", {})
     profile = {"driver": driver, "width": rgba.shape[2], "height": rgba.shape[1], "count": 4, "dtype": "uint8"}
-    with MemoryFile() as memfile:
-        with memfile.open(**profile, **options) as dst:
-            dst.write(rgba)
-        data = memfile.read()
+    with warnings.catch_warnings():
+        # The encoded picture has no georeferencing on purpose: the page positions it.
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile() as memfile:
+            with memfile.open(**profile, **options) as dst:
+                dst.write(rgba)
+            data = memfile.read()
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
@@ -86,14 +91,17 @@ def render_overlay(path: str | Path, max_size: int = 1024) -> Overlay:
     """
     import rasterio
     from rasterio.enums import Resampling
-    from rasterio.errors import RasterioError
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
     from rasterio.warp import calculate_default_transform, reproject, transform_bounds
 
     if max_size < 16:
         raise InputError(f"'max_size' must be >= 16 pixels (got {max_size})")
     path = str(path)
     try:
-        with rasterio.open(path) as src:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # checked just below
+            src = rasterio.open(path)
+        with src:
             if src.crs is None or src.transform == Affine.identity():
                 raise GeoreferenceError(f"{path}: image has no CRS/transform; cannot place it on the map")
             factor = max(1.0, max(src.width, src.height) / max_size)
@@ -102,7 +110,7 @@ def render_overlay(path: str | Path, max_size: int = 1024) -> Overlay:
             band_idx = [1, 2, 3] if src.count >= 3 else [1, 1, 1]
             bands = src.read(band_idx, out_shape=(3, out_h, out_w), resampling=Resampling.average)
             mask = src.dataset_mask(out_shape=(out_h, out_w), resampling=Resampling.nearest) > 0
-            transform = src.transform * Affine.scale(src.width / out_w, src.height / out_h)
+            transform = src.transform @ Affine.scale(src.width / out_w, src.height / out_h)
             src_crs = src.crs
     except RasterioError as exc:
         raise ImageReadError(f"{path}: cannot read image ({exc})") from exc
@@ -118,8 +126,8 @@ def render_overlay(path: str | Path, max_size: int = 1024) -> Overlay:
         src_rgba, dst, src_transform=transform, src_crs=src_crs, dst_transform=dst_transform,
         dst_crs="EPSG:3857", resampling=Resampling.bilinear, src_nodata=None, dst_nodata=0,
     )
-    x0, y1 = dst_transform * (0, 0)
-    x1, y0 = dst_transform * (dst_w, dst_h)
+    x0, y1 = dst_transform @ (0, 0)
+    x1, y0 = dst_transform @ (dst_w, dst_h)
     west, south, east, north = transform_bounds("EPSG:3857", "EPSG:4326", x0, y0, x1, y1)
     return Overlay(
         name=Path(path).name, path=path, south=south, west=west, north=north, east=east,
@@ -129,7 +137,7 @@ def render_overlay(path: str | Path, max_size: int = 1024) -> Overlay:
 
 def _bounds(transform: Affine, width: int, height: int) -> tuple[float, float, float, float]:
     """(left, bottom, right, top) of a possibly rotated grid."""
-    corners = [transform * (c, r) for c in (0, width) for r in (0, height)]
+    corners = [transform @ (c, r) for c in (0, width) for r in (0, height)]
     xs = [c[0] for c in corners]
     ys = [c[1] for c in corners]
     return min(xs), min(ys), max(xs), max(ys)
@@ -152,13 +160,23 @@ def load_overlays(paths: Sequence[str | Path], max_size: int = 1024) -> tuple[li
         per_image = int(math.sqrt(TOTAL_PIXEL_BUDGET / len(files)))
         max_size = max(64, min(max_size, per_image))
     overlays: list[Overlay] = []
+    unplaced: list[str] = []
     for file in files:
         try:
             overlays.append(render_overlay(file, max_size=max_size))
-        except (ImageReadError, GeoreferenceError) as exc:
+        except GeoreferenceError:
+            unplaced.append(file)
+        except ImageReadError as exc:
             notes.append(f"Imagery not shown: {exc}")
         except Exception as exc:  # a broken file must not take the whole map down
             notes.append(f"Imagery not shown: {file}: {type(exc).__name__}: {exc}")
+    if unplaced:
+        shown = ", ".join(Path(f).name for f in unplaced[:3])
+        more = f" and {len(unplaced) - 3} more" if len(unplaced) > 3 else ""
+        notes.append(
+            f"Imagery not shown: {len(unplaced)} image(s) have no CRS/transform "
+            f"(pixel space only), so they cannot be placed: {shown}{more}."
+        )
     for note in notes:
         log.warning(note)
     return overlays, notes

@@ -1,0 +1,80 @@
+"""Throughput of a model through ONNX Runtime: megapixels per second at the model's GSD.
+
+A batch of chips (random uint8 RGB at the card's input size) is kept in memory and run
+repeatedly, including the preprocessing the pipeline does (normalise, NCHW) but not the
+decode, with ``--threads`` intra-op threads (2 on the reference machine). Prints one JSON
+line per model::
+
+    .venv/bin/python benchmarks/bench_model.py [MODEL ...] [--threads 2] [--batch 16] [--repeat 10]
+
+Without MODEL it measures the shipped ``vehicles`` model and, if present, ``vehicles-int8``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def bench(model: str, threads: int, batch: int, repeat: int, warmup: int = 2) -> dict[str, object]:
+    import onnxruntime as ort
+
+    from skyscan.detect.card import load_card
+    from skyscan.detect.registry import resolve_model
+
+    path = resolve_model(model)
+    card = load_card(path)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    h, w = card.input_size
+    rng = np.random.default_rng(0)
+    chips = rng.integers(0, 256, (batch, h, w, 3), dtype=np.uint8)
+    mean = np.asarray(card.mean, np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(card.std, np.float32).reshape(1, 3, 1, 1)
+
+    def once() -> float:
+        t = time.perf_counter()
+        x = (chips.transpose(0, 3, 1, 2).astype(np.float32) - mean) / std
+        sess.run(None, {card.input_name: x})
+        return time.perf_counter() - t
+
+    for _ in range(warmup):
+        once()
+    times = [once() for _ in range(repeat)]
+    pixels = batch * h * w
+    med = statistics.median(times)
+    return {
+        "model": str(path.name), "threads": threads, "batch": batch, "input": [h, w], "gsd": card.gsd,
+        "repeat": repeat, "median_s": round(med, 4), "mp_per_s": round(pixels / med / 1e6, 2),
+        "best_mp_per_s": round(pixels / min(times) / 1e6, 2),
+        "km2_per_hour_at_gsd": round(pixels / med * (card.gsd or 0) ** 2 * 3600 / 1e6, 2),
+        "file_mb": round(path.stat().st_size / 1e6, 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="*")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=10)
+    args = ap.parse_args()
+    models = args.models
+    if not models:
+        from skyscan.detect.registry import BUILTIN_DIR
+
+        models = [m for m in ("vehicles", "vehicles-int8") if (BUILTIN_DIR / f"{m}.onnx").is_file()]
+    for m in models:
+        print(json.dumps(bench(m if Path(m).suffix else m, args.threads, args.batch, args.repeat)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Describe images without reading their pixels: what ``skyscan inspect`` prints.
+
+One dict per input, in path order; failures are included (``ok`` false) so that nothing
+is lost. A record holds::
+
+    path, image_id, ok, width, height, count, dtype, rgb_bands, nodata, value_range,
+    crs, gsd_m, georef_source, footprint_lonlat ([[lon, lat] x 4]: top-left, top-right,
+    bottom-right, bottom-left), bounds_lonlat ([min_lon, min_lat, max_lon, max_lat]),
+    metadata
+    # failures instead: path, ok=False, stage ("ingest" | "read"), error_type, message
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from skyscan.errors import SkyscanError
+from skyscan.io.georef import footprint_lonlat
+from skyscan.io.reader import ReadOptions, open_image
+from skyscan.io.sidecar import XmlMapping
+from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
+from skyscan.types import ImageRef
+
+log = logging.getLogger(__name__)
+
+
+def describe(ref: ImageRef) -> dict[str, Any]:
+    """The inspect record of one opened image (JSON-serialisable)."""
+    record: dict[str, Any] = {
+        "path": ref.path,
+        "image_id": ref.image_id,
+        "ok": True,
+        "width": ref.width,
+        "height": ref.height,
+        "count": ref.count,
+        "dtype": ref.dtype,
+        "rgb_bands": list(ref.rgb_bands),
+        "nodata": ref.nodata,
+        "value_range": list(ref.value_range) if ref.value_range is not None else None,
+        "crs": ref.crs,
+        "gsd_m": ref.gsd,
+        "georef_source": ref.georef_source,
+        "footprint_lonlat": None,
+        "bounds_lonlat": None,
+        "metadata": dict(ref.metadata),
+    }
+    if ref.crs is not None and ref.transform is not None:
+        corners = footprint_lonlat(ref.transform, ref.crs, ref.width, ref.height)
+        lons = [c[0] for c in corners]
+        lats = [c[1] for c in corners]
+        record["footprint_lonlat"] = [[lon, lat] for lon, lat in corners]
+        record["bounds_lonlat"] = [min(lons), min(lats), max(lons), max(lats)]
+    return record
+
+
+def failure_record(failure: InputFailure) -> dict[str, Any]:
+    return {
+        "path": failure.path,
+        "ok": False,
+        "stage": failure.stage,
+        "error_type": type(failure.error).__name__,
+        "message": str(failure.error),
+    }
+
+
+def inspect(
+    paths: Sequence[str | Path],
+    *,
+    recursive: bool = True,
+    crs: str | None = None,
+    gsd: float | None = None,
+    require_georef: bool = False,
+    sidecar_mapping: XmlMapping | str | Path | None = None,
+    metadata_table: str | None = None,
+    sample_ratio: float | None = None,
+    seed: int = 0,
+    options: ReadOptions | None = None,
+) -> list[dict[str, Any]]:
+    """Describe every image under ``paths`` (files, directories, globs).
+
+    ``options`` replaces the individual read settings when given. ``sidecar_mapping`` may
+    be an :class:`XmlMapping` or the path of its JSON file.
+
+    >>> [r["ok"] for r in inspect(["/nonexistent.tif"])]
+    [False]
+    """
+    if options is None:
+        mapping = (
+            XmlMapping.from_json(sidecar_mapping)
+            if isinstance(sidecar_mapping, str | Path)
+            else sidecar_mapping
+        )
+        options = ReadOptions(
+            crs=crs,
+            gsd=gsd,
+            require_georef=require_georef,
+            sidecar_mapping=mapping,
+            metadata_table=metadata_table,
+        )
+    files, failures = expand_inputs(
+        paths, recursive=recursive, sample_ratio=sample_ratio, seed=seed
+    )
+    ids = unique_image_ids(files)
+    records = [failure_record(f) for f in failures]
+    for path in files:
+        try:
+            records.append(describe(open_image(path, options, image_id=ids[path])))
+        except (SkyscanError, OSError) as exc:
+            log.info("%s: %s", path, exc)
+            records.append(failure_record(InputFailure(path, "read", exc)))
+    return sorted(records, key=lambda r: str(r["path"]))

@@ -1,0 +1,226 @@
+"""The spark engine: the per-image pipeline of :mod:`skyscan.pipeline` run as a Spark job.
+
+The job, stage by stage (functions in :mod:`skyscan.engines.spark_stages`)::
+
+    (path, image_id) ──mapInArrow open_and_plan──► work units (persisted: headers read once)
+        ──repartitionByRange(path, unit_index)──► mapInArrow detect_units (model once per worker)
+        ──groupBy(path).applyInArrow finalize_group──► one packed row per image
+
+Pixels are read by the executors from storage; the driver ships only paths. A large
+image becomes several work units (``DetectOptions.chips_per_unit`` chips each), so one
+scene spreads over many tasks; merging across chips happens once per image, after the
+shuffle. Results are deterministic per image, so a retried task or a lost executor
+recomputes the same rows and Spark's exactly-once shuffle keeps one copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skyscan.detect import ModelCard, get_detector, load_card
+from skyscan.engines import spark_stages as stages
+from skyscan.engines.spark_session import joined_or_new_session, task_cpus, to_spark_schema
+from skyscan.errors import InputError
+from skyscan.pipeline import DetectOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+    from skyscan.run_state import PartStore
+
+logger = logging.getLogger(__name__)
+
+UNITS_PER_CORE = 8  # detect partitions per core (capped by the number of units): small tail, low overhead
+
+
+@dataclass(frozen=True)
+class PackedJob:
+    """The lazily planned job: ``packed`` has one row per image (see ``PACKED_SCHEMA``).
+
+    ``units`` is persisted (it holds only headers and windows); call :meth:`release` when done.
+    """
+
+    packed: DataFrame
+    units: DataFrame
+    n_units: int
+    n_chips: int
+    meta_keys: tuple[str, ...]
+    options: DetectOptions
+    card: ModelCard
+    run_id: str
+
+    def release(self) -> None:
+        self.units.unpersist()
+
+
+def model_card(options: DetectOptions) -> ModelCard:
+    """The card of the model a recipe names (read on the driver; no ONNX session built)."""
+    from skyscan.detect.registry import resolve_model
+
+    return load_card(resolve_model(options.recipe.model))
+
+
+def for_spark(spark: SparkSession, options: DetectOptions) -> DetectOptions:
+    """``options`` with ONNX intra-op threads = ``spark.task.cpus`` unless set explicitly.
+
+    Spark already runs one task per core; an ONNX session per task that also used every
+    core would oversubscribe the executor (cores² threads fighting for cores).
+    """
+    if options.recipe.threads:
+        return options
+    return replace(options, recipe=replace(options.recipe, threads=task_cpus(spark)))
+
+
+def paths_frame(spark: SparkSession, paths: Sequence[str], image_ids: dict[str, str] | None = None) -> DataFrame:
+    """A DataFrame of ``path, image_id`` (ids from ``skyscan.run.unique_image_ids`` by default)."""
+    if image_ids is None:
+        from skyscan.run import unique_image_ids
+
+        image_ids = unique_image_ids(list(paths))
+    rows = [(p, image_ids.get(p)) for p in paths]
+    return spark.createDataFrame(rows, schema=to_spark_schema(stages.PATHS_SCHEMA))
+
+
+def plan_job(
+    spark: SparkSession,
+    paths: DataFrame,
+    options: DetectOptions,
+    run_id: str,
+    *,
+    partitions: int | None = None,
+    detector_factory: stages.DetectorFactory | None = None,
+) -> PackedJob:
+    """Plan the detection job over ``paths`` (columns ``path``, ``image_id``).
+
+    Runs one small job now (headers and chip plans, persisted) to size the detect stage
+    and learn the ``meta_*`` columns; the detection itself stays lazy in ``packed``.
+    ``partitions`` overrides the number of detect tasks (default: the number of work
+    units, at most ``8 × defaultParallelism``).
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    if partitions is not None and partitions < 1:
+        raise InputError(f"'partitions' must be >= 1 (got {partitions})")
+    options = for_spark(spark, options)
+    card = model_card(options)
+    factory = detector_factory or get_detector
+    parallelism = max(1, spark.sparkContext.defaultParallelism)
+
+    def open_fn(batches: Any) -> Any:
+        return stages.open_and_plan(batches, card, options)
+
+    def detect_fn(batches: Any) -> Any:
+        return stages.detect_units(batches, options, factory)
+
+    def finalize_fn(table: Any) -> Any:
+        return stages.finalize_group(table, card, run_id, options)
+
+    units = (
+        paths.select("path", "image_id")
+        .repartition(parallelism, "path")
+        .mapInArrow(open_fn, to_spark_schema(stages.UNITS_SCHEMA))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    stats = units.agg(
+        F.count(F.lit(1)).alias("units"),
+        F.sum("n_chips").alias("chips"),
+        F.array_sort(F.array_distinct(F.flatten(F.collect_set("meta_keys")))).alias("meta"),
+    ).first()
+    n_units = int(stats["units"] or 0) if stats else 0
+    n_chips = int(stats["chips"] or 0) if stats else 0
+    meta = tuple(stats["meta"] or ()) if stats else ()
+    n_parts = partitions or max(1, min(n_units, UNITS_PER_CORE * parallelism))
+    logger.info("spark detect: %d work units, %d chips, %d detect tasks", n_units, n_chips, n_parts)
+    packed = (
+        units.repartitionByRange(n_parts, "path", "unit_index")
+        .mapInArrow(detect_fn, to_spark_schema(stages.UNIT_RESULTS_SCHEMA))
+        .groupBy("path")
+        .applyInArrow(finalize_fn, to_spark_schema(stages.PACKED_SCHEMA))
+    )
+    return PackedJob(packed, units, n_units, n_chips, meta, options, card, run_id)
+
+
+def run_detect(
+    paths: Sequence[str],
+    options: DetectOptions,
+    outdir: str | Path,
+    *,
+    master: str | None = None,
+    spark: SparkSession | None = None,
+    run_id: str,
+    store: PartStore | None = None,
+    image_ids: dict[str, str] | None = None,
+    partitions: int | None = None,
+    detector_factory: stages.DetectorFactory | None = None,
+) -> dict[str, Any]:
+    """Detect in ``paths`` on Spark and leave one checkpoint part per image in ``store``.
+
+    The CLI path (``skyscan detect --engine spark``): ``skyscan.run.run_detect`` then
+    assembles ``detections.parquet`` and ``errors.parquet`` from the parts exactly as for
+    the local engine. Paths already done in ``store`` are skipped (resume). Uses
+    ``spark`` if given, else starts a session on ``master`` (and stops it afterwards).
+    Returns counts and timings.
+    """
+    from skyscan.run_state import PartStore
+
+    store = store or PartStore(outdir, run_id)
+    todo = [p for p in paths if not store.is_done(p)]
+    summary: dict[str, Any] = {
+        "images": len(paths), "skipped": len(paths) - len(todo), "images_ok": 0,
+        "failed": 0, "detections": 0, "work_units": 0, "chips": 0,
+    }
+    if not todo:
+        return summary
+    t0 = time.perf_counter()
+    if spark is None:
+        session, own = joined_or_new_session(master)
+    else:
+        own, session = False, spark
+    summary["session_s"] = round(time.perf_counter() - t0, 3)
+    job: PackedJob | None = None
+    try:
+        t1 = time.perf_counter()
+        job = plan_job(session, paths_frame(session, todo, image_ids), options, run_id,
+                       partitions=partitions, detector_factory=detector_factory)
+        summary.update(work_units=job.n_units, chips=job.n_chips)
+        columns = ["path", "status", "detections", "error_stage", "error_type", "error_message"]
+        for row in job.packed.select(*columns).toLocalIterator(prefetchPartitions=True):
+            summary["detections"] += _write_part(store, row)
+            summary["images_ok" if row["status"] == "ok" else "failed"] += 1
+        summary["job_s"] = round(time.perf_counter() - t1, 3)
+    finally:
+        if job is not None:
+            job.release()
+        if own:
+            session.stop()
+    missing = [p for p in todo if not store.is_done(p)]
+    if missing:  # every input must end as detections or an error; never silently lost
+        raise RuntimeError(f"spark engine: {len(missing)} images have no result (first: {missing[0]})")
+    return summary
+
+
+def _write_part(store: PartStore, row: Any) -> int:
+    """Write one image's part (atomic, idempotent); return its number of detections."""
+    if row["status"] == "ok":
+        table = stages.from_ipc(row["detections"])
+        store.write_detections(row["path"], table)
+        return int(table.num_rows)
+    store.write_error(row["path"], row["error_stage"], remote_error(row["error_type"], row["error_message"]))
+    return 0
+
+
+def remote_error(type_name: str, message: str) -> Exception:
+    """An exception whose ``type(e).__name__`` is the executor's error type (for error rows)."""
+    cls = type(type_name, (Exception,), {"__module__": __name__})
+    return cls(message)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]

@@ -1,0 +1,130 @@
+"""Score the real detection pipeline against labels.
+
+:func:`evaluate` reads the labels, runs :func:`skyscan.api.detect` (chips, GSD-aware
+resampling, batched model, merge across chip overlaps: exactly what users run) over the
+same images with a low score floor so the whole precision-recall curve is visible, and
+scores the result with :mod:`skyscan.evaluate.metrics`. Precision, recall and F1 are
+reported at the model's operating threshold (the card's ``score_threshold`` unless
+overridden).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skyscan.detect.card import ModelCard, load_card
+from skyscan.detect.registry import resolve_model
+from skyscan.errors import InputError
+from skyscan.evaluate.metrics import ClassResult, evaluate_detections, mean_ap
+from skyscan.labels import ClassMapping, LabelSet, read_labels
+from skyscan.labels.mapping import parse_overrides
+
+log = logging.getLogger(__name__)
+
+# Detections down to this score are kept for the PR curve (AP needs the low-score tail).
+SCORE_FLOOR = 0.01
+
+
+@dataclass
+class EvalReport:
+    """The scores of one evaluation and what they were measured on."""
+
+    results: dict[str, ClassResult]
+    labels: LabelSet
+    card: ModelCard
+    model_path: str
+    score_threshold: float
+    iou_threshold: float
+    gsd: float | None
+    n_detections: int
+    errors: list[dict[str, Any]]
+
+    @property
+    def map50(self) -> float:
+        return mean_ap(self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"map50": float, "classes": {name: {ap50, precision, recall, f1, n_labels}}, ...}``.
+
+        Classes without labels keep their detection count, but ``ap50`` and ``recall`` are
+        ``null`` (undefined) and they are left out of ``map50``.
+        """
+        classes: dict[str, Any] = {}
+        for name, r in self.results.items():
+            d: dict[str, Any] = r.to_dict()
+            if r.n_labels == 0:
+                d["ap50"] = None
+                d["recall"] = None
+                d["f1"] = None
+            classes[name] = d
+        return {
+            "map50": round(self.map50, 6),
+            "classes": classes,
+            "classes_present": [n for n, r in self.results.items() if r.n_labels > 0],
+            "iou_threshold": self.iou_threshold,
+            "score_threshold": self.score_threshold,
+            "model": self.card.model_id,
+            "model_path": self.model_path,
+            "model_gsd": self.card.gsd,
+            "image_gsd": self.gsd,
+            "n_images": len(self.labels.images),
+            "n_detections": self.n_detections,
+            "label_issues": self.labels.issues.summary(),
+            "ignored_source_classes": dict(self.labels.ignored),
+            "detection_errors": self.errors,
+        }
+
+
+def evaluate(
+    images: str | Path,
+    labels: str | Path,
+    fmt: str,
+    *,
+    classes: str | Path | None = None,
+    names: list[str] | None = None,
+    model: str = "vehicles",
+    gsd: float | None = None,
+    score_threshold: float | None = None,
+    iou_threshold: float = 0.5,
+    overrides: list[str] | None = None,
+    allow_missing: bool = False,
+    overlap: float = 0.2,
+) -> EvalReport:
+    """Run the detection pipeline over ``images`` and score it against ``labels``."""
+    import skyscan.api
+
+    if not 0 < iou_threshold < 1:
+        raise InputError(f"'iou_threshold' must be in (0, 1) (got {iou_threshold})")
+    model_path = resolve_model(model)
+    card = load_card(model_path)
+    mapping = ClassMapping.for_targets(tuple(card.class_names))
+    if overrides:
+        mapping = mapping.with_overrides(parse_overrides(overrides))
+    label_set = read_labels(images, labels, fmt, classes=classes, mapping=mapping, names=names,
+                            allow_missing=allow_missing)
+    label_set.issues.log_summary()
+    paths = [im.image_path for im in label_set.images]
+    threshold = card.score_threshold if score_threshold is None else score_threshold
+    gdf = skyscan.api.detect(paths, model=str(model_path), gsd=gsd, score_threshold=min(SCORE_FLOOR, threshold),
+                             overlap=overlap)
+    errors = list(gdf.attrs.get("errors", []))
+    if errors:
+        log.warning("detection failed on %d image(s): %s", len(errors), errors[0])
+    by_path: dict[str, Any] = {str(Path(p).resolve()): g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
+    index = {n: i for i, n in enumerate(card.class_names)}
+    gts, dets = [], []
+    for im in label_set.images:
+        gts.append((im.boxes, im.labels))
+        g = by_path.get(str(Path(im.image_path).resolve()))
+        if g is None:
+            dets.append((np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)))
+            continue
+        boxes = g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64)
+        dets.append((boxes, g["score"].to_numpy(np.float64), g["class_name"].map(index).to_numpy(np.int64)))
+    results = evaluate_detections(card.class_names, gts, dets, threshold, iou_threshold)
+    return EvalReport(results, label_set, card, str(model_path), threshold, iou_threshold, gsd, len(gdf), errors)

@@ -1,0 +1,152 @@
+"""skyscan on a SparkSession you already have: detect over a DataFrame of images, write
+partitioned GeoParquet, and run the analytics as DataFrame operations.
+
+>>> from skyscan.spark import detect, write_geoparquet          # doctest: +SKIP
+>>> images = spark.read.format("binaryFile").load("s3://bucket/scenes/*.tif").select("path")
+>>> result = detect(spark, images, DetectOptions(recipe=DetectorRecipe(model="vehicles")))
+>>> write_geoparquet(result.detections, "/dbfs/skyscan/detections", partition_by="h3_5")
+
+Only paths travel from the driver; executors read pixels from storage themselves (select
+``path`` from a ``binaryFile`` DataFrame so Spark never loads the bytes). The detections
+DataFrame has the local engine's columns (:data:`skyscan.schema.DETECTION_SCHEMA`, then
+``meta_*``), geometry as WKB in EPSG:4326.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from skyscan.engines.spark_geoparquet import write_geoparquet
+from skyscan.engines.spark_session import spark_session
+from skyscan.errors import InputError
+from skyscan.pipeline import DetectOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+    from skyscan.engines.spark_stages import DetectorFactory
+
+__all__ = [
+    "SparkDetections",
+    "detect",
+    "detection_schema",
+    "image_paths",
+    "spark_session",
+    "write_geoparquet",
+]
+
+
+@dataclass(frozen=True)
+class SparkDetections:
+    """The result of :func:`detect`: lazy DataFrames over one persisted computation.
+
+    ``images`` has one row per input image (``path, image_id, status, n_detections``);
+    every input is either ``ok`` (its rows are in ``detections``, possibly none) or
+    ``error`` (one row in ``errors``, :data:`skyscan.schema.ERROR_SCHEMA`). Call
+    :meth:`release` to free the cached results.
+    """
+
+    detections: DataFrame
+    errors: DataFrame
+    images: DataFrame
+    run_id: str
+    n_work_units: int
+    _cached: tuple[DataFrame, ...] = ()
+
+    def release(self) -> None:
+        for df in self._cached:
+            df.unpersist()
+
+
+def detection_schema(meta_columns: Sequence[str] = ()) -> Any:
+    """The Spark schema of the detections table (contract columns, then ``meta_*`` strings)."""
+    import pyarrow as pa
+
+    from skyscan.engines.spark_session import to_spark_schema
+    from skyscan.schema import DETECTION_SCHEMA
+
+    return to_spark_schema(pa.schema([*DETECTION_SCHEMA, *(pa.field(m, pa.string()) for m in meta_columns)]))
+
+
+def image_paths(images: DataFrame) -> DataFrame:
+    """``path`` and ``image_id`` columns from a DataFrame of images.
+
+    Accepts a ``path`` column (plain listings, ``binaryFile``), the ``image.origin`` of
+    Spark's ``image`` source, or ``origin``; an ``image_id`` column is kept if present.
+    ``file:`` URIs become local paths (GDAL reads paths, ``/vsis3/``-style or ``s3://`` URLs).
+    """
+    from pyspark.sql import functions as F
+
+    cols = images.columns
+    if "path" in cols:
+        path = F.col("path")
+    elif "image" in cols:
+        path = F.col("image.origin")
+    elif "origin" in cols:
+        path = F.col("origin")
+    else:
+        raise InputError(f"images DataFrame needs a 'path', 'origin' or 'image' column (got {cols})")
+    local = F.regexp_replace(path, r"^file:(//)?(?=/)", "")
+    image_id = F.col("image_id").cast("string") if "image_id" in cols else F.lit(None).cast("string")
+    return images.select(local.alias("path"), image_id.alias("image_id")).dropDuplicates(["path"])
+
+
+def detect(
+    spark: SparkSession,
+    images: DataFrame | Sequence[str],
+    options: DetectOptions | None = None,
+    *,
+    run_id: str | None = None,
+    partitions: int | None = None,
+    detector_factory: DetectorFactory | None = None,
+) -> SparkDetections:
+    """Detect objects in every image of ``images`` (a DataFrame of paths, or a list of paths).
+
+    Image ids follow the local engine (file stems, made unique across folders) unless
+    ``images`` has an ``image_id`` column. ``partitions`` sets the number of detect
+    tasks (default: one per work unit, at most 8 per core). ``detector_factory`` builds
+    a detector from ``options.recipe`` in each worker (default
+    :func:`skyscan.detect.get_detector`; it must be picklable and should cache).
+    """
+    from pyspark import StorageLevel
+
+    from skyscan.engines import spark_stages as stages
+    from skyscan.engines.spark import new_run_id, paths_frame, plan_job
+    from skyscan.engines.spark_session import to_spark_schema
+    from skyscan.schema import ERROR_SCHEMA
+
+    options = options or DetectOptions()
+    run_id = run_id or new_run_id()
+    if isinstance(images, str):
+        raise InputError("'images' must be a DataFrame or a list of paths (got a single string)")
+    if isinstance(images, Sequence):
+        paths = paths_frame(spark, [str(p) for p in images])
+    else:
+        paths = image_paths(images)
+        if "image_id" not in images.columns:
+            listed = [r["path"] for r in paths.select("path").collect()]
+            paths = paths_frame(spark, sorted(listed))
+    job = plan_job(spark, paths, options, run_id, partitions=partitions, detector_factory=detector_factory)
+    packed = job.packed.persist(StorageLevel.MEMORY_AND_DISK)
+    det_arrow = _arrow_schema(job.meta_keys)
+
+    def unpack_det(batches: Any) -> Any:
+        return stages.unpack_detections(batches, det_arrow)
+
+    def unpack_err(batches: Any) -> Any:
+        return stages.unpack_errors(batches, run_id)
+
+    detections = packed.mapInArrow(unpack_det, detection_schema(job.meta_keys))
+    errors = packed.mapInArrow(unpack_err, to_spark_schema(ERROR_SCHEMA))
+    images_df = packed.select("path", "image_id", "status", "n_detections")
+    return SparkDetections(detections, errors, images_df, run_id, job.n_units, (packed, job.units))
+
+
+def _arrow_schema(meta_columns: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    from skyscan.schema import DETECTION_SCHEMA
+
+    return pa.schema([*(pa.field(f.name, f.type) for f in DETECTION_SCHEMA), *(pa.field(m, pa.string()) for m in meta_columns)])

@@ -1,0 +1,87 @@
+"""Train and export in one call: what ``skyscan train`` runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from skyscan.detect.card import ModelCard, load_card, save_card
+from skyscan.errors import InputError, OutputExistsError
+from skyscan.labels import ClassMapping
+from skyscan.train.data import DataSpec
+from skyscan.train.loop import TrainConfig, TrainResult, load_checkpoint, train
+
+log = logging.getLogger(__name__)
+
+
+def train_and_export(
+    spec: DataSpec,
+    output: str | Path,
+    cfg: TrainConfig,
+    *,
+    run_dir: str | Path | None = None,
+    name: str | None = None,
+    command: str | None = None,
+    overwrite: bool = False,
+    mapping: ClassMapping | None = None,
+) -> tuple[Path, ModelCard, TrainResult]:
+    """Train on ``spec`` and write ``output`` (.onnx) plus its card; checkpoints go to ``run_dir``."""
+    from skyscan.train.export import export_model, make_card
+
+    out = Path(output)
+    if out.suffix != ".onnx":
+        raise InputError(f"output must end in .onnx (got {out})")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass overwrite=True / --overwrite to replace it")
+    run = Path(run_dir) if run_dir else out.parent / f"{out.stem}-run"
+    result = train(spec, run, cfg, mapping)
+    net, ckpt = load_checkpoint(result.checkpoint)
+    meta = ckpt["meta"]
+    extra: dict[str, Any] = {
+        "architecture": meta["model"],
+        "training": {
+            "framework": "pytorch",
+            "from_scratch": True,
+            "sources": meta["train_sources"],
+            "labelled_objects": meta["train_counts"],
+            "label_issues": meta["label_issues"],
+            "config": meta["config"],
+            "steps_run": result.steps,
+            "best_step": ckpt["step"],
+            "seconds": round(result.seconds, 1),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": command,
+        },
+        "validation": {
+            "note": "in-training check: whole images at the model GSD, torch, no NMS; "
+            "see 'metrics' for the pipeline evaluation",
+            "sources": meta["val_sources"],
+            "labelled_objects": meta["val_counts"],
+            "map50": ckpt["val"].get("map50"),
+            "classes": ckpt["val"].get("classes"),
+        },
+    }
+    card = make_card(name or out.stem, tuple(meta["classes"]), cfg.input_size, cfg.gsd, cfg.score_threshold,
+                     extra=extra)
+    export_model(net, out, card)
+    return out, card, result
+
+
+def record_metrics(model_path: str | Path, key: str, report: dict[str, Any], command: str | None) -> Path:
+    """Store an evaluation report (and the command that measured it) in a model's card."""
+    card = load_card(model_path)
+    extra = dict(card.extra)
+    metrics = dict(extra.get("metrics", {}))
+    metrics[key] = {
+        "map50": report["map50"],
+        "classes": report["classes"],
+        "image_gsd": report.get("image_gsd"),
+        "n_images": report.get("n_images"),
+        "score_threshold": report.get("score_threshold"),
+        "command": command,
+    }
+    extra["metrics"] = metrics
+    updated = ModelCard.from_dict({**card.to_dict(), **extra}, source=str(model_path))
+    return save_card(updated, model_path)

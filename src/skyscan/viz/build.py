@@ -1,0 +1,292 @@
+"""Assemble the offline HTML map: data → compact JSON → one self-contained page.
+
+The page holds Leaflet (inlined from a registry package, see :mod:`skyscan.viz.assets`),
+skyscan's own map code (``templates/map.js``: a canvas heatmap and a canvas point layer
+over typed arrays) and the data. It requests nothing except, when the browser is online,
+OpenStreetMap tiles for the optional basemap.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import numpy as np
+
+from skyscan.errors import CRSError, InputError
+from skyscan.viz import assets
+from skyscan.viz.encode import Frame, heat_grid, lonlat_to_mercator, pack
+from skyscan.viz.points import MapPoints, load_points
+
+log = logging.getLogger(__name__)
+
+# Marker colours of the original demo: car red, truck orange, bus white (dark outline).
+CLASS_COLOURS = {"car": "#e31a1c", "truck": "#ff7f00", "bus": "#ffffff"}
+OTHER_COLOURS = ["#1f78b4", "#6a3d9a", "#33a02c", "#b15928", "#a6cee3", "#fb9a99", "#cab2d6"]
+MAX_HEAT_CELLS = 65_536
+
+
+@dataclass
+class MapResult:
+    """The page and what went into it (for the CLI's report and for tests)."""
+
+    html: str
+    n_input: int
+    n_points: int
+    n_markers: int
+    n_heat_cells: int
+    n_overlays: int
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def class_colours(names: Sequence[str]) -> dict[str, str]:
+    """A colour per class: the demo's for car/truck/bus, a palette for the rest."""
+    others = iter(OTHER_COLOURS * (1 + len(names) // len(OTHER_COLOURS)))
+    return {n: CLASS_COLOURS.get(n.lower()) or next(others) for n in names}
+
+
+def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any]:
+    """The ``max_markers`` highest-scoring detections as typed arrays (drawn low to high)."""
+    n = len(points)
+    score = np.nan_to_num(points.score, nan=-1.0)
+    if n > max_markers:
+        chosen = np.argsort(-score, kind="stable")[:max_markers]
+    else:
+        chosen = np.arange(n)
+    chosen = chosen[np.argsort(score[chosen], kind="stable")]  # best drawn last, on top
+    x, y = lonlat_to_mercator(points.lon[chosen], points.lat[chosen])
+    qx, qy = frame.quantise(x, y)
+    has_score = np.isfinite(points.score[chosen])
+    score_q = np.where(has_score, np.rint(np.clip(points.score[chosen], 0, 1) * 65534), 65535)
+    return {
+        "n": int(chosen.size),
+        "qx": pack(qx, "u2" if frame.q < 2**16 else "u4"),
+        "qy": pack(qy, "u2" if frame.q < 2**16 else "u4"),
+        "cls": pack(points.class_codes[chosen]),
+        "img": pack(points.image_codes[chosen]),
+        "score": pack(score_q, "u2"),  # 65535 = no score
+    }
+
+
+def _view_bounds(points: MapPoints, overlays: list[dict[str, Any]], layers: list[dict[str, Any]]) -> list[list[float]] | None:
+    """[[south, west], [north, east]] around everything shown, or None for nothing."""
+    lats: list[float] = []
+    lons: list[float] = []
+    if len(points):
+        lats += [float(points.lat.min()), float(points.lat.max())]
+        lons += [float(points.lon.min()), float(points.lon.max())]
+    for overlay in overlays:
+        (s, w), (n, e) = overlay["bounds"]
+        lats += [s, n]
+        lons += [w, e]
+    for layer in layers:
+        coords = _all_coords(layer)
+        if coords.size:
+            lons += [float(coords[:, 0].min()), float(coords[:, 0].max())]
+            lats += [float(coords[:, 1].min()), float(coords[:, 1].max())]
+    if not lats:
+        return None
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def _all_coords(collection: dict[str, Any]) -> np.ndarray:
+    out: list[list[float]] = []
+
+    def walk(c: Any) -> None:
+        if c and isinstance(c[0], int | float):
+            out.append([float(c[0]), float(c[1])])
+        else:
+            for v in c:
+                walk(v)
+
+    for feature in collection.get("features", []):
+        geom = feature.get("geometry") or {}
+        walk(geom.get("coordinates", []))
+    return np.array(out).reshape(-1, 2)
+
+
+def _script_json(obj: Any) -> str:
+    """JSON safe inside a ``<script>`` element (no ``</script>``, no ``<!--``)."""
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _clusters_layer(clusters: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    import pandas as pd
+    import pyarrow as pa
+
+    from skyscan.viz.layers import clusters_from_points, vector_layer
+
+    if isinstance(clusters, pa.Table):
+        clusters = clusters.to_pandas()
+    if isinstance(clusters, pd.DataFrame) and {"cluster_id", "lon", "lat"} <= set(clusters.columns):
+        try:
+            return vector_layer(clusters_from_points(clusters), "clusters")
+        except InputError as exc:
+            return None, [f"Clusters not shown: {exc}"]
+    return vector_layer(clusters, "clusters")
+
+
+def build_map(
+    detections: Any,
+    *,
+    imagery: Sequence[str | Path] | str | Path | None = None,
+    zones: Any = None,
+    h3_resolution: int | None = None,
+    clusters: Any = None,
+    title: str = "skyscan",
+    max_markers: int = 5000,
+    basemap: bool = True,
+    imagery_max_size: int = 1024,
+) -> MapResult:
+    """Build the page; see :func:`skyscan.viz.make_map` for the arguments."""
+    if not isinstance(max_markers, int | np.integer) or max_markers < 0:
+        raise InputError(f"'max_markers' must be an integer >= 0 (got {max_markers!r})")
+    started = time.perf_counter()
+    leaflet = assets.leaflet_assets()  # fail early, before any heavy work
+    try:
+        points = load_points(detections)
+    except CRSError as exc:
+        log.warning("%s", exc)
+        points = load_points(_empty_frame())
+        points.notes.append(f"No detection shown: {exc}")
+    notes = list(points.notes)
+
+    x, y = lonlat_to_mercator(points.lon, points.lat)
+    frame = Frame.around(x, y)
+    markers = _markers(points, frame, int(max_markers))
+    heat = heat_grid(x, y, MAX_HEAT_CELLS)
+    if len(points) and not markers["n"]:
+        notes.append(f"Markers are off (max_markers=0); the heatmap counts all {len(points):,} detections.")
+    elif len(points) > markers["n"]:
+        notes.append(
+            f"Markers show the {markers['n']:,} highest-scoring of {len(points):,} detections "
+            "(raise max_markers / --max-markers to show more); the heatmap counts them all."
+        )
+
+    overlays: list[dict[str, Any]] = []
+    if imagery is not None:
+        from skyscan.viz.imagery import load_overlays
+
+        paths = [imagery] if isinstance(imagery, str | Path) else list(imagery)
+        rendered, image_notes = load_overlays(paths, max_size=imagery_max_size)
+        overlays = [o.to_json() for o in rendered]
+        notes += image_notes
+
+    vectors: dict[str, dict[str, Any]] = {}
+    if h3_resolution is not None:
+        from skyscan.viz.layers import h3_cells
+
+        vectors["h3"], h3_notes = h3_cells(points, h3_resolution)
+        notes += h3_notes
+    if zones is not None:
+        from skyscan.viz.layers import vector_layer
+
+        zone_layer, zone_notes = vector_layer(zones, "zones")
+        notes += zone_notes
+        if zone_layer is not None:
+            vectors["zones"] = zone_layer
+    if clusters is not None:
+        cluster_layer, cluster_notes = _clusters_layer(clusters)
+        notes += cluster_notes
+        if cluster_layer is not None:
+            vectors["clusters"] = cluster_layer
+
+    colours = class_colours(points.class_names)
+    data = {
+        "title": title,
+        "n_input": points.n_input,
+        "n_points": len(points),
+        "frame": frame.to_json(),
+        "classes": [{"name": n, "colour": colours[n], "count": c} for n, c in points.class_counts().items()],
+        "images": points.image_names,
+        "image_paths": points.image_paths,
+        "markers": markers,
+        "heat": heat.to_json(),
+        "overlays": overlays,
+        "vectors": vectors,
+        "bounds": _view_bounds(points, overlays, list(vectors.values())),
+        "basemap": bool(basemap),
+        "notes": notes,
+        "leaflet_version": leaflet.version,
+    }
+    page = Template(assets.template("map.html")).substitute(
+        title=html.escape(title),
+        leaflet_css=leaflet.css,
+        skyscan_css=assets.template("map.css"),
+        leaflet_js=leaflet.js,
+        data=_script_json(data),
+        skyscan_js=assets.template("map.js"),
+    )
+    return MapResult(
+        html=page, n_input=points.n_input, n_points=len(points), n_markers=markers["n"],
+        n_heat_cells=int(heat.count.size), n_overlays=len(overlays), notes=notes,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _empty_frame() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"lon": np.zeros(0), "lat": np.zeros(0)})
+
+
+def write_atomic(text: str, output: str | Path) -> Path:
+    """Write ``text`` to ``output`` through a temporary file and a rename."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return output
+
+
+def make_map(
+    detections: Any,
+    output: str | Path | None = None,
+    *,
+    imagery: Sequence[str | Path] | str | Path | None = None,
+    zones: Any = None,
+    h3_resolution: int | None = None,
+    clusters: Any = None,
+    title: str = "skyscan",
+    max_markers: int = 5000,
+    basemap: bool = True,
+) -> Path | str:
+    """Make a self-contained, offline HTML map of detections.
+
+    ``detections``: a GeoDataFrame, DataFrame or pyarrow Table with the columns of
+    :mod:`skyscan.schema` (``lon``/``lat`` in EPSG:4326, ``class_name``, ``score``,
+    ``image_id``/``image_path``), or a path to GeoParquet / GeoJSON / CSV. ``imagery``:
+    image files, directories or globs shown as a downsampled overlay. ``zones``: areas of
+    interest (GeoDataFrame or vector file, any CRS). ``h3_resolution``: add H3 cell counts.
+    ``clusters``: cluster hulls (GeoDataFrame / file) or detections with a ``cluster_id``.
+    ``max_markers``: individual markers (highest scores first); the heatmap always counts
+    every detection. ``basemap``: offer OpenStreetMap tiles when the browser is online.
+
+    Writes ``output`` and returns its path, or returns the HTML when ``output`` is None.
+    Rows that cannot be placed and inputs that cannot be read are reported in the page
+    and logged as warnings; they never stop the map.
+    """
+    result = build_map(
+        detections, imagery=imagery, zones=zones, h3_resolution=h3_resolution,
+        clusters=clusters, title=title, max_markers=max_markers, basemap=basemap,
+    )
+    if output is None:
+        return result.html
+    return write_atomic(result.html, output)

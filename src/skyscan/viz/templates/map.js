@@ -1,0 +1,515 @@
+/* skyscan offline map (skyscan's own code; Leaflet is inlined before this script).
+ *
+ * Reads the JSON block #skyscan-data written by skyscan.viz.build and builds:
+ *   - imagery overlays (pre-warped to Web Mercator by Python),
+ *   - a canvas heatmap over Python-aggregated cells,
+ *   - a canvas point layer over typed arrays (one circle per detection, popups by hit test),
+ *   - optional GeoJSON layers (H3 cells, zones, clusters), a legend and a layer switcher.
+ * Points arrive quantised in a Web Mercator frame, so placing one on screen is one
+ * multiply-add per axis: a million of them redraw in well under a second.
+ * window.skyscan exposes the map and layers to notebooks and tests.
+ */
+(function () {
+  'use strict';
+
+  const data = JSON.parse(document.getElementById('skyscan-data').textContent);
+  const R = 6378137;
+
+  function decode(p) {
+    const bin = atob(p.b64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    switch (p.dtype) {
+      case 'u1': return bytes;
+      case 'u2': return new Uint16Array(bytes.buffer);
+      case 'u4': return new Uint32Array(bytes.buffer);
+      case 'f4': return new Float32Array(bytes.buffer);
+      default: throw new Error('skyscan: unknown array type ' + p.dtype);
+    }
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // Web Mercator metres -> container pixels at the map's current view: x = ax*X + bx.
+  function projector(map) {
+    const crs = map.options.crs;
+    const s = crs.scale(map.getZoom());
+    const p0 = crs.transformation.transform(L.point(0, 0), s);
+    const p1 = crs.transformation.transform(L.point(1, 1), s);
+    const off = map.layerPointToContainerPoint(L.point(0, 0)).subtract(map.getPixelOrigin());
+    return { ax: p1.x - p0.x, bx: p0.x + off.x, ay: p1.y - p0.y, by: p0.y + off.y };
+  }
+
+  function mercatorToLatLng(x, y) {
+    return L.latLng((2 * Math.atan(Math.exp(y / R)) - Math.PI / 2) * 180 / Math.PI, x / R * 180 / Math.PI);
+  }
+
+  // A canvas that covers the view plus a margin (so a pan shows drawn data), redrawn
+  // after each move or zoom; hidden during zoom animations (leaflet-zoom-hide).
+  const CanvasLayer = L.Layer.extend({
+    options: { pad: 0.2 },
+
+    onAdd: function (map) {
+      this._canvas = el('canvas', 'skyscan-canvas leaflet-zoom-hide ' + (this.options.className || ''));
+      this.getPane().appendChild(this._canvas);
+      map.on('moveend zoomend resize viewreset', this.redraw, this);
+      this.redraw();
+    },
+
+    onRemove: function (map) {
+      map.off('moveend zoomend resize viewreset', this.redraw, this);
+      L.DomUtil.remove(this._canvas);
+      this._canvas = null;
+    },
+
+    redraw: function () {
+      if (!this._map || !this._canvas) return;
+      const started = performance.now();
+      const map = this._map;
+      const size = map.getSize();
+      const padX = Math.round(size.x * this.options.pad);
+      const padY = Math.round(size.y * this.options.pad);
+      const w = size.x + 2 * padX;
+      const h = size.y + 2 * padY;
+      const canvas = this._canvas;
+      if (canvas.width !== w || canvas.height !== h) {
+        canvas.width = w;
+        canvas.height = h;
+        canvas.style.width = w + 'px';
+        canvas.style.height = h + 'px';
+      }
+      L.DomUtil.setPosition(canvas, map.containerPointToLayerPoint([-padX, -padY]));
+      const ctx = canvas.getContext('2d', { willReadFrequently: !!this.options.readBack });
+      ctx.clearRect(0, 0, w, h);
+      const p = projector(map);
+      this._draw(ctx, { ax: p.ax, bx: p.bx + padX, ay: p.ay, by: p.by + padY }, w, h);
+      this._offset = L.point(padX, padY);
+      this.lastDrawMs = performance.now() - started;
+    },
+  });
+
+  // Heatmap: cells summed into screen buckets of radius/2, blobs drawn in alpha,
+  // then coloured through a palette (the classic heatmap technique).
+  const HeatLayer = CanvasLayer.extend({
+    options: { pad: 0.2, radius: 16, minOpacity: 0.2, className: 'skyscan-heat', readBack: true, pane: 'skyscanHeat' },
+
+    initialize: function (heat, options) {
+      L.setOptions(this, options);
+      this._col = decode(heat.col);
+      this._row = decode(heat.row);
+      this._count = decode(heat.count);
+      this._cell = heat.cell;
+      this._ix0 = heat.ix0;
+      this._iy0 = heat.iy0;
+      this._sprites = {};
+      this._palette = this._makePalette();
+    },
+
+    _makePalette: function () {
+      const c = el('canvas');
+      c.width = 256;
+      c.height = 1;
+      const ctx = c.getContext('2d');
+      const g = ctx.createLinearGradient(0, 0, 256, 0);
+      g.addColorStop(0.0, 'rgb(0,0,255)');
+      g.addColorStop(0.4, 'rgb(0,0,255)');
+      g.addColorStop(0.6, 'rgb(0,255,255)');
+      g.addColorStop(0.7, 'rgb(0,255,0)');
+      g.addColorStop(0.8, 'rgb(255,255,0)');
+      g.addColorStop(1.0, 'rgb(255,0,0)');
+      ctx.fillStyle = g;
+      ctx.fillRect(0, 0, 256, 1);
+      return ctx.getImageData(0, 0, 256, 1).data;
+    },
+
+    _sprite: function (r) {
+      if (this._sprites[r]) return this._sprites[r];
+      const c = el('canvas');
+      c.width = c.height = 2 * r;
+      const ctx = c.getContext('2d');
+      const g = ctx.createRadialGradient(r, r, 0, r, r, r);
+      g.addColorStop(0, 'rgba(0,0,0,1)');
+      g.addColorStop(0.45, 'rgba(0,0,0,0.7)');
+      g.addColorStop(1, 'rgba(0,0,0,0)');
+      ctx.fillStyle = g;
+      ctx.fillRect(0, 0, 2 * r, 2 * r);
+      this._sprites[r] = c;
+      return c;
+    },
+
+    _draw: function (ctx, P, w, h) {
+      const n = this._count.length;
+      if (!n) return;
+      const cell = this._cell;
+      // A cell coarser than the blob would leave gaps: grow the blob with it.
+      const r = Math.round(Math.max(this.options.radius, Math.abs(P.ax) * cell * 0.9));
+      const bs = Math.max(2, r / 2);
+      const gw = Math.ceil((w + 2 * r) / bs) + 1;
+      const gh = Math.ceil((h + 2 * r) / bs) + 1;
+      const sum = new Float64Array(gw * gh);
+      const sx = new Float64Array(gw * gh);
+      const sy = new Float64Array(gw * gh);
+      const col = this._col, row = this._row, count = this._count;
+      const kx = P.ax * cell, cx = P.ax * (this._ix0 + 0.5) * cell + P.bx;
+      const ky = P.ay * cell, cy = P.ay * (this._iy0 + 0.5) * cell + P.by;
+      for (let k = 0; k < n; k++) {
+        const x = kx * col[k] + cx;
+        const y = ky * row[k] + cy;
+        if (x < -r || y < -r || x > w + r || y > h + r) continue;
+        const i = Math.floor((y + r) / bs) * gw + Math.floor((x + r) / bs);
+        const c = count[k];
+        sum[i] += c;
+        sx[i] += x * c;
+        sy[i] += y * c;
+      }
+      let max = 0;
+      for (let i = 0; i < sum.length; i++) if (sum[i] > max) max = sum[i];
+      if (!max) return;
+      const sprite = this._sprite(r);
+      const minOpacity = this.options.minOpacity;
+      for (let i = 0; i < sum.length; i++) {
+        const v = sum[i];
+        if (!v) continue;
+        ctx.globalAlpha = Math.max(minOpacity, Math.min(1, Math.sqrt(v / max)));
+        ctx.drawImage(sprite, sx[i] / v - r, sy[i] / v - r);
+      }
+      ctx.globalAlpha = 1;
+      const img = ctx.getImageData(0, 0, w, h);
+      const px = img.data;
+      const pal = this._palette;
+      for (let i = 3; i < px.length; i += 4) {
+        const a = px[i];
+        if (!a) continue;
+        const j = a * 4;
+        px[i - 3] = pal[j];
+        px[i - 2] = pal[j + 1];
+        px[i - 1] = pal[j + 2];
+      }
+      ctx.putImageData(img, 0, 0);
+      this.maxBucket = max;
+    },
+  });
+
+  // Detections as circles coloured per class, drawn per class with one path each;
+  // a point landing on a pixel already drawn for its class is skipped.
+  const PointsLayer = CanvasLayer.extend({
+    options: { pad: 0.2, className: 'skyscan-points', pane: 'skyscanPoints' },
+
+    initialize: function (markers, frame, classes, images, imagePaths, options) {
+      L.setOptions(this, options);
+      this.n = markers.n;
+      this._qx = decode(markers.qx);
+      this._qy = decode(markers.qy);
+      this._cls = decode(markers.cls);
+      this._img = decode(markers.img);
+      this._score = decode(markers.score);
+      this._frame = frame;
+      this._classes = classes;
+      this._images = images;
+      this._imagePaths = imagePaths;
+      // Indices per class, in score order; the most frequent class is drawn first.
+      const counts = new Uint32Array(classes.length);
+      for (let i = 0; i < this.n; i++) counts[this._cls[i]]++;
+      this._byClass = Array.from(counts, (c) => new Uint32Array(c));
+      const fill = new Uint32Array(classes.length);
+      for (let i = 0; i < this.n; i++) { const c = this._cls[i]; this._byClass[c][fill[c]++] = i; }
+      this._order = classes.map((_, i) => i).sort((a, b) => counts[b] - counts[a]);
+    },
+
+    onAdd: function (map) {
+      CanvasLayer.prototype.onAdd.call(this, map);
+      map.on('click', this._onClick, this);
+      map.on('mousemove', this._onMove, this);
+    },
+
+    onRemove: function (map) {
+      map.off('click', this._onClick, this);
+      map.off('mousemove', this._onMove, this);
+      L.DomUtil.removeClass(map.getContainer(), 'leaflet-interactive-points');
+      CanvasLayer.prototype.onRemove.call(this, map);
+      this._hit = null;
+    },
+
+    _draw: function (ctx, P, w, h) {
+      const f = this._frame;
+      const axq = P.ax * (f.x1 - f.x0) / f.q, bxq = P.ax * f.x0 + P.bx;
+      const ayq = P.ay * (f.y1 - f.y0) / f.q, byq = P.ay * f.y0 + P.by;
+      const qx = this._qx, qy = this._qy, n = this.n;
+      // Screen positions once; count what is visible to size the circles.
+      const sx = new Float32Array(n), sy = new Float32Array(n);
+      let visible = 0;
+      for (let i = 0; i < n; i++) {
+        const x = axq * qx[i] + bxq, y = ayq * qy[i] + byq;
+        sx[i] = x;
+        sy[i] = y;
+        if (x >= 0 && y >= 0 && x < w && y < h) visible++;
+      }
+      const r = visible > 50000 ? 2 : visible > 5000 ? 3.5 : 5.5;
+      this.radius = r;
+      const cs = 16;
+      const gw = Math.ceil(w / cs), gh = Math.ceil(h / cs);
+      const head = new Int32Array(gw * gh).fill(-1);
+      const next = new Int32Array(n).fill(-1);
+      const seen = new Uint8Array(w * h);
+      ctx.lineWidth = r > 3 ? 1.5 : 1;
+      for (const c of this._order) {
+        const idx = this._byClass[c];
+        if (!idx.length) continue;
+        seen.fill(0);
+        ctx.beginPath();
+        for (let k = 0; k < idx.length; k++) {
+          const i = idx[k];
+          const x = sx[i], y = sy[i];
+          if (x < -r || y < -r || x >= w + r || y >= h + r) continue;
+          const xi = x | 0, yi = y | 0;
+          if (xi >= 0 && yi >= 0 && xi < w && yi < h) {
+            const key = yi * w + xi;
+            if (seen[key]) continue;
+            seen[key] = 1;
+            const g = Math.floor(yi / cs) * gw + Math.floor(xi / cs);
+            next[i] = head[g];
+            head[g] = i;
+          }
+          ctx.moveTo(x + r, y);
+          ctx.arc(x, y, r, 0, 2 * Math.PI);
+        }
+        ctx.fillStyle = this._classes[c].colour;
+        ctx.fill();
+        ctx.strokeStyle = 'rgba(20,20,20,0.9)';
+        ctx.stroke();
+      }
+      this._hit = { sx: sx, sy: sy, head: head, next: next, gw: gw, gh: gh, cs: cs, r: r };
+      this.visible = visible;
+    },
+
+    // The detection under a container point (topmost = drawn last wins ties), or -1.
+    hitTest: function (containerPoint) {
+      const H = this._hit;
+      if (!H || !this._offset) return -1;
+      const x = containerPoint.x + this._offset.x, y = containerPoint.y + this._offset.y;
+      const reach = H.r + 3;
+      let best = -1, bestD = reach * reach;
+      const g0 = Math.max(0, Math.floor((x - reach) / H.cs)), g1 = Math.min(H.gw - 1, Math.floor((x + reach) / H.cs));
+      const h0 = Math.max(0, Math.floor((y - reach) / H.cs)), h1 = Math.min(H.gh - 1, Math.floor((y + reach) / H.cs));
+      for (let gy = h0; gy <= h1; gy++) {
+        for (let gx = g0; gx <= g1; gx++) {
+          for (let i = H.head[gy * H.gw + gx]; i !== -1; i = H.next[i]) {
+            const dx = H.sx[i] - x, dy = H.sy[i] - y, d = dx * dx + dy * dy;
+            if (d <= bestD) { bestD = d; best = i; }
+          }
+        }
+      }
+      return best;
+    },
+
+    latLngOf: function (i) {
+      const f = this._frame;
+      return mercatorToLatLng(f.x0 + this._qx[i] * (f.x1 - f.x0) / f.q, f.y0 + this._qy[i] * (f.y1 - f.y0) / f.q);
+    },
+
+    popupFor: function (i) {
+      const ll = this.latLngOf(i);
+      const box = el('div', 'skyscan-popup');
+      box.appendChild(el('b', 'skyscan-popup-class', this._classes[this._cls[i]].name));
+      const table = el('table');
+      const s = this._score[i];
+      const rows = [
+        ['score', s === 65535 ? 'n/a' : (s / 65534).toFixed(3)],
+        ['image', this._images[this._img[i]]],
+        ['lon', ll.lng.toFixed(6)],
+        ['lat', ll.lat.toFixed(6)],
+      ];
+      for (const [k, v] of rows) {
+        const tr = el('tr');
+        tr.appendChild(el('td', '', k));
+        const td = el('td', '', v);
+        if (k === 'image') td.title = this._imagePaths[this._img[i]];
+        tr.appendChild(td);
+        table.appendChild(tr);
+      }
+      box.appendChild(table);
+      return { latlng: ll, content: box };
+    },
+
+    _onClick: function (e) {
+      const i = this.hitTest(e.containerPoint);
+      if (i < 0) return;
+      const p = this.popupFor(i);
+      L.popup({ offset: [0, -this.radius] }).setLatLng(p.latlng).setContent(p.content).openOn(this._map);
+    },
+
+    _onMove: function (e) {
+      const over = this.hitTest(e.containerPoint) >= 0;
+      const container = this._map.getContainer();
+      if (over) L.DomUtil.addClass(container, 'leaflet-interactive-points');
+      else L.DomUtil.removeClass(container, 'leaflet-interactive-points');
+    },
+  });
+
+  function propertiesTable(props) {
+    const table = el('table', 'skyscan-popup');
+    for (const key of Object.keys(props || {})) {
+      const tr = el('tr');
+      tr.appendChild(el('td', '', key));
+      tr.appendChild(el('td', '', String(props[key])));
+      table.appendChild(tr);
+    }
+    return table;
+  }
+
+  const RAMP = [[242, 240, 247], [203, 201, 226], [158, 154, 200], [117, 107, 177], [84, 39, 143]];
+  function ramp(t) {
+    const x = Math.max(0, Math.min(1, t)) * (RAMP.length - 1);
+    const i = Math.min(RAMP.length - 2, Math.floor(x)), f = x - i;
+    const c = RAMP[i].map((v, k) => Math.round(v + (RAMP[i + 1][k] - v) * f));
+    return 'rgb(' + c.join(',') + ')';
+  }
+
+  function vectorLayer(kind, collection, renderer) {
+    if (kind === 'h3') {
+      let max = 1;
+      for (const f of collection.features) max = Math.max(max, f.properties.count);
+      return L.geoJSON(collection, {
+        renderer: renderer,
+        style: (f) => ({ color: '#3f007d', weight: 1, opacity: 0.6, fillColor: ramp(Math.log1p(f.properties.count) / Math.log1p(max)), fillOpacity: 0.45 }),
+        onEachFeature: (f, layer) => layer.bindPopup(() => propertiesTable(f.properties)),
+      });
+    }
+    const colour = kind === 'zones' ? '#1f4e9c' : '#6a3d9a';
+    return L.geoJSON(collection, {
+      renderer: renderer,
+      style: () => ({ color: colour, weight: 2, fillOpacity: 0.08, dashArray: kind === 'clusters' ? '5 4' : null }),
+      pointToLayer: (f, ll) => L.circleMarker(ll, { renderer: renderer, radius: 8, color: colour, weight: 2, fillOpacity: 0.1 }),
+      onEachFeature: (f, layer) => layer.bindPopup(() => propertiesTable(f.properties)),
+    });
+  }
+
+  function legendControl(notes, hasH3) {
+    const Legend = L.Control.extend({
+      options: { position: 'bottomright' },
+      onAdd: function () {
+        const div = el('div', 'skyscan-legend');
+        div.appendChild(el('h2', '', data.title));
+        const shown = data.n_points, total = data.n_input;
+        div.appendChild(el('div', 'skyscan-count',
+          shown.toLocaleString('en') + ' detection' + (shown === 1 ? '' : 's') +
+          (total !== shown ? ' on the map (' + total.toLocaleString('en') + ' in the input)' : '')));
+        for (const c of data.classes) {
+          const row = el('div', 'row');
+          const sw = el('span', 'skyscan-swatch');
+          sw.style.background = c.colour;
+          row.appendChild(sw);
+          row.appendChild(el('span', '', c.name + ' — ' + c.count.toLocaleString('en')));
+          div.appendChild(row);
+        }
+        const heatRow = el('div', 'row');
+        const heatRamp = el('span', 'skyscan-ramp');
+        heatRamp.style.background = 'linear-gradient(to right, rgb(0,0,255), rgb(0,255,255), rgb(0,255,0), rgb(255,255,0), rgb(255,0,0))';
+        heatRow.appendChild(heatRamp);
+        heatRow.appendChild(el('span', '', 'density'));
+        div.appendChild(heatRow);
+        if (hasH3) {
+          const h3Row = el('div', 'row');
+          const h3Ramp = el('span', 'skyscan-ramp');
+          h3Ramp.style.background = 'linear-gradient(to right, ' + [0, 0.5, 1].map(ramp).join(', ') + ')';
+          h3Row.appendChild(h3Ramp);
+          h3Row.appendChild(el('span', '', 'H3 count'));
+          div.appendChild(h3Row);
+        }
+        this._notes = el('ul', 'skyscan-notes');
+        div.appendChild(this._notes);
+        for (const n of notes) this.addNote(n);
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+      },
+      addNote: function (text) {
+        this._notes.appendChild(el('li', '', text));
+      },
+    });
+    return new Legend();
+  }
+
+  function init() {
+    const map = L.map('map', { preferCanvas: true, maxZoom: 22, zoomSnap: 0.25 });
+    map.createPane('skyscanImagery').style.zIndex = 250;
+    map.createPane('skyscanHeat').style.zIndex = 410;
+    map.createPane('skyscanVectors').style.zIndex = 420;
+    map.createPane('skyscanPoints').style.zIndex = 450;
+    if (data.bounds) {
+      map.fitBounds(data.bounds, { padding: [30, 30], maxZoom: 19 });
+    } else {
+      map.setView([20, 0], 2);
+    }
+
+    const layers = {};
+    const overlays = {};
+    const none = L.layerGroup();
+    const bases = { 'No basemap': none };
+    const legend = legendControl(data.notes, !!data.vectors.h3);
+    if (data.basemap) {
+      // Optional: needs the network. An offline browser fails the first tiles; then the
+      // layer is swapped for "No basemap" and the legend says so (no retries, no noise).
+      const osm = L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
+        maxNativeZoom: 19, maxZoom: 22,
+        attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+      });
+      let loaded = 0, failed = false;
+      osm.on('tileload', () => { loaded++; });
+      osm.on('tileerror', () => {
+        if (loaded || failed || !map.hasLayer(osm)) return;
+        failed = true;
+        map.removeLayer(osm);
+        map.addLayer(none);
+        legend.addNote('OpenStreetMap basemap unavailable (offline?): showing no basemap.');
+      });
+      bases['OpenStreetMap (online)'] = osm;
+      layers.osm = osm;
+      (navigator.onLine ? osm : none).addTo(map);
+    } else {
+      none.addTo(map);
+    }
+    layers.none = none;
+
+    if (data.overlays.length) {
+      layers.imagery = L.layerGroup(data.overlays.map((o) =>
+        L.imageOverlay(o.url, o.bounds, { pane: 'skyscanImagery', alt: o.name })));
+      overlays['Imagery (' + data.overlays.length + ')'] = layers.imagery;
+    }
+    layers.heat = new HeatLayer(data.heat);
+    overlays['Heatmap'] = layers.heat;
+    const renderer = L.canvas({ pane: 'skyscanVectors' });
+    const vectorNames = { h3: 'H3 cells', zones: 'Zones', clusters: 'Clusters' };
+    for (const kind of ['h3', 'zones', 'clusters']) {
+      if (!data.vectors[kind]) continue;
+      layers[kind] = vectorLayer(kind, data.vectors[kind], renderer);
+      const suffix = kind === 'h3' ? ' (res ' + data.vectors.h3.resolution + ')' : '';
+      overlays[vectorNames[kind] + suffix] = layers[kind];
+    }
+    layers.points = new PointsLayer(data.markers, data.frame, data.classes, data.images, data.image_paths);
+    overlays['Detections (' + data.markers.n.toLocaleString('en') + ')'] = layers.points;
+    for (const layer of Object.values(overlays)) layer.addTo(map);
+
+    L.control.layers(bases, overlays, { collapsed: false, position: 'topright' }).addTo(map);
+    L.control.scale({ imperial: false }).addTo(map);
+    legend.addTo(map);
+    if (!data.n_points) {
+      map.getContainer().appendChild(el('div', 'skyscan-empty',
+        data.n_input ? 'No detection can be placed on the map (see notes).' : 'No detections to show.'));
+    }
+
+    window.skyscan = { map: map, layers: layers, data: data, legend: legend, ready: false };
+    requestAnimationFrame(() => {
+      window.skyscan.readyMs = performance.now();
+      window.skyscan.ready = true;
+      document.body.setAttribute('data-ready', '1');
+    });
+  }
+
+  init();
+})();

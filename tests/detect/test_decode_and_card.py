@@ -1,0 +1,92 @@
+"""Model cards, decoders and the ONNX backend against hand-computed cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skyscan.detect.card import ClassSpec, ModelCard, load_card
+from skyscan.detect.decode import decode_boxes, decode_centernet, decode_chip_classifier
+from skyscan.detect.onnx_backend import OnnxDetector
+from skyscan.detect.synthetic import build_blob_model, draw_blobs
+from skyscan.errors import ModelError
+
+CARD = ModelCard(name="t", classes=(ClassSpec("car", 18), ClassSpec("bus", 19)), input_size=(16, 16),
+                 output_format="centernet", stride=4)
+
+
+def test_centernet_peak_becomes_box_at_cell_plus_offset() -> None:
+    heat = np.zeros((1, 2, 4, 4), np.float32)
+    heat[0, 1, 2, 1] = 0.9  # class 1 (bus), row 2, col 1
+    heat[0, 1, 2, 2] = 0.5  # a neighbour lower than the peak is not a peak
+    wh = np.zeros((1, 2, 4, 4), np.float32)
+    wh[0, :, 2, 1] = (8.0, 4.0)
+    off = np.zeros((1, 2, 4, 4), np.float32)
+    off[0, :, 2, 1] = (0.5, 0.25)
+    (det,) = decode_centernet({"heatmap": heat, "wh": wh, "offset": off}, CARD, 0.3)
+    # centre = ((1 + 0.5) * 4, (2 + 0.25) * 4) = (6, 9); box = centre ± (4, 2)
+    np.testing.assert_allclose(det.boxes, [[2.0, 7.0, 10.0, 11.0]])
+    assert det.labels.tolist() == [1] and det.scores.tolist() == pytest.approx([0.9])
+
+
+def test_centernet_missing_output_names_the_model() -> None:
+    with pytest.raises(ModelError, match="no output 'wh'"):
+        decode_centernet({"heatmap": np.zeros((1, 2, 4, 4), np.float32)}, CARD, 0.3)
+
+
+def test_boxes_format_drops_padding_and_checks_labels() -> None:
+    card = ModelCard(name="b", classes=(ClassSpec("car"),), input_size=(8, 8))
+    boxes = np.array([[[0, 0, 2, 2], [1, 1, 3, 3]]], np.float32)
+    scores = np.array([[0.8, 0.0]], np.float32)
+    (det,) = decode_boxes({"boxes": boxes, "scores": scores, "labels": np.zeros((1, 2))}, card, 0.3)
+    assert len(det) == 1
+    with pytest.raises(ModelError, match="outside the card"):
+        decode_boxes({"boxes": boxes, "scores": scores, "labels": np.full((1, 2), 5)}, card, 0.3)
+
+
+def test_chip_classifier_reports_whole_chip_and_skips_background() -> None:
+    card = ModelCard(name="c", classes=(ClassSpec("background"), ClassSpec("car", 18)), input_size=(32, 32),
+                     output_format="chip_classifier", task="chip_classification")
+    probs = np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)
+    a, b = decode_chip_classifier({"probs": probs}, card, 0.5)
+    assert len(a) == 0
+    np.testing.assert_allclose(b.boxes, [[0, 0, 32, 32]])
+
+
+def test_card_validation_messages(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="'output.format' must be one of"):
+        ModelCard(name="x", classes=(ClassSpec("car"),), input_size=(8, 8), output_format="yolo")
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    with pytest.raises(ModelError, match="no model card found"):
+        load_card(model)
+    model.with_suffix(".json").write_text(json.dumps({"name": "m"}))
+    with pytest.raises(ModelError, match="invalid model card"):
+        load_card(model)
+
+
+def test_card_that_does_not_match_the_model_is_refused(tmp_path: Path) -> None:
+    path = build_blob_model(tmp_path / "m.onnx", input_size=32)
+    card = load_card(path)
+    wrong = ModelCard.from_dict({**card.to_dict(), "input": {**card.to_dict()["input"], "name": "pixels"}})
+    with pytest.raises(ModelError, match="not an input of the model"):
+        OnnxDetector(path, wrong)
+    four = ModelCard.from_dict({**card.to_dict(), "classes": ["a", "b", "c", "d"]})
+    det = OnnxDetector(path, four)
+    with pytest.raises(ModelError, match="heatmap has 3 classes but the card lists 4"):
+        det.detect_batch(np.zeros((1, 32, 32, 3), np.uint8))
+
+
+def test_onnx_backend_finds_blobs_in_a_batch(tmp_path: Path) -> None:
+    det = OnnxDetector(build_blob_model(tmp_path / "m.onnx", input_size=32))
+    chips = np.zeros((2, 32, 32, 3), np.uint8)
+    draw_blobs(chips[0], [(10.0, 14.0, 0)])
+    draw_blobs(chips[1], [(22.0, 6.0, 2), (6.0, 26.0, 1)])
+    a, b = det.detect_batch(chips)
+    assert len(a) == 1 and a.labels.tolist() == [0]
+    cx, cy = (a.boxes[0, 0] + a.boxes[0, 2]) / 2, (a.boxes[0, 1] + a.boxes[0, 3]) / 2
+    assert abs(cx - 10) <= 2 and abs(cy - 14) <= 2
+    assert sorted(b.labels.tolist()) == [1, 2]

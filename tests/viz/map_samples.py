@@ -1,0 +1,102 @@
+"""Sample detections and browser settings shared by the map tests."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+CHROMIUM = os.environ.get("SKYSCAN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+# Rotterdam; the groups are ~100 m apart so each has its own spot on screen.
+CENTRE = (4.4700, 51.9200)
+DENSE = (4.4690, 51.9205)  # 200 cars: the heatmap's hot spot
+TRUCK = (4.4712, 51.9206)
+BUS = (4.4712, 51.9194)
+CAR = (4.4690, 51.9194)
+
+
+def sample_detections(n_dense: int = 200, seed: int = 0) -> pd.DataFrame:
+    """A dense group of cars plus one truck, one bus and one lone car (contract columns)."""
+    rng = np.random.default_rng(seed)
+    lon = np.r_[DENSE[0] + rng.normal(0, 0.00006, n_dense), TRUCK[0], BUS[0], CAR[0]]
+    lat = np.r_[DENSE[1] + rng.normal(0, 0.00004, n_dense), TRUCK[1], BUS[1], CAR[1]]
+    cls = ["car"] * n_dense + ["truck", "bus", "car"]
+    score = np.r_[rng.uniform(0.3, 0.9, n_dense), 0.91, 0.92, 0.93].astype("float32")
+    image = ["scene_a"] * n_dense + ["scene_b"] * 3
+    return pd.DataFrame({
+        "image_id": image, "image_path": [f"/data/{i}.tif" for i in image],
+        "class_name": cls, "score": score, "lon": lon, "lat": lat,
+        "georeferenced": True,
+    })
+
+
+class PageLog:
+    """Everything a page asked the network for, and every console error it printed."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.failed: list[str] = []
+        self.console_errors: list[tuple[str, str]] = []  # (text, url of the source)
+        self.page_errors: list[str] = []
+
+    def unexpected(self, allowed_host: str = "tile.openstreetmap.org") -> list[str]:
+        """Failed requests and console errors not caused by optional basemap tiles."""
+        bad = [f"failed request {u}" for u in self.failed if allowed_host not in u]
+        bad += [f"console error {t} ({u})" for t, u in self.console_errors if allowed_host not in u]
+        bad += [f"page error {e}" for e in self.page_errors]
+        return bad
+
+
+def open_map(browser: object, html_path: str, width: int = 1000, height: int = 700) -> tuple[object, PageLog]:
+    """Open a map file with every http(s) request aborted; wait until it is ready."""
+    log = PageLog()
+    page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
+    page.on("request", lambda r: log.requests.append(r.url))
+    page.on("requestfailed", lambda r: log.failed.append(r.url))
+    page.on("pageerror", lambda e: log.page_errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and log.console_errors.append((m.text, m.location.get("url", ""))))
+    page.route("http://**", lambda route: route.abort())
+    page.route("https://**", lambda route: route.abort())
+    page.goto("file://" + os.path.abspath(html_path))
+    page.wait_for_function("window.skyscan && window.skyscan.ready === true", timeout=30_000)
+    return page, log
+
+
+def screenshot(page: object) -> np.ndarray:
+    """The page as an (H, W, 3) uint8 array (PNG decoded by GDAL, no extra dependency)."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    png = page.screenshot()  # type: ignore[attr-defined]
+    keep = os.environ.get("SKYSCAN_TEST_SCREENSHOTS")  # a folder: keep them to look at
+    if keep:
+        name = os.environ.get("PYTEST_CURRENT_TEST", "page").split(" ")[0].split("::")[-1]
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, f"{name}.png"), "wb") as handle:
+            handle.write(png)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile(png) as mem, mem.open() as src:
+            return np.moveaxis(src.read([1, 2, 3]), 0, -1)
+
+
+def container_point(page: object, lon: float, lat: float) -> tuple[float, float]:
+    """Where Leaflet itself puts (lon, lat) in the map container, in CSS pixels."""
+    p = page.evaluate(  # type: ignore[attr-defined]
+        "([lat, lon]) => { const p = skyscan.map.latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+        [lat, lon],
+    )
+    return float(p[0]), float(p[1])
+
+
+def settle(page: object) -> None:
+    """Wait for two animation frames (canvas redraws after a view or layer change)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # type: ignore[attr-defined]

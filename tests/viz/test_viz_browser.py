@@ -1,0 +1,217 @@
+"""The map in a real headless Chromium, with every network request aborted.
+
+What a person would check: the page loads from disk with no console error and no failed
+request except the optional basemap's tiles; the heatmap and the red / orange / white
+markers are drawn where Leaflet projects their coordinates; clicking a marker opens its
+popup; bad inputs are reported in the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from map_samples import BUS, CAR, DENSE, TRUCK, container_point, open_map, screenshot, settle
+
+from rasters import utm_transform, write_geotiff
+from skyscan.viz import make_map
+
+pytestmark = pytest.mark.browser
+
+BACKGROUND = np.array([0xD9, 0xDD, 0xE2])  # #map background (no basemap)
+RED, ORANGE, WHITE = np.array([227, 26, 28]), np.array([255, 127, 0]), np.array([255, 255, 255])
+
+
+def _pixel(img: np.ndarray, xy: tuple[float, float]) -> np.ndarray:
+    x, y = round(xy[0]), round(xy[1])
+    return img[y, x].astype(int)
+
+
+def _close(a: np.ndarray, b: np.ndarray, tol: int = 40) -> bool:
+    return bool(np.abs(a.astype(int) - b.astype(int)).max() <= tol)
+
+
+def _show_only(page: Any, keep: str) -> None:
+    page.evaluate(
+        """(keep) => { for (const name of ['heat', 'points']) {
+             const layer = skyscan.layers[name];
+             if (name === keep) skyscan.map.addLayer(layer); else skyscan.map.removeLayer(layer); } }""",
+        keep,
+    )
+    settle(page)
+
+
+def _centre_view(page: Any) -> None:
+    # Fixed view: the four groups sit in the middle of the page, clear of the controls.
+    page.evaluate("() => skyscan.map.setView([51.92, 4.4701], 17, {animate: false})")
+    settle(page)
+
+
+@pytest.fixture
+def map_file(tmp_path: Path, detections: pd.DataFrame) -> str:
+    return str(make_map(detections, tmp_path / "map.html", title="browser test"))
+
+
+def test_loads_offline_without_errors(browser: Any, map_file: str) -> None:
+    page, log = open_map(browser, map_file)
+    try:
+        assert log.unexpected() == []
+        # Nothing but the page itself (and optional tiles) is requested: Leaflet is inlined.
+        others = [u for u in log.requests if not u.startswith(("file://", "data:"))]
+        assert all("tile.openstreetmap.org" in u for u in others), others
+        assert page.evaluate("typeof L") == "object"
+        if others:  # offline: the basemap gives way to "No basemap" and the legend says so
+            assert "basemap unavailable" in page.inner_text(".skyscan-legend")
+            assert page.evaluate("skyscan.map.hasLayer(skyscan.layers.none)")
+    finally:
+        page.close()
+
+
+def test_heatmap_is_drawn_where_the_detections_are(browser: Any, map_file: str) -> None:
+    page, log = open_map(browser, map_file)
+    try:
+        _centre_view(page)
+        _show_only(page, "heat")
+        img = screenshot(page)
+        dense = container_point(page, *DENSE)
+        far = (dense[0] + 250, dense[1] - 150)  # ~130 m from every detection
+        hot = _pixel(img, dense)
+        assert not _close(hot, BACKGROUND, 20), f"no heat at the dense group: {hot}"
+        assert hot[0] > 200 and hot[2] < 100, f"dense group should be hot (red/yellow): {hot}"
+        assert _close(_pixel(img, far), BACKGROUND, 6), "heat drawn far from any detection"
+        # A lone detection still shows, cooler than the hot spot.
+        lone = _pixel(img, container_point(page, *TRUCK))
+        assert not _close(lone, BACKGROUND, 20) and lone[2] > lone[0], f"lone truck heat: {lone}"
+        assert log.unexpected() == []
+    finally:
+        page.close()
+
+
+def test_markers_have_class_colours_at_their_coordinates(browser: Any, map_file: str) -> None:
+    page, _ = open_map(browser, map_file)
+    try:
+        _centre_view(page)
+        _show_only(page, "points")
+        img = screenshot(page)
+        for lonlat, colour, name in [(TRUCK, ORANGE, "truck"), (BUS, WHITE, "bus"), (CAR, RED, "car")]:
+            got = _pixel(img, container_point(page, *lonlat))
+            assert _close(got, colour), f"{name} marker: expected {colour}, got {got}"
+        # The white bus marker has a dark outline so it shows on light imagery.
+        bx, by = container_point(page, *BUS)
+        radius = page.evaluate("skyscan.layers.points.radius")
+        ring = [img[round(by), round(bx + d)].astype(int).sum() for d in np.arange(radius - 1, radius + 2, 0.5)]
+        assert min(ring) < 250, f"no dark outline around the bus marker: {ring}"
+        # Away from the groups: background, no stray markers.
+        assert _close(_pixel(img, (bx - 350, by)), BACKGROUND, 6)
+    finally:
+        page.close()
+
+
+def test_clicking_a_marker_opens_its_popup(browser: Any, map_file: str) -> None:
+    page, log = open_map(browser, map_file)
+    try:
+        _centre_view(page)
+        x, y = container_point(page, *TRUCK)
+        box = page.locator("#map").bounding_box()
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=5000)
+        text = popup.inner_text()
+        assert "truck" in text and "0.910" in text and "scene_b" in text, text
+        assert f"{TRUCK[0]:.6f}"[:8] in text and f"{TRUCK[1]:.6f}"[:8] in text, text
+        # A click on empty ground closes it and opens nothing new (closing fades for 200 ms).
+        page.mouse.click(box["x"] + x - 300, box["y"] + y + 60)
+        popup.wait_for(state="detached", timeout=2000)
+        page.wait_for_timeout(300)
+        assert page.locator(".leaflet-popup-content").count() == 0
+        assert log.unexpected() == []
+    finally:
+        page.close()
+
+
+def test_empty_table_renders_and_says_so(browser: Any, tmp_path: Path) -> None:
+    empty = pd.DataFrame({"lon": [], "lat": [], "class_name": [], "score": []})
+    path = make_map(empty, tmp_path / "empty.html", basemap=False)
+    page, log = open_map(browser, str(path))
+    try:
+        assert "No detections to show" in page.inner_text(".skyscan-empty")
+        assert "0 detections" in page.inner_text(".skyscan-legend")
+        assert log.unexpected() == [] and log.requests == [Path(path).resolve().as_uri()]
+    finally:
+        page.close()
+
+
+def test_bad_rows_and_imagery_are_reported_and_the_rest_is_shown(
+    browser: Any, tmp_path: Path, detections: pd.DataFrame
+) -> None:
+    bad = pd.concat([detections, pd.DataFrame({
+        "image_id": ["x", "x", "y"], "image_path": "/x", "class_name": "car", "score": 0.5,
+        "lon": [np.nan, 200.0, np.nan], "lat": [1.0, 1.0, np.nan], "georeferenced": [True, True, False],
+    })], ignore_index=True)
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00 not really a tiff")
+    path = make_map(bad, tmp_path / "bad.html", imagery=[str(broken)], basemap=False)
+    page, log = open_map(browser, str(path))
+    try:
+        legend = page.inner_text(".skyscan-legend")
+        assert "1 detection(s) skipped: their image has no georeferencing" in legend
+        assert "1 detection(s) skipped: missing, NaN or infinite lon/lat" in legend
+        assert "1 detection(s) skipped: lon/lat out of range" in legend
+        assert "broken.tif" in legend
+        assert f"{len(detections)} detections on the map ({len(bad)} in the input)" in legend
+        assert page.evaluate("skyscan.layers.points.n") == len(detections)
+        assert log.unexpected() == []
+    finally:
+        page.close()
+
+
+def test_imagery_overlay_is_placed_on_its_footprint(browser: Any, tmp_path: Path) -> None:
+    # A UTM image, left half magenta and right half green, 0.5 m pixels.
+    data = np.zeros((3, 80, 120), np.uint8)
+    data[0, :, :60], data[2, :, :60] = 255, 255
+    data[1, :, 60:] = 255
+    tif = write_geotiff(tmp_path / "scene.tif", 120, 80, data=data, transform=utm_transform(0.5))
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs("EPSG:32631", "EPSG:4326", always_xy=True)
+    t = utm_transform(0.5)
+    left = to_ll.transform(t.c + 15, t.f - 20)  # 30 px in, magenta
+    right = to_ll.transform(t.c + 45, t.f - 20)  # in the green half
+    outside = to_ll.transform(t.c - 30, t.f + 30)
+    dets = pd.DataFrame({"lon": [left[0]], "lat": [left[1]], "class_name": ["car"], "score": [0.9]})
+    path = make_map(dets, tmp_path / "img.html", imagery=[str(tif)], max_markers=0, basemap=False)
+    page, log = open_map(browser, str(path))
+    try:
+        _show_only(page, "none")
+        img = screenshot(page)
+        assert _close(_pixel(img, container_point(page, *left)), np.array([255, 0, 255]), 30)
+        assert _close(_pixel(img, container_point(page, *right)), np.array([0, 255, 0]), 30)
+        assert _close(_pixel(img, container_point(page, *outside)), BACKGROUND, 6)
+        assert log.unexpected() == []
+    finally:
+        page.close()
+
+
+def test_optional_layers_and_switcher(browser: Any, tmp_path: Path, detections: pd.DataFrame) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    zones = gpd.GeoDataFrame({"name": ["lot"]}, geometry=[box(4.4685, 51.9200, 4.4695, 51.9210)], crs="EPSG:4326")
+    clustered = detections.assign(cluster_id=[0] * 200 + [-1, -1, -1])
+    path = make_map(detections, tmp_path / "layers.html", zones=zones.to_crs("EPSG:32631"),
+                    h3_resolution=11, clusters=clustered, basemap=False)
+    page, log = open_map(browser, str(path))
+    try:
+        switcher = page.inner_text(".leaflet-control-layers")
+        for label in ["Heatmap", "Detections (203)", "H3 cells (res 11)", "Zones", "Clusters", "No basemap"]:
+            assert label in switcher, switcher
+        assert page.evaluate("skyscan.layers.zones.getLayers().length") == 1
+        assert page.evaluate("skyscan.layers.clusters.getLayers()[0].feature.properties.size") == 200
+        counts = page.evaluate("skyscan.layers.h3.getLayers().map(l => l.feature.properties.count)")
+        assert sum(counts) == len(detections)
+        assert log.unexpected() == []
+    finally:
+        page.close()
