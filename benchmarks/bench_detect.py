@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--model", default="vehicles")
     args = parser.parse_args()
 
-    from skyscan.detect import DetectorRecipe, get_detector
+    from skyscan.detectors import DetectorRecipe, get_detector
 
     detector = get_detector(DetectorRecipe(model=args.model))
     gsd = detector.card.gsd or 0.25

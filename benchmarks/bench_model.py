@@ -24,8 +24,8 @@ import numpy as np
 def bench(model: str, threads: int, batch: int, repeat: int, warmup: int = 2) -> dict[str, object]:
     import onnxruntime as ort
 
-    from skyscan.detect.card import load_card
-    from skyscan.detect.registry import resolve_model
+    from skyscan.detectors.card import load_card
+    from skyscan.detectors.registry import resolve_model
 
     path = resolve_model(model)
     card = load_card(path)
@@ -69,7 +69,7 @@ def main() -> None:
     args = ap.parse_args()
     models = args.models
     if not models:
-        from skyscan.detect.registry import BUILTIN_DIR
+        from skyscan.detectors.registry import BUILTIN_DIR
 
         models = [m for m in ("vehicles", "vehicles-int8") if (BUILTIN_DIR / f"{m}.onnx").is_file()]
     for m in models:

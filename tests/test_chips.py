@@ -7,7 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyscan.chips import axis_offsets, chip_size_in_source, interior_edges, plan_chips
+from skyscan.chips import (
+    axis_offsets,
+    chip_boxes_to_image,
+    chip_size_in_source,
+    interior_edges,
+    plan_chips,
+)
 from skyscan.errors import InputError
 from skyscan.types import ChipWindow
 
@@ -126,6 +132,15 @@ def test_interior_edges() -> None:
     assert interior_edges(ChipWindow(488, 0, 512, 512, 512, 512), 1000, 1000) == (True, False, False, True)
     # a padded chip over a small image has no interior edge
     assert interior_edges(ChipWindow(0, 0, 512, 512, 512, 512), 100, 50) == (False,) * 4
+
+
+def test_chip_boxes_to_image() -> None:
+    w = ChipWindow(900, 400, 256, 256, 128, 128)  # scale 2, padded past a 1000x600 image
+    out = chip_boxes_to_image(np.array([[0, 0, 10, 5], [40, 90, 80, 127]]), w)
+    assert out.tolist() == [[900, 400, 920, 410], [980, 580, 1060, 654]]
+    clipped = chip_boxes_to_image(np.array([[40, 90, 80, 127]]), w, 1000, 600)
+    assert clipped.tolist() == [[980, 580, 1000, 600]]
+    assert chip_boxes_to_image(np.zeros((0, 4)), w).shape == (0, 4)
 
 
 def test_docstring_examples_run() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from skyscan.detect import DetectorRecipe
+from skyscan.detectors import DetectorRecipe
 from skyscan.pipeline import DetectOptions
 
 

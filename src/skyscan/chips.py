@@ -13,10 +13,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import numpy.typing as npt
+
 from skyscan.errors import InputError
 from skyscan.types import ChipWindow
 
-__all__ = ["MAX_OVERLAP", "axis_offsets", "chip_size_in_source", "interior_edges", "plan_chips"]
+__all__ = [
+    "MAX_OVERLAP",
+    "axis_offsets",
+    "chip_boxes_to_image",
+    "chip_size_in_source",
+    "interior_edges",
+    "plan_chips",
+]
 
 MAX_OVERLAP = 0.5  # beyond half a chip every pixel would be read three times or more
 
@@ -89,3 +99,28 @@ def interior_edges(window: ChipWindow, image_w: int, image_h: int) -> tuple[bool
         window.col_off + window.width < image_w,
         window.row_off + window.height < image_h,
     )
+
+
+def chip_boxes_to_image(
+    boxes_chip_px: npt.ArrayLike,
+    window: ChipWindow,
+    image_w: int | None = None,
+    image_h: int | None = None,
+) -> npt.NDArray[np.float64]:
+    """Boxes in a chip's model-input pixels to image pixels.
+
+    ``x_img = x_chip * window.scale_x + col_off`` (and likewise for y). When the image
+    size is given, boxes are clipped to it (a chip padded past the image edge may
+    report boxes reaching into the padding).
+
+    >>> chip_boxes_to_image([[10, 20, 30, 40]], ChipWindow(100, 50, 1024, 1024, 512, 512))
+    array([[120.,  90., 160., 130.]])
+    """
+    b = np.asarray(boxes_chip_px, dtype=np.float64).reshape(-1, 4)
+    scale = np.array([window.scale_x, window.scale_y, window.scale_x, window.scale_y])
+    out = b * scale + np.array([window.col_off, window.row_off, window.col_off, window.row_off], np.float64)
+    if image_w is not None:
+        out[:, 0::2] = np.clip(out[:, 0::2], 0.0, float(image_w))
+    if image_h is not None:
+        out[:, 1::2] = np.clip(out[:, 1::2], 0.0, float(image_h))
+    return out

@@ -22,8 +22,8 @@ import pyarrow as pa
 import shapely
 
 from skyscan.chips import chip_size_in_source, plan_chips
-from skyscan.detect import Detector, DetectorRecipe, ModelCard
-from skyscan.detect.merge import box_touches_chip_edge, merge_detections
+from skyscan.detectors import Detector, DetectorRecipe, ModelCard
+from skyscan.detectors.merge import box_touches_chip_edge, merge_detections
 from skyscan.errors import InputError
 from skyscan.io.reader import ImageReader, ReadOptions
 from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS

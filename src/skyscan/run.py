@@ -158,7 +158,7 @@ def _manifest(
     engine: str,
     resumed: bool,
 ) -> dict[str, Any]:
-    from skyscan.detect import get_detector
+    from skyscan.detectors import get_detector
 
     card = get_detector(options.recipe).card
     classes = Counter(detections.column("class_name").to_pylist()) if detections.num_rows else Counter()

@@ -108,7 +108,7 @@ def detect(
     ``images`` has an ``image_id`` column. ``partitions`` sets the number of detect
     tasks (default: one per work unit, at most 8 per core). ``detector_factory`` builds
     a detector from ``options.recipe`` in each worker (default
-    :func:`skyscan.detect.get_detector`; it must be picklable and should cache).
+    :func:`skyscan.detectors.get_detector`; it must be picklable and should cache).
     """
     from pyspark import StorageLevel
 

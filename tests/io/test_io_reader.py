@@ -509,3 +509,18 @@ def test_sidecar_corner_without_gsd_uses_user_gsd(tmp_path: Path) -> None:
     ref = open_image(p, ReadOptions(sidecar_mapping=mapping, gsd=0.4))
     assert ref.transform == (0.4, 0.0, 2683000.0, 0.0, -0.4, 1248000.0)
     assert (ref.crs, ref.georef_source, ref.gsd) == ("EPSG:2056", "sidecar", pytest.approx(0.4))
+
+
+def test_tiff_with_tfw_and_prj_but_no_tags(tmp_path: Path) -> None:
+    p = rasters.write_geotiff(tmp_path / "t.tif", crs=None)
+    (tmp_path / "t.tfw").write_text("0.5\n0\n0\n-0.5\n594000.25\n5757999.75\n")
+    with pytest.raises(CRSError, match=r"t\.tif: has a transform \(worldfile\) but no CRS"):
+        open_image(p)
+    (tmp_path / "t.prj").write_text(CRS.from_epsg(32631).to_wkt(version="WKT1_ESRI"))
+    ref = open_image(p)
+    assert (ref.georef_source, ref.crs) == ("worldfile", "EPSG:32631")
+    assert ref.transform == (0.5, 0.0, 594000.0, 0.0, -0.5, 5758000.0)
+    # The same world file beside a GeoTIFF with its own tags: the tags get the credit.
+    q = rasters.write_geotiff(tmp_path / "g.tif")
+    (tmp_path / "g.tfw").write_text((tmp_path / "t.tfw").read_text())
+    assert open_image(q).georef_source == "geotiff"

@@ -9,8 +9,8 @@ import pytest
 
 from rasters import utm_transform, write_geotiff
 from skyscan.chips import plan_chips
-from skyscan.detect import DetectorRecipe, get_detector
-from skyscan.detect.synthetic import build_blob_model, draw_blobs
+from skyscan.detectors import DetectorRecipe, get_detector
+from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 from skyscan.io.reader import open_image
 from skyscan.pipeline import DetectOptions, detect_image, detect_unit, finalize_image, plan_units
 from skyscan.schema import DETECTION_COLUMNS

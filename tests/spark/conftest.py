@@ -27,7 +27,7 @@ import pytest
 import rasterio
 from rasters import lv95_transform, rotated_transform, utm_transform, write_geotiff
 
-from skyscan.detect.synthetic import build_blob_model, draw_blobs
+from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 
 SPARK_CONF = {
     "spark.ui.enabled": "false",

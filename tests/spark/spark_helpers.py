@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 
-from skyscan.detect import DetectorRecipe
+from skyscan.detectors import DetectorRecipe
 from skyscan.pipeline import DetectOptions
 
 FLOAT_TOL = 1e-9  # degrees for lon/lat; the same tolerance for every float column

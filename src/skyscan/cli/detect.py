@@ -45,7 +45,7 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
     """
     from tqdm import tqdm
 
-    from skyscan.detect import DetectorRecipe
+    from skyscan.detectors import DetectorRecipe
     from skyscan.io.reader import ReadOptions
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect

@@ -8,8 +8,8 @@ import click
 @click.command("models")
 def models_command() -> None:
     """List the models shipped with skyscan."""
-    from skyscan.detect.card import load_card
-    from skyscan.detect.registry import BUILTIN_DIR, builtin_models
+    from skyscan.detectors.card import load_card
+    from skyscan.detectors.registry import BUILTIN_DIR, builtin_models
 
     names = builtin_models()
     if not names:

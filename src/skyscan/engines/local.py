@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from skyscan.detect import Detector, get_detector
+from skyscan.detectors import Detector, get_detector
 from skyscan.errors import SkyscanError
 from skyscan.io.reader import open_image
 from skyscan.pipeline import DetectOptions, detect_image

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyscan.detect import ModelCard, get_detector, load_card
+from skyscan.detectors import ModelCard, get_detector, load_card
 from skyscan.engines import spark_stages as stages
 from skyscan.engines.spark_session import joined_or_new_session, task_cpus, to_spark_schema
 from skyscan.errors import InputError
@@ -61,7 +61,7 @@ class PackedJob:
 
 def model_card(options: DetectOptions) -> ModelCard:
     """The card of the model a recipe names (read on the driver; no ONNX session built)."""
-    from skyscan.detect.registry import resolve_model
+    from skyscan.detectors.registry import resolve_model
 
     return load_card(resolve_model(options.recipe.model))
 

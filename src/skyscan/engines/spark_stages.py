@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from skyscan.detect import Detector, DetectorRecipe, ModelCard
+from skyscan.detectors import Detector, DetectorRecipe, ModelCard
 from skyscan.errors import SkyscanError
 from skyscan.pipeline import DetectOptions, detect_unit, finalize_image, plan_units
 from skyscan.schema import METADATA_PREFIX
@@ -143,7 +143,7 @@ def detect_units(
     """Work units → raw (unmerged) detections per unit, as Arrow IPC in one row per unit.
 
     The detector comes from ``detector_factory(options.recipe)``, which caches it per
-    process (``skyscan.detect.get_detector``): the model loads once per Python worker.
+    process (``skyscan.detectors.get_detector``): the model loads once per Python worker.
     """
     passthrough = ["path", "image_id", "unit_index", "n_units", "ref", "error_stage", "error_type", "error_message"]
     for batch in batches:

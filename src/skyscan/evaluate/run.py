@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from skyscan.detect.card import ModelCard, load_card
-from skyscan.detect.registry import resolve_model
+from skyscan.detectors.card import ModelCard, load_card
+from skyscan.detectors.registry import resolve_model
 from skyscan.errors import InputError
 from skyscan.evaluate.metrics import ClassResult, evaluate_detections, mean_ap
 from skyscan.labels import ClassMapping, LabelSet, read_labels

@@ -190,7 +190,12 @@ def _gdal_georef(ds: Any, path: str, options: ReadOptions) -> _Georef | None:
     world = georef.world_file_for(path)
     if aux is not None and _aux_has_georef(aux):
         source = "aux.xml"
-    elif world is not None and _same_transform(transform, georef.read_world_file(world)):
+    elif (
+        world is not None
+        # A GeoTIFF's own tags win over a world file in GDAL: same numbers, tags' credit.
+        and not (ds.driver == "GTiff" and crs_obj is not None)
+        and _same_transform(transform, georef.read_world_file(world))
+    ):
         source = "worldfile"
     else:
         source = "geotiff"

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from skyscan.detect.card import ClassSpec, ModelCard, save_card
+from skyscan.detectors.card import ClassSpec, ModelCard, save_card
 from skyscan.schema import XVIEW_TYPE_IDS
 from skyscan.train.model import STRIDE, ExportWrapper, TinyCenterNet
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from skyscan.detect.card import ModelCard, load_card, save_card
+from skyscan.detectors.card import ModelCard, load_card, save_card
 from skyscan.errors import InputError, OutputExistsError
 from skyscan.labels import ClassMapping
 from skyscan.train.data import DataSpec

@@ -177,6 +177,8 @@ def _skip(keep: npt.NDArray[np.bool_], bad: npt.NDArray[np.bool_], why: str, not
 
 def load_points(detections: Any) -> MapPoints:
     """Read and validate detections for the map; see the module docstring."""
+    import pandas as pd
+
     notes: list[str] = []
     obj = _read_path(Path(detections)) if isinstance(detections, str | Path) else detections
     cols = _columns(obj, notes)
@@ -213,9 +215,10 @@ def load_points(detections: Any) -> MapPoints:
         first = np.unique(image_codes, return_index=True)[1]
         for code, idx in zip(image_codes[first], first, strict=True):
             image_paths[int(code)] = str(paths[idx])
-    score = (
-        np.asarray(cols["score"][keep], dtype=np.float64) if "score" in cols else np.full(int(keep.sum()), np.nan)
-    )
+    if "score" in cols:
+        score = pd.to_numeric(pd.Series(cols["score"][keep]), errors="coerce").to_numpy(np.float64)
+    else:
+        score = np.full(int(keep.sum()), np.nan)
     return MapPoints(
         lon=np.ascontiguousarray(lon[keep]),
         lat=np.ascontiguousarray(lat[keep]),

@@ -12,7 +12,9 @@
 (function () {
   'use strict';
 
+  const timings = { scriptStart: performance.now() };
   const data = JSON.parse(document.getElementById('skyscan-data').textContent);
+  timings.parsed = performance.now();
   const R = 6378137;
 
   function decode(p) {
@@ -503,7 +505,8 @@
         data.n_input ? 'No detection can be placed on the map (see notes).' : 'No detections to show.'));
     }
 
-    window.skyscan = { map: map, layers: layers, data: data, legend: legend, ready: false };
+    timings.built = performance.now();
+    window.skyscan = { map: map, layers: layers, data: data, legend: legend, timings: timings, ready: false };
     requestAnimationFrame(() => {
       window.skyscan.readyMs = performance.now();
       window.skyscan.ready = true;

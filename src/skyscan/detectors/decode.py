@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from skyscan.detect.card import ModelCard
+from skyscan.detectors.card import ModelCard
 from skyscan.errors import ModelError
 from skyscan.types import ChipDetections
 

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from skyscan.detect.card import ModelCard
+from skyscan.detectors.card import ModelCard
 from skyscan.types import ChipDetections
 
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rasters import utm_transform, write_geotiff
-from skyscan.detect.synthetic import build_blob_model, draw_blobs
+from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 
 
 def skyscan(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:

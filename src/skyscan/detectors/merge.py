@@ -86,6 +86,10 @@ def merge_detections(
        intervals (boxes also overlap in area): two pieces of an object larger than
        the chip overlap, seen from the two sides of a seam.
 
+    Uncut boxes come first, so they are only ever removed by rule 1 among themselves:
+    the uncut boxes kept are exactly ``nms`` of the uncut boxes, and rules 2 and 3 can
+    only remove cut boxes. An object seen whole by some chip is never lost to them.
+
     Decision for rule 3: the larger piece is kept, not the union of the pieces, so every
     output box is one that a chip actually saw (it keeps the window and score it came
     from). An object is seen whole by some chip whenever it is no larger than the

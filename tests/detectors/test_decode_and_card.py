@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skyscan.detect.card import ClassSpec, ModelCard, load_card
-from skyscan.detect.decode import decode_boxes, decode_centernet, decode_chip_classifier
-from skyscan.detect.onnx_backend import OnnxDetector
-from skyscan.detect.synthetic import build_blob_model, draw_blobs
+from skyscan.detectors.card import ClassSpec, ModelCard, load_card
+from skyscan.detectors.decode import decode_boxes, decode_centernet, decode_chip_classifier
+from skyscan.detectors.onnx_backend import OnnxDetector
+from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 from skyscan.errors import ModelError
 
 CARD = ModelCard(name="t", classes=(ClassSpec("car", 18), ClassSpec("bus", 19)), input_size=(16, 16),

@@ -16,7 +16,7 @@ A card lives next to the model as ``<model>.json`` (``vehicles.onnx`` → ``vehi
     }
 
 Input pixels are fed as float32 NCHW RGB, ``(pixel - mean) / std`` per channel.
-Output formats (see :mod:`skyscan.detect.decode`):
+Output formats (see :mod:`skyscan.detectors.decode`):
 
 ``centernet``
     outputs ``heatmap`` (N, C, h, w) sigmoid scores, ``wh`` (N, 2, h, w) box width/height

@@ -2,7 +2,7 @@
 
 It finds bright Gaussian blobs: a blob in the red channel is a ``car``, green a
 ``truck``, blue a ``bus``. The graph is genuine ONNX run by ONNX Runtime, with the
-CenterNet output contract of :mod:`skyscan.detect.card`, so every stage of the pipeline
+CenterNet output contract of :mod:`skyscan.detectors.card`, so every stage of the pipeline
 (chipping, batching, decoding, merging, georeferencing) is exercised for real.
 Use :func:`draw_blobs` to paint such objects into test images.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from skyscan.detect.card import ClassSpec, ModelCard, save_card
+from skyscan.detectors.card import ClassSpec, ModelCard, save_card
 from skyscan.errors import require
 
 BLOB_CLASSES = (ClassSpec("car", 18), ClassSpec("truck", 23), ClassSpec("bus", 19))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from skyscan.detect.base import Detector, DetectorRecipe
-from skyscan.detect.card import ClassSpec, ModelCard, load_card, save_card
+from skyscan.detectors.base import Detector, DetectorRecipe
+from skyscan.detectors.card import ClassSpec, ModelCard, load_card, save_card
 from skyscan.errors import InputError
 
 __all__ = [
@@ -26,11 +26,11 @@ def get_detector(recipe: DetectorRecipe) -> Detector:
     This is the model factory that engines call on each worker, as Spark's
     ``predict_batch_udf`` does: the recipe travels, the live session does not.
     """
-    from skyscan.detect.registry import resolve_model
+    from skyscan.detectors.registry import resolve_model
 
     path = resolve_model(recipe.model)
     if recipe.backend == "onnx":
-        from skyscan.detect.onnx_backend import OnnxDetector
+        from skyscan.detectors.onnx_backend import OnnxDetector
 
         return OnnxDetector(path, threads=recipe.threads, score_threshold=recipe.score_threshold)
     raise InputError(f"'backend' must be 'onnx' (got {recipe.backend!r})")

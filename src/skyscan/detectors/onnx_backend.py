@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from skyscan.detect.card import ModelCard, load_card
-from skyscan.detect.decode import DECODERS
+from skyscan.detectors.card import ModelCard, load_card
+from skyscan.detectors.decode import DECODERS
 from skyscan.errors import ModelError, require
 from skyscan.types import ChipDetections
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 class OnnxDetector:
-    """A :class:`~skyscan.detect.base.Detector` running an ONNX model on the CPU.
+    """A :class:`~skyscan.detectors.base.Detector` running an ONNX model on the CPU.
 
     Stateless after construction: ``InferenceSession.run`` is thread-safe, so one
     instance serves every thread of a process.
@@ -80,7 +80,7 @@ class OnnxDetector:
         return dict(zip(self._output_names, values, strict=True))
 
     def detect_batch(self, chips: npt.NDArray[np.uint8]) -> list[ChipDetections]:
-        from skyscan.detect.merge import nms
+        from skyscan.detectors.merge import nms
 
         if len(chips) == 0:
             return []

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyscan.chips import plan_chips
-from skyscan.detect.merge import box_touches_chip_edge, merge_detections, nms
+from skyscan.chips import chip_boxes_to_image, plan_chips
+from skyscan.detectors.merge import box_touches_chip_edge, merge_detections, nms
 from skyscan.errors import InputError
 from skyscan.types import ChipWindow
 
@@ -126,6 +126,16 @@ def test_merge_matches_reference(det: tuple[np.ndarray, ...]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
+@given(det=detections())
+def test_uncut_boxes_are_only_removed_by_plain_nms(det: tuple[np.ndarray, ...]) -> None:
+    boxes, scores, labels, cut = det
+    keep = merge_detections(boxes, scores, labels, cut=cut)
+    whole = np.flatnonzero(~cut)
+    expected = whole[nms(boxes[whole], scores[whole], labels[whole], 0.5)]
+    assert sorted(k for k in keep.tolist() if not cut[k]) == sorted(expected.tolist())
+
+
+@settings(max_examples=100, deadline=None)
 @given(det=detections(), seed=st.integers(0, 2**32 - 1))
 def test_kept_rows_do_not_depend_on_input_order(det: tuple[np.ndarray, ...], seed: int) -> None:
     boxes, scores, labels, cut = det
@@ -157,7 +167,7 @@ def _simulate(
         chip_px = np.stack([(x0 - w.col_off) / w.scale_x, (y0 - w.row_off) / w.scale_y,
                             (x1 - w.col_off) / w.scale_x, (y1 - w.row_off) / w.scale_y], axis=1)[seen]
         all_cut.append(box_touches_chip_edge(chip_px, w.out_width, w.out_height, w, width, height))
-        all_boxes.append(chip_px * [w.scale_x, w.scale_y, w.scale_x, w.scale_y] + [w.col_off, w.row_off] * 2)
+        all_boxes.append(chip_boxes_to_image(chip_px, w, width, height))
     boxes = np.concatenate(all_boxes)
     scores = rng.uniform(0.3, 1.0, len(boxes))  # a cut piece may well score higher
     return boxes, scores, np.zeros(len(boxes), np.int64), np.concatenate(all_cut)
@@ -277,7 +287,7 @@ def test_merge_scales_to_thousands_of_boxes() -> None:
 def test_docstring_examples_run() -> None:
     import doctest
 
-    import skyscan.detect.merge
+    import skyscan.detectors.merge
 
-    result = doctest.testmod(skyscan.detect.merge)
+    result = doctest.testmod(skyscan.detectors.merge)
     assert result.failed == 0 and result.attempted >= 2
