@@ -140,7 +140,7 @@ def bench_join(n_points: int, n_zones: int, repeats: int) -> dict[str, Any]:
     return {
         "points": n_points,
         "zones": n_zones,
-        "pairs": int(len(theirs)),
+        "pairs": len(theirs),
         "zone_vertices_mean": float(shapely.get_num_coordinates(zones).mean()),
         "array": summary(array_times, "skyscan_array", array_same),
         "table": summary(table_times, "skyscan_table", table_same and same_attrs),
@@ -173,7 +173,7 @@ def bench_h3(n_points: int, repeats: int, res: int = 9) -> dict[str, Any]:
     return {
         "points": n_points,
         "res": res,
-        "cells": int(len(uniq)),
+        "cells": len(uniq),
         "backend": backend,
         "seconds": round(best, 3),
         "points_per_s": round(n_points / best),

@@ -24,7 +24,7 @@ def _zones(crs: str | None = "EPSG:4326") -> gpd.GeoDataFrame:
 
 
 def test_wkt_needs_a_crs_and_says_how_to_set_one() -> None:
-    with pytest.raises(CRSError, match="no CRS.*--zones-crs"):
+    with pytest.raises(CRSError, match=r"no CRS.*--zones-crs"):
         read_areas(SQUARE)
     areas = read_areas(SQUARE, crs="EPSG:4326")
     assert len(areas.frame) == 1 and areas.frame.crs.to_epsg() == 4326
@@ -66,7 +66,7 @@ def test_shapefile_without_prj_needs_crs(tmp_path: Path) -> None:
 def test_declared_crs_never_overrides_the_files(tmp_path: Path) -> None:
     path = tmp_path / "zones.parquet"
     _zones().to_parquet(path)
-    with pytest.raises(CRSError, match="declares.*EPSG:2056"):
+    with pytest.raises(CRSError, match=r"declares.*EPSG:2056"):
         read_areas(path, crs="EPSG:2056")
 
 
@@ -93,7 +93,7 @@ def test_empty_inputs_are_errors() -> None:
 def test_mixed_geometry_types_are_refused_for_polygon_operations() -> None:
     frame = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1), shapely.Point(3, 3), shapely.LineString([(0, 0), (1, 1)])],
                              crs="EPSG:4326")
-    with pytest.raises(InputError, match="expected Polygon or MultiPolygon.*Point, LineString.*rows 1, 2.*mixed"):
+    with pytest.raises(InputError, match=r"expected Polygon or MultiPolygon.*Point, LineString.*rows 1, 2.*mixed"):
         prepare_areas(frame)
     # Distance joins take any geometry (roads as lines, sites as points).
     assert len(prepare_areas(frame, polygons_only=False).frame) == 3

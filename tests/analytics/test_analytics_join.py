@@ -150,7 +150,7 @@ def test_footprints_straddling_an_edge() -> None:
 
 def test_zones_without_crs_say_how_to_set_one() -> None:
     det = detections_frame([8.52], [47.35])
-    with pytest.raises(CRSError, match="no CRS.*set_crs.*--zones-crs"):
+    with pytest.raises(CRSError, match=r"no CRS.*set_crs.*--zones-crs"):
         spatial_join(det, _two_zones(None))
 
 

@@ -111,21 +111,21 @@ def _rows(keep: np.ndarray, *arrays: np.ndarray) -> list[tuple[float, ...]]:
     return [tuple(float(v) for a in arrays for v in np.atleast_1d(a[k])) for k in keep]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(det=detections(), thr=st.sampled_from([0.3, 0.5, 0.7]))
 def test_nms_matches_reference(det: tuple[np.ndarray, ...], thr: float) -> None:
     boxes, scores, labels, _ = det
     assert nms(boxes, scores, labels, thr).tolist() == _ref_nms(boxes, scores, labels, thr)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(det=detections())
 def test_merge_matches_reference(det: tuple[np.ndarray, ...]) -> None:
     boxes, scores, labels, cut = det
     assert merge_detections(boxes, scores, labels, cut=cut).tolist() == _ref_merge(boxes, scores, labels, cut)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(det=detections())
 def test_uncut_boxes_are_only_removed_by_plain_nms(det: tuple[np.ndarray, ...]) -> None:
     boxes, scores, labels, cut = det
@@ -135,7 +135,7 @@ def test_uncut_boxes_are_only_removed_by_plain_nms(det: tuple[np.ndarray, ...]) 
     assert sorted(k for k in keep.tolist() if not cut[k]) == sorted(expected.tolist())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(det=detections(), seed=st.integers(0, 2**32 - 1))
 def test_kept_rows_do_not_depend_on_input_order(det: tuple[np.ndarray, ...], seed: int) -> None:
     boxes, scores, labels, cut = det

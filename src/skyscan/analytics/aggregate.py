@@ -180,10 +180,14 @@ def pivot_counts(table: pd.DataFrame, column: str, index: Sequence[str] | None =
     if not index:
         raise InputError(f"pivot on {column!r} needs at least one other key column to keep")
     values = table[column].astype("string").fillna("null").to_numpy()
-    keyed = pd.DataFrame(table[index]).assign(_value=values, count=table["count"].to_numpy())
+    counts = table["count"].to_numpy()
+    # Zero-count placeholder rows (a zone without detections has no value to pivot on)
+    # keep their row but add no column.
+    placeholder = table[column].isna().to_numpy() & (counts == 0)
+    keyed = pd.DataFrame(table[index]).assign(_value=values, count=counts)
     grouped = keyed.groupby([*index, "_value"], dropna=False, sort=True)["count"].sum()
     wide = grouped.unstack("_value", fill_value=0)
-    levels = sorted(wide.columns.tolist())
+    levels = sorted(set(values[~placeholder].tolist()))
     wide = wide[levels].astype(np.int64)
     wide.columns = pd.Index([f"count_{v}" for v in levels])
     if len(levels) == 2:

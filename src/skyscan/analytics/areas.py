@@ -59,11 +59,13 @@ def read_areas(
     crs: str | None = None,
     layer: str | None = None,
     polygons_only: bool = True,
+    crs_flag: str = "zones-crs",
 ) -> Areas:
     """Read areas from a file or a WKT string and check them (see module docstring).
 
     ``crs`` declares the CRS of data that has none (WKT, a shapefile without .prj); it
     never overrides a CRS the file declares (a disagreement is a :class:`CRSError`).
+    ``crs_flag`` names the CLI option that sets it, for error messages.
     """
     import geopandas as gpd
 
@@ -78,7 +80,7 @@ def read_areas(
         except shapely.errors.GEOSException as exc:
             raise InputError(f"areas: cannot parse WKT {text[:60]!r}: {exc}") from None
         frame = gpd.GeoDataFrame(geometry=[geom], crs=declared)
-        return prepare_areas(frame, source="WKT area", crs=crs, polygons_only=polygons_only)
+        return prepare_areas(frame, source="WKT area", crs=crs, polygons_only=polygons_only, crs_flag=crs_flag)
     if not path.exists():
         raise InputError(
             f"areas {text!r}: no such file, and not WKT (expected a path to .geojson, "
@@ -92,7 +94,7 @@ def read_areas(
             frame = gpd.read_file(path, layer=layer)
     except (ValueError, OSError, RuntimeError) as exc:
         raise InputError(f"areas {text!r}: cannot read ({type(exc).__name__}: {exc})") from None
-    return prepare_areas(frame, source=f"areas {path.name}", crs=crs, polygons_only=polygons_only)
+    return prepare_areas(frame, source=f"areas {path.name}", crs=crs, polygons_only=polygons_only, crs_flag=crs_flag)
 
 
 def prepare_areas(
@@ -101,12 +103,13 @@ def prepare_areas(
     source: str = "areas",
     crs: str | None = None,
     polygons_only: bool = True,
+    crs_flag: str = "zones-crs",
 ) -> Areas:
     """Check and repair an areas GeoDataFrame; return it with notes. Does not mutate."""
     notes: list[str] = []
     frame = frame.copy()
     frame = _apply_declared_crs(frame, crs, source)
-    require_crs(frame, source, flag="zones-crs")
+    require_crs(frame, source, flag=crs_flag)
     if len(frame) == 0:
         raise InputError(f"{source}: no areas (the file has 0 rows)")
     geoms = np.asarray(frame.geometry.values, dtype=object)

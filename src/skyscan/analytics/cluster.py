@@ -83,7 +83,7 @@ def cluster_detections(
     most frequent first), ``n_<class>`` counts, ``mean_score``, ``lon``/``lat`` of the
     centre, ``metric_crs``, ``area_m2`` of the hull, and the hull polygon (the convex
     hull of the members' footprints — their centre points where a footprint is
-    missing — computed in the metric CRS) as geometry, EPSG:4326.
+    missing) as geometry, EPSG:4326; its area is measured in the metric CRS.
     ``cluster_id`` on detections is ``-1`` for noise and null without coordinates.
     """
     check_cluster_options(eps_m, min_samples)
@@ -151,20 +151,16 @@ def _describe(detections: gpd.GeoDataFrame, labels: npt.NDArray[np.int64], group
 
 
 def _hulls(footprints: Any, lon: Any, lat: Any, labels: Any, crs: str) -> tuple[Any, Any, Any]:
-    """Convex hull per label of the footprints' vertices (centres where missing),
-    computed in ``crs``; returns hulls in EPSG:4326, their areas in m², and labels."""
+    """Convex hull per label of the footprints' vertices (centres where missing), in
+    EPSG:4326 (so it covers every member exactly), and its area in m² in ``crs``."""
     missing = shapely.is_missing(footprints) | shapely.is_empty(footprints)
     shapes = footprints.copy()
     shapes[missing] = shapely.points(lon[missing], lat[missing])
-    projected = project_geometries(shapes, crs)
-    coords, owner = shapely.get_coordinates(projected, return_index=True)
+    coords, owner = shapely.get_coordinates(shapes, return_index=True)
     point_labels = labels[owner]
     order = np.argsort(point_labels, kind="stable")
     cluster_ids, first = np.unique(point_labels[order], return_index=True)
     # One MultiPoint per label (indices must be sorted), then one vectorized hull.
     index = np.repeat(np.arange(cluster_ids.size), np.diff(np.append(first, order.size)))
-    hulls_m = shapely.convex_hull(shapely.multipoints(coords[order], indices=index))
-    areas = shapely.area(hulls_m)
-    from skyscan.analytics.metric import WGS84
-
-    return project_geometries(hulls_m, WGS84, src=crs), areas, cluster_ids
+    hulls = shapely.convex_hull(shapely.multipoints(coords[order], indices=index))
+    return hulls, shapely.area(project_geometries(hulls, crs)), cluster_ids

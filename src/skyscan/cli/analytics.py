@@ -81,7 +81,7 @@ def within_command(detections: str, area: str, output: str, area_crs: str | None
 
     with _errors():
         _start([output], overwrite)
-        areas = read_areas(area, crs=area_crs, layer=layer)
+        areas = read_areas(area, crs=area_crs, layer=layer, crs_flag="area-crs")
         result = within_area(_read(detections, detections_crs), areas, using=using, predicate=predicate)
         path = write_table(result.table, output, overwrite=overwrite)
     _report(result.notes, [path])

@@ -11,8 +11,9 @@ and the driver commits them, like Hadoop's file output committer:
    then writes ``_SUCCESS``.
 
 A directory without ``_SUCCESS`` is an unfinished write. Rows without a partition value
-(no georeferencing: no H3 cell) go to ``KEY=__HIVE_DEFAULT_PARTITION__``, the Hive
-convention that pyarrow reads back as null.
+(no georeferencing: no H3 cell) go to ``KEY=none``: Hive's ``__HIVE_DEFAULT_PARTITION__``
+would read back as a null dictionary value, which ``geopandas.read_parquet`` cannot
+unify with the other partitions (pyarrow 'Cannot yet unify dictionaries with nulls').
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+NULL_PARTITION = "none"
 SUCCESS = "_SUCCESS"
 TEMPORARY = "_temporary"
 MANIFEST_SCHEMA = pa.schema(

@@ -11,6 +11,7 @@ from skyscan.geo.crs import (
     normalize_crs,
     to_wgs84,
 )
+
 # The function ``footprints`` is not re-exported here: it would shadow the submodule
 # ``skyscan.geo.footprints``; import it from there.
 from skyscan.geo.footprints import Footprints, crs_to_pixel, pixel_to_crs

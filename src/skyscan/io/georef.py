@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pyproj import CRS, Geod, Transformer
+from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from skyscan.errors import CRSError, GeoreferenceError
@@ -157,16 +157,13 @@ def check_transform(transform: AffineTuple, *, source: str) -> None:
         raise GeoreferenceError(f"{source}: transform {transform} is degenerate (zero pixel area)")
 
 
-@lru_cache(maxsize=64)
-def _to_lonlat(crs_text: str) -> Transformer:
-    return Transformer.from_crs(parse_crs(crs_text), "EPSG:4326", always_xy=True)
-
-
 def to_lonlat(
     crs_text: str, xs: npt.ArrayLike, ys: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Coordinates in ``crs_text`` to WGS84 longitude/latitude (``always_xy=True``)."""
-    lon, lat = _to_lonlat(crs_text).transform(np.asarray(xs, float), np.asarray(ys, float))
+    """Coordinates in ``crs_text`` to WGS84 longitude/latitude (one place: :mod:`skyscan.geo.crs`)."""
+    from skyscan.geo.crs import to_wgs84
+
+    lon, lat = to_wgs84(np.asarray(xs, float), np.asarray(ys, float), crs_text)
     return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
 
 
@@ -180,36 +177,12 @@ def footprint_lonlat(
 
 
 def gsd_metres(transform: AffineTuple, crs_text: str, width: int, height: int) -> float:
-    """Ground sample distance in metres per pixel (geometric mean of the two pixel sides).
+    """Ground sample distance in metres per pixel; see :func:`skyscan.geo.crs.gsd_metres`
+    (grid units where the CRS is true to scale, geodesic ground distance elsewhere, e.g.
+    Web Mercator or geographic CRSs)."""
+    from skyscan.geo.crs import gsd_metres as _gsd
 
-    Projected CRS: pixel size times the CRS's linear unit (feet -> metres). Geographic
-    CRS: geodesic length of one pixel step along columns and rows at the image centre.
-    """
-    a, b, _, d, e, _ = transform
-    crs = parse_crs(crs_text)
-    if crs.is_geographic:
-        cx, cy = pixel_to_world(
-            transform,
-            [width / 2, width / 2 + 1, width / 2],
-            [height / 2, height / 2, height / 2 + 1],
-        )
-        geod = Geod(ellps="WGS84")  # the points below are WGS84 lon/lat
-        lon, lat = to_lonlat(crs_text, cx, cy)
-        _, _, step_x = geod.inv(lon[0], lat[0], lon[1], lat[1])
-        _, _, step_y = geod.inv(lon[0], lat[0], lon[2], lat[2])
-    else:
-        unit = _linear_unit_factor(crs, crs_text)
-        step_x, step_y = math.hypot(a, d) * unit, math.hypot(b, e) * unit
-    gsd = math.sqrt(abs(step_x * step_y))
+    gsd = _gsd(transform, crs_text, width, height)
     if not (math.isfinite(gsd) and gsd > 0):
-        raise GeoreferenceError(
-            f"GSD is not a positive number (got {gsd}) for transform {transform}"
-        )
+        raise GeoreferenceError(f"GSD is not a positive number (got {gsd}) for transform {transform}")
     return gsd
-
-
-def _linear_unit_factor(crs: CRS, crs_text: str) -> float:
-    for axis in crs.axis_info:
-        if axis.unit_conversion_factor:
-            return float(axis.unit_conversion_factor)
-    raise CRSError(f"CRS {crs_text[:80]!r} has no linear unit to convert pixel size to metres")

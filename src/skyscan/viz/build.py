@@ -55,6 +55,18 @@ def class_colours(names: Sequence[str]) -> dict[str, str]:
     return {n: CLASS_COLOURS.get(n.lower()) or next(others) for n in names}
 
 
+def outline_colour(colour: str) -> str:
+    """A darker edge for a marker: near-black for light fills (white buses), else half tone.
+
+    >>> outline_colour("#ffffff"), outline_colour("#e31a1c")
+    ('#222222', '#710d0e')
+    """
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    if 0.2126 * r + 0.7152 * g + 0.0722 * b > 180:
+        return "#222222"
+    return "#{:02x}{:02x}{:02x}".format(r // 2, g // 2, b // 2)
+
+
 def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any]:
     """The ``max_markers`` highest-scoring detections as typed arrays (drawn low to high)."""
     n = len(points)
@@ -208,7 +220,10 @@ def build_map(
         "n_input": points.n_input,
         "n_points": len(points),
         "frame": frame.to_json(),
-        "classes": [{"name": n, "colour": colours[n], "count": c} for n, c in points.class_counts().items()],
+        "classes": [
+            {"name": n, "colour": colours[n], "outline": outline_colour(colours[n]), "count": c}
+            for n, c in points.class_counts().items()
+        ],
         "images": points.image_names,
         "image_paths": points.image_paths,
         "markers": markers,

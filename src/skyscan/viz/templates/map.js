@@ -51,6 +51,36 @@
     return L.latLng((2 * Math.atan(Math.exp(y / R)) - Math.PI / 2) * 180 / Math.PI, x / R * 180 / Math.PI);
   }
 
+  // A CSS colour as a little-endian RGBA pixel (for Uint32Array views of ImageData).
+  const colourCache = {};
+  function rgba(css) {
+    if (colourCache[css] !== undefined) return colourCache[css];
+    const c = el('canvas');
+    c.width = c.height = 1;
+    const ctx = c.getContext('2d', { willReadFrequently: true });
+    ctx.fillStyle = css;
+    ctx.fillRect(0, 0, 1, 1);
+    const d = ctx.getImageData(0, 0, 1, 1).data;
+    colourCache[css] = ((255 << 24) | (d[2] << 16) | (d[1] << 8) | d[0]) >>> 0;
+    return colourCache[css];
+  }
+
+  // Pixel offsets of a disc of radius r, the outer ring marked as edge (the outline).
+  function discStamp(r) {
+    const dx = [], dy = [], edge = [];
+    const R = Math.ceil(r);
+    for (let y = -R; y <= R; y++) {
+      for (let x = -R; x <= R; x++) {
+        const d = Math.sqrt(x * x + y * y);
+        if (d > r + 0.5) continue;
+        dx.push(x);
+        dy.push(y);
+        edge.push(d > r - 0.5 ? 1 : 0);
+      }
+    }
+    return { dx: dx, dy: dy, edge: edge };
+  }
+
   // A canvas that covers the view plus a margin (so a pan shows drawn data), redrawn
   // after each move or zoom; hidden during zoom animations (leaflet-zoom-hide).
   const CanvasLayer = L.Layer.extend({
@@ -76,21 +106,24 @@
       const size = map.getSize();
       const padX = Math.round(size.x * this.options.pad);
       const padY = Math.round(size.y * this.options.pad);
-      const w = size.x + 2 * padX;
-      const h = size.y + 2 * padY;
+      // A canvas may hold fewer pixels than it covers (scale < 1): the heatmap is a blur.
+      const scale = this.options.scale || 1;
+      const w = Math.round((size.x + 2 * padX) * scale);
+      const h = Math.round((size.y + 2 * padY) * scale);
       const canvas = this._canvas;
       if (canvas.width !== w || canvas.height !== h) {
         canvas.width = w;
         canvas.height = h;
-        canvas.style.width = w + 'px';
-        canvas.style.height = h + 'px';
+        canvas.style.width = (size.x + 2 * padX) + 'px';
+        canvas.style.height = (size.y + 2 * padY) + 'px';
       }
       L.DomUtil.setPosition(canvas, map.containerPointToLayerPoint([-padX, -padY]));
       const ctx = canvas.getContext('2d', { willReadFrequently: !!this.options.readBack });
       ctx.clearRect(0, 0, w, h);
       const p = projector(map);
-      this._draw(ctx, { ax: p.ax, bx: p.bx + padX, ay: p.ay, by: p.by + padY }, w, h);
+      this._draw(ctx, { ax: p.ax * scale, bx: (p.bx + padX) * scale, ay: p.ay * scale, by: (p.by + padY) * scale }, w, h, scale);
       this._offset = L.point(padX, padY);
+      ctx.getImageData(0, 0, 1, 1);  // canvas draws lazily: flush, so the timing is real
       this.lastDrawMs = performance.now() - started;
     },
   });
@@ -98,7 +131,7 @@
   // Heatmap: cells summed into screen buckets of radius/2, blobs drawn in alpha,
   // then coloured through a palette (the classic heatmap technique).
   const HeatLayer = CanvasLayer.extend({
-    options: { pad: 0.2, radius: 16, minOpacity: 0.2, className: 'skyscan-heat', readBack: true, pane: 'skyscanHeat' },
+    options: { pad: 0.2, radius: 16, minOpacity: 0.2, scale: 0.5, className: 'skyscan-heat', readBack: true, pane: 'skyscanHeat' },
 
     initialize: function (heat, options) {
       L.setOptions(this, options);
@@ -144,13 +177,13 @@
       return c;
     },
 
-    _draw: function (ctx, P, w, h) {
+    _draw: function (ctx, P, w, h, scale) {
       const n = this._count.length;
       if (!n) return;
       const cell = this._cell;
       // A cell coarser than the blob would leave gaps: grow the blob with it.
-      const r = Math.round(Math.max(this.options.radius, Math.abs(P.ax) * cell * 0.9));
-      const bs = Math.max(2, r / 2);
+      const r = Math.round(Math.max(this.options.radius * scale, Math.abs(P.ax) * cell * 1.3));
+      const bs = Math.max(2, r * 0.6);
       const gw = Math.ceil((w + 2 * r) / bs) + 1;
       const gh = Math.ceil((h + 2 * r) / bs) + 1;
       const sum = new Float64Array(gw * gh);
@@ -200,7 +233,7 @@
   // Detections as circles coloured per class, drawn per class with one path each;
   // a point landing on a pixel already drawn for its class is skipped.
   const PointsLayer = CanvasLayer.extend({
-    options: { pad: 0.2, className: 'skyscan-points', pane: 'skyscanPoints' },
+    options: { pad: 0.2, className: 'skyscan-points', pane: 'skyscanPoints', maxVisible: 30000, onStatus: null },
 
     initialize: function (markers, frame, classes, images, imagePaths, options) {
       L.setOptions(this, options);
@@ -251,19 +284,35 @@
         sy[i] = y;
         if (x >= 0 && y >= 0 && x < w && y < h) visible++;
       }
-      const r = visible > 50000 ? 2 : visible > 5000 ? 3.5 : 5.5;
+      this.visible = visible;
+      // Too many to tell apart: leave the view to the heatmap until the user zooms in.
+      this.suppressed = visible > this.options.maxVisible;
+      if (this.options.onStatus) this.options.onStatus(this);
+      if (this.suppressed) {
+        this._hit = null;
+        return;
+      }
+      // Few points: anti-aliased vector circles. Many: stamp small discs straight into
+      // the pixels (a path of a million arcs would take Skia seconds to rasterise).
+      const stamped = visible > 3000;
+      const r = visible > 20000 ? 2 : stamped ? 3 : 5.5;
       this.radius = r;
       const cs = 16;
       const gw = Math.ceil(w / cs), gh = Math.ceil(h / cs);
       const head = new Int32Array(gw * gh).fill(-1);
       const next = new Int32Array(n).fill(-1);
       const seen = new Uint8Array(w * h);
+      const img = stamped ? ctx.createImageData(w, h) : null;
+      const pixels = stamped ? new Uint32Array(img.data.buffer) : null;
+      const stamp = stamped ? discStamp(r) : null;
       ctx.lineWidth = r > 3 ? 1.5 : 1;
       for (const c of this._order) {
         const idx = this._byClass[c];
         if (!idx.length) continue;
+        const fill = rgba(this._classes[c].colour);
+        const outline = rgba(this._classes[c].outline);
         seen.fill(0);
-        ctx.beginPath();
+        if (!stamped) ctx.beginPath();
         for (let k = 0; k < idx.length; k++) {
           const i = idx[k];
           const x = sx[i], y = sy[i];
@@ -277,16 +326,25 @@
             next[i] = head[g];
             head[g] = i;
           }
-          ctx.moveTo(x + r, y);
-          ctx.arc(x, y, r, 0, 2 * Math.PI);
+          if (stamped) {
+            for (let s = 0; s < stamp.dx.length; s++) {
+              const px = xi + stamp.dx[s], py = yi + stamp.dy[s];
+              if (px >= 0 && py >= 0 && px < w && py < h) pixels[py * w + px] = stamp.edge[s] ? outline : fill;
+            }
+          } else {
+            ctx.moveTo(x + r, y);
+            ctx.arc(x, y, r, 0, 2 * Math.PI);
+          }
         }
-        ctx.fillStyle = this._classes[c].colour;
-        ctx.fill();
-        ctx.strokeStyle = 'rgba(20,20,20,0.9)';
-        ctx.stroke();
+        if (!stamped) {
+          ctx.fillStyle = this._classes[c].colour;
+          ctx.fill();
+          ctx.strokeStyle = 'rgba(20,20,20,0.9)';
+          ctx.stroke();
+        }
       }
+      if (stamped) ctx.putImageData(img, 0, 0);
       this._hit = { sx: sx, sy: sy, head: head, next: next, gw: gw, gh: gh, cs: cs, r: r };
-      this.visible = visible;
     },
 
     // The detection under a container point (topmost = drawn last wins ties), or -1.
@@ -423,12 +481,17 @@
           h3Row.appendChild(el('span', '', 'H3 count'));
           div.appendChild(h3Row);
         }
+        this._status = el('div', 'skyscan-status');
+        div.appendChild(this._status);
         this._notes = el('ul', 'skyscan-notes');
         div.appendChild(this._notes);
         for (const n of notes) this.addNote(n);
         L.DomEvent.disableClickPropagation(div);
         L.DomEvent.disableScrollPropagation(div);
         return div;
+      },
+      setStatus: function (text) {
+        if (this._status) this._status.textContent = text;
       },
       addNote: function (text) {
         this._notes.appendChild(el('li', '', text));
@@ -454,6 +517,7 @@
     const none = L.layerGroup();
     const bases = { 'No basemap': none };
     const legend = legendControl(data.notes, !!data.vectors.h3);
+    legend.addTo(map);  // before the layers: they report their status into it
     if (data.basemap) {
       // Optional: needs the network. An offline browser fails the first tiles; then the
       // layer is swapped for "No basemap" and the legend says so (no retries, no noise).
@@ -493,13 +557,15 @@
       const suffix = kind === 'h3' ? ' (res ' + data.vectors.h3.resolution + ')' : '';
       overlays[vectorNames[kind] + suffix] = layers[kind];
     }
-    layers.points = new PointsLayer(data.markers, data.frame, data.classes, data.images, data.image_paths);
+    layers.points = new PointsLayer(data.markers, data.frame, data.classes, data.images, data.image_paths, {
+      onStatus: (layer) => legend.setStatus(layer.suppressed
+        ? 'Zoom in to see markers (' + layer.visible.toLocaleString('en') + ' in view).' : ''),
+    });
     overlays['Detections (' + data.markers.n.toLocaleString('en') + ')'] = layers.points;
     for (const layer of Object.values(overlays)) layer.addTo(map);
 
     L.control.layers(bases, overlays, { collapsed: false, position: 'topright' }).addTo(map);
     L.control.scale({ imperial: false }).addTo(map);
-    legend.addTo(map);
     if (!data.n_points) {
       map.getContainer().appendChild(el('div', 'skyscan-empty',
         data.n_input ? 'No detection can be placed on the map (see notes).' : 'No detections to show.'));
@@ -507,11 +573,12 @@
 
     timings.built = performance.now();
     window.skyscan = { map: map, layers: layers, data: data, legend: legend, timings: timings, ready: false };
-    requestAnimationFrame(() => {
+    // Ready after the first frame is painted (a task queued from rAF runs after paint).
+    requestAnimationFrame(() => setTimeout(() => {
       window.skyscan.readyMs = performance.now();
       window.skyscan.ready = true;
       document.body.setAttribute('data-ready', '1');
-    });
+    }, 0));
   }
 
   init();

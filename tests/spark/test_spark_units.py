@@ -1,0 +1,114 @@
+"""Spark engine pieces that need no JVM: Java check, schemas, the executor-side stages."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from spark_helpers import assert_same_detections, blob_options
+
+from skyscan.engines import spark_stages as stages
+from skyscan.engines.spark_session import check_java, java_major_version, to_spark_schema
+from skyscan.errors import MissingDependencyError
+from skyscan.schema import DETECTION_SCHEMA, ERROR_SCHEMA
+
+
+def _fake_java(tmp_path: Path, version_line: str) -> Path:
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    java = home / "bin" / "java"
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
+    java.chmod(java.stat().st_mode | stat.S_IEXEC)
+    return home
+
+
+def test_missing_java_names_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))
+    with pytest.raises(MissingDependencyError, match=r"Java 17\+.*openjdk-17-jre-headless"):
+        check_java()
+    monkeypatch.delenv("JAVA_HOME")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java anywhere
+    with pytest.raises(MissingDependencyError, match="no 'java' on PATH"):
+        check_java()
+
+
+def test_old_java_is_refused_with_its_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = _fake_java(tmp_path, 'openjdk version "1.8.0_392"')
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    assert java_major_version(str(home / "bin" / "java")) == 8
+    with pytest.raises(MissingDependencyError, match="got Java 8"):
+        check_java()
+    home21 = _fake_java(tmp_path / "b", 'openjdk version "21.0.2" 2024-01-16')
+    monkeypatch.setenv("JAVA_HOME", str(home21))
+    assert check_java() == str(home21 / "bin" / "java")
+
+
+def test_detection_schema_converts_to_spark_types() -> None:
+    pytest.importorskip("pyspark")
+    from pyspark.sql import types as T
+
+    schema = to_spark_schema(DETECTION_SCHEMA)
+    kinds = {f.name: type(f.dataType) for f in schema.fields}
+    assert [f.name for f in schema.fields] == DETECTION_SCHEMA.names
+    assert kinds["score"] is T.FloatType and kinds["class_id"] is T.IntegerType
+    assert kinds["lon"] is T.DoubleType and kinds["geometry"] is T.BinaryType
+    assert kinds["georeferenced"] is T.BooleanType and kinds["run_id"] is T.StringType
+    assert all(f.nullable for f in schema.fields)
+    assert [f.name for f in to_spark_schema(ERROR_SCHEMA).fields] == ERROR_SCHEMA.names
+
+
+def _paths_batch(paths: list[str]) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([{"path": p, "image_id": None} for p in paths], schema=stages.PATHS_SCHEMA)
+
+
+def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any], blob_model: Path) -> None:
+    """open_and_plan → detect_units (units shuffled) → finalize_group == detect_image."""
+    from skyscan.detect import get_detector
+    from skyscan.io.reader import open_image
+    from skyscan.pipeline import detect_image
+
+    big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
+    options = blob_options(blob_model, chips_per_unit=4)
+    detector = get_detector(options.recipe)
+    units = pa.Table.from_batches(list(stages.open_and_plan([_paths_batch([big])], detector.card, options)))
+    assert units.num_rows > 3 and units.column("n_units").to_pylist()[0] == units.num_rows
+    shuffled = units.take(pa.array(list(range(units.num_rows))[::-1]))  # arrival order must not matter
+    results = pa.Table.from_batches(list(stages.detect_units(shuffled.to_batches(), options, get_detector)))
+    packed = stages.finalize_group(results, detector.card, "r", options)
+    assert packed.column("status").to_pylist() == ["ok"]
+    got = stages.from_ipc(packed.column("detections")[0].as_py())
+    expected = detect_image(open_image(big), detector, options, "r")
+    assert got.num_rows == expected.num_rows > 10
+    assert_same_detections(got, expected, ignore=())
+
+
+def test_a_bad_image_becomes_one_error_row(blob_scenes: dict[str, Any], blob_model: Path) -> None:
+    from skyscan.detect import get_detector
+
+    options = blob_options(blob_model)
+    card = get_detector(options.recipe).card
+    missing = os.path.join(str(blob_scenes["root"]), "gone.tif")
+    units = pa.Table.from_batches(list(stages.open_and_plan([_paths_batch([blob_scenes["corrupt"], missing])], card, options)))
+    assert units.column("error_type").to_pylist() == ["ImageReadError", "ImageReadError"]
+    results = pa.Table.from_batches(list(stages.detect_units(units.slice(0, 1).to_batches(), options, get_detector)))
+    packed = stages.finalize_group(results, card, "r", options)
+    row = packed.to_pylist()[0]
+    assert (row["status"], row["error_stage"], row["n_detections"]) == ("error", "read", 0)
+    errors = pa.Table.from_batches(list(stages.unpack_errors(packed.to_batches(), "r")))
+    assert errors.column_names == ERROR_SCHEMA.names and errors.num_rows == 1
+
+
+def test_a_missing_unit_fails_the_image_instead_of_writing_half(blob_scenes: dict[str, Any], blob_model: Path) -> None:
+    from skyscan.detect import get_detector
+
+    big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
+    options = blob_options(blob_model, chips_per_unit=4)
+    card = get_detector(options.recipe).card
+    units = pa.Table.from_batches(list(stages.open_and_plan([_paths_batch([big])], card, options)))
+    results = pa.Table.from_batches(list(stages.detect_units(units.slice(1).to_batches(), options, get_detector)))
+    row = stages.finalize_group(results, card, "r", options).to_pylist()[0]
+    assert row["status"] == "error" and "work units" in row["error_message"]

@@ -1,0 +1,91 @@
+"""CI: a tiny training run (a few steps on two small images), its export and an evaluation
+through the real pipeline, all through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from skyscan.cli import cli
+from skyscan.detectors.card import load_card
+
+pytest.importorskip("torch")
+
+
+def _scene(path: Path, seed: int) -> list[tuple[float, float, float, float]]:
+    """A gray 'road' with a few dark and light 'cars' (18x8 px), as YOLO boxes."""
+    rng = np.random.default_rng(seed)
+    img = np.full((96, 128, 3), 120, np.uint8)
+    boxes = []
+    for k in range(3):
+        x, y = 10 + 38 * k, int(rng.integers(10, 80))
+        img[y : y + 8, x : x + 18] = 30 if k % 2 else 230
+        boxes.append(((x + 9) / 128, (y + 4) / 96, 18 / 128, 8 / 96))
+    Image.fromarray(img).save(path)
+    return boxes
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "classes.txt").write_text("car\ntruck\nbus\n")
+    for i in range(2):
+        boxes = _scene(tmp_path / "images" / f"s{i}.png", i)
+        (tmp_path / "labels" / f"s{i}.txt").write_text("".join(f"0 {a} {b} {c} {d}\n" for a, b, c, d in boxes))
+    return tmp_path
+
+
+def test_train_export_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    model = tmp_path / "out" / "tiny.onnx"
+    res = runner.invoke(cli, [
+        "train", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"), "--format", "yolo",
+        "--image-gsd", "0.25", "--val-list", str(_names(tiny_dataset, "s1.png")), "-o", str(model),
+        "--steps", "3", "--batch", "2", "--chip", "64", "--input-size", "64", "--val-every", "2",
+        "--widths", "4,8,8", "--threads", "1",
+    ])
+    assert res.exit_code == 0, res.output
+    card = load_card(model)
+    assert card.output_format == "centernet" and card.gsd == 0.25 and card.input_size == (64, 64)
+    assert [c.xview_type_id for c in card.classes] == [18, 23, 19]
+    assert card.extra["training"]["steps_run"] == 3
+    assert card.extra["training"]["labelled_objects"]["car"] == 6
+    assert (tmp_path / "out" / "tiny-run" / "best.pt").is_file()
+
+    report = tmp_path / "report.json"
+    res = runner.invoke(cli, [
+        "evaluate", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"), "--format", "yolo",
+        "--model", str(model), "--gsd", "0.25", "-o", str(report),
+    ])
+    assert res.exit_code == 0, res.output
+    data = json.loads(report.read_text())
+    assert isinstance(data["map50"], float)
+    car = data["classes"]["car"]
+    assert set(car) >= {"ap50", "precision", "recall", "f1", "n_labels"}
+    assert car["n_labels"] == 6
+    assert data["classes"]["bus"]["ap50"] is None  # no bus labels: undefined, not zero
+    assert data["classes_present"] == ["car"]
+    assert report.with_suffix(".png").stat().st_size > 1000
+
+    # refuses to overwrite without --overwrite
+    res = runner.invoke(cli, ["evaluate", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"),
+                              "--format", "yolo", "--model", str(model), "--gsd", "0.25", "-o", str(report)])
+    assert res.exit_code == 1 and "exists" in res.output
+
+
+def _names(root: Path, *names: str) -> Path:
+    path = root / "val.txt"
+    path.write_text("\n".join(names) + "\n")
+    return path
+
+
+def test_train_requires_gsd(tiny_dataset: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["train", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"),
+                                   "-o", str(tmp_path / "m.onnx")])
+    assert res.exit_code != 0 and "--image-gsd" in res.output
