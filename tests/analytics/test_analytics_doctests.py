@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["metric", "join", "within", "h3cells", "cluster", "aggregate"]
+MODULES = ["metric", "join", "within", "h3cells", "cluster", "aggregate", "footprints"]
 
 
 @pytest.mark.parametrize("name", MODULES)

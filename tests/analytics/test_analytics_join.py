@@ -158,3 +158,15 @@ def test_unknown_zone_column() -> None:
     det = detections_frame([8.52], [47.35])
     with pytest.raises(InputError, match=r"zone column\(s\) \['nope'\] not found"):
         spatial_join(det, _two_zones(), zone_columns=["nope"])
+
+
+def test_dwithin_footprints_and_high_latitude() -> None:
+    # At 80°N a degree of longitude is ~19 km; a zone 15 m east of a 5 m footprint's edge.
+    lon0, lat0 = 20.0, 80.0
+    zone = shapely.Polygon(np.column_stack(offsets_to_lonlat(lon0, lat0, np.array([20.0, 60, 60, 20]), np.array([-20.0, -20, 20, 20]))))
+    det = detections_frame(*offsets_to_lonlat(lon0, lat0, np.array([0.0]), np.array([0.0])), box_m=(10.0, 2.0))
+    geoms = det.geometry.values
+    assert join_geometries_to_zones(geoms, np.array([zone]), "dwithin", distance_m=16.0)[0].tolist() == [0]
+    assert join_geometries_to_zones(geoms, np.array([zone]), "dwithin", distance_m=14.0)[0].tolist() == []
+    # The centre is 20 m away: a centre-point join needs the larger distance.
+    assert spatial_join(det, gpd.GeoDataFrame(geometry=[zone], crs="EPSG:4326"), predicate="dwithin", distance_m=16.0).table.empty

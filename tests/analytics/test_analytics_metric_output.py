@@ -85,3 +85,15 @@ def test_refuses_to_overwrite_and_unknown_extensions(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="extension must be one of"):
         write_table(det, tmp_path / "out.xlsx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]  # no temp files left
+
+
+def test_footprint_measures_from_polygons() -> None:
+    from skyscan.analytics.footprints import with_footprint_measures
+
+    det = detections_frame([8.5, np.nan], [47.3, np.nan], box_m=(5.0, 2.0))
+    det["area_m2"] = np.nan
+    det = det.drop(columns=["centroid"])
+    out = with_footprint_measures(det)
+    assert out["area_m2"].iloc[0] == pytest.approx(10.0, rel=0.01) and np.isnan(out["area_m2"].iloc[1])
+    assert out["centroid"].iloc[0].distance(shapely.Point(8.5, 47.3)) < 1e-9
+    assert out["centroid"].iloc[1] is None and "centroid" not in det.columns

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from skyscan.detect import Detector, DetectorRecipe, get_detector
+from skyscan.detectors import Detector, DetectorRecipe, get_detector
 
 
 class InjectedFault(Exception):  # noqa: N818 - named for what it is in the tests

@@ -67,7 +67,7 @@ def _paths_batch(paths: list[str]) -> pa.RecordBatch:
 
 def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any], blob_model: Path) -> None:
     """open_and_plan → detect_units (units shuffled) → finalize_group == detect_image."""
-    from skyscan.detect import get_detector
+    from skyscan.detectors import get_detector
     from skyscan.io.reader import open_image
     from skyscan.pipeline import detect_image
 
@@ -87,7 +87,7 @@ def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any
 
 
 def test_a_bad_image_becomes_one_error_row(blob_scenes: dict[str, Any], blob_model: Path) -> None:
-    from skyscan.detect import get_detector
+    from skyscan.detectors import get_detector
 
     options = blob_options(blob_model)
     card = get_detector(options.recipe).card
@@ -103,7 +103,7 @@ def test_a_bad_image_becomes_one_error_row(blob_scenes: dict[str, Any], blob_mod
 
 
 def test_a_missing_unit_fails_the_image_instead_of_writing_half(blob_scenes: dict[str, Any], blob_model: Path) -> None:
-    from skyscan.detect import get_detector
+    from skyscan.detectors import get_detector
 
     big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
     options = blob_options(blob_model, chips_per_unit=4)

@@ -64,7 +64,7 @@ def open_map(browser: object, html_path: str, width: int = 1000, height: int = 7
     page.route("http://**", lambda route: route.abort())
     page.route("https://**", lambda route: route.abort())
     page.goto("file://" + os.path.abspath(html_path))
-    page.wait_for_function("window.skyscan && window.skyscan.ready === true", timeout=30_000)
+    page.wait_for_function("window.skyscan && window.skyscan.ready === true", timeout=60_000)
     return page, log
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rasters import lv95_transform, rotated_transform, utm_transform, write_geotiff
 
+from rasters import lv95_transform, rotated_transform, utm_transform, write_geotiff
 from skyscan.errors import GeoreferenceError, ImageReadError, InputError
 from skyscan.viz.imagery import load_overlays, render_overlay
 
@@ -69,7 +69,7 @@ def test_unplaceable_and_unreadable_images(tmp_path: Path) -> None:
         render_overlay(plain)
     junk = tmp_path / "junk.tif"
     junk.write_bytes(b"not an image")
-    with pytest.raises(ImageReadError, match="junk.tif"):
+    with pytest.raises(ImageReadError, match=r"junk\.tif"):
         render_overlay(junk)
     with pytest.raises(InputError, match="max_size"):
         render_overlay(plain, max_size=2)

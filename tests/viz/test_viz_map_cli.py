@@ -9,9 +9,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 from click.testing import CliRunner
-from rasters import write_geotiff
 from shapely.geometry import box
 
+from rasters import write_geotiff
 from skyscan.cli import cli
 
 

@@ -105,7 +105,7 @@ def test_unknown_inputs_name_what_was_expected(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         load_points(tmp_path / "missing.parquet")
     (tmp_path / "d.xlsx").write_text("x")
-    with pytest.raises(InputError, match="unknown format '.xlsx'"):
+    with pytest.raises(InputError, match=r"unknown format '\.xlsx'"):
         load_points(tmp_path / "d.xlsx")
     with pytest.raises(InputError, match="got int"):
         load_points(42)

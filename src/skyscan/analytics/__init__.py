@@ -41,14 +41,19 @@ non-finite values mean "no coordinates" and never match anything)::
     aggregate_by_zone(detections, zones, by=(), **join_options) -> AggregateResult
     pivot_counts(table, column, index) -> DataFrame    # e.g. one count column per date
 
+    # skyscan.analytics.footprints
+    footprint_measures(geoms_4326) -> (area_m2, lon, lat)
+    with_footprint_measures(detections) -> GeoDataFrame   # area_m2, lon/lat, centroid
+
     # skyscan.analytics.metric
     metric_groups(lon, lat) -> list[(crs, index array)]   # points per local metric CRS
+    project_xy(lon, lat, dst) -> (x, y);  project_geometries(geoms, dst, src="EPSG:4326")
     areas_m2(geoms_4326) -> float64[n]
 
     # skyscan.analytics.areas / frames / output
-    read_areas(source, *, crs=None, layer=None, polygons_only=True) -> Areas
+    read_areas(source, *, crs=None, layer=None, polygons_only=True) -> Areas  # path or WKT
     prepare_areas(frame, *, source="areas", crs=None, polygons_only=True) -> Areas
-    read_detections(path) -> GeoDataFrame
+    read_detections(path, *, crs=None) -> GeoDataFrame
     write_table(frame, path, *, overwrite=False) -> Path  # .parquet/.geojson/.csv
 """
 

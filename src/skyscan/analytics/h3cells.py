@@ -40,7 +40,7 @@ def h3_cells(*, lon: npt.ArrayLike, lat: npt.ArrayLike, res: int) -> UIntArray:
 
     >>> cells = h3_cells(lon=[-122.4194, float("nan")], lat=[37.7749, 0.0], res=9)
     >>> cells_to_strings(cells).tolist()
-    ['8928308280fffff', None]
+    ['89283082803ffff', None]
     """
     res = check_resolution(res)
     lon_a = np.asarray(lon, dtype=np.float64)

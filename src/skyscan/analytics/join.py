@@ -237,14 +237,18 @@ def _dwithin_geoms(
     gi_all: list[IntArray] = []
     zi_all: list[IntArray] = []
     zone_bounds = shapely.bounds(zones)
+    geom_bounds = shapely.bounds(geoms)
     for crs, members in metric_groups(x, y):
-        # Zones near this group: within the group's box grown by a generous margin in
-        # degrees (distance / 111 km per degree of latitude, ×4 for longitude shrink).
-        margin = distance_m / 111_000.0 * 4.0 + 1e-6
-        gx, gy = x[members], y[members]
+        # Zones near this group: the box of its geometries grown by the distance in
+        # degrees (longitude degrees shrink with cos(latitude): use the poleward edge).
+        gx0, gy0 = np.nanmin(geom_bounds[members, :2], axis=0)
+        gx1, gy1 = np.nanmax(geom_bounds[members, 2:], axis=0)
+        dlat = distance_m / 110_000.0 + 1e-6
+        poleward = min(90.0, max(abs(gy0), abs(gy1)) + dlat)
+        dlon = min(360.0, distance_m / (111_320.0 * max(np.cos(np.radians(poleward)), 1e-3)) + 1e-6)
         near = np.flatnonzero(
-            (zone_bounds[:, 2] >= gx.min() - margin) & (zone_bounds[:, 0] <= gx.max() + margin)
-            & (zone_bounds[:, 3] >= gy.min() - margin) & (zone_bounds[:, 1] <= gy.max() + margin)
+            (zone_bounds[:, 2] >= gx0 - dlon) & (zone_bounds[:, 0] <= gx1 + dlon)
+            & (zone_bounds[:, 3] >= gy0 - dlat) & (zone_bounds[:, 1] <= gy1 + dlat)
         )
         if near.size == 0:
             continue

@@ -85,17 +85,19 @@ def convert(
     trust_pickle: bool = False,
     measure_stride: bool = False,
     overwrite: bool = False,
+    opset: int = 17,
 ) -> ConvertResult:
     """Convert ``source`` to ONNX at ``target`` (default: beside the source, ``.onnx``) and
     write ``card`` beside it, after checking the model against the card.
 
     ``output_names`` are the source model's output names in the order of the card
-    format's outputs (ONNX and TensorFlow sources), used to rename them. ``softmax``
-    appends a softmax to a chip classifier that returns logits (PyTorch/Keras).
+    format's outputs, used to rename them (PyTorch and Keras outputs are already named
+    by position). ``softmax`` appends a softmax to a chip classifier that returns logits.
     ``channels_last`` adapts an NHWC model to skyscan's NCHW input (default: detected for
     Keras, assumed for TensorFlow, off otherwise). ``trust_pickle`` allows loading a
     pickled PyTorch module (runs code from the file: trusted files only).
     ``measure_stride`` writes the CenterNet stride measured from the model into the card.
+    ``opset`` is the ONNX opset of PyTorch and Keras exports.
     """
     src = Path(source)
     fw = framework or detect_framework(src)
@@ -105,7 +107,7 @@ def convert(
     if out.suffix.lower() != ".onnx":
         raise InputError(f"'target' must be a .onnx file (got {out})")
     in_place = fw == "onnx" and out.resolve() == src.resolve()
-    if in_place and (output_names or channels_last) and not overwrite:
+    if in_place and (output_names or channels_last or softmax) and not overwrite:
         raise OutputExistsError(
             f"{out}: renaming outputs or changing the layout rewrites the model; pass a new "
             "target (-o) or overwrite=True (--overwrite)"
@@ -114,28 +116,24 @@ def convert(
         for path in ([] if in_place else [out]) + [card_path_for(out)]:
             if path.exists():
                 raise OutputExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
-    if output_names is not None and fw in ("torch", "keras"):
-        raise InputError(
-            "'output_names' renames the outputs of ONNX and TensorFlow models; PyTorch and Keras "
-            "outputs are named by the order the model returns them"
-        )
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}.", dir=out.parent) as tmpdir:
         tmp = Path(tmpdir) / "model.onnx"
         try:
-            card = _to_onnx(src, fw, tmp, card, output_names, softmax, channels_last, trust_pickle)
+            card = _to_onnx(src, fw, tmp, card, output_names, softmax, channels_last, trust_pickle, opset)
         except ModelError as exc:
             if str(src) in str(exc):
                 raise
             raise ModelError(f"{src}: {exc}") from exc
-        written = src if (in_place and not tmp.exists()) else tmp
-        report = check_model(written, card, measure_stride=measure_stride)
+        written = tmp if tmp.exists() else src
+        label = str(src) if written == src else f"{src} (converted to ONNX)"
+        report = check_model(written, card, measure_stride=measure_stride, label=label)
         if card.output_format == "centernet" and report.stride is not None:
             card = dataclasses.replace(card, stride=report.stride)
         card = dataclasses.replace(card, extra={**card.extra, "source": _source_info(src, fw)})
-        if written != src or not in_place:
-            if written == src:
-                shutil.copyfile(src, tmp)
+        if written == src and not in_place:
+            shutil.copyfile(src, tmp)
+        if tmp.exists():
             os.replace(tmp, out)
         card_path = _write_card(card, out, tmpdir)
     logger.info("converted %s (%s) -> %s + %s", src, fw, out, card_path)
@@ -144,10 +142,22 @@ def convert(
 
 def _to_onnx(
     src: Path, fw: str, tmp: Path, card: ModelCard, output_names: Sequence[str] | None,
-    softmax: bool, channels_last: bool | None, trust_pickle: bool,
+    softmax: bool, channels_last: bool | None, trust_pickle: bool, opset: int,
 ) -> ModelCard:
-    """Write the source as ONNX at ``tmp`` (ONNX sources without edits are left alone)
-    and return the card with the input name the model really has."""
+    """Write the source as ONNX at ``tmp`` and return the card with the model's input name.
+
+    Every framework goes through the same ONNX-level steps after export: NHWC → NCHW
+    input, output renames, softmax. An ONNX source that needs none of them is left
+    alone (``tmp`` is not written).
+    """
+    from skyscan.convert.graph import append_softmax, graph_io_names, nchw_input, rename_io
+
+    stage = iter(range(1, 100))
+
+    def next_path() -> Path:
+        return tmp.with_name(f"stage{next(stage)}.onnx")
+
+    current = src
     if fw in ("torch", "keras"):
         from skyscan.convert.torch_export import export_torch
 
@@ -155,34 +165,36 @@ def _to_onnx(
             from skyscan.convert.torch_export import load_torch_module
 
             model = load_torch_module(src, trust_pickle=trust_pickle)
-            nhwc = bool(channels_last)
+            channels_last = bool(channels_last)
         else:
             from skyscan.convert.keras_export import is_channels_last, load_keras_model
 
             model = load_keras_model(src)
-            nhwc = is_channels_last(model, src) if channels_last is None else channels_last
-        export_torch(model, tmp, card, softmax=softmax, channels_last=nhwc)
-        return card
-    if softmax:
-        raise InputError("'softmax' is available for PyTorch and Keras sources only")
-    from skyscan.convert.graph import graph_io_names, nchw_input, rename_io
-
-    current = src
-    if fw == "tensorflow":
+            if channels_last is None:
+                channels_last = is_channels_last(model, src)
+        current = export_torch(model, next_path(), card, channels_last=channels_last, opset=opset)
+    elif fw == "tensorflow":
         from skyscan.convert.tensorflow_export import saved_model_to_onnx
 
-        current = saved_model_to_onnx(src, tmp.with_name("tf.onnx"))
+        current = saved_model_to_onnx(src, next_path())
         channels_last = True if channels_last is None else channels_last
     ins, outs = graph_io_names(current)
     if len(ins) != 1:
         raise ModelError(f"{src}: expected one image input, the model has {ins}")
     card = dataclasses.replace(card, input_name=ins[0])
-    mapping = _output_mapping(src, outs, output_names, card)
     if channels_last:
-        spatial = [o for o in outs if card.output_format == "centernet"]
-        current = nchw_input(current, tmp.with_name("nchw.onnx"), transpose_outputs=tuple(spatial))
-    if mapping or current != src:
-        rename_io(current, tmp, outputs=mapping)
+        spatial = tuple(outs) if card.output_format == "centernet" else ()
+        current = nchw_input(current, next_path(), transpose_outputs=spatial)
+    mapping = _output_mapping(src, outs, output_names, card)
+    if mapping:
+        current = rename_io(current, next_path(), outputs=mapping)
+        outs = [mapping.get(o, o) for o in outs]
+    if softmax:
+        if card.output_format != "chip_classifier":
+            raise InputError(f"'softmax' applies to the chip_classifier format only (got {card.output_format!r})")
+        current = append_softmax(current, next_path(), "probs" if "probs" in outs else outs[0])
+    if current != src:
+        os.replace(current, tmp)
     return card
 
 

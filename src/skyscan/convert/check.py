@@ -33,18 +33,22 @@ class CheckReport:
     stride: int | None  # measured CenterNet stride (input height / heatmap height)
 
 
-def check_model(model_path: str | Path, card: ModelCard, *, measure_stride: bool = False) -> CheckReport:
+def check_model(
+    model_path: str | Path, card: ModelCard, *, measure_stride: bool = False, label: str | None = None
+) -> CheckReport:
     """Run ``model_path`` once on zeros and check every output against ``card``.
 
     Raises :class:`~skyscan.errors.ModelError` naming the file and the first mismatch:
     a missing input or output name, a wrong layout, a fixed batch size, a class count
     that differs from the card's, or a CenterNet stride that differs from the card's
     (unless ``measure_stride``: the report then carries the measured stride for the card).
+    Messages name ``label`` (default: the path), e.g. the file a model was converted from.
     """
     ort: Any = require("onnxruntime", "onnx")
-    path = Path(model_path)
+    file = Path(model_path)
+    path = Path(label) if label is not None else file
     try:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelError(f"{path}: cannot load ONNX model ({exc})") from exc
     inputs = {i.name: i for i in sess.get_inputs()}

@@ -158,3 +158,22 @@ def _fresh(graph: Any, base: str) -> str:
         k += 1
         name = f"{base}{k}"
     return name
+
+
+def append_softmax(model_path: str | Path, target: str | Path, output: str) -> Path:
+    """Write ``model_path`` to ``target`` with ``Softmax(axis=-1)`` behind ``output``
+    (a classifier that returns logits then returns probabilities under the same name)."""
+    onnx: Any = require("onnx", "convert")
+    model = _load(onnx, model_path)
+    graph = model.graph
+    _, outs = graph_io_names(model_path)
+    if output not in outs:
+        raise InputError(f"{model_path}: no output named {output!r} to put a softmax behind (outputs: {outs})")
+    inner = _fresh(graph, f"{output}__logits")
+    for node in _all_nodes(graph):
+        node.output[:] = [inner if n == output else n for n in node.output]
+        node.input[:] = [inner if n == output else n for n in node.input]
+    graph.node.append(onnx.helper.make_node("Softmax", [inner], [output], axis=-1, name=f"{output}__softmax"))
+    target = Path(target)
+    onnx.save(model, str(target))
+    return target

@@ -19,7 +19,7 @@ from typing import Any
 
 from skyscan.convert.spec import output_names
 from skyscan.detectors.card import ModelCard
-from skyscan.errors import InputError, ModelError, require
+from skyscan.errors import ModelError, require
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ def load_torch_module(path: str | Path, *, trust_pickle: bool = False) -> Any:
     if not path.is_file():
         raise ModelError(f"{path}: PyTorch model file not found")
     try:
-        return torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # jit.load is deprecated, still the loader of .pt TorchScript
+            return torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # not TorchScript: fall through to the pickle formats
         logger.debug("%s is not TorchScript (%s)", path, exc)
     try:
@@ -66,85 +68,90 @@ def load_torch_module(path: str | Path, *, trust_pickle: bool = False) -> Any:
     raise ModelError(f"{path}: expected an nn.Module or TorchScript file (got {type(obj).__name__})")
 
 
-def make_wrapper(
-    model: Any,
-    output_format: str,
-    *,
-    softmax: bool = False,
-    channels_last: bool = False,
-) -> Any:
-    """An ``nn.Module`` computing ``model`` with the card's input layout and outputs."""
+def make_wrapper(model: Any, output_format: str) -> Any:
+    """An ``nn.Module`` returning ``model``'s outputs as a tuple in the format's order.
+
+    A model may return one tensor, a tuple/list, or a dict keyed by the format's output
+    names. TorchScript modules are exported as they are (the tracer cannot step into
+    them from a Python wrapper), so they must return a tensor or a tuple.
+    """
     torch: Any = require("torch", "train")
     names = output_names(output_format)
-    if softmax and output_format != "chip_classifier":
-        raise InputError(f"'softmax' applies to the chip_classifier format only (got {output_format!r})")
 
-    class CardWrapper(torch.nn.Module):  # type: ignore[misc,name-defined]
-        """NCHW float in → the format's outputs, in the format's order."""
-
+    class CardOutputs(torch.nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
         def forward(self, x: Any) -> Any:
-            if channels_last:
-                x = x.permute(0, 2, 3, 1)
             out = self.model(x)
             if isinstance(out, dict):
                 missing = [n for n in names if n not in out]
                 if missing:
                     raise ModelError(
-                        f"model returns a dict with keys {sorted(out)}; format "
+                        f"the model returns a dict with keys {sorted(out)}; format "
                         f"{output_format!r} needs {list(names)}"
                     )
-                outs = [out[n] for n in names]
-            elif isinstance(out, list | tuple):
-                outs = list(out)
-            else:
-                outs = [out]
-            if len(outs) != len(names):
-                raise ModelError(
-                    f"model returns {len(outs)} outputs; format {output_format!r} needs "
-                    f"{len(names)} in this order: {list(names)}"
-                )
-            if softmax:
-                outs[0] = torch.softmax(outs[0], dim=-1)
-            if channels_last:
-                outs = [o.permute(0, 3, 1, 2) if o.dim() == 4 else o for o in outs]
-            return tuple(outs)
+                return tuple(out[n] for n in names)
+            return tuple(out) if isinstance(out, list | tuple) else (out,)
 
-    return CardWrapper().eval()
+    return CardOutputs().eval()
 
 
 def export_torch(
-    model: Any,
-    target: str | Path,
-    card: ModelCard,
-    *,
-    softmax: bool = False,
-    channels_last: bool = False,
+    model: Any, target: str | Path, card: ModelCard, *, channels_last: bool = False, opset: int = OPSET
 ) -> Path:
-    """Export ``model`` (an ``nn.Module``) to ``target`` as the card describes it."""
+    """Export ``model`` (an ``nn.Module`` or TorchScript module) to ``target``.
+
+    The graph's input is named as the card says and has a dynamic batch axis; its outputs
+    get the card format's names in the order the model returns them. A ``channels_last``
+    model is traced with an NHWC input; :func:`skyscan.convert.graph.nchw_input` then puts
+    the transpose in front.
+    """
     torch: Any = require("torch", "train")
-    wrapper = make_wrapper(model, card.output_format, softmax=softmax, channels_last=channels_last)
     names = list(output_names(card.output_format))
+    is_script = isinstance(model, torch.jit.ScriptModule)
+    module = model if is_script else make_wrapper(model, card.output_format)
+    if not is_script:
+        module.eval()
     h, w = card.input_size
-    x = torch.zeros(1, 3, h, w)
+    x = torch.zeros(1, h, w, 3) if channels_last else torch.zeros(1, 3, h, w)
     axes = {n: {0: "batch"} for n in [card.input_name, *names]}
+    _check_output_count(module, x, names, card.output_format)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             # The TorchScript-based exporter needs no onnxscript and handles ScriptModules;
-            # its tracer warnings are about Python control flow, checked by check_model.
+            # its tracer warnings are about Python control flow, which check_model exercises.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                wrapper, (x,), str(target), input_names=[card.input_name], output_names=names,
-                dynamic_axes=axes, opset_version=OPSET, dynamo=False,
+                module, (x,), str(target), input_names=[card.input_name], output_names=names,
+                dynamic_axes=axes, opset_version=opset, dynamo=False,
             )
     except ModelError:
         raise
     except Exception as exc:  # tracing errors come in many types
         raise ModelError(
-            f"cannot export the model to ONNX with input (1, 3, {h}, {w}) "
+            f"cannot export the model to ONNX with input {tuple(x.shape)} "
             f"({type(exc).__name__}: {exc})"
         ) from exc
     return Path(target)
+
+
+def _check_output_count(module: Any, x: Any, names: list[str], output_format: str) -> None:
+    """Run the module once so a wrong number of outputs is named before tracing."""
+    torch: Any = require("torch", "train")
+    try:
+        with torch.no_grad():
+            out = module(x)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"the model fails on a zero input of shape {tuple(x.shape)} ({type(exc).__name__}: {exc})"
+        ) from exc
+    n = len(out) if isinstance(out, list | tuple) else 1
+    if n != len(names):
+        raise ModelError(
+            f"the model returns {n} output(s); format {output_format!r} needs outputs {names} "
+            "in this order"
+        )

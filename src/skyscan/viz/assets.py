@@ -79,7 +79,7 @@ def _candidate_dirs() -> list[tuple[str, Path]]:
     if env:
         found.append((f"${ENV_VAR}", Path(env).expanduser()))
     try:
-        import xstatic.pkg.leaflet as xleaflet  # type: ignore[import-not-found]
+        import xstatic.pkg.leaflet as xleaflet
 
         found.append(("xstatic-leaflet", Path(xleaflet.BASE_DIR)))
     except ImportError:

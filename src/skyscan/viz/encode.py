@@ -102,7 +102,9 @@ class HeatGrid:
     iy0: int
 
     def centres(self) -> tuple[FloatArray, FloatArray]:
-        return ((self.ix0 + self.col + 0.5) * self.cell_m, (self.iy0 + self.row + 0.5) * self.cell_m)
+        x = (self.ix0 + self.col + 0.5) * self.cell_m
+        y = (self.iy0 + self.row + 0.5) * self.cell_m
+        return x.astype(np.float64), y.astype(np.float64)
 
     def to_json(self) -> dict[str, Any]:
         return {

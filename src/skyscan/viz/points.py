@@ -62,9 +62,15 @@ def _codes(values: npt.NDArray[Any], fill: str) -> tuple[IntArray, list[str]]:
     """Dictionary-encode strings: (codes, categories), nulls become ``fill``."""
     import pandas as pd
 
-    series = pd.Series(values, dtype="object").where(pd.notna(values), fill).astype(str)
-    codes, uniques = pd.factorize(series, sort=True)
-    return codes.astype(np.int64), [str(u) for u in uniques]
+    codes, uniques = pd.factorize(np.asarray(values), sort=True)
+    names = [str(u) for u in uniques]
+    codes = codes.astype(np.int64)
+    missing = codes < 0
+    if missing.any():
+        if fill not in names:
+            names.append(fill)
+        codes[missing] = names.index(fill)
+    return codes, names
 
 
 def _read_path(path: Path) -> Any:
@@ -137,7 +143,7 @@ def _from_geometry(frame: Any, notes: list[str]) -> tuple[FloatArray, FloatArray
         )
     geoms = frame.geometry
     if geoms.crs is None:
-        xy = shapely.get_coordinates(geoms.values).astype(np.float64)  # type: ignore[arg-type]
+        xy = shapely.get_coordinates(np.asarray(geoms.values)).astype(np.float64)
         looks_geographic = xy.size == 0 or (
             np.nanmax(np.abs(xy[:, 0])) <= 180 and np.nanmax(np.abs(xy[:, 1])) <= 90
         )

@@ -401,6 +401,8 @@
       if (i < 0) return;
       const p = this.popupFor(i);
       L.popup({ offset: [0, -this.radius] }).setLatLng(p.latlng).setContent(p.content).openOn(this._map);
+      // Input event to popup in the DOM (the event's timeStamp is when the click happened).
+      this.lastClickMs = performance.now() - (e.originalEvent ? e.originalEvent.timeStamp : performance.now());
     },
 
     _onMove: function (e) {

@@ -1,0 +1,137 @@
+"""Spark engine speed (issue 6): scaling local[1] → local[2], and overhead against the local engine.
+
+    .venv/bin/python benchmarks/bench_spark.py [--images 8] [--size 1536] [--model vehicles]
+
+All numbers come from one run of this script, on the same generated GeoTIFFs (RGB at the
+model's GSD, textured background with car-sized blobs) and the shipped ``vehicles`` model:
+
+1. local engine: ``skyscan.run.run_detect(engine="local")`` (ONNX on all cores), twice;
+2. spark ``local[2]``: the same call with ``engine="spark"`` on an already started session
+   (the JVM start is timed apart and excluded). ``cold`` is the first job (Python workers
+   spawn, import skyscan and load the model), ``warm`` a second identical job;
+3. spark ``local[1]``: the same, after restarting Spark with one core.
+
+Ratios: ``speedup = local[1] / local[2]`` (target ≥ 1.7, warm jobs), ``overhead = spark
+local[2] / local engine`` (target ≤ 1.25). The machine's load average is recorded: on a
+shared machine both ratios are bounded by the cores actually free.
+
+Writes benchmarks/results/spark.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.transform import Affine
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "benchmarks" / "_work" / "spark"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def make_scene(path: Path, size: int, gsd: float, seed: int) -> Path:
+    """An RGB GeoTIFF with textured background and bright car-sized rectangles."""
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    data = rng.integers(60, 140, size=(3, size, size), dtype=np.uint8)
+    for _ in range(size * size // 40_000):
+        r, c = rng.integers(0, size - 20, size=2)
+        data[:, r : r + 8, c : c + 18] = rng.integers(150, 255, size=(3, 1, 1), dtype=np.uint8)
+    profile = {
+        "driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
+        "crs": "EPSG:32631", "transform": Affine(gsd, 0, 594_000.0 + seed * size * gsd, 0, -gsd, 5_760_000.0),
+        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+    }
+    tmp = path.with_suffix(".tmp.tif")
+    with rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data)
+    tmp.rename(path)
+    return path
+
+
+def timed_run(paths: list[str], options: Any, engine: str, master: str | None = None) -> tuple[float, int]:
+    from skyscan.run import run_detect
+
+    out = WORK / f"out-{engine}"
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    result = run_detect(paths, out, options, engine=engine, master=master, geojson=False)
+    return time.perf_counter() - t0, result.n_detections
+
+
+def spark_runs(master: str, paths: list[str], options: Any) -> dict[str, Any]:
+    from skyscan.engines.spark_session import spark_session
+
+    t0 = time.perf_counter()
+    spark = spark_session(master, conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"})
+    spark.sparkContext.setLogLevel("ERROR")
+    jvm = time.perf_counter() - t0
+    cold, n = timed_run(paths, options, "spark", master)
+    warm, n2 = timed_run(paths, options, "spark", master)
+    spark.stop()
+    assert n == n2
+    return {"jvm_start_s": round(jvm, 2), "cold_s": round(cold, 2), "warm_s": round(warm, 2), "detections": n}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--size", type=int, default=1536, help="scene width and height in pixels")
+    parser.add_argument("--model", default="vehicles")
+    args = parser.parse_args()
+
+    from skyscan.detectors import DetectorRecipe, get_detector
+    from skyscan.pipeline import DetectOptions
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    card = get_detector(DetectorRecipe(model=args.model)).card
+    gsd = card.gsd or 0.25
+    WORK.mkdir(parents=True, exist_ok=True)
+    paths = [str(make_scene(WORK / f"scene{i:02d}_{args.size}.tif", args.size, gsd, i)) for i in range(args.images)]
+    options = DetectOptions(recipe=DetectorRecipe(model=args.model))
+    load_before = os.getloadavg()
+
+    local = [timed_run(paths, options, "local") for _ in range(2)]
+    spark2 = spark_runs("local[2]", paths, options)
+    spark1 = spark_runs("local[1]", paths, options)
+    local_s = min(t for t, _ in local)
+    assert all(n == spark2["detections"] for _, n in local), "engines disagree on the number of detections"
+
+    result = {
+        "images": args.images, "size_px": args.size, "model": card.model_id,
+        "chips_per_image": None,
+        "detections": spark2["detections"],
+        "local_engine_s": [round(t, 2) for t, _ in local],
+        "spark_local2": spark2, "spark_local1": spark1,
+        "speedup_local2_vs_local1_warm": round(spark1["warm_s"] / spark2["warm_s"], 3),
+        "speedup_local2_vs_local1_cold": round(spark1["cold_s"] / spark2["cold_s"], 3),
+        "overhead_spark_local2_vs_local_warm": round(spark2["warm_s"] / local_s, 3),
+        "overhead_spark_local2_vs_local_cold": round(spark2["cold_s"] / local_s, 3),
+        "targets": {"speedup": ">= 1.7", "overhead": "<= 1.25"},
+        "cpu_count": os.cpu_count(),
+        "loadavg_before": [round(v, 2) for v in load_before],
+        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+        "command": "python benchmarks/bench_spark.py " + " ".join(sys.argv[1:]),
+    }
+    from skyscan.chips import chip_size_in_source, plan_chips
+
+    chip = chip_size_in_source(card.input_size[0], gsd, card.gsd)
+    result["chips_per_image"] = len(plan_chips(args.size, args.size, chip_src=chip, out_size=card.input_size[0], overlap=options.overlap))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "spark.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

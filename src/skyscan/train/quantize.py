@@ -1,0 +1,114 @@
+"""Int8 post-training quantization of an exported model (ONNX Runtime, static QDQ).
+
+Calibration chips come from *training* images (never the validation place), resampled to
+the model GSD exactly as the pipeline feeds them. The quantized model gets its own card
+(``<name>-int8``) recording how it was made; whether to ship it is decided by its
+measured AP (see ``scripts/train_vehicles.sh``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from skyscan.detectors.card import ModelCard, load_card, save_card
+
+log = logging.getLogger(__name__)
+
+
+def calibration_chips(
+    pixels: list[npt.NDArray[np.uint8]], size: int, n: int, seed: int = 0
+) -> npt.NDArray[np.uint8]:
+    """``n`` random (size, size) RGB crops from images already at the model GSD."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, size, size, 3), np.uint8)
+    for k in range(n):
+        img = pixels[int(rng.integers(len(pixels)))]
+        h, w = img.shape[:2]
+        y = int(rng.integers(0, max(1, h - size + 1)))
+        x = int(rng.integers(0, max(1, w - size + 1)))
+        crop = img[y : y + size, x : x + size]
+        out[k, : crop.shape[0], : crop.shape[1]] = crop
+    return out
+
+
+def quantize_int8(src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8], name: str | None = None) -> ModelCard:
+    """Write an int8 (QDQ, per-channel weights) copy of ``src`` and its card to ``dst``."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    card = load_card(src)
+    mean = np.asarray(card.mean, np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(card.std, np.float32).reshape(1, 3, 1, 1)
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.batches = iter(range(0, len(chips), 8))
+
+        def get_next(self) -> dict[str, Any] | None:
+            i = next(self.batches, None)
+            if i is None:
+                return None
+            x = (chips[i : i + 8].transpose(0, 3, 1, 2).astype(np.float32) - mean) / std
+            return {card.input_name: x}
+
+    dst = Path(dst)
+    pre = dst.with_suffix(".pre.onnx")
+    quant_pre_process(str(src), str(pre))
+    try:
+        quantize_static(
+            str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        )
+    finally:
+        pre.unlink(missing_ok=True)
+    data = card.to_dict()
+    data["name"] = name or f"{card.name}-int8"
+    data["quantization"] = {"method": "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations",
+                            "calibration_chips": len(chips), "calibration_source": "training images",
+                            "from": Path(src).name}
+    qcard = ModelCard.from_dict(data, source=str(dst))
+    save_card(qcard, dst)
+    log.info("int8 model %s", dst)
+    return qcard
+
+
+def quantize_from_spec(model: str | Path, spec_path: str | Path, dst: str | Path, n_chips: int = 256) -> ModelCard:
+    """Quantize ``model`` with calibration chips from the training sources of a dataset spec."""
+    from skyscan.labels import ClassMapping
+    from skyscan.train.data import load_images, load_spec
+
+    card = load_card(model)
+    if card.gsd is None:
+        raise ValueError(f"{model}: card has no 'gsd'; cannot resample calibration images")
+    spec = load_spec(spec_path)
+    images, _ = load_images(spec.train, ClassMapping.for_targets(tuple(card.class_names)), card.gsd)
+    chips = calibration_chips([im.pixels for im in images], card.input_size[0], n_chips)
+    return quantize_int8(model, dst, chips)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m skyscan.train.quantize MODEL SPEC OUTPUT``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="int8-quantize an exported skyscan model")
+    ap.add_argument("model")
+    ap.add_argument("spec", help="dataset spec JSON; calibration uses its training sources")
+    ap.add_argument("output")
+    ap.add_argument("--chips", type=int, default=256)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    quantize_from_spec(args.model, args.spec, args.output, args.chips)
+
+
+if __name__ == "__main__":
+    main()
