@@ -95,6 +95,9 @@ def median_of(browser: Any, path: Path, repeats: int) -> dict[str, Any]:
         values = [r[key] for r in runs if r[key] is not None]
         out[key] = round(float(np.median(values)), 1) if values else None
     out["console_errors"] = max(r["console_errors"] for r in runs)
+    # The spread shows how much of the time is other work on the shared machine.
+    out["ready_ms_min"] = round(min(r["ready_ms"] for r in runs), 1)
+    out["ready_ms_max"] = round(max(r["ready_ms"] for r in runs), 1)
     return out
 
 

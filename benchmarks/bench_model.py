@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -73,7 +72,7 @@ def main() -> None:
 
         models = [m for m in ("vehicles", "vehicles-int8") if (BUILTIN_DIR / f"{m}.onnx").is_file()]
     for m in models:
-        print(json.dumps(bench(m if Path(m).suffix else m, args.threads, args.batch, args.repeat)))
+        print(json.dumps(bench(m, args.threads, args.batch, args.repeat)))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,21 @@ PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
-PIP=".venv/bin/pip --disable-pip-version-check -q"
+pip_install() {
+  # pip warns once per package about this machine's optional local index: keep only real output
+  local log status=0
+  log=$(mktemp)
+  .venv/bin/pip --disable-pip-version-check -q install "$@" >"$log" 2>&1 || status=$?
+  grep -v "is ignored: it is neither a file nor a directory" "$log" >&2 || true
+  rm -f "$log"
+  return $status
+}
 # torch first, pinned to the CPU build that lies on this machine's disk: any other torch
 # (or an unpinned one pulled in by a dependency) downloads gigabytes of CUDA.
-$PIP install "torch==2.13.0"
-EXTRAS="train,spark"
+pip_install "torch==2.13.0"
+EXTRAS="train,spark,map"
 [[ $DEV == 1 ]] && EXTRAS="$EXTRAS,dev"
-$PIP install -e ".[$EXTRAS]"
+pip_install -e ".[$EXTRAS]"
 if [[ -f package.json ]] && command -v npm >/dev/null; then
   # Leaflet for the offline map comes from the npm registry (declared in package.json).
   npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund

@@ -60,6 +60,9 @@ class DetectOptions:
     batch_size: int = 16  # chips per model call
     chips_per_unit: int = 64  # a work unit (one engine task) holds at most this many chips
     containment: float = 0.5  # a cut box this much inside another box is the same object
+    # Refuse images coarser than model GSD x this: upsampling invents no vehicles, and a
+    # 300 m Landsat scene would otherwise become millions of one-pixel chips.
+    max_upsample: float = 4.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.overlap <= 0.5:
@@ -68,6 +71,8 @@ class DetectOptions:
             raise InputError(f"'batch_size' must be >= 1 (got {self.batch_size})")
         if self.chips_per_unit < 1:
             raise InputError(f"'chips_per_unit' must be >= 1 (got {self.chips_per_unit})")
+        if not self.max_upsample >= 1.0:
+            raise InputError(f"'max_upsample' must be >= 1 (got {self.max_upsample})")
         if not 0.0 < self.containment <= 1.0:
             raise InputError(f"'containment' must be in (0, 1] (got {self.containment})")
 
@@ -85,8 +90,17 @@ class WorkUnit:
 def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[WorkUnit]:
     """Chip an image at the model's GSD and group the chips into work units."""
     out_size = card.input_size[0]
+    if ref.gsd is not None and card.gsd is not None and ref.gsd > card.gsd * options.max_upsample:
+        raise InputError(
+            f"{ref.path}: image GSD {ref.gsd:.3g} m is too coarse for model {card.model_id} "
+            f"(trained at {card.gsd:.3g} m; at most {options.max_upsample:g}x upsampling): "
+            "vehicles are not resolved at this resolution"
+        )
     chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
-    windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=options.overlap)
+    # A chip classifier labels whole chips: overlapping chips would label the same ground
+    # twice and the merge would then drop some of them, so its chips tile the image.
+    overlap = 0.0 if card.output_format == "chip_classifier" else options.overlap
+    windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=overlap)
     n = max(1, math.ceil(len(windows) / options.chips_per_unit))
     step = options.chips_per_unit
     return [

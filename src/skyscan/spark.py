@@ -32,8 +32,11 @@ __all__ = [
     "SparkDetections",
     "detect",
     "detection_schema",
+    "h3_counts",
     "image_paths",
     "spark_session",
+    "spatial_join",
+    "within",
     "write_geoparquet",
 ]
 
@@ -150,3 +153,28 @@ def _arrow_schema(meta_columns: Sequence[str]) -> Any:
     from skyscan.schema import DETECTION_SCHEMA
 
     return pa.schema([*(pa.field(f.name, f.type) for f in DETECTION_SCHEMA), *(pa.field(m, pa.string()) for m in meta_columns)])
+
+
+def within(detections: DataFrame, areas: Any, *, using: str = "centroid", predicate: str = "intersects") -> DataFrame:
+    """Detections inside the area (see :func:`skyscan.engines.spark_analytics.within`)."""
+    from skyscan.engines import spark_analytics
+
+    return spark_analytics.within(detections, areas, using=using, predicate=predicate)
+
+
+def spatial_join(
+    detections: DataFrame, zones: Any, *, using: str = "centroid", predicate: str = "intersects",
+    zone_columns: list[str] | None = None, h3_res: int = 7,
+) -> DataFrame:
+    """Detections joined to zones, partitioned by H3 cell (see :mod:`skyscan.engines.spark_analytics`)."""
+    from skyscan.engines import spark_analytics
+
+    return spark_analytics.spatial_join(detections, zones, using=using, predicate=predicate,
+                                        zone_columns=zone_columns, h3_res=h3_res)
+
+
+def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFrame:
+    """Detections per H3 cell (and ``by`` columns), with the hexagon as WKB."""
+    from skyscan.engines import spark_analytics
+
+    return spark_analytics.h3_counts(detections, res, by)

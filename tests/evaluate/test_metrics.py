@@ -136,3 +136,14 @@ def test_ap_matches_brute_force(images: list[tuple[list[list[int]], list[tuple[l
         [(b, s, np.zeros(len(s), np.int64)) for b, s in dets], 0.5,
     )
     assert res["car"].ap50 == pytest.approx(_brute_force_ap(gts, dets, 0.5), abs=1e-9)
+
+
+def test_best_f1_operating_point() -> None:
+    # same ranking as test_ap_hand_computed: F1 after k = 1..5 detections:
+    # k=1: P1 R1/3 -> 0.5; k=3: P2/3 R2/3 -> 0.667; k=5: P3/5 R1 -> 0.75 (best)
+    gt = [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]]
+    det = [[0, 0, 10, 10], [100, 0, 110, 10], [20, 0, 30, 10], [200, 0, 210, 10], [40, 0, 50, 10]]
+    res = evaluate_detections(["car"], [(np.array(gt), np.zeros(3, np.int64))],
+                              [(np.array(det), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.zeros(5, np.int64))], 0.65)
+    best = res["car"].best_f1()
+    assert best == {"threshold": 0.5, "precision": 0.6, "recall": 1.0, "f1": 0.75}

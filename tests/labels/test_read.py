@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rasters import write_plain_png
 
+from rasters import write_plain_png
 from skyscan.errors import LabelError
 from skyscan.labels import ClassMapping, read_labels
 from skyscan.labels.mapping import parse_overrides

@@ -103,3 +103,12 @@ def test_resamples_chips_to_the_model_gsd(tmp_path: Path) -> None:
     assert ref.gsd == pytest.approx(0.5)
     units = plan_units(ref, get_detector(options.recipe).card, options)
     assert all(w.width == 128 and w.out_width == 64 for u in units for w in u.windows)
+
+
+def test_imagery_far_coarser_than_the_model_is_refused(tmp_path: Path) -> None:
+    from skyscan.errors import InputError
+
+    model = build_blob_model(tmp_path / "m.onnx", input_size=64, gsd=0.25)
+    ref = open_image(str(_scene(tmp_path, [(10.0, 10.0, 0)], transform=utm_transform(30.0))))
+    with pytest.raises(InputError, match="too coarse for model"):
+        plan_units(ref, get_detector(_options(model).recipe).card, _options(model))

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
-from rasters import lv95_transform, rotated_transform, utm_transform, write_geotiff
 
+from rasters import lv95_transform, rotated_transform, utm_transform, write_geotiff
 from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 
 SPARK_CONF = {

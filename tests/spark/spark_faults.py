@@ -18,7 +18,7 @@ import numpy as np
 from skyscan.detectors import Detector, DetectorRecipe, get_detector
 
 
-class InjectedFault(Exception):  # noqa: N818 - named for what it is in the tests
+class InjectedFault(Exception):
     """Not an image error: the engine lets it fail the task, so Spark retries it."""
 
 

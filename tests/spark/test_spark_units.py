@@ -112,3 +112,39 @@ def test_a_missing_unit_fails_the_image_instead_of_writing_half(blob_scenes: dic
     results = pa.Table.from_batches(list(stages.detect_units(units.slice(1).to_batches(), options, get_detector)))
     row = stages.finalize_group(results, card, "r", options).to_pylist()[0]
     assert row["status"] == "error" and "work units" in row["error_message"]
+
+
+def test_cli_without_java_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blob_scenes: dict[str, Any], blob_model: Path) -> None:
+    from click.testing import CliRunner
+
+    from skyscan.cli import cli
+
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))
+    scene = next(p for p in blob_scenes["paths"] if p.endswith("utm_a.tif"))
+    result = CliRunner().invoke(cli, ["detect", scene, "-o", str(tmp_path / "out"), "--model", str(blob_model),
+                                      "--engine", "spark", "--master", "local[2]"])
+    assert result.exit_code == 1
+    assert "Java 17+" in result.output and "openjdk-17-jre-headless" in result.output
+
+
+def test_zone_cover_holds_the_cell_of_every_point_inside() -> None:
+    """The H3 equi-join can only be exact if a zone's cover holds every inside point's cell."""
+    import numpy as np
+    import shapely
+
+    from skyscan.analytics.h3cells import h3_cells
+    from skyscan.engines.spark_analytics import zone_cells
+
+    zones = [shapely.Polygon([(4.40, 51.90), (4.47, 51.91), (4.43, 51.95)]),  # a triangle in Rotterdam
+             shapely.box(8.5400, 47.3700, 8.5401, 47.3701),                   # far smaller than a cell
+             shapely.Point(8.55, 47.38)]
+    zi, cells = zone_cells(list(shapely.to_wkb(np.asarray(zones, dtype=object))), 8)
+    assert set(zi.tolist()) == {0, 1, 2}
+    rng = np.random.default_rng(3)
+    for k, zone in enumerate(zones):
+        minx, miny, maxx, maxy = zone.bounds
+        lon = rng.uniform(minx, maxx, 400) if maxx > minx else np.full(1, minx)
+        lat = rng.uniform(miny, maxy, 400) if maxy > miny else np.full(1, miny)
+        inside = shapely.intersects_xy(zone, lon, lat)
+        got = h3_cells(lon=lon[inside], lat=lat[inside], res=8).astype(np.int64)
+        assert inside.any() and set(got.tolist()) <= set(cells[zi == k].tolist()), k

@@ -89,3 +89,26 @@ def test_train_requires_gsd(tiny_dataset: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["train", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"),
                                    "-o", str(tmp_path / "m.onnx")])
     assert res.exit_code != 0 and "--image-gsd" in res.output
+
+
+def test_int8_variant_of_tiny_model(tiny_dataset: Path, tmp_path: Path) -> None:
+    """Quantization writes a runnable int8 model whose outputs stay close to fp32."""
+    import onnxruntime as ort
+
+    from skyscan.train.export import export_model, make_card
+    from skyscan.train.model import build_model
+    from skyscan.train.quantize import calibration_chips, quantize_int8
+
+    net = build_model(3, (4, 8, 8)).eval()
+    fp32 = tmp_path / "m.onnx"
+    export_model(net, fp32, make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3))
+    scene = np.asarray(Image.open(tiny_dataset / "images" / "s0.png"))
+    chips = calibration_chips([scene], 64, 16)
+    assert chips.shape == (16, 64, 64, 3)
+    card = quantize_int8(fp32, tmp_path / "m-int8.onnx", chips)
+    assert card.name == "m-int8" and card.extra["quantization"]["calibration_chips"] == 16
+    x = (chips[:2].transpose(0, 3, 1, 2) / 255.0).astype(np.float32)
+    ref = ort.InferenceSession(str(fp32)).run(["heatmap"], {"images": x})[0]
+    q = ort.InferenceSession(str(tmp_path / "m-int8.onnx")).run(["heatmap"], {"images": x})[0]
+    assert q.shape == ref.shape
+    assert np.abs(q - ref).max() < 0.1

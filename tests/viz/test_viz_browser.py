@@ -215,3 +215,45 @@ def test_optional_layers_and_switcher(browser: Any, tmp_path: Path, detections: 
         assert log.unexpected() == []
     finally:
         page.close()
+
+
+def test_many_markers_step_aside_then_draw_and_click(browser: Any, tmp_path: Path) -> None:
+    # 60,000 detections as markers: too many in the full view (the heatmap carries it),
+    # drawn as stamped discs once zoomed in, and still clickable.
+    rng = np.random.default_rng(5)
+    n = 60_000
+    frame = pd.DataFrame({"lon": 4.40 + rng.random(n) * 0.2, "lat": 51.90 + rng.random(n) * 0.1,
+                          "class_name": rng.choice(["car", "truck", "bus"], n), "score": rng.random(n),
+                          "image_id": "big"})
+    path = make_map(frame, tmp_path / "many.html", max_markers=n, basemap=False)
+    page, log = open_map(browser, str(path))
+    try:
+        assert page.evaluate("skyscan.layers.points.suppressed")
+        assert "Zoom in to see markers" in page.inner_text(".skyscan-legend")
+        page.evaluate("() => skyscan.map.setZoom(skyscan.map.getZoom() + 3, {animate: false})")
+        settle(page)
+        state = page.evaluate("[skyscan.layers.points.suppressed, skyscan.layers.points.visible, skyscan.layers.points.radius]")
+        assert state[0] is False and 3000 < state[1] <= 30_000 and state[2] <= 3, state
+        assert "Zoom in" not in page.inner_text(".skyscan-legend")
+        _show_only(page, "points")
+        img = screenshot(page)
+        # Every marker Leaflet places in a central window shows its class colour there.
+        colours = {"car": RED, "truck": ORANGE, "bus": WHITE}
+        sample = page.evaluate("""() => { const P = skyscan.layers.points, out = [];
+            for (let i = 0; i < P.n && out.length < 400; i++) { const ll = P.latLngOf(i);
+              const p = skyscan.map.latLngToContainerPoint(ll);
+              if (p.x > 100 && p.x < 600 && p.y > 150 && p.y < 450) out.push([p.x, p.y, P._classes[P._cls[i]].name]); }
+            return out; }""")  # positions from Leaflet's own projection
+        assert len(sample) > 50
+        got = [(_pixel(img, (x, y)), colours[name]) for x, y, name in sample]
+        assert all(not _close(px, BACKGROUND, 6) for px, _ in got)  # never background under a marker
+        exact = sum(_close(px, want, 60) for px, want in got)
+        assert exact > 0.6 * len(sample)  # mostly its own colour (others may overlap it)
+        x, y, _ = sample[0]
+        page.mouse.click(x, y)
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=5000)
+        assert popup.locator(".skyscan-popup-class").inner_text() in {"car", "truck", "bus"}
+        assert log.unexpected() == []
+    finally:
+        page.close()

@@ -141,3 +141,33 @@ def test_leaflet_dir_from_env_var_with_inlined_images(monkeypatch: pytest.Monkey
     assert found.version == "1.9.4" and found.source == str(tmp_path)
     assert "sourceMappingURL" not in found.js
     assert "url(data:image/png;base64," in found.css and "images/none.png" not in found.css
+
+
+def test_page_size_grows_with_occupied_cells_not_detections() -> None:
+    rng = np.random.default_rng(3)
+    n = 200_000
+    lots = rng.uniform([4.40, 51.88], [4.68, 52.05], (300, 2))
+    pick = rng.integers(0, 300, n)
+    frame = pd.DataFrame({"lon": lots[pick, 0] + rng.normal(0, 3e-4, n),
+                          "lat": lots[pick, 1] + rng.normal(0, 2e-4, n),
+                          "class_name": "car", "score": rng.random(n)})
+    small = build_map(frame.iloc[:20_000])
+    big = build_map(frame)
+    assert big.n_markers == 5000 and big.n_heat_cells <= 65_536
+    assert len(big.html) < 1_000_000  # < 5 bytes per detection
+    assert len(big.html) < 2.5 * len(small.html)  # 10x the detections, not 10x the bytes
+
+
+@pytest.mark.shared_data
+def test_real_imagery_overlay(shared_data: Path) -> None:
+    from skyscan.viz.imagery import render_overlay
+
+    overlay = render_overlay(shared_data / "georef" / "spacenet" / "pan1.tif")  # uint16 pan, UTM 31N
+    assert 4.3 < overlay.west < overlay.east < 4.6 and 51.8 < overlay.south < overlay.north < 52.0
+    assert 550 <= max(overlay.width, overlay.height) <= 700
+    assert len(overlay.data_uri) < 1_500_000
+
+
+def test_imagery_must_be_paths(detections: pd.DataFrame) -> None:
+    with pytest.raises(InputError, match="'imagery' must be a path or a sequence of paths"):
+        make_map(detections, imagery=[3])  # type: ignore[list-item]

@@ -82,7 +82,7 @@ def train_command(images: Path | None, spec_path: Path | None, labels: Path | No
         cfg = TrainConfig(gsd=gsd, chip=chip, input_size=input_size, steps=steps, batch=batch, lr=lr,
                           widths=_widths(widths), val_every=val_every, seed=seed, threads=threads,
                           score_threshold=score_threshold, time_limit_s=time_limit)
-        out, card, result = train_and_export(spec, output, cfg, run_dir=run_dir, name=name, command=command,
+        out, _card, result = train_and_export(spec, output, cfg, run_dir=run_dir, name=name, command=command,
                                              overwrite=overwrite)
     except SkyscanError as exc:
         click.echo(f"skyscan train: error: {exc}", err=True)

@@ -1,9 +1,10 @@
 """Keras 3 → ONNX through Keras's PyTorch backend (no TensorFlow needed).
 
-On the ``torch`` backend a Keras model *is* a ``torch.nn.Module``, so it is exported with
-the same wrapper as a PyTorch model (:mod:`skyscan.convert.torch_export`). Keras image
-models are usually channels-last (input ``(None, H, W, 3)``); the wrapper then transposes
-skyscan's NCHW input, and 4-D outputs (CenterNet heads) back to NCHW.
+On the ``torch`` backend a Keras model *is* a ``torch.nn.Module``, so it is exported like
+a PyTorch model (:mod:`skyscan.convert.torch_export`). Keras image models are usually
+channels-last (input ``(None, H, W, 3)``): they are traced with an NHWC input, and
+:func:`skyscan.convert.graph.nchw_input` then puts a transpose in front of the graph
+(and turns 4-D CenterNet heads back to NCHW).
 
 Keras reads its backend once, from ``KERAS_BACKEND``, when it is first imported; this
 module sets it to ``torch`` if it is unset and Keras is not imported yet, and refuses to

@@ -33,7 +33,7 @@ def load_torch_module(path: str | Path, *, trust_pickle: bool = False) -> Any:
     architecture is code that the file does not contain; the error says how to save a
     convertible file.
     """
-    torch: Any = require("torch", "train")
+    torch: Any = require("torch", "convert")
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: PyTorch model file not found")
@@ -75,10 +75,10 @@ def make_wrapper(model: Any, output_format: str) -> Any:
     names. TorchScript modules are exported as they are (the tracer cannot step into
     them from a Python wrapper), so they must return a tensor or a tuple.
     """
-    torch: Any = require("torch", "train")
+    torch: Any = require("torch", "convert")
     names = output_names(output_format)
 
-    class CardOutputs(torch.nn.Module):  # type: ignore[misc,name-defined]
+    class CardOutputs(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
@@ -108,7 +108,7 @@ def export_torch(
     model is traced with an NHWC input; :func:`skyscan.convert.graph.nchw_input` then puts
     the transpose in front.
     """
-    torch: Any = require("torch", "train")
+    torch: Any = require("torch", "convert")
     names = list(output_names(card.output_format))
     is_script = isinstance(model, torch.jit.ScriptModule)
     module = model if is_script else make_wrapper(model, card.output_format)
@@ -139,7 +139,7 @@ def export_torch(
 
 def _check_output_count(module: Any, x: Any, names: list[str], output_format: str) -> None:
     """Run the module once so a wrong number of outputs is named before tracing."""
-    torch: Any = require("torch", "train")
+    torch: Any = require("torch", "convert")
     try:
         with torch.no_grad():
             out = module(x)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,6 +159,7 @@ def run_detect(
     image_ids: dict[str, str] | None = None,
     partitions: int | None = None,
     detector_factory: stages.DetectorFactory | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Detect in ``paths`` on Spark and leave one checkpoint part per image in ``store``.
 
@@ -166,7 +167,7 @@ def run_detect(
     assembles ``detections.parquet`` and ``errors.parquet`` from the parts exactly as for
     the local engine. Paths already done in ``store`` are skipped (resume). Uses
     ``spark`` if given, else starts a session on ``master`` (and stops it afterwards).
-    Returns counts and timings.
+    ``progress(path)`` is called as each image's part is written. Returns counts and timings.
     """
     from skyscan.run_state import PartStore
 
@@ -194,6 +195,8 @@ def run_detect(
         for row in job.packed.select(*columns).toLocalIterator(prefetchPartitions=True):
             summary["detections"] += _write_part(store, row)
             summary["images_ok" if row["status"] == "ok" else "failed"] += 1
+            if progress is not None:
+                progress(row["path"])
         summary["job_s"] = round(time.perf_counter() - t1, 3)
     finally:
         if job is not None:

@@ -45,31 +45,36 @@ MANIFEST_SCHEMA = pa.schema(
 )
 
 
-def partition_values(table: pa.Table, partition_by: str) -> list[str | None]:
-    """The partition value of each row: ``h3_<res>`` cells of the centre point, or a column."""
-    if partition_by.startswith("h3_") and partition_by not in table.column_names:
-        from skyscan.analytics.h3cells import cells_to_strings, h3_cells
+PART_KEY = "__partition"
 
-        res = int(partition_by[3:])
-        lon = table.column("lon").to_numpy(zero_copy_only=False).astype("float64")
-        lat = table.column("lat").to_numpy(zero_copy_only=False).astype("float64")
-        return list(cells_to_strings(h3_cells(lon=lon, lat=lat, res=res)))
-    if partition_by not in table.column_names:
-        raise InputError(f"'partition_by' must be 'h3_<res>' or a column (got {partition_by!r})")
-    return [None if v is None else str(v) for v in table.column(partition_by).to_pylist()]
+
+def _partition_labels(column: pa.ChunkedArray, is_h3: bool) -> list[str]:
+    """Directory values for a key column: H3 ids (int64) as hex, others as text; nulls → ``none``."""
+    if is_h3:
+        from skyscan.analytics.h3cells import cells_to_strings
+
+        values: list[str | None] = list(cells_to_strings(column.to_numpy().astype("uint64")))
+    else:
+        values = [None if v is None else str(v) for v in column.to_pylist()]
+    return [_safe_value(v) for v in values]
 
 
 def _safe_value(value: str | None) -> str:
     if value is None or value == "":
         return NULL_PARTITION
-    # Keep directory names portable; image ids may hold '/' when stems collide.
-    return "".join(c if c.isalnum() or c in "-_.@" else f"%{ord(c):02X}" for c in value)
+    # Percent-encoding (pyarrow decodes it back): image ids may hold '/' when stems collide.
+    from urllib.parse import quote
+
+    return quote(value, safe="-_.@")
 
 
 def write_partition_files(
-    batches: Iterable[pa.RecordBatch], staging: str, partition_by: str | None
+    batches: Iterable[pa.RecordBatch], staging: str, label: str | None, is_h3: bool
 ) -> Iterator[pa.RecordBatch]:
-    """Executor side: write this task's rows, one file per partition value; yield the manifest."""
+    """Executor side: write this task's rows, one file per value of ``PART_KEY``; yield the manifest.
+
+    The key column is not written into the files (Hive convention: the directory holds it).
+    """
     from pyspark import TaskContext
 
     from skyscan.io.writers import with_geo_metadata
@@ -82,15 +87,16 @@ def write_partition_files(
         return
     table = pa.concat_tables(tables)
     groups: dict[str, list[int]] = {}
-    if partition_by is None:
+    if label is None:
         groups[""] = list(range(table.num_rows))
     else:
-        for i, value in enumerate(partition_values(table, partition_by)):
-            groups.setdefault(_safe_value(value), []).append(i)
+        for i, value in enumerate(_partition_labels(table.column(PART_KEY), is_h3)):
+            groups.setdefault(value, []).append(i)
+        table = table.drop_columns([PART_KEY])
     rows = []
     for value, idx in sorted(groups.items()):
         sub = table.take(pa.array(idx, pa.int64())) if len(idx) != table.num_rows else table
-        rel = (f"{partition_by}={value}/" if partition_by else "") + f"part-{part:05d}.parquet"
+        rel = (f"{label}={value}/" if label else "") + f"part-{part:05d}.parquet"
         target = Path(staging) / f"attempt-{attempt}" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(with_geo_metadata(sub), target, compression="zstd")
@@ -109,8 +115,9 @@ def write_geoparquet(
     """Write a detections DataFrame as a directory of GeoParquet files; return a summary.
 
     ``partition_by``: ``"h3_<res>"`` (H3 cell of the centre point, e.g. ``h3_5`` ≈ 250 km²
-    cells, good for regional queries), any column (``"image_id"``), or None for flat
-    files. ``partitions``: Spark tasks writing (default: the DataFrame's partitions). The
+    cells, good for regional queries), any column (``"image_id"``; it then lives in the
+    directory names only, Hive style), or None for flat files. ``partitions``: Spark
+    tasks writing (default: Spark's shuffle partitions, coalesced by AQE). The
     path must be a filesystem all executors and the driver share (local disk for
     ``local[*]``; NFS/DBFS/FUSE mounts on a cluster).
     """
@@ -121,19 +128,29 @@ def write_geoparquet(
         if not overwrite:
             raise OutputExistsError(f"{out}: exists and is not empty; pass overwrite=True to replace it")
         shutil.rmtree(out)
-    if partition_by is not None and partition_by.startswith("h3_"):
+    is_h3 = partition_by is not None and partition_by.startswith("h3_")
+    df = detections
+    if partition_by is not None and is_h3:
         from skyscan.analytics.h3cells import check_resolution
+        from skyscan.engines.spark_analytics import _add_cell_column
 
-        check_resolution(int(partition_by[3:]) if partition_by[3:].isdigit() else partition_by)
-    elif partition_by is not None and partition_by not in detections.columns:
-        raise InputError(f"'partition_by' must be 'h3_<res>' or one of {detections.columns} (got {partition_by!r})")
+        res = check_resolution(int(partition_by[3:]) if partition_by[3:].isdigit() else partition_by)
+        df = _add_cell_column(df, res, PART_KEY)
+    elif partition_by is not None:
+        if partition_by not in detections.columns:
+            raise InputError(f"'partition_by' must be 'h3_<res>' or one of {detections.columns} (got {partition_by!r})")
+        df = df.withColumnRenamed(partition_by, PART_KEY)
+    if partition_by is not None:
+        # All rows of one partition value meet in one task: one file per value, not per task.
+        df = df.repartition(partitions, PART_KEY) if partitions else df.repartition(PART_KEY)
+    elif partitions:
+        df = df.repartition(partitions)
     job = uuid.uuid4().hex[:12]
     staging = out / TEMPORARY / job
     staging.mkdir(parents=True, exist_ok=True)
-    df = detections if partitions is None else detections.repartition(partitions)
 
     def write_fn(batches: Any) -> Any:
-        return write_partition_files(batches, str(staging), partition_by)
+        return write_partition_files(batches, str(staging), partition_by, is_h3)
 
     manifest = df.mapInArrow(write_fn, to_spark_schema(MANIFEST_SCHEMA)).collect()
     files, n_rows = [], 0

@@ -82,7 +82,20 @@ class ClassResult:
     curve_precision: FloatArray
     curve_scores: FloatArray
 
-    def to_dict(self) -> dict[str, float | int]:
+    def best_f1(self) -> dict[str, float] | None:
+        """The operating point with the highest F1 along the PR curve (``None`` if empty).
+
+        The threshold is the score of the last detection kept at that point.
+        """
+        p, r = self.curve_precision, self.curve_recall
+        if len(p) == 0 or self.n_labels == 0:
+            return None
+        f1 = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1.0), 0.0)
+        k = int(np.argmax(f1))
+        return {"threshold": round(float(self.curve_scores[k]), 6), "precision": round(float(p[k]), 6),
+                "recall": round(float(r[k]), 6), "f1": round(float(f1[k]), 6)}
+
+    def to_dict(self) -> dict[str, object]:
         return {
             "ap50": round(self.ap50, 6),
             "precision": round(self.precision, 6),
@@ -90,6 +103,7 @@ class ClassResult:
             "f1": round(self.f1, 6),
             "n_labels": self.n_labels,
             "n_detections": self.n_detections,
+            "best_f1": self.best_f1(),
         }
 
 

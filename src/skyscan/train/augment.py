@@ -25,10 +25,12 @@ class AugmentConfig:
     scale_jitter: float = 1.3  # gsd_out / model gsd in [1/j, j], log-uniform
     rotate: bool = True  # any angle in [0, 2π)
     flip: bool = True
-    p_gray: float = 0.2  # panchromatic imagery
+    p_gray: float = 0.3  # panchromatic imagery
     p_blur: float = 0.3
     max_blur_sigma: float = 1.2
     p_noise: float = 0.2
+    p_degrade: float = 0.3  # coarser source imagery (e.g. 0.5 m satellite) upsampled to the model GSD
+    max_degrade: float = 2.5
     brightness: float = 0.25
     contrast: float = 0.3
     saturation: float = 0.4
@@ -71,7 +73,7 @@ def warp(image: torch.Tensor, chip_to_src: npt.NDArray[np.float64], size: int) -
 
 
 def photometric(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Colour, grayscale, blur and noise on a (N, 3, H, W) batch in 0..255."""
+    """Colour, grayscale, resolution loss, blur and noise on a (N, 3, H, W) batch in 0..255."""
     n = batch.shape[0]
 
     def rand(*shape: int) -> torch.Tensor:
@@ -88,12 +90,22 @@ def photometric(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -
     to_gray = rand(n, 1, 1, 1) < cfg.p_gray
     batch = torch.where(to_gray, batch.mean(1, keepdim=True).expand_as(batch), batch)
     for i in range(n):
+        if float(rand(1)) < cfg.p_degrade:
+            batch[i] = _degrade(batch[i], 1.3 + float(rand(1)) * (cfg.max_degrade - 1.3))
         if float(rand(1)) < cfg.p_blur:
             sigma = 0.3 + float(rand(1)) * (cfg.max_blur_sigma - 0.3)
             batch[i] = _blur(batch[i], sigma)
     noisy = (rand(n, 1, 1, 1) < cfg.p_noise).float()
     batch = batch + noisy * torch.randn(batch.shape, generator=gen) * (rand(n, 1, 1, 1) * 6)
     return batch.clamp(0, 255)
+
+
+def _degrade(img: torch.Tensor, factor: float) -> torch.Tensor:
+    """Down-sample by ``factor`` (area) and back up (bilinear): what a pipeline does to
+    imagery coarser than the model GSD."""
+    h, w = img.shape[-2:]
+    small = F.interpolate(img[None], size=(max(1, round(h / factor)), max(1, round(w / factor))), mode="area")
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0]
 
 
 def _blur(img: torch.Tensor, sigma: float) -> torch.Tensor:

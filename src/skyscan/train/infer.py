@@ -19,7 +19,7 @@ def decode(
     heat: torch.Tensor, wh: torch.Tensor, off: torch.Tensor, top_k: int = 500, min_score: float = 0.01
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Peaks of one image's (C, h, w) sigmoid heatmap → xyxy boxes (input pixels), scores, labels."""
-    c, h, w = heat.shape
+    _c, h, w = heat.shape
     peaks = heat * (F.max_pool2d(heat[None], 3, 1, 1)[0] == heat).float()
     scores, idx = peaks.flatten().topk(min(top_k, peaks.numel()))
     keep = scores >= min_score

@@ -145,7 +145,7 @@ def train(
             elapsed = time.monotonic() - t0
             last = step == cfg.steps or elapsed >= cfg.time_limit_s
             if step % 25 == 0 or last:
-                rec = {"step": step, "s": round(elapsed, 1), "loss": round(float(loss.detach()), 4), **{k: round(v, 4) for k, v in parts.items()}}
+                rec: dict[str, Any] = {"step": step, "s": round(elapsed, 1), "loss": round(float(loss.detach()), 4), **{k: round(v, 4) for k, v in parts.items()}}
                 if (step % cfg.val_every == 0 or last) and val_images:
                     val = validate(net, val_images, classes, cfg.score_threshold)
                     rec["val_map50"] = round(val["map50"], 4)

@@ -52,6 +52,7 @@ class TinyCenterNet(nn.Module):
         self.heatmap = nn.Conv2d(w2, num_classes, 1)
         self.wh = nn.Conv2d(w2, 2, 1)
         self.offset = nn.Conv2d(w2, 2, 1)
+        assert self.heatmap.bias is not None
         nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_BIAS)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -50,7 +50,7 @@ def quantize_int8(src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8]
     mean = np.asarray(card.mean, np.float32).reshape(1, 3, 1, 1)
     std = np.asarray(card.std, np.float32).reshape(1, 3, 1, 1)
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc]
+    class Reader(CalibrationDataReader):
         def __init__(self) -> None:
             self.batches = iter(range(0, len(chips), 8))
 

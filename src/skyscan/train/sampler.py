@@ -69,7 +69,7 @@ class ChipSampler:
         flip = bool(self.aug.flip and self.rng.random() < 0.5)
         m = chip_affine(centre, scale, angle, flip, self.chip)
         chip = warp(self.tensors[k], m, self.chip)
-        boxes = transform_boxes(im.boxes, np.linalg.inv(m))
+        boxes = transform_boxes(im.boxes, np.linalg.inv(m).astype(np.float64))
         cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         inside = (cx >= 0) & (cx < self.chip) & (cy >= 0) & (cy < self.chip)
         return chip, boxes[inside], im.labels[inside]

@@ -462,6 +462,7 @@
           shown.toLocaleString('en') + ' detection' + (shown === 1 ? '' : 's') +
           (total !== shown ? ' on the map (' + total.toLocaleString('en') + ' in the input)' : '')));
         for (const c of data.classes) {
+          if (!c.count) continue;
           const row = el('div', 'row');
           const sw = el('span', 'skyscan-swatch');
           sw.style.background = c.colour;

@@ -1,0 +1,62 @@
+"""Draw detections on their image (PNG), for docs and visual checks.
+
+Colours follow the original pipeline: car red, truck orange, bus white. Non-8-bit imagery
+(e.g. 16-bit panchromatic) is stretched between its 2nd and 98th percentiles for display.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+COLOURS = {"car": (255, 0, 0), "truck": (255, 140, 0), "bus": (255, 255, 255)}
+
+
+def read_display(path: str | Path) -> npt.NDArray[np.uint8]:
+    """The image as 8-bit RGB for display (first three bands, or one band as gray)."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as src:
+            arr = src.read(list(range(1, min(src.count, 3) + 1))).astype(np.float64)
+    if arr.shape[0] == 1:
+        arr = np.repeat(arr, 3, axis=0)
+    if arr.max() > 255 or arr.dtype != np.uint8:
+        lo, hi = np.percentile(arr, [2, 98])
+        arr = (arr - lo) / max(hi - lo, 1e-9) * 255
+    return np.ascontiguousarray(arr.clip(0, 255).astype(np.uint8).transpose(1, 2, 0))
+
+
+def draw_detections(
+    image_path: str | Path, detections: Any, out_png: str | Path, *, scale: float = 2.0,
+    crop: tuple[int, int, int, int] | None = None, width: int = 2,
+) -> Path:
+    """Draw ``detections`` (a table with px_xmin..px_ymax and class_name) on the image.
+
+    ``crop`` is (col_off, row_off, width, height) in image pixels; ``scale`` enlarges the
+    result (nearest neighbour, so pixels stay visible).
+    """
+    from PIL import Image, ImageDraw
+
+    rgb = read_display(image_path)
+    x0, y0 = 0, 0
+    if crop is not None:
+        x0, y0, w, h = crop
+        rgb = rgb[y0 : y0 + h, x0 : x0 + w]
+    img = Image.fromarray(rgb).resize((round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
+                                      Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(img)
+    cols = ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
+    for (a, b, c, d), name in zip(np.asarray(detections[cols], np.float64), list(detections["class_name"]), strict=True):
+        box = [(a - x0) * scale, (b - y0) * scale, (c - x0) * scale, (d - y0) * scale]
+        draw.rectangle(box, outline=COLOURS.get(str(name), (0, 255, 255)), width=width)
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(out, optimize=True)
+    return out
