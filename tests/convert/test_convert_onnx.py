@@ -135,3 +135,13 @@ def test_cli_writes_then_checks_a_card(tmp_path: Path, make_classifier) -> None:
     assert str(src) in p.stderr and "(batch, 2)" in p.stderr and "(2, 3)" in p.stderr
     p = run_cli("convert", str(src), "--classes", "car")
     assert p.returncode == 2 and "--input-size, --format" in p.stderr
+
+
+def test_cli_renames_outputs_and_measures_stride(tmp_path: Path, make_centernet) -> None:  # type: ignore[no-untyped-def]
+    src = make_centernet(tmp_path / "raw.onnx", names=("hm", "size", "off"), stride=8, size=64)
+    p = run_cli("convert", str(src), "-o", str(tmp_path / "named.onnx"), "--classes", "car,truck,bus",
+                "--input-size", "64", "--format", "centernet", "--output-names", "hm,size,off")
+    assert p.returncode == 0, p.stderr
+    assert load_card(tmp_path / "named.onnx").stride == 8
+    assert [o.name for o in ort.InferenceSession(str(tmp_path / "named.onnx")).get_outputs()] == ["heatmap", "wh", "offset"]
+    assert not (tmp_path / "raw.json").exists()  # the source is left alone

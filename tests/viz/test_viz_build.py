@@ -171,3 +171,23 @@ def test_real_imagery_overlay(shared_data: Path) -> None:
 def test_imagery_must_be_paths(detections: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="'imagery' must be a path or a sequence of paths"):
         make_map(detections, imagery=[3])  # type: ignore[list-item]
+
+
+def test_clusters_from_analytics_table_and_labelled_detections(tmp_path: Path, detections: pd.DataFrame) -> None:
+    import geopandas as gpd
+
+    from skyscan.analytics.cluster import cluster_detections
+
+    gdf = gpd.GeoDataFrame(detections, geometry=gpd.points_from_xy(detections.lon, detections.lat), crs="EPSG:4326")
+    result = cluster_detections(gdf, eps_m=5.0, min_samples=5)
+    assert len(result.clusters) >= 1
+    sizes = sorted(result.clusters["size"].tolist())
+    for given in (result, result.clusters):  # the result object or its clusters table
+        fc = _data(build_map(detections, clusters=given).html)["vectors"]["clusters"]
+        assert sorted(f["properties"]["size"] for f in fc["features"]) == sizes
+        assert {f["geometry"]["type"] for f in fc["features"]} <= {"Polygon", "MultiPolygon"}
+    # Labelled detections (a file with cluster_id per detection): hulls are built here.
+    labelled = tmp_path / "labelled.parquet"
+    result.detections.to_parquet(labelled)
+    fc = _data(build_map(detections, clusters=labelled).html)["vectors"]["clusters"]
+    assert sorted(f["properties"]["size"] for f in fc["features"]) == sizes

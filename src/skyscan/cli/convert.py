@@ -47,7 +47,8 @@ FRAMEWORK_ALIASES = {"onnx": "onnx", "pytorch": "torch", "torch": "torch", "kera
               help="Allow loading a pickled PyTorch module, torch.save(model) (runs code from the file: trusted files only).")
 @click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset for PyTorch/Keras exports.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output model or card.")
-def convert_command(source: Path, target: Path | None, framework: str | None, card_file: Path | None,
+@click.pass_context
+def convert_command(ctx: click.Context, source: Path, target: Path | None, framework: str | None, card_file: Path | None,
                     classes: str | None, input_size: str | None, output_format: str | None,
                     gsd: float | None, mean: str, std: str, stride: int | None, score_threshold: float,
                     nms_iou: float, name: str | None, model_version: str, output_names: str | None,
@@ -66,14 +67,17 @@ def convert_command(source: Path, target: Path | None, framework: str | None, ca
     """
     from skyscan.convert import build_card, check_card, convert
 
+    root = ctx.find_root().obj
+    quiet = bool(root and root.get("quiet"))
     fw = FRAMEWORK_ALIASES[framework] if framework else None
     given = {"--classes": classes, "--input-size": input_size, "--format": output_format}
     try:
         if card_file is None and all(v is None for v in given.values()) and target is None \
                 and fw in (None, "onnx") and source.suffix.lower() == ".onnx":
             card, report = check_card(source)
-            click.echo(f"{source}: matches its card {card.model_id} ({card.output_format}, "
-                       f"classes {card.class_names}); outputs {report.output_shapes}", err=True)
+            if not quiet:
+                click.echo(f"{source}: matches its card {card.model_id} ({card.output_format}, "
+                           f"classes {card.class_names}); outputs {report.output_shapes}", err=True)
             return
         if card_file is not None:
             conflicting = [k for k, v in given.items() if v is not None]
@@ -99,9 +103,10 @@ def convert_command(source: Path, target: Path | None, framework: str | None, ca
     except SkyscanError as exc:
         click.echo(f"skyscan convert: error: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"{result.framework} -> {result.model_path} + {result.card_path} "
-               f"({result.card.output_format}, classes {result.card.class_names}; "
-               f"outputs {result.report.output_shapes})", err=True)
+    if not quiet:
+        click.echo(f"{result.framework} -> {result.model_path} + {result.card_path} "
+                   f"({result.card.output_format}, classes {result.card.class_names}; "
+                   f"outputs {result.report.output_shapes})", err=True)
 
 
 def _card_from_file(path: Path) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from skyscan.evaluate.metrics import ClassResult
 
@@ -11,8 +12,9 @@ _COLOURS = {"car": "tab:red", "truck": "tab:orange", "bus": "tab:gray"}
 
 def plot_pr(results: dict[str, ClassResult], path: str | Path, title: str = "") -> Path:
     """One PR curve per class with labels; the operating point (card threshold) is marked."""
-    import matplotlib
+    from skyscan.errors import require
 
+    matplotlib: Any = require("matplotlib", "train")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

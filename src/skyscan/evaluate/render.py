@@ -24,10 +24,11 @@ def read_display(path: str | Path) -> npt.NDArray[np.uint8]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with rasterio.open(path) as src:
-            arr = src.read(list(range(1, min(src.count, 3) + 1))).astype(np.float64)
+            raw = src.read(list(range(1, min(src.count, 3) + 1)))
+    arr = raw.astype(np.float64)
     if arr.shape[0] == 1:
         arr = np.repeat(arr, 3, axis=0)
-    if arr.max() > 255 or arr.dtype != np.uint8:
+    if raw.dtype != np.uint8:
         lo, hi = np.percentile(arr, [2, 98])
         arr = (arr - lo) / max(hi - lo, 1e-9) * 255
     return np.ascontiguousarray(arr.clip(0, 255).astype(np.uint8).transpose(1, 2, 0))

@@ -36,10 +36,22 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        # mkstemp creates 0600 files; outputs get the usual permissions (0666 less umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do it once, at import, not per write
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def write_atomic_text(target: str | Path, writer: Callable[[IO[str]], None]) -> Path:

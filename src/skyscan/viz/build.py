@@ -134,18 +134,36 @@ def _script_json(obj: Any) -> str:
 
 
 def _clusters_layer(clusters: Any) -> tuple[dict[str, Any] | None, list[str]]:
+    """Cluster hulls: a clusters table as given, or hulls built from labelled detections.
+
+    A table with polygon geometries or a ``size`` column (``skyscan cluster``'s clusters
+    table) is drawn as is; rows with ``cluster_id`` and ``lon``/``lat`` and neither are
+    labelled detections, whose convex hulls are built here.
+    """
+    import geopandas as gpd
     import pandas as pd
     import pyarrow as pa
 
-    from skyscan.viz.layers import clusters_from_points, vector_layer
+    from skyscan.viz.layers import _to_frame, clusters_from_points, vector_layer
 
+    if isinstance(getattr(clusters, "clusters", None), gpd.GeoDataFrame):
+        clusters = clusters.clusters  # a ClusterResult from skyscan.analytics
     if isinstance(clusters, pa.Table):
         clusters = clusters.to_pandas()
-    if isinstance(clusters, pd.DataFrame) and {"cluster_id", "lon", "lat"} <= set(clusters.columns):
+    if isinstance(clusters, str | Path):
         try:
-            return vector_layer(clusters_from_points(clusters), "clusters")
-        except InputError as exc:
-            return None, [f"Clusters not shown: {exc}"]
+            clusters = _to_frame(clusters, "clusters")
+        except Exception as exc:  # unreadable: a note, not a failed map
+            return None, [f"Clusters not shown: cannot read {clusters}: {exc}"]
+    if isinstance(clusters, pd.DataFrame) and {"cluster_id", "lon", "lat"} <= set(clusters.columns):
+        polygons = isinstance(clusters, gpd.GeoDataFrame) and bool(
+            clusters.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).any()
+        )
+        if "size" not in clusters.columns and not polygons:
+            try:
+                return vector_layer(clusters_from_points(clusters), "clusters")
+            except InputError as exc:
+                return None, [f"Clusters not shown: {exc}"]
     return vector_layer(clusters, "clusters")
 
 

@@ -43,39 +43,40 @@ def _round_coords(geojson: dict[str, Any]) -> dict[str, Any]:
 def h3_cells(points: MapPoints, resolution: int) -> tuple[dict[str, Any], list[str]]:
     """Count detections per H3 cell (and per class); hexagons as GeoJSON polygons.
 
-    When the cells exceed :data:`MAX_H3_CELLS` the resolution is lowered until they fit,
-    and a note says so.
+    Cell ids and boundaries come from :mod:`skyscan.analytics.h3cells`, the one module
+    that handles H3's latitude-first order. When the cells exceed :data:`MAX_H3_CELLS`
+    the resolution is lowered until they fit, and a note says so.
     """
-    import h3
+    import shapely
 
-    if not isinstance(resolution, int | np.integer) or not 0 <= resolution <= 15:
+    from skyscan.analytics.h3cells import cell_polygons, cells_to_strings
+    from skyscan.analytics.h3cells import h3_cells as cells_of
+
+    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) or not 0 <= resolution <= 15:
         raise InputError(f"'h3_resolution' must be an integer in [0, 15] (got {resolution!r})")
     notes: list[str] = []
     res = int(resolution)
-    # H3 takes (lat, lng): the one place in the map code where latitude comes first.
-    cells = np.array([h3.latlng_to_cell(la, lo, res) for la, lo in zip(points.lat.tolist(), points.lon.tolist(), strict=True)], dtype=object)
-    uniq = np.unique(cells) if cells.size else cells
+    cells = cells_of(lon=points.lon, lat=points.lat, res=res)
+    uniq, inverse = np.unique(cells, return_inverse=True)
     while uniq.size > MAX_H3_CELLS and res > 0:
         res -= 1
-        cells = np.array([h3.cell_to_parent(c, res) for c in cells], dtype=object)
-        uniq = np.unique(cells)
+        cells = cells_of(lon=points.lon, lat=points.lat, res=res)
+        uniq, inverse = np.unique(cells, return_inverse=True)
     if res != resolution:
         note = (f"H3 resolution {resolution} gives more than {MAX_H3_CELLS:,} cells; "
                 f"cells are shown at resolution {res}.")
         log.warning(note)
         notes.append(note)
-    inverse = np.searchsorted(uniq, cells) if cells.size else np.zeros(0, np.int64)
-    n_classes = len(points.class_names)
-    per_class = np.zeros((uniq.size, n_classes), np.int64)
-    np.add.at(per_class, (inverse, points.class_codes), 1)
+    per_class = np.zeros((uniq.size, len(points.class_names)), np.int64)
+    np.add.at(per_class, (inverse.ravel(), points.class_codes), 1)
+    names = cells_to_strings(uniq)
+    polygons = cell_polygons(uniq)
     features = []
-    for i, cell in enumerate(uniq.tolist()):
-        ring = [[lng, lat] for lat, lng in h3.cell_to_boundary(cell)]
-        ring.append(ring[0])
-        props: dict[str, Any] = {"h3": cell, "count": int(per_class[i].sum())}
+    for i in range(uniq.size):
+        props: dict[str, Any] = {"h3": names[i], "count": int(per_class[i].sum())}
         props.update({name: int(per_class[i, k]) for k, name in enumerate(points.class_names) if per_class[i, k]})
-        features.append({"type": "Feature", "properties": props,
-                         "geometry": {"type": "Polygon", "coordinates": [ring]}})
+        geometry = json.loads(shapely.to_geojson(polygons[i]))
+        features.append({"type": "Feature", "properties": props, "geometry": geometry})
     collection = {"type": "FeatureCollection", "features": features, "resolution": res}
     return _round_coords(collection), notes
 
