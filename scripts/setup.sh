@@ -24,7 +24,7 @@ pip_install() {
 # (or an unpinned one pulled in by a dependency) downloads gigabytes of CUDA.
 pip_install "torch==2.13.0"
 EXTRAS="train,spark,map"
-[[ $DEV == 1 ]] && EXTRAS="$EXTRAS,dev"
+[[ $DEV == 1 ]] && EXTRAS="$EXTRAS,keras,dev"
 pip_install -e ".[$EXTRAS]"
 if [[ -f package.json ]] && command -v npm >/dev/null; then
   # Leaflet for the offline map comes from the npm registry (declared in package.json).
