@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,7 @@ class PageLog:
         self.failed: list[str] = []
         self.console_errors: list[tuple[str, str]] = []  # (text, url of the source)
         self.page_errors: list[str] = []
+        self.aborted: list[str] = []  # requests our route refused (everything not file://)
 
     def unexpected(self, allowed_host: str = "tile.openstreetmap.org") -> list[str]:
         """Failed requests and console errors not caused by optional basemap tiles."""
@@ -61,11 +63,19 @@ def open_map(browser: object, html_path: str, width: int = 1000, height: int = 7
     page.on("requestfailed", lambda r: log.failed.append(r.url))
     page.on("pageerror", lambda e: log.page_errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and log.console_errors.append((m.text, m.location.get("url", ""))))
-    page.route("http://**", lambda route: route.abort())
-    page.route("https://**", lambda route: route.abort())
+    page.route("**/*", lambda route: _file_only(route, log))
     page.goto("file://" + os.path.abspath(html_path))
     page.wait_for_function("window.skyscan && window.skyscan.ready === true", timeout=60_000)
     return page, log
+
+
+def _file_only(route: Any, log: PageLog) -> None:
+    # Every request passes here ("**/*"; a "https://**" glob does not match in Playwright 1.65).
+    if route.request.url.startswith("file://"):
+        route.continue_()
+    else:
+        log.aborted.append(route.request.url)
+        route.abort()
 
 
 def screenshot(page: object) -> np.ndarray:

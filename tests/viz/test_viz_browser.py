@@ -46,7 +46,7 @@ def _show_only(page: Any, keep: str) -> None:
 
 def _centre_view(page: Any) -> None:
     # Fixed view: the four groups sit in the middle of the page, clear of the controls.
-    page.evaluate("() => skyscan.map.setView([51.92, 4.4701], 17, {animate: false})")
+    page.evaluate("() => { skyscan.map.setView([51.92, 4.4701], 17, {animate: false}); }")
     settle(page)
 
 
@@ -62,6 +62,7 @@ def test_loads_offline_without_errors(browser: Any, map_file: str) -> None:
         # Nothing but the page itself (and optional tiles) is requested: Leaflet is inlined.
         others = [u for u in log.requests if not u.startswith(("file://", "data:"))]
         assert all("tile.openstreetmap.org" in u for u in others), others
+        assert sorted(log.aborted) == sorted(others)  # the network was really blocked
         assert page.evaluate("typeof L") == "object"
         if others:  # offline: the basemap gives way to "No basemap" and the legend says so
             assert "basemap unavailable" in page.inner_text(".skyscan-legend")
@@ -230,7 +231,7 @@ def test_many_markers_step_aside_then_draw_and_click(browser: Any, tmp_path: Pat
     try:
         assert page.evaluate("skyscan.layers.points.suppressed")
         assert "Zoom in to see markers" in page.inner_text(".skyscan-legend")
-        page.evaluate("() => skyscan.map.setZoom(skyscan.map.getZoom() + 3, {animate: false})")
+        page.evaluate("() => { skyscan.map.setZoom(skyscan.map.getZoom() + 3, {animate: false}); }")
         settle(page)
         state = page.evaluate("[skyscan.layers.points.suppressed, skyscan.layers.points.visible, skyscan.layers.points.radius]")
         assert state[0] is False and 3000 < state[1] <= 30_000 and state[2] <= 3, state
