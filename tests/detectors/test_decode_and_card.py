@@ -57,7 +57,7 @@ def test_chip_classifier_reports_whole_chip_and_skips_background() -> None:
 
 
 def test_card_validation_messages(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match="'output.format' must be one of"):
+    with pytest.raises(ModelError, match=r"'output\.format' must be one of"):
         ModelCard(name="x", classes=(ClassSpec("car"),), input_size=(8, 8), output_format="yolo")
     model = tmp_path / "m.onnx"
     model.write_bytes(b"")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rasters import write_geotiff
 
 import skyscan
+from rasters import write_geotiff
 from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 
 
