@@ -108,6 +108,10 @@ def run_detect(
     else:
         run_id = uuid.uuid4().hex[:12]
     save_state(outdir, {"run_id": run_id, "options_digest": digest, "engine": engine})
+    logger.info(
+        "run %s: %d images from %d inputs (%d inputs matched nothing), engine %s",
+        run_id, len(paths), len(inputs), len(failures), engine,
+    )
     if on_paths:
         on_paths(len(paths))
 
@@ -142,6 +146,10 @@ def run_detect(
         run_id, inputs, paths, options, detections, errors, n_ok, timings, started, engine, resume
     )
     write_json(manifest, outdir / "run.json")
+    logger.info(
+        "run %s: %d detections in %d images, %d failed; outputs in %s",
+        run_id, detections.num_rows, n_ok, n_failed, outdir,
+    )
     return RunResult(outdir, run_id, len(paths) + len(failures), n_ok, n_failed, detections.num_rows, manifest)
 
 

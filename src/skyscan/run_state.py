@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skyscan.io.writers import write_json, write_parquet
-from skyscan.schema import ERROR_SCHEMA, empty_detections
+from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA, empty_detections
 
 PARTS_DIR = "_parts"
 STATE_FILE = "state.json"
@@ -59,6 +59,10 @@ class PartStore:
             elif self._err(path).exists():
                 errs.append(pq.read_table(self._err(path)))
         det = pa.concat_tables([empty_detections(), *dets], promote_options="default")
+        # Contract columns first, then meta_* sorted: the same order whichever image
+        # brought a column first (and the same order as the Spark engine).
+        extra = sorted(c for c in det.column_names if c not in DETECTION_COLUMNS)
+        det = det.select([*DETECTION_COLUMNS, *extra])
         err = pa.concat_tables([ERROR_SCHEMA.empty_table(), *errs], promote_options="default")
         return det, err
 

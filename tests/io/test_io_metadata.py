@@ -17,7 +17,7 @@ def test_csv_keyed_by_image_id(tmp_path: Path) -> None:
     t = tmp_path / "m.csv"
     t.write_text("image_id,zone,speed\n007,A,1.5\n8,B,\n")
     rows = load_table(t)["image_id"]
-    assert rows["007"] == {"image_id": "007", "zone": "A", "speed": 1.5}  # ids stay strings
+    assert rows["007"] == {"image_id": "007", "zone": "A", "speed": "1.5"}  # CSV cells stay text
     assert rows["8"] == {"image_id": "8", "zone": "B", "speed": None}  # empty cell -> None
     assert lookup(t, "nope", "/x/nope.tif") == {}
 
@@ -56,6 +56,6 @@ def test_duplicate_keys_and_bad_format(tmp_path: Path) -> None:
 def test_table_reloaded_when_changed(tmp_path: Path) -> None:
     t = tmp_path / "m.csv"
     t.write_text("image_id,v\na,1\n")
-    assert lookup(t, "a", "a.tif") == {"image_id": "a", "v": 1}
+    assert lookup(t, "a", "a.tif") == {"image_id": "a", "v": "1"}
     t.write_text("image_id,v\na,22\n")
-    assert lookup(t, "a", "a.tif") == {"image_id": "a", "v": 22}
+    assert lookup(t, "a", "a.tif") == {"image_id": "a", "v": "22"}

@@ -422,7 +422,7 @@ def test_metadata_table_joined(tmp_path: Path) -> None:
 
     ref = open_image(p, ReadOptions(metadata_table=str(table),
                                     sidecar_mapping=XmlMapping(extra={"pilot": "pilot", "flight": "flight"})))
-    assert ref.metadata == {"pilot": "Ann", "flight": "F7", "altitude": 1200}
+    assert ref.metadata == {"pilot": "Ann", "flight": "F7", "altitude": "1200"}
     assert ref.image_id == "scene"
 
 

@@ -64,7 +64,7 @@ def blob_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def blob_scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Georeferenced scenes in two CRSs, a rotated one, a PNG in pixel space, a corrupt file.
 
-    The big scene spreads over several work units (``chips_per_unit=4``).
+    The big scene spreads over several work units (54 chips, ``chips_per_unit=8``).
     """
     root = tmp_path_factory.mktemp("spark-scenes")
     rng = np.random.default_rng(7)
@@ -78,7 +78,7 @@ def blob_scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         paths.append(str(write_geotiff(root / name, width, height, data=img, **kw)))
 
     scene("utm_a.tif", 300, 200, 6)
-    scene("utm_big.tif", 700, 500, 25, transform=utm_transform(0.3, x0=594_500.0))
+    scene("utm_big.tif", 480, 320, 16, transform=utm_transform(0.3, x0=594_500.0))
     scene("lv95.tif", 260, 180, 5, crs="EPSG:2056", transform=lv95_transform(0.5))
     scene("rotated.tif", 220, 220, 4, transform=rotated_transform(0.5, 20.0))
     # No world file: processed in pixel space (georeferenced false, no geometry).

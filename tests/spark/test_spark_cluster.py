@@ -22,7 +22,7 @@ from skyscan.run_state import PartStore
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-CHIPS_PER_UNIT = 4
+CHIPS_PER_UNIT = 8
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -104,7 +104,7 @@ def test_executor_killed_mid_job_loses_nothing(
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
-    factory = spark_faults.SlowDetector(str(markers), delay=0.4)
+    factory = spark_faults.SlowDetector(str(markers), delay=1.0)
     _, det, err = _run(cluster_spark, blob_scenes["paths"], blob_model, tmp_path / "out", detector_factory=factory)
     thread.join(timeout=60)
     assert killed, "no executor JVM was found to kill"

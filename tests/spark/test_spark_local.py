@@ -14,7 +14,7 @@ from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA
 
 pytestmark = pytest.mark.spark
 
-CHIPS_PER_UNIT = 4
+CHIPS_PER_UNIT = 8
 
 
 @pytest.fixture(scope="module")
@@ -81,17 +81,13 @@ def test_dataframe_api_from_binary_files_matches_local(
 
 
 def test_geoparquet_partitioned_by_h3_reads_back_in_geopandas(
-    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, local_result: tuple[pa.Table, pa.Table], tmp_path: Path
+    spark_detections: Any, local_result: tuple[pa.Table, pa.Table], tmp_path: Path
 ) -> None:
     import geopandas as gpd
 
-    from skyscan.spark import detect, write_geoparquet
+    from skyscan.spark import write_geoparquet
 
-    result = detect(local_spark, blob_scenes["paths"], blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT))
-    try:
-        summary = write_geoparquet(result.detections, tmp_path / "gp", partition_by="h3_5")
-    finally:
-        result.release()
+    summary = write_geoparquet(spark_detections, tmp_path / "gp", partition_by="h3_5")
     out = tmp_path / "gp"
     assert (out / "_SUCCESS").is_file() and not (out / "_temporary").exists()
     dirs = sorted(p.name for p in out.iterdir() if p.is_dir())

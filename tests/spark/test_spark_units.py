@@ -72,7 +72,7 @@ def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any
     from skyscan.pipeline import detect_image
 
     big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
-    options = blob_options(blob_model, chips_per_unit=4)
+    options = blob_options(blob_model, chips_per_unit=8)
     detector = get_detector(options.recipe)
     units = pa.Table.from_batches(list(stages.open_and_plan([_paths_batch([big])], detector.card, options)))
     assert units.num_rows > 3 and units.column("n_units").to_pylist()[0] == units.num_rows
@@ -106,7 +106,7 @@ def test_a_missing_unit_fails_the_image_instead_of_writing_half(blob_scenes: dic
     from skyscan.detectors import get_detector
 
     big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
-    options = blob_options(blob_model, chips_per_unit=4)
+    options = blob_options(blob_model, chips_per_unit=8)
     card = get_detector(options.recipe).card
     units = pa.Table.from_batches(list(stages.open_and_plan([_paths_batch([big])], card, options)))
     results = pa.Table.from_batches(list(stages.detect_units(units.slice(1).to_batches(), options, get_detector)))

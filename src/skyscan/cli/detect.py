@@ -16,16 +16,16 @@ from skyscan.errors import SkyscanError
 @click.option("--model", default="vehicles", show_default=True, help="Builtin model name or path to a .onnx with its .json card.")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
 @click.option("--master", default=None, help="Spark master URL (local[*], spark://HOST:PORT, ...); spark engine only.")
-@click.option("--gsd", type=float, default=None, help="Ground sample distance (m/px) for images without georeferencing.")
+@click.option("--gsd", type=click.FloatRange(0, min_open=True), default=None, help="Ground sample distance (m/px) for images without georeferencing.")
 @click.option("--crs", default=None, help="CRS for world files without .prj or sidecars without a CRS (e.g. EPSG:2056).")
 @click.option("--require-georef", is_flag=True, help="Fail images without georeferencing instead of working in pixel space.")
-@click.option("--overlap", type=float, default=0.2, show_default=True, help="Fraction of a chip shared with its neighbour.")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Chips per model call.")
-@click.option("--score-threshold", type=float, default=None, help="Override the model card's score threshold.")
+@click.option("--overlap", type=click.FloatRange(0.0, 0.5), default=0.2, show_default=True, help="Fraction of a chip shared with its neighbour.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Chips per model call.")
+@click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=None, help="Override the model card's score threshold.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into directories.")
-@click.option("--sample-ratio", type=float, default=None, help="Process a deterministic sample of the inputs (0-1].")
+@click.option("--sample-ratio", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Process a deterministic sample of the inputs (0-1].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
-@click.option("--metadata", "metadata_table", default=None, help="CSV/Parquet table of per-image attributes keyed by image_id.")
+@click.option("--metadata", "metadata_table", default=None, type=click.Path(exists=True, dir_okay=False), help="CSV/Parquet table of per-image attributes keyed by image_id.")
 @click.option("--xml-mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="JSON of XPaths for vendor XML sidecars.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in OUTDIR without redoing finished images.")
@@ -61,7 +61,11 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
         if bar is not None:
             bar.update(1)
 
+    if overwrite and resume:
+        raise click.UsageError("choose one of --overwrite and --resume (got both)")
     try:
+        # Option values the library refuses (a CRS pyproj does not know, a metadata table
+        # without a key column, a bad XML mapping) are usage errors: exit code 2.
         mapping = None
         if xml_mapping:
             from skyscan.io.sidecar import XmlMapping
@@ -74,6 +78,9 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
             overlap=overlap,
             batch_size=batch_size,
         )
+    except SkyscanError as exc:
+        raise click.UsageError(str(exc)) from exc
+    try:
         result = run_detect(
             list(inputs), outdir, options, recursive=recursive, sample_ratio=sample_ratio, seed=seed,
             overwrite=overwrite, resume=resume, engine=engine, master=master, geojson=geojson,

@@ -62,6 +62,11 @@ def _run(
             t2 = time.perf_counter()
             stage = "write"
             store.write_detections(path, table)
+            logger.info(
+                "%s: %d detections (%d x %d px, georef %s, GSD %s)", path, table.num_rows,
+                ref.width, ref.height, ref.georef_source,
+                f"{ref.gsd:.3g} m" if ref.gsd is not None else "unknown",
+            )
             timings["open"] += t1 - t0
             timings["detect"] += t2 - t1
             timings["write"] += time.perf_counter() - t2

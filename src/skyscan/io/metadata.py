@@ -6,6 +6,9 @@ is tried first. Every other column
 becomes an attribute of the image and travels into each of its detection rows. A table
 keyed by file name may carry an ``image_id`` column: it then names the image.
 
+CSV cells are read as the text the user wrote (``007`` stays ``007``); Parquet columns
+keep their types (an integer column with missing cells stays integer).
+
 Tables are loaded once per process and cached by (path, size, mtime), so a run over
 thousands of images, or a Spark executor, reads the table once.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,14 +30,17 @@ KEY_COLUMNS = ("image_id", "filename")
 @lru_cache(maxsize=8)
 def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, Any]]]:
     """``{key_column: {key: row}}`` for each key column the table has."""
-    import pandas as pd
-
     suffix = Path(path).suffix.lower()
     try:
         if suffix in (".parquet", ".pq", ".geoparquet"):
-            df = pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            # Arrow's own conversion keeps an integer column with missing cells integer;
+            # pandas would turn it into floats (17 -> "17.0" in every detection row).
+            table = pq.read_table(path)
+            columns, rows = [str(c) for c in table.column_names], table.to_pylist()
         elif suffix in (".csv", ".txt"):
-            df = pd.read_csv(path, dtype={k: str for k in KEY_COLUMNS})
+            columns, rows = _read_csv(path)
         else:
             raise MetadataError(f"{path}: metadata table must be .csv or .parquet (got {suffix!r})")
     except MetadataError:
@@ -42,24 +49,36 @@ def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, 
         raise MetadataError(
             f"{path}: cannot read metadata table: {type(exc).__name__}: {exc}"
         ) from exc
-    keys = [k for k in KEY_COLUMNS if k in df.columns]
+    keys = [k for k in KEY_COLUMNS if k in columns]
     if not keys:
         raise MetadataError(
             f"{path}: metadata table needs a key column {' or '.join(repr(k) for k in KEY_COLUMNS)} "
-            f"(columns: {[str(c) for c in df.columns]})"
+            f"(columns: {columns})"
         )
     records = [
-        {str(c): _clean(v) for c, v in rec.items() if c != "filename"}
-        for rec in df.to_dict(orient="records")
+        {str(c): _clean(v) for c, v in rec.items() if c != "filename"} for rec in rows
     ]
     index: dict[str, dict[str, dict[str, Any]]] = {}
     for key in keys:
-        values = df[key].astype(str)
-        dupes = sorted(set(values[values.duplicated()]))
+        values = [str(rec[key]) for rec in rows]
+        dupes = sorted(v for v, n in Counter(values).items() if n > 1)
         if dupes:
             raise MetadataError(f"{path}: key column {key!r} has duplicate values {dupes[:5]}")
         index[key] = dict(zip(values, records, strict=True))
     return index
+
+
+def _read_csv(path: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns and rows of a CSV, every cell kept as the text the user wrote.
+
+    Attributes travel as strings anyway; type inference would only lose information on
+    the way: ``007`` -> ``7``, and ``17`` -> ``17.0`` when another cell of the column is
+    empty. Empty cells (and pandas' usual NA markers) are missing values.
+    """
+    import pandas as pd
+
+    df = pd.read_csv(path, dtype=str)
+    return [str(c) for c in df.columns], df.to_dict(orient="records")
 
 
 def _clean(value: Any) -> Any:

@@ -128,8 +128,25 @@ class ReadOptions:
 # ---------------------------------------------------------------------------- opening
 
 
+def _reason(exc: BaseException) -> str:
+    """The most specific message in an exception chain.
+
+    rasterio reports a failed read as "Read failed. See previous exception for details."
+    and chains GDAL's own error (e.g. "TIFFReadEncodedTile() failed"), which is the one a
+    user can act on.
+    """
+    seen: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 5:
+        text = str(current).strip()
+        if text and "previous exception" not in text and not any(text in m for m in seen):
+            seen.append(text)
+        current = current.__cause__ or current.__context__
+    return "; ".join(seen) or type(exc).__name__
+
+
 def _wrap(path: str, action: str, exc: BaseException) -> ImageReadError:
-    return ImageReadError(f"{path}: cannot {action}: {str(exc).strip() or type(exc).__name__}")
+    return ImageReadError(f"{path}: cannot {action}: {_reason(exc)}")
 
 
 def _check_file(path: str) -> None:
@@ -206,6 +223,13 @@ def _gdal_georef(ds: Any, path: str, options: ReadOptions) -> _Georef | None:
         return _Georef(
             georef.normalise_crs(wkt, source=f"{path} ({source} CRS)"), transform, source
         )
+    return _external_crs(path, options, transform, source)
+
+
+def _external_crs(
+    path: str, options: ReadOptions, transform: AffineTuple, source: str
+) -> _Georef:
+    """A transform without its own CRS takes the ``.prj`` beside the image, else ``--crs``."""
     prj = georef.prj_for(path)
     if prj is not None:
         text = prj.read_text(encoding="utf-8", errors="replace")
@@ -224,6 +248,13 @@ def _resolve_georef(
     found = _gdal_georef(ds, path, options)
     if found is not None:
         return found
+    world = georef.world_file_for(path)
+    if world is not None:
+        # GDAL silently ignores a world file it cannot parse; the user put it there to
+        # georeference the image, so working in pixel space instead would hide the mistake.
+        transform = georef.read_world_file(world)  # names the file when malformed
+        georef.check_transform(transform, source=str(world))
+        return _external_crs(path, options, transform, "worldfile")
     if side is not None and side.transform is not None:
         georef.check_transform(side.transform, source=side.path)
         if side.crs is not None:

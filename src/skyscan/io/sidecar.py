@@ -247,7 +247,14 @@ def read_sidecar(
         )
         gsd = _float(xpath_text(root, mapping.gsd, ns), "gsd", path) if mapping.gsd else None
         gsd = gsd if gsd is not None else default_gsd
-        if mapping.easting and (easting is None or northing is None):
+        # A run may mix vendor XML with FGDC/ArcGIS sidecars: an XML that has neither of
+        # the mapping's coordinates but has bounding coordinates is georeferenced by those.
+        not_vendor = (
+            easting is None
+            and northing is None
+            and _bounds_transform(root, path, width, height) is not None
+        )
+        if mapping.easting and (easting is None or northing is None) and not not_vendor:
             raise MetadataError(
                 f"{path}: easting/northing not found at {mapping.easting!r} / {mapping.northing!r}"
             )

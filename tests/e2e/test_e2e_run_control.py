@@ -1,0 +1,143 @@
+"""Run control through the CLI: exit codes as documented (README, `skyscan detect --help`),
+refusal of an existing OUTDIR, `--overwrite`, `--resume` (no rework, same result), and
+`-q` / `-v`."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from affine import Affine
+from e2e_support import blank, read_outputs, skyscan
+
+from rasters import write_geotiff
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("ctl") / "images"
+    d.mkdir()
+    for i in range(5):
+        t = Affine(0.5, 0.0, 594_000.0 + 100 * i, 0.0, -0.5, 5_758_000.0)
+        write_geotiff(d / f"scene_{i}.tif", 64, 48, data=blank(64, 48, [(10 + 8 * i, 20, i % 3)]), transform=t)
+    return d
+
+
+@pytest.fixture(scope="module")
+def first(images: Path, blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("ctl_out") / "out"
+    res = skyscan("detect", images, "-o", out, "--model", blob_model)
+    assert res.returncode == 0, res.stderr
+    return {"out": out, "res": res, "tables": read_outputs(out)}
+
+
+def _parts(out: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (out / "_parts").glob("*.parquet")}
+
+
+def test_default_verbosity_prints_a_summary(first: dict[str, Any]) -> None:
+    assert "5 detections in 5 images (0 failed)" in first["res"].stderr
+    assert first["res"].stdout == ""
+
+
+def test_quiet_prints_nothing_and_verbose_names_each_image(images: Path, blob_model: Path, tmp_path: Path) -> None:
+    quiet = skyscan("-q", "detect", images, "-o", tmp_path / "q", "--model", blob_model)
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+    verbose = skyscan("-v", "detect", images, "-o", tmp_path / "v", "--model", blob_model)
+    assert verbose.returncode == 0, verbose.stderr
+    for i in range(5):
+        assert f"scene_{i}.tif: 1 detections" in verbose.stderr
+    assert "5 images from 1 inputs" in verbose.stderr
+
+
+def test_an_existing_outdir_is_refused_and_left_alone(first: dict[str, Any], images: Path, blob_model: Path) -> None:
+    out = first["out"]
+    before = (out / "detections.parquet").read_bytes()
+    res = skyscan("detect", images, "-o", out, "--model", blob_model)
+    assert res.returncode == 1
+    assert "--overwrite" in res.stderr and "--resume" in res.stderr
+    assert (out / "detections.parquet").read_bytes() == before
+
+
+def test_resume_of_a_finished_run_redoes_nothing(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(first["out"], out)
+    parts = _parts(out)
+    res = skyscan("detect", images, "-o", out, "--model", blob_model, "--resume")
+    assert res.returncode == 0, res.stderr
+    assert _parts(out) == parts  # no part rewritten
+    det, _, manifest = read_outputs(out)
+    assert det.equals(first["tables"][0])  # same run id, same rows
+    assert manifest["resumed"] is True and manifest["run_id"] == first["tables"][2]["run_id"]
+
+
+def test_resume_finishes_only_what_is_missing(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(first["out"], out)
+    # as if the run died after three images: two parts and the final outputs never written
+    lost = sorted((out / "_parts").glob("*.det.parquet"))[:2]
+    for p in [*lost, out / "detections.parquet", out / "detections.geojson", out / "errors.parquet", out / "run.json"]:
+        p.unlink()
+    kept = {k: v for k, v in _parts(out).items()}
+    res = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume")
+    assert res.returncode == 0, res.stderr
+    after = _parts(out)
+    assert {k: after[k] for k in kept} == kept  # finished images were not redone
+    assert all(p.name in after for p in lost)
+    det = pq.read_table(out / "detections.parquet")
+    assert det.equals(first["tables"][0])
+    assert len(set(det.column("detection_id").to_pylist())) == det.num_rows == 5
+
+
+def test_overwrite_replaces_the_previous_run(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(first["out"], out)
+    (out / "map.html").write_text("stale map of the previous run")
+    (out / "my_notes.md").write_text("not skyscan's")
+    res = skyscan("-q", "detect", images / "scene_0.tif", "-o", out, "--model", blob_model, "--overwrite")
+    assert res.returncode == 0, res.stderr
+    det, err, manifest = read_outputs(out)
+    assert set(det.column("image_id").to_pylist()) == {"scene_0"}  # nothing left from the old run
+    assert manifest["run_id"] != first["tables"][2]["run_id"] and err.num_rows == 0
+    assert len(list((out / "_parts").glob("*.det.parquet"))) == 1
+    assert not (out / "map.html").exists()  # an output of the old run
+    assert (out / "my_notes.md").read_text() == "not skyscan's"  # only skyscan's files are replaced
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--overlap", "0.7"], "--overlap"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--sample-ratio", "0"], "--sample-ratio"),
+        (["--score-threshold", "1.5"], "--score-threshold"),
+        (["--overwrite", "--resume"], "--overwrite and --resume"),
+        (["--crs", "EPSG:99999"], "EPSG:99999"),
+        (["--no-such-option"], "No such option"),
+    ],
+)
+def test_usage_errors_exit_2_before_anything_is_written(images: Path, blob_model: Path, tmp_path: Path,
+                                                        args: list[str], needle: str) -> None:
+    out = tmp_path / "out"
+    res = skyscan("detect", images, "-o", out, "--model", blob_model, *args)
+    assert res.returncode == 2, res.stderr
+    assert needle in res.stderr
+    assert not out.exists()
+
+
+def test_a_run_that_cannot_start_exits_1(images: Path, tmp_path: Path) -> None:
+    res = skyscan("detect", images, "-o", tmp_path / "out", "--model", tmp_path / "missing.onnx")
+    assert res.returncode == 1
+    assert "missing.onnx" in res.stderr and "not found" in res.stderr
+
+
+def test_exit_codes_are_documented() -> None:
+    res = skyscan("detect", "--help")
+    text = " ".join(res.stdout.split())
+    assert res.returncode == 0
+    assert "0 every input succeeded; 3 some inputs failed" in text and "2 usage error" in text
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "`3` some inputs failed" in readme and "`2` usage error" in readme
