@@ -72,7 +72,12 @@ def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> dict[str, 
 
 
 def _options_digest(options: DetectOptions) -> str:
-    return hashlib.sha256(repr(asdict(options)).encode()).hexdigest()[:16]
+    """A fingerprint of the options that decide *what* a run finds (not how fast)."""
+    fields = asdict(options)
+    for speed_only in ("batch_size", "chips_per_unit"):
+        fields.pop(speed_only, None)
+    fields["recipe"] = {k: v for k, v in fields["recipe"].items() if k != "threads"}
+    return hashlib.sha256(repr(fields).encode()).hexdigest()[:16]
 
 
 def run_detect(
@@ -103,7 +108,13 @@ def run_detect(
     if state is not None:
         run_id = str(state["run_id"])
         if state.get("options_digest") != digest:
-            logger.warning("%s: resuming with different options than the interrupted run", outdir)
+            # Finished parts were made with the old options: mixing them with new ones would
+            # give a table no single run produces (and a run.json that describes neither).
+            raise InputError(
+                f"{outdir}: cannot resume: the interrupted run used different options "
+                "(model, score threshold, overlap, CRS/GSD or metadata); run again with the "
+                "same options, or pass --overwrite to start over"
+            )
         logger.info("resuming run %s in %s", run_id, outdir)
     else:
         run_id = uuid.uuid4().hex[:12]
@@ -124,8 +135,11 @@ def run_detect(
     else:
         from skyscan.engines.spark import run_detect as run_spark
 
-        run_spark(paths, options, outdir, master=master, run_id=run_id, store=store, image_ids=unique_image_ids(paths))
-        timings = {}
+        summary = run_spark(
+            paths, options, outdir, master=master, run_id=run_id, store=store,
+            image_ids=unique_image_ids(paths), progress=progress,
+        )
+        timings = {k: float(v) for k, v in summary.items() if k.endswith("_s")}
     timings["engine_total"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # make ``e2e_support`` importable
 
-from skyscan.detectors.synthetic import build_blob_model  # noqa: E402
+from skyscan.detectors.synthetic import build_blob_model
 
 
 @pytest.fixture(scope="session")

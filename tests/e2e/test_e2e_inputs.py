@@ -69,18 +69,22 @@ def test_quoted_globs_are_expanded_by_skyscan(tree: Path, blob_model: Path, tmp_
 
 def test_missing_inputs_are_errors_and_duplicates_count_once(tree: Path, blob_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    res = skyscan("-q", "detect", tree / "top1.tif", tree, f"{tree}/nothing*.tif", tree / "gone.tif",
+    empty = tmp_path / "no_images"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("images come later")
+    res = skyscan("-q", "detect", tree / "top1.tif", tree, f"{tree}/nothing*.tif", tree / "gone.tif", empty,
                   "-o", out, "--model", blob_model)
     assert res.returncode == 3, res.stderr
     det, err, manifest = read_outputs(out)
     assert _rel(tree, manifest["images"]) == ALL  # top1.tif named twice, processed once
     assert det.num_rows == len(ALL) and len(set(det.column("image_path").to_pylist())) == len(ALL)
     errors = {Path(r["path"]).name: r for r in err.to_pylist()}
-    assert set(errors) == {"nothing*.tif", "gone.tif"}
+    assert set(errors) == {"nothing*.tif", "gone.tif", "no_images"}
     assert all(r["stage"] == "ingest" for r in errors.values())
     assert "matched no image files" in errors["nothing*.tif"]["message"]
     assert "no such file" in errors["gone.tif"]["message"]
-    assert manifest["counts"]["failed"] == 2 and manifest["counts"]["images_ok"] == len(ALL)
+    assert "directory holds no image files" in errors["no_images"]["message"]
+    assert manifest["counts"]["failed"] == 3 and manifest["counts"]["images_ok"] == len(ALL)
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +96,8 @@ def samples(tree: Path, blob_model: Path, tmp_path_factory: pytest.TempPathFacto
         "seed7": ["--sample-ratio", "0.5", "--seed", "7", many],
         "seed7_again_as_files": ["--sample-ratio", "0.5", "--seed", "7", *files],
         "seed8": ["--sample-ratio", "0.5", "--seed", "8", many],
-        "ratio1": ["--sample-ratio", "1", many],
     }
-    result = {}
+    result = {"all": [str(f) for f in sorted(many.glob("*.png"))]}
     for name, args in runs.items():
         res = skyscan("-q", "detect", *args, "-o", base / name, "--model", blob_model)
         assert res.returncode == 0, (name, res.stderr)
@@ -108,6 +111,6 @@ def test_sample_is_deterministic_whatever_the_input_spelling(samples: dict[str, 
 
 
 def test_sample_depends_on_the_seed_and_is_a_subset(samples: dict[str, list[str]]) -> None:
-    assert len(samples["ratio1"]) == 24
-    assert set(samples["seed7"]) < set(samples["ratio1"]) and set(samples["seed8"]) < set(samples["ratio1"])
+    assert len(samples["all"]) == 24
+    assert set(samples["seed7"]) < set(samples["all"]) and set(samples["seed8"]) < set(samples["all"])
     assert samples["seed7"] != samples["seed8"]

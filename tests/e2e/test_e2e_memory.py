@@ -35,8 +35,8 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Scene:
 
 
 def test_a_12000_px_raster_runs_in_a_fraction_of_its_size(big: Scene, tmp_path: Path) -> None:
-    # A model at 4 m/px: chips of 512 source pixels, read decimated (841 chips).
-    model = build_blob_model(tmp_path / "coarse.onnx", input_size=64, gsd=4.0)
+    # A model at 4 m/px: chips of 1024 source pixels, read decimated to 128 (144 chips).
+    model = build_blob_model(tmp_path / "coarse.onnx", input_size=128, gsd=4.0)
     small = tmp_path / "small.tif"
     with rasterio.open(big.path) as src, rasterio.open(
         small, "w", **{**src.profile, "width": 512, "height": 512}
@@ -49,11 +49,12 @@ def test_a_12000_px_raster_runs_in_a_fraction_of_its_size(big: Scene, tmp_path: 
     assert res.returncode == 0, res.stderr
     raster_mb = SIZE * SIZE * 3 / 2**20
     # the same process on a 512 px image is the floor (interpreter, ONNX Runtime, GDAL);
-    # reading the big raster whole would add its 412 MiB on top
+    # reading the big raster whole would add its 412 MiB on top, while GDAL's block cache
+    # (128 MiB in the local engine) and a few batches of chips may legitimately add some
     growth = res.max_rss_mb - baseline.max_rss_mb
     print(f"peak RSS {res.max_rss_mb:.0f} MiB (512 px image: {baseline.max_rss_mb:.0f} MiB; raster {raster_mb:.0f} MiB); "
           f"cpu {res.cpu_s:.1f} s")
-    assert growth < 0.15 * raster_mb, (res.max_rss_mb, baseline.max_rss_mb, raster_mb)
+    assert growth < 0.4 * raster_mb, (res.max_rss_mb, baseline.max_rss_mb, raster_mb)
 
     det, _, _ = read_outputs(tmp_path / "out")
     assert det.num_rows == len(BLOBS)

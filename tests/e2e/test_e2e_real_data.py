@@ -52,8 +52,8 @@ def test_every_image_is_accounted_for_and_landsat_is_refused(run: dict[str, Any]
     assert [Path(e["path"]).name for e in errors] == ["RGB.byte.tif"]
     assert "too coarse" in errors[0]["message"] and "300 m" in errors[0]["message"]
     images = run["manifest"]["images"]
-    assert len(images) == 10  # 3 spacenet + 4 tiles + 2 orthophotos + 1 NEON + Landsat
-    assert run["manifest"]["counts"]["images_ok"] == 9
+    assert len(images) == 11  # 3 spacenet + 4 tiles + 2 orthophotos + 1 NEON + Landsat
+    assert run["manifest"]["counts"]["images_ok"] == 10
 
 
 def test_detections_land_where_rasterio_and_pyproj_put_their_pixels(run: dict[str, Any]) -> None:
@@ -93,7 +93,7 @@ def test_inspect_footprints_match_rasterio(run: dict[str, Any]) -> None:
     res = skyscan("inspect", *_inputs(run["root"]), "--json")
     assert res.returncode == 0, res.stderr  # Landsat is a fine image, just not for vehicles
     records = json.loads(res.stdout)
-    assert len(records) == 10 and all(r["ok"] for r in records)
+    assert len(records) == 11 and all(r["ok"] for r in records)
     for r in records:
         with rasterio.open(r["path"]) as ds:
             t, crs = ds.transform, ds.crs.to_string()

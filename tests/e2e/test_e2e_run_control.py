@@ -29,7 +29,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def first(images: Path, blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("ctl_out") / "out"
-    res = skyscan("detect", images, "-o", out, "--model", blob_model)
+    res = skyscan("-v", "detect", images, "-o", out, "--model", blob_model)
     assert res.returncode == 0, res.stderr
     return {"out": out, "res": res, "tables": read_outputs(out)}
 
@@ -38,19 +38,19 @@ def _parts(out: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in (out / "_parts").glob("*.parquet")}
 
 
-def test_default_verbosity_prints_a_summary(first: dict[str, Any]) -> None:
-    assert "5 detections in 5 images (0 failed)" in first["res"].stderr
+def test_verbose_shows_progress_summary_and_each_image(first: dict[str, Any]) -> None:
+    err = first["res"].stderr
+    assert "5 detections in 5 images (0 failed)" in err  # the summary (also without -v)
+    assert "detect: 100%" in err and "5/5" in err  # progress bar
+    for i in range(5):
+        assert f"scene_{i}.tif: 1 detections" in err
+    assert "5 images from 1 inputs" in err
     assert first["res"].stdout == ""
 
 
-def test_quiet_prints_nothing_and_verbose_names_each_image(images: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_quiet_prints_nothing(images: Path, blob_model: Path, tmp_path: Path) -> None:
     quiet = skyscan("-q", "detect", images, "-o", tmp_path / "q", "--model", blob_model)
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
-    verbose = skyscan("-v", "detect", images, "-o", tmp_path / "v", "--model", blob_model)
-    assert verbose.returncode == 0, verbose.stderr
-    for i in range(5):
-        assert f"scene_{i}.tif: 1 detections" in verbose.stderr
-    assert "5 images from 1 inputs" in verbose.stderr
 
 
 def test_an_existing_outdir_is_refused_and_left_alone(first: dict[str, Any], images: Path, blob_model: Path) -> None:
@@ -90,6 +90,19 @@ def test_resume_finishes_only_what_is_missing(first: dict[str, Any], images: Pat
     det = pq.read_table(out / "detections.parquet")
     assert det.equals(first["tables"][0])
     assert len(set(det.column("detection_id").to_pylist())) == det.num_rows == 5
+
+
+def test_resume_refuses_other_options_but_allows_speed_settings(first: dict[str, Any], images: Path,
+                                                                blob_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(first["out"], out)
+    before = (out / "run.json").read_bytes()
+    other = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume", "--overlap", "0.3")
+    assert other.returncode == 1 and "cannot resume" in other.stderr and "--overwrite" in other.stderr
+    assert (out / "run.json").read_bytes() == before  # nothing rewritten with mixed options
+    faster = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume", "--batch-size", "3")
+    assert faster.returncode == 0, faster.stderr
+    assert pq.read_table(out / "detections.parquet").equals(first["tables"][0])
 
 
 def test_overwrite_replaces_the_previous_run(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:

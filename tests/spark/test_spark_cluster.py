@@ -92,12 +92,14 @@ def test_executor_killed_mid_job_loses_nothing(
     markers = tmp_path / "markers"
     markers.mkdir()
     killed: list[int] = []
+    killed_at: list[int] = []
 
     def killer() -> None:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not any(markers.iterdir()):
             time.sleep(0.2)
         time.sleep(1.0)  # let a few units finish first: their shuffle output dies with the JVM
+        killed_at.append(time.monotonic_ns())
         for pid in standalone_cluster.executor_pids():
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
@@ -108,5 +110,11 @@ def test_executor_killed_mid_job_loses_nothing(
     _, det, err = _run(cluster_spark, blob_scenes["paths"], blob_model, tmp_path / "out", detector_factory=factory)
     thread.join(timeout=60)
     assert killed, "no executor JVM was found to kill"
+    # Markers are "pid<P>-<monotonic ns>" per detect call: work went on after the kill,
+    # in Python workers of the relaunched executor.
+    calls = [(int(n.split("-")[1]), n.split("-")[0]) for n in (p.name for p in markers.iterdir())]
+    before = {pid for t, pid in calls if t < killed_at[0]}
+    after = {pid for t, pid in calls if t > killed_at[0]}
+    assert before and after and not before & after, (before, after)
     assert not set(killed) & set(standalone_cluster.executor_pids())  # the worker launched a new one
     _check_complete(det, err, local_result, blob_scenes["paths"])

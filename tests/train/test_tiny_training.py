@@ -112,3 +112,14 @@ def test_int8_variant_of_tiny_model(tiny_dataset: Path, tmp_path: Path) -> None:
     q = ort.InferenceSession(str(tmp_path / "m-int8.onnx")).run(["heatmap"], {"images": x})[0]
     assert q.shape == ref.shape
     assert np.abs(q - ref).max() < 0.1
+
+
+def test_evaluate_model_without_card_names_the_file(tiny_dataset: Path, tmp_path: Path) -> None:
+    model = tmp_path / "orphan.onnx"
+    model.write_bytes(b"not really a model")
+    res = CliRunner().invoke(cli, ["evaluate", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"),
+                                   "--format", "yolo", "--model", str(model), "--gsd", "0.25",
+                                   "-o", str(tmp_path / "r.json")])
+    assert res.exit_code == 1
+    assert "orphan.onnx: no model card found" in res.output
+    assert not (tmp_path / "r.json").exists()

@@ -28,7 +28,7 @@ from skyscan.errors import SkyscanError
 @click.option("--metadata", "metadata_table", default=None, type=click.Path(exists=True, dir_okay=False), help="CSV/Parquet table of per-image attributes keyed by image_id.")
 @click.option("--xml-mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="JSON of XPaths for vendor XML sidecars.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
-@click.option("--resume", is_flag=True, help="Finish an interrupted run in OUTDIR without redoing finished images.")
+@click.option("--resume", is_flag=True, help="Finish an interrupted run in OUTDIR (same options; --batch-size may differ) without redoing finished images.")
 @click.option("--geojson/--no-geojson", default=True, show_default=True, help="Also write detections.geojson.")
 @click.option("--map", "make_map", is_flag=True, help="Write OUTDIR/map.html as the last step.")
 @click.pass_context
@@ -43,6 +43,8 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
     Exit codes: 0 every input succeeded; 3 some inputs failed (see OUTDIR/errors.parquet);
     1 the run could not start or finish (message on stderr); 2 usage error.
     """
+    if overwrite and resume:
+        raise click.UsageError("choose one of --overwrite and --resume (got both)")
     from tqdm import tqdm
 
     from skyscan.detectors import DetectorRecipe
@@ -61,8 +63,6 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
         if bar is not None:
             bar.update(1)
 
-    if overwrite and resume:
-        raise click.UsageError("choose one of --overwrite and --resume (got both)")
     try:
         # Option values the library refuses (a CRS pyproj does not know, a metadata table
         # without a key column, a bad XML mapping) are usage errors: exit code 2.

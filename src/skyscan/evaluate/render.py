@@ -61,3 +61,30 @@ def draw_detections(
     out.parent.mkdir(parents=True, exist_ok=True)
     img.save(out, optimize=True)
     return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m skyscan.evaluate.render IMAGE ... --out DIR [--model M]``: detect and draw."""
+    import argparse
+
+    import skyscan
+
+    ap = argparse.ArgumentParser(description="detect vehicles and draw them on each image (PNG)")
+    ap.add_argument("images", nargs="+")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--model", default="vehicles")
+    ap.add_argument("--gsd", type=float, default=None)
+    ap.add_argument("--scale", type=float, default=None, help="display scale (default: 2 below 400 px, else 1)")
+    args = ap.parse_args(argv)
+    for image in args.images:
+        gdf = skyscan.detect(image, model=args.model, gsd=args.gsd)
+        rgb_w = read_display(image).shape[1]
+        scale = args.scale or (2.0 if rgb_w < 400 else 1.0)
+        out = Path(args.out) / f"detect_{Path(image).stem}.png"
+        draw_detections(image, gdf, out, scale=scale)
+        counts = gdf["class_name"].value_counts().to_dict() if len(gdf) else {}
+        print(f"{out}: {len(gdf)} detections {counts}")
+
+
+if __name__ == "__main__":
+    main()

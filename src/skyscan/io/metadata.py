@@ -78,7 +78,8 @@ def _read_csv(path: str) -> tuple[list[str], list[dict[str, Any]]]:
     import pandas as pd
 
     df = pd.read_csv(path, dtype=str)
-    return [str(c) for c in df.columns], df.to_dict(orient="records")
+    rows = [{str(k): v for k, v in rec.items()} for rec in df.to_dict(orient="records")]
+    return [str(c) for c in df.columns], rows
 
 
 def _clean(value: Any) -> Any:

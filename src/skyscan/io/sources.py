@@ -14,7 +14,8 @@ Rules:
 - a file named explicitly is taken whatever its extension (the user asked for it; a file
   that is not an image then fails with a clear read error), except sidecars;
 - sidecars (world files, ``.prj``, ``.aux.xml``, ``.xml``, ``.ovr``) are never images;
-- a path that does not exist, or a glob that matches nothing, is an :class:`InputFailure`.
+- a path that does not exist, a glob that matches nothing or a directory without images
+  is an :class:`InputFailure`.
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ def expand_inputs(
 ) -> tuple[list[str], list[InputFailure]]:
     """Expand files, directories and globs into sorted, de-duplicated absolute paths.
 
-    Returns ``(paths, failures)``; failures are inputs that do not exist or globs that
-    match nothing (stage ``"ingest"``). With ``sample_ratio`` in (0, 1], a path is kept
+    Returns ``(paths, failures)``; failures are inputs that do not exist, globs that
+    match nothing and directories without images (stage ``"ingest"``). With ``sample_ratio`` in (0, 1], a path is kept
     when ``sample_key(path, seed) < sample_ratio`` (the absolute path is hashed).
 
     >>> expand_inputs(["/nonexistent/x.tif"])[1][0].stage
@@ -155,7 +156,18 @@ def expand_inputs(
         elif os.path.isdir(text):
             images = [p for p in _walk(text, recursive) if _has_extension(p, exts)]
             if not images:
-                log.warning("%s: directory holds no image files (recursive=%s)", text, recursive)
+                # Like a glob that matches nothing: the user named it, so say so in the
+                # errors table instead of finishing "successfully" with nothing done.
+                failures.append(
+                    InputFailure(
+                        text,
+                        "ingest",
+                        InputError(
+                            f"{text}: directory holds no image files (recursive={recursive}; "
+                            f"image extensions: {sorted(exts)})"
+                        ),
+                    )
+                )
             found.update(os.path.abspath(p) for p in images)
         elif os.path.isfile(text):
             if is_sidecar(text):

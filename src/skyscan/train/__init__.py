@@ -1,1 +1,8 @@
-"""skyscan.train."""
+"""Training skyscan's detector from scratch with PyTorch and exporting it to ONNX.
+
+``data`` (dataset spec, images at a base GSD) → ``sampler`` + ``augment`` (rotated,
+scaled, recoloured chips) → ``targets`` (CenterNet heatmaps) → ``loop`` (optimise,
+validate by place) → ``export`` (ONNX + model card) → ``quantize`` (optional int8).
+``run.train_and_export`` is what ``skyscan train`` calls. torch is imported only by the
+modules that need it (install with ``pip install 'skyscan[train]'``).
+"""

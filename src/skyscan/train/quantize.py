@@ -36,8 +36,31 @@ def calibration_chips(
     return out
 
 
+def head_nodes(model_path: str | Path) -> list[str]:
+    """Nodes that produce the outputs, from the last convolutions on: kept in float.
+
+    The heads are a tiny share of the compute and their outputs (sigmoid scores, exp
+    sizes) are where int8 rounding hurts most directly.
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path)).graph
+    producers = {o: n for n in graph.node for o in n.output}
+    keep: list[str] = []
+    stack = [o.name for o in graph.output]
+    while stack:
+        node = producers.get(stack.pop())
+        if node is None or node.name in keep:
+            continue
+        keep.append(node.name)
+        if node.op_type != "Conv":  # stop at the head convolutions
+            stack.extend(node.input)
+    return keep
+
+
 def quantize_int8(src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8], name: str | None = None) -> ModelCard:
-    """Write an int8 (QDQ, per-channel weights) copy of ``src`` and its card to ``dst``."""
+    """Write an int8 (QDQ, per-channel weights) copy of ``src`` and its card to ``dst``;
+    the output heads stay float (see :func:`head_nodes`)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -64,10 +87,11 @@ def quantize_int8(src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8]
     dst = Path(dst)
     pre = dst.with_suffix(".pre.onnx")
     quant_pre_process(str(src), str(pre))
+    excluded = head_nodes(pre)
     try:
         quantize_static(
             str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
         )
     finally:
         pre.unlink(missing_ok=True)
@@ -75,6 +99,7 @@ def quantize_int8(src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8]
     data["name"] = name or f"{card.name}-int8"
     data["quantization"] = {"method": "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations",
                             "calibration_chips": len(chips), "calibration_source": "training images",
+                            "float_nodes": excluded,
                             "from": Path(src).name}
     qcard = ModelCard.from_dict(data, source=str(dst))
     save_card(qcard, dst)
