@@ -28,7 +28,7 @@ def images(tmp_path: Path) -> Path:
 
 def test_text_output_and_exit_code(images: Path) -> None:
     result = CliRunner().invoke(cli, ["inspect", str(images)])
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 3, result.output
     out = result.stdout
     assert "crs: EPSG:32631   gsd: 0.500 m   georef: geotiff" in out
     assert "crs: EPSG:2056" in out and "crs: none (pixel space)" in out
@@ -76,7 +76,7 @@ def test_real_entry_point_subprocess(images: Path) -> None:
         [sys.executable, "-m", "skyscan", "inspect", "--json", str(images / "utm.tif"), str(images / "missing.tif")],
         capture_output=True, text=True, timeout=120,
     )
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     records = json.loads(proc.stdout)
     assert [r["ok"] for r in records] == [False, True]
     assert records[0]["stage"] == "ingest" and "no such file" in records[0]["message"]

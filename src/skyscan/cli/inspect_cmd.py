@@ -10,7 +10,7 @@ import click
 
 from skyscan.errors import SkyscanError
 
-EXIT_SOME_FAILED = 2  # at least one input could not be described
+EXIT_SOME_FAILED = 3  # at least one input could not be described (2 is a usage error)
 
 
 def _fmt_image(r: dict[str, Any]) -> str:
@@ -77,7 +77,7 @@ def inspect_command(
     """Describe the images in PATHS (files, directories, globs): size, bands, dtype, CRS,
     GSD in metres, footprint in lon/lat and where the georeferencing came from.
 
-    Exits with 2 when some inputs could not be described (they are listed with the reason).
+    Exits with 3 when some inputs could not be described (they are listed with the reason).
     """
     from skyscan.api_inspect import inspect
 

@@ -11,14 +11,12 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -281,17 +279,12 @@ def _empty_frame() -> Any:
 
 def write_atomic(text: str, output: str | Path) -> Path:
     """Write ``text`` to ``output`` through a temporary file and a rename."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return output
+    from skyscan.io.writers import write_atomic_text
+
+    def write(handle: IO[str]) -> None:
+        handle.write(text)
+
+    return write_atomic_text(output, write)
 
 
 def make_map(
