@@ -111,10 +111,11 @@ def test_executor_killed_mid_job_loses_nothing(
     thread.join(timeout=60)
     assert killed, "no executor JVM was found to kill"
     # Markers are "pid<P>-<monotonic ns>" per detect call: work went on after the kill,
-    # in Python workers of the relaunched executor.
+    # in Python workers of the relaunched executor. (A worker of the killed JVM may still
+    # finish the call it was in, so old pids can appear after the kill too.)
     calls = [(int(n.split("-")[1]), n.split("-")[0]) for n in (p.name for p in markers.iterdir())]
     before = {pid for t, pid in calls if t < killed_at[0]}
     after = {pid for t, pid in calls if t > killed_at[0]}
-    assert before and after and not before & after, (before, after)
+    assert before and after - before, (before, after)
     assert not set(killed) & set(standalone_cluster.executor_pids())  # the worker launched a new one
     _check_complete(det, err, local_result, blob_scenes["paths"])
