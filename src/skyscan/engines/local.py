@@ -14,8 +14,6 @@ from skyscan.run_state import PartStore
 
 logger = logging.getLogger(__name__)
 
-GDAL_CACHE_MB = 128
-
 
 def run_local(
     paths: Sequence[str],
@@ -26,14 +24,13 @@ def run_local(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """Detect in every path not yet done in ``store``; return stage timings in seconds."""
-    import rasterio
-
     detector = get_detector(options.recipe)
     timings = {"open": 0.0, "detect": 0.0, "write": 0.0}
-    # GDAL's block cache defaults to 5% of RAM; chips are read once, so a small cache
-    # keeps memory flat on huge rasters without costing reads.
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
-        _run(paths, image_ids, options, store, run_id, progress, detector, timings)
+    # GDAL's block cache defaults to 5% of RAM. It is not capped with an outer
+    # rasterio.Env(GDAL_CACHEMAX=...): the reader enters its own Env per chip, and rasterio
+    # re-applies the cache size on every nested enter, which flushes the cache and made
+    # every chip decompress its blocks again (measured 4.5x slower reads).
+    _run(paths, image_ids, options, store, run_id, progress, detector, timings)
     return timings
 
 
