@@ -188,32 +188,26 @@ def finalize_image(
     The result is independent of the order of ``raw``'s rows (engines may deliver units
     in any order): rows are sorted before merging and numbered after.
     """
-    if raw.num_rows:
-        raw = raw.sort_by(
-            [("px_ymin", "ascending"), ("px_xmin", "ascending"), ("px_ymax", "ascending"),
-             ("px_xmax", "ascending"), ("class_id", "ascending"), ("score", "descending"),
-             ("chip_row_off", "ascending"), ("chip_col_off", "ascending")]
-        )
-    boxes = np.stack([raw.column(c).to_numpy() for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")], axis=1) if raw.num_rows else np.zeros((0, 4))
-    scores = raw.column("score").to_numpy() if raw.num_rows else np.zeros(0, np.float32)
-    labels = raw.column("class_id").to_numpy() if raw.num_rows else np.zeros(0, np.int32)
-    cut = raw.column("cut").to_numpy(zero_copy_only=False) if raw.num_rows else np.zeros(0, bool)
+    raw = raw.sort_by(
+        [("px_ymin", "ascending"), ("px_xmin", "ascending"), ("px_ymax", "ascending"),
+         ("px_xmax", "ascending"), ("class_id", "ascending"), ("score", "descending"),
+         ("chip_row_off", "ascending"), ("chip_col_off", "ascending")]
+    )
     keep = merge_detections(
-        boxes, scores, labels, cut=cut, iou_threshold=card.nms_iou, containment_threshold=options.containment
-    ) if len(scores) else np.zeros(0, np.int64)
+        _boxes(raw), raw.column("score").to_numpy(), raw.column("class_id").to_numpy(),
+        cut=raw.column("cut").to_numpy(zero_copy_only=False),
+        iou_threshold=card.nms_iou, containment_threshold=options.containment,
+    )
     keep = np.sort(np.asarray(keep, np.int64))  # back to the deterministic sorted order
-    kept = raw.take(pa.array(keep)) if raw.num_rows else raw
+    kept = raw.take(pa.array(keep, pa.int64()))
     return detections_table(ref, kept, card, run_id)
 
 
 def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str) -> pa.Table:
     """Build contract rows (``schema.DETECTION_SCHEMA`` + ``meta_*``) from merged boxes."""
     n = kept.num_rows
-    boxes = (
-        np.stack([kept.column(c).to_numpy() for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")], axis=1)
-        if n else np.zeros((0, 4))
-    )
-    class_id = kept.column("class_id").to_numpy().astype(np.int32) if n else np.zeros(0, np.int32)
+    boxes = _boxes(kept)
+    class_id = kept.column("class_id").to_numpy().astype(np.int32)
     names = np.array(card.class_names, dtype=object)
     xview = [card.classes[i].xview_type_id or XVIEW_TYPE_IDS.get(card.classes[i].name) for i in range(len(card.classes))]
     cols: dict[str, object] = {
@@ -221,15 +215,15 @@ def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str
         "image_id": [ref.image_id] * n,
         "image_path": [ref.path] * n,
         "detection_id": [f"{ref.image_id}:{i:06d}" for i in range(n)],
-        "class_name": names[class_id].tolist() if n else [],
+        "class_name": names[class_id].tolist(),
         "class_id": class_id,
         "xview_type_id": [xview[i] for i in class_id],
-        "score": kept.column("score") if n else [],
+        "score": kept.column("score"),
         "px_xmin": boxes[:, 0], "px_ymin": boxes[:, 1], "px_xmax": boxes[:, 2], "px_ymax": boxes[:, 3],
-        "chip_col_off": kept.column("chip_col_off") if n else [],
-        "chip_row_off": kept.column("chip_row_off") if n else [],
-        "chip_width": kept.column("chip_width") if n else [],
-        "chip_height": kept.column("chip_height") if n else [],
+        "chip_col_off": kept.column("chip_col_off"),
+        "chip_row_off": kept.column("chip_row_off"),
+        "chip_width": kept.column("chip_width"),
+        "chip_height": kept.column("chip_height"),
         "georeferenced": [ref.is_georeferenced] * n,
         "georef_source": [ref.georef_source] * n,
         "model_id": [card.model_id] * n,
@@ -256,6 +250,14 @@ def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str
             pa.field(METADATA_PREFIX + key, pa.string()), pa.array([None if value is None else str(value)] * n, pa.string())
         )
     return table
+
+
+def _boxes(table: pa.Table) -> np.ndarray:
+    """(n, 4) float64 xyxy image-pixel boxes of a raw or merged table."""
+    return np.stack(
+        [table.column(c).to_numpy().astype(np.float64) for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")],
+        axis=1,
+    ).reshape(-1, 4)
 
 
 def _as_arrow(values: object, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:

@@ -146,7 +146,7 @@ def run_detect(
     detections, errors = store.collect(paths)
     if failures:
         errors = pa.concat_tables(
-            [error_table(run_id, [(f.path, f.stage, f.error) for f in failures]), errors]
+            [error_table(run_id, [(f.path, f.stage, type(f.error).__name__, str(f.error)) for f in failures]), errors]
         )
     write_geoparquet(detections, outdir / "detections.parquet")
     if geojson:

@@ -48,7 +48,11 @@ class PartStore:
         write_parquet(table, self._det(path))
 
     def write_error(self, path: str, stage: str, exc: BaseException) -> None:
-        write_parquet(error_table(self.run_id, [(path, stage, exc)]), self._err(path))
+        self.write_error_record(path, stage, type(exc).__name__, str(exc))
+
+    def write_error_record(self, path: str, stage: str, error_type: str, message: str) -> None:
+        """An error row as plain values: what an engine that caught it elsewhere has."""
+        write_parquet(error_table(self.run_id, [(path, stage, error_type, message)]), self._err(path))
 
     def collect(self, paths: list[str]) -> tuple[pa.Table, pa.Table]:
         """All parts in input order: (detections, errors)."""
@@ -67,14 +71,16 @@ class PartStore:
         return det, err
 
 
-def error_table(run_id: str, failures: list[tuple[str, str, BaseException]]) -> pa.Table:
+def error_table(run_id: str, failures: list[tuple[str, str, str, str]]) -> pa.Table:
+    """Error rows from (path, stage, error_type, message) records."""
+    paths, stages, types, messages = zip(*failures, strict=True) if failures else ((), (), (), ())
     return pa.table(
         {
             "run_id": [run_id] * len(failures),
-            "path": [p for p, _, _ in failures],
-            "stage": [s for _, s, _ in failures],
-            "error_type": [type(e).__name__ for _, _, e in failures],
-            "message": [str(e) for _, _, e in failures],
+            "path": list(paths),
+            "stage": list(stages),
+            "error_type": list(types),
+            "message": list(messages),
         },
         schema=ERROR_SCHEMA,
     )

@@ -215,14 +215,8 @@ def _write_part(store: PartStore, row: Any) -> int:
         table = stages.from_ipc(row["detections"])
         store.write_detections(row["path"], table)
         return int(table.num_rows)
-    store.write_error(row["path"], row["error_stage"], remote_error(row["error_type"], row["error_message"]))
+    store.write_error_record(row["path"], row["error_stage"], row["error_type"], row["error_message"])
     return 0
-
-
-def remote_error(type_name: str, message: str) -> Exception:
-    """An exception whose ``type(e).__name__`` is the executor's error type (for error rows)."""
-    cls = type(type_name, (Exception,), {"__module__": __name__})
-    return cls(message)
 
 
 def new_run_id() -> str:

@@ -66,14 +66,27 @@ def normalize_crs(crs: Any) -> str:
     """
     if crs is None or (isinstance(crs, str) and not crs.strip()):
         raise CRSError(f"a CRS is required (got {crs!r}); pass e.g. 'EPSG:32631'")
+    if isinstance(crs, str):
+        return _normalize_text(crs.strip())
+    return _normalize(crs)
+
+
+# Cached by text: every image of a run usually carries the same WKT, and parsing plus
+# PROJ's EPSG identification can take 0.1 s.
+@lru_cache(maxsize=256)
+def _normalize_text(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(crs: Any) -> str:
     try:
         parsed = pyproj.CRS.from_user_input(crs)
     except (ProjCRSError, TypeError, ValueError) as exc:
-        raise CRSError(f"unknown CRS {_short(crs)}: {exc}") from exc
+        raise CRSError(f"not a CRS pyproj understands: unknown CRS {_short(crs)} ({exc})") from exc
     if not (parsed.is_geographic or parsed.is_projected):
         raise CRSError(
             f"CRS {_short(crs)} is neither geographic nor projected (type {parsed.type_name!r}); "
-            "skyscan cannot place it on the Earth"
+            "a CRS must be projected or geographic to place pixels on the Earth"
         )
     epsg = parsed.to_epsg()
     return f"EPSG:{epsg}" if epsg is not None else parsed.to_wkt()

@@ -9,13 +9,10 @@ or ``.prj`` they are pointed at. Transforms are in rasterio/affine order
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from pyproj import CRS
-from pyproj.exceptions import CRSError as ProjCRSError
 
 from skyscan.errors import CRSError, GeoreferenceError
 from skyscan.types import AffineTuple
@@ -29,52 +26,15 @@ WORLD_FILE_SUFFIXES: dict[str, tuple[str, ...]] = {
 }
 
 
-def parse_crs(text: str, *, source: str = "CRS") -> CRS:
-    """Parse any CRS text pyproj understands ("EPSG:2056", WKT, ESRI WKT, PROJ string).
-
-    Raises :class:`CRSError` naming ``source`` when the text is not a usable CRS.
-    """
-    try:
-        return _parse(text)
-    except CRSError as exc:
-        raise CRSError(f"{source}: {exc}") from exc.__cause__
-
-
 def normalise_crs(text: str, *, source: str = "CRS") -> str:
-    """Parse and re-serialise a CRS (see :func:`crs_to_string`)."""
+    """``"EPSG:n"`` or WKT2 for any CRS text (see :func:`skyscan.geo.crs.normalize_crs`),
+    with ``source`` (the file or option it came from) named in any error."""
+    from skyscan.geo.crs import normalize_crs
+
     try:
-        return _normalise(text)
+        return normalize_crs(text)
     except CRSError as exc:
         raise CRSError(f"{source}: {exc}") from exc.__cause__
-
-
-def crs_to_string(crs: CRS) -> str:
-    """``"EPSG:n"`` when an EPSG code is known, else WKT2."""
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg is not None else crs.to_wkt()
-
-
-# Cached by text alone: every image of a run usually carries the same WKT, and parsing
-# plus the EPSG lookup can take 0.1 s.
-@lru_cache(maxsize=256)
-def _parse(text: str) -> CRS:
-    if not text or not text.strip():
-        raise CRSError("CRS is empty")
-    try:
-        crs = CRS.from_user_input(text.strip())
-    except ProjCRSError as exc:
-        raise CRSError(f"not a CRS pyproj understands ({text[:80]!r}): {exc}") from exc
-    if not (crs.is_projected or crs.is_geographic):
-        raise CRSError(
-            f"CRS must be projected or geographic to place pixels on the map "
-            f"(got {crs.type_name!r}: {crs.name!r})"
-        )
-    return crs
-
-
-@lru_cache(maxsize=256)
-def _normalise(text: str) -> str:
-    return crs_to_string(_parse(text))
 
 
 def world_file_for(image_path: str | Path) -> Path | None:
