@@ -48,12 +48,14 @@ def _widths(text: str) -> tuple[int, int, int]:
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
 @click.option("--time-limit", type=float, default=3300.0, show_default=True, help="Stop after this many seconds.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--ema", type=float, default=0.999, show_default=True,
+              help="Decay of the weight average that is validated and exported (0 = raw weights).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 def train_command(images: Path | None, spec_path: Path | None, labels: Path | None, fmt: str, classes: Path | None,
                   image_gsd: float | None, name_list: Path | None, val_list: Path | None, output: Path,
                   run_dir: Path | None, name: str | None, gsd: float, steps: int, batch: int, lr: float, chip: int,
                   input_size: int, widths: str, val_every: int, score_threshold: float, threads: int,
-                  time_limit: float, seed: int, overwrite: bool) -> None:
+                  time_limit: float, seed: int, ema: float, overwrite: bool) -> None:
     """Train a vehicle detector from scratch and export OUTPUT (.onnx) with its model card.
 
     Either --data SPEC.json (several sources, each with its GSD), or IMAGES --labels
@@ -81,7 +83,7 @@ def train_command(images: Path | None, spec_path: Path | None, labels: Path | No
             spec = DataSpec((source(name_list),), (source(val_list),) if val_list else ())
         cfg = TrainConfig(gsd=gsd, chip=chip, input_size=input_size, steps=steps, batch=batch, lr=lr,
                           widths=_widths(widths), val_every=val_every, seed=seed, threads=threads,
-                          score_threshold=score_threshold, time_limit_s=time_limit)
+                          score_threshold=score_threshold, time_limit_s=time_limit, ema=ema)
         out, _card, result = train_and_export(spec, output, cfg, run_dir=run_dir, name=name, command=command,
                                              overwrite=overwrite)
     except SkyscanError as exc:

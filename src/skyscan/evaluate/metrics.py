@@ -10,6 +10,11 @@ The definitions are the PASCAL VOC 2010+ / COCO ones:
 * AP = Σ (r(k) - r(k-1)) · max_{k' ≥ k} p(k')  (area under the monotone precision envelope,
   "all-point interpolation").
 
+Optional *ignore regions* (KITTI's "DontCare", COCO's crowd boxes): places where an object
+is known to be present but unlabelled. A detection that matched no label and lies mostly
+inside an ignore region (intersection ≥ 0.5 of the detection's area) is left out of the
+scoring: neither a true nor a false positive. Ignore regions never add labels.
+
 Everything here is pure array code; :mod:`skyscan.evaluate.run` feeds it.
 """
 
@@ -55,6 +60,22 @@ def match_image(
             taken[j] = True
             tp[i] = True
     return tp
+
+
+def ignored_flags(
+    det_boxes: npt.ArrayLike, ignore_boxes: npt.ArrayLike, min_cover: float = 0.5
+) -> npt.NDArray[np.bool_]:
+    """True for detections covered (intersection / own area ≥ ``min_cover``) by an ignore box."""
+    det = np.asarray(det_boxes, np.float64).reshape(-1, 4)
+    ign = np.asarray(ignore_boxes, np.float64).reshape(-1, 4)
+    if len(det) == 0 or len(ign) == 0:
+        return np.zeros(len(det), bool)
+    iw = np.minimum(det[:, None, 2], ign[None, :, 2]) - np.maximum(det[:, None, 0], ign[None, :, 0])
+    ih = np.minimum(det[:, None, 3], ign[None, :, 3]) - np.maximum(det[:, None, 1], ign[None, :, 1])
+    inter = iw.clip(0) * ih.clip(0)
+    area = ((det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1]))[:, None]
+    cover = np.where(area > 0, inter / np.where(area > 0, area, 1.0), 0.0)
+    return np.asarray((cover >= min_cover).any(axis=1))
 
 
 def average_precision(recall: FloatArray, precision: FloatArray) -> float:
@@ -139,20 +160,28 @@ def evaluate_detections(
     dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
     score_threshold: float,
     iou_threshold: float = 0.5,
+    ignore: list[FloatArray] | None = None,
 ) -> dict[str, ClassResult]:
     """Per-class results for paired lists of images: ``gts[i] = (boxes, labels)``,
-    ``dets[i] = (boxes, scores, labels)``; label ints index ``classes``."""
+    ``dets[i] = (boxes, scores, labels)``; label ints index ``classes``. ``ignore[i]``
+    holds image i's ignore regions (any class; see the module docstring)."""
     if len(gts) != len(dets):
         raise ValueError(f"ground truth for {len(gts)} images but detections for {len(dets)}")
+    if ignore is not None and len(ignore) != len(gts):
+        raise ValueError(f"ignore regions for {len(ignore)} images but ground truth for {len(gts)}")
+    no_regions = np.zeros((0, 4))
     out: dict[str, ClassResult] = {}
     for c, name in enumerate(classes):
         flags, scores, n = [], [], 0
-        for (gb, gl), (db, ds, dl) in zip(gts, dets, strict=True):
+        for i, ((gb, gl), (db, ds, dl)) in enumerate(zip(gts, dets, strict=True)):
             gsel, dsel = np.asarray(gl) == c, np.asarray(dl) == c
             n += int(gsel.sum())
             s = np.asarray(ds, np.float64)[dsel]
-            flags.append(match_image(np.asarray(db)[dsel], s, np.asarray(gb)[gsel], iou_threshold))
-            scores.append(s)
+            boxes = np.asarray(db).reshape(-1, 4)[dsel]
+            tp = match_image(boxes, s, np.asarray(gb)[gsel], iou_threshold)
+            keep = ~(~tp & ignored_flags(boxes, ignore[i] if ignore is not None else no_regions))
+            flags.append(tp[keep])
+            scores.append(s[keep])
         out[name] = evaluate_class(name, flags, scores, n, score_threshold)
     return out
 

@@ -20,6 +20,7 @@ import numpy as np
 from skyscan.detectors.card import ModelCard, load_card
 from skyscan.detectors.registry import resolve_model
 from skyscan.errors import InputError
+from skyscan.evaluate.ignore import IgnoreRegions, read_ignore_regions
 from skyscan.evaluate.metrics import ClassResult, evaluate_detections, mean_ap
 from skyscan.labels import ClassMapping, LabelSet, read_labels
 from skyscan.labels.mapping import parse_overrides
@@ -43,6 +44,7 @@ class EvalReport:
     gsd: float | None
     n_detections: int
     errors: list[dict[str, Any]]
+    ignore: dict[str, Any] | None = None
 
     @property
     def map50(self) -> float:
@@ -77,6 +79,7 @@ class EvalReport:
             "label_issues": self.labels.issues.summary(),
             "ignored_source_classes": dict(self.labels.ignored),
             "detection_errors": self.errors,
+            "ignore_regions": self.ignore,
         }
 
 
@@ -94,6 +97,7 @@ def evaluate(
     overrides: list[str] | None = None,
     allow_missing: bool = False,
     overlap: float = 0.2,
+    ignore_regions: str | Path | None = None,
 ) -> EvalReport:
     """Run the detection pipeline over ``images`` and score it against ``labels``."""
     import skyscan.api
@@ -108,6 +112,7 @@ def evaluate(
     label_set = read_labels(images, labels, fmt, classes=classes, mapping=mapping, names=names,
                             allow_missing=allow_missing)
     label_set.issues.log_summary()
+    regions: IgnoreRegions | None = read_ignore_regions(ignore_regions) if ignore_regions else None
     paths = [im.image_path for im in label_set.images]
     threshold = card.score_threshold if score_threshold is None else score_threshold
     gdf = skyscan.api.detect(paths, model=str(model_path), gsd=gsd, score_threshold=min(SCORE_FLOOR, threshold),
@@ -126,5 +131,11 @@ def evaluate(
             continue
         boxes = g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64)
         dets.append((boxes, g["score"].to_numpy(np.float64), g["class_name"].map(index).to_numpy(np.int64)))
-    results = evaluate_detections(card.class_names, gts, dets, threshold, iou_threshold)
-    return EvalReport(results, label_set, card, str(model_path), threshold, iou_threshold, gsd, len(gdf), errors)
+    ignore = [regions.for_image(p) for p in paths] if regions else None
+    results = evaluate_detections(card.class_names, gts, dets, threshold, iou_threshold, ignore)
+    ignore_info = None
+    if regions:
+        ignore_info = {"file": regions.path, "n_regions": regions.count(), "n_regions_unused": regions.unused(paths),
+                       "min_cover": 0.5}
+    return EvalReport(results, label_set, card, str(model_path), threshold, iou_threshold, gsd, len(gdf), errors,
+                      ignore_info)
