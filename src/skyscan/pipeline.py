@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +31,7 @@ from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
 from skyscan.types import ChipWindow, ImageRef
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RAW_SCHEMA = pa.schema(
     [
@@ -108,9 +110,9 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
     ]
 
 
-def _batches(windows: Sequence[ChipWindow], size: int) -> Iterator[Sequence[ChipWindow]]:
-    for i in range(0, len(windows), size):
-        yield windows[i : i + size]
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _read_batch(reader: ImageReader, windows: Sequence[ChipWindow]) -> np.ndarray:
@@ -118,24 +120,34 @@ def _read_batch(reader: ImageReader, windows: Sequence[ChipWindow]) -> np.ndarra
 
 
 def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions) -> pa.Table:
-    """Detect in every chip of a unit; boxes come back in image pixels (not yet merged).
+    """Detect in every chip of a unit; boxes come back in image pixels (not yet merged)."""
+    return detect_units([unit], detector, options)
 
-    Reading the next batch overlaps with the model running on the current one: GDAL
-    releases the GIL while it decodes, and ONNX Runtime uses the cores for inference.
+
+def detect_units(units: Sequence[WorkUnit], detector: Detector, options: DetectOptions) -> pa.Table:
+    """Detect in every chip of some units of one image, as one stream of batches.
+
+    One reader serves all the units (GDAL's block cache keeps the tiles that neighbouring
+    chips share), and reading the next batch overlaps with the model running on the
+    current one: GDAL releases the GIL while it decodes, and ONNX Runtime uses the cores
+    for inference. Batches may span units; each chip keeps its own unit index.
     """
-    ref = unit.image
+    if not units:
+        return RAW_SCHEMA.empty_table()
+    ref = units[0].image
     cols: dict[str, list[np.ndarray]] = {name: [] for name in RAW_SCHEMA.names}
-    batches = list(_batches(unit.windows, options.batch_size))
+    chips = [(u, w) for u in units for w in u.windows]
+    batches = list(_batches(chips, options.batch_size))
     with ImageReader(ref) as reader, ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_read_batch, reader, batches[0]) if batches else None
-        for i, windows in enumerate(batches):
+        pending = pool.submit(_read_batch, reader, [w for _, w in batches[0]]) if batches else None
+        for i, batch in enumerate(batches):
             assert pending is not None
-            chips = pending.result()
-            pending = pool.submit(_read_batch, reader, batches[i + 1]) if i + 1 < len(batches) else None
-            for window, dets in zip(windows, detector.detect_batch(chips), strict=True):
-                if not len(dets):
-                    continue
-                _append_chip(cols, ref, unit, window, dets.boxes, dets.scores, dets.labels)
+            pixels = pending.result()
+            if i + 1 < len(batches):
+                pending = pool.submit(_read_batch, reader, [w for _, w in batches[i + 1]])
+            for (unit, window), dets in zip(batch, detector.detect_batch(pixels), strict=True):
+                if len(dets):
+                    _append_chip(cols, ref, unit, window, dets.boxes, dets.scores, dets.labels)
     if not cols["score"]:
         return RAW_SCHEMA.empty_table()
     return pa.table({name: np.concatenate(cols[name]) for name in RAW_SCHEMA.names}, schema=RAW_SCHEMA)
@@ -268,6 +280,5 @@ def _as_arrow(values: object, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
 
 def detect_image(ref: ImageRef, detector: Detector, options: DetectOptions, run_id: str) -> pa.Table:
     """All stages for one image in this process: plan, detect every unit, finalize."""
-    units = plan_units(ref, detector.card, options)
-    raw = pa.concat_tables([detect_unit(u, detector, options) for u in units])
+    raw = detect_units(plan_units(ref, detector.card, options), detector, options)
     return finalize_image(ref, raw, detector.card, run_id, options)
