@@ -116,6 +116,38 @@ def spark_runs(master: str, paths: list[str], options: Any) -> dict[str, Any]:
             "cold_cpu_s": round(cold_cpu, 2), "warm_cpu_s": round(warm_cpu, 2), "detections": n}
 
 
+_ORT_JOB = """
+import sys, time, numpy as np
+from skyscan.detectors import DetectorRecipe, get_detector
+det = get_detector(DetectorRecipe(model=sys.argv[1], threads=1))
+h, w = det.card.input_size
+chips = np.random.default_rng(0).integers(0, 255, size=(16, h, w, 3), dtype=np.uint8)
+det.detect_batch(chips)
+t0 = time.perf_counter()
+for _ in range(int(sys.argv[2])):
+    det.detect_batch(chips)
+print(time.perf_counter() - t0)
+"""
+
+
+def machine_scaling(model: str, batches: int = 120) -> dict[str, float]:
+    """What two cores give this workload on this machine, without Spark: the model on
+    in-memory chips with one ONNX thread, one process alone, then two at once.
+    ``scaling = 2 x work / time of both`` over ``work / time alone`` (2.0 = perfect)."""
+    import subprocess
+
+    def run(n: int) -> float:
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _ORT_JOB, model, str(batches)], stdout=subprocess.PIPE)
+                 for _ in range(n)]
+        for p in procs:
+            p.communicate()
+        return time.perf_counter() - t0
+
+    one, two = run(1), run(2)
+    return {"one_process_s": round(one, 2), "two_processes_s": round(two, 2), "scaling": round(2 * one / two, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8)
@@ -135,6 +167,7 @@ def main() -> None:
     options = DetectOptions(recipe=DetectorRecipe(model=args.model))
     load_before = os.getloadavg()
 
+    machine = machine_scaling(args.model)
     local = [timed_run(paths, options, "local") for _ in range(2)]
     spark2 = spark_runs("local[2]", paths, options)
     spark1 = spark_runs("local[1]", paths, options)
@@ -155,6 +188,8 @@ def main() -> None:
         "overhead_spark_local2_vs_local_cold": round(spark2["cold_s"] / local_s, 3),
         # CPU seconds are what a busy, shared machine cannot distort: work done, not waiting.
         "overhead_cpu_spark_local2_vs_local_warm": round(spark2["warm_cpu_s"] / local_cpu, 3),
+        # the same ratio for two plain processes (no Spark): the ceiling of the speedup here
+        "machine_scaling_two_processes": machine,
         "targets": {"speedup": ">= 1.7", "overhead": "<= 1.25"},
         "cpu_count": os.cpu_count(),
         "loadavg_before": [round(v, 2) for v in load_before],

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "SparkDetections",
+    "cluster",
     "detect",
     "detection_schema",
     "h3_counts",
@@ -164,13 +165,17 @@ def within(detections: DataFrame, areas: Any, *, using: str = "centroid", predic
 
 def spatial_join(
     detections: DataFrame, zones: Any, *, using: str = "centroid", predicate: str = "intersects",
-    zone_columns: list[str] | None = None, h3_res: int = 7,
+    distance_m: float | None = None, how: str = "inner", zone_columns: list[str] | None = None, h3_res: int = 7,
 ) -> DataFrame:
-    """Detections joined to zones, partitioned by H3 cell (see :mod:`skyscan.engines.spark_analytics`)."""
+    """Detections joined to zones, partitioned by H3 cell: the rows of ``analytics.spatial_join``.
+
+    Predicates ``intersects``/``within``/``contains``/``dwithin`` (``distance_m`` metres),
+    ``how="inner"`` or ``"left"`` (see :func:`skyscan.engines.spark_analytics.spatial_join`).
+    """
     from skyscan.engines import spark_analytics
 
-    return spark_analytics.spatial_join(detections, zones, using=using, predicate=predicate,
-                                        zone_columns=zone_columns, h3_res=h3_res)
+    return spark_analytics.spatial_join(detections, zones, using=using, predicate=predicate, distance_m=distance_m,
+                                        how=how, zone_columns=zone_columns, h3_res=h3_res)
 
 
 def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFrame:
@@ -178,3 +183,11 @@ def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFr
     from skyscan.engines import spark_analytics
 
     return spark_analytics.h3_counts(detections, res, by)
+
+
+def cluster(detections: DataFrame, *, eps_m: float, min_samples: int, cell_m: float | None = None) -> Any:
+    """DBSCAN clusters in metres (see :mod:`skyscan.engines.spark_cluster`): a result with
+    ``detections`` (+ ``cluster_id``) and ``clusters`` (one row per cluster) DataFrames."""
+    from skyscan.engines import spark_cluster
+
+    return spark_cluster.cluster(detections, eps_m=eps_m, min_samples=min_samples, cell_m=cell_m)

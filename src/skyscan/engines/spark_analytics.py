@@ -7,9 +7,10 @@ the detections contract's columns (``lon``/``lat`` and WKB ``geometry`` in EPSG:
 areas and zones are small enough to travel to every task in the closure (WKB).
 
 The spatial join is partitioned by H3 cell: each zone is covered by the H3 cells it
-overlaps, each detection centre gets its cell, an equi-join on the cell id pairs
-candidates (a shuffle join by cell when both sides are big), and the exact predicate
-decides, so the result equals the local join's.
+overlaps (grown by the distance for ``dwithin``), each detection centre gets its cell,
+an equi-join on the cell id pairs candidates (a shuffle join by cell when both sides are
+big), and the exact predicate decides, so the result equals the local join's. A left
+join adds the unmatched detections back with a join on ``detection_id``.
 """
 
 from __future__ import annotations
@@ -175,11 +176,71 @@ def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFr
 # ------------------------------------------------------------------------ spatial join
 
 
-def zone_cells(zones_wkb: Sequence[bytes], res: int) -> tuple[np.ndarray, np.ndarray]:
+# Growing a zone by a distance in degrees (for ``dwithin``), conservatively. The exact
+# test measures in a UTM/UPS zone whose scale factor is >= 0.994, so a projected distance
+# d is at most d / 0.994 on the ground; one degree of latitude is >= 110 574 m and one of
+# longitude >= 111 319 m * cos(lat) (WGS84), so these bounds only ever over-cover.
+_GROUND_FACTOR = 1 / 0.99  # rounder and a little safer than 1 / 0.994
+_GROUND_MARGIN_M = 1.0  # absorbs H3's straight-edge cell outlines and float noise
+_M_PER_DEG_LAT = 110_000.0
+_M_PER_DEG_LON = 111_000.0
+_QUAD_SEGS = 8
+_WORLD = shapely.box(-180.0, -90.0, 180.0, 90.0)
+
+
+def grown_zone(geom: Any, distance_m: float) -> Any:
+    """A lon/lat polygon holding every point within ``distance_m`` metres of ``geom`` (a superset).
+
+    The Minkowski sum with an ellipse of ``dlon × dlat`` degrees, ``dlon`` taken at the
+    zone's poleward edge; x is scaled so the ellipse becomes a circle and ``buffer`` does
+    the sum (its polygon is inscribed in the circle: the radius is enlarged to match).
+    """
+    ground = distance_m * _GROUND_FACTOR + _GROUND_MARGIN_M
+    dlat = ground / _M_PER_DEG_LAT
+    x0, y0, x1, y1 = shapely.bounds(geom)
+    poleward = max(abs(y0), abs(y1)) + dlat
+    south, north = max(y0 - dlat, -90.0), min(y1 + dlat, 90.0)
+    if poleward >= 89.0:  # longitude degrees vanish near a pole: every longitude
+        return shapely.box(-180.0, south, 180.0, north)
+    dlon = ground / (_M_PER_DEG_LON * np.cos(np.radians(poleward)))
+    if dlon >= 90.0:  # continent-wide growth: the grown bounding box is tight enough
+        return shapely.box(max(x0 - dlon, -180.0), south, min(x1 + dlon, 180.0), north)
+    sx = dlat / dlon
+    scaled = shapely.transform(geom, lambda c: c * np.array([sx, 1.0]))
+    radius = dlat / np.cos(np.pi / (4 * _QUAD_SEGS))
+    grown = shapely.transform(shapely.buffer(scaled, radius, quad_segs=_QUAD_SEGS), lambda c: c * np.array([1.0 / sx, 1.0]))
+    return shapely.intersection(grown, _WORLD)
+
+
+def _h3_cover(shape: Any, res: int) -> list[str]:
+    """H3 cells (``overlap`` mode) of a lon/lat polygon or multipolygon.
+
+    Shapes wider than 90° are cut into 90° strips first: H3 reads an edge spanning more
+    than 180° of longitude as crossing the antimeridian.
+    """
+    import h3
+
+    x0, _, x1, _ = shapely.bounds(shape)
+    pieces = [shape]
+    if x1 - x0 > 90.0:
+        strips = [shapely.box(lo, -90.0, lo + 90.0, 90.0) for lo in (-180.0, -90.0, 0.0, 90.0)]
+        pieces = [shapely.intersection(shape, s) for s in strips]
+    found: list[str] = []
+    for piece in pieces:
+        polys = [p for p in shapely.get_parts(piece) if shapely.get_type_id(p) == 3 and not p.is_empty]
+        if polys:
+            shp = h3.geo_to_h3shape(shapely.geometry.mapping(shapely.multipolygons(polys)))
+            found.extend(h3.h3shape_to_cells_experimental(shp, res, contain="overlap"))
+    return found
+
+
+def zone_cells(zones_wkb: Sequence[bytes], res: int, grow_m: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(zone_index, cell)`` for every H3 cell at ``res`` a zone overlaps (a superset is fine).
 
     Polygons are covered with H3's ``overlap`` mode; other geometries by their (slightly
-    grown) bounding box, so a point or line zone still gets the cells around it.
+    grown) bounding box, so a point or line zone still gets the cells around it. With
+    ``grow_m`` (metres, for ``dwithin``) the zone is first grown by that distance
+    (:func:`grown_zone`), so every detection within it shares a cell with the zone.
     """
     import h3
 
@@ -188,8 +249,13 @@ def zone_cells(zones_wkb: Sequence[bytes], res: int) -> tuple[np.ndarray, np.nda
     for i, geom in enumerate(shapely.from_wkb(np.asarray(zones_wkb, dtype=object))):
         if geom is None or geom.is_empty:
             continue
-        shape = geom if shapely.get_type_id(geom) in (3, 6) else shapely.box(*shapely.bounds(geom.buffer(1e-7, 1)))
-        found = h3.h3shape_to_cells_experimental(h3.geo_to_h3shape(shapely.geometry.mapping(shape)), res, contain="overlap")
+        if grow_m is not None:
+            shape = grown_zone(geom, grow_m)
+        elif shapely.get_type_id(geom) in (3, 6):
+            shape = geom
+        else:
+            shape = shapely.box(*shapely.bounds(geom.buffer(1e-7, 1)))
+        found = sorted(set(_h3_cover(shape, res)))
         if not found:  # smaller than a cell and between centres: the cell of a point inside
             p = shapely.point_on_surface(geom)
             found = [h3.latlng_to_cell(p.y, p.x, res)]
@@ -199,9 +265,19 @@ def zone_cells(zones_wkb: Sequence[bytes], res: int) -> tuple[np.ndarray, np.nda
 
 
 def exact_pairs(
-    batches: Iterable[pa.RecordBatch], zones_wkb: list[bytes], attrs: pa.Table, using: str, predicate: str
+    batches: Iterable[pa.RecordBatch],
+    zones_wkb: list[bytes],
+    attrs: pa.Table,
+    using: str,
+    predicate: str,
+    distance_m: float | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Candidate (detection, zone) rows → the pairs where the predicate holds, with zone columns."""
+    """Candidate (detection, zone) rows → the pairs where the predicate holds, with zone columns.
+
+    The test is the local join's own (``join_points_to_zones`` / ``join_geometries_to_zones``);
+    each pair's outcome depends on that pair only (``dwithin`` measures in the metric CRS
+    of the detection), so batching cannot change the result.
+    """
     from skyscan.analytics.join import join_geometries_to_zones, join_points_to_zones
 
     zones = shapely.from_wkb(np.asarray(zones_wkb, dtype=object))
@@ -212,9 +288,9 @@ def exact_pairs(
         used = np.unique(zi)
         if using == "centroid":
             lon, lat = _lonlat(batch)
-            pi, local_z = join_points_to_zones(lon, lat, zones[used], predicate)
+            pi, local_z = join_points_to_zones(lon, lat, zones[used], predicate, distance_m)
         else:
-            pi, local_z = join_geometries_to_zones(_footprints(batch), zones[used], predicate)
+            pi, local_z = join_geometries_to_zones(_footprints(batch), zones[used], predicate, distance_m)
         true_keys = pi * len(zones) + used[local_z]
         keep = np.isin(np.arange(batch.num_rows) * len(zones) + zi, true_keys)
         if not keep.any():
@@ -235,33 +311,42 @@ def spatial_join(
     *,
     using: str = "centroid",
     predicate: str = "intersects",
+    distance_m: float | None = None,
+    how: str = "inner",
     zone_columns: list[str] | None = None,
     h3_res: int = DEFAULT_JOIN_RES,
 ) -> DataFrame:
-    """Inner join of detections with zones (``zone_*`` columns + ``zone_index``), partitioned by H3 cell.
+    """Detections joined to zones (``zone_*`` columns + ``zone_index``), partitioned by H3 cell.
 
-    The same pairs as ``analytics.spatial_join(..., how="inner")``. Predicates
-    ``intersects`` and ``within`` (``contains`` too for footprints). Footprints are
-    matched through every cell of their bounding box, then deduplicated by the exact test.
+    The same rows as ``analytics.spatial_join`` with the same arguments: predicates
+    ``intersects``, ``within``, ``contains`` and ``dwithin`` (``distance_m`` metres, zones
+    covered by the cells of the zone grown by that distance); ``how="left"`` keeps every
+    detection, once with null zone columns when it matched nothing. Footprints are
+    matched through every cell they overlap, then deduplicated by the exact test.
+    Row order is Spark's. ``detection_id`` must identify detections (it is the
+    footprint dedup key and the key that brings unmatched detections back).
     """
     import pandas as pd
     from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StructField, StructType
 
     from skyscan.analytics.h3cells import check_resolution
-    from skyscan.analytics.join import _zone_attributes, check_predicate
+    from skyscan.analytics.join import HOW, _zone_attributes, check_predicate
     from skyscan.engines.spark_session import to_spark_schema
 
+    # Same checks, in the same order and words, as the local join.
+    check_predicate(predicate, distance_m)
+    if how not in HOW:
+        raise InputError(f"'how' must be one of {HOW} (got {how!r})")
     _check_using(using)
-    check_predicate(predicate, None)
-    allowed = ("intersects", "within") if using == "centroid" else ("intersects", "within", "contains")
-    if predicate not in allowed:
-        raise InputError(f"the spark join supports predicate {allowed} with using={using!r} (got {predicate!r})")
+    if "detection_id" not in detections.columns and (how == "left" or using == "footprint"):
+        raise InputError(f"the spark join needs a 'detection_id' column (detections have {detections.columns})")
     res = check_resolution(h3_res)
     frame = _areas_4326(zones, "zones", polygons_only=False)
     attrs_df = _zone_attributes(frame, zone_columns)
     attrs = pa.Table.from_pandas(pd.DataFrame(attrs_df).reset_index(drop=True), preserve_index=False)
     wkb = list(shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object)))
-    zi, cells = zone_cells(wkb, res)
+    zi, cells = zone_cells(wkb, res, grow_m=distance_m if predicate == "dwithin" else None)
     spark = detections.sparkSession
     zone_df = spark.createDataFrame(
         pd.DataFrame({ZONE_INDEX: zi, CELL: cells}), schema=f"{ZONE_INDEX} long, {CELL} long"
@@ -273,16 +358,20 @@ def spatial_join(
     pairs = candidates.join(zone_df, on=CELL, how="inner")
     if using == "footprint":
         pairs = pairs.drop(CELL).dropDuplicates(["detection_id", ZONE_INDEX])
-    out_fields = [f for f in detections.schema.fields]
     attr_schema = to_spark_schema(attrs.schema)
-    from pyspark.sql.types import LongType, StructField, StructType
-
-    schema = StructType([*out_fields, *attr_schema.fields, StructField(ZONE_INDEX, LongType())])
+    schema = StructType([*detections.schema.fields, *attr_schema.fields, StructField(ZONE_INDEX, LongType())])
 
     def fn(batches: Any) -> Any:
-        return exact_pairs(batches, wkb, attrs, using, predicate)
+        return exact_pairs(batches, wkb, attrs, using, predicate, distance_m)
 
-    return pairs.mapInArrow(fn, schema)
+    matched = pairs.mapInArrow(fn, schema)
+    if how == "inner":
+        return matched
+    # Left: every detection against its matched zones by id; a detection with none
+    # (including those without coordinates, never candidates) gets one all-null row.
+    zone_cols = [*attrs.column_names, ZONE_INDEX]
+    joined = detections.join(matched.select("detection_id", *zone_cols), on="detection_id", how="left")
+    return joined.select(*detections.columns, *zone_cols)
 
 
 def _footprint_cells(detections: DataFrame, res: int) -> DataFrame:
