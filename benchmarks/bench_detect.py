@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -56,7 +57,7 @@ def make_scene(path: Path, size: int, gsd: float, seed: int = 0) -> Path:
     return path
 
 
-def ceiling_mps(detector: object, n_chips: int = 256, batch: int = 16, decode: bool = False) -> float:
+def ceiling_mps(detector: object, n_chips: int = 1024, batch: int = 16, decode: bool = False) -> float:
     """Model-only throughput on in-memory chips, megapixels (model input) per second:
     ``session.run`` alone, or with ``decode`` the detector's whole ``detect_batch``
     (session + turning the heads into boxes + per-chip NMS)."""
@@ -107,6 +108,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=8000, help="side of the throughput scene (px)")
     parser.add_argument("--big", type=int, default=20000, help="side of the memory scene (px); 0 skips")
     parser.add_argument("--model", default="vehicles")
+    parser.add_argument("--rounds", type=int, default=3, help="measurement rounds (ratios are medians of rounds)")
     args = parser.parse_args()
 
     from skyscan.detectors import DetectorRecipe, get_detector
@@ -121,38 +123,50 @@ def main() -> None:
     h, w = detector.card.input_size
     model_px = len(windows) * h * w  # overlapping chips: the model sees more pixels than the image has
     image_px = args.size * args.size
-    ceiling = ceiling_mps(detector)
-    ceiling_decoded = ceiling_mps(detector, decode=True)
-    naive_wall = naive_seconds_per_chip(scene, windows, detector) * len(windows)
-    out = WORK / "out_e2e"
-    wall, _ = run_cli(["detect", str(scene), "-o", str(out), "--overwrite", "--model", args.model])
-    # All rates in model-input megapixels per second over the same chip plan, so the
-    # ratios isolate what reading, chipping, merging and writing cost around the model.
-    e2e = model_px / 1e6 / wall
-    # The same run inside a warm process (interpreter, imports and model load paid once,
-    # as when one command processes a folder): what reading, chipping, merging and
-    # writing cost around the model.
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
 
-    t0 = time.perf_counter()
-    run_detect([str(scene)], WORK / "out_e2e_warm", DetectOptions(recipe=DetectorRecipe(model=args.model)),
-               overwrite=True)
-    warm_wall = time.perf_counter() - t0
-    e2e_warm = model_px / 1e6 / warm_wall
-    naive = model_px / 1e6 / naive_wall
+    # This VM's speed drifts by ±20 % from minute to minute (a shared host), so every
+    # contender is measured once per round, rounds are repeated, and each ratio is the
+    # median of the per-round ratios: drift between rounds cancels out.
+    rounds: list[dict[str, float]] = []
+    for _ in range(args.rounds):
+        r: dict[str, float] = {}
+        r["ceiling"] = ceiling_mps(detector)
+        r["ceiling_decoded"] = ceiling_mps(detector, decode=True)
+        r["naive"] = model_px / 1e6 / (naive_seconds_per_chip(scene, windows, detector) * len(windows))
+        wall, _ = run_cli(["detect", str(scene), "-o", str(WORK / "out_e2e"), "--overwrite", "--model", args.model])
+        # All rates in model-input megapixels per second over the same chip plan, so the
+        # ratios isolate what reading, chipping, merging and writing cost around the model.
+        r["e2e"], r["e2e_wall"] = model_px / 1e6 / wall, wall
+        # The same run inside a warm process (interpreter, imports and model load paid
+        # once, as when one command processes a folder).
+        t0 = time.perf_counter()
+        run_detect([str(scene)], WORK / "out_e2e_warm", DetectOptions(recipe=DetectorRecipe(model=args.model)),
+                   overwrite=True)
+        warm_wall = time.perf_counter() - t0
+        r["warm"], r["warm_wall"] = model_px / 1e6 / warm_wall, warm_wall
+        rounds.append(r)
+
+    def med(f: Any) -> float:
+        return float(np.median([f(r) for r in rounds]))
+
+    ceiling, ceiling_decoded, naive = med(lambda r: r["ceiling"]), med(lambda r: r["ceiling_decoded"]), med(lambda r: r["naive"])
+    e2e, e2e_warm = med(lambda r: r["e2e"]), med(lambda r: r["warm"])
+    wall, warm_wall = med(lambda r: r["e2e_wall"]), med(lambda r: r["warm_wall"])
     result: dict[str, object] = {
         "model": detector.card.model_id, "model_gsd": gsd, "cpu_count": os.cpu_count(),
         "scene_px": args.size, "chips": len(windows), "overlap_factor": round(model_px / image_px, 3),
         "ceiling_model_mps": round(ceiling, 2), "end_to_end_model_mps": round(e2e, 2),
         "naive_model_mps": round(naive, 2), "end_to_end_image_mps": round(image_px / 1e6 / wall, 2),
-        "end_to_end_over_ceiling": round(e2e / ceiling, 3),
-        "end_to_end_over_naive": round(e2e / naive, 2), "end_to_end_wall_s": round(wall, 1),
+        "end_to_end_over_ceiling": round(med(lambda r: r["e2e"] / r["ceiling"]), 3),
+        "end_to_end_over_naive": round(med(lambda r: r["e2e"] / r["naive"]), 2), "end_to_end_wall_s": round(wall, 1),
         "ceiling_with_decode_model_mps": round(ceiling_decoded, 2),
+        "rounds": [{k: round(v, 2) for k, v in r.items()} for r in rounds],
         "warm_process_model_mps": round(e2e_warm, 2), "warm_process_wall_s": round(warm_wall, 1),
-        "warm_process_over_ceiling": round(e2e_warm / ceiling, 3),
-        "warm_process_over_ceiling_with_decode": round(e2e_warm / ceiling_decoded, 3),
-        "warm_process_over_naive": round(e2e_warm / naive, 2),
+        "warm_process_over_ceiling": round(med(lambda r: r["warm"] / r["ceiling"]), 3),
+        "warm_process_over_ceiling_with_decode": round(med(lambda r: r["warm"] / r["ceiling_decoded"]), 3),
+        "warm_process_over_naive": round(med(lambda r: r["warm"] / r["naive"]), 2),
         "loadavg_after": [round(v, 2) for v in os.getloadavg()],
         "command": "python benchmarks/bench_detect.py " + " ".join(sys.argv[1:]),
     }

@@ -116,7 +116,7 @@ def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def _read_batch(reader: ImageReader, windows: Sequence[ChipWindow]) -> np.ndarray:
-    return np.stack([reader.read_chip(w) for w in windows])
+    return reader.read_chips(windows)
 
 
 def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions) -> pa.Table:

@@ -34,6 +34,7 @@ import logging
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -493,6 +494,28 @@ class ImageReader:
 
         Parts of the window outside the image, nodata and alpha-masked pixels are 0.
         """
+        return self.read_chips([window], resampling)[0]
+
+    def read_chips(self, windows: Sequence[ChipWindow], resampling: str = "bilinear") -> npt.NDArray[np.uint8]:
+        """``read_chip`` for several windows of one size: ``(n, out_height, out_width, 3)``.
+
+        The GDAL environment is entered once for all of them: entering it per chip cost
+        about 0.2 ms, a fifth of reading a 256 px chip.
+        """
+        if not windows:
+            raise InputError(f"{self.ref.path}: no windows to read")
+        sizes = {(w.out_height, w.out_width) for w in windows}
+        if len(sizes) > 1:
+            raise InputError(f"{self.ref.path}: windows read together must share one output size (got {sorted(sizes)})")
+        # Each chip is written straight into its slot of the batch: no per-chip copies.
+        batch = np.zeros((len(windows), windows[0].out_height, windows[0].out_width, 3), np.uint8)
+        with rasterio.Env(**_GDAL_ENV):
+            for out, window in zip(batch, windows, strict=True):
+                self._read_into(out, window, resampling)
+        return batch
+
+    def _read_into(self, out: npt.NDArray[np.uint8], window: ChipWindow, resampling: str) -> None:
+        """Fill ``out`` (zeros, ``(out_height, out_width, 3)``) with the chip of ``window``."""
         method = RESAMPLING.get(resampling)
         if method is None:
             raise InputError(
@@ -500,11 +523,10 @@ class ImageReader:
             )
         if min(window.width, window.height, window.out_width, window.out_height) <= 0:
             raise InputError(f"{self.ref.path}: window sizes must be positive (got {window})")
-        out = np.zeros((window.out_height, window.out_width, 3), np.uint8)
         cols = _edges(window.col_off, window.width, window.out_width, self.ref.width)
         rows = _edges(window.row_off, window.height, window.out_height, self.ref.height)
         if cols is None or rows is None:
-            return out
+            return
         oc0, oc1, sc0, sc1 = cols
         or0, or1, sr0, sr1 = rows
         src = Window(sc0, sr0, sc1 - sc0, sr1 - sr0)
@@ -512,33 +534,33 @@ class ImageReader:
         if self._lut is not None:
             method = Resampling.nearest  # palette indexes cannot be interpolated
         try:
-            with rasterio.Env(**_GDAL_ENV):
-                data = self._ds.read(
-                    indexes=list(self._bands),
-                    window=src,
-                    out_shape=(len(self._bands), *shape),
-                    resampling=method,
-                )
-                valid = (
-                    self._ds.read_masks(
-                        indexes=list(self._bands), window=src, out_shape=(len(self._bands), *shape)
-                    ).min(axis=0)
-                    > 0
-                    if self._mask
-                    else None
-                )
+            data = self._ds.read(
+                indexes=list(self._bands),
+                window=src,
+                out_shape=(len(self._bands), *shape),
+                resampling=method,
+            )
+            valid = (
+                self._ds.read_masks(
+                    indexes=list(self._bands), window=src, out_shape=(len(self._bands), *shape)
+                ).min(axis=0)
+                > 0
+                if self._mask
+                else None
+            )
         except SkyscanError:
             raise
         except Exception as exc:
             raise _wrap(self.ref.path, f"read window {window}", exc) from exc
+        target = out[or0:or1, oc0:oc1]
         if self._lut is not None:
             rgba = self._lut[data[0]]
-            chip, transparent = rgba[..., :3], rgba[..., 3] == 0
+            target[...] = rgba[..., :3]
+            transparent = rgba[..., 3] == 0
             valid = ~transparent if valid is None else valid & ~transparent
         else:
             pixels = to_uint8(data, self.ref.value_range)
-            chip = np.stack([pixels[i] for i in self._take], axis=-1)
+            for channel, band in enumerate(self._take):
+                target[..., channel] = pixels[band]
         if valid is not None:
-            chip[~valid] = 0
-        out[or0:or1, oc0:oc1] = chip
-        return out
+            target[~valid] = 0
