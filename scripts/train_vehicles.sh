@@ -15,6 +15,8 @@ DATA=${SKYSCAN_SHARED_DATA:-$(cd .. && pwd)/shared/data}
 RUN=${RUN:-runs/vehicles}
 MODELS=${MODELS:-src/skyscan/detectors/models}
 PLOT=${PLOT:-docs/images/pr_kit_seqC.png}
+RENDER_OUT=${RENDER_OUT:-docs/images}
+MODEL_GSD=${MODEL_GSD:-0.25}
 STEPS=${STEPS:-20000}
 TIME_LIMIT=${TIME_LIMIT:-3000}
 SKYSCAN=${SKYSCAN:-.venv/bin/skyscan}
@@ -38,9 +40,9 @@ cat > "$RUN/data.json" <<JSON
 }
 JSON
 
-# 1. train from scratch and export (model GSD 0.25 m, 256 px chips, centernet outputs)
+# 1. train from scratch and export (model GSD 0.25 m unless MODEL_GSD is set, 256 px chips, centernet outputs)
 $SKYSCAN -v train --data "$RUN/data.json" -o "$MODELS/vehicles.onnx" --run-dir "$RUN" \
-  --gsd 0.25 --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
+  --gsd "$MODEL_GSD" --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
   --widths 16,32,48 --threads 2 --seed 0 --overwrite
 
 # 2. measure through the real pipeline on the held-out street at KIT GSD; record in the card
@@ -73,5 +75,5 @@ fi
 $PY benchmarks/bench_model.py --threads 2 "$MODELS/vehicles.onnx" "$RUN/vehicles-int8.onnx" | tee "$RUN/bench.jsonl"
 
 # 5. detections drawn on georeferenced imagery at other GSDs (docs/model.md)
-$PY -m skyscan.evaluate.render --model "$MODELS/vehicles.onnx" --out docs/images \
+$PY -m skyscan.evaluate.render --model "$MODELS/vehicles.onnx" --out "$RENDER_OUT" \
   "$DATA/georef/orthophotos/201404_13SED190110_201404_0x1500m_CL_1.tif" "$DATA/georef/spacenet/pan1.tif"

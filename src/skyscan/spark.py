@@ -35,6 +35,7 @@ __all__ = [
     "detection_schema",
     "h3_counts",
     "image_paths",
+    "join_metadata",
     "spark_session",
     "spatial_join",
     "within",
@@ -191,3 +192,11 @@ def cluster(detections: DataFrame, *, eps_m: float, min_samples: int, cell_m: fl
     from skyscan.engines import spark_cluster
 
     return spark_cluster.cluster(detections, eps_m=eps_m, min_samples=min_samples, cell_m=cell_m)
+
+
+def join_metadata(detections: DataFrame, metadata: DataFrame, on: str = "image_id", prefix: str = "meta_") -> DataFrame:
+    """Left join of per-image attributes onto detections, new columns ``prefix + name``
+    (see :func:`skyscan.engines.spark_metadata.join_metadata`)."""
+    from skyscan.engines import spark_metadata
+
+    return spark_metadata.join_metadata(detections, metadata, on=on, prefix=prefix)

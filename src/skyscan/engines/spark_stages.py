@@ -17,8 +17,6 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -110,10 +108,9 @@ def open_and_plan(
         rows: list[dict[str, object]] = []
         for path, image_id in zip(batch.column("path").to_pylist(), batch.column("image_id").to_pylist(), strict=True):
             try:
-                ref = open_image(path, options.read)
-                if image_id and ref.image_id == Path(path).stem:
-                    # Same rule as the local engine: a sidecar/table id wins over the file stem.
-                    ref = replace(ref, image_id=image_id)
+                # As the local engine: the run's id goes in, so a metadata table is looked up
+                # by it (not by the bare stem); a sidecar/table id still wins inside.
+                ref = open_image(path, options.read, image_id=image_id or None)
             except IMAGE_ERRORS as exc:
                 logger.warning("%s: read failed: %s", path, exc)
                 rows.append({"path": path, "image_id": image_id, "unit_index": 0, "n_units": 1, **_error_parts("read", exc)})
