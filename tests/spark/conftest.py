@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 import rasterio
+from spark_helpers import CHIPS_PER_UNIT, blob_options, run_local
 
 from rasters import lv95_transform, rotated_transform, utm_transform, write_geotiff
 from skyscan.detectors.synthetic import build_blob_model, draw_blobs
@@ -231,3 +232,34 @@ def cluster_spark(standalone_cluster: StandaloneCluster) -> Iterator[Any]:
     spark.sparkContext.setLogLevel("ERROR")
     yield spark
     spark.stop()
+
+
+# ------------------------------------------------- the blob scenes through both engines
+
+
+@pytest.fixture(scope="module")
+def local_result(blob_scenes: dict[str, Any], blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """(detections, errors) of the local engine on the blob scenes."""
+    options = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
+    return run_local(blob_scenes["paths"], options, tmp_path_factory.mktemp("local-out"))
+
+
+@pytest.fixture(scope="module")
+def spark_detections(local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path) -> Iterator[Any]:
+    """The spark engine's detections DataFrame on the same scenes (module's local[2] session)."""
+    from skyscan.spark import detect
+
+    result = detect(local_spark, blob_scenes["paths"], blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT))
+    yield result.detections
+    result.release()
+
+
+@pytest.fixture(scope="module")
+def local_frame(local_result: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The local detections as the analytics read them (GeoDataFrame, EPSG:4326)."""
+    from skyscan.analytics.frames import read_detections
+    from skyscan.io.writers import write_geoparquet
+
+    path = tmp_path_factory.mktemp("local-frame") / "detections.parquet"
+    write_geoparquet(local_result[0], path)
+    return read_detections(path)

@@ -13,6 +13,7 @@ import shapely
 from skyscan.detectors import DetectorRecipe
 from skyscan.pipeline import DetectOptions
 
+CHIPS_PER_UNIT = 8  # small units, so the big blob scene spreads over several tasks
 FLOAT_TOL = 1e-9  # degrees for lon/lat; the same tolerance for every float column
 
 

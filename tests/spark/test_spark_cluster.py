@@ -16,13 +16,17 @@ from typing import Any
 import pyarrow as pa
 import pytest
 import spark_faults
-from spark_helpers import assert_same_detections, blob_options, error_keys, run_local
+from spark_helpers import (
+    CHIPS_PER_UNIT,
+    assert_same_detections,
+    blob_options,
+    error_keys,
+)
 
 from skyscan.run_state import PartStore
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-CHIPS_PER_UNIT = 8
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -31,11 +35,6 @@ def _faults_by_value() -> None:
 
     cloudpickle.register_pickle_by_value(sys.modules[spark_faults.__name__])
 
-
-@pytest.fixture(scope="module")
-def local_result(blob_scenes: dict[str, Any], blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, pa.Table]:
-    return run_local(blob_scenes["paths"], blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT),
-                     tmp_path_factory.mktemp("local-out"))
 
 
 def _run(spark: Any, paths: list[str], model: Path, outdir: Path, **kw: Any) -> tuple[dict[str, Any], pa.Table, pa.Table]:

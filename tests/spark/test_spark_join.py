@@ -3,49 +3,23 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pytest
 import shapely
-from spark_helpers import blob_options, run_local
 
 from skyscan.errors import InputError
 from skyscan.schema import DETECTION_COLUMNS
 
 pytestmark = pytest.mark.spark
 
-CHIPS_PER_UNIT = 8
 ZONE_COLS = ("zone_index", "zone_name", "zone_weight")
 
-# ------------------------------------------------------------------ fixtures (as in test_spark_local)
+# ------------------------------------------------------------------ zones (fixtures: conftest.py)
 
 
-@pytest.fixture(scope="module")
-def local_result(blob_scenes: dict[str, Any], blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, pa.Table]:
-    options = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
-    return run_local(blob_scenes["paths"], options, tmp_path_factory.mktemp("local-out"))
 
-
-@pytest.fixture(scope="module")
-def spark_detections(local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path) -> Any:
-    from skyscan.spark import detect
-
-    result = detect(local_spark, blob_scenes["paths"], blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT))
-    yield result.detections
-    result.release()
-
-
-@pytest.fixture(scope="module")
-def local_frame(local_result: tuple[pa.Table, pa.Table], tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from skyscan.analytics.frames import read_detections
-    from skyscan.io.writers import write_geoparquet
-
-    path = tmp_path_factory.mktemp("local-frame") / "detections.parquet"
-    write_geoparquet(local_result[0], path)
-    return read_detections(path)
 
 
 def _zones(frame: Any) -> Any:

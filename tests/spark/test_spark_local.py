@@ -7,20 +7,19 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from spark_helpers import assert_same_detections, blob_options, error_keys, run_local
+from spark_helpers import (
+    CHIPS_PER_UNIT,
+    assert_same_detections,
+    blob_options,
+    error_keys,
+)
 
 from skyscan.run_state import PartStore
 from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA
 
 pytestmark = pytest.mark.spark
 
-CHIPS_PER_UNIT = 8
 
-
-@pytest.fixture(scope="module")
-def local_result(blob_scenes: dict[str, Any], blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, pa.Table]:
-    options = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
-    return run_local(blob_scenes["paths"], options, tmp_path_factory.mktemp("local-out"))
 
 
 def test_run_detect_writes_the_local_engines_rows(
@@ -121,23 +120,6 @@ def test_geoparquet_refuses_to_overwrite(local_spark: Any, tmp_path: Path) -> No
 # ---------------------------------------------------------------- analytics on Spark
 
 
-@pytest.fixture(scope="module")
-def spark_detections(local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path) -> Any:
-    from skyscan.spark import detect
-
-    result = detect(local_spark, blob_scenes["paths"], blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT))
-    yield result.detections
-    result.release()
-
-
-@pytest.fixture(scope="module")
-def local_frame(local_result: tuple[pa.Table, pa.Table], tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from skyscan.analytics.frames import read_detections
-    from skyscan.io.writers import write_geoparquet
-
-    path = tmp_path_factory.mktemp("local-frame") / "detections.parquet"
-    write_geoparquet(local_result[0], path)
-    return read_detections(path)
 
 
 def _zones(frame: Any) -> Any:
