@@ -59,3 +59,27 @@ def assert_same_detections(spark_rows: pa.Table, local_rows: pa.Table, ignore: t
 def error_keys(errors: pa.Table) -> list[tuple[Any, ...]]:
     rows = errors.select(["path", "stage", "error_type"]).to_pylist()
     return sorted((r["path"], r["stage"], r["error_type"]) for r in rows)
+
+
+def zones_from(frame: Any, *, point_and_line: bool = False) -> Any:
+    """Zones cut from local detections' own extent: two overlapping boxes in Rotterdam, one
+    in Zurich, and optionally a point and a line zone (names and weights as attributes)."""
+    import geopandas as gpd
+
+    geo = frame[frame["georeferenced"]]
+    rdam = geo[geo["src_crs"] == "EPSG:32631"]
+    zurich = geo[geo["src_crs"] == "EPSG:2056"]
+    lo, hi = rdam["lon"].quantile([0.1, 0.6]), rdam["lat"].quantile([0.1, 0.6])
+    lo2, hi2 = rdam["lon"].quantile([0.4, 0.95]), rdam["lat"].quantile([0.3, 0.9])
+    zl, zh = zurich["lon"].quantile([0.0, 0.7]), zurich["lat"].quantile([0.0, 0.7])
+    names, geoms = ["west", "east", "zurich"], [
+        shapely.box(lo[0.1], hi[0.1], lo[0.6], hi[0.6]),
+        shapely.box(lo2[0.4], hi2[0.3], lo2[0.95], hi2[0.9]),
+        shapely.box(zl[0.0] - 1e-6, zh[0.0] - 1e-6, zl[0.7], zh[0.7]),
+    ]
+    if point_and_line:
+        q = rdam["lon"].quantile([0.05, 0.3, 0.5]), rdam["lat"].quantile([0.5, 0.95])
+        names += ["dot", "line"]
+        geoms += [shapely.Point(q[0][0.5], q[1][0.5]),
+                  shapely.LineString([(q[0][0.05], q[1][0.95]), (q[0][0.3], q[1][0.95])])]
+    return gpd.GeoDataFrame({"name": names, "weight": list(range(1, len(names) + 1))}, geometry=geoms, crs="EPSG:4326")

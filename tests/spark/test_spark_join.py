@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import shapely
+from spark_helpers import zones_from
 
 from skyscan.errors import InputError
 from skyscan.schema import DETECTION_COLUMNS
@@ -17,31 +18,6 @@ pytestmark = pytest.mark.spark
 ZONE_COLS = ("zone_index", "zone_name", "zone_weight")
 
 # ------------------------------------------------------------------ zones (fixtures: conftest.py)
-
-
-
-
-
-def _zones(frame: Any) -> Any:
-    """Boxes cut from the detections' extent (two overlap, one in Zurich), a point and a line zone."""
-    import geopandas as gpd
-
-    geo = frame[frame["georeferenced"]]
-    rdam = geo[geo["src_crs"] == "EPSG:32631"]
-    zurich = geo[geo["src_crs"] == "EPSG:2056"]
-    lo, hi = rdam["lon"].quantile([0.1, 0.6]), rdam["lat"].quantile([0.1, 0.6])
-    lo2, hi2 = rdam["lon"].quantile([0.4, 0.95]), rdam["lat"].quantile([0.3, 0.9])
-    zl, zh = zurich["lon"].quantile([0.0, 0.7]), zurich["lat"].quantile([0.0, 0.7])
-    q = rdam["lon"].quantile([0.05, 0.3, 0.5]), rdam["lat"].quantile([0.5, 0.95])
-    geoms = [
-        shapely.box(lo[0.1], hi[0.1], lo[0.6], hi[0.6]),
-        shapely.box(lo2[0.4], hi2[0.3], lo2[0.95], hi2[0.9]),
-        shapely.box(zl[0.0] - 1e-6, zh[0.0] - 1e-6, zl[0.7], zh[0.7]),
-        shapely.Point(q[0][0.5], q[1][0.5]),
-        shapely.LineString([(q[0][0.05], q[1][0.95]), (q[0][0.3], q[1][0.95])]),
-    ]
-    return gpd.GeoDataFrame({"name": ["west", "east", "zurich", "dot", "line"], "weight": [1, 2, 3, 4, 5]},
-                            geometry=geoms, crs="EPSG:4326")
 
 
 def _none(v: Any) -> Any:
@@ -97,7 +73,7 @@ def test_dwithin_gives_the_local_rows(spark_detections: Any, local_frame: Any, u
     from skyscan.analytics.join import spatial_join as local_join
     from skyscan.spark import spatial_join
 
-    zones = _zones(local_frame)
+    zones = zones_from(local_frame, point_and_line=True)
     plain = {d for d, *_ in _local_rows(local_join(local_frame, zones, using=using).table)}
     found: dict[float, list[tuple[Any, ...]]] = {}
     # Two distances, each at one resolution (two per `using`): fewer Spark jobs on a shared machine.
@@ -128,7 +104,7 @@ def test_left_join_gives_the_local_rows_with_nulls_for_the_unmatched(
     from skyscan.analytics.join import spatial_join as local_join
     from skyscan.spark import spatial_join
 
-    zones = _zones(local_frame)
+    zones = zones_from(local_frame, point_and_line=True)
     local = local_join(local_frame, zones, using=using, predicate=predicate, distance_m=distance, how="left")
     expected = _local_rows(local.table)
     unmatched = [r for r in expected if r[1] is None]
@@ -156,7 +132,7 @@ def test_contains_with_centres_matches_point_zones(spark_detections: Any, local_
     points = [shapely.Point(x, y) for x, y in zip(geo["lon"], geo["lat"], strict=True)]
     zones = gpd.GeoDataFrame({"name": [f"p{i}" for i in range(len(points))] + ["box"],
                               "weight": list(range(len(points) + 1))},
-                             geometry=[*points, _zones(local_frame).geometry.iloc[0]], crs="EPSG:4326")
+                             geometry=[*points, zones_from(local_frame, point_and_line=True).geometry.iloc[0]], crs="EPSG:4326")
     expected = _local_rows(local_join(local_frame, zones, predicate="contains").table)
     assert len(expected) >= len(points) > 3 and "box" not in {r[2] for r in expected}
     got = spatial_join(spark_detections, zones, predicate="contains", h3_res=9)
@@ -174,7 +150,7 @@ def test_bad_arguments_raise_the_local_errors(spark_detections: Any, local_frame
     from skyscan.analytics.join import spatial_join as local_join
     from skyscan.spark import spatial_join
 
-    zones = _zones(local_frame)
+    zones = zones_from(local_frame, point_and_line=True)
     with pytest.raises(InputError) as local_err:
         local_join(local_frame, zones, **kwargs)
     with pytest.raises(InputError) as spark_err:

@@ -12,14 +12,13 @@ from spark_helpers import (
     assert_same_detections,
     blob_options,
     error_keys,
+    zones_from,
 )
 
 from skyscan.run_state import PartStore
 from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA
 
 pytestmark = pytest.mark.spark
-
-
 
 
 def test_run_detect_writes_the_local_engines_rows(
@@ -120,29 +119,11 @@ def test_geoparquet_refuses_to_overwrite(local_spark: Any, tmp_path: Path) -> No
 # ---------------------------------------------------------------- analytics on Spark
 
 
-
-
-def _zones(frame: Any) -> Any:
-    """Three zones cut from the detections' own extent: two overlap, one is in Zurich."""
-    import geopandas as gpd
-    import shapely
-
-    geo = frame[frame["georeferenced"]]
-    rdam = geo[geo["src_crs"] == "EPSG:32631"]
-    zurich = geo[geo["src_crs"] == "EPSG:2056"]
-    lo, hi = rdam["lon"].quantile([0.1, 0.6]), rdam["lat"].quantile([0.1, 0.6])
-    lo2, hi2 = rdam["lon"].quantile([0.4, 0.95]), rdam["lat"].quantile([0.3, 0.9])
-    zl, zh = zurich["lon"].quantile([0.0, 0.7]), zurich["lat"].quantile([0.0, 0.7])
-    boxes = [shapely.box(lo[0.1], hi[0.1], lo[0.6], hi[0.6]), shapely.box(lo2[0.4], hi2[0.3], lo2[0.95], hi2[0.9]),
-             shapely.box(zl[0.0] - 1e-6, zh[0.0] - 1e-6, zl[0.7], zh[0.7])]
-    return gpd.GeoDataFrame({"name": ["west", "east", "zurich"], "weight": [1, 2, 3]}, geometry=boxes, crs="EPSG:4326")
-
-
 def test_within_matches_the_local_analytics(spark_detections: Any, local_frame: Any) -> None:
     from skyscan.analytics.within import within_area
     from skyscan.spark import within
 
-    area = _zones(local_frame).iloc[[0]]
+    area = zones_from(local_frame).iloc[[0]]
     for using in ("centroid", "footprint"):
         local = within_area(local_frame, area, using=using)
         ids = sorted(r["detection_id"] for r in within(spark_detections, area, using=using).select("detection_id").collect())
@@ -154,7 +135,7 @@ def test_spatial_join_by_h3_cell_matches_the_local_join(spark_detections: Any, l
     from skyscan.analytics.join import spatial_join as local_join
     from skyscan.spark import spatial_join
 
-    zones = _zones(local_frame)
+    zones = zones_from(local_frame)
     for using, res in (("centroid", 9), ("centroid", 6), ("footprint", 10)):
         local = local_join(local_frame, zones, using=using).table
         got = spatial_join(spark_detections, zones, using=using, h3_res=res)

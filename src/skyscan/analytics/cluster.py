@@ -100,14 +100,16 @@ def cluster_detections(
     out = detections.copy()
     out[CLUSTER_COLUMN] = pd.array(np.where(has_xy, labels, 0), dtype="Int64")
     out.loc[~has_xy, CLUSTER_COLUMN] = pd.NA
-    clusters = _describe(detections, labels, groups)
+    clusters = cluster_table(detections, labels, groups)
     noise = int(np.count_nonzero(has_xy & (labels == NOISE)))
     note(notes, f"cluster (eps {eps_m} m, min_samples {min_samples}): {len(clusters)} cluster(s), "
                 f"{int(np.count_nonzero(labels >= 0))} clustered, {noise} noise")
     return ClusterResult(out, clusters, tuple(notes))
 
 
-def _describe(detections: gpd.GeoDataFrame, labels: npt.NDArray[np.int64], groups: list[tuple[str, Any]]) -> gpd.GeoDataFrame:
+def cluster_table(detections: gpd.GeoDataFrame, labels: npt.NDArray[np.int64], groups: list[tuple[str, Any]]) -> gpd.GeoDataFrame:
+    """One row per label >= 0 (see :func:`cluster_detections`); ``groups`` from ``metric_groups``.
+    Any subset of whole clusters can be described on its own (the Spark engine does so)."""
     import geopandas as gpd
 
     ids = np.unique(labels[labels >= 0])

@@ -6,6 +6,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+import rasterio
+
 from skyscan.detectors import Detector, get_detector
 from skyscan.errors import SkyscanError
 from skyscan.io.reader import open_image
@@ -31,8 +33,6 @@ def run_local(
     # GDAL's block cache defaults to 5% of RAM; one reader per image keeps its tiles
     # cached, so cap it. Chips are read on the prefetch thread, whose own per-chip Env does
     # not re-apply (and flush) this cache size, as a nested Env in one thread would.
-    import rasterio
-
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES):
         _run(paths, image_ids, options, store, run_id, progress, detector, timings)
     return timings

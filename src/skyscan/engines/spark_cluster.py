@@ -241,13 +241,13 @@ def describe_clusters(labelled: DataFrame, buckets: int | None = None) -> DataFr
         import geopandas as gpd
         import shapely
 
-        from skyscan.analytics.cluster import _describe
+        from skyscan.analytics.cluster import cluster_table
         from skyscan.analytics.metric import metric_groups
 
         geoms = shapely.from_wkb(group["geometry"].to_numpy(dtype=object))
         frame = gpd.GeoDataFrame(group.drop(columns=["geometry", "_bucket"]), geometry=geoms, crs="EPSG:4326")
         labels = group[CLUSTER_COLUMN].to_numpy(np.int64)
-        table = _describe(frame, labels, metric_groups(frame["lon"].to_numpy(), frame["lat"].to_numpy()))
+        table = cluster_table(frame, labels, metric_groups(frame["lon"].to_numpy(), frame["lat"].to_numpy()))
         out = pd.DataFrame(table.drop(columns="geometry"))
         for c in classes:  # every class in the schema, 0 where a bucket has none
             if f"n_{c}" not in out:

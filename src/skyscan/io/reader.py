@@ -504,6 +504,11 @@ class ImageReader:
         """
         if not windows:
             raise InputError(f"{self.ref.path}: no windows to read")
+        method = RESAMPLING.get(resampling)
+        if method is None:
+            raise InputError(
+                f"'resampling' must be one of {sorted(RESAMPLING)} (got {resampling!r})"
+            )
         sizes = {(w.out_height, w.out_width) for w in windows}
         if len(sizes) > 1:
             raise InputError(f"{self.ref.path}: windows read together must share one output size (got {sorted(sizes)})")
@@ -511,16 +516,11 @@ class ImageReader:
         batch = np.zeros((len(windows), windows[0].out_height, windows[0].out_width, 3), np.uint8)
         with rasterio.Env(**_GDAL_ENV):
             for out, window in zip(batch, windows, strict=True):
-                self._read_into(out, window, resampling)
+                self._read_into(out, window, method)
         return batch
 
-    def _read_into(self, out: npt.NDArray[np.uint8], window: ChipWindow, resampling: str) -> None:
+    def _read_into(self, out: npt.NDArray[np.uint8], window: ChipWindow, method: Resampling) -> None:
         """Fill ``out`` (zeros, ``(out_height, out_width, 3)``) with the chip of ``window``."""
-        method = RESAMPLING.get(resampling)
-        if method is None:
-            raise InputError(
-                f"'resampling' must be one of {sorted(RESAMPLING)} (got {resampling!r})"
-            )
         if min(window.width, window.height, window.out_width, window.out_height) <= 0:
             raise InputError(f"{self.ref.path}: window sizes must be positive (got {window})")
         cols = _edges(window.col_off, window.width, window.out_width, self.ref.width)
