@@ -22,13 +22,13 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from skyscan.chips import chip_size_in_source, plan_chips
+from skyscan.chips import chip_size_in_source, interior_edges, plan_chips
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard
-from skyscan.detectors.merge import box_touches_chip_edge, merge_detections
+from skyscan.detectors.merge import merge_detections, touches_interior_edge
 from skyscan.errors import InputError
 from skyscan.io.reader import ImageReader, ReadOptions
 from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
-from skyscan.types import ChipWindow, ImageRef
+from skyscan.types import ChipDetections, ChipWindow, ImageRef
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -145,31 +145,39 @@ def detect_units(units: Sequence[WorkUnit], detector: Detector, options: DetectO
             pixels = pending.result()
             if i + 1 < len(batches):
                 pending = pool.submit(_read_batch, reader, [w for _, w in batches[i + 1]])
-            for (unit, window), dets in zip(batch, detector.detect_batch(pixels), strict=True):
-                if len(dets):
-                    _append_chip(cols, ref, unit, window, dets.boxes, dets.scores, dets.labels)
+            _append_batch(cols, ref, batch, detector.detect_batch(pixels))
     if not cols["score"]:
         return RAW_SCHEMA.empty_table()
     return pa.table({name: np.concatenate(cols[name]) for name in RAW_SCHEMA.names}, schema=RAW_SCHEMA)
 
 
-def _append_chip(
+def _append_batch(
     cols: dict[str, list[np.ndarray]],
     ref: ImageRef,
-    unit: WorkUnit,
-    window: ChipWindow,
-    boxes: np.ndarray,
-    scores: np.ndarray,
-    labels: np.ndarray,
+    chips: Sequence[tuple[WorkUnit, ChipWindow]],
+    found: Sequence[ChipDetections],
 ) -> None:
-    """Chip-pixel boxes → image pixels; drop boxes centred in the padding past the edge."""
-    cut = box_touches_chip_edge(
-        boxes, window.out_width, window.out_height, window, ref.width, ref.height
-    )
-    sx, sy = window.scale_x, window.scale_y
-    img = boxes.astype(np.float64) * np.array([sx, sy, sx, sy]) + np.array(
-        [window.col_off, window.row_off, window.col_off, window.row_off], np.float64
-    )
+    """Chip-pixel boxes of a batch → image pixels, in one pass over all its boxes.
+
+    Boxes centred in the padding past the image edge are dropped; ``cut`` marks boxes
+    near an interior chip edge (``merge.touches_interior_edge``).
+    """
+    counts = np.array([len(d) for d in found], np.intp)
+    if not counts.any():
+        return
+    chip = np.repeat(np.arange(len(chips)), counts)
+    boxes = np.concatenate([np.asarray(d.boxes, np.float64).reshape(-1, 4) for d in found])
+    windows = [w for _, w in chips]
+
+    def per_box(values: Sequence[float | int | bool], dtype: type) -> np.ndarray:
+        return np.asarray(values, dtype)[chip]
+
+    col_off, row_off = per_box([w.col_off for w in windows], np.int32), per_box([w.row_off for w in windows], np.int32)
+    out_w, out_h = per_box([w.out_width for w in windows], np.float64), per_box([w.out_height for w in windows], np.float64)
+    edges = np.array([interior_edges(w, ref.width, ref.height) for w in windows], bool)[chip]
+    cut = touches_interior_edge(boxes, out_w, out_h, edges)
+    sx, sy = per_box([w.scale_x for w in windows], np.float64), per_box([w.scale_y for w in windows], np.float64)
+    img = boxes * np.stack([sx, sy, sx, sy], axis=1) + np.stack([col_off, row_off, col_off, row_off], axis=1)
     cx = (img[:, 0] + img[:, 2]) / 2
     cy = (img[:, 1] + img[:, 3]) / 2
     inside = (cx >= 0) & (cx < ref.width) & (cy >= 0) & (cy < ref.height)
@@ -178,18 +186,18 @@ def _append_chip(
     img = img[inside]
     img[:, [0, 2]] = np.clip(img[:, [0, 2]], 0, ref.width)
     img[:, [1, 3]] = np.clip(img[:, [1, 3]], 0, ref.height)
-    n = len(img)
-    cols["image_id"].append(np.full(n, ref.image_id, dtype=object))
-    cols["unit_index"].append(np.full(n, unit.unit_index, np.int32))
+    chip = chip[inside]
+    cols["image_id"].append(np.full(len(img), ref.image_id, dtype=object))
+    cols["unit_index"].append(np.asarray([u.unit_index for u, _ in chips], np.int32)[chip])
     for k, name in enumerate(("px_xmin", "px_ymin", "px_xmax", "px_ymax")):
         cols[name].append(img[:, k])
-    cols["score"].append(scores[inside].astype(np.float32))
-    cols["class_id"].append(labels[inside].astype(np.int32))
-    cols["cut"].append(np.asarray(cut, bool)[inside])
-    cols["chip_col_off"].append(np.full(n, window.col_off, np.int32))
-    cols["chip_row_off"].append(np.full(n, window.row_off, np.int32))
-    cols["chip_width"].append(np.full(n, window.width, np.int32))
-    cols["chip_height"].append(np.full(n, window.height, np.int32))
+    cols["score"].append(np.concatenate([d.scores for d in found]).astype(np.float32)[inside])
+    cols["class_id"].append(np.concatenate([d.labels for d in found]).astype(np.int32)[inside])
+    cols["cut"].append(cut[inside])
+    cols["chip_col_off"].append(col_off[inside])
+    cols["chip_row_off"].append(row_off[inside])
+    cols["chip_width"].append(np.asarray([w.width for w in windows], np.int32)[chip])
+    cols["chip_height"].append(np.asarray([w.height for w in windows], np.int32)[chip])
 
 
 def finalize_image(

@@ -32,6 +32,41 @@ def test_centernet_peak_becomes_box_at_cell_plus_offset() -> None:
     assert det.labels.tolist() == [1] and det.scores.tolist() == pytest.approx([0.9])
 
 
+def _reference_peaks(heat: np.ndarray, threshold: float) -> list[list[tuple[int, int, int]]]:
+    """Per chip, (class, row, col) of cells equal to their 3x3 max-pool and >= threshold."""
+    n, c, h, w = heat.shape
+    out: list[list[tuple[int, int, int]]] = []
+    for b in range(n):
+        found = []
+        for k in range(c):
+            for i in range(h):
+                for j in range(w):
+                    window = heat[b, k, max(0, i - 1) : i + 2, max(0, j - 1) : j + 2]
+                    if heat[b, k, i, j] >= threshold and heat[b, k, i, j] == window.max():
+                        found.append((k, i, j))
+        out.append(found)
+    return out
+
+
+def test_centernet_peaks_match_a_max_pool_reference_including_plateaus() -> None:
+    rng = np.random.default_rng(3)
+    # coarse values make ties (plateaus) common; an empty chip checks the batch split
+    heat = (rng.integers(0, 6, size=(4, 2, 9, 7)) / 5).astype(np.float32)
+    heat[2] = 0.0
+    zeros = np.zeros_like(heat)
+    dets = decode_centernet({"heatmap": heat, "wh": zeros, "offset": zeros}, CARD, 0.4)
+    expected = _reference_peaks(heat, 0.4)
+    assert len(dets) == 4 and len(dets[2]) == 0
+    for det, peaks in zip(dets, expected, strict=True):
+        stride = 16 / 9
+        got = sorted(
+            (int(label), round(float(cy) / stride), round(float(cx) / stride))
+            for label, cx, cy in zip(det.labels, (det.boxes[:, 0] + det.boxes[:, 2]) / 2,
+                                     (det.boxes[:, 1] + det.boxes[:, 3]) / 2, strict=True)
+        )
+        assert got == sorted(peaks)
+
+
 def test_centernet_missing_output_names_the_model() -> None:
     with pytest.raises(ModelError, match="no output 'wh'"):
         decode_centernet({"heatmap": np.zeros((1, 2, 4, 4), np.float32)}, CARD, 0.3)

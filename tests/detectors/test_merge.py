@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyscan.chips import chip_boxes_to_image, plan_chips
-from skyscan.detectors.merge import box_touches_chip_edge, merge_detections, nms
+from skyscan.detectors.merge import box_touches_chip_edge, merge_detections, nms, nms_per_chip
+from skyscan.types import ChipDetections
 from skyscan.errors import InputError
 from skyscan.types import ChipWindow
 
@@ -116,6 +117,17 @@ def _rows(keep: np.ndarray, *arrays: np.ndarray) -> list[tuple[float, ...]]:
 def test_nms_matches_reference(det: tuple[np.ndarray, ...], thr: float) -> None:
     boxes, scores, labels, _ = det
     assert nms(boxes, scores, labels, thr).tolist() == _ref_nms(boxes, scores, labels, thr)
+
+
+@settings(max_examples=40, deadline=None)
+@given(chips=st.lists(detections(max_n=12), min_size=0, max_size=5), thr=st.sampled_from([0.3, 0.5]))
+def test_nms_per_chip_equals_nms_on_each_chip(chips: list[tuple[np.ndarray, ...]], thr: float) -> None:
+    batch = [ChipDetections(b.astype(np.float32), s.astype(np.float32), lab) for b, s, lab, _ in chips]
+    for got, chip in zip(nms_per_chip(batch, thr), batch, strict=True):
+        keep = nms(chip.boxes, chip.scores, chip.labels, thr)
+        assert got.boxes.tolist() == chip.boxes[keep].tolist()
+        assert got.scores.tolist() == chip.scores[keep].tolist()
+        assert got.labels.tolist() == chip.labels[keep].tolist()
 
 
 @settings(max_examples=60, deadline=None)

@@ -67,7 +67,12 @@ class OnnxDetector:
         self._bias = (-mean / std).astype(np.float32)
 
     def preprocess(self, chips: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        """uint8 NHWC RGB → normalised float32 NCHW."""
+        """uint8 NHWC RGB → normalised float32 NCHW.
+
+        Fast when ``chips`` is a channels-last view of channels-first planes, as
+        :meth:`ImageReader.read_chips` returns: the transpose is then contiguous and this
+        is one cast (about 8x less time than de-interleaving a contiguous NHWC batch).
+        """
         x = np.ascontiguousarray(chips.transpose(0, 3, 1, 2), dtype=np.float32)
         x *= self._scale
         x += self._bias
@@ -84,15 +89,11 @@ class OnnxDetector:
         return dict(zip(self._output_names, values, strict=True))
 
     def detect_batch(self, chips: npt.NDArray[np.uint8]) -> list[ChipDetections]:
-        from skyscan.detectors.merge import nms
+        from skyscan.detectors.merge import nms_per_chip
 
         if len(chips) == 0:
             return []
         decoded = self._decode(self.run_raw(chips), self.card, self.score_threshold)
-        out = []
-        for d in decoded:
-            if len(d) > 1 and self.card.output_format != "chip_classifier":
-                keep = nms(d.boxes, d.scores, d.labels, self.card.nms_iou)
-                d = ChipDetections(d.boxes[keep], d.scores[keep], d.labels[keep])
-            out.append(d)
-        return out
+        if self.card.output_format == "chip_classifier":
+            return decoded
+        return nms_per_chip(decoded, self.card.nms_iou)

@@ -474,6 +474,14 @@ class ImageReader:
         self._take = [self._bands.index(b) for b in ref.rgb_bands]
         self._mask = _needs_mask(self._ds, self._bands)
         self._lut = _palette_lut(self._ds, ref.rgb_bands)
+        # R, G, B are bands 1, 2, 3 in order, uint8, unmasked: read without any conversion
+        self._direct = (
+            ref.rgb_bands == (1, 2, 3)
+            and ref.value_range is None
+            and ref.dtype == "uint8"
+            and not self._mask
+            and self._lut is None
+        )
 
     def __enter__(self) -> ImageReader:
         return self
@@ -499,7 +507,10 @@ class ImageReader:
     def read_chips(self, windows: Sequence[ChipWindow], resampling: str = "bilinear") -> npt.NDArray[np.uint8]:
         """``read_chip`` for several windows of one size: ``(n, out_height, out_width, 3)``.
 
-        The GDAL environment is entered once for all of them: entering it per chip cost
+        The result is a channels-last *view* of a channels-first array: GDAL delivers bands
+        one plane at a time, and models take planes (NCHW), so the pixels are never
+        interleaved and de-interleaved again; ``chips.transpose(0, 3, 1, 2)`` is contiguous.
+        The GDAL environment is entered once for all windows: entering it per chip cost
         about 0.2 ms, a fifth of reading a 256 px chip.
         """
         if not windows:
@@ -512,15 +523,15 @@ class ImageReader:
         sizes = {(w.out_height, w.out_width) for w in windows}
         if len(sizes) > 1:
             raise InputError(f"{self.ref.path}: windows read together must share one output size (got {sorted(sizes)})")
-        # Each chip is written straight into its slot of the batch: no per-chip copies.
-        batch = np.zeros((len(windows), windows[0].out_height, windows[0].out_width, 3), np.uint8)
+        # Each chip is written straight into its planes of the batch: no per-chip copies.
+        planes = np.zeros((len(windows), 3, windows[0].out_height, windows[0].out_width), np.uint8)
         with rasterio.Env(**_GDAL_ENV):
-            for out, window in zip(batch, windows, strict=True):
+            for out, window in zip(planes, windows, strict=True):
                 self._read_into(out, window, method)
-        return batch
+        return planes.transpose(0, 2, 3, 1)
 
     def _read_into(self, out: npt.NDArray[np.uint8], window: ChipWindow, method: Resampling) -> None:
-        """Fill ``out`` (zeros, ``(out_height, out_width, 3)``) with the chip of ``window``."""
+        """Fill ``out`` (zeros, ``(3, out_height, out_width)``) with the chip of ``window``."""
         if min(window.width, window.height, window.out_width, window.out_height) <= 0:
             raise InputError(f"{self.ref.path}: window sizes must be positive (got {window})")
         cols = _edges(window.col_off, window.width, window.out_width, self.ref.width)
@@ -531,6 +542,14 @@ class ImageReader:
         or0, or1, sr0, sr1 = rows
         src = Window(sc0, sr0, sc1 - sc0, sr1 - sr0)
         shape = (or1 - or0, oc1 - oc0)
+        target = out[:, or0:or1, oc0:oc1]
+        if self._direct and target.flags.c_contiguous:
+            # plain uint8 RGB, chip fully inside: GDAL decodes straight into the batch
+            try:
+                self._ds.read(indexes=list(self._bands), window=src, out=target, resampling=method)
+            except Exception as exc:
+                raise _wrap(self.ref.path, f"read window {window}", exc) from exc
+            return
         if self._lut is not None:
             method = Resampling.nearest  # palette indexes cannot be interpolated
         try:
@@ -552,15 +571,15 @@ class ImageReader:
             raise
         except Exception as exc:
             raise _wrap(self.ref.path, f"read window {window}", exc) from exc
-        target = out[or0:or1, oc0:oc1]
         if self._lut is not None:
             rgba = self._lut[data[0]]
-            target[...] = rgba[..., :3]
+            for channel in range(3):
+                target[channel] = rgba[..., channel]
             transparent = rgba[..., 3] == 0
             valid = ~transparent if valid is None else valid & ~transparent
         else:
             pixels = to_uint8(data, self.ref.value_range)
             for channel, band in enumerate(self._take):
-                target[..., channel] = pixels[band]
+                target[channel] = pixels[band]
         if valid is not None:
-            target[~valid] = 0
+            target[:, ~valid] = 0
