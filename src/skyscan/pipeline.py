@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -23,7 +23,7 @@ import pyarrow as pa
 import shapely
 
 from skyscan.chips import chip_size_in_source, interior_edges, plan_chips
-from skyscan.detectors import Detector, DetectorRecipe, ModelCard
+from skyscan.detectors import Detector, DetectorRecipe, ModelCard, StagedDetector
 from skyscan.detectors.merge import merge_detections, touches_interior_edge
 from skyscan.errors import InputError
 from skyscan.io.reader import ImageReader, ReadOptions
@@ -115,22 +115,23 @@ def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[i : i + size]
 
 
-def _read_batch(reader: ImageReader, windows: Sequence[ChipWindow]) -> np.ndarray:
-    return reader.read_chips(windows)
-
-
-def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions) -> pa.Table:
+def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions, *, overlap: bool = True) -> pa.Table:
     """Detect in every chip of a unit; boxes come back in image pixels (not yet merged)."""
-    return detect_units([unit], detector, options)
+    return detect_units([unit], detector, options, overlap=overlap)
 
 
-def detect_units(units: Sequence[WorkUnit], detector: Detector, options: DetectOptions) -> pa.Table:
+def detect_units(
+    units: Sequence[WorkUnit], detector: Detector, options: DetectOptions, *, overlap: bool = True
+) -> pa.Table:
     """Detect in every chip of some units of one image, as one stream of batches.
 
     One reader serves all the units (GDAL's block cache keeps the tiles that neighbouring
-    chips share), and reading the next batch overlaps with the model running on the
-    current one: GDAL releases the GIL while it decodes, and ONNX Runtime uses the cores
-    for inference. Batches may span units; each chip keeps its own unit index.
+    chips share). With ``overlap`` the work around the model runs beside it: one thread
+    reads and prepares the next batch (GDAL releases the GIL while it decodes) and one
+    finishes the previous batch (decode, NMS, image coordinates) while the model runs on
+    the current one. Without it every stage runs in turn on the calling thread: right
+    for a Spark task that holds one core, where extra threads only compete with the
+    model. Batches may span units; each chip keeps its own unit index.
     """
     if not units:
         return RAW_SCHEMA.empty_table()
@@ -138,17 +139,50 @@ def detect_units(units: Sequence[WorkUnit], detector: Detector, options: DetectO
     cols: dict[str, list[np.ndarray]] = {name: [] for name in RAW_SCHEMA.names}
     chips = [(u, w) for u in units for w in u.windows]
     batches = list(_batches(chips, options.batch_size))
-    with ImageReader(ref) as reader, ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_read_batch, reader, [w for _, w in batches[0]]) if batches else None
-        for i, batch in enumerate(batches):
-            assert pending is not None
-            pixels = pending.result()
-            if i + 1 < len(batches):
-                pending = pool.submit(_read_batch, reader, [w for _, w in batches[i + 1]])
-            _append_batch(cols, ref, batch, detector.detect_batch(pixels))
+    stages = _stages(detector)
+    with ImageReader(ref) as reader:
+
+        def load(batch: Sequence[tuple[WorkUnit, ChipWindow]]) -> object:
+            return stages.prepare(reader.read_chips([w for _, w in batch]))
+
+        def finish(batch: Sequence[tuple[WorkUnit, ChipWindow]], outputs: object) -> None:
+            _append_batch(cols, ref, batch, stages.finish(outputs))
+
+        if not overlap:
+            for batch in batches:
+                finish(batch, stages.infer(load(batch)))
+        else:
+            with ThreadPoolExecutor(1) as loader, ThreadPoolExecutor(1) as finisher:
+                pending = loader.submit(load, batches[0]) if batches else None
+                finishing: Future[None] | None = None
+                for i, batch in enumerate(batches):
+                    assert pending is not None
+                    inputs = pending.result()
+                    if i + 1 < len(batches):
+                        pending = loader.submit(load, batches[i + 1])
+                    outputs = stages.infer(inputs)
+                    if finishing is not None:
+                        finishing.result()  # in order, and at most one batch waiting
+                    finishing = finisher.submit(finish, batch, outputs)
+                if finishing is not None:
+                    finishing.result()
     if not cols["score"]:
         return RAW_SCHEMA.empty_table()
     return pa.table({name: np.concatenate(cols[name]) for name in RAW_SCHEMA.names}, schema=RAW_SCHEMA)
+
+
+@dataclass(frozen=True)
+class _Stages:
+    prepare: Callable[[np.ndarray], object]
+    infer: Callable[[object], object]
+    finish: Callable[[object], list[ChipDetections]]
+
+
+def _stages(detector: Detector) -> _Stages:
+    """The detector's stages; a plain :class:`Detector` is all ``infer``."""
+    if isinstance(detector, StagedDetector):
+        return _Stages(detector.prepare, detector.infer, detector.finish)
+    return _Stages(lambda chips: chips, detector.detect_batch, lambda found: found)  # type: ignore[arg-type,return-value]
 
 
 def _append_batch(

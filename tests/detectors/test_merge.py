@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 
 from skyscan.chips import chip_boxes_to_image, plan_chips
 from skyscan.detectors.merge import box_touches_chip_edge, merge_detections, nms, nms_per_chip
-from skyscan.types import ChipDetections
 from skyscan.errors import InputError
-from skyscan.types import ChipWindow
+from skyscan.types import ChipDetections, ChipWindow
 
 # -- plain NMS, hand-computed ------------------------------------------------------------
 

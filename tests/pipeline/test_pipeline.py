@@ -12,7 +12,14 @@ from skyscan.chips import plan_chips
 from skyscan.detectors import DetectorRecipe, get_detector
 from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 from skyscan.io.reader import open_image
-from skyscan.pipeline import DetectOptions, detect_image, detect_unit, finalize_image, plan_units
+from skyscan.pipeline import (
+    DetectOptions,
+    detect_image,
+    detect_unit,
+    detect_units,
+    finalize_image,
+    plan_units,
+)
 from skyscan.schema import DETECTION_COLUMNS
 
 
@@ -83,6 +90,45 @@ def test_unit_order_does_not_change_the_result(tmp_path: Path, blob_model: Path)
     backward = finalize_image(ref, pa.concat_tables(raws[::-1]), det.card, "t", options)
     assert forward.equals(backward)
     assert forward.num_rows == len(centres)
+
+
+class _PlainDetector:
+    """Only ``detect_batch``: the pipeline must not need the staged methods."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.card = inner.card  # type: ignore[attr-defined]
+
+    def detect_batch(self, chips: np.ndarray) -> list:
+        return self._inner.detect_batch(chips)  # type: ignore[attr-defined,no-any-return]
+
+
+def test_overlapped_in_turn_and_plain_detectors_give_the_same_rows(tmp_path: Path, blob_model: Path) -> None:
+    from skyscan.detectors import StagedDetector
+
+    options = _options(blob_model, chips_per_unit=4, batch_size=3)  # batches span units
+    centres = [(float(x), float(y), (x + y) % 3) for x in range(20, 300, 45) for y in range(20, 200, 45)]
+    ref = open_image(str(_scene(tmp_path, centres)))
+    det = get_detector(options.recipe)
+    assert isinstance(det, StagedDetector) and not isinstance(_PlainDetector(det), StagedDetector)
+    units = plan_units(ref, det.card, options)
+    overlapped = detect_units(units, det, options)
+    assert overlapped.num_rows >= len(centres)
+    assert detect_units(units, det, options, overlap=False).equals(overlapped)
+    assert detect_units(units, _PlainDetector(det), options).equals(overlapped)
+    assert set(overlapped.column("unit_index").to_pylist()) == {u.unit_index for u in units}
+
+
+def test_a_failing_stage_surfaces_from_the_overlapped_pipeline(tmp_path: Path, blob_model: Path) -> None:
+    class Broken(_PlainDetector):
+        def detect_batch(self, chips: np.ndarray) -> list:
+            raise RuntimeError("model exploded")
+
+    options = _options(blob_model)
+    ref = open_image(str(_scene(tmp_path, [(40.0, 40.0, 0)])))
+    det = get_detector(options.recipe)
+    with pytest.raises(RuntimeError, match="model exploded"):
+        detect_units(plan_units(ref, det.card, options), Broken(det), options)
 
 
 def test_image_without_georef_is_processed_in_pixel_space(tmp_path: Path, blob_model: Path) -> None:

@@ -47,6 +47,18 @@ def test_old_java_is_refused_with_its_version(tmp_path: Path, monkeypatch: pytes
     assert check_java() == str(home21 / "bin" / "java")
 
 
+def test_local_masters_get_the_local_jvm_options_and_user_conf_wins() -> None:
+    from skyscan.engines.spark_session import DEFAULT_CONF, LOCAL_CONF, session_conf
+
+    key = "spark.driver.extraJavaOptions"
+    assert session_conf("local[2]")[key] == LOCAL_CONF[key] == "-XX:TieredStopAtLevel=1"
+    assert session_conf("local[*]")[key] == LOCAL_CONF[key]
+    for cluster in ("spark://127.0.0.1:7077", "yarn", "k8s://https://host:443", None):
+        assert key not in session_conf(cluster)
+        assert session_conf(cluster).items() >= DEFAULT_CONF.items()
+    assert session_conf("local[2]", {key: "-Xss4m"})[key] == "-Xss4m"
+
+
 def test_detection_schema_converts_to_spark_types() -> None:
     pytest.importorskip("pyspark")
     from pyspark.sql import types as T

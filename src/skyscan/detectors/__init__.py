@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from skyscan.detectors.base import Detector, DetectorRecipe
+from skyscan.detectors.base import Detector, DetectorRecipe, StagedDetector
 from skyscan.detectors.card import ClassSpec, ModelCard, load_card, save_card
 from skyscan.errors import InputError
 
@@ -13,6 +13,7 @@ __all__ = [
     "Detector",
     "DetectorRecipe",
     "ModelCard",
+    "StagedDetector",
     "get_detector",
     "load_card",
     "save_card",

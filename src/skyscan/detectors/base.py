@@ -8,7 +8,7 @@ description from which each process builds (and caches) its own detector.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,24 @@ class Detector(Protocol):
         filtered by the score threshold and NMS'd within the chip.
         """
         ...
+
+
+@runtime_checkable
+class StagedDetector(Detector, Protocol):
+    """A detector whose batch work splits into stages that a pipeline can put on
+    different threads: ``finish(infer(prepare(chips))) == detect_batch(chips)``.
+
+    ``prepare`` turns chips into model input (numpy), ``infer`` runs the model and
+    ``finish`` turns its outputs into detections (decode, NMS). Overlapping ``prepare``
+    of the next batch and ``finish`` of the previous one with ``infer`` keeps the
+    model, the part that needs the cores, from waiting on them.
+    """
+
+    def prepare(self, chips: npt.NDArray[np.uint8]) -> Any: ...
+
+    def infer(self, prepared: Any) -> Any: ...
+
+    def finish(self, outputs: Any) -> list[ChipDetections]: ...
 
 
 @dataclass(frozen=True)

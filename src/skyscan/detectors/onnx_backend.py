@@ -78,22 +78,34 @@ class OnnxDetector:
         x += self._bias
         return x
 
-    def run_raw(self, chips: npt.NDArray[np.uint8]) -> dict[str, np.ndarray]:
-        """Run the model and return its outputs by name (no decoding)."""
+    def prepare(self, chips: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Check the batch shape and normalise it (the ``prepare`` stage)."""
         h, w = self.card.input_size
         if chips.ndim != 4 or chips.shape[1:] != (h, w, 3):
             raise ModelError(
                 f"{self.model_path}: chips must be (N, {h}, {w}, 3) uint8 (got {chips.shape})"
             )
-        values = self._session.run(self._output_names, {self.card.input_name: self.preprocess(chips)})
+        return self.preprocess(chips)
+
+    def infer(self, prepared: npt.NDArray[np.float32]) -> dict[str, np.ndarray]:
+        """Run the model on a prepared batch; its outputs by name (the ``infer`` stage)."""
+        values = self._session.run(self._output_names, {self.card.input_name: prepared})
         return dict(zip(self._output_names, values, strict=True))
 
-    def detect_batch(self, chips: npt.NDArray[np.uint8]) -> list[ChipDetections]:
+    def finish(self, outputs: dict[str, np.ndarray]) -> list[ChipDetections]:
+        """Decode the outputs, then NMS within each chip (the ``finish`` stage)."""
         from skyscan.detectors.merge import nms_per_chip
 
-        if len(chips) == 0:
-            return []
-        decoded = self._decode(self.run_raw(chips), self.card, self.score_threshold)
+        decoded = self._decode(outputs, self.card, self.score_threshold)
         if self.card.output_format == "chip_classifier":
             return decoded
         return nms_per_chip(decoded, self.card.nms_iou)
+
+    def run_raw(self, chips: npt.NDArray[np.uint8]) -> dict[str, np.ndarray]:
+        """Run the model and return its outputs by name (no decoding)."""
+        return self.infer(self.prepare(chips))
+
+    def detect_batch(self, chips: npt.NDArray[np.uint8]) -> list[ChipDetections]:
+        if len(chips) == 0:
+            return []
+        return self.finish(self.run_raw(chips))

@@ -141,7 +141,11 @@ def detect_units(
 
     The detector comes from ``detector_factory(options.recipe)``, which caches it per
     process (``skyscan.detectors.get_detector``): the model loads once per Python worker.
+    With one ONNX thread per task (``spark.task.cpus=1``) the stages run in turn.
     """
+    # A task that holds one core runs its stages in turn: reader and finisher threads
+    # beside a one-thread model would only compete with it (and with the other tasks).
+    overlap = options.recipe.threads != 1
     passthrough = ["path", "image_id", "unit_index", "n_units", "ref", "error_stage", "error_type", "error_message"]
     for batch in batches:
         for row in batch.to_pylist():
@@ -149,7 +153,7 @@ def detect_units(
             if row["unit"] is not None:
                 unit = pickle.loads(row["unit"])
                 try:
-                    raw = detect_unit(unit, detector_factory(options.recipe), options)
+                    raw = detect_unit(unit, detector_factory(options.recipe), options, overlap=overlap)
                     out["raw"] = to_ipc(raw)
                 except IMAGE_ERRORS as exc:
                     logger.warning("%s: detect failed in unit %d: %s", row["path"], row["unit_index"], exc)
