@@ -136,7 +136,7 @@ def detect_units(
     if not units:
         return RAW_SCHEMA.empty_table()
     ref = units[0].image
-    cols: dict[str, list[np.ndarray]] = {name: [] for name in RAW_SCHEMA.names}
+    cols: dict[str, list[np.ndarray]] = {name: [] for name in RAW_SCHEMA.names if name != "image_id"}
     chips = [(u, w) for u in units for w in u.windows]
     batches = list(_batches(chips, options.batch_size))
     stages = _stages(detector)
@@ -168,7 +168,10 @@ def detect_units(
                     finishing.result()
     if not cols["score"]:
         return RAW_SCHEMA.empty_table()
-    return pa.table({name: np.concatenate(cols[name]) for name in RAW_SCHEMA.names}, schema=RAW_SCHEMA)
+    columns = {name: pa.array(np.concatenate(parts)) for name, parts in cols.items()}
+    # every row is of one image: a repeated string, not an object array of copies
+    columns["image_id"] = pa.repeat(pa.scalar(ref.image_id, pa.string()), len(columns["score"]))
+    return pa.table([columns[name] for name in RAW_SCHEMA.names], schema=RAW_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,6 @@ def _append_batch(
     img[:, [0, 2]] = np.clip(img[:, [0, 2]], 0, ref.width)
     img[:, [1, 3]] = np.clip(img[:, [1, 3]], 0, ref.height)
     chip = chip[inside]
-    cols["image_id"].append(np.full(len(img), ref.image_id, dtype=object))
     cols["unit_index"].append(np.asarray([u.unit_index for u, _ in chips], np.int32)[chip])
     for k, name in enumerate(("px_xmin", "px_ymin", "px_xmax", "px_ymax")):
         cols[name].append(img[:, k])
