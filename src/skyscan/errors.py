@@ -74,3 +74,9 @@ def require(module: str, extra: str) -> object:
             f"{module!r} is needed for this feature; install it with: "
             f"pip install 'skyscan[{extra}]'"
         ) from exc
+
+
+# Errors that fail one image, never a run: each becomes a row in the errors table (both
+# engines). Anything else is not the image's fault: it fails the run (or the Spark task,
+# which Spark then retries).
+IMAGE_ERRORS: tuple[type[BaseException], ...] = (SkyscanError, OSError, ValueError, RuntimeError, MemoryError)

@@ -115,13 +115,13 @@ def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[i : i + size]
 
 
-def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions, *, overlap: bool = True) -> pa.Table:
+def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions, *, overlap: bool | None = None) -> pa.Table:
     """Detect in every chip of a unit; boxes come back in image pixels (not yet merged)."""
     return detect_units([unit], detector, options, overlap=overlap)
 
 
 def detect_units(
-    units: Sequence[WorkUnit], detector: Detector, options: DetectOptions, *, overlap: bool = True
+    units: Sequence[WorkUnit], detector: Detector, options: DetectOptions, *, overlap: bool | None = None
 ) -> pa.Table:
     """Detect in every chip of some units of one image, as one stream of batches.
 
@@ -130,9 +130,12 @@ def detect_units(
     reads and prepares the next batch (GDAL releases the GIL while it decodes) and one
     finishes the previous batch (decode, NMS, image coordinates) while the model runs on
     the current one. Without it every stage runs in turn on the calling thread: right
-    for a Spark task that holds one core, where extra threads only compete with the
-    model. Batches may span units; each chip keeps its own unit index.
+    for a local-engine lane or a Spark task that holds one core, where extra threads only
+    compete with the model. By default (``None``) the stages overlap unless the recipe
+    asks for a one-thread session. Batches may span units; each chip keeps its own unit index.
     """
+    if overlap is None:
+        overlap = options.recipe.threads != 1
     if not units:
         return RAW_SCHEMA.empty_table()
     ref = units[0].image

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from skyscan.detectors.card import ModelCard, load_card
 from skyscan.detectors.decode import DECODERS
+from skyscan.detectors.merge import nms_per_chip
 from skyscan.errors import ModelError, require
 from skyscan.types import ChipDetections
 
@@ -94,8 +95,6 @@ class OnnxDetector:
 
     def finish(self, outputs: dict[str, np.ndarray]) -> list[ChipDetections]:
         """Decode the outputs, then NMS within each chip (the ``finish`` stage)."""
-        from skyscan.detectors.merge import nms_per_chip
-
         decoded = self._decode(outputs, self.card, self.score_threshold)
         if self.card.output_format == "chip_classifier":
             return decoded

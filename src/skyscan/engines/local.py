@@ -3,9 +3,9 @@
 The cores are used as *lanes*: each lane is a thread that runs the whole per-batch
 pipeline in turn (read, prepare, infer with a one-thread ONNX session, finish), like a
 Spark task on one core. On this project's 2-core machine two one-thread sessions side by
-side run the model ~25 % faster than one two-thread session (19-21 against 12-17 MP/s in
-`benchmarks/bench_detect.py`), and stages in turn spend less CPU than stages overlapped on
-threads. A large image is split into one contiguous run of work units per lane (a lane
+side run the model ~30 % faster than one two-thread session (medians 20.7 against 15.9
+MP/s: ``ceiling_ways_model_mps`` of ``python benchmarks/bench_detect.py --size 10000``).
+A large image is split into one contiguous run of work units per lane (a lane
 keeps its own reader, so only the tiles at the split are decoded twice); small images keep
 every lane busy by being in flight together. Images are finished and written in input
 order, one part each, so ``--resume`` works exactly as before.
@@ -25,7 +25,7 @@ import pyarrow as pa
 import rasterio
 
 from skyscan.detectors import Detector, get_detector
-from skyscan.errors import SkyscanError
+from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
 from skyscan.pipeline import DetectOptions, WorkUnit, detect_units, finalize_image, plan_units
 from skyscan.run_state import PartStore
@@ -34,8 +34,6 @@ from skyscan.types import ImageRef
 logger = logging.getLogger(__name__)
 
 GDAL_CACHE_BYTES = 128 * 2**20
-# Errors that fail one image, never the run: each becomes a row in the errors table.
-IMAGE_ERRORS = (SkyscanError, OSError, ValueError, RuntimeError, MemoryError)
 
 
 def lanes_for(options: DetectOptions, cpus: int | None = None) -> tuple[int, DetectOptions]:
@@ -84,6 +82,7 @@ def run_local(
     """Detect in every path not yet done in ``store``; return stage timings in seconds."""
     lanes, options = lanes_for(options)
     detector = get_detector(options.recipe)
+    # per-image sums; images are in flight together, so "detect" can exceed the run's wall time
     timings = {"open": 0.0, "detect": 0.0, "write": 0.0}
     logger.info("local engine: %d lanes of %d ONNX thread(s)", lanes, options.recipe.threads)
     # GDAL's block cache defaults to 5% of RAM; each lane's reader keeps its tiles cached,
@@ -122,12 +121,7 @@ def _run(
             _failed(store, path, stage, exc, progress)
             continue
         t1 = time.perf_counter()
-        # a lane with a one-thread session runs its stages in turn (see pipeline.detect_units)
-        overlap = options.recipe.threads != 1
-        parts = [
-            pool.submit(detect_units, run, detector, options, overlap=overlap)
-            for run in split_units(units, lanes)
-        ]
+        parts = [pool.submit(detect_units, run, detector, options) for run in split_units(units, lanes)]
         queue.append(_InFlight(path, ref, parts, t1 - t0, t1))
         # keep about one image per lane in flight: every lane busy, memory bounded
         while sum(not f.done() for item in queue for f in item.parts) >= 2 * lanes or len(queue) > lanes:

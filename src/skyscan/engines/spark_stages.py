@@ -21,15 +21,11 @@ from collections.abc import Callable, Iterable, Iterator
 import pyarrow as pa
 
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard
-from skyscan.errors import SkyscanError
+from skyscan.errors import IMAGE_ERRORS
 from skyscan.pipeline import DetectOptions, detect_unit, finalize_image, plan_units
 from skyscan.schema import METADATA_PREFIX
 
 logger = logging.getLogger(__name__)
-
-# Errors that turn one image into an error row; anything else fails the task (and Spark
-# retries it), because it is not the image's fault. Same set as the local engine.
-IMAGE_ERRORS: tuple[type[BaseException], ...] = (SkyscanError, OSError, ValueError, RuntimeError, MemoryError)
 
 DetectorFactory = Callable[[DetectorRecipe], Detector]
 
@@ -143,9 +139,6 @@ def detect_units(
     process (``skyscan.detectors.get_detector``): the model loads once per Python worker.
     With one ONNX thread per task (``spark.task.cpus=1``) the stages run in turn.
     """
-    # A task that holds one core runs its stages in turn: reader and finisher threads
-    # beside a one-thread model would only compete with it (and with the other tasks).
-    overlap = options.recipe.threads != 1
     passthrough = ["path", "image_id", "unit_index", "n_units", "ref", "error_stage", "error_type", "error_message"]
     for batch in batches:
         for row in batch.to_pylist():
@@ -153,7 +146,7 @@ def detect_units(
             if row["unit"] is not None:
                 unit = pickle.loads(row["unit"])
                 try:
-                    raw = detect_unit(unit, detector_factory(options.recipe), options, overlap=overlap)
+                    raw = detect_unit(unit, detector_factory(options.recipe), options)
                     out["raw"] = to_ipc(raw)
                 except IMAGE_ERRORS as exc:
                     logger.warning("%s: detect failed in unit %d: %s", row["path"], row["unit_index"], exc)
