@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -89,6 +89,9 @@ class WorkUnit:
     n_units: int
 
 
+ChipBatch = Sequence[tuple[WorkUnit, ChipWindow]]  # one model call's chips, each with its unit
+
+
 def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[WorkUnit]:
     """Chip an image at the model's GSD and group the chips into work units."""
     out_size = card.input_size[0]
@@ -120,53 +123,73 @@ def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions, *, o
     return detect_units([unit], detector, options, overlap=overlap)
 
 
+def chip_batches(units: Sequence[WorkUnit], batch_size: int) -> list[ChipBatch]:
+    """The chips of some units of one image in model batches, in reading order.
+
+    Batches may span units; each chip keeps its own unit.
+    """
+    return list(_batches([(u, w) for u in units for w in u.windows], batch_size))
+
+
 def detect_units(
     units: Sequence[WorkUnit], detector: Detector, options: DetectOptions, *, overlap: bool | None = None
 ) -> pa.Table:
-    """Detect in every chip of some units of one image, as one stream of batches.
+    """Detect in every chip of some units of one image, as one stream of batches."""
+    if not units:
+        return RAW_SCHEMA.empty_table()
+    return detect_batches(units[0].image, chip_batches(units, options.batch_size), detector, options, overlap=overlap)
 
-    One reader serves all the units (GDAL's block cache keeps the tiles that neighbouring
-    chips share). With ``overlap`` the work around the model runs beside it: one thread
-    reads and prepares the next batch (GDAL releases the GIL while it decodes) and one
-    finishes the previous batch (decode, NMS, image coordinates) while the model runs on
-    the current one. Without it every stage runs in turn on the calling thread: right
-    for a local-engine lane or a Spark task that holds one core, where extra threads only
-    compete with the model. By default (``None``) the stages overlap unless the recipe
-    asks for a one-thread session. Batches may span units; each chip keeps its own unit index.
+
+def detect_batches(
+    ref: ImageRef, batches: Iterable[ChipBatch], detector: Detector, options: DetectOptions, *,
+    overlap: bool | None = None,
+) -> pa.Table:
+    """Detect in batches of chips of one image; boxes come back in image pixels (not yet merged).
+
+    ``batches`` is consumed lazily, so it may be a lane's share of work that other lanes
+    also draw from. One reader serves all the batches (GDAL's block cache keeps the tiles
+    that neighbouring chips share). With ``overlap`` the work around the model runs beside
+    it: one thread reads and prepares the next batch (GDAL releases the GIL while it
+    decodes) and one finishes the previous batch (decode, NMS, image coordinates) while
+    the model runs on the current one. Without it every stage runs in turn on the calling
+    thread: right for a local-engine lane or a Spark task that holds one core, where
+    extra threads only compete with the model. By default (``None``) the stages overlap
+    unless the recipe asks for a one-thread session.
     """
     if overlap is None:
         overlap = options.recipe.threads != 1
-    if not units:
+    stream = iter(batches)
+    batch = next(stream, None)
+    if batch is None:  # nothing left to do: do not even open the image
         return RAW_SCHEMA.empty_table()
-    ref = units[0].image
     cols: dict[str, list[np.ndarray]] = {name: [] for name in RAW_SCHEMA.names if name != "image_id"}
-    chips = [(u, w) for u in units for w in u.windows]
-    batches = list(_batches(chips, options.batch_size))
     stages = _stages(detector)
     with ImageReader(ref) as reader:
 
-        def load(batch: Sequence[tuple[WorkUnit, ChipWindow]]) -> object:
-            return stages.prepare(reader.read_chips([w for _, w in batch]))
+        def load(chips: ChipBatch) -> object:
+            return stages.prepare(reader.read_chips([w for _, w in chips]))
 
-        def finish(batch: Sequence[tuple[WorkUnit, ChipWindow]], outputs: object) -> None:
-            _append_batch(cols, ref, batch, stages.finish(outputs))
+        def finish(chips: ChipBatch, outputs: object) -> None:
+            _append_batch(cols, ref, chips, stages.finish(outputs))
 
         if not overlap:
-            for batch in batches:
+            while batch is not None:
                 finish(batch, stages.infer(load(batch)))
+                batch = next(stream, None)
         else:
             with ThreadPoolExecutor(1) as loader, ThreadPoolExecutor(1) as finisher:
-                pending = loader.submit(load, batches[0]) if batches else None
+                pending = loader.submit(load, batch)
                 finishing: Future[None] | None = None
-                for i, batch in enumerate(batches):
-                    assert pending is not None
+                while batch is not None:
                     inputs = pending.result()
-                    if i + 1 < len(batches):
-                        pending = loader.submit(load, batches[i + 1])
+                    upcoming = next(stream, None)
+                    if upcoming is not None:
+                        pending = loader.submit(load, upcoming)
                     outputs = stages.infer(inputs)
                     if finishing is not None:
                         finishing.result()  # in order, and at most one batch waiting
                     finishing = finisher.submit(finish, batch, outputs)
+                    batch = upcoming
                 if finishing is not None:
                     finishing.result()
     if not cols["score"]:
@@ -194,7 +217,7 @@ def _stages(detector: Detector) -> _Stages:
 def _append_batch(
     cols: dict[str, list[np.ndarray]],
     ref: ImageRef,
-    chips: Sequence[tuple[WorkUnit, ChipWindow]],
+    chips: ChipBatch,
     found: Sequence[ChipDetections],
 ) -> None:
     """Chip-pixel boxes of a batch → image pixels, in one pass over all its boxes.

@@ -1,19 +1,18 @@
-"""The local engine's lanes: how many, and how an image's work units are split."""
+"""The local engine's lanes: how many, and how they share an image's batches."""
 
 from __future__ import annotations
+
+import itertools
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from skyscan.detectors import DetectorRecipe
-from skyscan.engines.local import lanes_for, split_units
-from skyscan.pipeline import DetectOptions, WorkUnit
-from skyscan.types import ChipWindow, ImageRef
-
-
-def _units(sizes: list[int]) -> list[WorkUnit]:
-    ref = ImageRef(image_id="i", path="i.tif", width=10, height=10, count=3, dtype="uint8")
-    window = ChipWindow(0, 0, 8, 8, 8, 8)
-    return [WorkUnit(ref, (window,) * n, i, len(sizes)) for i, n in enumerate(sizes)]
+from skyscan.engines.lanes import SharedBatches, lanes_for
+from skyscan.pipeline import DetectOptions, detect_batches
+from skyscan.types import ImageRef
 
 
 @pytest.mark.parametrize(
@@ -26,19 +25,41 @@ def test_lanes_follow_cores_and_threads(threads: int, cpus: int, lanes: int, lan
     assert (n, lane_options.recipe.threads) == (lanes, lane_threads)
 
 
-@pytest.mark.parametrize(
-    ("sizes", "parts", "expected"),
-    [
-        ([64] * 38, 2, [19, 19]),
-        ([64] * 5 + [33], 2, [3, 3]),
-        ([64, 64, 10], 2, [1, 2]),
-        ([64], 4, [1]),
-        ([64] * 3, 4, [1, 1, 1]),
-        ([64] * 9, 3, [3, 3, 3]),
-    ],
-)
-def test_split_units_gives_contiguous_runs_of_near_equal_work(sizes: list[int], parts: int, expected: list[int]) -> None:
-    units = _units(sizes)
-    runs = split_units(units, parts)
-    assert [len(r) for r in runs] == expected
-    assert [u for r in runs for u in r] == units  # every unit once, in order
+@pytest.mark.parametrize(("n", "lanes"), [(0, 2), (1, 2), (2, 2), (7, 2), (150, 2), (5, 8), (100, 3)])
+def test_shared_batches_give_every_item_once_in_contiguous_stretches(n: int, lanes: int) -> None:
+    shared = SharedBatches(list(range(n)), lanes)
+    taken: list[list[int]] = [[] for _ in range(lanes)]
+    # lanes advance at different speeds: lane k takes k + 1 items per round
+    while True:
+        progressed = False
+        for k in range(lanes):
+            for _ in range(k + 1):
+                i = shared.take(k)
+                if i is not None:
+                    taken[k].append(i)
+                    progressed = True
+        if not progressed:
+            break
+    assert sorted(i for t in taken for i in t) == list(range(n))  # every item exactly once
+    for t in taken:
+        jumps = sum(1 for a, b in itertools.pairwise(t) if b != a + 1)
+        assert jumps <= 2 * math.ceil(math.log2(n + 1))  # long contiguous stretches, few steals
+    # the lanes end together: the fastest lane took the most (it stole from the slow ones)
+    if n >= 10 * lanes:
+        assert len(taken[-1]) > len(taken[0])
+
+
+def test_shared_batches_from_threads_lose_nothing() -> None:
+    shared = SharedBatches(list(range(5000)), 4)
+    with ThreadPoolExecutor(4) as pool:
+        lanes = list(pool.map(lambda k: list(shared.lane(k)), range(4)))
+    assert sorted(i for lane in lanes for i in lane) == list(range(5000))
+
+
+def test_a_lane_that_starts_late_finds_nothing_and_opens_nothing(tmp_path: Path) -> None:
+    ref = ImageRef(image_id="i", path=str(tmp_path / "missing.tif"), width=10, height=10, count=3, dtype="uint8")
+    shared = SharedBatches([["batch"]], 2)
+    assert list(shared.lane(0)) == [["batch"]]
+    # nothing left: the image (which does not exist) is never opened
+    table = detect_batches(ref, shared.lane(1), object(), DetectOptions())  # type: ignore[arg-type]
+    assert table.num_rows == 0

@@ -1,65 +1,40 @@
 """The local engine: every image in this process, one checkpoint part per image.
 
-The cores are used as *lanes*: each lane is a thread that runs the whole per-batch
-pipeline in turn (read, prepare, infer with a one-thread ONNX session, finish), like a
-Spark task on one core. On this project's 2-core machine two one-thread sessions side by
-side run the model ~30 % faster than one two-thread session (medians 20.7 against 15.9
-MP/s: ``ceiling_ways_model_mps`` of ``python benchmarks/bench_detect.py --size 10000``).
-A large image is split into one contiguous run of work units per lane (a lane
-keeps its own reader, so only the tiles at the split are decoded twice); small images keep
-every lane busy by being in flight together. Images are finished and written in input
+The cores are used as *lanes* (:mod:`skyscan.engines.lanes`): each lane is a thread that
+runs the whole per-batch pipeline in turn (read, prepare, infer with a one-thread ONNX
+session, finish), like a Spark task on one core. On this project's 2-core machine two
+one-thread sessions side by side run the model ~30 % faster than one two-thread session
+(medians 20.7 against 15.9 MP/s: ``ceiling_ways_model_mps`` of ``python
+benchmarks/bench_detect.py --size 10000``). An image's batches are shared by the lanes,
+each lane reading a contiguous stretch with its own reader and stealing from the others
+when done (``SharedBatches``); small images keep every lane busy by being in flight
+together. Images are finished and written in input
 order, one part each, so ``--resume`` works exactly as before.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pyarrow as pa
 import rasterio
 
 from skyscan.detectors import Detector, get_detector
+from skyscan.engines.lanes import SharedBatches, lanes_for
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
-from skyscan.pipeline import DetectOptions, WorkUnit, detect_units, finalize_image, plan_units
+from skyscan.pipeline import DetectOptions, chip_batches, detect_batches, finalize_image, plan_units
 from skyscan.run_state import PartStore
 from skyscan.types import ImageRef
 
 logger = logging.getLogger(__name__)
 
 GDAL_CACHE_BYTES = 128 * 2**20
-
-
-def lanes_for(options: DetectOptions, cpus: int | None = None) -> tuple[int, DetectOptions]:
-    """How many lanes to run, and the options with the ONNX threads each lane uses.
-
-    ``recipe.threads == 0`` (automatic) gives one lane per core with one-thread sessions;
-    an explicit ``threads=t`` gives ``cpus // t`` lanes (at least one) of ``t`` threads.
-    """
-    cpus = cpus or os.cpu_count() or 1
-    threads = options.recipe.threads or 1
-    lanes = max(1, cpus // threads)
-    return lanes, replace(options, recipe=replace(options.recipe, threads=threads))
-
-
-def split_units(units: Sequence[WorkUnit], parts: int) -> list[list[WorkUnit]]:
-    """``units`` in at most ``parts`` contiguous runs of near-equal chip counts."""
-    total = sum(len(u.windows) for u in units)
-    runs: list[list[WorkUnit]] = [[]]
-    done = 0
-    for unit in units:
-        # start a new run when this unit lies mostly past the current run's share
-        if runs[-1] and len(runs) < parts and done + len(unit.windows) / 2 > total * len(runs) / parts:
-            runs.append([])
-        runs[-1].append(unit)
-        done += len(unit.windows)
-    return runs
 
 
 @dataclass
@@ -121,7 +96,8 @@ def _run(
             _failed(store, path, stage, exc, progress)
             continue
         t1 = time.perf_counter()
-        parts = [pool.submit(detect_units, run, detector, options) for run in split_units(units, lanes)]
+        shared = SharedBatches(chip_batches(units, options.batch_size), lanes)
+        parts = [pool.submit(detect_batches, ref, shared.lane(k), detector, options) for k in range(lanes)]
         queue.append(_InFlight(path, ref, parts, t1 - t0, t1))
         # keep about one image per lane in flight: every lane busy, memory bounded
         while sum(not f.done() for item in queue for f in item.parts) >= 2 * lanes or len(queue) > lanes:
