@@ -135,7 +135,8 @@ def detect(
             paths = paths_frame(spark, sorted(listed))
     job = plan_job(spark, paths, options, run_id, partitions=partitions, detector_factory=detector_factory)
     packed = job.packed.persist(StorageLevel.MEMORY_AND_DISK)
-    det_arrow = _arrow_schema(job.meta_keys)
+    meta_keys = job.meta_keys or ()
+    det_arrow = _arrow_schema(meta_keys)
 
     def unpack_det(batches: Any) -> Any:
         return stages.unpack_detections(batches, det_arrow)
@@ -143,10 +144,10 @@ def detect(
     def unpack_err(batches: Any) -> Any:
         return stages.unpack_errors(batches, run_id)
 
-    detections = packed.mapInArrow(unpack_det, detection_schema(job.meta_keys))
+    detections = packed.mapInArrow(unpack_det, detection_schema(meta_keys))
     errors = packed.mapInArrow(unpack_err, to_spark_schema(ERROR_SCHEMA))
     images_df = packed.select("path", "image_id", "status", "n_detections")
-    return SparkDetections(detections, errors, images_df, run_id, job.n_units, (packed, job.units))
+    return SparkDetections(detections, errors, images_df, run_id, job.n_units or 0, (packed, job.units))
 
 
 def _arrow_schema(meta_columns: Sequence[str]) -> Any:

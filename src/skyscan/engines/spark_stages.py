@@ -68,6 +68,7 @@ PACKED_SCHEMA = pa.schema(
         pa.field("path", pa.string()),
         pa.field("image_id", pa.string()),
         pa.field("status", pa.string()),  # ok | error
+        pa.field("n_units", pa.int32()),  # work units the image was detected in
         pa.field("n_detections", pa.int64()),
         pa.field("detections", pa.binary()),  # Arrow IPC of the image's detection rows
         pa.field("meta_keys", pa.list_(pa.string())),
@@ -159,7 +160,7 @@ def finalize_group(table: pa.Table, card: ModelCard, run_id: str, options: Detec
     """All unit results of one image → one packed row (merged detections or the error)."""
     rows = sorted(table.to_pylist(), key=lambda r: r["unit_index"])
     first = rows[0]
-    base = {"path": first["path"], "image_id": first["image_id"]}
+    base = {"path": first["path"], "image_id": first["image_id"], "n_units": first["n_units"]}
     errors = [r for r in rows if r["error_type"] is not None]
     if errors:
         e = errors[0]
