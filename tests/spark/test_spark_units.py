@@ -98,6 +98,41 @@ def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any
     assert_same_detections(got, expected, ignore=())
 
 
+def test_units_of_one_image_in_a_row_share_a_reader_and_give_each_unit_its_rows(
+    blob_scenes: dict[str, Any], blob_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consecutive units (one image, then an error row, then another image) → one
+    reader per run of units, and per unit exactly the rows it gets when detected alone."""
+    from skyscan.detectors import get_detector
+    from skyscan.io import reader as reader_module
+
+    big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
+    other = next(p for p in blob_scenes["paths"] if p not in (big, blob_scenes["corrupt"]))
+    options = blob_options(blob_model, chips_per_unit=8)
+    card = get_detector(options.recipe).card
+    units = pa.Table.from_batches(list(stages.open_and_plan(
+        [_paths_batch([big, blob_scenes["corrupt"], other])], card, options)))
+    alone = [pa.Table.from_batches(list(stages.detect_units(units.slice(i, 1).to_batches(), options, get_detector)))
+             for i in range(units.num_rows)]
+    opened: list[str] = []
+    original_init = reader_module.ImageReader.__init__
+
+    def counting_init(self: Any, ref: Any) -> None:
+        opened.append(ref.path)
+        original_init(self, ref)
+
+    monkeypatch.setattr(reader_module.ImageReader, "__init__", counting_init)
+    together = pa.Table.from_batches(list(stages.detect_units(units.to_batches(), options, get_detector)))
+    assert opened == [big, other]  # one reader per run of units; the error row opens nothing
+    assert together.num_rows == units.num_rows
+    for i, one in enumerate(alone):
+        row, expected = together.slice(i, 1).to_pylist()[0], one.to_pylist()[0]
+        assert {k: row[k] for k in ("path", "unit_index", "error_type")} == {k: expected[k] for k in ("path", "unit_index", "error_type")}
+        if expected["raw"] is not None:
+            assert stages.from_ipc(row["raw"]).equals(stages.from_ipc(expected["raw"]))
+    assert sum(stages.from_ipc(r).num_rows for r in together.column("raw").to_pylist() if r) > 10
+
+
 def test_a_bad_image_becomes_one_error_row(blob_scenes: dict[str, Any], blob_model: Path) -> None:
     from skyscan.detectors import get_detector
 

@@ -17,12 +17,16 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard
 from skyscan.errors import IMAGE_ERRORS
-from skyscan.pipeline import DetectOptions, detect_unit, finalize_image, plan_units
+from skyscan.pipeline import DetectOptions, finalize_image, plan_units
+from skyscan.pipeline import (
+    detect_units as detect_units_of_image,  # this module's detect_units wraps it
+)
 from skyscan.schema import METADATA_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -139,21 +143,41 @@ def detect_units(
     The detector comes from ``detector_factory(options.recipe)``, which caches it per
     process (``skyscan.detectors.get_detector``): the model loads once per Python worker.
     With one ONNX thread per task (``spark.task.cpus=1``) the stages run in turn.
+    Consecutive units of one image (the range partitioning keeps them together) share
+    one reader, so the tiles at their boundaries are decoded once (about 20 % of the
+    reading of a 4096² scene in 7 units).
     """
     passthrough = ["path", "image_id", "unit_index", "n_units", "ref", "error_stage", "error_type", "error_message"]
     for batch in batches:
-        for row in batch.to_pylist():
-            out = {k: row[k] for k in passthrough}
-            if row["unit"] is not None:
-                unit = pickle.loads(row["unit"])
+        for run in _runs_of_one_image(batch.to_pylist()):
+            outs = [{k: row[k] for k in passthrough} for row in run]
+            units = [pickle.loads(row["unit"]) for row in run if row["unit"] is not None]
+            if units:
                 try:
-                    raw = detect_unit(unit, detector_factory(options.recipe), options)
-                    out["raw"] = to_ipc(raw)
+                    raw = detect_units_of_image(units, detector_factory(options.recipe), options)
+                    unit_of_row = raw.column("unit_index").to_numpy()
+                    for out in outs:
+                        out["raw"] = to_ipc(raw.filter(unit_of_row == out["unit_index"]))
                 except IMAGE_ERRORS as exc:
-                    logger.warning("%s: detect failed in unit %d: %s", row["path"], row["unit_index"], exc)
-                    out.update(_error_parts("detect", exc))
+                    logger.warning("%s: detect failed in units %s: %s", run[0]["path"],
+                                   [u.unit_index for u in units], exc)
+                    for out in outs:
+                        out.update(_error_parts("detect", exc))
             # One small batch per unit keeps executor memory flat on dense scenes.
-            yield pa.RecordBatch.from_pylist([out], schema=UNIT_RESULTS_SCHEMA)
+            for out in outs:
+                yield pa.RecordBatch.from_pylist([out], schema=UNIT_RESULTS_SCHEMA)
+
+
+def _runs_of_one_image(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive rows of one image's units; an error row (no unit) is a run of its own."""
+    run: list[dict[str, Any]] = []
+    for row in rows:
+        if run and (row["unit"] is None or run[0]["unit"] is None or row["path"] != run[0]["path"]):
+            yield run
+            run = []
+        run.append(row)
+    if run:
+        yield run
 
 
 def finalize_group(table: pa.Table, card: ModelCard, run_id: str, options: DetectOptions) -> pa.Table:
