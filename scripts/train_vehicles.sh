@@ -17,6 +17,7 @@ MODELS=${MODELS:-src/skyscan/detectors/models}
 PLOT=${PLOT:-docs/images/pr_kit_seqC.png}
 RENDER_OUT=${RENDER_OUT:-docs/images}
 MODEL_GSD=${MODEL_GSD:-0.25}
+WIDTHS=${WIDTHS:-16,32,48}
 STEPS=${STEPS:-20000}
 TIME_LIMIT=${TIME_LIMIT:-3000}
 SKYSCAN=${SKYSCAN:-.venv/bin/skyscan}
@@ -43,7 +44,7 @@ JSON
 # 1. train from scratch and export (model GSD 0.25 m unless MODEL_GSD is set, 256 px chips, centernet outputs)
 $SKYSCAN -v train --data "$RUN/data.json" -o "$MODELS/vehicles.onnx" --run-dir "$RUN" \
   --gsd "$MODEL_GSD" --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
-  --widths 16,32,48 --threads 2 --seed 0 --overwrite
+  --widths "$WIDTHS" --threads 2 --seed 0 --overwrite
 
 # 2. measure through the real pipeline on the held-out street at KIT GSD; record in the card
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \

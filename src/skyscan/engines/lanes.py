@@ -4,7 +4,7 @@ A lane is a thread running the whole per-batch pipeline in turn on a one-thread 
 session. One image's batches are shared by the lanes through :class:`SharedBatches`:
 each lane walks its own contiguous run (its reader decodes each tile once) and, when
 its run is done, takes the back half of the largest run left. The lanes so finish an
-image together (a fixed split left one core idle for up to a few hundred ms per image),
+image together (a fixed split left one core idle at the end of each image),
 and only the tiles at a split are decoded twice.
 """
 

@@ -104,8 +104,8 @@ def plan_job(
     ``with_stats`` runs one small job now (headers and chip plans, persisted) to size the
     detect stage and learn the ``meta_*`` columns, which a DataFrame of detections needs
     for its schema. Without it nothing runs yet: the headers are read (and persisted) by
-    the range partitioner's sampling job, which runs anyway; this saves a job (about 0.6 s
-    here) when the results are written per image and no schema is needed up front.
+    the range partitioner's sampling job, which runs anyway; this saves a job when the
+    results are written per image and no schema is needed up front.
     ``partitions`` overrides the number of detect tasks (default: the number of work
     units, at most ``8 × defaultParallelism``). The detection itself stays lazy in ``packed``.
     """

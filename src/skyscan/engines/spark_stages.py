@@ -144,8 +144,7 @@ def detect_units(
     process (``skyscan.detectors.get_detector``): the model loads once per Python worker.
     With one ONNX thread per task (``spark.task.cpus=1``) the stages run in turn.
     Consecutive units of one image (the range partitioning keeps them together) share
-    one reader, so the tiles at their boundaries are decoded once (about 20 % of the
-    reading of a 4096² scene in 7 units).
+    one reader, so the tiles at their boundaries are decoded once.
     """
     passthrough = ["path", "image_id", "unit_index", "n_units", "ref", "error_stage", "error_type", "error_message"]
     for batch in batches:
