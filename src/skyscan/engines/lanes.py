@@ -50,10 +50,6 @@ class SharedBatches(Generic[T]):
         self._runs = [[bounds[k], bounds[k + 1]] for k in range(lanes)]  # [next, end) per lane
         self._lock = threading.Lock()
 
-    @property
-    def lanes(self) -> int:
-        return len(self._runs)
-
     def take(self, lane: int) -> int | None:
         """The index of the next item for ``lane``, or ``None`` when every item is taken."""
         with self._lock:
