@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pyarrow as pa
 import pytest
@@ -53,6 +54,31 @@ def test_cli_run_with_engine_spark_gives_the_same_outputs(
     assert_same_detections(pq.read_table(tmp_path / "out" / "detections.parquet"), local_result[0])
     assert result.n_failed == 1
     assert not local_spark.sparkContext._jsc.sc().isStopped()  # the engine left our session alone
+
+
+def test_dataframe_api_from_the_image_source_matches_local(
+    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, local_result: tuple[pa.Table, pa.Table]
+) -> None:
+    """Spark's own ``image`` source: only ``image.origin`` is used, pixels are re-read by skyscan."""
+    from skyscan.spark import detect
+
+    images = local_spark.read.format("image").option("dropInvalid", True).load(str(blob_scenes["root"]))
+    origins = [r["origin"] for r in images.select("image.origin").collect()]
+    assert origins and all(o.startswith("file:") for o in origins)  # URIs, not paths
+    result = detect(local_spark, images, blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT))
+    try:
+        status = {r["path"]: r["status"] for r in result.images.collect()}
+        # the source decodes what Java can (the PNG, and TIFFs); those are the images detected
+        assert sorted(status) == sorted(urlparse(o).path for o in origins)
+        assert set(status) <= set(blob_scenes["paths"]) and set(status.values()) == {"ok"}
+        det = result.detections.toArrow()
+        local_det = local_result[0]
+        keep = [p in status for p in local_det.column("image_path").to_pylist()]
+        expected = local_det.filter(pa.array(keep))
+        assert expected.num_rows > 0
+        assert_same_detections(det.cast(local_det.schema), expected)
+    finally:
+        result.release()
 
 
 def test_dataframe_api_from_binary_files_matches_local(
