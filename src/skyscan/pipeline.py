@@ -1,6 +1,6 @@
 """The per-image pipeline as pure-ish functions that any engine can run.
 
-    ImageRef ──plan_units──► WorkUnit(s) ──detect_unit──► raw detections (per unit)
+    ImageRef ──plan_units──► WorkUnit(s) ──detect_units──► raw detections (per unit or run of units)
                                       all units of an image ──finalize_image──► detection rows
 
 A large image is split into several work units (ranges of chip windows), so that an
@@ -116,11 +116,6 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
 def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def detect_unit(unit: WorkUnit, detector: Detector, options: DetectOptions, *, overlap: bool | None = None) -> pa.Table:
-    """Detect in every chip of a unit; boxes come back in image pixels (not yet merged)."""
-    return detect_units([unit], detector, options, overlap=overlap)
 
 
 def chip_batches(units: Sequence[WorkUnit], batch_size: int) -> list[ChipBatch]:

@@ -15,7 +15,6 @@ from skyscan.io.reader import open_image
 from skyscan.pipeline import (
     DetectOptions,
     detect_image,
-    detect_unit,
     detect_units,
     finalize_image,
     plan_units,
@@ -85,7 +84,7 @@ def test_unit_order_does_not_change_the_result(tmp_path: Path, blob_model: Path)
     det = get_detector(options.recipe)
     units = plan_units(ref, det.card, options)
     assert len(units) > 2
-    raws = [detect_unit(u, det, options) for u in units]
+    raws = [detect_units([u], det, options) for u in units]
     forward = finalize_image(ref, pa.concat_tables(raws), det.card, "t", options)
     backward = finalize_image(ref, pa.concat_tables(raws[::-1]), det.card, "t", options)
     assert forward.equals(backward)

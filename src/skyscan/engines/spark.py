@@ -44,14 +44,13 @@ class PackedJob:
     """The lazily planned job: ``packed`` has one row per image (see ``PACKED_SCHEMA``).
 
     ``units`` is persisted (it holds only headers and windows); call :meth:`release` when done.
-    ``n_units``, ``n_chips`` and ``meta_keys`` are known up front only when the job was
+    ``n_units`` and ``meta_keys`` are known up front only when the job was
     planned ``with_stats`` (``None`` otherwise).
     """
 
     packed: DataFrame
     units: DataFrame
     n_units: int | None
-    n_chips: int | None
     meta_keys: tuple[str, ...] | None
     options: DetectOptions
     card: ModelCard
@@ -135,7 +134,6 @@ def plan_job(
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     n_units: int | None = None
-    n_chips: int | None = None
     meta: tuple[str, ...] | None = None
     n_parts = partitions or UNITS_PER_CORE * parallelism
     if with_stats:
@@ -145,17 +143,16 @@ def plan_job(
             F.array_sort(F.array_distinct(F.flatten(F.collect_set("meta_keys")))).alias("meta"),
         ).first()
         n_units = int(stats["units"] or 0) if stats else 0
-        n_chips = int(stats["chips"] or 0) if stats else 0
         meta = tuple(stats["meta"] or ()) if stats else ()
         n_parts = partitions or max(1, min(n_units, n_parts))
-        logger.info("spark detect: %d work units, %d chips, %d detect tasks", n_units, n_chips, n_parts)
+        logger.info("spark detect: %d work units, %s chips, %d detect tasks", n_units, stats["chips"] if stats else 0, n_parts)
     packed = (
         units.repartitionByRange(n_parts, "path", "unit_index")
         .mapInArrow(detect_fn, to_spark_schema(stages.UNIT_RESULTS_SCHEMA))
         .groupBy("path")
         .applyInArrow(finalize_fn, to_spark_schema(stages.PACKED_SCHEMA))
     )
-    return PackedJob(packed, units, n_units, n_chips, meta, options, card, run_id)
+    return PackedJob(packed, units, n_units, meta, options, card, run_id)
 
 
 def run_detect(

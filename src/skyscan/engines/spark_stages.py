@@ -21,12 +21,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from skyscan import pipeline
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.pipeline import DetectOptions, finalize_image, plan_units
-from skyscan.pipeline import (
-    detect_units as detect_units_of_image,  # this module's detect_units wraps it
-)
 from skyscan.schema import METADATA_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -153,7 +151,7 @@ def detect_units(
             units = [pickle.loads(row["unit"]) for row in run if row["unit"] is not None]
             if units:
                 try:
-                    raw = detect_units_of_image(units, detector_factory(options.recipe), options)
+                    raw = pipeline.detect_units(units, detector_factory(options.recipe), options)
                     unit_of_row = raw.column("unit_index").to_numpy()
                     for out in outs:
                         out["raw"] = to_ipc(raw.filter(unit_of_row == out["unit_index"]))
