@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
+from skyscan import arrow_arrays
 from skyscan.chips import chip_size_in_source, interior_edges, plan_chips
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard, StagedDetector
 from skyscan.detectors.merge import merge_detections, touches_interior_edge
@@ -131,7 +132,7 @@ def detect_units(
 ) -> pa.Table:
     """Detect in every chip of some units of one image, as one stream of batches."""
     if not units:
-        return RAW_SCHEMA.empty_table()
+        return arrow_arrays.empty_table(RAW_SCHEMA)
     return detect_batches(units[0].image, chip_batches(units, options.batch_size), detector, options, overlap=overlap)
 
 
@@ -156,7 +157,7 @@ def detect_batches(
     stream = iter(batches)
     batch = next(stream, None)
     if batch is None:  # nothing left to do: do not even open the image
-        return RAW_SCHEMA.empty_table()
+        return arrow_arrays.empty_table(RAW_SCHEMA)
     cols: dict[str, list[np.ndarray]] = {name: [] for name in RAW_SCHEMA.names if name != "image_id"}
     stages = _stages(detector)
     with ImageReader(ref) as reader:
@@ -188,10 +189,10 @@ def detect_batches(
                 if finishing is not None:
                     finishing.result()
     if not cols["score"]:
-        return RAW_SCHEMA.empty_table()
-    columns = {name: pa.array(np.concatenate(parts)) for name, parts in cols.items()}
+        return arrow_arrays.empty_table(RAW_SCHEMA)
+    columns = {name: arrow_arrays.array(np.concatenate(parts), RAW_SCHEMA.field(name).type) for name, parts in cols.items()}
     # every row is of one image: a repeated string, not an object array of copies
-    columns["image_id"] = pa.repeat(pa.scalar(ref.image_id, pa.string()), len(columns["score"]))
+    columns["image_id"] = arrow_arrays.repeat(ref.image_id, len(columns["score"]), pa.string())
     return pa.table([columns[name] for name in RAW_SCHEMA.names], schema=RAW_SCHEMA)
 
 
@@ -271,12 +272,12 @@ def finalize_image(
          ("chip_row_off", "ascending"), ("chip_col_off", "ascending")]
     )
     keep = merge_detections(
-        _boxes(raw), raw.column("score").to_numpy(), raw.column("class_id").to_numpy(),
-        cut=raw.column("cut").to_numpy(zero_copy_only=False),
+        _boxes(raw), arrow_arrays.to_numpy(raw.column("score")), arrow_arrays.to_numpy(raw.column("class_id")),
+        cut=arrow_arrays.to_numpy(raw.column("cut")),
         iou_threshold=card.nms_iou, containment_threshold=options.containment,
     )
     keep = np.sort(np.asarray(keep, np.int64))  # back to the deterministic sorted order
-    kept = raw.take(pa.array(keep, pa.int64()))
+    kept = raw.take(arrow_arrays.array(keep, pa.int64()))
     return detections_table(ref, kept, card, run_id)
 
 
@@ -284,13 +285,13 @@ def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str
     """Build contract rows (``schema.DETECTION_SCHEMA`` + ``meta_*``) from merged boxes."""
     n = kept.num_rows
     boxes = _boxes(kept)
-    class_id = kept.column("class_id").to_numpy().astype(np.int32)
+    class_id = arrow_arrays.to_numpy(kept.column("class_id")).astype(np.int32)
     names = np.array(card.class_names, dtype=object)
     xview = [card.classes[i].xview_type_id or XVIEW_TYPE_IDS.get(card.classes[i].name) for i in range(len(card.classes))]
     cols: dict[str, object] = {
-        "run_id": [run_id] * n,
-        "image_id": [ref.image_id] * n,
-        "image_path": [ref.path] * n,
+        "run_id": run_id,
+        "image_id": ref.image_id,
+        "image_path": ref.path,
         "detection_id": [f"{ref.image_id}:{i:06d}" for i in range(n)],
         "class_name": names[class_id].tolist(),
         "class_id": class_id,
@@ -301,11 +302,11 @@ def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str
         "chip_row_off": kept.column("chip_row_off"),
         "chip_width": kept.column("chip_width"),
         "chip_height": kept.column("chip_height"),
-        "georeferenced": [ref.is_georeferenced] * n,
-        "georef_source": [ref.georef_source] * n,
-        "model_id": [card.model_id] * n,
-        "gsd_m": [ref.gsd] * n,
-        "src_crs": [ref.crs] * n,
+        "georeferenced": ref.is_georeferenced,
+        "georef_source": ref.georef_source,
+        "model_id": card.model_id,
+        "gsd_m": ref.gsd,
+        "src_crs": ref.crs,
     }
     if ref.is_georeferenced and n:
         from skyscan.geo.footprints import footprints
@@ -318,29 +319,32 @@ def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str
         )
     else:
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) * ref.gsd**2 if ref.gsd else [None] * n
-        cols.update(lon=[None] * n, lat=[None] * n, src_x=[None] * n, src_y=[None] * n,
-                    area_m2=area, geometry=[None] * n, centroid=[None] * n)
-    arrays = [_as_arrow(cols[f.name], f.type) for f in DETECTION_SCHEMA]
+        cols.update(lon=None, lat=None, src_x=None, src_y=None, area_m2=area, geometry=None, centroid=None)
+    arrays = [_column(cols[f.name], n, f.type) for f in DETECTION_SCHEMA]
     table = pa.Table.from_arrays(arrays, schema=DETECTION_SCHEMA)
     for key, value in sorted(ref.metadata.items()):
         table = table.append_column(
-            pa.field(METADATA_PREFIX + key, pa.string()), pa.array([None if value is None else str(value)] * n, pa.string())
+            pa.field(METADATA_PREFIX + key, pa.string()),
+            arrow_arrays.repeat(None if value is None else str(value), n, pa.string()),
         )
     return table
+
+
+def _column(values: object, n: int, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """One contract column: a per-image constant (a scalar or None) repeated ``n`` times,
+    or one value per row."""
+    if values is None or isinstance(values, (str, bool, int, float)):
+        return arrow_arrays.repeat(values, n, type_)
+    return arrow_arrays.array(values, type_)
 
 
 def _boxes(table: pa.Table) -> np.ndarray:
     """(n, 4) float64 xyxy image-pixel boxes of a raw or merged table."""
     return np.stack(
-        [table.column(c).to_numpy().astype(np.float64) for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")],
+        [arrow_arrays.to_numpy(table.column(c)).astype(np.float64) for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")],
         axis=1,
     ).reshape(-1, 4)
 
-
-def _as_arrow(values: object, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
-    if isinstance(values, (pa.Array, pa.ChunkedArray)):
-        return values.cast(type_)
-    return pa.array(values, type=type_)
 
 
 def detect_image(ref: ImageRef, detector: Detector, options: DetectOptions, run_id: str) -> pa.Table:

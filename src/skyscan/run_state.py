@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from skyscan import arrow_arrays
 from skyscan.io.writers import write_json, write_parquet
 from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA, empty_detections
 
@@ -59,31 +60,31 @@ class PartStore:
         dets, errs = [], []
         for path in paths:
             if self._det(path).exists():
-                dets.append(pq.read_table(self._det(path)))
+                dets.append(read_parquet(self._det(path)))
             elif self._err(path).exists():
-                errs.append(pq.read_table(self._err(path)))
+                errs.append(read_parquet(self._err(path)))
         det = pa.concat_tables([empty_detections(), *dets], promote_options="default")
         # Contract columns first, then meta_* sorted: the same order whichever image
         # brought a column first (and the same order as the Spark engine).
         extra = sorted(c for c in det.column_names if c not in DETECTION_COLUMNS)
         det = det.select([*DETECTION_COLUMNS, *extra])
-        err = pa.concat_tables([ERROR_SCHEMA.empty_table(), *errs], promote_options="default")
+        err = pa.concat_tables([arrow_arrays.empty_table(ERROR_SCHEMA), *errs], promote_options="default")
         return det, err
 
 
 def error_table(run_id: str, failures: list[tuple[str, str, str, str]]) -> pa.Table:
     """Error rows from (path, stage, error_type, message) records."""
-    paths, stages, types, messages = zip(*failures, strict=True) if failures else ((), (), (), ())
-    return pa.table(
-        {
-            "run_id": [run_id] * len(failures),
-            "path": list(paths),
-            "stage": list(stages),
-            "error_type": list(types),
-            "message": list(messages),
-        },
-        schema=ERROR_SCHEMA,
+    columns = list(zip(*failures, strict=True)) if failures else [(), (), (), ()]
+    values = [[run_id] * len(failures), *columns]
+    return pa.Table.from_arrays(
+        [arrow_arrays.array(v, f.type) for v, f in zip(values, ERROR_SCHEMA, strict=True)], schema=ERROR_SCHEMA
     )
+
+
+def read_parquet(path: str | Path) -> pa.Table:
+    """One Parquet file as a table (``pq.read_table`` goes through ``pyarrow.dataset``,
+    whose import imports pandas; see :mod:`skyscan.arrow_arrays`)."""
+    return pq.ParquetFile(path).read()
 
 
 def load_state(outdir: str | Path) -> dict[str, Any] | None:

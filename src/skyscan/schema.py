@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from skyscan import arrow_arrays
+
 # xView type ids for the vehicle classes skyscan ships (xview_class_labels.txt).
 XVIEW_TYPE_IDS = {"car": 18, "bus": 19, "truck": 23}
 
@@ -62,4 +64,4 @@ ERROR_SCHEMA = pa.schema(
 
 def empty_detections() -> pa.Table:
     """An empty detections table with the contract's schema."""
-    return DETECTION_SCHEMA.empty_table()
+    return arrow_arrays.empty_table(DETECTION_SCHEMA)

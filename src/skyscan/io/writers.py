@@ -73,7 +73,7 @@ def geo_metadata(table: pa.Table) -> dict[str, Any]:
     for name, types in GEOMETRY_COLUMNS.items():
         if name not in table.column_names:
             continue
-        geoms = shapely.from_wkb(table.column(name).to_numpy(zero_copy_only=False))
+        geoms = shapely.from_wkb(table.column(name).to_pylist())
         valid = geoms[~shapely.is_missing(geoms)] if len(geoms) else geoms
         meta: dict[str, Any] = {"encoding": "WKB", "geometry_types": types, "crs": crs}
         if len(valid):
@@ -106,7 +106,7 @@ def write_geojson(table: pa.Table, target: str | Path, geometry: str = "geometry
     """Write a FeatureCollection; rows without geometry get ``"geometry": null``."""
     skip = set(GEOMETRY_COLUMNS)
     props = [c for c in table.column_names if c not in skip]
-    geoms = shapely.from_wkb(table.column(geometry).to_numpy(zero_copy_only=False)) if table.num_rows else []
+    geoms = shapely.from_wkb(table.column(geometry).to_pylist()) if table.num_rows else []
     geo_json = shapely.to_geojson(geoms) if len(geoms) else []
     rows = table.select(props).to_pylist()
 
