@@ -75,6 +75,9 @@ def test_to_numpy_equals_pyarrow_to_numpy_with_chunks_and_offsets() -> None:
     out = arrow_arrays.to_numpy(ints)
     assert out.dtype == np.int32 and out.tolist() == list(range(4, 10))
     assert arrow_arrays.to_numpy(pa.array(np.zeros(0, np.float32))).dtype == np.float32
+    empty = arrow_arrays.empty_table(pa.schema([pa.field("b", pa.bool_()), pa.field("f", pa.float32())]))
+    assert arrow_arrays.to_numpy(empty.column("b")).dtype == bool
+    assert arrow_arrays.to_numpy(empty.column("f")).shape == (0,)
 
 
 def test_to_numpy_refuses_nulls() -> None:
@@ -94,7 +97,7 @@ def test_the_helpers_do_not_import_pandas() -> None:
         "from skyscan import arrow_arrays as aa\n"
         "aa.array(np.arange(3.0), pa.float32()); aa.array(['x', None], pa.string())\n"
         "aa.to_numpy(aa.array([True, False], pa.bool_())); aa.repeat('id', 3, pa.string())\n"
-        "aa.empty_table(pa.schema([pa.field('a', pa.int32())]))\n"
+        "aa.to_numpy(aa.empty_table(pa.schema([pa.field('a', pa.int32())])).column('a'))\n"
         "print('pandas' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -51,19 +51,21 @@ def repeat(value: object, n: int, type_: pa.DataType) -> pa.Array:
 
 def to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A numeric or bool column without nulls as a numpy array (``column.to_numpy()``)."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if arr.null_count:
-        raise ValueError(f"to_numpy: {arr.null_count} nulls in a {arr.type} column")
-    n, offset = len(arr), arr.offset
-    data = arr.buffers()[1]
-    if pa.types.is_boolean(arr.type):
-        if data is None:
-            return np.zeros(0, bool)
+    if isinstance(column, pa.ChunkedArray):  # combine_chunks() of no chunks asks the shim
+        parts = [to_numpy(chunk) for chunk in column.chunks]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros(0, _numpy_dtype(column.type))
+    if column.null_count:
+        raise ValueError(f"to_numpy: {column.null_count} nulls in a {column.type} column")
+    n, offset = len(column), column.offset
+    data = column.buffers()[1]
+    dtype = _numpy_dtype(column.type)
+    if data is None or n == 0:
+        return np.zeros(0, dtype)
+    if pa.types.is_boolean(column.type):
         bits = np.unpackbits(np.frombuffer(data, np.uint8), bitorder="little")
         return bits[offset : offset + n].astype(bool)
-    dtype = _numpy_dtype(arr.type)
-    if data is None:
-        return np.zeros(0, dtype)
     return np.frombuffer(data, dtype, count=offset + n)[offset:]
 
 

@@ -51,6 +51,9 @@ RAW_SCHEMA = pa.schema(
         pa.field("chip_height", pa.int32()),
     ]
 )
+# Merge order of raw rows: top to bottom, left to right, then the higher score first,
+# so the merge keeps the same boxes whichever order the units arrived in.
+MERGE_ORDER = ("px_ymin", "px_xmin", "px_ymax", "px_xmax", "class_id", "score", "chip_row_off", "chip_col_off")
 
 
 @dataclass(frozen=True)
@@ -264,28 +267,29 @@ def finalize_image(
     """Merge one image's raw detections across chips and georeference them.
 
     The result is independent of the order of ``raw``'s rows (engines may deliver units
-    in any order): rows are sorted before merging and numbered after.
+    in any order): rows are sorted before merging and numbered after. The sort and the
+    selection run in numpy: ``Table.sort_by``/``take`` would import ``pyarrow.compute``,
+    about 60 ms of every fresh command (it builds its docstrings on import).
     """
-    raw = raw.sort_by(
-        [("px_ymin", "ascending"), ("px_xmin", "ascending"), ("px_ymax", "ascending"),
-         ("px_xmax", "ascending"), ("class_id", "ascending"), ("score", "descending"),
-         ("chip_row_off", "ascending"), ("chip_col_off", "ascending")]
+    columns = {name: arrow_arrays.to_numpy(raw.column(name)) for name in RAW_SCHEMA.names if name != "image_id"}
+    order = np.lexsort(  # the last key sorts first
+        [columns[name] if name != "score" else -columns[name] for name in reversed(MERGE_ORDER)]
     )
+    ordered = {name: values[order] for name, values in columns.items()}
     keep = merge_detections(
-        _boxes(raw), arrow_arrays.to_numpy(raw.column("score")), arrow_arrays.to_numpy(raw.column("class_id")),
-        cut=arrow_arrays.to_numpy(raw.column("cut")),
+        _boxes(ordered), ordered["score"], ordered["class_id"], cut=ordered["cut"],
         iou_threshold=card.nms_iou, containment_threshold=options.containment,
     )
     keep = np.sort(np.asarray(keep, np.int64))  # back to the deterministic sorted order
-    kept = raw.take(arrow_arrays.array(keep, pa.int64()))
-    return detections_table(ref, kept, card, run_id)
+    return detections_table(ref, {name: values[keep] for name, values in ordered.items()}, card, run_id)
 
 
-def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str) -> pa.Table:
-    """Build contract rows (``schema.DETECTION_SCHEMA`` + ``meta_*``) from merged boxes."""
-    n = kept.num_rows
+def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard, run_id: str) -> pa.Table:
+    """Build contract rows (``schema.DETECTION_SCHEMA`` + ``meta_*``) from merged boxes
+    (``kept``: numpy columns of ``RAW_SCHEMA``)."""
+    n = len(kept["score"])
     boxes = _boxes(kept)
-    class_id = arrow_arrays.to_numpy(kept.column("class_id")).astype(np.int32)
+    class_id = kept["class_id"].astype(np.int32)
     names = np.array(card.class_names, dtype=object)
     xview = [card.classes[i].xview_type_id or XVIEW_TYPE_IDS.get(card.classes[i].name) for i in range(len(card.classes))]
     cols: dict[str, object] = {
@@ -296,12 +300,12 @@ def detections_table(ref: ImageRef, kept: pa.Table, card: ModelCard, run_id: str
         "class_name": names[class_id].tolist(),
         "class_id": class_id,
         "xview_type_id": [xview[i] for i in class_id],
-        "score": kept.column("score"),
+        "score": kept["score"],
         "px_xmin": boxes[:, 0], "px_ymin": boxes[:, 1], "px_xmax": boxes[:, 2], "px_ymax": boxes[:, 3],
-        "chip_col_off": kept.column("chip_col_off"),
-        "chip_row_off": kept.column("chip_row_off"),
-        "chip_width": kept.column("chip_width"),
-        "chip_height": kept.column("chip_height"),
+        "chip_col_off": kept["chip_col_off"],
+        "chip_row_off": kept["chip_row_off"],
+        "chip_width": kept["chip_width"],
+        "chip_height": kept["chip_height"],
         "georeferenced": ref.is_georeferenced,
         "georef_source": ref.georef_source,
         "model_id": card.model_id,
@@ -338,11 +342,10 @@ def _column(values: object, n: int, type_: pa.DataType) -> pa.Array | pa.Chunked
     return arrow_arrays.array(values, type_)
 
 
-def _boxes(table: pa.Table) -> np.ndarray:
-    """(n, 4) float64 xyxy image-pixel boxes of a raw or merged table."""
+def _boxes(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """(n, 4) float64 xyxy image-pixel boxes of raw or merged columns."""
     return np.stack(
-        [arrow_arrays.to_numpy(table.column(c)).astype(np.float64) for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")],
-        axis=1,
+        [columns[c].astype(np.float64) for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")], axis=1
     ).reshape(-1, 4)
 
 

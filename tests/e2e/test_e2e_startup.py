@@ -27,11 +27,12 @@ print(json.dumps({"code": code, "loaded": sorted(m for m in ("pandas", "geopanda
 """
 
 
-def test_detect_with_detections_and_errors_does_not_import_pandas(blob_model: Path, tmp_path: Path) -> None:
+def test_detect_with_detections_none_and_errors_does_not_import_pandas(blob_model: Path, tmp_path: Path) -> None:
     images = tmp_path / "images"
     images.mkdir()
     t = Affine(0.5, 0.0, 594_000.0, 0.0, -0.5, 5_758_000.0)
     write_geotiff(images / "scene.tif", 64, 48, data=blank(64, 48, [(10, 20, 0), (40, 20, 1)]), transform=t)
+    write_geotiff(images / "empty.tif", 64, 48, data=blank(64, 48, []), transform=t)  # no detections
     (images / "broken.tif").write_bytes(b"II*\x00 not a tiff")
     out = tmp_path / "out"
     args = ["-q", "detect", str(images), "-o", str(out), "--model", str(blob_model)]

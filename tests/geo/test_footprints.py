@@ -158,3 +158,13 @@ def test_many_boxes_are_fast_enough() -> None:
     boxes = np.hstack([xy, xy + rng.uniform(5, 40, (20_000, 2))])
     fp = footprints(boxes, _t(utm_transform()), "EPSG:32631")
     assert len(fp) == 20_000 and shapely.is_valid(fp.polygons_wgs84).all()
+
+
+def test_median_matches_numpy_for_odd_even_and_two_columns() -> None:
+    from skyscan.geo.footprints import _median
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5, 8):
+        values = rng.normal(size=(n, 2))
+        assert np.allclose(_median(values), np.median(values, axis=0))
+        assert np.isclose(_median(values[:, 0]), np.median(values[:, 0]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,19 +46,20 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
     """
     if overwrite and resume:
         raise click.UsageError("choose one of --overwrite and --resume (got both)")
-    from tqdm import tqdm
-
     from skyscan.detectors import DetectorRecipe
     from skyscan.io.reader import ReadOptions
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
-    bar: tqdm | None = None
+    bar: Any = None
 
     def on_paths(n: int) -> None:
         nonlocal bar
-        bar = tqdm(total=n, unit="img", desc="detect", disable=quiet, file=sys.stderr)
+        if not quiet:  # tqdm is only imported for a bar that is shown
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, unit="img", desc="detect", file=sys.stderr)
 
     def progress(_path: str) -> None:
         if bar is not None:
