@@ -100,6 +100,10 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
         click.echo(f"skyscan detect: error: {exc}", err=True)
         sys.exit(1)
     counts = result.manifest["counts"]
+    if engine == "local":  # a Spark session is stopped at exit, so only the local engine
+        from skyscan.cli import allow_fast_exit
+
+        allow_fast_exit()
     if not quiet:
         click.echo(
             f"{counts['detections']} detections in {counts['images_ok']} images "
