@@ -8,7 +8,9 @@
 2. end-to-end: ``skyscan detect`` on a generated GeoTIFF at the model's GSD (read, chip,
    detect, merge, georeference, write GeoParquet/GeoJSON), megapixels per second;
 3. naive: a loop that reads each chip separately and runs the model one chip at a time;
-4. peak memory (max RSS) of ``skyscan detect`` on a generated 20,000 × 20,000 RGB GeoTIFF.
+4. peak memory (max RSS) of ``skyscan detect`` on a generated 20,000 × 20,000 RGB GeoTIFF;
+5. the fixed cost of a fresh command: ``skyscan detect`` on a one-chip 256 px scene
+   (interpreter start, imports, model load, outputs, exit), median of five.
 
 Writes benchmarks/results/detect.json and prints the ratios.
 """
@@ -209,6 +211,9 @@ def main() -> None:
         rounds.append(r)
 
     reader_ms = reader_cpu_ms_per_chip(scene, windows)
+    tiny = make_scene(WORK / f"scene_256_{gsd}.tif", 256, gsd)
+    fixed = [run_cli(["detect", str(tiny), "-o", str(WORK / "out_tiny"), "--overwrite", "--model", args.model])[0]
+             for _ in range(5)]
 
     def med(f: Any) -> float:
         return float(np.median([f(r) for r in rounds]))
@@ -228,6 +233,8 @@ def main() -> None:
         "ceiling_ways_model_mps": ways,
         "reader_cpu_ms_per_chip": round(reader_ms, 3),
         "startup_s_fresh_command": round(wall - warm_wall, 2),
+        "fresh_command_one_chip_s": round(float(np.median(fixed)), 2),
+        "fresh_command_one_chip_s_all": [round(v, 2) for v in fixed],
         "rounds": [{k: round(v, 2) for k, v in r.items()} for r in rounds],
         "warm_process_model_mps": round(e2e_warm, 2), "warm_process_wall_s": round(warm_wall, 1),
         "warm_process_over_ceiling": round(med(lambda r: r["warm"] / r["ceiling_around_warm"]), 3),
