@@ -337,7 +337,7 @@ def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard
 def _column(values: object, n: int, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
     """One contract column: a per-image constant (a scalar or None) repeated ``n`` times,
     or one value per row."""
-    if values is None or isinstance(values, (str, bool, int, float)):
+    if values is None or np.isscalar(values):
         return arrow_arrays.repeat(values, n, type_)
     return arrow_arrays.array(values, type_)
 

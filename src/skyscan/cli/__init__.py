@@ -9,6 +9,7 @@ import importlib
 import logging
 import os
 import sys
+import threading
 
 import click
 
@@ -90,10 +91,10 @@ def main() -> None:
     try:
         cli(prog_name="skyscan")
     except SystemExit as done:
-        # Freeing hundreds of modules, ONNX Runtime sessions and GDAL's state at exit takes
-        # 0.1-0.4 s here, after the last output is written: a tenth of a fresh command on a
-        # 16 MP image. Skip it where the command allowed it and nobody observes the process
-        # (a profiler, a tracer, a coverage tool) or still has work in a thread.
+        # Freeing hundreds of modules, ONNX Runtime sessions and GDAL's state at exit adds
+        # to every command after its last output is written. Skip it where the command
+        # allowed it and nobody observes the process (a profiler, a tracer, a coverage
+        # tool) or still has work in a thread.
         if _fast_exit_allowed and isinstance(done.code, int | None) and _nothing_left_to_run():
             logging.shutdown()
             for stream in (sys.stdout, sys.stderr):
@@ -104,8 +105,6 @@ def main() -> None:
 
 
 def _nothing_left_to_run() -> bool:
-    import threading
-
     if sys.gettrace() is not None or sys.getprofile() is not None:
         return False
     others = [t for t in threading.enumerate() if t is not threading.current_thread()]
