@@ -61,3 +61,18 @@ def test_learning_rate_schedule() -> None:
     assert learning_rate(1.0, 0.05) == pytest.approx(1.0)
     assert learning_rate(1.0, 1.0) == pytest.approx(0.02)
     assert learning_rate(1.0, 2.0) == pytest.approx(0.02)
+
+
+def test_p_object_sets_the_share_of_object_centred_chips() -> None:
+    """One small car in a large empty image: object-centred chips nearly always hold it, chips
+    drawn anywhere almost never do, so the share with an object follows ``p_object``."""
+    from skyscan.train.augment import AugmentConfig
+    from skyscan.train.data import TrainImage
+    from skyscan.train.sampler import ChipSampler
+
+    image = TrainImage(np.zeros((1024, 1024, 3), np.uint8), np.array([[500, 500, 516, 508]], np.float32),
+                       np.array([0]), 0.25, "synthetic")
+    for p_object, low, high in ((1.0, 0.9, 1.0), (0.3, 0.2, 0.4), (0.0, 0.0, 0.05)):
+        sampler = ChipSampler([image], 3, 0.25, 64, 4, AugmentConfig(), seed=0, p_object=p_object)
+        share = np.mean([len(sampler.sample()[1]) > 0 for _ in range(200)])
+        assert low <= share <= high, (p_object, share)

@@ -48,10 +48,11 @@ def test_train_export_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
         "train", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"), "--format", "yolo",
         "--image-gsd", "0.25", "--val-list", str(_names(tiny_dataset, "s1.png")), "-o", str(model),
         "--steps", "3", "--batch", "2", "--chip", "64", "--input-size", "64", "--val-every", "2",
-        "--widths", "4,8,8", "--threads", "1",
+        "--widths", "4,8,8", "--threads", "1", "--p-object", "0.5",
     ])
     assert res.exit_code == 0, res.output
     card = load_card(model)
+    assert card.extra["training"]["config"]["p_object"] == 0.5
     assert card.output_format == "centernet" and card.gsd == 0.25 and card.input_size == (64, 64)
     assert [c.xview_type_id for c in card.classes] == [18, 23, 19]
     assert card.extra["training"]["steps_run"] == 3

@@ -50,12 +50,14 @@ def _widths(text: str) -> tuple[int, int, int]:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--ema", type=float, default=0.999, show_default=True,
               help="Decay of the weight average that is validated and exported (0 = raw weights).")
+@click.option("--p-object", type=click.FloatRange(0, 1), default=0.7, show_default=True,
+              help="Share of training chips centred near a labelled object (the rest: anywhere).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 def train_command(images: Path | None, spec_path: Path | None, labels: Path | None, fmt: str, classes: Path | None,
                   image_gsd: float | None, name_list: Path | None, val_list: Path | None, output: Path,
                   run_dir: Path | None, name: str | None, gsd: float, steps: int, batch: int, lr: float, chip: int,
                   input_size: int, widths: str, val_every: int, score_threshold: float, threads: int,
-                  time_limit: float, seed: int, ema: float, overwrite: bool) -> None:
+                  time_limit: float, seed: int, ema: float, p_object: float, overwrite: bool) -> None:
     """Train a vehicle detector from scratch and export OUTPUT (.onnx) with its model card.
 
     Either --data SPEC.json (several sources, each with its GSD), or IMAGES --labels
@@ -83,7 +85,8 @@ def train_command(images: Path | None, spec_path: Path | None, labels: Path | No
             spec = DataSpec((source(name_list),), (source(val_list),) if val_list else ())
         cfg = TrainConfig(gsd=gsd, chip=chip, input_size=input_size, steps=steps, batch=batch, lr=lr,
                           widths=_widths(widths), val_every=val_every, seed=seed, threads=threads,
-                          score_threshold=score_threshold, time_limit_s=time_limit, ema=ema)
+                          score_threshold=score_threshold, time_limit_s=time_limit, ema=ema,
+                          p_object=p_object)
         out, _card, result = train_and_export(spec, output, cfg, run_dir=run_dir, name=name, command=command,
                                              overwrite=overwrite)
     except SkyscanError as exc:
