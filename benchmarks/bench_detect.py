@@ -145,11 +145,11 @@ def reader_cpu_ms_per_chip(path: Path, windows: list, batch: int = 16) -> float:
         return (time.process_time() - t0) * 1000 / len(windows)
 
 
-def run_cli(args: list[str]) -> tuple[float, float]:
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run ``skyscan`` in a child process: (wall seconds, peak RSS of the child in MiB)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "skyscan", "-q", *args], check=True)
+    subprocess.run([sys.executable, "-m", "skyscan", "-q", *args], check=True, env=env)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return wall, max(peak, before) / 1024

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -91,13 +92,23 @@ def test_empty_table_has_the_schema() -> None:
     assert table.num_rows == 0 and table.schema.equals(schema)
 
 
-def test_the_helpers_do_not_import_pandas() -> None:
+def test_read_parquet_reads_what_was_written(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    table = pa.table({"a": [1, None, 3], "s": ["x", "y", None]})
+    pq.write_table(table, tmp_path / "t.parquet")
+    assert arrow_arrays.read_parquet(tmp_path / "t.parquet").equals(table)
+
+
+def test_the_helpers_do_not_import_pandas(tmp_path: Path) -> None:
     code = (
-        "import sys, numpy as np, pyarrow as pa\n"
+        "import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq\n"
         "from skyscan import arrow_arrays as aa\n"
         "aa.array(np.arange(3.0), pa.float32()); aa.array(['x', None], pa.string())\n"
         "aa.to_numpy(aa.array([True, False], pa.bool_())); aa.repeat('id', 3, pa.string())\n"
         "aa.to_numpy(aa.empty_table(pa.schema([pa.field('a', pa.int32())])).column('a'))\n"
+        f"pq.write_table(pa.Table.from_arrays([aa.array([1, 2], pa.int32())], names=['a']), {str(tmp_path / 'p.parquet')!r})\n"
+        f"aa.read_parquet({str(tmp_path / 'p.parquet')!r})\n"
         "print('pandas' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,7 +2,8 @@
 
 ``pa.array``, ``Array.to_numpy`` and ``pq.read_table`` each ask pyarrow's lazy pandas
 shim something (is this a pandas object? which string dtype?), and the first question
-imports pandas: about 0.5 s of CPU (``python -X importtime -c "import pandas"``) in every
+imports pandas: 0.45-0.7 s of CPU (``python -X importtime -c "import numpy, pyarrow; import
+pandas"``) in every
 fresh ``skyscan detect``, which never uses pandas. The detection path converts through
 these buffer-level helpers instead; each gives what the pyarrow call it replaces gives
 (tests/test_arrow_arrays.py compares them).
@@ -10,6 +11,7 @@ these buffer-level helpers instead; each gives what the pyarrow call it replaces
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -105,6 +107,14 @@ def _numpy_dtype(type_: pa.DataType) -> np.dtype:
     if not (pa.types.is_integer(type_) or pa.types.is_floating(type_)):
         raise TypeError(f"no numpy buffer layout for Arrow type {type_}")
     return np.dtype(type_.to_pandas_dtype())
+
+
+def read_parquet(path: str | os.PathLike[str]) -> pa.Table:
+    """One Parquet file as a table (``pq.read_table`` goes through ``pyarrow.dataset``,
+    whose import imports pandas)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).read()
 
 
 def empty_table(schema: pa.Schema) -> pa.Table:

@@ -269,7 +269,7 @@ def finalize_image(
     The result is independent of the order of ``raw``'s rows (engines may deliver units
     in any order): rows are sorted before merging and numbered after. The sort and the
     selection run in numpy: ``Table.sort_by``/``take`` would import ``pyarrow.compute``,
-    about 60 ms of every fresh command (it builds its docstrings on import).
+    50-75 ms of every fresh command (it builds its docstrings on import).
     """
     columns = {name: arrow_arrays.to_numpy(raw.column(name)) for name in RAW_SCHEMA.names if name != "image_id"}
     order = np.lexsort(  # the last key sorts first

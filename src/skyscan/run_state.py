@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from skyscan import arrow_arrays
 from skyscan.io.writers import write_json, write_parquet
@@ -60,9 +59,9 @@ class PartStore:
         dets, errs = [], []
         for path in paths:
             if self._det(path).exists():
-                dets.append(read_parquet(self._det(path)))
+                dets.append(arrow_arrays.read_parquet(self._det(path)))
             elif self._err(path).exists():
-                errs.append(read_parquet(self._err(path)))
+                errs.append(arrow_arrays.read_parquet(self._err(path)))
         det = pa.concat_tables([empty_detections(), *dets], promote_options="default")
         # Contract columns first, then meta_* sorted: the same order whichever image
         # brought a column first (and the same order as the Spark engine).
@@ -79,12 +78,6 @@ def error_table(run_id: str, failures: list[tuple[str, str, str, str]]) -> pa.Ta
     return pa.Table.from_arrays(
         [arrow_arrays.array(v, f.type) for v, f in zip(values, ERROR_SCHEMA, strict=True)], schema=ERROR_SCHEMA
     )
-
-
-def read_parquet(path: str | Path) -> pa.Table:
-    """One Parquet file as a table (``pq.read_table`` goes through ``pyarrow.dataset``,
-    whose import imports pandas; see :mod:`skyscan.arrow_arrays`)."""
-    return pq.ParquetFile(path).read()
 
 
 def load_state(outdir: str | Path) -> dict[str, Any] | None:

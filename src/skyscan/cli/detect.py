@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from skyscan.errors import SkyscanError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 @click.command("detect")
@@ -52,7 +55,7 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
     from skyscan.run import run_detect
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
-    bar: Any = None
+    bar: tqdm | None = None
 
     def on_paths(n: int) -> None:
         nonlocal bar

@@ -149,7 +149,7 @@ def _ground_area(
 
 
 def _median(values: FloatArray) -> FloatArray:
-    """``np.median(values, axis=0)``, which imports ``numpy.ma`` (about 50 ms of a fresh
+    """``np.median(values, axis=0)``, which imports ``numpy.ma`` (20-50 ms of a fresh
     command) on first use."""
     ordered = np.sort(values, axis=0)
     mid = len(ordered) // 2

@@ -33,11 +33,11 @@ def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, 
     suffix = Path(path).suffix.lower()
     try:
         if suffix in (".parquet", ".pq", ".geoparquet"):
-            import pyarrow.parquet as pq
+            from skyscan.arrow_arrays import read_parquet
 
             # Arrow's own conversion keeps an integer column with missing cells integer;
             # pandas would turn it into floats (17 -> "17.0" in every detection row).
-            table = pq.read_table(path)
+            table = read_parquet(path)
             columns, rows = [str(c) for c in table.column_names], table.to_pylist()
         elif suffix in (".csv", ".txt"):
             columns, rows = _read_csv(path)
