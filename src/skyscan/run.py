@@ -180,9 +180,12 @@ def _manifest(
     engine: str,
     resumed: bool,
 ) -> dict[str, Any]:
-    from skyscan.detectors import get_detector
+    from skyscan.detectors import load_card
+    from skyscan.detectors.registry import resolve_model
 
-    card = get_detector(options.recipe).card
+    # the card alone: get_detector(options.recipe) would build a second ONNX session, as the
+    # engines ran with their own thread count in the recipe
+    card = load_card(resolve_model(options.recipe.model))
     classes = Counter(detections.column("class_name").to_pylist()) if detections.num_rows else Counter()
     return {
         "run_id": run_id,

@@ -367,6 +367,19 @@ def test_window_past_edges_is_zero_padded(gradient: tuple[Path, np.ndarray]) -> 
     assert outside.shape == (8, 8, 3) and not outside.any()
 
 
+def test_padding_is_zeroed_over_stale_batch_memory(gradient: tuple[Path, np.ndarray]) -> None:
+    """Batches are not zeroed when allocated: a chip past the edge zeroes its own padding."""
+    p, data = gradient
+    with ImageReader(open_image(p)) as reader:
+        past = np.full((3, 32, 32), 255, np.uint8)
+        reader._read_into(past, ChipWindow(-8, -6, 32, 32, 32, 32), rasterio.enums.Resampling.bilinear)
+        outside = np.full((3, 8, 8), 255, np.uint8)
+        reader._read_into(outside, ChipWindow(100, 100, 16, 16, 8, 8), rasterio.enums.Resampling.bilinear)
+    assert (past[:, :6] == 0).all() and (past[:, :, :8] == 0).all()
+    assert np.array_equal(past[:, 6:, 8:], data[:, :26, :24])
+    assert not outside.any()
+
+
 def test_downsampled_window_matches_block_average(gradient: tuple[Path, np.ndarray]) -> None:
     p, data = gradient
     with ImageReader(open_image(p)) as reader:

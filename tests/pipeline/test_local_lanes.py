@@ -63,3 +63,34 @@ def test_a_lane_that_starts_late_finds_nothing_and_opens_nothing(tmp_path: Path)
     # nothing left: the image (which does not exist) is never opened
     table = detect_batches(ref, shared.lane(1), object(), DetectOptions())  # type: ignore[arg-type]
     assert table.num_rows == 0
+
+
+def test_a_local_run_builds_one_onnx_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lanes share one session; run.json's model facts come from the card, not from
+    a second session built for the recipe's other thread count."""
+    import onnxruntime as ort
+
+    from rasters import utm_transform, write_geotiff
+    from skyscan.detectors import get_detector
+    from skyscan.detectors.synthetic import build_blob_model
+    from skyscan.run import run_detect
+
+    model = build_blob_model(tmp_path / "blobs.onnx", input_size=64)
+    write_geotiff(tmp_path / "a.tif", 96, 96, transform=utm_transform(0.5))
+    built: list[str] = []
+    real_session = ort.InferenceSession
+
+    def counting_session(path: str, *args: object, **kwargs: object) -> object:
+        built.append(str(path))
+        return real_session(path, *args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", counting_session)
+    get_detector.cache_clear()  # sessions built by earlier tests must not hide this run's
+    try:
+        options = DetectOptions(recipe=DetectorRecipe(model=str(model)))
+        result = run_detect([str(tmp_path / "a.tif")], tmp_path / "out", options)
+    finally:
+        get_detector.cache_clear()
+    assert result.n_images_ok == 1
+    assert built == [str(model)]
+    assert result.manifest["model"]["input_size"] == [64, 64]

@@ -56,6 +56,22 @@ def test_geojson_features_carry_properties(tmp_path: Path) -> None:
     assert "centroid" not in fc["features"][0]["properties"]
 
 
+def test_geojson_writes_nan_and_infinity_as_null(tmp_path: Path) -> None:
+    """Non-finite floats are not JSON: null, whether or not the column also has nulls,
+    in any chunk; finite values and other columns are untouched."""
+    rows = _rows(4)
+    score = pa.chunked_array([pa.array([0.5, float("nan")], pa.float32()), pa.array([float("inf"), 0.25], pa.float32())])
+    area = pa.chunked_array([pa.array([None, 2.0], pa.float64()), pa.array([float("-inf"), 3.0], pa.float64())])
+    rows = rows.set_column(rows.schema.get_field_index("score"), "score", score)
+    rows = rows.set_column(rows.schema.get_field_index("area_m2"), "area_m2", area)
+    text = write_geojson(rows, tmp_path / "n.geojson").read_text()
+    props = [f["properties"] for f in json.loads(text)["features"]]  # strict JSON: no NaN tokens
+    assert "NaN" not in text and "Infinity" not in text
+    assert [p["score"] for p in props] == [0.5, None, None, 0.25]
+    assert [p["area_m2"] for p in props] == [None, 2.0, None, 3.0]
+    assert [p["px_xmax"] for p in props] == [5.0] * 4
+
+
 def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
     target = tmp_path / "out.parquet"
     with pytest.raises(RuntimeError), atomic_path(target) as tmp:

@@ -524,25 +524,29 @@ class ImageReader:
         if len(sizes) > 1:
             raise InputError(f"{self.ref.path}: windows read together must share one output size (got {sorted(sizes)})")
         # Each chip is written straight into its planes of the batch: no per-chip copies.
-        planes = np.zeros((len(windows), 3, windows[0].out_height, windows[0].out_width), np.uint8)
+        # Not zeroed here: ``_read_into`` zeroes only the chips that reach past the image.
+        planes = np.empty((len(windows), 3, windows[0].out_height, windows[0].out_width), np.uint8)
         with rasterio.Env(**_GDAL_ENV):
             for out, window in zip(planes, windows, strict=True):
                 self._read_into(out, window, method)
         return planes.transpose(0, 2, 3, 1)
 
     def _read_into(self, out: npt.NDArray[np.uint8], window: ChipWindow, method: Resampling) -> None:
-        """Fill ``out`` (zeros, ``(3, out_height, out_width)``) with the chip of ``window``."""
+        """Fill ``out`` (``(3, out_height, out_width)``, any content) with the chip of ``window``."""
         if min(window.width, window.height, window.out_width, window.out_height) <= 0:
             raise InputError(f"{self.ref.path}: window sizes must be positive (got {window})")
         cols = _edges(window.col_off, window.width, window.out_width, self.ref.width)
         rows = _edges(window.row_off, window.height, window.out_height, self.ref.height)
         if cols is None or rows is None:
+            out.fill(0)
             return
         oc0, oc1, sc0, sc1 = cols
         or0, or1, sr0, sr1 = rows
         src = Window(sc0, sr0, sc1 - sc0, sr1 - sr0)
         shape = (or1 - or0, oc1 - oc0)
         target = out[:, or0:or1, oc0:oc1]
+        if target.shape != out.shape:
+            out.fill(0)  # the chip reaches past the image: its padding is 0
         if self._direct and target.flags.c_contiguous:
             # plain uint8 RGB, chip fully inside: GDAL decodes straight into the batch
             try:
