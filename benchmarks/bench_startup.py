@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from bench_detect import RESULTS, ROOT, WORK, make_scene, run_cli
+from bench_detect import RESULTS, ROOT, WORK, compile_sources, make_scene, run_cli
 
 
 def baseline_tree(commit: str) -> Path:
@@ -44,6 +44,8 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     scene = make_scene(WORK / "scene_256_0.25.tif", 256, 0.25)
     trees = {"baseline": baseline_tree(args.baseline) / "src", "current": ROOT / "src"}
+    for src in trees.values():
+        compile_sources(src)
     times: dict[str, list[float]] = {name: [] for name in trees}
     fresh_command_s(trees["current"], scene, WORK / "out_startup")  # warm the page cache for both
     for _ in range(args.runs):

@@ -16,7 +16,8 @@ TILE, CONTEXT, COLS = 120, 40, 7
 
 
 def main(regions_csv: str, images_dir: str, out: str) -> None:
-    rows = list(csv.DictReader(Path(regions_csv).open(encoding="utf-8")))
+    with Path(regions_csv).open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     sheet = Image.new("RGB", (COLS * TILE, -(-len(rows) // COLS) * TILE), "white")
     for k, row in enumerate(rows):
         im = Image.open(Path(images_dir) / row["image"]).convert("RGB")
