@@ -100,6 +100,17 @@ def test_read_parquet_reads_what_was_written(tmp_path: Path) -> None:
     assert arrow_arrays.read_parquet(tmp_path / "t.parquet").equals(table)
 
 
+def test_arrow_parts_read_back_what_was_written(tmp_path: Path) -> None:
+    from skyscan.io.writers import write_arrow
+
+    table = pa.table({"a": [1, None, 3], "s": ["x", "y", None], "g": [b"\x01", None, b""]})
+    write_arrow(table, tmp_path / "t.arrow")
+    back = arrow_arrays.read_arrow(tmp_path / "t.arrow")
+    assert back.equals(table) and back.schema.equals(table.schema)
+    empty = arrow_arrays.empty_table(table.schema)
+    assert arrow_arrays.read_arrow(write_arrow(empty, tmp_path / "e.arrow")).equals(empty)
+
+
 def test_the_helpers_do_not_import_pandas(tmp_path: Path) -> None:
     code = (
         "import sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq\n"
@@ -109,6 +120,8 @@ def test_the_helpers_do_not_import_pandas(tmp_path: Path) -> None:
         "aa.to_numpy(aa.empty_table(pa.schema([pa.field('a', pa.int32())])).column('a'))\n"
         f"pq.write_table(pa.Table.from_arrays([aa.array([1, 2], pa.int32())], names=['a']), {str(tmp_path / 'p.parquet')!r})\n"
         f"aa.read_parquet({str(tmp_path / 'p.parquet')!r})\n"
+        "from skyscan.io.writers import write_arrow\n"
+        f"aa.read_arrow(write_arrow(aa.empty_table(pa.schema([pa.field('a', pa.int32())])), {str(tmp_path / 'p.arrow')!r}))\n"
         "print('pandas' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -117,6 +117,12 @@ def read_parquet(path: str | os.PathLike[str]) -> pa.Table:
     return pq.ParquetFile(path).read()
 
 
+def read_arrow(path: str | os.PathLike[str]) -> pa.Table:
+    """One Arrow IPC file as a table (read in full, so the file is not held open)."""
+    with pa.OSFile(os.fspath(path), "rb") as source:
+        return pa.ipc.open_file(source).read_all()
+
+
 def empty_table(schema: pa.Schema) -> pa.Table:
     """A table with ``schema`` and no rows (``Schema.empty_table`` asks the shim)."""
     return pa.Table.from_batches([], schema=schema)

@@ -105,12 +105,22 @@ def write_parquet(table: pa.Table, target: str | Path) -> Path:
     return Path(target)
 
 
+def write_arrow(table: pa.Table, target: str | Path) -> Path:
+    """An Arrow IPC file (lz4): for checkpoints read back by skyscan itself, several times
+    cheaper to write and to read than a small Parquet file (no page encoding or footer)."""
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with atomic_path(target) as tmp:
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
+            writer.write_table(table)
+    return Path(target)
+
+
 def write_geojson(table: pa.Table, target: str | Path, geometry: str = "geometry") -> Path:
     """Write a FeatureCollection; rows without geometry get ``"geometry": null``.
 
     NaN and infinities are not JSON: they become ``null``. Only the float columns that
     hold any are cleaned row by row, and one encoder serves every row (``json.dumps``
-    with options builds a new one per call): about 3x faster on a detections table.
+    with options builds a new one per call): about twice as fast on a detections table.
     """
     skip = set(GEOMETRY_COLUMNS)
     props = [c for c in table.column_names if c not in skip]
