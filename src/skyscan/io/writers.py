@@ -109,9 +109,13 @@ def write_arrow(table: pa.Table, target: str | Path) -> Path:
     """An Arrow IPC file (lz4): for checkpoints read back by skyscan itself, several times
     cheaper to write and to read than a small Parquet file (no page encoding or footer)."""
     options = pa.ipc.IpcWriteOptions(compression="lz4")
-    with atomic_path(target) as tmp:
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
-            writer.write_table(table)
+    # the file is closed before atomic_path syncs and renames it (contexts exit in reverse)
+    with (
+        atomic_path(target) as tmp,
+        pa.OSFile(str(tmp), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema, options=options) as writer,
+    ):
+        writer.write_table(table)
     return Path(target)
 
 
