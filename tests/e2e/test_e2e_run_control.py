@@ -34,8 +34,15 @@ def first(images: Path, blob_model: Path, tmp_path_factory: pytest.TempPathFacto
     return {"out": out, "res": res, "tables": read_outputs(out)}
 
 
+def _part_files(out: Path, kind: str = "*") -> list[Path]:
+    """The run's checkpoint parts (``<key>.det|err.<format>``), whatever their file format."""
+    return sorted((out / "_parts").glob(f"*.{kind}.*"))
+
+
 def _parts(out: Path) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in (out / "_parts").glob("*.parquet")}
+    parts = {p.name: p.stat().st_mtime_ns for p in _part_files(out)}
+    assert parts, "no checkpoint parts: has their naming changed?"  # else every check passes empty
+    return parts
 
 
 def test_verbose_shows_progress_summary_and_each_image(first: dict[str, Any]) -> None:
@@ -78,7 +85,8 @@ def test_resume_finishes_only_what_is_missing(first: dict[str, Any], images: Pat
     out = tmp_path / "out"
     shutil.copytree(first["out"], out)
     # as if the run died after three images: two parts and the final outputs never written
-    lost = sorted((out / "_parts").glob("*.det.parquet"))[:2]
+    lost = _part_files(out, "det")[:2]
+    assert len(lost) == 2
     for p in [*lost, out / "detections.parquet", out / "detections.geojson", out / "errors.parquet", out / "run.json"]:
         p.unlink()
     kept = {k: v for k, v in _parts(out).items()}
@@ -115,7 +123,7 @@ def test_overwrite_replaces_the_previous_run(first: dict[str, Any], images: Path
     det, err, manifest = read_outputs(out)
     assert set(det.column("image_id").to_pylist()) == {"scene_0"}  # nothing left from the old run
     assert manifest["run_id"] != first["tables"][2]["run_id"] and err.num_rows == 0
-    assert len(list((out / "_parts").glob("*.det.parquet"))) == 1
+    assert len(_part_files(out, "det")) == 1
     assert not (out / "map.html").exists()  # an output of the old run
     assert (out / "my_notes.md").read_text() == "not skyscan's"  # only skyscan's files are replaced
 
