@@ -2,10 +2,10 @@
 
 Each finished input leaves exactly one part file in ``OUTDIR/_parts/``: its detections
 (possibly none) or its error row, as an Arrow IPC file (a checkpoint only skyscan reads,
-several times cheaper to write and read than a small Parquet file). Parts are
-written atomically, so a part that exists is complete; resuming skips every input that
-has one. The final outputs are assembled from
-the parts in input order, which makes a resumed run's result equal an uninterrupted one.
+several times cheaper to write and read than a small Parquet file). Parts are written
+atomically, so a part that exists is complete; resuming skips every input that has one.
+The final outputs are assembled from the parts in input order, which makes a resumed
+run's result equal an uninterrupted one.
 """
 
 from __future__ import annotations
