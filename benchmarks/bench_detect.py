@@ -10,7 +10,9 @@
 3. naive: a loop that reads each chip separately and runs the model one chip at a time;
 4. peak memory (max RSS) of ``skyscan detect`` on a generated 20,000 × 20,000 RGB GeoTIFF;
 5. the fixed cost of a fresh command: ``skyscan detect`` on a one-chip 256 px scene
-   (interpreter start, imports, model load, outputs, exit), median of five.
+   (interpreter start, imports, model load, outputs, exit), median of five;
+6. with ``--tiles N``: ``skyscan detect`` on a folder of N generated 1024 px tiles (a
+   mosaic delivered as tiles, or drone frames), where per-image work adds up.
 
 Writes benchmarks/results/detect.json and prints the ratios.
 """
@@ -34,6 +36,7 @@ from rasterio.transform import Affine
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
 RESULTS = ROOT / "benchmarks" / "results"
+TILE_PX = 1024  # side of the tiles of --tiles
 
 
 def make_scene(path: Path, size: int, gsd: float, seed: int = 0) -> Path:
@@ -170,6 +173,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=20000, help="side of the memory scene (px); 0 skips")
     parser.add_argument("--model", default="vehicles")
     parser.add_argument("--rounds", type=int, default=3, help="measurement rounds (ratios are medians of rounds)")
+    parser.add_argument("--tiles", type=int, default=0, help="also a folder of this many 1024 px tiles (0 skips)")
     args = parser.parse_args()
 
     from skyscan.detectors import DetectorRecipe, get_detector
@@ -184,6 +188,11 @@ def main() -> None:
     windows = chip_plan(scene, detector)
     h, w = detector.card.input_size
     model_px = len(windows) * h * w  # overlapping chips: the model sees more pixels than the image has
+    if args.tiles:
+        tiles = WORK / f"tiles_{args.tiles}_{gsd}"
+        tiles.mkdir(exist_ok=True)
+        tile_paths = [make_scene(tiles / f"tile_{i:04d}.tif", TILE_PX, gsd, seed=i) for i in range(args.tiles)]
+        tiles_chips = len(chip_plan(tile_paths[0], detector)) * args.tiles
     image_px = args.size * args.size
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
@@ -218,6 +227,10 @@ def main() -> None:
         r["warm"], r["warm_wall"] = model_px / 1e6 / warm_wall, warm_wall
         r["ceiling"] = float(np.mean([c0, c1, c2, c3]))
         r["ceiling_around_naive"], r["ceiling_around_e2e"], r["ceiling_around_warm"] = (c0 + c1) / 2, (c1 + c2) / 2, (c2 + c3) / 2
+        if args.tiles:
+            tiles_wall, _ = run_cli(["detect", str(tiles), "-o", str(WORK / "out_tiles"), "--overwrite", "--model", args.model])
+            c4 = best_ceiling(detector, single, lanes, ways)
+            r["tiles"], r["tiles_wall"], r["ceiling_around_tiles"] = tiles_chips * h * w / 1e6 / tiles_wall, tiles_wall, (c3 + c4) / 2
         rounds.append(r)
 
     reader_ms = reader_cpu_ms_per_chip(scene, windows)
@@ -252,6 +265,10 @@ def main() -> None:
         "loadavg_after": [round(v, 2) for v in os.getloadavg()],
         "command": "python benchmarks/bench_detect.py " + " ".join(sys.argv[1:]),
     }
+    if args.tiles:
+        result.update(tiles=args.tiles, tile_px=TILE_PX, tiles_chips=tiles_chips,
+                      tiles_model_mps=round(med(lambda r: r["tiles"]), 2), tiles_wall_s=round(med(lambda r: r["tiles_wall"]), 1),
+                      tiles_over_ceiling=round(med(lambda r: r["tiles"] / r["ceiling_around_tiles"]), 3))
     if args.big:
         big = make_scene(WORK / f"scene_{args.big}_{gsd}.tif", args.big, gsd)
         big_px = len(chip_plan(big, detector)) * h * w
@@ -270,6 +287,8 @@ def main() -> None:
           f"end-to-end / naive = {result['end_to_end_over_naive']} (target >= 3)")
     print(f"warm process: / ceiling = {result['warm_process_over_ceiling']}; "
           f"/ naive = {result['warm_process_over_naive']}")
+    if args.tiles:
+        print(f"folder of {args.tiles} tiles of {TILE_PX} px: / ceiling = {result['tiles_over_ceiling']}")
     if args.big:
         print(f"peak RSS on {args.big}x{args.big}: {result['big_peak_rss_mib']} MiB (target <= 1536); "
               f"end-to-end / ceiling there = {result['big_end_to_end_over_ceiling']}")
