@@ -19,6 +19,7 @@ RENDER_OUT=${RENDER_OUT:-docs/images}
 MODEL_GSD=${MODEL_GSD:-0.25}
 WIDTHS=${WIDTHS:-16,32,48}
 P_OBJECT=${P_OBJECT:-0.7}
+SEED=${SEED:-0}
 STEPS=${STEPS:-20000}
 TIME_LIMIT=${TIME_LIMIT:-3000}
 SKYSCAN=${SKYSCAN:-.venv/bin/skyscan}
@@ -45,7 +46,7 @@ JSON
 # 1. train from scratch and export (model GSD 0.25 m unless MODEL_GSD is set, 256 px chips, centernet outputs)
 $SKYSCAN -v train --data "$RUN/data.json" -o "$MODELS/vehicles.onnx" --run-dir "$RUN" \
   --gsd "$MODEL_GSD" --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
-  --widths "$WIDTHS" --p-object "$P_OBJECT" --threads 2 --seed 0 --overwrite
+  --widths "$WIDTHS" --p-object "$P_OBJECT" --threads 2 --seed "$SEED" --overwrite
 
 # 2. measure through the real pipeline on the held-out street at KIT GSD; record in the card
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \
