@@ -3,10 +3,10 @@
 ``pa.array``, ``Array.to_numpy`` and ``pq.read_table`` each ask pyarrow's lazy pandas
 shim something (is this a pandas object? which string dtype?), and the first question
 imports pandas: 0.45-0.7 s of CPU (``python -X importtime -c "import numpy, pyarrow; import
-pandas"``) in every
-fresh ``skyscan detect``, which never uses pandas. The detection path converts through
-these buffer-level helpers instead; each gives what the pyarrow call it replaces gives
-(tests/test_arrow_arrays.py compares them).
+pandas"``) in every fresh ``skyscan detect``, which never uses pandas. The detection path
+converts through these buffer-level helpers instead; each gives what the pyarrow call it
+replaces gives (tests/test_arrow_arrays.py compares them). The file readers here
+(``read_parquet``, ``read_arrow`` for checkpoint parts) keep to calls that do not ask.
 """
 
 from __future__ import annotations

@@ -180,12 +180,11 @@ def _manifest(
     engine: str,
     resumed: bool,
 ) -> dict[str, Any]:
-    from skyscan.detectors import load_card
-    from skyscan.detectors.registry import resolve_model
+    from skyscan.detectors import recipe_card
 
     # the card alone: get_detector(options.recipe) would build a second ONNX session, as the
     # engines ran with their own thread count in the recipe
-    card = load_card(resolve_model(options.recipe.model))
+    card = recipe_card(options.recipe)
     classes = Counter(detections.column("class_name").to_pylist()) if detections.num_rows else Counter()
     return {
         "run_id": run_id,

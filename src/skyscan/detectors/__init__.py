@@ -16,6 +16,7 @@ __all__ = [
     "StagedDetector",
     "get_detector",
     "load_card",
+    "recipe_card",
     "save_card",
 ]
 
@@ -35,3 +36,11 @@ def get_detector(recipe: DetectorRecipe) -> Detector:
 
         return OnnxDetector(path, threads=recipe.threads, score_threshold=recipe.score_threshold)
     raise InputError(f"'backend' must be 'onnx' (got {recipe.backend!r})")
+
+
+def recipe_card(recipe: DetectorRecipe) -> ModelCard:
+    """The card of the model a recipe names, read from disk: no ONNX session is built
+    (what a driver, a manifest or a planner needs; ``get_detector`` builds one per recipe)."""
+    from skyscan.detectors.registry import resolve_model
+
+    return load_card(resolve_model(recipe.model))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyscan.detectors import ModelCard, get_detector, load_card
+from skyscan.detectors import ModelCard, get_detector, recipe_card
 from skyscan.engines import spark_stages as stages
 from skyscan.engines.spark_session import joined_or_new_session, task_cpus, to_spark_schema
 from skyscan.errors import InputError
@@ -58,13 +58,6 @@ class PackedJob:
 
     def release(self) -> None:
         self.units.unpersist()
-
-
-def model_card(options: DetectOptions) -> ModelCard:
-    """The card of the model a recipe names (read on the driver; no ONNX session built)."""
-    from skyscan.detectors.registry import resolve_model
-
-    return load_card(resolve_model(options.recipe.model))
 
 
 def for_spark(spark: SparkSession, options: DetectOptions) -> DetectOptions:
@@ -114,7 +107,7 @@ def plan_job(
     if partitions is not None and partitions < 1:
         raise InputError(f"'partitions' must be >= 1 (got {partitions})")
     options = for_spark(spark, options)
-    card = model_card(options)
+    card = recipe_card(options.recipe)  # on the driver: no ONNX session
     factory = detector_factory or get_detector
     parallelism = max(1, spark.sparkContext.defaultParallelism)
 

@@ -124,7 +124,8 @@ def write_geojson(table: pa.Table, target: str | Path, geometry: str = "geometry
 
     NaN and infinities are not JSON: they become ``null``. Only the float columns that
     hold any are cleaned row by row, and one encoder serves every row (``json.dumps``
-    with options builds a new one per call): about twice as fast on a detections table.
+    with options builds a new one per call); on the demo's 3,601 rows, 0.13-0.19 s against
+    0.23-0.30 s for cleaning every value of every row (three ad-hoc timings each).
     """
     skip = set(GEOMETRY_COLUMNS)
     props = [c for c in table.column_names if c not in skip]
