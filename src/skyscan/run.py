@@ -11,10 +11,12 @@ import hashlib
 import logging
 import platform
 import shutil
+import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -148,10 +150,14 @@ def run_detect(
         errors = pa.concat_tables(
             [error_table(run_id, [(f.path, f.stage, type(f.error).__name__, str(f.error)) for f in failures]), errors]
         )
-    write_geoparquet(detections, outdir / "detections.parquet")
-    if geojson:
-        write_geojson(detections, outdir / "detections.geojson")
-    write_parquet(errors, outdir / "errors.parquet")
+    # GeoJSON is encoded in Python (holding the GIL) while the Parquet files are encoded
+    # and compressed by Arrow (which releases it): written side by side, the two overlap.
+    with ThreadPoolExecutor(1) as side:
+        geojson_done = side.submit(write_geojson, detections, outdir / "detections.geojson") if geojson else None
+        write_geoparquet(detections, outdir / "detections.parquet")
+        write_parquet(errors, outdir / "errors.parquet")
+        if geojson_done is not None:
+            geojson_done.result()
     timings["write_outputs"] = time.perf_counter() - t1
 
     n_failed = errors.num_rows
@@ -212,6 +218,15 @@ def _manifest(
 
 
 def _version(name: str) -> str | None:
+    """The installed version of package ``name``.
+
+    A module the run already imported answers with its ``__version__`` (the packages
+    listed in the manifest all set it); ``importlib.metadata`` is the fallback, as it
+    scans the installed distributions: 8-13 ms for the seven in a fresh process.
+    """
+    loaded = getattr(sys.modules.get(name), "__version__", None)
+    if isinstance(loaded, str):
+        return loaded
     from importlib.metadata import PackageNotFoundError, version
 
     try:

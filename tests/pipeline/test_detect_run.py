@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import geopandas as gpd
@@ -61,6 +62,11 @@ def test_detect_writes_every_output_and_lists_bad_inputs(tmp_path: Path, model: 
     assert all(Path(e["path"]).name in e["message"] for e in errors)
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["counts"]["detections"] == 3 and manifest["counts"]["failed"] == len(errors)
+    # versions come from the loaded modules; they must be the installed distributions'
+    for name, installed in manifest["versions"].items():
+        if name not in ("python", "gdal"):
+            assert installed == version(name), name
+    assert manifest["skyscan_version"] == version("skyscan")
     geojson = json.loads((out / "detections.geojson").read_text())
     assert len(geojson["features"]) == 3
     # an existing output directory is refused without --overwrite / --resume

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from skyscan.detectors import DetectorRecipe
-from skyscan.engines.lanes import SharedBatches, lanes_for
+from skyscan.engines.lanes import SharedBatches, lanes_for, with_fine_tail
 from skyscan.pipeline import DetectOptions, detect_batches
 from skyscan.types import ImageRef
 
@@ -94,3 +94,28 @@ def test_a_local_run_builds_one_onnx_session(tmp_path: Path, monkeypatch: pytest
     assert result.n_images_ok == 1
     assert built == [str(model)]
     assert result.manifest["model"]["input_size"] == [64, 64]
+
+
+
+@pytest.mark.parametrize(("n_items", "lanes", "sizes", "tail"), [
+    (2401, 2, [16] * 147 + [4] * 12 + [1], 13),  # the 100 MP benchmark scene: its last 4 batches in quarters
+    (300, 3, [16] * 13 + [4] * 23, 23),
+    (128, 2, [16] * 8, 0),  # at most 4 * lanes batches: as they are (other images fill the lanes)
+    (2401, 1, [16] * 150 + [1], 0),  # one lane has nobody to wait for
+])
+def test_with_fine_tail_recuts_the_last_batches(n_items: int, lanes: int, sizes: list[int], tail: int) -> None:
+    batches = [list(range(i, min(i + 16, n_items))) for i in range(0, n_items, 16)]
+    recut, n_fine = with_fine_tail(batches, 16, lanes)
+    assert [len(b) for b in recut] == sizes and n_fine == tail
+    assert [i for b in recut for i in b] == list(range(n_items))  # every item, in order
+
+
+def test_the_tail_is_drawn_only_once_every_run_is_done() -> None:
+    shared = SharedBatches(list(range(10)), 2, tail=4)  # runs [0, 3) and [3, 6), tail 6..9
+    assert [shared.take(0) for _ in range(3)] == [0, 1, 2]
+    assert shared.take(0) == 4  # lane 0 steals from lane 1's run before touching the tail
+    assert [shared.take(1) for _ in range(2)] == [3, 5]  # lane 1's run: 3, then the stolen 4 is gone
+    assert [shared.take(0), shared.take(1), shared.take(0), shared.take(1)] == [6, 7, 8, 9]
+    assert shared.take(0) is None and shared.take(1) is None
+    with pytest.raises(ValueError, match="tail"):
+        SharedBatches([1, 2], 2, tail=3)

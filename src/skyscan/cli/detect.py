@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from skyscan.cli.progress import Progress
 from skyscan.errors import SkyscanError
-
-if TYPE_CHECKING:
-    from tqdm import tqdm
 
 
 @click.command("detect")
@@ -55,14 +52,12 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
     from skyscan.run import run_detect
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
-    bar: tqdm | None = None
+    bar: Progress | None = None
 
     def on_paths(n: int) -> None:
         nonlocal bar
-        if not quiet:  # tqdm is only imported for a bar that is shown
-            from tqdm import tqdm
-
-            bar = tqdm(total=n, unit="img", desc="detect", file=sys.stderr)
+        if not quiet:
+            bar = Progress(total=n, desc="detect", unit="img")
 
     def progress(_path: str) -> None:
         if bar is not None:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import rasterio
 
 from skyscan.detectors import Detector, get_detector
-from skyscan.engines.lanes import SharedBatches, lanes_for
+from skyscan.engines.lanes import SharedBatches, lanes_for, with_fine_tail
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
 from skyscan.pipeline import DetectOptions, chip_batches, detect_batches, finalize_image, plan_units
@@ -95,7 +95,8 @@ def _run(
             _failed(store, path, stage, exc, progress)
             continue
         t1 = time.perf_counter()
-        shared = SharedBatches(chip_batches(units, options.batch_size), lanes)
+        batches, tail = with_fine_tail(chip_batches(units, options.batch_size), options.batch_size, lanes)
+        shared = SharedBatches(batches, lanes, tail=tail)
         parts = [pool.submit(detect_batches, ref, shared.lane(k), detector, options) for k in range(lanes)]
         queue.append(_InFlight(path, ref, parts, t1 - t0, t1))
         # keep about one image per lane in flight: every lane busy, memory bounded
