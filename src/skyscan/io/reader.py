@@ -73,7 +73,16 @@ RESAMPLING: dict[str, Resampling] = {
 # Truncated files must fail, not decode to plausible pixels: libjpeg only *warns* on
 # truncated data (GDAL then returns grey), and GDAL 3.10's whole-image PNG fast path
 # returns garbage without an error; the regular PNG path reports it (same speed on chips).
-_GDAL_ENV = {"GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE", "GDAL_PNG_WHOLE_IMAGE_OPTIM": "NO"}
+# GDAL lists an image's whole directory on every open by default, to look for sidecars
+# (.aux.xml, .ovr, .msk, world files) in the list. In a folder of many images that makes
+# each open cost in proportion to the folder: 2.5-5.5 ms against 1.5 ms per open beside
+# 20,000 files (ad-hoc, 20 opens each). With the listing off GDAL probes each sidecar it
+# wants by name instead, and finds the same files.
+_GDAL_ENV = {
+    "GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
+    "GDAL_PNG_WHOLE_IMAGE_OPTIM": "NO",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "YES",
+}
 
 
 @dataclass(frozen=True)
