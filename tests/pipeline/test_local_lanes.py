@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -119,3 +120,33 @@ def test_the_tail_is_drawn_only_once_every_run_is_done() -> None:
     assert shared.take(0) is None and shared.take(1) is None
     with pytest.raises(ValueError, match="tail"):
         SharedBatches([1, 2], 2, tail=3)
+
+
+def test_small_images_are_read_by_one_lane_and_large_ones_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image of at most one batch per lane is opened by one lane (not by every lane for
+    a batch each); a larger image is shared by all lanes; every image is detected."""
+    from rasters import utm_transform, write_geotiff
+    from skyscan.detectors.synthetic import build_blob_model
+    from skyscan.io import reader
+    from skyscan.run import run_detect
+
+    model = build_blob_model(tmp_path / "blobs.onnx", input_size=64)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(4):  # 96 px at 64 px chips: 4 chips, two batches of 2 (one per lane)
+        write_geotiff(images / f"small_{i}.tif", 96, 96, transform=utm_transform(0.5, x0=594_000.0 + 100 * i))
+    write_geotiff(images / "large.tif", 400, 400, transform=utm_transform(0.5))  # dozens of batches
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two lanes, whatever the machine
+    opened: list[str] = []
+    real_init = reader.ImageReader.__init__
+
+    def counting_init(self: reader.ImageReader, ref: ImageRef) -> None:
+        opened.append(Path(ref.path).name)
+        real_init(self, ref)
+
+    monkeypatch.setattr(reader.ImageReader, "__init__", counting_init)
+    options = DetectOptions(recipe=DetectorRecipe(model=str(model)), batch_size=2)
+    result = run_detect([str(images)], tmp_path / "out", options)
+    assert result.n_images_ok == 5
+    assert sorted(n for n in opened if n.startswith("small")) == [f"small_{i}.tif" for i in range(4)]
+    assert opened.count("large.tif") == 2  # both lanes

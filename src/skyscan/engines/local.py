@@ -7,7 +7,8 @@ one-thread sessions side by side run the model 20–30 % faster than one two-thr
 (``ceiling_ways_model_mps`` of ``python benchmarks/bench_detect.py --size 10000``, over
 three runs). An image's batches are shared by the lanes, each lane reading a contiguous
 stretch with its own reader and stealing from the others when done (``SharedBatches``);
-small images keep every lane busy by being in flight together. Images are finished and
+an image of at most one batch per lane is read by one lane alone, and small images keep
+every lane busy by being in flight together. Images are finished and
 written in input order, one part each, so ``--resume`` works exactly as before.
 """
 
@@ -95,12 +96,17 @@ def _run(
             _failed(store, path, stage, exc, progress)
             continue
         t1 = time.perf_counter()
-        batches, tail = with_fine_tail(chip_batches(units, options.batch_size), options.batch_size, lanes)
-        shared = SharedBatches(batches, lanes, tail=tail)
-        parts = [pool.submit(detect_batches, ref, shared.lane(k), detector, options) for k in range(lanes)]
+        batches = chip_batches(units, options.batch_size)
+        # An image of at most one batch per lane goes to one lane: sharing it would open it
+        # in every lane for a batch each, while other images can fill the other lanes.
+        sharing = lanes if len(batches) > lanes else 1
+        batches, tail = with_fine_tail(batches, options.batch_size, sharing)
+        shared = SharedBatches(batches, sharing, tail=tail)
+        parts = [pool.submit(detect_batches, ref, shared.lane(k), detector, options) for k in range(sharing)]
         queue.append(_InFlight(path, ref, parts, t1 - t0, t1))
-        # keep about one image per lane in flight: every lane busy, memory bounded
-        while sum(not f.done() for item in queue for f in item.parts) >= 2 * lanes or len(queue) > lanes:
+        # keep every lane busy with memory bounded: about one image per lane in flight,
+        # and one more waiting so a lane that finishes never waits for the next open
+        while sum(not f.done() for item in queue for f in item.parts) > lanes or len(queue) > lanes + 1:
             _finish(queue.popleft(), detector, options, store, run_id, progress, timings)
     while queue:
         _finish(queue.popleft(), detector, options, store, run_id, progress, timings)
