@@ -151,8 +151,8 @@ def reader_cpu_ms_per_chip(path: Path, windows: list, batch: int = 16) -> float:
 def compile_sources(src: Path) -> None:
     """Bytecode for the skyscan sources in ``src``, as a wheel install has: an editable
     install has none, and where PYTHONDONTWRITEBYTECODE is set every fresh command would
-    compile the modules it imports again (~0.07 s for 28 modules here), a cost no
-    installed skyscan pays."""
+    compile the modules it imports again (~0.06 s of a one-chip command here,
+    ``bench_parts.py bytecode``), a cost no installed skyscan pays."""
     import compileall
 
     compileall.compile_dir(str(src / "skyscan"), quiet=1)

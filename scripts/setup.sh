@@ -28,8 +28,8 @@ EXTRAS="train,spark,map"
 pip_install -e ".[$EXTRAS]"
 # An editable install leaves skyscan's own modules uncompiled (a wheel install compiles
 # them): without bytecode every command compiles them again where PYTHONDONTWRITEBYTECODE
-# is set (the 28 modules `skyscan detect` imports take ~0.07 s to compile on the 2-core
-# reference machine).
+# is set (a one-chip command: medians 0.81 s without bytecode against 0.75 s with it,
+# `python benchmarks/bench_parts.py bytecode --runs 5`).
 .venv/bin/python -m compileall -q src/skyscan
 if [[ -f package.json ]] && command -v npm >/dev/null; then
   # Leaflet for the offline map comes from the npm registry (declared in package.json).

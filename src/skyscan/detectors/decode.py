@@ -30,7 +30,8 @@ def _local_maxima(
     threshold are compared with their neighbours instead of max-pooling every cell.
     ``flatnonzero`` + ``unravel_index`` find them ~6x faster than a 4-D ``nonzero``, in
     the same (C) order; clipping neighbour indices at the edge replaces a padded copy of
-    the heatmap (1.5 against 0.44 ms per batch of 16, ad hoc on the benchmark scene).
+    the heatmap (0.87 against 0.22 ms per batch of 16, medians; `python
+    benchmarks/bench_parts.py finish` on this tree and on b67c06c's).
     """
     b, c, i, j = np.unravel_index(np.flatnonzero(heat >= score_threshold), heat.shape)
     if len(b):

@@ -75,8 +75,8 @@ RESAMPLING: dict[str, Resampling] = {
 # returns garbage without an error; the regular PNG path reports it (same speed on chips).
 # GDAL lists an image's whole directory on every open by default, to look for sidecars
 # (.aux.xml, .ovr, .msk, world files) in the list. In a folder of many images that makes
-# each open cost in proportion to the folder: 2.5-5.5 ms against 1.5 ms per open beside
-# 20,000 files (ad-hoc, 20 opens each). With the listing off GDAL probes each sidecar it
+# each open cost in proportion to the folder: 2.9-4.2 ms against 0.9-1.4 ms per open beside
+# 20,000 files (`python benchmarks/bench_parts.py open`). With the listing off GDAL probes each sidecar it
 # wants by name instead, and finds the same files.
 _GDAL_ENV = {
     "GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",

@@ -1,0 +1,322 @@
+"""Parts of the local engine's time, one measurement per subcommand (issue 2, session 7).
+
+    .venv/bin/python benchmarks/bench_parts.py PART [--runs N]
+
+- ``gap``: how far apart the two lanes end the 100 MP scene, with and without the fine
+  tail of quarter batches (``engines.lanes.with_fine_tail``), alternated in one process;
+- ``open``: one GDAL open of a GeoTIFF beside 20,000 other files, with GDAL's directory
+  listing on open and without it (``GDAL_DISABLE_READDIR_ON_OPEN``);
+- ``finish``: a lane's finish stage (peaks, NMS, image coordinates) and the peak search
+  alone, per batch of 16, on 40 real batches of the scene; run it with
+  ``PYTHONPATH=<other tree>/src`` to time another commit's code;
+- ``tile``: ``open_image`` and ``finalize_image`` per 1024 px tile (the main thread's
+  share of each image);
+- ``outputs``: writing the final outputs in turn, or with the GeoJSON in a side thread
+  beside the Parquet files, on the 100 MP scene's detections;
+- ``warm``: three runs of the 100 MP scene in one process (wall time, minor page faults);
+- ``tiles``: ``skyscan -q detect`` on the folder of 100 tiles, this tree against
+  ``--baseline COMMIT``, alternated;
+- ``geojson``: ``write_geojson`` of the 100 MP scene's detections (``PYTHONPATH`` as for
+  ``finish`` times another commit's writer);
+- ``imports``: a fresh interpreter importing what ``skyscan detect`` imports;
+- ``bytecode``: a fresh one-chip ``skyscan -q detect`` without and with skyscan's bytecode
+  (this machine sets PYTHONDONTWRITEBYTECODE), alternated;
+- ``faults``: minor page faults and system CPU of a fresh command on the 100 MP scene and
+  on a one-chip scene.
+
+Prints the figures and merges them into benchmarks/results/parts.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench_detect import RESULTS, ROOT, TILE_PX, WORK, compile_sources, make_scene
+from bench_startup import baseline_tree
+
+GSD = 0.25
+SCENE = WORK / f"scene_10000_{GSD}.tif"
+TILES = WORK / f"tiles_100_{GSD}"
+
+
+def _ms(seconds: list[float]) -> list[float]:
+    return sorted(round(s * 1000, 2) for s in seconds)
+
+
+def gap(runs: int) -> dict[str, Any]:
+    import skyscan.engines.local as local
+    from skyscan.run import run_detect
+
+    ends: list[float] = []
+    real_detect, real_tail = local.detect_batches, local.with_fine_tail
+
+    def timed_detect(*args: Any, **kwargs: Any) -> Any:
+        out = real_detect(*args, **kwargs)
+        ends.append(time.perf_counter())
+        return out
+
+    local.detect_batches = timed_detect  # type: ignore[assignment]
+    gaps: dict[str, list[float]] = {"fine_tail": [], "whole_batches": []}
+    for _ in range(runs):
+        for name in gaps:
+            local.with_fine_tail = real_tail if name == "fine_tail" else (lambda b, s, n: (list(b), 0))  # type: ignore[assignment]
+            ends.clear()
+            run_detect([str(make_scene(SCENE, 10000, GSD))], WORK / "out_parts_gap", overwrite=True)
+            gaps[name].append(max(ends) - min(ends))
+    return {name: _ms(values) for name, values in gaps.items()}
+
+
+def open_cost(runs: int) -> dict[str, Any]:
+    import rasterio
+
+    folder = WORK / "crowded_folder"
+    if not folder.exists():
+        folder.mkdir()
+        for i in range(20000):
+            (folder / f"other_{i:05d}.tif").touch()
+    image = folder / "a_scene.tif"
+    shutil.copy(make_scene(WORK / f"scene_256_{GSD}.tif", 256, GSD), image)
+    out: dict[str, list[float]] = {"listing": [], "no_listing": []}
+    for _ in range(runs):
+        for name, value in (("listing", "NO"), ("no_listing", "YES")):
+            with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN=value):
+                t = time.perf_counter()
+                for _ in range(20):
+                    with rasterio.open(image):
+                        pass
+                out[name].append((time.perf_counter() - t) / 20)
+    return {"files_beside": 20000, **{name: _ms(v) for name, v in out.items()}}
+
+
+def _scene_batches(n: int) -> tuple[Any, Any, list[Any], list[Any]]:
+    from skyscan.detectors import DetectorRecipe, get_detector
+    from skyscan.io.reader import ImageReader, open_image
+    from skyscan.pipeline import DetectOptions, chip_batches, plan_units
+
+    detector = get_detector(DetectorRecipe(threads=1))
+    options = DetectOptions()
+    ref = open_image(str(make_scene(SCENE, 10000, GSD)), options.read, image_id="scene")
+    batches = chip_batches(plan_units(ref, detector.card, options), options.batch_size)[:n]
+    with ImageReader(ref) as reader:
+        outputs = [detector.infer(detector.prepare(reader.read_chips([w for _, w in b]))) for b in batches]
+    return detector, ref, batches, outputs
+
+
+def finish(runs: int) -> dict[str, Any]:
+    from skyscan.detectors.decode import _local_maxima
+    from skyscan.pipeline import RAW_SCHEMA, _append_batch
+
+    detector, ref, batches, outputs = _scene_batches(40)
+    stage, peaks = [], []
+    for _ in range(runs):
+        cols: dict[str, list[Any]] = {name: [] for name in RAW_SCHEMA.names if name != "image_id"}
+        t = time.perf_counter()
+        for batch, out in zip(batches, outputs, strict=True):
+            _append_batch(cols, ref, batch, detector.finish(out))
+        stage.append((time.perf_counter() - t) / len(batches))
+        t = time.perf_counter()
+        for out in outputs:
+            _local_maxima(out["heatmap"], detector.score_threshold)
+        peaks.append((time.perf_counter() - t) / len(outputs))
+    import skyscan
+
+    return {"skyscan_from": str(Path(skyscan.__file__).parents[1]), "batches": len(batches),
+            "finish_stage_ms_per_batch": _ms(stage), "peak_search_ms_per_batch": _ms(peaks)}
+
+
+def tile(runs: int) -> dict[str, Any]:
+    import pyarrow as pa
+
+    from skyscan.detectors import DetectorRecipe, get_detector
+    from skyscan.io.reader import open_image
+    from skyscan.pipeline import (
+        DetectOptions,
+        chip_batches,
+        detect_batches,
+        finalize_image,
+        plan_units,
+    )
+
+    paths = [make_scene(TILES / f"tile_{i:04d}.tif", TILE_PX, GSD, seed=i) for i in range(100)]
+    options = DetectOptions()
+    detector = get_detector(DetectorRecipe(threads=1))
+    ref = open_image(str(paths[0]), options.read, image_id="t")
+    raw = pa.concat_tables([detect_batches(ref, [b], detector, options)
+                            for b in chip_batches(plan_units(ref, detector.card, options), options.batch_size)])
+    opens, finals = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        for p in paths:
+            open_image(str(p), options.read)
+        opens.append((time.perf_counter() - t) / len(paths))
+        t = time.perf_counter()
+        for _ in range(len(paths)):
+            finalize_image(ref, raw, detector.card, "r", options)
+        finals.append((time.perf_counter() - t) / len(paths))
+    return {"raw_rows": raw.num_rows, "open_image_ms": _ms(opens), "finalize_image_ms": _ms(finals)}
+
+
+def outputs(runs: int) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from skyscan.arrow_arrays import read_parquet
+    from skyscan.io.writers import write_geojson, write_geoparquet, write_parquet
+    from skyscan.run import run_detect
+
+    out = WORK / "out_parts_outputs"
+    run_detect([str(make_scene(SCENE, 10000, GSD))], out, overwrite=True)
+    table, errors = read_parquet(out / "detections.parquet"), read_parquet(out / "errors.parquet")
+    target = WORK / "out_parts_write"
+    target.mkdir(exist_ok=True)
+
+    def in_turn() -> None:
+        write_geoparquet(table, target / "d.parquet")
+        write_geojson(table, target / "d.geojson")
+        write_parquet(errors, target / "e.parquet")
+
+    def side_thread() -> None:
+        with ThreadPoolExecutor(1) as side:
+            done = side.submit(write_geojson, table, target / "d.geojson")
+            write_geoparquet(table, target / "d.parquet")
+            write_parquet(errors, target / "e.parquet")
+            done.result()
+
+    times: dict[str, list[float]] = {"in_turn": [], "geojson_in_side_thread": []}
+    ways: dict[str, Callable[[], None]] = {"in_turn": in_turn, "geojson_in_side_thread": side_thread}
+    for _ in range(runs):
+        for name, way in ways.items():
+            t = time.perf_counter()
+            way()
+            times[name].append(time.perf_counter() - t)
+    return {"rows": table.num_rows, **{name: _ms(v) for name, v in times.items()}}
+
+
+def warm(runs: int) -> dict[str, Any]:
+    from skyscan.run import run_detect
+
+    rows = []
+    for _ in range(max(runs, 3)):
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        t = time.perf_counter()
+        run_detect([str(make_scene(SCENE, 10000, GSD))], WORK / "out_parts_warm", overwrite=True)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        rows.append({"wall_s": round(time.perf_counter() - t, 2), "minor_faults": after.ru_minflt - before.ru_minflt})
+    return {"runs_in_one_process": rows}
+
+
+def tiles(runs: int, baseline: str) -> dict[str, Any]:
+    for i in range(100):
+        make_scene(TILES / f"tile_{i:04d}.tif", TILE_PX, GSD, seed=i)
+    tree = baseline_tree(baseline)
+    compile_sources(ROOT / "src")
+    compile_sources(tree / "src")
+    walls: dict[str, list[float]] = {"current": [], "baseline": []}
+    for _ in range(runs):
+        for name, src in (("current", ROOT / "src"), ("baseline", tree / "src")):
+            env = {**os.environ, "PYTHONPATH": str(src)}
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(TILES), "-o", str(WORK / f"out_parts_{name}"),
+                            "--overwrite"], env=env, check=True)
+            walls[name].append(round(time.perf_counter() - t, 2))
+    return {"baseline_commit": baseline, "walls_s": walls,
+            "mean_s": {name: round(statistics.mean(v), 2) for name, v in walls.items()}}
+
+
+def geojson(runs: int) -> dict[str, Any]:
+    from skyscan.arrow_arrays import read_parquet
+    from skyscan.io.writers import write_geojson
+
+    out = WORK / "out_parts_outputs"  # written by the 'outputs' part
+    table = read_parquet(out / "detections.parquet")
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        write_geojson(table, WORK / "out_parts_write.geojson")
+        times.append(time.perf_counter() - t)
+    import skyscan
+
+    return {"skyscan_from": str(Path(skyscan.__file__).parents[1]), "rows": table.num_rows, "write_geojson_ms": _ms(times)}
+
+
+IMPORTS = "import skyscan.cli.detect, skyscan.run, skyscan.engines.local, onnxruntime, pyproj"
+
+
+def imports(runs: int) -> dict[str, Any]:
+    code = f"import time; t = time.perf_counter(); {IMPORTS}; print(time.perf_counter() - t)"
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+             for _ in range(runs)]
+    return {"imports": IMPORTS, "seconds": sorted(round(t, 3) for t in times)}
+
+
+def _one_chip(out: str) -> float:
+    scene = make_scene(WORK / f"scene_256_{GSD}.tif", 256, GSD)
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(scene), "-o", str(WORK / out), "--overwrite"],
+                   check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    return time.perf_counter() - t
+
+
+def bytecode(runs: int) -> dict[str, Any]:
+    src = ROOT / "src" / "skyscan"
+    walls: dict[str, list[float]] = {"without": [], "with": []}
+    for _ in range(runs):
+        for cache in src.rglob("__pycache__"):
+            shutil.rmtree(cache)
+        walls["without"].append(_one_chip("out_parts_bytecode"))
+        compile_sources(ROOT / "src")
+        walls["with"].append(_one_chip("out_parts_bytecode"))
+    return {name: sorted(round(v, 3) for v in values) for name, values in walls.items()}
+
+
+def faults(runs: int) -> dict[str, Any]:
+    scenes = {"scene_100mp": make_scene(SCENE, 10000, GSD), "one_chip": make_scene(WORK / f"scene_256_{GSD}.tif", 256, GSD)}
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in scenes}
+    for _ in range(runs):
+        for name, scene in scenes.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(scene), "-o", str(WORK / "out_parts_faults"),
+                            "--overwrite"], check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            rows[name].append({"minor_faults": after.ru_minflt - before.ru_minflt,
+                               "system_cpu_s": round(after.ru_stime - before.ru_stime, 2)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("part", choices=["gap", "open", "finish", "tile", "outputs", "warm", "tiles", "geojson",
+                                         "imports", "bytecode", "faults"])
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--baseline", default="f7245c6", help="commit for 'tiles' (the one before the one-lane change)")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    measure: dict[str, Callable[[], dict[str, Any]]] = {
+        "gap": lambda: gap(args.runs), "open": lambda: open_cost(args.runs), "finish": lambda: finish(args.runs),
+        "tile": lambda: tile(args.runs), "outputs": lambda: outputs(args.runs), "warm": lambda: warm(args.runs),
+        "tiles": lambda: tiles(args.runs, args.baseline), "geojson": lambda: geojson(args.runs),
+        "imports": lambda: imports(args.runs), "bytecode": lambda: bytecode(args.runs), "faults": lambda: faults(args.runs),
+    }
+    result = measure[args.part]()
+    result["command"] = "python benchmarks/bench_parts.py " + " ".join(sys.argv[1:])
+    print(json.dumps(result, indent=2))
+    path = RESULTS / "parts.json"
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    other_tree = "PYTHONPATH" in os.environ and args.part in ("finish", "geojson")
+    key = f"{args.part}_other_tree" if other_tree else args.part
+    merged[key] = result
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
