@@ -20,7 +20,8 @@ def detect(
     crs: str | None = None,
     require_georef: bool = False,
     overlap: float = 0.2,
-    batch_size: int = 16,
+    chip_size: int | None = None,
+    batch_size: int | None = None,
     score_threshold: float | None = None,
     recursive: bool = True,
     sample_ratio: float | None = None,
@@ -50,6 +51,7 @@ def detect(
         recipe=DetectorRecipe(model=model, score_threshold=score_threshold),
         read=ReadOptions(crs=crs, gsd=gsd, require_georef=require_georef, metadata_table=metadata_table),
         overlap=overlap,
+        chip_size=chip_size,
         batch_size=batch_size,
     )
     with tempfile.TemporaryDirectory(prefix="skyscan-") as tmp:

@@ -56,6 +56,9 @@ RAW_SCHEMA = pa.schema(
 MERGE_ORDER = ("px_ymin", "px_xmin", "px_ymax", "px_xmax", "class_id", "score", "chip_row_off", "chip_col_off")
 
 
+DEFAULT_BATCH_PIXELS = 16 * 256 * 256
+
+
 @dataclass(frozen=True)
 class DetectOptions:
     """Everything that decides what a detection run produces (validated, picklable)."""
@@ -63,7 +66,10 @@ class DetectOptions:
     recipe: DetectorRecipe = field(default_factory=DetectorRecipe)
     read: ReadOptions = field(default_factory=ReadOptions)
     overlap: float = 0.2  # fraction of a chip shared with its neighbour
-    batch_size: int = 16  # chips per model call
+    # chip side in model pixels; None: the model's own input size. Only models whose card
+    # has 'input.size_multiple' (fully convolutional) take other sizes.
+    chip_size: int | None = None
+    batch_size: int | None = None  # chips per model call; None: about 1 MP of chips (16 of 256 px)
     chips_per_unit: int = 64  # a work unit (one engine task) holds at most this many chips
     containment: float = 0.5  # a cut box this much inside another box is the same object
     # Refuse images coarser than model GSD x this: upsampling invents no vehicles, and a
@@ -73,14 +79,24 @@ class DetectOptions:
     def __post_init__(self) -> None:
         if not 0.0 <= self.overlap <= 0.5:
             raise InputError(f"'overlap' must be in [0, 0.5] (got {self.overlap})")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"'batch_size' must be >= 1 (got {self.batch_size})")
+        if self.chip_size is not None and self.chip_size < 1:
+            raise InputError(f"'chip_size' must be >= 1 model pixel (got {self.chip_size})")
         if self.chips_per_unit < 1:
             raise InputError(f"'chips_per_unit' must be >= 1 (got {self.chips_per_unit})")
         if not self.max_upsample >= 1.0:
             raise InputError(f"'max_upsample' must be >= 1 (got {self.max_upsample})")
         if not 0.0 < self.containment <= 1.0:
             raise InputError(f"'containment' must be in (0, 1] (got {self.containment})")
+
+    def chips_per_call(self, chip_size: int) -> int:
+        """Chips per model call for chips of ``chip_size`` model pixels: ``batch_size`` if
+        given, else as many as make about one megapixel (16 at 256 px, 1 at 1024 px), which
+        keeps a lane's tensors and activations the same size whatever the chip."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return max(1, DEFAULT_BATCH_PIXELS // (chip_size * chip_size))
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,7 @@ ChipBatch = Sequence[tuple[WorkUnit, ChipWindow]]  # one model call's chips, eac
 
 def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[WorkUnit]:
     """Chip an image at the model's GSD and group the chips into work units."""
-    out_size = card.input_size[0]
+    out_size = card.chip_size(options.chip_size)
     if ref.gsd is not None and card.gsd is not None and ref.gsd > card.gsd * options.max_upsample:
         raise InputError(
             f"{ref.path}: image GSD {ref.gsd:.3g} m is too coarse for model {card.model_id} "
@@ -136,7 +152,8 @@ def detect_units(
     """Detect in every chip of some units of one image, as one stream of batches."""
     if not units:
         return arrow_arrays.empty_table(RAW_SCHEMA)
-    return detect_batches(units[0].image, chip_batches(units, options.batch_size), detector, options, overlap=overlap)
+    per_call = options.chips_per_call(units[0].windows[0].out_width)
+    return detect_batches(units[0].image, chip_batches(units, per_call), detector, options, overlap=overlap)
 
 
 def detect_batches(

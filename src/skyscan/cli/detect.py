@@ -21,7 +21,8 @@ from skyscan.errors import SkyscanError
 @click.option("--crs", default=None, help="CRS for world files without .prj or sidecars without a CRS (e.g. EPSG:2056).")
 @click.option("--require-georef", is_flag=True, help="Fail images without georeferencing instead of working in pixel space.")
 @click.option("--overlap", type=click.FloatRange(0.0, 0.5), default=0.2, show_default=True, help="Fraction of a chip shared with its neighbour.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Chips per model call.")
+@click.option("--chip-size", type=click.IntRange(min=1), default=None, help="Chip side in model pixels [default: the model's input size, 256 for vehicles]. Models that take any size (vehicles: multiples of 32) run larger chips faster: less overlap to recompute; lower --overlap with it (e.g. --chip-size 1024 --overlap 0.05).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Chips per model call [default: about 1 MP of chips, 16 of 256 px].")
 @click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=None, help="Override the model card's score threshold.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into directories.")
 @click.option("--sample-ratio", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Process a deterministic sample of the inputs (0-1].")
@@ -35,7 +36,7 @@ from skyscan.errors import SkyscanError
 @click.pass_context
 def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, model: str, engine: str,
                    master: str | None, gsd: float | None, crs: str | None, require_georef: bool,
-                   overlap: float, batch_size: int, score_threshold: float | None, recursive: bool,
+                   overlap: float, chip_size: int | None, batch_size: int | None, score_threshold: float | None, recursive: bool,
                    sample_ratio: float | None, seed: int, metadata_table: str | None,
                    xml_mapping: str | None, overwrite: bool, resume: bool, geojson: bool,
                    make_map: bool) -> None:
@@ -76,6 +77,7 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
             read=ReadOptions(crs=crs, gsd=gsd, require_georef=require_georef,
                              sidecar_mapping=mapping, metadata_table=metadata_table),
             overlap=overlap,
+            chip_size=chip_size,
             batch_size=batch_size,
         )
     except SkyscanError as exc:

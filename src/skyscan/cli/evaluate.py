@@ -30,6 +30,10 @@ from skyscan.errors import SkyscanError
 @click.option("--allow-unlabelled", is_flag=True, help="Treat images without labels as having no objects.")
 @click.option("--ignore-regions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="CSV image,xmin,ymin,xmax,ymax of known unlabelled objects: detections there are not scored.")
+@click.option("--chip-size", type=click.IntRange(min=1), default=None,
+              help="Chip side in model pixels, as in skyscan detect [default: the model's input size].")
+@click.option("--overlap", type=click.FloatRange(0.0, 0.5), default=0.2, show_default=True,
+              help="Fraction of a chip shared with its neighbour, as in skyscan detect.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Report JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Precision-recall PNG (default: OUTPUT with .png suffix).")
@@ -39,7 +43,8 @@ from skyscan.errors import SkyscanError
 @click.pass_context
 def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, classes: Path | None,
                      name_list: Path | None, model: str, gsd: float | None, score_threshold: float | None,
-                     iou: float, overrides: tuple[str, ...], allow_unlabelled: bool, ignore_regions: Path | None, output: Path,
+                     iou: float, overrides: tuple[str, ...], allow_unlabelled: bool, ignore_regions: Path | None,
+                     chip_size: int | None, overlap: float, output: Path,
                      plot: Path | None, record_key: str | None, overwrite: bool) -> None:
     """Score MODEL on IMAGES (a directory or one image) against LABELS.
 
@@ -60,6 +65,7 @@ def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, c
             images, labels, fmt, classes=classes, names=read_name_list(name_list) if name_list else None,
             model=model, gsd=gsd, score_threshold=score_threshold, iou_threshold=iou,
             overrides=list(overrides), allow_missing=allow_unlabelled, ignore_regions=ignore_regions,
+            chip_size=chip_size, overlap=overlap,
         )
         data = report.to_dict()
         data["command"] = "skyscan " + " ".join(shlex.quote(a) for a in sys.argv[1:])

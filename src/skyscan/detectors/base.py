@@ -24,7 +24,8 @@ class Detector(Protocol):
     card: ModelCard
 
     def detect_batch(self, chips: npt.NDArray[np.uint8]) -> list[ChipDetections]:
-        """Detect in ``chips``, uint8 RGB of shape (N, H, W, 3) at the card's input size.
+        """Detect in ``chips``, uint8 RGB of shape (N, H, W, 3) at the card's input size
+        (or another square size that its ``input.size_multiple`` allows).
 
         Returns one :class:`ChipDetections` per chip, boxes in chip pixels, already
         filtered by the score threshold and NMS'd within the chip.

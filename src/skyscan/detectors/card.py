@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skyscan.errors import ModelError
+from skyscan.errors import InputError, ModelError
 
 OUTPUT_FORMATS = ("centernet", "boxes", "chip_classifier")
 TASKS = ("detection", "chip_classification")
@@ -56,6 +56,10 @@ class ModelCard:
     name: str
     classes: tuple[ClassSpec, ...]
     input_size: tuple[int, int]  # (height, width) in model pixels
+    # A fully convolutional model takes any square chip whose side is a multiple of this
+    # (``input.size_multiple``; ``input_size`` is then its native size): bigger chips mean
+    # less overlap to recompute. ``None``: ``input_size`` only.
+    size_multiple: int | None = None
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (255.0, 255.0, 255.0)
     input_name: str = "images"
@@ -81,12 +85,37 @@ class ModelCard:
             raise ModelError(f"model card {self.name!r}: 'task' must be one of {TASKS} (got {self.task!r})")
         if min(self.input_size) <= 0:
             raise ModelError(f"model card {self.name!r}: 'input.size' must be positive (got {self.input_size})")
+        if self.size_multiple is not None:
+            if self.size_multiple <= 0 or self.input_size[0] % self.size_multiple or self.input_size[0] != self.input_size[1]:
+                raise ModelError(
+                    f"model card {self.name!r}: 'input.size_multiple' must be positive and divide a square "
+                    f"'input.size' (got {self.size_multiple} for {self.input_size})"
+                )
+            if self.output_format == "chip_classifier":
+                raise ModelError(f"model card {self.name!r}: a chip classifier takes one chip size ('input.size_multiple' is for detectors)")
         if self.gsd is not None and not self.gsd > 0:
             raise ModelError(f"model card {self.name!r}: 'gsd' must be > 0 metres (got {self.gsd})")
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ModelError(
                 f"model card {self.name!r}: 'score_threshold' must be in [0, 1] (got {self.score_threshold})"
             )
+
+    def chip_size(self, requested: int | None) -> int:
+        """The chip side in model pixels for a run asking for ``requested`` (``None``: native)."""
+        native = self.input_size[0]
+        if requested is None or requested == native:
+            return native
+        if self.size_multiple is None:
+            raise InputError(
+                f"model {self.model_id} takes {self.input_size[0]}x{self.input_size[1]} px chips only "
+                f"(its card has no 'input.size_multiple'); got a chip size of {requested}"
+            )
+        if requested < self.size_multiple or requested % self.size_multiple:
+            raise InputError(
+                f"model {self.model_id}: chip size must be a positive multiple of {self.size_multiple} px "
+                f"(got {requested})"
+            )
+        return requested
 
     @property
     def class_names(self) -> list[str]:
@@ -113,6 +142,7 @@ class ModelCard:
                 name=str(data.get("name", Path(source).stem)),
                 classes=classes,
                 input_size=(int(size[0]), int(size[1])),
+                size_multiple=None if inp.get("size_multiple") is None else int(inp["size_multiple"]),
                 mean=tuple(float(v) for v in inp.get("mean", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
                 std=tuple(float(v) for v in inp.get("std", (255.0, 255.0, 255.0))),  # type: ignore[arg-type]
                 input_name=str(inp.get("name", "images")),
@@ -144,6 +174,7 @@ class ModelCard:
                 "channels": 3,
                 "mean": list(self.mean),
                 "std": list(self.std),
+                **({"size_multiple": self.size_multiple} if self.size_multiple else {}),
             },
             "gsd": self.gsd,
             "output": {"format": self.output_format, "stride": self.stride},

@@ -71,7 +71,9 @@ def decode_centernet(
         raise ModelError(
             f"model {card.model_id}: heatmap has {c} classes but the card lists {len(card.classes)}"
         )
-    stride = card.input_size[0] / h
+    # a model of one input size: its stride is that size over the heatmap's; a model of any
+    # size (chips larger than its native input) has the card's stride
+    stride = card.stride if card.size_multiple else card.input_size[0] / h
     b, cls, ii, jj = _local_maxima(heat, score_threshold)
     scores = heat[b, cls, ii, jj]
     cx = (jj + off[b, 0, ii, jj]) * stride

@@ -82,11 +82,18 @@ class OnnxDetector:
     def prepare(self, chips: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """Check the batch shape and normalise it (the ``prepare`` stage)."""
         h, w = self.card.input_size
-        if chips.ndim != 4 or chips.shape[1:] != (h, w, 3):
+        if chips.ndim != 4 or chips.shape[3] != 3 or not self._takes_size(chips.shape[1], chips.shape[2]):
+            sizes = f"({h}, {w})" if not self.card.size_multiple else f"square, a multiple of {self.card.size_multiple}"
             raise ModelError(
-                f"{self.model_path}: chips must be (N, {h}, {w}, 3) uint8 (got {chips.shape})"
+                f"{self.model_path}: chips must be (N, H, W, 3) uint8 with (H, W) {sizes} (got {chips.shape})"
             )
         return self.preprocess(chips)
+
+    def _takes_size(self, h: int, w: int) -> bool:
+        if (h, w) == self.card.input_size:
+            return True
+        m = self.card.size_multiple
+        return m is not None and h == w and h >= m and h % m == 0
 
     def infer(self, prepared: npt.NDArray[np.float32]) -> dict[str, np.ndarray]:
         """Run the model on a prepared batch; its outputs by name (the ``infer`` stage)."""

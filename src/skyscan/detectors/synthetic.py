@@ -29,18 +29,22 @@ def build_blob_model(
     gsd: float | None = None,
     score_threshold: float = 0.5,
     name: str = "blobs",
+    any_size: bool = False,
 ) -> Path:
     """Write ``path`` (.onnx) and its card; return the model path.
 
     heatmap = sigmoid(20 · (avgpool_stride(x) − 0.5)) per channel, wh = box_size,
-    offset = 0.5 cell: a blob centred in a cell is found at the cell centre.
+    offset = 0.5 cell: a blob centred in a cell is found at the cell centre. With
+    ``any_size`` the graph takes any square chip that is a multiple of ``stride`` (its card
+    says so with ``size_multiple``), as a fully convolutional network does.
     """
     onnx = require("onnx", "convert")
     from onnx import TensorProto, helper, numpy_helper
 
     path = Path(path)
-    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, input_size, input_size])
-    h = input_size // stride
+    side: int | str = "S" if any_size else input_size
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, side, side])
+    h: int | str = "H" if any_size else input_size // stride
     outs = [
         helper.make_tensor_value_info("heatmap", TensorProto.FLOAT, ["N", 3, h, h]),
         helper.make_tensor_value_info("wh", TensorProto.FLOAT, ["N", 2, h, h]),
@@ -71,6 +75,7 @@ def build_blob_model(
         name=name,
         classes=BLOB_CLASSES,
         input_size=(input_size, input_size),
+        size_multiple=stride if any_size else None,
         gsd=gsd,
         output_format="centernet",
         stride=stride,

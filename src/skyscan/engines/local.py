@@ -96,11 +96,12 @@ def _run(
             _failed(store, path, stage, exc, progress)
             continue
         t1 = time.perf_counter()
-        batches = chip_batches(units, options.batch_size)
+        per_call = options.chips_per_call(units[0].windows[0].out_width)
+        batches = chip_batches(units, per_call)
         # An image of at most one batch per lane goes to one lane: sharing it would open it
         # in every lane for a batch each, while other images can fill the other lanes.
         sharing = lanes if len(batches) > lanes else 1
-        batches, tail = with_fine_tail(batches, options.batch_size, sharing)
+        batches, tail = with_fine_tail(batches, per_call, sharing)
         shared = SharedBatches(batches, sharing, tail=tail)
         parts = [pool.submit(detect_batches, ref, shared.lane(k), detector, options) for k in range(sharing)]
         queue.append(_InFlight(path, ref, parts, t1 - t0, t1))

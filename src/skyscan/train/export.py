@@ -17,8 +17,13 @@ log = logging.getLogger(__name__)
 OPSET = 17
 
 
+# The network downsamples by 8 at most (its stride-8 stage) and is fully convolutional:
+# it takes any square chip whose side is a multiple of this (the card's input.size_multiple).
+SIZE_MULTIPLE = 8
+
+
 def export_onnx(net: TinyCenterNet, path: str | Path, input_size: int) -> Path:
-    """Write ``net`` (sigmoid heatmap, wh, offset; dynamic batch) to ``path``."""
+    """Write ``net`` (sigmoid heatmap, wh, offset; dynamic batch, height and width) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = ExportWrapper(net).eval()
@@ -27,10 +32,11 @@ def export_onnx(net: TinyCenterNet, path: str | Path, input_size: int) -> Path:
         warnings.simplefilter("ignore")
         torch.onnx.export(
             wrapper, (x,), str(path), input_names=["images"], output_names=["heatmap", "wh", "offset"],
-            dynamic_axes={"images": {0: "batch"}, "heatmap": {0: "batch"}, "wh": {0: "batch"}, "offset": {0: "batch"}},
+            dynamic_axes={name: {0: "batch", 2: "height", 3: "width"} for name in ("images", "heatmap", "wh", "offset")},
             opset_version=OPSET, dynamo=False,
         )
-    _check_outputs(path, net.num_classes, input_size)
+    for size in (input_size, 2 * input_size + SIZE_MULTIPLE):  # the native size and a larger one
+        _check_outputs(path, net.num_classes, size)
     return path
 
 
@@ -63,6 +69,7 @@ def make_card(
         name=name,
         classes=tuple(ClassSpec(c, XVIEW_TYPE_IDS.get(c)) for c in classes),
         input_size=(input_size, input_size),
+        size_multiple=SIZE_MULTIPLE if input_size % SIZE_MULTIPLE == 0 else None,
         mean=(0.0, 0.0, 0.0),
         std=(255.0, 255.0, 255.0),
         input_name="images",
