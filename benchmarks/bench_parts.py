@@ -21,6 +21,11 @@
 - ``imports``: a fresh interpreter importing what ``skyscan detect`` imports;
 - ``bytecode``: a fresh one-chip ``skyscan -q detect`` without and with skyscan's bytecode
   (this machine sets PYTHONDONTWRITEBYTECODE), alternated;
+- ``chips``: fresh ``skyscan -q detect`` commands on the 100 MP scene with the default
+  256 px chips, ``--chip-size 512 --overlap 0.1``, ``--chip-size 1024 --overlap 0.05`` (the
+  same ~51 px overlap) and the int8 model, alternated: wall time, image megapixels per
+  second, and how many of the default run's detections each finds again (same class,
+  IoU >= 0.5) (session 8);
 - ``faults``: minor page faults and system CPU of a fresh command on the 100 MP scene and
   on a one-chip scene.
 
@@ -107,7 +112,7 @@ def _scene_batches(n: int) -> tuple[Any, Any, list[Any], list[Any]]:
     detector = get_detector(DetectorRecipe(threads=1))
     options = DetectOptions()
     ref = open_image(str(make_scene(SCENE, 10000, GSD)), options.read, image_id="scene")
-    batches = chip_batches(plan_units(ref, detector.card, options), options.batch_size)[:n]
+    batches = chip_batches(plan_units(ref, detector.card, options), options.chips_per_call(detector.card.chip_size(None)))[:n]
     with ImageReader(ref) as reader:
         outputs = [detector.infer(detector.prepare(reader.read_chips([w for _, w in b]))) for b in batches]
     return detector, ref, batches, outputs
@@ -153,7 +158,8 @@ def tile(runs: int) -> dict[str, Any]:
     detector = get_detector(DetectorRecipe(threads=1))
     ref = open_image(str(paths[0]), options.read, image_id="t")
     raw = pa.concat_tables([detect_batches(ref, [b], detector, options)
-                            for b in chip_batches(plan_units(ref, detector.card, options), options.batch_size)])
+                            for b in chip_batches(plan_units(ref, detector.card, options),
+                                                         options.chips_per_call(detector.card.chip_size(None)))])
     opens, finals = [], []
     for _ in range(runs):
         t = time.perf_counter()
@@ -279,6 +285,54 @@ def bytecode(runs: int) -> dict[str, Any]:
     return {name: sorted(round(v, 3) for v in values) for name, values in walls.items()}
 
 
+CHIP_RUNS = {
+    "default_256": [],
+    "chip_512_overlap_0.1": ["--chip-size", "512", "--overlap", "0.1"],
+    "chip_1024_overlap_0.05": ["--chip-size", "1024", "--overlap", "0.05"],
+    "int8_256": ["--model", "vehicles-int8"],
+}
+
+
+def _agreement(reference: Any, other: Any) -> float:
+    """Share of ``reference`` boxes that ``other`` has too: same class, IoU >= 0.5."""
+    import numpy as np
+
+    from skyscan.evaluate.metrics import box_iou
+
+    found = 0
+    for cls in set(reference["class_name"]):
+        a = reference[reference["class_name"] == cls][["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy()
+        b = other[other["class_name"] == cls][["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy()
+        if len(a) and len(b):
+            found += int((box_iou(a, b).max(axis=1) >= 0.5).sum())
+    return round(found / max(1, len(reference)), 4) if len(reference) else float(np.nan)
+
+
+def chips(runs: int) -> dict[str, Any]:
+    import pandas as pd
+
+    scene = make_scene(SCENE, 10000, GSD)
+    compile_sources(ROOT / "src")
+    walls: dict[str, list[float]] = {name: [] for name in CHIP_RUNS}
+    for _ in range(runs):
+        for name, extra in CHIP_RUNS.items():
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(scene), "-o", str(WORK / f"out_chips_{name}"),
+                            "--overwrite", *extra], check=True)
+            walls[name].append(round(time.perf_counter() - t, 2))
+    tables = {name: pd.read_parquet(WORK / f"out_chips_{name}" / "detections.parquet") for name in CHIP_RUNS}
+    reference = tables["default_256"]
+    median = {name: statistics.median(v) for name, v in walls.items()}
+    return {
+        "scene_mp": 100.0, "walls_s": walls, "median_wall_s": median,
+        "image_mp_per_s": {name: round(100.0 / m, 2) for name, m in median.items()},
+        "speed_vs_default": {name: round(median["default_256"] / m, 3) for name, m in median.items()},
+        "detections": {name: len(t) for name, t in tables.items()},
+        "default_found_again": {name: _agreement(reference, t) for name, t in tables.items()},
+        "found_in_default": {name: _agreement(t, reference) for name, t in tables.items()},
+    }
+
+
 def faults(runs: int) -> dict[str, Any]:
     scenes = {"scene_100mp": make_scene(SCENE, 10000, GSD), "one_chip": make_scene(WORK / f"scene_256_{GSD}.tif", 256, GSD)}
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in scenes}
@@ -296,7 +350,7 @@ def faults(runs: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", choices=["gap", "open", "finish", "tile", "outputs", "warm", "tiles", "geojson",
-                                         "imports", "bytecode", "faults"])
+                                         "imports", "bytecode", "faults", "chips"])
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--baseline", default="f7245c6", help="commit for 'tiles' (the one before the one-lane change)")
     args = parser.parse_args()
@@ -306,6 +360,7 @@ def main() -> None:
         "tile": lambda: tile(args.runs), "outputs": lambda: outputs(args.runs), "warm": lambda: warm(args.runs),
         "tiles": lambda: tiles(args.runs, args.baseline), "geojson": lambda: geojson(args.runs),
         "imports": lambda: imports(args.runs), "bytecode": lambda: bytecode(args.runs), "faults": lambda: faults(args.runs),
+        "chips": lambda: chips(args.runs),
     }
     result = measure[args.part]()
     result["command"] = "python benchmarks/bench_parts.py " + " ".join(sys.argv[1:])

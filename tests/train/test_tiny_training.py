@@ -124,3 +124,15 @@ def test_evaluate_model_without_card_names_the_file(tiny_dataset: Path, tmp_path
     assert res.exit_code == 1
     assert "orphan.onnx: no model card found" in res.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_int8_keeps_the_first_convolution_and_the_heads_in_float(tmp_path: Path) -> None:
+    from skyscan.train.export import export_model, make_card
+    from skyscan.train.model import build_model
+    from skyscan.train.quantize import head_nodes, stem_nodes
+
+    fp32 = tmp_path / "m.onnx"
+    export_model(build_model(3, (4, 8, 8)).eval(), fp32, make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3))
+    stem, heads = stem_nodes(fp32), head_nodes(fp32)
+    assert len(stem) == 1 and "stem.0" in stem[0] and stem[0].endswith("Conv")
+    assert {n.rsplit("/", 2)[-2] for n in heads if n.endswith("Conv")} == {"heatmap", "wh", "offset"}
