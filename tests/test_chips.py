@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -149,3 +151,27 @@ def test_docstring_examples_run() -> None:
     import skyscan.chips
 
     assert doctest.testmod(skyscan.chips).failed == 0
+
+
+def test_a_margin_reaches_past_both_edges_and_still_covers_every_pixel() -> None:
+    from skyscan.chips import axis_offsets
+
+    offsets = axis_offsets(1000, 256, 204, margin=30)
+    assert offsets[0] == -30 and offsets[-1] == 1000 - 256 + 30
+    assert all(b - a <= 204 for a, b in itertools.pairwise(offsets))
+    # an axis too short for chip + 2 margins gets one chip, centred
+    assert axis_offsets(100, 256, 204, margin=30) == [(100 - 256) // 2]
+    assert axis_offsets(100, 256, 204) == [0]
+
+
+def test_plan_chips_refuses_a_margin_of_a_chip_or_more() -> None:
+    import pytest
+
+    from skyscan.chips import plan_chips
+    from skyscan.errors import InputError
+
+    with pytest.raises(InputError, match="margin"):
+        plan_chips(500, 500, chip_src=64, out_size=64, margin=64)
+    windows = plan_chips(500, 300, chip_src=64, out_size=64, overlap=0.25, margin=8)
+    assert min(w.col_off for w in windows) == -8 and max(w.col_off + w.width for w in windows) == 508
+    assert min(w.row_off for w in windows) == -8 and max(w.row_off + w.height for w in windows) == 308

@@ -21,6 +21,7 @@ def detect(
     require_georef: bool = False,
     overlap: float = 0.2,
     chip_size: int | None = None,
+    edge_pad: int | None = None,
     batch_size: int | None = None,
     score_threshold: float | None = None,
     recursive: bool = True,
@@ -52,6 +53,7 @@ def detect(
         read=ReadOptions(crs=crs, gsd=gsd, require_georef=require_georef, metadata_table=metadata_table),
         overlap=overlap,
         chip_size=chip_size,
+        edge_pad=edge_pad,
         batch_size=batch_size,
     )
     with tempfile.TemporaryDirectory(prefix="skyscan-") as tmp:

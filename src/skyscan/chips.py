@@ -49,28 +49,30 @@ def chip_size_in_source(model_input: int, image_gsd: float | None, model_gsd: fl
     return max(1, round(model_input * model_gsd / image_gsd))
 
 
-def axis_offsets(length: int, chip: int, stride: int) -> list[int]:
+def axis_offsets(length: int, chip: int, stride: int, margin: int = 0) -> list[int]:
     """Chip start offsets along one axis of ``length`` pixels.
 
-    Offsets are ``0, stride, 2*stride, ...`` below ``length - chip``, plus a last chip
-    aligned to the far edge (``length - chip``), so every pixel is covered, no chip
-    starts outside the image and consecutive chips overlap by at least
-    ``chip - stride``. An axis shorter than a chip gets one chip at 0 (the reader pads).
+    Offsets are ``-margin, -margin + stride, ...`` below ``length - chip + margin``, plus a
+    last chip aligned there, so every pixel is covered, the first and last chips reach
+    ``margin`` pixels past the image's edges (the reader pads with 0) and consecutive chips
+    overlap by at least ``chip - stride``. An axis too short for that gets one chip: at 0
+    without a margin, centred with one.
     """
-    if length <= chip:
-        return [0]
-    last = length - chip
-    return [*range(0, last, stride), last]
+    if length + 2 * margin <= chip:
+        return [0] if margin == 0 else [(length - chip) // 2]
+    last = length - chip + margin
+    return [*range(-margin, last, stride), last]
 
 
 def plan_chips(
-    width: int, height: int, *, chip_src: int, out_size: int, overlap: float = 0.2
+    width: int, height: int, *, chip_src: int, out_size: int, overlap: float = 0.2, margin: int = 0
 ) -> list[ChipWindow]:
     """An overlapping grid of square chips covering every pixel of a ``width × height`` image.
 
     ``stride = max(1, floor(chip_src * (1 - overlap)))``, so neighbours overlap by at
-    least ``overlap * chip_src`` source pixels (for ``chip_src >= 2``); the last row and column are aligned to
-    the image edge instead of padding past it (see :func:`axis_offsets`). Each window is
+    least ``overlap * chip_src`` source pixels (for ``chip_src >= 2``); the first and last
+    rows and columns reach ``margin`` source pixels past the image edges, no further (see
+    :func:`axis_offsets`). Each window is
     ``chip_src`` source pixels square and resampled to ``out_size`` model pixels.
     Order is row-major (top row left to right first), so plans are deterministic.
     """
@@ -79,9 +81,11 @@ def plan_chips(
             raise InputError(f"{name!r} must be a positive integer (got {value!r})")
     if not (isinstance(overlap, int | float) and 0.0 <= overlap <= MAX_OVERLAP):
         raise InputError(f"'overlap' must be in [0, {MAX_OVERLAP}] (got {overlap!r})")
+    if isinstance(margin, bool) or not isinstance(margin, int) or not 0 <= margin < chip_src:
+        raise InputError(f"'margin' must be a whole number of pixels in [0, chip_src) (got {margin!r})")
     stride = max(1, math.floor(chip_src * (1.0 - overlap)))
-    cols = axis_offsets(width, chip_src, stride)
-    rows = axis_offsets(height, chip_src, stride)
+    cols = axis_offsets(width, chip_src, stride, margin)
+    rows = axis_offsets(height, chip_src, stride, margin)
     return [
         ChipWindow(col, row, chip_src, chip_src, out_size, out_size) for row in rows for col in cols
     ]

@@ -70,6 +70,9 @@ class DetectOptions:
     # has 'input.size_multiple' (fully convolutional) take other sizes.
     chip_size: int | None = None
     batch_size: int | None = None  # chips per model call; None: about 1 MP of chips (16 of 256 px)
+    # model pixels of padding the chips at an image's edges reach past it; None: the card's
+    # input.edge_pad (what the model was trained to see there)
+    edge_pad: int | None = None
     chips_per_unit: int = 64  # a work unit (one engine task) holds at most this many chips
     containment: float = 0.5  # a cut box this much inside another box is the same object
     # Refuse images coarser than model GSD x this: upsampling invents no vehicles, and a
@@ -81,6 +84,8 @@ class DetectOptions:
             raise InputError(f"'overlap' must be in [0, 0.5] (got {self.overlap})")
         if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"'batch_size' must be >= 1 (got {self.batch_size})")
+        if self.edge_pad is not None and self.edge_pad < 0:
+            raise InputError(f"'edge_pad' must be >= 0 model pixels (got {self.edge_pad})")
         if self.chip_size is not None and self.chip_size < 1:
             raise InputError(f"'chip_size' must be >= 1 model pixel (got {self.chip_size})")
         if self.chips_per_unit < 1:
@@ -124,8 +129,14 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
     chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
     # A chip classifier labels whole chips: overlapping chips would label the same ground
     # twice and the merge would then drop some of them, so its chips tile the image.
-    overlap = 0.0 if card.output_format == "chip_classifier" else options.overlap
-    windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=overlap)
+    classifier = card.output_format == "chip_classifier"
+    overlap = 0.0 if classifier else options.overlap
+    pad = 0 if classifier else (card.edge_pad if options.edge_pad is None else options.edge_pad)
+    if pad >= out_size:
+        raise InputError(f"'edge_pad' must be less than the {out_size} px chip (got {pad})")
+    margin = round(pad * chip_src / out_size)
+    windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=overlap,
+                         margin=min(margin, chip_src - 1))
     n = max(1, math.ceil(len(windows) / options.chips_per_unit))
     step = options.chips_per_unit
     return [

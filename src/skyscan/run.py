@@ -78,8 +78,9 @@ def _options_digest(options: DetectOptions) -> str:
     fields = asdict(options)
     for speed_only in ("batch_size", "chips_per_unit"):
         fields.pop(speed_only, None)
-    if fields.get("chip_size") is None:  # the default: digests of runs from before the option stay valid
-        fields.pop("chip_size", None)
+    for added in ("chip_size", "edge_pad"):  # at their defaults, digests of runs from before these options stay valid
+        if fields.get(added) is None:
+            fields.pop(added, None)
     fields["recipe"] = {k: v for k, v in fields["recipe"].items() if k != "threads"}
     return hashlib.sha256(repr(fields).encode()).hexdigest()[:16]
 

@@ -57,7 +57,7 @@ def test_int8_variant_states_its_figures_and_keeps_them_within_0_01(shared_data:
 
 
 def test_larger_chips_find_the_parked_cars_of_a_real_orthophoto(shared_data: Path, tmp_path: Path) -> None:
-    """The shipped model takes any chip size: 512 px chips find what 256 px chips find."""
+    """The shipped model takes any chip size: 512 px chips find the cars that 256 px chips find."""
     ortho = next((shared_data / "georef" / "orthophotos").glob("201404_13SED190110_*.tif"))
     found = {}
     for extra in ([], ["--chip-size", "512", "--overlap", "0.1"]):
@@ -70,7 +70,8 @@ def test_larger_chips_find_the_parked_cars_of_a_real_orthophoto(shared_data: Pat
     native, big = found[False], found[True]
     assert len(native) > 0
     assert (big["chip_width"] > native["chip_width"].max()).all()  # really read as larger chips
-    cars = native[native["class_name"] == "car"]
-    for _, row in cars.iterrows():  # every car is found again within a metre
+    cars = native[(native["class_name"] == "car") & (native["score"] >= 0.6)]
+    assert len(cars) >= 4  # the four parked cars (docs/model.md); weaker hits there are tree shadows
+    for _, row in cars.iterrows():  # every confident car is found again within a metre
         d = ((big["src_x"] - row["src_x"]) ** 2 + (big["src_y"] - row["src_y"]) ** 2) ** 0.5
         assert d.min() < 1.0, row["detection_id"]

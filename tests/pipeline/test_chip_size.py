@@ -84,3 +84,39 @@ def test_the_detector_refuses_chips_of_a_size_its_model_cannot_take(tmp_path: Pa
     assert free.prepare(np.zeros((2, 128, 128, 3), np.uint8)).shape == (2, 3, 128, 128)  # type: ignore[attr-defined]
     with pytest.raises(ModelError, match="multiple of 2"):
         free.prepare(np.zeros((1, 128, 96, 3), np.uint8))  # type: ignore[attr-defined]
+
+
+def test_edge_pad_comes_from_the_card_and_the_options_override_it(tmp_path: Path) -> None:
+    model = build_blob_model(tmp_path / "m.onnx", input_size=64, gsd=0.5)
+    card = load_card(model)
+    padded = ModelCard.from_dict({**card.to_dict(), "input": {**card.to_dict()["input"], "edge_pad": 8}})
+    assert padded.edge_pad == 8 and padded.to_dict()["input"]["edge_pad"] == 8
+    with pytest.raises(ModelError, match="edge_pad"):
+        ModelCard.from_dict({**card.to_dict(), "input": {**card.to_dict()["input"], "edge_pad": 64}})
+    ref = open_image(str(write_geotiff(tmp_path / "s.tif", 200, 150, data=np.zeros((3, 150, 200), np.uint8),
+                                       transform=utm_transform(0.5))))
+
+    def reach(c: ModelCard, **kw: object) -> tuple[int, int]:
+        windows = [w for u in plan_units(ref, c, DetectOptions(**kw)) for w in u.windows]  # type: ignore[arg-type]
+        return min(w.col_off for w in windows), max(w.col_off + w.width for w in windows) - ref.width
+
+    assert reach(card) == (0, 0)  # no edge_pad in the card: chips stay inside the image
+    assert reach(padded) == (-8, 8)
+    assert reach(padded, edge_pad=0) == (0, 0)
+    assert reach(card, edge_pad=16) == (-16, 16)
+    with pytest.raises(InputError, match="edge_pad"):
+        plan_units(ref, card, DetectOptions(edge_pad=64))
+
+
+def test_objects_at_a_padded_edge_are_found_once_at_the_same_place(tmp_path: Path) -> None:
+    model = build_blob_model(tmp_path / "m.onnx", input_size=64)
+    img = np.zeros((3, 120, 150), np.uint8)
+    centres = [(3.0, 60.0, 0), (75.0, 3.0, 1), (146.0, 117.0, 2), (75.0, 60.0, 0)]
+    draw_blobs(img, centres)
+    ref = open_image(str(write_geotiff(tmp_path / "s.tif", 150, 120, data=img)))
+    rows = {}
+    for pad in (0, 12):
+        options = _options(model, edge_pad=pad, overlap=0.25)
+        rows[pad] = _centres(detect_image(ref, get_detector(options.recipe), options, run_id="t"))
+    assert len(rows[12]) == len(centres)
+    assert rows[12] == rows[0]  # this blob model sees no context: padding must not move or duplicate a box

@@ -32,6 +32,8 @@ from skyscan.errors import SkyscanError
               help="CSV image,xmin,ymin,xmax,ymax of known unlabelled objects: detections there are not scored.")
 @click.option("--chip-size", type=click.IntRange(min=1), default=None,
               help="Chip side in model pixels, as in skyscan detect [default: the model's input size].")
+@click.option("--edge-pad", type=click.IntRange(min=0), default=None,
+              help="Model pixels of black past image edges, as in skyscan detect [default: the card's].")
 @click.option("--overlap", type=click.FloatRange(0.0, 0.5), default=0.2, show_default=True,
               help="Fraction of a chip shared with its neighbour, as in skyscan detect.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Report JSON.")
@@ -44,7 +46,7 @@ from skyscan.errors import SkyscanError
 def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, classes: Path | None,
                      name_list: Path | None, model: str, gsd: float | None, score_threshold: float | None,
                      iou: float, overrides: tuple[str, ...], allow_unlabelled: bool, ignore_regions: Path | None,
-                     chip_size: int | None, overlap: float, output: Path,
+                     chip_size: int | None, edge_pad: int | None, overlap: float, output: Path,
                      plot: Path | None, record_key: str | None, overwrite: bool) -> None:
     """Score MODEL on IMAGES (a directory or one image) against LABELS.
 
@@ -65,7 +67,7 @@ def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, c
             images, labels, fmt, classes=classes, names=read_name_list(name_list) if name_list else None,
             model=model, gsd=gsd, score_threshold=score_threshold, iou_threshold=iou,
             overrides=list(overrides), allow_missing=allow_unlabelled, ignore_regions=ignore_regions,
-            chip_size=chip_size, overlap=overlap,
+            chip_size=chip_size, edge_pad=edge_pad, overlap=overlap,
         )
         data = report.to_dict()
         data["command"] = "skyscan " + " ".join(shlex.quote(a) for a in sys.argv[1:])

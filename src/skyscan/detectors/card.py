@@ -60,6 +60,11 @@ class ModelCard:
     # (``input.size_multiple``; ``input_size`` is then its native size): bigger chips mean
     # less overlap to recompute. ``None``: ``input_size`` only.
     size_multiple: int | None = None
+    # Model pixels of black beyond an image's edge that the model expects to see there
+    # (``input.edge_pad``): a network trained on chips padded past image borders, where
+    # labels leave out the vehicles cut by the border, tells those apart only when the
+    # pipeline shows it the same padding. 0: chips stay inside the image.
+    edge_pad: int = 0
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (255.0, 255.0, 255.0)
     input_name: str = "images"
@@ -93,6 +98,11 @@ class ModelCard:
                 )
             if self.output_format == "chip_classifier":
                 raise ModelError(f"model card {self.name!r}: a chip classifier takes one chip size ('input.size_multiple' is for detectors)")
+        if not 0 <= self.edge_pad < min(self.input_size):
+            raise ModelError(
+                f"model card {self.name!r}: 'input.edge_pad' must be in [0, {min(self.input_size)}) model pixels "
+                f"(got {self.edge_pad})"
+            )
         if self.gsd is not None and not self.gsd > 0:
             raise ModelError(f"model card {self.name!r}: 'gsd' must be > 0 metres (got {self.gsd})")
         if not 0.0 <= self.score_threshold <= 1.0:
@@ -143,6 +153,7 @@ class ModelCard:
                 classes=classes,
                 input_size=(int(size[0]), int(size[1])),
                 size_multiple=None if inp.get("size_multiple") is None else int(inp["size_multiple"]),
+                edge_pad=int(inp.get("edge_pad", 0)),
                 mean=tuple(float(v) for v in inp.get("mean", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
                 std=tuple(float(v) for v in inp.get("std", (255.0, 255.0, 255.0))),  # type: ignore[arg-type]
                 input_name=str(inp.get("name", "images")),
@@ -175,6 +186,7 @@ class ModelCard:
                 "mean": list(self.mean),
                 "std": list(self.std),
                 **({"size_multiple": self.size_multiple} if self.size_multiple else {}),
+                **({"edge_pad": self.edge_pad} if self.edge_pad else {}),
             },
             "gsd": self.gsd,
             "output": {"format": self.output_format, "stride": self.stride},

@@ -98,6 +98,7 @@ def evaluate(
     allow_missing: bool = False,
     overlap: float = 0.2,
     chip_size: int | None = None,
+    edge_pad: int | None = None,
     ignore_regions: str | Path | None = None,
 ) -> EvalReport:
     """Run the detection pipeline over ``images`` and score it against ``labels``."""
@@ -117,7 +118,7 @@ def evaluate(
     paths = [im.image_path for im in label_set.images]
     threshold = card.score_threshold if score_threshold is None else score_threshold
     gdf = skyscan.api.detect(paths, model=str(model_path), gsd=gsd, score_threshold=min(SCORE_FLOOR, threshold),
-                             overlap=overlap, chip_size=chip_size)
+                             overlap=overlap, chip_size=chip_size, edge_pad=edge_pad)
     errors = list(gdf.attrs.get("errors", []))
     if errors:
         log.warning("detection failed on %d image(s): %s", len(errors), errors[0])

@@ -20,6 +20,10 @@ OPSET = 17
 # The network downsamples by 8 at most (its stride-8 stage) and is fully convolutional:
 # it takes any square chip whose side is a multiple of this (the card's input.size_multiple).
 SIZE_MULTIPLE = 8
+# Training chips are drawn anywhere in an image, so many reach past its edges (zero padded),
+# where the labels leave out vehicles cut by the border. Detection shows the model this much
+# of that padding at image edges too (the card's input.edge_pad; model pixels, 8 m at 0.25 m).
+EDGE_PAD = 32
 
 
 def export_onnx(net: TinyCenterNet, path: str | Path, input_size: int) -> Path:
@@ -70,6 +74,7 @@ def make_card(
         classes=tuple(ClassSpec(c, XVIEW_TYPE_IDS.get(c)) for c in classes),
         input_size=(input_size, input_size),
         size_multiple=SIZE_MULTIPLE if input_size % SIZE_MULTIPLE == 0 else None,
+        edge_pad=min(EDGE_PAD, input_size // 4),
         mean=(0.0, 0.0, 0.0),
         std=(255.0, 255.0, 255.0),
         input_name="images",
