@@ -52,16 +52,39 @@ def chip_size_in_source(model_input: int, image_gsd: float | None, model_gsd: fl
 def axis_offsets(length: int, chip: int, stride: int, margin: int = 0) -> list[int]:
     """Chip start offsets along one axis of ``length`` pixels.
 
-    Offsets are ``-margin, -margin + stride, ...`` below ``length - chip + margin``, plus a
-    last chip aligned there, so every pixel is covered, the first and last chips reach
-    ``margin`` pixels past the image's edges (the reader pads with 0) and consecutive chips
-    overlap by at least ``chip - stride``. An axis too short for that gets one chip: at 0
-    without a margin, centred with one.
+    Without a margin: ``0, stride, 2*stride, ...`` below ``length - chip``, plus a last
+    chip aligned to the far edge, so every pixel is covered, no chip starts outside the
+    image and consecutive chips overlap by at least ``chip - stride``. An axis shorter
+    than a chip gets one chip at 0 (the reader pads).
+
+    With a margin the first and last chips reach past the image's edges (the reader pads
+    with 0), evenly spaced, no further apart than ``stride``. The pad is up to ``margin``
+    on each side, as much as the unpadded plan's number of chips allows, if that is at
+    least half the margin (a 1024 px tile keeps its 5 chips of 256 with 24 px instead of
+    32); else one chip more gives the whole margin.
     """
-    if length + 2 * margin <= chip:
-        return [0] if margin == 0 else [(length - chip) // 2]
-    last = length - chip + margin
-    return [*range(-margin, last, stride), last]
+    if length <= chip:
+        plain = [0]
+    else:
+        last = length - chip
+        plain = [*range(0, last, stride), last]
+    if margin <= 0:
+        return plain
+    n = len(plain)
+    room = (chip + (n - 1) * stride - length) // 2  # per side, with the unpadded count
+    if room >= (margin + 1) // 2:
+        pad = min(margin, room) if n > 1 else room  # one chip: centred
+        return _spread(-pad, length - chip + pad, n)
+    first, last = -margin, length - chip + margin
+    n = max(1, math.ceil((last - first) / stride) + 1)
+    return _spread(first, last, n)
+
+
+def _spread(first: int, last: int, n: int) -> list[int]:
+    """``n`` offsets from ``first`` to ``last``, evenly spaced (rounded to whole pixels)."""
+    if n == 1:
+        return [first]
+    return [first + round(i * (last - first) / (n - 1)) for i in range(n)]
 
 
 def plan_chips(
