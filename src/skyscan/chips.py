@@ -93,9 +93,9 @@ def plan_chips(
     """An overlapping grid of square chips covering every pixel of a ``width × height`` image.
 
     ``stride = max(1, floor(chip_src * (1 - overlap)))``, so neighbours overlap by at
-    least ``overlap * chip_src`` source pixels (for ``chip_src >= 2``); the first and last
-    rows and columns reach ``margin`` source pixels past the image edges, no further (see
-    :func:`axis_offsets`). Each window is
+    least ``overlap * chip_src`` source pixels (for ``chip_src >= 2``); with a ``margin`` the
+    first and last rows and columns reach past the image edges by up to about that many
+    source pixels (see :func:`axis_offsets`). Each window is
     ``chip_src`` source pixels square and resampled to ``out_size`` model pixels.
     Order is row-major (top row left to right first), so plans are deterministic.
     """
