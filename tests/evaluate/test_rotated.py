@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from skyscan.evaluate.rotated import turn_yolo_lines, write_turned_set
+from skyscan.evaluate.rotated import turn_boxes, write_turned_set
+from skyscan.labels.read import read_labels
 
 
 def _bright_box(img: np.ndarray) -> tuple[float, float, float, float]:
@@ -27,7 +28,9 @@ def test_turned_label_box_encloses_the_turned_rectangle(tmp_path: Path, degrees:
     Image.fromarray(img).save(tmp_path / "im" / "a.png")
     line = f"0 {(x0 + x1) / 2 / w} {(y0 + y1) / 2 / h} {(x1 - x0) / w} {(y1 - y0) / h}"
     (tmp_path / "lb" / "a.txt").write_text(line + "\n")
-    images, labels = write_turned_set(tmp_path / "im", tmp_path / "lb", ["a.png"], degrees, tmp_path / "out")
+    (tmp_path / "classes.txt").write_text("car\n")
+    label_set = read_labels(tmp_path / "im", tmp_path / "lb", "yolo", classes=tmp_path / "classes.txt")
+    images, labels, _ = write_turned_set(label_set, degrees, tmp_path / "out")
     turned = np.asarray(Image.open(images / "a.png"))
     k, cx, cy, bw, bh = (labels / "a.txt").read_text().split()
     H, W = turned.shape[:2]
@@ -39,8 +42,6 @@ def test_turned_label_box_encloses_the_turned_rectangle(tmp_path: Path, degrees:
 
 
 def test_a_quarter_turn_swaps_the_box_sides_exactly() -> None:
-    (line,) = turn_yolo_lines(["2 0.25 0.5 0.1 0.2"], (200, 100), (100, 200), 90.0)
-    k, cx, cy, bw, bh = line.split()
-    assert k == "2"
+    ((x0, y0, x1, y1),) = turn_boxes(np.array([[40.0, 40.0, 60.0, 60.0]]), (200, 100), (100, 200), 90.0)
     # 20 x 20 px box at (50, 50) of a 200 x 100 image; turned counter-clockwise it sits at (50, 150)
-    assert (float(cx) * 100, float(cy) * 200, float(bw) * 100, float(bh) * 200) == pytest.approx((50, 150, 20, 20))
+    assert ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0) == pytest.approx((50, 150, 20, 20))

@@ -136,3 +136,19 @@ def test_int8_keeps_the_first_convolution_and_the_heads_in_float(tmp_path: Path)
     stem, heads = stem_nodes(fp32), head_nodes(fp32)
     assert len(stem) == 1 and "stem.0" in stem[0] and stem[0].endswith("Conv")
     assert {n.rsplit("/", 2)[-2] for n in heads if n.endswith("Conv")} == {"heatmap", "wh", "offset"}
+
+
+def test_int8_options_reach_the_quantizer_and_the_card(tiny_dataset: Path, tmp_path: Path) -> None:
+    from skyscan.train.export import export_model, make_card
+    from skyscan.train.model import build_model
+    from skyscan.train.quantize import calibration_chips, quantize_int8, stem_nodes
+
+    fp32 = tmp_path / "m.onnx"
+    export_model(build_model(3, (4, 8, 8)).eval(), fp32, make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3))
+    chips = calibration_chips([np.asarray(Image.open(tiny_dataset / "images" / "s0.png"))], 64, 8)
+    kept = quantize_int8(fp32, tmp_path / "a.onnx", chips).extra["quantization"]
+    quantized = quantize_int8(fp32, tmp_path / "b.onnx", chips, calibration="percentile", float_stem=False,
+                              symmetric_activations=True).extra["quantization"]
+    assert set(stem_nodes(fp32)) <= set(kept["float_nodes"])
+    assert not set(stem_nodes(fp32)) & set(quantized["float_nodes"])
+    assert quantized["calibration"] == "percentile" and "int8 activations" in quantized["method"]

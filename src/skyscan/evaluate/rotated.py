@@ -3,12 +3,13 @@
 A validation street runs one way, so its vehicles point one way (in KIT seqC mostly along
 the image's y axis). Real scenes (crossroads, roundabouts, car parks) do not. This writes
 copies of the images turned by each angle (the canvas grows to hold the whole image; the
-new corners are black, as outside any image), turns the YOLO boxes with them and runs
+new corners are black, as outside any image), turns the boxes with them (labels in any
+format :func:`skyscan.labels.read.read_labels` reads, written out as YOLO) and runs
 the real ``skyscan evaluate`` pipeline on each copy. A turned box becomes the axis-aligned
 box of its turned corners, the convention the model was trained with
 (:mod:`skyscan.train.augment`); at 90° that box is exact.
 
-    python -m skyscan.evaluate.rotated IMAGES --labels LABELS --classes CLASSES \\
+    python -m skyscan.evaluate.rotated IMAGES --labels LABELS [--format yolo --classes CLASSES] \\
         [--list NAMES] [--gsd 0.13] [--model vehicles] [--edge-pad N] [--angles 0,30,45,60,90] -o report.json
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from skyscan.errors import InputError
+from skyscan.labels.types import LabelSet
 
 log = logging.getLogger(__name__)
 
@@ -47,62 +48,61 @@ def turn_points(
     return np.stack([x + new_size[0] / 2, y + new_size[1] / 2], axis=1)
 
 
-def turn_yolo_lines(lines: Sequence[str], size: tuple[int, int], new_size: tuple[int, int], degrees: float) -> list[str]:
-    """YOLO label lines (class cx cy w h, normalised) of the turned image."""
-    out = []
-    w, h = size
-    for line in lines:
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 5:
-            raise InputError(f"a YOLO line must have 5 fields (got {line!r})")
-        k, cx, cy, bw, bh = parts[0], *(float(v) for v in parts[1:])
-        x0, x1 = (cx - bw / 2) * w, (cx + bw / 2) * w
-        y0, y1 = (cy - bh / 2) * h, (cy + bh / 2) * h
-        corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
-        p = turn_points(corners, size, new_size, degrees)
-        nx0, ny0 = p.min(axis=0)
-        nx1, ny1 = p.max(axis=0)
-        nw, nh = new_size
-        out.append(f"{k} {(nx0 + nx1) / 2 / nw:.6f} {(ny0 + ny1) / 2 / nh:.6f} {(nx1 - nx0) / nw:.6f} {(ny1 - ny0) / nh:.6f}")
-    return out
+def turn_boxes(
+    boxes: npt.NDArray[np.float64], size: tuple[int, int], new_size: tuple[int, int], degrees: float
+) -> npt.NDArray[np.float64]:
+    """xyxy pixel ``boxes`` of a ``size`` image as the axis-aligned boxes of their corners
+    turned with it (see :func:`turn_points`)."""
+    if len(boxes) == 0:
+        return boxes.reshape(0, 4)
+    x0, y0, x1, y1 = boxes.T
+    corners = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1), np.stack([x0, y1], 1)], 1)
+    p = turn_points(corners.reshape(-1, 2), size, new_size, degrees).reshape(-1, 4, 2)
+    return np.concatenate([p.min(axis=1), p.max(axis=1)], axis=1)
 
 
-def write_turned_set(
-    images: Path, labels: Path, names: Sequence[str], degrees: float, out: Path, prefix: str = ""
-) -> tuple[Path, Path]:
-    """Turned copies of ``names`` (PNG, named ``prefix + stem``) and their YOLO labels under ``out``."""
+def write_turned_set(label_set: LabelSet, degrees: float, out: Path, prefix: str = "") -> tuple[Path, Path, Path]:
+    """Turned copies (PNG, named ``prefix + stem``) of a label set's images, their boxes as
+    YOLO files in the set's target classes, and that class list; returns the three paths."""
     from PIL import Image
 
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "labels").mkdir(parents=True, exist_ok=True)
-    for name in names:
-        src = images / name
-        label = labels / f"{Path(name).stem}.txt"
-        if not src.is_file() or not label.is_file():
-            raise InputError(f"{src}: image or its label file {label.name} is missing")
-        with Image.open(src) as im:
-            rgb = im.convert("RGB")
-            turned = rgb.rotate(degrees, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=(0, 0, 0))
-            turned.save(out / "images" / f"{prefix}{Path(name).stem}.png")
-            lines = turn_yolo_lines(label.read_text(encoding="utf-8").splitlines(), rgb.size, turned.size, degrees)
-        (out / "labels" / f"{prefix}{Path(name).stem}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out / "images", out / "labels"
+    for sub in ("images", "labels"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    class_file = out / "classes.txt"
+    class_file.write_text("\n".join(label_set.classes) + "\n", encoding="utf-8")
+    for im in label_set.images:
+        stem = prefix + Path(im.image_path).stem
+        with Image.open(im.image_path) as src:
+            rgb = src.convert("RGB")
+        turned = rgb.rotate(degrees, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=(0, 0, 0))
+        turned.save(out / "images" / f"{stem}.png")
+        boxes = turn_boxes(im.boxes, rgb.size, turned.size, degrees)
+        w, h = turned.size
+        lines = [f"{k} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}"
+                 for k, (x0, y0, x1, y1) in zip(im.labels.tolist(), boxes.tolist(), strict=True)]
+        (out / "labels" / f"{stem}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return out / "images", out / "labels", class_file
 
 
 def evaluate_turned(
-    images: Path, labels: Path, classes: Path, angles: Sequence[float], *, names: Sequence[str] | None = None,
-    model: str = "vehicles", gsd: float | None = None, chip_size: int | None = None, edge_pad: int | None = None,
+    images: Path, labels: Path, fmt: str, angles: Sequence[float], *, classes: Path | None = None,
+    names: Sequence[str] | None = None, model: str = "vehicles", gsd: float | None = None,
+    chip_size: int | None = None, edge_pad: int | None = None,
 ) -> dict[str, Any]:
-    """``skyscan evaluate`` on copies of the set turned by each of ``angles`` (degrees)."""
+    """``skyscan evaluate`` on copies of a labelled set (any format ``read_labels`` reads)
+    turned by each of ``angles`` (degrees), and on all of them pooled."""
+    from skyscan.detectors.card import load_card
+    from skyscan.detectors.registry import resolve_model
     from skyscan.evaluate.run import evaluate
+    from skyscan.labels import ClassMapping
+    from skyscan.labels.read import read_labels
 
-    names = list(names) if names is not None else sorted(p.name for p in images.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif"})
-    if not names:
-        raise InputError(f"{images}: no images to turn")
-    def scores(turned_images: Path, turned_labels: Path) -> dict[str, Any]:
-        data = evaluate(turned_images, turned_labels, "yolo", classes=classes, model=model, gsd=gsd,
+    card = load_card(resolve_model(model))
+    label_set = read_labels(images, labels, fmt, classes=classes, names=list(names) if names is not None else None,
+                            mapping=ClassMapping.for_targets(tuple(card.class_names)))
+
+    def scores(turned: tuple[Path, Path, Path]) -> dict[str, Any]:
+        data = evaluate(turned[0], turned[1], "yolo", classes=turned[2], model=model, gsd=gsd,
                         chip_size=chip_size, edge_pad=edge_pad).to_dict()
         return {"map50": data["map50"],
                 "classes": {k: {m: v.get(m) for m in ("ap50", "precision", "recall", "n_labels", "n_detections")}
@@ -113,20 +113,20 @@ def evaluate_turned(
         for angle in angles:
             key = f"{angle:g}"
             # each angle alone, then all of them together (the set "at all orientations")
-            alone = Path(tmp) / key
-            results[key] = scores(*write_turned_set(images, labels, names, angle, alone))
-            write_turned_set(images, labels, names, angle, Path(tmp) / "all", prefix=f"a{key}_")
+            results[key] = scores(write_turned_set(label_set, angle, Path(tmp) / key))
+            pooled = write_turned_set(label_set, angle, Path(tmp) / "all", prefix=f"a{key}_")
             log.info("turned %s°: mAP50 %.4f, car AP50 %s", key, results[key]["map50"],
                      results[key]["classes"].get("car", {}).get("ap50"))
-        pooled = scores(Path(tmp) / "all" / "images", Path(tmp) / "all" / "labels")
-    return {"images": len(names), "angles": results, "pooled": pooled}
+        results_all = scores(pooled)
+    return {"images": len(label_set.images), "angles": results, "pooled": results_all}
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("images", type=Path)
     ap.add_argument("--labels", type=Path, required=True)
-    ap.add_argument("--classes", type=Path, required=True)
+    ap.add_argument("--format", dest="fmt", choices=["yolo", "coco", "xview"], default="yolo")
+    ap.add_argument("--classes", type=Path, default=None, help="class list of yolo labels")
     ap.add_argument("--list", dest="name_list", type=Path, default=None)
     ap.add_argument("--model", default="vehicles")
     ap.add_argument("--gsd", type=float, default=None)
@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> None:
 
     names = read_name_list(args.name_list) if args.name_list else None
     angles = [float(a) for a in args.angles.split(",")]
-    result = evaluate_turned(args.images, args.labels, args.classes, angles, names=names, model=args.model,
-                             gsd=args.gsd, chip_size=args.chip_size, edge_pad=args.edge_pad)
+    result = evaluate_turned(args.images, args.labels, args.fmt, angles, classes=args.classes, names=names,
+                             model=args.model, gsd=args.gsd, chip_size=args.chip_size, edge_pad=args.edge_pad)
     result["command"] = "python -m skyscan.evaluate.rotated " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for angle, r in [*result["angles"].items(), ("all", result["pooled"])]:

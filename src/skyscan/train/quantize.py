@@ -84,15 +84,27 @@ def stem_nodes(model_path: str | Path) -> list[str]:
     return keep
 
 
-def quantize_int8(src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8], name: str | None = None) -> ModelCard:
+CALIBRATIONS = ("minmax", "percentile", "entropy")
+
+
+def quantize_int8(
+    src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8], name: str | None = None, *,
+    calibration: str = "minmax", float_stem: bool = True, symmetric_activations: bool = False,
+) -> ModelCard:
     """Write an int8 (QDQ, per-channel weights) copy of ``src`` and its card to ``dst``;
-    the first convolution and the output heads stay float (:func:`stem_nodes`, :func:`head_nodes`)."""
+    the first convolution (unless ``float_stem`` is off) and the output heads stay float
+    (:func:`stem_nodes`, :func:`head_nodes`). ``calibration`` and ``symmetric_activations``
+    (int8 instead of uint8) are the alternatives docs/model.md compares."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
+        CalibrationMethod,
         QuantFormat,
         QuantType,
         quantize_static,
     )
+
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"'calibration' must be one of {CALIBRATIONS} (got {calibration!r})")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     card = load_card(src)
@@ -113,18 +125,27 @@ def quantize_int8(src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8]
     dst = Path(dst)
     pre = dst.with_suffix(".pre.onnx")
     quant_pre_process(str(src), str(pre))
-    stem = stem_nodes(pre)
+    stem = stem_nodes(pre) if float_stem else []
     excluded = stem + [n for n in head_nodes(pre) if n not in stem]
+    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+              "entropy": CalibrationMethod.Entropy}[calibration]
+    extra: dict[str, Any] = {"CalibPercentile": 99.99} if calibration == "percentile" else {}
+    if symmetric_activations:
+        extra["ActivationSymmetric"] = True
+    activations = QuantType.QInt8 if symmetric_activations else QuantType.QUInt8
     try:
         quantize_static(
             str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
+            activation_type=activations, weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
+            calibrate_method=method, extra_options=extra,
         )
     finally:
         pre.unlink(missing_ok=True)
     data = card.to_dict()
     data["name"] = name or f"{card.name}-int8"
-    data["quantization"] = {"method": "onnxruntime quantize_static QDQ, per-channel int8 weights, uint8 activations",
+    kind = "int8" if symmetric_activations else "uint8"
+    data["quantization"] = {"method": f"onnxruntime quantize_static QDQ, per-channel int8 weights, {kind} activations",
+                            "calibration": calibration,
                             "calibration_chips": len(chips), "calibration_source": "training images",
                             "float_nodes": excluded,
                             "from": Path(src).name}
@@ -134,7 +155,9 @@ def quantize_int8(src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8]
     return qcard
 
 
-def quantize_from_spec(model: str | Path, spec_path: str | Path, dst: str | Path, n_chips: int = 256) -> ModelCard:
+def quantize_from_spec(
+    model: str | Path, spec_path: str | Path, dst: str | Path, n_chips: int = 256, **options: Any
+) -> ModelCard:
     """Quantize ``model`` with calibration chips from the training sources of a dataset spec."""
     from skyscan.labels import ClassMapping
     from skyscan.train.data import load_images, load_spec
@@ -145,11 +168,12 @@ def quantize_from_spec(model: str | Path, spec_path: str | Path, dst: str | Path
     spec = load_spec(spec_path)
     images, _ = load_images(spec.train, ClassMapping.for_targets(tuple(card.class_names)), card.gsd)
     chips = calibration_chips([im.pixels for im in images], card.input_size[0], n_chips)
-    return quantize_int8(model, dst, chips)
+    return quantize_int8(model, dst, chips, **options)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m skyscan.train.quantize MODEL SPEC OUTPUT``."""
+    """``python -m skyscan.train.quantize MODEL SPEC OUTPUT [--calibration C] [--quantize-stem]
+    [--symmetric-activations]``."""
     import argparse
 
     ap = argparse.ArgumentParser(description="int8-quantize an exported skyscan model")
@@ -157,9 +181,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("spec", help="dataset spec JSON; calibration uses its training sources")
     ap.add_argument("output")
     ap.add_argument("--chips", type=int, default=256)
+    ap.add_argument("--calibration", choices=CALIBRATIONS, default="minmax")
+    ap.add_argument("--quantize-stem", action="store_true", help="quantize the first convolution too")
+    ap.add_argument("--symmetric-activations", action="store_true", help="int8 activations instead of uint8")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    quantize_from_spec(args.model, args.spec, args.output, args.chips)
+    quantize_from_spec(args.model, args.spec, args.output, args.chips, calibration=args.calibration,
+                       float_stem=not args.quantize_stem, symmetric_activations=args.symmetric_activations)
 
 
 if __name__ == "__main__":
