@@ -27,7 +27,12 @@
   second, and how many of the default run's detections each finds again (same class,
   IoU >= 0.5) (session 8);
 - ``faults``: minor page faults and system CPU of a fresh command on the 100 MP scene and
-  on a one-chip scene.
+  on a one-chip scene;
+- ``budget``: where the CPU of the 100 MP scene goes (session 9): per stage, thread CPU
+  seconds summed over the lanes (read, prepare, infer, finish) and on the main thread
+  (open, plan, finalize, write), in-process runs; the CPU of decoding every tile of the
+  scene once (GDAL, one thread), the floor of reading it; and fresh commands' wall time,
+  CPU and fixed cost (wall minus the job's ``run_total``).
 
 Prints the figures and merges them into benchmarks/results/parts.json.
 """
@@ -347,10 +352,78 @@ def faults(runs: int) -> dict[str, Any]:
     return rows
 
 
+def budget(runs: int) -> dict[str, Any]:
+    import threading
+    from collections import defaultdict
+
+    import rasterio
+
+    import skyscan.engines.local as local
+    import skyscan.io.reader as reader
+    from skyscan.detectors import DetectorRecipe
+    from skyscan.detectors.onnx_backend import OnnxDetector
+    from skyscan.pipeline import DetectOptions
+    from skyscan.run import run_detect
+    from skyscan.run_state import PartStore
+
+    scene = make_scene(SCENE, 10000, GSD)
+    cpu: dict[str, float] = defaultdict(float)
+    lock = threading.Lock()
+
+    def timed(owner: Any, name: str, stage: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.thread_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                with lock:
+                    cpu[stage] += time.thread_time() - t0
+
+        setattr(owner, name, wrapper)
+
+    for owner, name, stage in [
+        (reader.ImageReader, "read_chips", "lanes.read"), (OnnxDetector, "prepare", "lanes.prepare"),
+        (OnnxDetector, "infer", "lanes.infer"), (OnnxDetector, "finish", "lanes.finish"),
+        (local, "open_image", "main.open"), (local, "plan_units", "main.plan"),
+        (local, "finalize_image", "main.finalize"), (PartStore, "write_detections", "main.write_part"),
+    ]:
+        timed(owner, name, stage)
+    in_process = []
+    for _ in range(runs):
+        cpu.clear()
+        c0, w0 = time.process_time(), time.perf_counter()
+        run_detect([str(scene)], WORK / "out_parts_budget", DetectOptions(recipe=DetectorRecipe(model="vehicles")),
+                   overwrite=True)
+        wall, total = time.perf_counter() - w0, time.process_time() - c0
+        model = cpu["lanes.prepare"] + cpu["lanes.infer"]
+        in_process.append({"wall_s": round(wall, 2), "process_cpu_s": round(total, 2),
+                           "stages_cpu_s": {k: round(v, 3) for k, v in sorted(cpu.items())},
+                           "model_share_of_cpu": round(model / total, 3)})
+    with rasterio.Env(GDAL_CACHEMAX=64 * 2**20), rasterio.open(scene) as ds:
+        c0 = time.process_time()
+        for _, window in ds.block_windows(1):
+            ds.read(window=window)
+        decode = time.process_time() - c0
+    fresh = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(scene), "-o", str(WORK / "out_parts_budget"),
+                        "--overwrite"], check=True)
+        wall = time.perf_counter() - w0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        job = json.loads((WORK / "out_parts_budget" / "run.json").read_text())["timings_s"]["run_total"]
+        fresh.append({"wall_s": round(wall, 2), "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+                      "fixed_s": round(wall - job, 2)})
+    return {"in_process": in_process, "decode_every_tile_once_cpu_s": round(decode, 2), "fresh_commands": fresh}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", choices=["gap", "open", "finish", "tile", "outputs", "warm", "tiles", "geojson",
-                                         "imports", "bytecode", "faults", "chips"])
+                                         "imports", "bytecode", "faults", "chips", "budget"])
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--baseline", default="f7245c6", help="commit for 'tiles' (the one before the one-lane change)")
     args = parser.parse_args()
@@ -360,7 +433,7 @@ def main() -> None:
         "tile": lambda: tile(args.runs), "outputs": lambda: outputs(args.runs), "warm": lambda: warm(args.runs),
         "tiles": lambda: tiles(args.runs, args.baseline), "geojson": lambda: geojson(args.runs),
         "imports": lambda: imports(args.runs), "bytecode": lambda: bytecode(args.runs), "faults": lambda: faults(args.runs),
-        "chips": lambda: chips(args.runs),
+        "chips": lambda: chips(args.runs), "budget": lambda: budget(args.runs),
     }
     result = measure[args.part]()
     result["command"] = "python benchmarks/bench_parts.py " + " ".join(sys.argv[1:])

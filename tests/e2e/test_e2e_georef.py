@@ -246,6 +246,8 @@ def test_run_manifest_records_inputs_counts_model_versions_timings(run: dict[str
     assert m["run_id"] == run["det"].column("run_id")[0].as_py()
     assert {"python", "gdal", "onnxruntime", "pyproj", "rasterio"} <= set(m["versions"])
     assert m["timings_s"]["engine_total"] > 0
+    t = m["timings_s"]  # the whole job contains its engine and output stages (each rounded)
+    assert t["run_total"] >= t["engine_total"] + t["write_outputs"] - 1e-3
 
 
 def test_inspect_reports_the_same_georeferencing(run: dict[str, Any]) -> None:
