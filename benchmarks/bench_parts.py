@@ -32,7 +32,11 @@
   seconds summed over the lanes (read, prepare, infer, finish) and on the main thread
   (open, plan, finalize, write), in-process runs; the CPU of decoding every tile of the
   scene once (GDAL, one thread), the floor of reading it; and fresh commands' wall time,
-  CPU and fixed cost (wall minus the job's ``run_total``).
+  CPU and fixed cost (wall minus the job's ``run_total``); and the least any pipeline
+  must do, reading the chips and running the model on them in two lanes, against the
+  model alone;
+- ``calls``: the 100 MP scene in one process with the model run in one ONNX call per
+  batch of 16 chips and in one call per chip, alternated: wall time and CPU (session 9).
 
 Prints the figures and merges them into benchmarks/results/parts.json.
 """
@@ -136,8 +140,9 @@ def finish(runs: int) -> dict[str, Any]:
             _append_batch(cols, ref, batch, detector.finish(out))
         stage.append((time.perf_counter() - t) / len(batches))
         t = time.perf_counter()
-        for out in outputs:
-            _local_maxima(out["heatmap"], detector.score_threshold)
+        for out in outputs:  # one batch's ONNX calls (one dict before session 9)
+            for call in [out] if isinstance(out, dict) else out:
+                _local_maxima(call["heatmap"], detector.score_threshold)
         peaks.append((time.perf_counter() - t) / len(outputs))
     import skyscan
 
@@ -352,6 +357,30 @@ def faults(runs: int) -> dict[str, Any]:
     return rows
 
 
+def calls(runs: int) -> dict[str, Any]:
+    """The 100 MP scene in one process with the model run in one ONNX call per batch of
+    16 chips and in one call per chip (``OnnxDetector.chips_per_run``), alternated."""
+    from skyscan.detectors import DetectorRecipe, get_detector
+    from skyscan.pipeline import DetectOptions
+    from skyscan.run import run_detect
+
+    scene = make_scene(SCENE, 10000, GSD)
+    recipe = DetectorRecipe(model="vehicles")
+    lane_detector: Any = get_detector(DetectorRecipe(model="vehicles", threads=1))  # the lanes' (cached)
+    rows: dict[str, list[dict[str, float]]] = {"calls_of_16": [], "calls_of_1": []}
+    for _ in range(runs):
+        for name, per_run in (("calls_of_16", 16), ("calls_of_1", 1)):
+            lane_detector.chips_per_run = per_run
+            c0, w0 = time.process_time(), time.perf_counter()
+            run_detect([str(scene)], WORK / "out_parts_calls", DetectOptions(recipe=recipe), overwrite=True)
+            rows[name].append({"wall_s": round(time.perf_counter() - w0, 2), "cpu_s": round(time.process_time() - c0, 2)})
+    lane_detector.chips_per_run = 1
+    med = {name: {k: round(statistics.median(r[k] for r in rs), 2) for k in ("wall_s", "cpu_s")} for name, rs in rows.items()}
+    return {"runs": rows, "medians": med,
+            "cpu_saved": round(1 - med["calls_of_1"]["cpu_s"] / med["calls_of_16"]["cpu_s"], 3),
+            "wall_saved": round(1 - med["calls_of_1"]["wall_s"] / med["calls_of_16"]["wall_s"], 3)}
+
+
 def budget(runs: int) -> dict[str, Any]:
     import threading
     from collections import defaultdict
@@ -367,6 +396,7 @@ def budget(runs: int) -> dict[str, Any]:
     from skyscan.run_state import PartStore
 
     scene = make_scene(SCENE, 10000, GSD)
+    bare = _read_and_model(scene, runs)  # before the stage timers below are installed
     cpu: dict[str, float] = defaultdict(float)
     lock = threading.Lock()
 
@@ -417,13 +447,54 @@ def budget(runs: int) -> dict[str, Any]:
         job = json.loads((WORK / "out_parts_budget" / "run.json").read_text())["timings_s"]["run_total"]
         fresh.append({"wall_s": round(wall, 2), "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
                       "fixed_s": round(wall - job, 2)})
-    return {"in_process": in_process, "decode_every_tile_once_cpu_s": round(decode, 2), "fresh_commands": fresh}
+    return {"in_process": in_process, "decode_every_tile_once_cpu_s": round(decode, 2), "fresh_commands": fresh,
+            "read_and_model_only": bare}
+
+
+def _read_and_model(scene: Path, runs: int) -> dict[str, Any]:
+    """The least any pipeline must do: two lanes each reading its half of the chip plan
+    with skyscan's reader and running the model on it (no peaks, NMS, merge, georeferencing
+    or outputs), against the model alone on in-memory chips measured right before and after."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import rasterio
+    from bench_detect import chip_plan, lanes_ceiling_mps
+
+    from skyscan.detectors import DetectorRecipe, get_detector
+    from skyscan.engines.local import GDAL_CACHE_BYTES
+    from skyscan.io.reader import ImageReader, open_image
+
+    detector: Any = get_detector(DetectorRecipe(model="vehicles", threads=1))
+    windows = chip_plan(scene, detector)
+    ref = open_image(str(scene))
+    h, w = detector.card.input_size
+
+    def lane(part: list[Any]) -> None:
+        with ImageReader(ref) as reader:
+            for i in range(0, len(part), 16):
+                detector.infer(detector.prepare(reader.read_chips(part[i : i + 16])))
+
+    def ceiling() -> float:  # the faster of one call per batch of 16 and one per chip
+        return max(lanes_ceiling_mps(detector, 2), lanes_ceiling_mps(detector, 2, stages=True))
+
+    ratios, walls = [], []
+    for _ in range(runs):
+        before = ceiling()
+        t0 = time.perf_counter()
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), ThreadPoolExecutor(2) as pool:
+            half = len(windows) // 2
+            list(pool.map(lane, [windows[:half], windows[half:]]))
+        wall = time.perf_counter() - t0
+        after = ceiling()
+        walls.append(round(wall, 2))
+        ratios.append(round(len(windows) * h * w / 1e6 / wall / ((before + after) / 2), 3))
+    return {"wall_s": walls, "over_ceiling": ratios, "median_over_ceiling": statistics.median(ratios)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", choices=["gap", "open", "finish", "tile", "outputs", "warm", "tiles", "geojson",
-                                         "imports", "bytecode", "faults", "chips", "budget"])
+                                         "imports", "bytecode", "faults", "chips", "budget", "calls"])
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--baseline", default="f7245c6", help="commit for 'tiles' (the one before the one-lane change)")
     args = parser.parse_args()
@@ -434,6 +505,7 @@ def main() -> None:
         "tiles": lambda: tiles(args.runs, args.baseline), "geojson": lambda: geojson(args.runs),
         "imports": lambda: imports(args.runs), "bytecode": lambda: bytecode(args.runs), "faults": lambda: faults(args.runs),
         "chips": lambda: chips(args.runs), "budget": lambda: budget(args.runs),
+        "calls": lambda: calls(args.runs),
     }
     result = measure[args.part]()
     result["command"] = "python benchmarks/bench_parts.py " + " ".join(sys.argv[1:])

@@ -125,3 +125,25 @@ def test_onnx_backend_finds_blobs_in_a_batch(tmp_path: Path) -> None:
     cx, cy = (a.boxes[0, 0] + a.boxes[0, 2]) / 2, (a.boxes[0, 1] + a.boxes[0, 3]) / 2
     assert abs(cx - 10) <= 2 and abs(cy - 14) <= 2
     assert sorted(b.labels.tolist()) == [1, 2]
+
+
+def test_onnx_calls_of_any_size_give_the_batch_detections(tmp_path: Path) -> None:
+    # The pipeline prepares and finishes a batch whole but runs the model in calls of
+    # ``chips_per_run`` chips: how the batch is cut must not change what is found.
+    path = build_blob_model(tmp_path / "m.onnx", input_size=32)
+    rng = np.random.default_rng(3)
+    chips = np.zeros((5, 32, 32, 3), np.uint8)
+    for chip in chips:
+        draw_blobs(chip, [(float(rng.uniform(4, 28)), float(rng.uniform(4, 28)), int(rng.integers(0, 3)))
+                          for _ in range(int(rng.integers(0, 3)))])
+    found = {k: OnnxDetector(path, chips_per_run=k).detect_batch(chips) for k in (1, 2, 5)}
+    pairs = OnnxDetector(path, chips_per_run=2)
+    assert len(pairs.infer(pairs.prepare(chips))) == 3  # calls of 2, 2 and 1 chips
+    for k in (2, 5):
+        for a, b in zip(found[1], found[k], strict=True):
+            np.testing.assert_array_equal(a.labels, b.labels)
+            np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-5)
+            np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)
+    assert sum(len(d) for d in found[1]) > 0
+    with pytest.raises(ModelError, match="chips_per_run must be >= 1"):
+        OnnxDetector(path, chips_per_run=0)
