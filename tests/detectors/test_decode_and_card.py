@@ -147,3 +147,16 @@ def test_onnx_calls_of_any_size_give_the_batch_detections(tmp_path: Path) -> Non
     assert sum(len(d) for d in found[1]) > 0
     with pytest.raises(ModelError, match="chips_per_run must be >= 1"):
         OnnxDetector(path, chips_per_run=0)
+
+
+def test_calls_are_joined_only_when_their_outputs_line_up() -> None:
+    from skyscan.detectors.onnx_backend import _join_calls
+
+    heat = [{"heatmap": np.full((n, 3, 4, 4), n, np.float32)} for n in (2, 1)]
+    joined = _join_calls(heat)
+    assert joined is not None and joined["heatmap"].shape == (3, 3, 4, 4)
+    assert joined["heatmap"][:, 0, 0, 0].tolist() == [2, 2, 1]
+    # an end-to-end model that pads its boxes per call: decoded call by call instead
+    boxes = [{"boxes": np.zeros((1, k, 4), np.float32)} for k in (5, 7)]
+    assert _join_calls(boxes) is None
+    assert _join_calls(boxes[:1]) is boxes[0]
