@@ -160,3 +160,4 @@ def test_calls_are_joined_only_when_their_outputs_line_up() -> None:
     boxes = [{"boxes": np.zeros((1, k, 4), np.float32)} for k in (5, 7)]
     assert _join_calls(boxes) is None
     assert _join_calls(boxes[:1]) is boxes[0]
+    assert _join_calls([]) is None

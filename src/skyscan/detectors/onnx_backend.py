@@ -143,8 +143,8 @@ class OnnxDetector:
 def _join_calls(calls: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray] | None:
     """The calls' outputs joined along the batch axis, or ``None`` when some output's other
     axes differ between calls (an end-to-end model padding its boxes per call)."""
-    if len(calls) == 1:
-        return calls[0]
+    if len(calls) <= 1:
+        return calls[0] if calls else None
     first = calls[0]
     if any(call[name].shape[1:] != first[name].shape[1:] for call in calls[1:] for name in first):
         return None
