@@ -121,7 +121,7 @@ def _scene_batches(n: int) -> tuple[Any, Any, list[Any], list[Any]]:
     detector = get_detector(DetectorRecipe(threads=1))
     options = DetectOptions()
     ref = open_image(str(make_scene(SCENE, 10000, GSD)), options.read, image_id="scene")
-    batches = chip_batches(plan_units(ref, detector.card, options), options.chips_per_call(detector.card.chip_size(None)))[:n]
+    batches = chip_batches(plan_units(ref, detector.card, options), options.chips_per_batch(detector.card.chip_size(None)))[:n]
     with ImageReader(ref) as reader:
         outputs = [detector.infer(detector.prepare(reader.read_chips([w for _, w in b]))) for b in batches]
     return detector, ref, batches, outputs
@@ -169,7 +169,7 @@ def tile(runs: int) -> dict[str, Any]:
     ref = open_image(str(paths[0]), options.read, image_id="t")
     raw = pa.concat_tables([detect_batches(ref, [b], detector, options)
                             for b in chip_batches(plan_units(ref, detector.card, options),
-                                                         options.chips_per_call(detector.card.chip_size(None)))])
+                                                         options.chips_per_batch(detector.card.chip_size(None)))])
     opens, finals = [], []
     for _ in range(runs):
         t = time.perf_counter()
@@ -368,13 +368,17 @@ def calls(runs: int) -> dict[str, Any]:
     recipe = DetectorRecipe(model="vehicles")
     lane_detector: Any = get_detector(DetectorRecipe(model="vehicles", threads=1))  # the lanes' (cached)
     rows: dict[str, list[dict[str, float]]] = {"calls_of_16": [], "calls_of_1": []}
-    for _ in range(runs):
-        for name, per_run in (("calls_of_16", 16), ("calls_of_1", 1)):
-            lane_detector.chips_per_run = per_run
-            c0, w0 = time.process_time(), time.perf_counter()
-            run_detect([str(scene)], WORK / "out_parts_calls", DetectOptions(recipe=recipe), overwrite=True)
-            rows[name].append({"wall_s": round(time.perf_counter() - w0, 2), "cpu_s": round(time.process_time() - c0, 2)})
-    lane_detector.chips_per_run = 1
+    own = lane_detector.chips_per_run
+    try:
+        for _ in range(runs):
+            for name, per_run in (("calls_of_16", 16), ("calls_of_1", 1)):
+                lane_detector.chips_per_run = per_run
+                c0, w0 = time.process_time(), time.perf_counter()
+                run_detect([str(scene)], WORK / "out_parts_calls", DetectOptions(recipe=recipe), overwrite=True)
+                rows[name].append({"wall_s": round(time.perf_counter() - w0, 2),
+                                   "cpu_s": round(time.process_time() - c0, 2)})
+    finally:
+        lane_detector.chips_per_run = own
     med = {name: {k: round(statistics.median(r[k] for r in rs), 2) for k in ("wall_s", "cpu_s")} for name, rs in rows.items()}
     return {"runs": rows, "medians": med,
             "cpu_saved": round(1 - med["calls_of_1"]["cpu_s"] / med["calls_of_16"]["cpu_s"], 3),

@@ -69,7 +69,9 @@ class DetectOptions:
     # chip side in model pixels; None: the model's own input size. Only models whose card
     # has 'input.size_multiple' (fully convolutional) take other sizes.
     chip_size: int | None = None
-    batch_size: int | None = None  # chips per model call; None: about 1 MP of chips (16 of 256 px)
+    # chips read, normalised and decoded together (the ONNX backend still runs the model
+    # one chip per call); None: about 1 MP of chips (16 of 256 px)
+    batch_size: int | None = None
     # model pixels of padding the chips at an image's edges reach past it; None: the card's
     # input.edge_pad (what the model was trained to see there)
     edge_pad: int | None = None
@@ -95,10 +97,11 @@ class DetectOptions:
         if not 0.0 < self.containment <= 1.0:
             raise InputError(f"'containment' must be in (0, 1] (got {self.containment})")
 
-    def chips_per_call(self, chip_size: int) -> int:
-        """Chips per model call for chips of ``chip_size`` model pixels: ``batch_size`` if
-        given, else as many as make about one megapixel (16 at 256 px, 1 at 1024 px), which
-        keeps a lane's tensors and activations the same size whatever the chip."""
+    def chips_per_batch(self, chip_size: int) -> int:
+        """Chips per batch for chips of ``chip_size`` model pixels: ``batch_size`` if given,
+        else as many as make about one megapixel (16 at 256 px, 1 at 1024 px). A batch
+        shares the reader's, the normalisation's and the decoder's per-call costs; the
+        model itself runs ``OnnxDetector.chips_per_run`` chips per call."""
         if self.batch_size is not None:
             return self.batch_size
         return max(1, DEFAULT_BATCH_PIXELS // (chip_size * chip_size))
@@ -114,7 +117,7 @@ class WorkUnit:
     n_units: int
 
 
-ChipBatch = Sequence[tuple[WorkUnit, ChipWindow]]  # one model call's chips, each with its unit
+ChipBatch = Sequence[tuple[WorkUnit, ChipWindow]]  # one batch's chips, each with its unit
 
 
 def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[WorkUnit]:
@@ -163,8 +166,8 @@ def detect_units(
     """Detect in every chip of some units of one image, as one stream of batches."""
     if not units:
         return arrow_arrays.empty_table(RAW_SCHEMA)
-    per_call = options.chips_per_call(units[0].windows[0].out_width)
-    return detect_batches(units[0].image, chip_batches(units, per_call), detector, options, overlap=overlap)
+    per_batch = options.chips_per_batch(units[0].windows[0].out_width)
+    return detect_batches(units[0].image, chip_batches(units, per_batch), detector, options, overlap=overlap)
 
 
 def detect_batches(

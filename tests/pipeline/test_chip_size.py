@@ -53,8 +53,8 @@ def test_chip_size_is_refused_by_a_fixed_size_model_and_checked_against_the_mult
 
 def test_batches_default_to_about_a_megapixel_of_chips() -> None:
     options = DetectOptions()
-    assert [options.chips_per_call(s) for s in (256, 512, 1024, 4096)] == [16, 4, 1, 1]
-    assert DetectOptions(batch_size=3).chips_per_call(1024) == 3
+    assert [options.chips_per_batch(s) for s in (256, 512, 1024, 4096)] == [16, 4, 1, 1]
+    assert DetectOptions(batch_size=3).chips_per_batch(1024) == 3
 
 
 def test_larger_chips_find_the_same_objects_with_fewer_chips(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from skyscan.errors import SkyscanError
 @click.option("--overlap", type=click.FloatRange(0.0, 0.5), default=0.2, show_default=True, help="Fraction of a chip shared with its neighbour.")
 @click.option("--chip-size", type=click.IntRange(min=1), default=None, help="Chip side in model pixels [default: the model's input size, 256 for vehicles]. Models that take any size (vehicles: multiples of 8) run larger chips faster: less overlap to recompute; lower --overlap with it (e.g. --chip-size 1024 --overlap 0.05).")
 @click.option("--edge-pad", type=click.IntRange(min=0), default=None, help="Model pixels of black the chips at an image's edges reach past it [default: the model card's input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the image].")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Chips per model call [default: about 1 MP of chips, 16 of 256 px].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Chips read, normalised and decoded together [default: about 1 MP of chips, 16 of 256 px]; the model runs one chip per call.")
 @click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=None, help="Override the model card's score threshold.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into directories.")
 @click.option("--sample-ratio", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Process a deterministic sample of the inputs (0-1].")

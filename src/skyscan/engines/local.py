@@ -96,12 +96,12 @@ def _run(
             _failed(store, path, stage, exc, progress)
             continue
         t1 = time.perf_counter()
-        per_call = options.chips_per_call(units[0].windows[0].out_width)
-        batches = chip_batches(units, per_call)
+        per_batch = options.chips_per_batch(units[0].windows[0].out_width)
+        batches = chip_batches(units, per_batch)
         # An image of at most one batch per lane goes to one lane: sharing it would open it
         # in every lane for a batch each, while other images can fill the other lanes.
         sharing = lanes if len(batches) > lanes else 1
-        batches, tail = with_fine_tail(batches, per_call, sharing)
+        batches, tail = with_fine_tail(batches, per_batch, sharing)
         shared = SharedBatches(batches, sharing, tail=tail)
         parts = [pool.submit(detect_batches, ref, shared.lane(k), detector, options) for k in range(sharing)]
         queue.append(_InFlight(path, ref, parts, t1 - t0, t1))

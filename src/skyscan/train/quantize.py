@@ -84,7 +84,8 @@ def stem_nodes(model_path: str | Path) -> list[str]:
     return keep
 
 
-CALIBRATIONS = ("minmax", "percentile", "entropy")
+# --calibration names → onnxruntime's CalibrationMethod members
+CALIBRATIONS = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
 
 
 def quantize_int8(
@@ -104,7 +105,7 @@ def quantize_int8(
     )
 
     if calibration not in CALIBRATIONS:
-        raise ValueError(f"'calibration' must be one of {CALIBRATIONS} (got {calibration!r})")
+        raise ValueError(f"'calibration' must be one of {sorted(CALIBRATIONS)} (got {calibration!r})")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     card = load_card(src)
@@ -127,8 +128,7 @@ def quantize_int8(
     quant_pre_process(str(src), str(pre))
     stem = stem_nodes(pre) if float_stem else []
     excluded = stem + [n for n in head_nodes(pre) if n not in stem]
-    method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-              "entropy": CalibrationMethod.Entropy}[calibration]
+    method = getattr(CalibrationMethod, CALIBRATIONS[calibration])
     extra: dict[str, Any] = {"CalibPercentile": 99.99} if calibration == "percentile" else {}
     if symmetric_activations:
         extra["ActivationSymmetric"] = True
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("spec", help="dataset spec JSON; calibration uses its training sources")
     ap.add_argument("output")
     ap.add_argument("--chips", type=int, default=256)
-    ap.add_argument("--calibration", choices=CALIBRATIONS, default="minmax")
+    ap.add_argument("--calibration", choices=list(CALIBRATIONS), default="minmax")
     ap.add_argument("--quantize-stem", action="store_true", help="quantize the first convolution too")
     ap.add_argument("--symmetric-activations", action="store_true", help="int8 activations instead of uint8")
     args = ap.parse_args(argv)
