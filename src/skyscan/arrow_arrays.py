@@ -71,6 +71,40 @@ def to_numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.frombuffer(data, dtype, count=offset + n)[offset:]
 
 
+def float_lists(matrix: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """An ``(n, C)`` float matrix as a ``list<float32>`` column of ``n`` lists of ``C``
+    values; rows where ``valid`` is false are null."""
+    n, width = matrix.shape
+    values = _primitive(np.ascontiguousarray(matrix, np.float32).reshape(-1), pa.float32(), None)
+    offsets = pa.py_buffer(np.arange(n + 1, dtype=np.int32) * np.int32(width))
+    nulls = 0 if valid is None else n - int(valid.sum())
+    validity = _validity(valid) if valid is not None and nulls else None
+    return pa.Array.from_buffers(pa.list_(pa.float32()), n, [validity, offsets], null_count=nulls, children=[values])
+
+
+def float_matrix(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A ``list<float32>`` column of equal-length lists, without nulls, as an ``(n, C)``
+    float32 matrix (``C`` may be 0)."""
+    if isinstance(column, pa.ChunkedArray):
+        parts = [float_matrix(chunk) for chunk in column.chunks]
+        widths = {p.shape[1] for p in parts if len(p)}
+        if len(widths) > 1:
+            raise ValueError(f"float_matrix: lists of different lengths {sorted(widths)}")
+        width = widths.pop() if widths else 0
+        return np.concatenate([p.reshape(len(p), width) for p in parts]) if parts else np.zeros((0, 0), np.float32)
+    n = len(column)
+    if column.null_count:
+        raise ValueError(f"float_matrix: {column.null_count} nulls in a {column.type} column")
+    if n == 0:
+        return np.zeros((0, 0), np.float32)
+    offsets = np.frombuffer(column.buffers()[1], np.int32, count=column.offset + n + 1)[column.offset :]
+    width = int(offsets[1] - offsets[0])
+    if (np.diff(offsets) != width).any():
+        raise ValueError("float_matrix: lists of different lengths in one column")
+    values = to_numpy(column.values).astype(np.float32, copy=False)
+    return values[offsets[0] : offsets[-1]].reshape(n, width)
+
+
 def _primitive(values: np.ndarray, type_: pa.DataType, valid: np.ndarray | None) -> pa.Array:
     n = len(values)
     if pa.types.is_boolean(type_):

@@ -45,6 +45,7 @@ RAW_SCHEMA = pa.schema(
         pa.field("score", pa.float32()),
         pa.field("class_id", pa.int32()),
         pa.field("cut", pa.bool_()),
+        pa.field("class_scores", pa.list_(pa.float32())),  # every class's score; [] when the model gives none
         pa.field("chip_col_off", pa.int32()),
         pa.field("chip_row_off", pa.int32()),
         pa.field("chip_width", pa.int32()),
@@ -57,6 +58,7 @@ MERGE_ORDER = ("px_ymin", "px_xmin", "px_ymax", "px_xmax", "class_id", "score", 
 
 
 DEFAULT_BATCH_PIXELS = 16 * 256 * 256
+TRUNCATED_MODEL_PX = 2.0  # a box this close to the image border is flagged ``truncated``
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,12 @@ class DetectOptions:
     edge_pad: int | None = None
     chips_per_unit: int = 64  # a work unit (one engine task) holds at most this many chips
     containment: float = 0.5  # a cut box this much inside another box is the same object
+    # Merge overlapping boxes of one class only; by default one object is one row whatever
+    # classes its views were given (the best class wins, ``class_scores`` keeps the rest).
+    class_aware_merge: bool = False
+    # Refuse images outside the model card's validated range (an error row each) instead
+    # of processing them with ``in_validated_range`` false.
+    strict_range: bool = False
     # Refuse images coarser than model GSD x this: upsampling invents no vehicles, and a
     # 300 m Landsat scene would otherwise become millions of one-pixel chips.
     max_upsample: float = 4.0
@@ -129,6 +137,13 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
             f"(trained at {card.gsd:.3g} m; at most {options.max_upsample:g}x upsampling): "
             "vehicles are not resolved at this resolution"
         )
+    if options.strict_range and card.validated is not None:
+        in_range, why = card.validated.check(ref)
+        if not in_range:
+            raise InputError(
+                f"{ref.path}: outside the validated range of model {card.model_id}: {why}; "
+                "refused under --strict-range"
+            )
     chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
     # A chip classifier labels whole chips: overlapping chips would label the same ground
     # twice and the merge would then drop some of them, so its chips tile the image.
@@ -224,7 +239,9 @@ def detect_batches(
                     finishing.result()
     if not cols["score"]:
         return arrow_arrays.empty_table(RAW_SCHEMA)
-    columns = {name: arrow_arrays.array(np.concatenate(parts), RAW_SCHEMA.field(name).type) for name, parts in cols.items()}
+    columns = {name: arrow_arrays.array(np.concatenate(parts), RAW_SCHEMA.field(name).type)
+               for name, parts in cols.items() if name != "class_scores"}
+    columns["class_scores"] = arrow_arrays.float_lists(np.concatenate(cols["class_scores"]))
     # every row is of one image: a repeated string, not an object array of copies
     columns["image_id"] = arrow_arrays.repeat(ref.image_id, len(columns["score"]), pa.string())
     return pa.table([columns[name] for name in RAW_SCHEMA.names], schema=RAW_SCHEMA)
@@ -286,10 +303,18 @@ def _append_batch(
     cols["score"].append(np.concatenate([d.scores for d in found]).astype(np.float32)[inside])
     cols["class_id"].append(np.concatenate([d.labels for d in found]).astype(np.int32)[inside])
     cols["cut"].append(cut[inside])
+    cols["class_scores"].append(_class_scores(found)[inside])
     cols["chip_col_off"].append(col_off[inside])
     cols["chip_row_off"].append(row_off[inside])
     cols["chip_width"].append(np.asarray([w.width for w in windows], np.int32)[chip])
     cols["chip_height"].append(np.asarray([w.height for w in windows], np.int32)[chip])
+
+
+def _class_scores(found: Sequence[ChipDetections]) -> np.ndarray:
+    """The batch's per-class scores as one (n, C) matrix; (n, 0) when the model gives none."""
+    if any(d.class_scores is None for d in found if len(d)):
+        return np.zeros((sum(len(d) for d in found), 0), np.float32)
+    return np.concatenate([d.class_scores for d in found if len(d)])  # type: ignore[misc]
 
 
 def finalize_image(
@@ -302,14 +327,17 @@ def finalize_image(
     selection run in numpy: ``Table.sort_by``/``take`` would import ``pyarrow.compute``,
     50-75 ms of every fresh command (it builds its docstrings on import).
     """
-    columns = {name: arrow_arrays.to_numpy(raw.column(name)) for name in RAW_SCHEMA.names if name != "image_id"}
+    columns = {name: arrow_arrays.to_numpy(raw.column(name)) for name in RAW_SCHEMA.names
+               if name not in ("image_id", "class_scores")}
+    columns["class_scores"] = arrow_arrays.float_matrix(raw.column("class_scores"))
     order = np.lexsort(  # the last key sorts first
         [columns[name] if name != "score" else -columns[name] for name in reversed(MERGE_ORDER)]
     )
     ordered = {name: values[order] for name, values in columns.items()}
     keep = merge_detections(
         _boxes(ordered), ordered["score"], ordered["class_id"], cut=ordered["cut"],
-        iou_threshold=card.nms_iou, containment_threshold=options.containment,
+        class_aware=options.class_aware_merge, iou_threshold=card.nms_iou,
+        containment_threshold=options.containment,
     )
     keep = np.sort(np.asarray(keep, np.int64))  # back to the deterministic sorted order
     return detections_table(ref, {name: values[keep] for name, values in ordered.items()}, card, run_id)
@@ -332,6 +360,9 @@ def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard
         "class_id": class_id,
         "xview_type_id": [xview[i] for i in class_id],
         "score": kept["score"],
+        "class_scores": _class_score_lists(kept["class_scores"], n),
+        "truncated": _truncated(boxes, ref, card),
+        "in_validated_range": card.validated.check(ref)[0] if card.validated is not None else None,
         "px_xmin": boxes[:, 0], "px_ymin": boxes[:, 1], "px_xmax": boxes[:, 2], "px_ymax": boxes[:, 3],
         "chip_col_off": kept["chip_col_off"],
         "chip_row_off": kept["chip_row_off"],
@@ -363,6 +394,25 @@ def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard
             arrow_arrays.repeat(None if value is None else str(value), n, pa.string()),
         )
     return table
+
+
+def _class_score_lists(matrix: np.ndarray, n: int) -> pa.Array:
+    """Per-class scores as list rows; null rows when the model gives none."""
+    if matrix.size == 0:
+        return pa.nulls(n, pa.list_(pa.float32()))
+    return arrow_arrays.float_lists(matrix)
+
+
+def _truncated(boxes: np.ndarray, ref: ImageRef, card: ModelCard) -> np.ndarray:
+    """Boxes within two model pixels of the image's border (source pixels scaled by the
+    GSD ratio): the model's box edges are that precise, and clipping puts a box that ran
+    past the border on it."""
+    scale = card.gsd / ref.gsd if card.gsd and ref.gsd else 1.0
+    tol = TRUNCATED_MODEL_PX * scale
+    return (
+        (boxes[:, 0] <= tol) | (boxes[:, 1] <= tol)
+        | (boxes[:, 2] >= ref.width - tol) | (boxes[:, 3] >= ref.height - tol)
+    )
 
 
 def _column(values: object, n: int, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:

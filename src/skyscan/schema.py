@@ -25,6 +25,9 @@ DETECTION_FIELDS: list[pa.Field] = [
     pa.field("class_id", pa.int32(), nullable=False),  # index in the model card's classes
     pa.field("xview_type_id", pa.int32()),  # null when the class has no xView id
     pa.field("score", pa.float32(), nullable=False),
+    # every class's score at this detection, in the card's class order (null: the model
+    # gives only the winning class's); overlapping boxes of other classes were merged in
+    pa.field("class_scores", pa.list_(pa.float32())),
     pa.field("px_xmin", pa.float64(), nullable=False),  # box in image pixels (col, row)
     pa.field("px_ymin", pa.float64(), nullable=False),
     pa.field("px_xmax", pa.float64(), nullable=False),
@@ -33,6 +36,8 @@ DETECTION_FIELDS: list[pa.Field] = [
     pa.field("chip_row_off", pa.int32(), nullable=False),
     pa.field("chip_width", pa.int32(), nullable=False),
     pa.field("chip_height", pa.int32(), nullable=False),
+    # the box reaches the image's border: the vehicle may continue beyond it
+    pa.field("truncated", pa.bool_(), nullable=False),
     pa.field("lon", pa.float64()),  # centre point, EPSG:4326
     pa.field("lat", pa.float64()),
     pa.field("src_x", pa.float64()),  # centre point in the source CRS
@@ -43,6 +48,9 @@ DETECTION_FIELDS: list[pa.Field] = [
     pa.field("georeferenced", pa.bool_(), nullable=False),
     pa.field("georef_source", pa.string(), nullable=False),
     pa.field("model_id", pa.string(), nullable=False),
+    # the image lies in the model card's validated range (GSD, bands); null when the card
+    # declares none or the image's GSD is unknown
+    pa.field("in_validated_range", pa.bool_()),
     pa.field("geometry", pa.binary()),  # footprint polygon, WKB, EPSG:4326
     pa.field("centroid", pa.binary()),  # centre point, WKB, EPSG:4326
 ]

@@ -99,12 +99,15 @@ class ChipDetections:
     """Detections in one chip, in the chip's model-input pixel coordinates.
 
     ``boxes`` is (K, 4) float xyxy, ``scores`` (K,) float, ``labels`` (K,) int class
-    indices into the model card's class list.
+    indices into the model card's class list. ``class_scores`` (K, C), when the model
+    gives them, holds every class's score at each detection (CenterNet: the heatmap of
+    each class at the peak), so a merge across classes keeps what the runners-up scored.
     """
 
     boxes: npt.NDArray[np.float32]
     scores: npt.NDArray[np.float32]
     labels: npt.NDArray[np.int64]
+    class_scores: npt.NDArray[np.float32] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.scores)
@@ -113,6 +116,13 @@ class ChipDetections:
                 f"ChipDetections arrays disagree: boxes {self.boxes.shape}, "
                 f"scores {self.scores.shape}, labels {self.labels.shape}"
             )
+        if self.class_scores is not None and (self.class_scores.ndim != 2 or len(self.class_scores) != n):
+            raise ValueError(f"ChipDetections 'class_scores' must be ({n}, C) (got {self.class_scores.shape})")
+
+    def take(self, keep: npt.NDArray[np.intp]) -> ChipDetections:
+        """The detections at indices ``keep``, in that order."""
+        scores = None if self.class_scores is None else self.class_scores[keep]
+        return ChipDetections(self.boxes[keep], self.scores[keep], self.labels[keep], scores)
 
     @classmethod
     def empty(cls) -> ChipDetections:

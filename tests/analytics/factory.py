@@ -64,6 +64,7 @@ def detections_table(
         "px_xmin": px, "px_ymin": px, "px_xmax": px + 9, "px_ymax": px + 4,
         "chip_col_off": np.zeros(n, np.int32), "chip_row_off": np.zeros(n, np.int32),
         "chip_width": np.full(n, 512, np.int32), "chip_height": np.full(n, 512, np.int32),
+        "class_scores": [None] * n, "truncated": np.zeros(n, bool), "in_validated_range": [None] * n,
         "lon": np.where(geo, lon, None), "lat": np.where(geo, lat, None),
         "src_x": np.where(geo, lon, None), "src_y": np.where(geo, lat, None),
         "src_crs": np.where(geo, "EPSG:4326", None),

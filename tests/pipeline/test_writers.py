@@ -23,7 +23,7 @@ def _rows(n: int, georef: bool = True) -> pa.Table:
         detection_id=[f"img:{i:06d}" for i in range(n)], class_name=["car"] * n, class_id=[0] * n,
         xview_type_id=[18] * n, score=[0.9] * n, px_xmin=[0.0] * n, px_ymin=[0.0] * n, px_xmax=[5.0] * n,
         px_ymax=[5.0] * n, chip_col_off=[0] * n, chip_row_off=[0] * n, chip_width=[64] * n,
-        chip_height=[64] * n, georeferenced=[georef] * n, georef_source=["geotiff" if georef else "none"] * n,
+        chip_height=[64] * n, truncated=[False] * n, georeferenced=[georef] * n, georef_source=["geotiff" if georef else "none"] * n,
         model_id=["m@1"] * n,
     )
     if georef:

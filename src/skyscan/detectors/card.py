@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skyscan.detectors.validated import ValidatedRange
 from skyscan.errors import InputError, ModelError
 
 OUTPUT_FORMATS = ("centernet", "boxes", "chip_classifier")
@@ -76,6 +77,8 @@ class ModelCard:
     version: str = "0"
     task: str = "detection"
     framework: str = "onnx"
+    # The imagery the model's figures were measured on (``validated``); None: undeclared.
+    validated: ValidatedRange | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -147,7 +150,8 @@ class ModelCard:
                 for c in data["classes"]
             )
             size = inp.get("size", [256, 256])
-            known = {"name", "classes", "input", "gsd", "output", "score_threshold", "nms_iou", "version", "task", "framework"}
+            known = {"name", "classes", "input", "gsd", "output", "score_threshold", "nms_iou", "version", "task",
+                     "framework", "validated"}
             return cls(
                 name=str(data.get("name", Path(source).stem)),
                 classes=classes,
@@ -165,6 +169,7 @@ class ModelCard:
                 version=str(data.get("version", "0")),
                 task=str(data.get("task", "detection")),
                 framework=str(data.get("framework", "onnx")),
+                validated=None if data.get("validated") is None else ValidatedRange.from_dict(data["validated"]),
                 extra={k: v for k, v in data.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -192,6 +197,7 @@ class ModelCard:
             "output": {"format": self.output_format, "stride": self.stride},
             "score_threshold": self.score_threshold,
             "nms_iou": self.nms_iou,
+            **({"validated": self.validated.to_dict()} if self.validated else {}),
             **self.extra,
         }
 

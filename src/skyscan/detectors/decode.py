@@ -76,6 +76,7 @@ def decode_centernet(
     stride = card.stride if card.size_multiple else card.input_size[0] / h
     b, cls, ii, jj = _local_maxima(heat, score_threshold)
     scores = heat[b, cls, ii, jj]
+    class_scores = heat[b, :, ii, jj].astype(np.float32).reshape(-1, c)
     cx = (jj + off[b, 0, ii, jj]) * stride
     cy = (ii + off[b, 1, ii, jj]) * stride
     bw = np.maximum(wh[b, 0, ii, jj], 1.0)
@@ -87,11 +88,10 @@ def decode_centernet(
     results = []
     for k in range(n):
         sl = slice(bounds[k], bounds[k + 1])
-        chip_boxes, chip_scores, chip_labels = boxes[sl], scores[sl], labels[sl]
-        if len(chip_scores) > MAX_PEAKS_PER_CHIP:
-            top = np.argsort(-chip_scores, kind="stable")[:MAX_PEAKS_PER_CHIP]
-            chip_boxes, chip_scores, chip_labels = chip_boxes[top], chip_scores[top], chip_labels[top]
-        results.append(ChipDetections(chip_boxes, chip_scores, chip_labels))
+        chip = ChipDetections(boxes[sl], scores[sl], labels[sl], class_scores[sl])
+        if len(chip) > MAX_PEAKS_PER_CHIP:
+            chip = chip.take(np.argsort(-chip.scores, kind="stable")[:MAX_PEAKS_PER_CHIP])
+        results.append(chip)
     return results
 
 

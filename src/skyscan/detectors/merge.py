@@ -1,4 +1,4 @@
-"""Merging what overlapping chips both saw: class-aware NMS plus a rule for cut objects.
+"""Merging what overlapping chips both saw: one detection per object.
 
 All functions take arrays of boxes in one pixel frame (xyxy, ``x2 >= x1``, ``y2 >= y1``)
 and return indices of the boxes to keep, so callers take rows with ``table.take(keep)``.
@@ -6,13 +6,18 @@ and return indices of the boxes to keep, so callers take rows with ``table.take(
 Why more than NMS: an object lying across a chip seam is seen whole by one chip and
 cut by the other. The cut box is much smaller than the whole one, so their IoU is low
 and plain NMS keeps both. :func:`merge_detections` knows which boxes touch an interior
-chip edge (``cut``) and drops a cut box that lies inside a same-class box (see its
-docstring for the exact rules).
+chip edge (``cut``) and treats a cut box that lies inside another box as the same object
+(see its docstring for the exact rules). By default boxes of different classes are
+merged too: one object, one row, whatever class its views were given.
+
+Boxes are visited by score alone, so a box is kept or dropped by higher-scoring boxes
+only: the rows above any threshold T never depend on boxes below T, and a run at T is
+exactly a run at a lower score floor filtered at T.
 
 Results depend only on the boxes, scores, labels and flags, never on input order: the
 local and the Spark engine (which gather chips in different orders) keep the same rows.
 Overlapping pairs are found with a ``shapely.STRtree`` query and scored with numpy; the
-only Python loop is the greedy pass over boxes that have a same-class neighbour.
+only Python loop is the greedy pass over boxes that have an overlapping neighbour.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ def nms(
     b, s, lab, _ = _validate(boxes, scores, labels, None)
     _check_fraction("iou_threshold", iou_threshold)
     rank = _rank(np.lexsort((lab, b[:, 3], b[:, 2], b[:, 1], b[:, 0], -s)))
-    i, j, inter = _same_label_pairs(b, lab)
+    i, j, inter = _overlapping_pairs(b, lab)
     area = _areas(b)
     forward = rank[i] < rank[j]
     i, j, inter = i[forward], j[forward], inter[forward]
@@ -82,7 +87,7 @@ def nms_per_chip(chips: Sequence[ChipDetections], iou_threshold: float) -> list[
     out = []
     for k, chip in enumerate(chips):
         local = keep[bounds[k] : bounds[k + 1]] - starts[k]
-        out.append(ChipDetections(chip.boxes[local], chip.scores[local], chip.labels[local]))
+        out.append(chip.take(local))
     return out
 
 
@@ -92,6 +97,7 @@ def merge_detections(
     labels: npt.ArrayLike,
     *,
     cut: npt.ArrayLike,
+    class_aware: bool = False,
     iou_threshold: float = 0.5,
     containment_threshold: float = 0.7,
     seam_iou_threshold: float = 0.7,
@@ -102,33 +108,30 @@ def merge_detections(
     that lies inside the image (see :func:`box_touches_chip_edge`), so the object may
     continue in a neighbouring chip.
 
-    Boxes are visited in priority order: whole (uncut) boxes first by score, then cut
-    boxes by area (the larger piece has seen more of the object), then score; remaining
-    ties by ``(x1, y1, x2, y2, label)``. A kept box ``k`` drops every later box ``j`` of
-    the same label when
+    Boxes are visited by score (descending), ties broken by ``(x1, y1, x2, y2, label)``,
+    then uncut before cut. A kept box ``k`` drops every later box ``j`` (of any class;
+    of its own class only with ``class_aware``) when
 
     1. ``IoU(k, j) >= iou_threshold`` (plain NMS), or
-    2. ``j`` is cut and ``area(k ∩ j) >= containment_threshold * area(j)``: ``j`` is a
-       piece of the object that ``k`` saw (more) whole, or
+    2. one of them is cut and lies inside the other,
+       ``area(k ∩ j) >= containment_threshold * area(cut one)``: a piece of the object
+       the other box saw (more) whole, or
     3. both are cut and their extents along one axis agree,
        ``max(IoU_x, IoU_y) >= seam_iou_threshold`` with the 1-D IoU of the x and y
        intervals (boxes also overlap in area): two pieces of an object larger than
        the chip overlap, seen from the two sides of a seam.
 
-    Uncut boxes come first, so they are only ever removed by rule 1 among themselves:
-    the uncut boxes kept are exactly ``nms`` of the uncut boxes, and rules 2 and 3 can
-    only remove cut boxes. An object seen whole by some chip is never lost to them.
+    A box dropped by rule 2 because the kept box is a piece inside it is *absorbed*: it
+    gives no row (the piece is its object's row) but still drops later boxes as if kept,
+    so the object's other pieces go too.
 
-    Decision for rule 3: the larger piece is kept, not the union of the pieces, so every
-    output box is one that a chip actually saw (it keeps the window and score it came
-    from). An object is seen whole by some chip whenever it is no larger than the
-    overlap (``overlap * chip_src`` source pixels), so choose the overlap above the
-    largest object (vehicles: a few metres, versus ~30 m for a 512 px chip at 0.3 m/px
-    and 20 % overlap); rule 3 then only fires for objects larger than that.
+    Every output box is one that a chip actually saw, with its own window, class and
+    score: the highest-scoring view of its object. Score order is what makes the merge
+    independent of the score floor (a box below T never decides about one above it);
+    a whole view usually scores higher than a piece, so the whole box is the one kept.
 
-    Returns the kept indices ordered by score descending (ties as in :func:`nms`, then
-    uncut before cut).
-    The result is independent of input order (identical rows are interchangeable).
+    Returns the kept indices in visiting order. The result is independent of input
+    order (identical rows are interchangeable).
     """
     b, s, lab, c = _validate(boxes, scores, labels, cut)
     for name, value in (
@@ -138,25 +141,21 @@ def merge_detections(
     ):
         _check_fraction(name, value)
     area = _areas(b)
-    # Priority: uncut before cut; uncut by score, cut by area (then score); then coords.
-    key = np.where(c, -area, -s)
-    order = np.lexsort((lab, b[:, 3], b[:, 2], b[:, 1], b[:, 0], -s, key, c))
-    rank = _rank(order)
-    i, j, inter = _same_label_pairs(b, lab)
+    rank = _rank(np.lexsort((c, lab, b[:, 3], b[:, 2], b[:, 1], b[:, 0], -s)))
+    i, j, inter = _overlapping_pairs(b, lab if class_aware else None)
     forward = rank[i] < rank[j]
     i, j, inter = i[forward], j[forward], inter[forward]
 
-    suppress = _iou(inter, area[i], area[j]) >= iou_threshold
+    # k (a piece) lies inside j: j is the object k stands for, and still drops j's other pieces
+    absorb = c[i] & (inter >= containment_threshold * area[i])
+    suppress = absorb | (_iou(inter, area[i], area[j]) >= iou_threshold)
     suppress |= c[j] & (inter >= containment_threshold * area[j])
     both_cut = c[i] & c[j]
     if both_cut.any():
         iou_x = _iou_1d(b[i, 0], b[i, 2], b[j, 0], b[j, 2])
         iou_y = _iou_1d(b[i, 1], b[i, 3], b[j, 1], b[j, 3])
         suppress |= both_cut & (np.maximum(iou_x, iou_y) >= seam_iou_threshold)
-    kept = _greedy(rank, i[suppress], j[suppress])
-    # Report in score order, like nms().
-    out_key = np.lexsort((kept, c[kept], lab[kept], b[kept, 3], b[kept, 2], b[kept, 1], b[kept, 0], -s[kept]))
-    return kept[out_key]
+    return _greedy(rank, i[suppress], j[suppress], absorb[suppress])
 
 
 def box_touches_chip_edge(
@@ -247,15 +246,18 @@ def _areas(b: FloatArray) -> FloatArray:
     return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
 
 
-def _same_label_pairs(b: FloatArray, lab: npt.NDArray[np.int64]) -> tuple[IntArray, IntArray, FloatArray]:
-    """All ordered pairs (i, j), i != j, of same-label boxes whose intersection has area > 0,
-    with that area. An STRtree keeps this near O(N log N) for thousands of boxes."""
+def _overlapping_pairs(
+    b: FloatArray, lab: npt.NDArray[np.int64] | None
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """All ordered pairs (i, j), i != j, of boxes whose intersection has area > 0, with
+    that area; of the same label only when ``lab`` is given. An STRtree keeps this near
+    O(N log N) for thousands of boxes."""
     if len(b) < 2:
         empty = np.zeros(0, np.intp)
         return empty, empty, np.zeros(0)
     geoms = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
     i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = (i != j) & (lab[i] == lab[j])
+    keep = (i != j) if lab is None else (i != j) & (lab[i] == lab[j])
     i, j = i[keep].astype(np.intp), j[keep].astype(np.intp)
     w = np.minimum(b[i, 2], b[j, 2]) - np.maximum(b[i, 0], b[j, 0])
     h = np.minimum(b[i, 3], b[j, 3]) - np.maximum(b[i, 1], b[j, 1])
@@ -275,21 +277,26 @@ def _iou_1d(a0: FloatArray, a1: FloatArray, b0: FloatArray, b1: FloatArray) -> F
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _greedy(rank: IntArray, src: IntArray, dst: IntArray) -> IntArray:
+def _greedy(rank: IntArray, src: IntArray, dst: IntArray, absorb: BoolArray | None = None) -> IntArray:
     """Greedy suppression along edges ``src -> dst`` (``rank[src] < rank[dst]``).
 
-    Visits boxes with outgoing edges in rank order; a box not yet suppressed suppresses
-    its targets. Returns kept indices in rank order.
+    Visits boxes with outgoing edges in rank order; a box that still acts (kept, or
+    absorbed) drops its targets: an ``absorb`` edge makes its target absorbed (no row,
+    but it acts), any other edge suppresses it unless it is absorbed. Every decision
+    about a box is made by boxes ranked before it. Returns kept indices in rank order.
     """
     n = len(rank)
-    suppressed = np.zeros(n, bool)
+    dropped = np.zeros(n, bool)
+    absorbed = np.zeros(n, bool)
     if len(src):
+        absorb = np.zeros(len(src), bool) if absorb is None else absorb
         by_src = np.lexsort((dst, rank[src]))
-        src, dst = src[by_src], dst[by_src]
+        src, dst, absorb = src[by_src], dst[by_src], absorb[by_src]
         starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
         ends = np.r_[starts[1:], len(src)]
         for a, z in zip(starts.tolist(), ends.tolist(), strict=True):
-            if not suppressed[src[a]]:
-                suppressed[dst[a:z]] = True
-    kept = np.flatnonzero(~suppressed)
+            if absorbed[src[a]] or not dropped[src[a]]:
+                dropped[dst[a:z]] = True
+                absorbed[dst[a:z][absorb[a:z]]] = True
+    kept = np.flatnonzero(~dropped)
     return kept[np.argsort(rank[kept], kind="stable")]
