@@ -24,6 +24,8 @@ def detect(
     edge_pad: int | None = None,
     batch_size: int | None = None,
     score_threshold: float | None = None,
+    class_aware_merge: bool = False,
+    strict_range: bool = False,
     recursive: bool = True,
     sample_ratio: float | None = None,
     seed: int = 0,
@@ -37,7 +39,8 @@ def detect(
 
     ``inputs`` are files, directories or globs. With ``outdir`` the run also writes its
     outputs there (see :func:`skyscan.run.run_detect`); without, a temporary folder is
-    used. Rows of images without georeferencing have no geometry (``georeferenced`` is
+    used. ``class_aware_merge`` keeps overlapping boxes of different classes apart;
+    ``strict_range`` refuses images outside the model's validated range. Rows of images without georeferencing have no geometry (``georeferenced`` is
     false). Inputs that failed are in ``result.attrs["errors"]`` (a list of dicts).
     """
     import geopandas as gpd
@@ -55,6 +58,8 @@ def detect(
         chip_size=chip_size,
         edge_pad=edge_pad,
         batch_size=batch_size,
+        class_aware_merge=class_aware_merge,
+        strict_range=strict_range,
     )
     with tempfile.TemporaryDirectory(prefix="skyscan-") as tmp:
         target = Path(outdir) if outdir is not None else Path(tmp) / "run"

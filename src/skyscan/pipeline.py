@@ -137,12 +137,18 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
             f"(trained at {card.gsd:.3g} m; at most {options.max_upsample:g}x upsampling): "
             "vehicles are not resolved at this resolution"
         )
-    if options.strict_range and card.validated is not None:
+    if card.validated is not None:
         in_range, why = card.validated.check(ref)
-        if not in_range:
+        if not in_range and options.strict_range:
             raise InputError(
                 f"{ref.path}: outside the validated range of model {card.model_id}: {why}; "
                 "refused under --strict-range"
+            )
+        if not in_range:
+            logger.warning(
+                "%s: %s, outside the validated range of model %s (%s): detections are flagged "
+                "in_validated_range=%s", ref.path, why, card.model_id, card.validated.describe(),
+                "null" if in_range is None else "false",
             )
     chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
     # A chip classifier labels whole chips: overlapping chips would label the same ground

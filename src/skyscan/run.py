@@ -199,6 +199,8 @@ def _manifest(
     # engines ran with their own thread count in the recipe
     card = recipe_card(options.recipe)
     classes = Counter(detections.column("class_name").to_pylist()) if detections.num_rows else Counter()
+    in_range = detections.column("in_validated_range").to_pylist() if detections.num_rows else []
+    outside = sorted({p for p, ok in zip(detections.column("image_path").to_pylist(), in_range, strict=True) if ok is False})
     return {
         "run_id": run_id,
         "skyscan_version": _version("skyscan"),
@@ -214,9 +216,14 @@ def _manifest(
             "failed": errors.num_rows,
             "detections": detections.num_rows,
             "detections_by_class": dict(sorted(classes.items())),
+            # rows whose image lies outside the model's validated range (null: GSD unknown)
+            "detections_in_validated_range": {"true": in_range.count(True), "false": in_range.count(False),
+                                              "null": in_range.count(None)},
         },
+        "images_outside_validated_range": outside,
         "model": {"id": card.model_id, "path": str(options.recipe.model), "gsd": card.gsd,
-                  "input_size": list(card.input_size), "classes": card.class_names},
+                  "input_size": list(card.input_size), "classes": card.class_names,
+                  "validated": card.validated.to_dict() if card.validated else None},
         "options": asdict(options),
         "versions": {name: _version(name) for name in ("numpy", "pyarrow", "rasterio", "shapely", "pyproj", "onnxruntime")}
         | {"python": platform.python_version(), "gdal": _gdal_version()},

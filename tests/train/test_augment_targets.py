@@ -76,3 +76,22 @@ def test_p_object_sets_the_share_of_object_centred_chips() -> None:
         sampler = ChipSampler([image], 3, 0.25, 64, 4, AugmentConfig(), seed=0, p_object=p_object)
         share = np.mean([len(sampler.sample()[1]) > 0 for _ in range(200)])
         assert low <= share <= high, (p_object, share)
+
+
+def test_cut_vehicles_are_labelled_with_their_visible_part() -> None:
+    from skyscan.train.sampler import clip_to_chip
+
+    boxes = np.array([[-10, 0, 10, 10], [-18, 0, 2, 10], [50, 50, 60, 60], [110, 110, 140, 140]], np.float32)
+    kept, labels = clip_to_chip(boxes, np.array([0, 1, 2, 0]), 128)
+    # half visible: clipped and kept; a tenth visible: dropped; inside: as is; a 36 % corner: kept
+    assert kept.tolist() == [[0, 0, 10, 10], [50, 50, 60, 60], [110, 110, 128, 128]]
+    assert labels.tolist() == [0, 2, 0]
+
+
+def test_chips_stay_inside_the_border_band() -> None:
+    from skyscan.train.sampler import centre_inside
+
+    assert centre_inside((5.0, 500.0), (100.0, 100.0), 1000, 800, 40.0) == (140.0, 500.0)
+    assert centre_inside((990.0, 790.0), (100.0, 100.0), 1000, 800, 40.0) == (860.0, 660.0)
+    # an axis too short for the footprint keeps the image's middle
+    assert centre_inside((10.0, 10.0), (100.0, 300.0), 1000, 500, 40.0) == (140.0, 250.0)

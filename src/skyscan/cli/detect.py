@@ -25,6 +25,8 @@ from skyscan.errors import SkyscanError
 @click.option("--edge-pad", type=click.IntRange(min=0), default=None, help="Model pixels of black the chips at an image's edges reach past it [default: the model card's input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the image].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Chips read, normalised and decoded together [default: about 1 MP of chips, 16 of 256 px]; the model runs one chip per call.")
 @click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=None, help="Override the model card's score threshold.")
+@click.option("--class-aware-merge", is_flag=True, help="Merge overlapping boxes of the same class only [default: one object, one row: overlapping boxes of any class merge, the best class wins and class_scores keeps the others].")
+@click.option("--strict-range", is_flag=True, help="Refuse images outside the model's validated range (an error row each) instead of flagging their detections in_validated_range=false.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into directories.")
 @click.option("--sample-ratio", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Process a deterministic sample of the inputs (0-1].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
@@ -37,7 +39,8 @@ from skyscan.errors import SkyscanError
 @click.pass_context
 def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, model: str, engine: str,
                    master: str | None, gsd: float | None, crs: str | None, require_georef: bool,
-                   overlap: float, chip_size: int | None, edge_pad: int | None, batch_size: int | None, score_threshold: float | None, recursive: bool,
+                   overlap: float, chip_size: int | None, edge_pad: int | None, batch_size: int | None, score_threshold: float | None,
+                   class_aware_merge: bool, strict_range: bool, recursive: bool,
                    sample_ratio: float | None, seed: int, metadata_table: str | None,
                    xml_mapping: str | None, overwrite: bool, resume: bool, geojson: bool,
                    make_map: bool) -> None:
@@ -81,6 +84,8 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
             chip_size=chip_size,
             edge_pad=edge_pad,
             batch_size=batch_size,
+            class_aware_merge=class_aware_merge,
+            strict_range=strict_range,
         )
     except SkyscanError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -111,6 +116,10 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
             f"{counts['detections']} detections in {counts['images_ok']} images "
             f"({counts['failed']} failed) -> {outdir}", err=True
         )
+        outside = result.manifest["counts"]["detections_in_validated_range"]["false"]
+        if outside:
+            click.echo(f"warning: {outside} detections in {len(result.manifest['images_outside_validated_range'])} "
+                       "images outside the model's validated range (in_validated_range=false; see run.json)", err=True)
         if make_map:
             click.echo(f"map: {outdir / 'map.html'}", err=True)
     sys.exit(result.exit_code)

@@ -1,5 +1,12 @@
 """Random training chips: pick an image (by area), a centre (often on an object, rare
-classes more often), then rotate/flip/scale it (:mod:`skyscan.train.augment`)."""
+classes more often), then rotate/flip/scale it (:mod:`skyscan.train.augment`).
+
+Borders: a vehicle that a chip's edge cuts is labelled with its visible part (the clipped
+box) when at least ``MIN_VISIBLE`` of it is inside, so the model learns to report vehicles
+cut by an image's border, as detection asks of it. Chips stay ``BORDER_BAND_M`` inside
+their image: labelled sets leave out vehicles cut by the image border, and a chip that
+showed them unlabelled (or black beyond the border) would teach the opposite.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,33 @@ import torch
 from skyscan.train.augment import AugmentConfig, chip_affine, photometric, transform_boxes, warp
 from skyscan.train.data import TrainImage
 from skyscan.train.targets import encode
+
+
+MIN_VISIBLE = 0.3  # a cut vehicle is labelled (clipped) when this much of it is in the chip
+BORDER_BAND_M = 5.0  # chips keep this far inside an image's border (about a car's length)
+
+
+def centre_inside(
+    centre: tuple[float, float], half: tuple[float, float], width: int, height: int, band: float
+) -> tuple[float, float]:
+    """``centre`` moved so a footprint of ``half`` extents stays ``band`` inside a
+    ``width x height`` image; an axis too short for that keeps the image's middle."""
+    out = []
+    for c, h, size in ((centre[0], half[0], width), (centre[1], half[1], height)):
+        lo, hi = band + h, size - band - h
+        out.append(float(np.clip(c, lo, hi)) if lo <= hi else size / 2)
+    return out[0], out[1]
+
+
+def clip_to_chip(
+    boxes: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], chip: int, min_visible: float = MIN_VISIBLE
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Boxes clipped to the chip, kept when at least ``min_visible`` of each is inside."""
+    clipped = boxes.clip(0, chip)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    visible = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+    keep = (visible > 0) & (visible >= min_visible * area)
+    return clipped[keep], labels[keep]
 
 
 class ChipSampler:
@@ -67,12 +101,15 @@ class ChipSampler:
         scale = gsd_out / im.gsd
         angle = self.rng.uniform(0, 2 * math.pi) if self.aug.rotate else 0.0
         flip = bool(self.aug.flip and self.rng.random() < 0.5)
+        h, w = im.pixels.shape[:2]
+        # the rotated chip's half extents in image pixels
+        reach = self.chip * scale / 2 * (abs(math.cos(angle)) + abs(math.sin(angle)))
+        centre = centre_inside(centre, (reach, reach), w, h, BORDER_BAND_M / im.gsd)
         m = chip_affine(centre, scale, angle, flip, self.chip)
         chip = warp(self.tensors[k], m, self.chip)
         boxes = transform_boxes(im.boxes, np.linalg.inv(m).astype(np.float64))
-        cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
-        inside = (cx >= 0) & (cx < self.chip) & (cy >= 0) & (cy < self.chip)
-        return chip, boxes[inside], im.labels[inside]
+        boxes, labels = clip_to_chip(boxes, im.labels, self.chip)
+        return chip, boxes, labels
 
     def batch(self, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         chips, targets = [], []
