@@ -6,7 +6,8 @@ is lost. A record holds::
     path, image_id, ok, width, height, count, dtype, rgb_bands, nodata, value_range,
     crs, gsd_m, georef_source, footprint_lonlat ([[lon, lat] x 4]: top-left, top-right,
     bottom-right, bottom-left), bounds_lonlat ([min_lon, min_lat, max_lon, max_lat]),
-    metadata
+    metadata, model_range ({model, in_validated_range, reason, validated}: whether the
+    model's validated range covers the image; null without a model)
     # failures instead: path, ok=False, stage ("ingest" | "read"), error_type, message
 """
 
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from skyscan.detectors.card import ModelCard
 from skyscan.errors import SkyscanError
 from skyscan.io.georef import footprint_lonlat
 from skyscan.io.reader import ReadOptions, open_image
@@ -27,8 +29,9 @@ from skyscan.types import ImageRef
 log = logging.getLogger(__name__)
 
 
-def describe(ref: ImageRef) -> dict[str, Any]:
-    """The inspect record of one opened image (JSON-serialisable)."""
+def describe(ref: ImageRef, card: ModelCard | None = None) -> dict[str, Any]:
+    """The inspect record of one opened image (JSON-serialisable); with ``card``, whether
+    that model's validated range covers it."""
     record: dict[str, Any] = {
         "path": ref.path,
         "image_id": ref.image_id,
@@ -46,6 +49,7 @@ def describe(ref: ImageRef) -> dict[str, Any]:
         "footprint_lonlat": None,
         "bounds_lonlat": None,
         "metadata": dict(ref.metadata),
+        "model_range": None if card is None else model_range(ref, card),
     }
     if ref.crs is not None and ref.transform is not None:
         corners = footprint_lonlat(ref.transform, ref.crs, ref.width, ref.height)
@@ -54,6 +58,15 @@ def describe(ref: ImageRef) -> dict[str, Any]:
         record["footprint_lonlat"] = [[lon, lat] for lon, lat in corners]
         record["bounds_lonlat"] = [min(lons), min(lats), max(lons), max(lats)]
     return record
+
+
+def model_range(ref: ImageRef, card: ModelCard) -> dict[str, Any]:
+    """Whether ``card``'s validated range covers the image, and why not."""
+    if card.validated is None:
+        return {"model": card.model_id, "in_validated_range": None, "reason": "the model card declares no validated range",
+                "validated": None}
+    ok, why = card.validated.check(ref)
+    return {"model": card.model_id, "in_validated_range": ok, "reason": why, "validated": card.validated.describe()}
 
 
 def failure_record(failure: InputFailure) -> dict[str, Any]:
@@ -78,10 +91,12 @@ def inspect(
     sample_ratio: float | None = None,
     seed: int = 0,
     options: ReadOptions | None = None,
+    model: str | None = "vehicles",
 ) -> list[dict[str, Any]]:
     """Describe every image under ``paths`` (files, directories, globs).
 
-    ``options`` replaces the individual read settings when given. ``sidecar_mapping`` may
+    ``model`` (a builtin name or a .onnx path; None: none) adds whether its validated
+    range covers each image. ``options`` replaces the individual read settings when given. ``sidecar_mapping`` may
     be an :class:`XmlMapping` or the path of its JSON file.
 
     >>> [r["ok"] for r in inspect(["/nonexistent.tif"])]
@@ -104,10 +119,16 @@ def inspect(
         paths, recursive=recursive, sample_ratio=sample_ratio, seed=seed
     )
     ids = unique_image_ids(files)
+    card = None
+    if model is not None:
+        from skyscan.detectors.card import load_card
+        from skyscan.detectors.registry import resolve_model
+
+        card = load_card(resolve_model(model))
     records = [failure_record(f) for f in failures]
     for path in files:
         try:
-            records.append(describe(open_image(path, options, image_id=ids[path])))
+            records.append(describe(open_image(path, options, image_id=ids[path]), card))
         except (SkyscanError, OSError) as exc:
             log.info("%s: %s", path, exc)
             records.append(failure_record(InputFailure(path, "read", exc)))

@@ -258,3 +258,31 @@ def test_many_markers_step_aside_then_draw_and_click(browser: Any, tmp_path: Pat
         assert log.unexpected() == []
     finally:
         page.close()
+
+
+def test_detections_outside_the_validated_range_are_hollow(browser: Any, tmp_path: Path) -> None:
+    inside, outside = (4.4695, 51.92), (4.4707, 51.92)
+    frame = pd.DataFrame({
+        "lon": [inside[0], outside[0]], "lat": [inside[1], outside[1]], "class_name": ["car", "car"],
+        "score": [0.9, 0.9], "image_id": ["a", "b"], "in_validated_range": [True, False],
+    })
+    page, log = open_map(browser, str(make_map(frame, tmp_path / "map.html")))
+    try:
+        _centre_view(page)
+        _show_only(page, "points")
+        img = screenshot(page)
+        assert _close(_pixel(img, container_point(page, *inside)), RED)
+        ox, oy = container_point(page, *outside)
+        assert _close(_pixel(img, (ox, oy)), BACKGROUND, 10), "an out-of-range marker must be hollow"
+        radius = page.evaluate("skyscan.layers.points.radius")
+        ring = [_pixel(img, (ox + d, oy)) for d in np.arange(radius - 1.5, radius + 1.5, 0.5)]
+        assert any(_close(p, RED, 60) for p in ring), f"no ring in the class colour: {ring}"
+        assert "outside the model's validated range" in page.inner_text("body")
+        box = page.locator("#map").bounding_box()
+        page.mouse.click(box["x"] + ox + radius, box["y"] + oy)
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=5000)
+        assert "outside the validated range" in popup.inner_text()
+        assert log.unexpected() == []
+    finally:
+        page.close()

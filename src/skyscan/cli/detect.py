@@ -118,8 +118,9 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
         )
         outside = result.manifest["counts"]["detections_in_validated_range"]["false"]
         if outside:
-            click.echo(f"warning: {outside} detections in {len(result.manifest['images_outside_validated_range'])} "
-                       "images outside the model's validated range (in_validated_range=false; see run.json)", err=True)
+            n_images = len(result.manifest["images_outside_validated_range"])
+            click.echo(f"warning: {outside} detection(s) in {n_images} image(s) outside the model's validated range "
+                       "(flagged in_validated_range=false; see run.json)", err=True)
         if make_map:
             click.echo(f"map: {outdir / 'map.html'}", err=True)
     sys.exit(result.exit_code)

@@ -27,6 +27,11 @@ def _fmt_image(r: dict[str, Any]) -> str:
     if r["footprint_lonlat"] is not None:
         corners = " ".join(f"({lon:.6f}, {lat:.6f})" for lon, lat in r["footprint_lonlat"])
         lines.append(f"  footprint lon/lat (TL TR BR BL): {corners}")
+    if r.get("model_range"):
+        m = r["model_range"]
+        state = {True: "inside", False: "OUTSIDE", None: "unknown"}[m["in_validated_range"]]
+        why = f": {m['reason']}" if m["reason"] else ""
+        lines.append(f"  model {m['model']}: {state} its validated range{why}")
     if r["metadata"]:
         lines.append("  metadata: " + ", ".join(f"{k}={v}" for k, v in r["metadata"].items()))
     return "\n".join(lines)
@@ -63,6 +68,8 @@ def _fmt_image(r: dict[str, Any]) -> str:
     type=click.Path(exists=True, dir_okay=False),
     help="JSON of XPaths for vendor XML sidecars.",
 )
+@click.option("--model", default="vehicles", show_default=True,
+              help="Say whether this model's validated range (GSD, bands) covers each image.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of text.")
 def inspect_command(
     paths: tuple[str, ...],
@@ -72,6 +79,7 @@ def inspect_command(
     require_georef: bool,
     metadata_table: str | None,
     xml_mapping: str | None,
+    model: str,
     as_json: bool,
 ) -> None:
     """Describe the images in PATHS (files, directories, globs): size, bands, dtype, CRS,
@@ -90,6 +98,7 @@ def inspect_command(
             require_georef=require_georef,
             sidecar_mapping=xml_mapping,
             metadata_table=metadata_table,
+            model=model,
         )
     except SkyscanError as exc:  # a bad option, not a bad image
         raise click.UsageError(str(exc)) from exc

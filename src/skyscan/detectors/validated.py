@@ -46,8 +46,7 @@ class ValidatedRange:
                 "figures": list(self.figures)}
 
     def describe(self) -> str:
-        return f"GSD {self.gsd_min:g}-{self.gsd_max:g} m, {'/'.join(self.bands)} ({self.imagery})" if self.imagery else \
-            f"GSD {self.gsd_min:g}-{self.gsd_max:g} m, {'/'.join(self.bands)}"
+        return f"GSD {self.gsd_min:g}-{self.gsd_max:g} m, {'/'.join(self.bands)}"
 
     def check(self, ref: ImageRef) -> tuple[bool | None, str]:
         """``(in_range, why)`` for an image: ``None`` when its GSD is unknown."""

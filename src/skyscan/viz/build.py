@@ -85,6 +85,8 @@ def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any
         "cls": pack(points.class_codes[chosen]),
         "img": pack(points.image_codes[chosen]),
         "score": pack(score_q, "u2"),  # 65535 = no score
+        # 1: the image lies outside the model's validated range (drawn hollow)
+        "out": pack((points.outside[chosen] if points.outside is not None else np.zeros(chosen.size, bool)).astype(np.uint8), "u1"),
     }
 
 

@@ -25,7 +25,8 @@ from skyscan.errors import CRSError, InputError
 log = logging.getLogger(__name__)
 
 MAX_MERCATOR_LAT = 85.05112878  # Web Mercator (the map's projection) stops here
-_WANTED = ("lon", "lat", "class_name", "class_id", "score", "image_id", "image_path", "georeferenced")
+_WANTED = ("lon", "lat", "class_name", "class_id", "score", "image_id", "image_path", "georeferenced",
+           "in_validated_range")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -36,7 +37,9 @@ class MapPoints:
     """Valid detections as arrays, plus what was skipped and why.
 
     ``class_codes`` index ``class_names``; ``image_codes`` index ``image_names`` /
-    ``image_paths``. ``score`` is NaN where the input had none.
+    ``image_paths``. ``score`` is NaN where the input had none. ``outside`` marks
+    detections of images outside the model's validated range (``in_validated_range``
+    false); they are drawn hollow.
     """
 
     lon: FloatArray
@@ -49,6 +52,7 @@ class MapPoints:
     image_paths: list[str]
     n_input: int
     notes: list[str] = field(default_factory=list)
+    outside: npt.NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -225,6 +229,12 @@ def load_points(detections: Any) -> MapPoints:
         score = pd.to_numeric(pd.Series(cols["score"][keep]), errors="coerce").to_numpy(np.float64)
     else:
         score = np.full(int(keep.sum()), np.nan)
+    outside = None
+    if "in_validated_range" in cols:
+        outside = np.asarray(cols["in_validated_range"][keep] == False, bool)  # noqa: E712 - nulls are not outside
+        if outside.any():
+            notes.append(f"{int(outside.sum()):,} detections come from images outside the model's validated range "
+                         "(hollow markers): treat them with care.")
     return MapPoints(
         lon=np.ascontiguousarray(lon[keep]),
         lat=np.ascontiguousarray(lat[keep]),
@@ -236,4 +246,5 @@ def load_points(detections: Any) -> MapPoints:
         image_paths=image_paths,
         n_input=n,
         notes=notes,
+        outside=outside,
     )

@@ -243,6 +243,8 @@
       this._cls = decode(markers.cls);
       this._img = decode(markers.img);
       this._score = decode(markers.score);
+      // 1: outside the model's validated range, drawn hollow (older pages have no 'out')
+      this._out = markers.out ? decode(markers.out) : new Uint8Array(this.n);
       this._frame = frame;
       this._classes = classes;
       this._images = images;
@@ -312,6 +314,7 @@
         const fill = rgba(this._classes[c].colour);
         const outline = rgba(this._classes[c].outline);
         seen.fill(0);
+        const hollow = [];
         if (!stamped) ctx.beginPath();
         for (let k = 0; k < idx.length; k++) {
           const i = idx[k];
@@ -326,11 +329,16 @@
             next[i] = head[g];
             head[g] = i;
           }
+          const out = this._out[i] === 1;
           if (stamped) {
             for (let s = 0; s < stamp.dx.length; s++) {
               const px = xi + stamp.dx[s], py = yi + stamp.dy[s];
-              if (px >= 0 && py >= 0 && px < w && py < h) pixels[py * w + px] = stamp.edge[s] ? outline : fill;
+              if (px >= 0 && py >= 0 && px < w && py < h && (stamp.edge[s] || !out)) {
+                pixels[py * w + px] = stamp.edge[s] ? (out ? fill : outline) : fill;
+              }
             }
+          } else if (out) {
+            hollow.push(i);
           } else {
             ctx.moveTo(x + r, y);
             ctx.arc(x, y, r, 0, 2 * Math.PI);
@@ -341,6 +349,18 @@
           ctx.fill();
           ctx.strokeStyle = 'rgba(20,20,20,0.9)';
           ctx.stroke();
+          if (hollow.length) {  // outside the validated range: a ring in the class colour
+            ctx.beginPath();
+            for (const i of hollow) {
+              ctx.moveTo(sx[i] + r, sy[i]);
+              ctx.arc(sx[i], sy[i], r, 0, 2 * Math.PI);
+            }
+            const lw = ctx.lineWidth;
+            ctx.lineWidth = 2.5;
+            ctx.strokeStyle = this._classes[c].colour;
+            ctx.stroke();
+            ctx.lineWidth = lw;
+          }
         }
       }
       if (stamped) ctx.putImageData(img, 0, 0);
@@ -384,6 +404,7 @@
         ['lon', ll.lng.toFixed(6)],
         ['lat', ll.lat.toFixed(6)],
       ];
+      if (this._out[i] === 1) rows.push(['model range', 'outside the validated range']);
       for (const [k, v] of rows) {
         const tr = el('tr');
         tr.appendChild(el('td', '', k));
