@@ -45,6 +45,9 @@ class EvalReport:
     n_detections: int
     errors: list[dict[str, Any]]
     ignore: dict[str, Any] | None = None
+    # every row scored (down to the floor), as ``skyscan.api.detect`` returns them; the
+    # rows at or above ``score_threshold`` are exactly what ``skyscan detect`` ships
+    detections: Any = None
 
     @property
     def map50(self) -> float:
@@ -140,4 +143,4 @@ def evaluate(
         ignore_info = {"file": regions.path, "n_regions": regions.count(), "n_regions_unused": regions.unused(paths),
                        "min_cover": 0.5}
     return EvalReport(results, label_set, card, str(model_path), threshold, iou_threshold, gsd, len(gdf), errors,
-                      ignore_info)
+                      ignore_info, gdf)
