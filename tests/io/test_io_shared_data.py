@@ -23,6 +23,7 @@ REGIONS = {
     "swissimage-zurich": ("Zurich", (8.3, 8.8), (47.2, 47.5)),
     "neon-osbs": ("Florida", (-82.2, -81.8), (29.5, 29.9)),
     "landsat": ("Bahamas/Florida strait (Landsat)", (-79.5, -76.0), (23.0, 26.0)),
+    "gorinchem": ("Gorinchem", (4.9, 5.1), (51.8, 51.9)),
 }
 
 
