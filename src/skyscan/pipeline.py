@@ -320,7 +320,7 @@ def _class_scores(found: Sequence[ChipDetections]) -> np.ndarray:
     """The batch's per-class scores as one (n, C) matrix; (n, 0) when the model gives none."""
     if any(d.class_scores is None for d in found if len(d)):
         return np.zeros((sum(len(d) for d in found), 0), np.float32)
-    return np.concatenate([d.class_scores for d in found if len(d)])  # type: ignore[misc]
+    return np.concatenate([d.class_scores for d in found if len(d) and d.class_scores is not None])
 
 
 def finalize_image(

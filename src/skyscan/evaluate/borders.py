@@ -86,19 +86,18 @@ def border_recall(
     crops = [c for im in label_set.images for c in plan_crops(im.image_path, im.width, im.height, im.boxes, rng,
                                                               n=crops_per_image, min_visible=min_visible)]
     with tempfile.TemporaryDirectory(prefix="skyscan-borders-") as tmp:
-        paths = []
+        paths: list[str] = []
         for k, crop in enumerate(crops):
             x0, y0, w, h = crop.window
-            path = Path(tmp) / f"crop{k:04d}.png"
+            paths.append(str(Path(tmp) / f"crop{k:04d}.png"))
             with Image.open(crop.source) as im:
-                im.convert("RGB").crop((x0, y0, x0 + w, y0 + h)).save(path)
-            paths.append(str(path))
+                im.convert("RGB").crop((x0, y0, x0 + w, y0 + h)).save(paths[-1])
         gdf = skyscan.api.detect(paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=threshold)
         found = {p: g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
         hits = {"near": [0, 0], "far": [0, 0]}  # [found, labelled]
         tp = fp = truncated_tp = 0
-        for crop, path in zip(crops, paths, strict=True):
-            g = found.get(path)
+        for crop, crop_path in zip(crops, paths, strict=True):
+            g = found.get(crop_path)
             det = g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64) if g is not None else np.zeros((0, 4))
             order = np.argsort(-(g["score"].to_numpy() if g is not None else np.zeros(0)), kind="stable")
             det = det[order]

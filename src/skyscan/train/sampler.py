@@ -20,7 +20,6 @@ from skyscan.train.augment import AugmentConfig, chip_affine, photometric, trans
 from skyscan.train.data import TrainImage
 from skyscan.train.targets import encode
 
-
 MIN_VISIBLE = 0.3  # a cut vehicle is labelled (clipped) when this much of it is in the chip
 BORDER_BAND_M = 5.0  # chips keep this far inside an image's border (about a car's length)
 
