@@ -129,6 +129,10 @@ def test_evaluate_scores_the_rows_that_detect_ships(tmp_path: Path) -> None:
     at_t = scored[scored["score"] >= report.score_threshold][key].sort_values(key).reset_index(drop=True)
     assert len(at_t) > 20
     assert at_t.equals(shipped[key].sort_values(key).reset_index(drop=True))
+    # every class as one vehicle: all labels, all rows at the threshold
+    assert report.any_class is not None
+    assert report.any_class.n_labels == sum(r.n_labels for r in report.results.values())
+    assert report.any_class.n_detections == len(at_t)
 
 
 def _kit_read() -> object:

@@ -88,4 +88,8 @@ def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, c
             ap = "n/a" if c["ap50"] is None else f"{c['ap50']:.4f}"
             click.echo(f"  {name:6s} AP50 {ap}  P {c['precision']:.3f}  R {c['recall'] if c['recall'] is not None else 'n/a'}"
                        f"  labels {c['n_labels']}  detections {c['n_detections']}", err=True)
+        if data.get("any_class"):
+            v = data["any_class"]
+            click.echo(f"  any class (one vehicle, one row): AP50 {v['ap50']:.4f}  P {v['precision']:.3f}  "
+                       f"R {v['recall']:.3f}  labels {v['n_labels']}  detections {v['n_detections']}", err=True)
         click.echo(f"report: {output}  plot: {plot}", err=True)

@@ -48,6 +48,8 @@ class EvalReport:
     # every row scored (down to the floor), as ``skyscan.api.detect`` returns them; the
     # rows at or above ``score_threshold`` are exactly what ``skyscan detect`` ships
     detections: Any = None
+    # every class as one "vehicle": what a count of vehicles gets right, whatever the class
+    any_class: ClassResult | None = None
 
     @property
     def map50(self) -> float:
@@ -83,6 +85,7 @@ class EvalReport:
             "ignored_source_classes": dict(self.labels.ignored),
             "detection_errors": self.errors,
             "ignore_regions": self.ignore,
+            "any_class": self.any_class.to_dict() if self.any_class is not None else None,
         }
 
 
@@ -138,9 +141,13 @@ def evaluate(
         dets.append((boxes, g["score"].to_numpy(np.float64), g["class_name"].map(index).to_numpy(np.int64)))
     ignore = [regions.for_image(p) for p in paths] if regions else None
     results = evaluate_detections(card.class_names, gts, dets, threshold, iou_threshold, ignore)
+    as_one = evaluate_detections(
+        ["vehicle"], [(b, np.zeros(len(lab), np.int64)) for b, lab in gts],
+        [(b, s, np.zeros(len(lab), np.int64)) for b, s, lab in dets], threshold, iou_threshold, ignore,
+    )["vehicle"]
     ignore_info = None
     if regions:
         ignore_info = {"file": regions.path, "n_regions": regions.count(), "n_regions_unused": regions.unused(paths),
                        "min_cover": 0.5}
     return EvalReport(results, label_set, card, str(model_path), threshold, iou_threshold, gsd, len(gdf), errors,
-                      ignore_info, gdf)
+                      ignore_info, gdf, as_one)
