@@ -97,3 +97,17 @@ def test_footprint_measures_from_polygons() -> None:
     assert out["area_m2"].iloc[0] == pytest.approx(10.0, rel=0.01) and np.isnan(out["area_m2"].iloc[1])
     assert out["centroid"].iloc[0].distance(shapely.Point(8.5, 47.3)) < 1e-9
     assert out["centroid"].iloc[1] is None and "centroid" not in det.columns
+
+
+def test_class_scores_are_written_as_json_lists(tmp_path: Path) -> None:
+    frame = gpd.GeoDataFrame(
+        {"class_scores": [np.array([0.5, 0.25, 0.125], np.float32), None]},
+        geometry=[shapely.Point(4.0, 52.0), shapely.Point(4.1, 52.0)], crs="EPSG:4326",
+    )
+    write_table(frame, tmp_path / "t.csv")
+    assert pd.read_csv(tmp_path / "t.csv")["class_scores"].map(lambda v: json.loads(v) if isinstance(v, str) else None).tolist() \
+        == [[0.5, 0.25, 0.125], None]
+    write_table(frame, tmp_path / "t.geojson")
+    features = json.loads((tmp_path / "t.geojson").read_text())["features"]
+    got = features[0]["properties"]["class_scores"]
+    assert (json.loads(got) if isinstance(got, str) else got) == [0.5, 0.25, 0.125]

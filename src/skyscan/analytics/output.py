@@ -57,10 +57,21 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = Fals
 
 
 def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    out = pd.DataFrame(frame).copy()
+    out = _lists_as_json(pd.DataFrame(frame).copy())
     for c in columns:
         out[c] = shapely.to_wkt(np.asarray(frame[c].values, dtype=object), rounding_precision=-1)
     return out
+
+
+def _lists_as_json(frame: Any) -> Any:
+    """List columns (``class_scores``) as JSON text, which CSV and GDAL's GeoJSON writer
+    would otherwise print as numpy reprs."""
+    import json
+
+    for c in frame.columns:
+        if frame[c].dtype == object and frame[c].map(lambda v: isinstance(v, np.ndarray | list)).any():
+            frame[c] = frame[c].map(lambda v: json.dumps(np.asarray(v).tolist()) if isinstance(v, np.ndarray | list) else v)
+    return frame
 
 
 def _write_geojson(frame: pd.DataFrame, geo: list[str], tmp: Path) -> None:
@@ -75,7 +86,7 @@ def _write_geojson(frame: pd.DataFrame, geo: list[str], tmp: Path) -> None:
             out[c] = shapely.to_wkt(np.asarray(frame[c].values, dtype=object), rounding_precision=-1)
     if out.crs is not None and not out.crs.equals("EPSG:4326"):
         out = out.to_crs("EPSG:4326")  # RFC 7946: GeoJSON is WGS84
-    _json_safe(out).to_file(tmp, driver="GeoJSON")
+    _json_safe(_lists_as_json(out)).to_file(tmp, driver="GeoJSON")
 
 
 def _json_safe(frame: Any) -> Any:
