@@ -20,10 +20,10 @@ OPSET = 17
 # The network downsamples by 8 at most (its stride-8 stage) and is fully convolutional:
 # it takes any square chip whose side is a multiple of this (the card's input.size_multiple).
 SIZE_MULTIPLE = 8
-# Training chips are drawn anywhere in an image, so many reach past its edges (zero padded),
-# where the labels leave out vehicles cut by the border. Detection shows the model this much
-# of that padding at image edges too (the card's input.edge_pad; model pixels, 8 m at 0.25 m).
-EDGE_PAD = 32
+# Training chips stay inside their image and label cut vehicles by their visible part
+# (train.sampler), so detection keeps its chips inside the image too: the card's
+# input.edge_pad is 0, and a vehicle cut by the border is reported (flagged truncated).
+EDGE_PAD = 0
 
 
 def export_onnx(net: TinyCenterNet, path: str | Path, input_size: int) -> Path:
