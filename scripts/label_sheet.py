@@ -100,7 +100,7 @@ def grid(args: argparse.Namespace) -> None:
     for cy in range(y0, y1, cell):
         for cx in range(x0, x1, cell):
             box = (cx, cy, min(cx + cell, x1), min(cy + cell, y1))
-            tile = im.crop(box).resize(((box[2] - box[0]) * s, (box[3] - box[1]) * s), Image.LANCZOS)
+            tile = im.crop(box).resize(((box[2] - box[0]) * s, (box[3] - box[1]) * s), Image.Resampling.LANCZOS)
             canvas = Image.new("RGB", (2 * tile.width + 50, tile.height + 20), "white")
             canvas.paste(tile, (40, 20))
             canvas.paste(tile, (50 + tile.width, 20))  # a clean copy beside the annotated one
@@ -137,7 +137,7 @@ def sheet(args: argparse.Namespace) -> None:
         half = max(bx1 - bx0, by1 - by0) / 2 + args.context
         win = (int(cx - half), int(cy - half), int(cx + half), int(cy + half))
         f = tile_px / (win[2] - win[0])
-        tile = im.crop(win).resize((tile_px, tile_px), Image.LANCZOS)
+        tile = im.crop(win).resize((tile_px, tile_px), Image.Resampling.LANCZOS)
         d = ImageDraw.Draw(tile)
         d.rectangle(((bx0 - win[0]) * f, (by0 - win[1]) * f, (bx1 - win[0]) * f, (by1 - win[1]) * f), outline=COLOURS[cls])
         d.text((2, 2), f"{k} {cls}", fill=COLOURS[cls])
@@ -150,7 +150,7 @@ def overview(args: argparse.Namespace) -> None:
     x0, y0, x1, y1 = [int(v) for v in args.window.split(",")] if args.window else (0, 0, im.width, im.height)
     name = Path(args.image).name
     f = min(1.0 * args.scale, args.max_side / max(x1 - x0, y1 - y0))
-    view = im.crop((x0, y0, x1, y1)).resize((int((x1 - x0) * f), int((y1 - y0) * f)), Image.LANCZOS)
+    view = im.crop((x0, y0, x1, y1)).resize((int((x1 - x0) * f), int((y1 - y0) * f)), Image.Resampling.LANCZOS)
     d = ImageDraw.Draw(view)
 
     def rect(b, col, width=1):  # type: ignore[no-untyped-def]

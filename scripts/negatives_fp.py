@@ -45,7 +45,7 @@ def count(dets: Any, region: dict[str, Any], threshold: float) -> tuple[int, int
     cy = (dets.px_ymin + dets.px_ymax) / 2
     inside = (cx >= region["xmin"]) & (cx < region["xmax"]) & (cy >= region["ymin"]) & (cy < region["ymax"])
     sel = dets[inside & (dets.score >= threshold)]
-    return int(len(sel)), int((sel.class_name == "car").sum())
+    return len(sel), int((sel.class_name == "car").sum())
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
