@@ -8,7 +8,8 @@ Each image named in the CSV is found under the imagery folder (recursively, by f
 and run once through ``skyscan.detect`` at a low score floor; a detection counts against a
 region when its box centre lies inside the region. Reported per region, per kind of
 ground (water, forest, fields, ...) and pooled: detections of any class and of class car,
-per hectare, at each threshold (the model card's first).
+per hectare, at each threshold (the model card's first); pooled also by the CSV's
+``split`` column when it has one.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         path = find_image(root, name)
         dets = skyscan.detect(path, model=args.model, score_threshold=FLOOR, edge_pad=args.edge_pad)
         for r in regs:
-            row = {k: r[k] for k in ("image", "xmin", "ymin", "xmax", "ymax", "kind", "area_ha", "note")}
+            row = {k: r.get(k) for k in ("image", "split", "xmin", "ymin", "xmax", "ymax", "kind", "area_ha", "note")}
             for t in thresholds:
                 n_all, n_car = count(dets, r, t)
                 row[f"at_{t:g}"] = {"detections": n_all, "car": n_car}
@@ -93,9 +94,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     kinds: dict[str, list[dict[str, Any]]] = defaultdict(list)
     images: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in out_regions:
         kinds[r["kind"]].append(r)
         images[r["image"]].append(r)
+        if r["split"]:
+            splits[r["split"]].append(r)
     report = {
         "model": args.model,
         "edge_pad": args.edge_pad,
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "command": "python scripts/negatives_fp.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "pooled": pool(out_regions),
         "by_kind": {k: pool(v) for k, v in sorted(kinds.items())},
+        "by_split": {k: pool(v) for k, v in sorted(splits.items())},
         "by_image": {k: pool(v) for k, v in sorted(images.items())},
         "regions": out_regions,
     }

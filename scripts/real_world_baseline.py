@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     result["negatives"] = {"report": str(shown_out.relative_to(ROOT)) if shown_out.is_relative_to(ROOT)
                            else str(neg_out),
                            "command": neg["command"].replace(str(ROOT) + "/", ""),
-                           "pooled": neg["pooled"], "by_kind": neg["by_kind"], "by_image": neg["by_image"]}
+                           "pooled": neg["pooled"], "by_split": neg["by_split"], "by_kind": neg["by_kind"],
+                           "by_image": neg["by_image"]}
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     for place, r in result["per_image"].items():

@@ -65,10 +65,12 @@ def test_region_files_parse_and_areas_add_up() -> None:
     assert ignore.count() == len(_csv("ignore_regions.csv"))
     names = {r["image"] for r in IMAGES}
     assert set(ignore.by_image) <= names
+    split_of = {r["image"]: r["split"] for r in IMAGES}
     for row in _csv("negative_regions.csv"):
         x0, y0, x1, y1 = _box(row)
         assert x1 > x0 and y1 > y0
         assert row["kind"]
+        assert row["split"] == split_of.get(row["image"], row["split"]) and row["split"] in SPLITS
         gsd = float(row["gsd_m"])
         assert float(row["area_ha"]) == pytest.approx((x1 - x0) * (y1 - y0) * gsd * gsd / 1e4, rel=1e-3)
     for row in IMAGES:
@@ -118,3 +120,19 @@ def test_regions_lie_inside_their_images(georef: Path) -> None:
             width, height = image_size(path)
             x0, y0, x1, y1 = _box(row)
             assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height, (name, row)
+
+
+def test_geojson_copies_match_the_labels(georef: Path, tmp_path: Path) -> None:
+    """data/labels/geojson is derived (scripts/labels_geojson.py): regenerated, it is unchanged."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("labels_geojson", LABELS.parents[1] / "scripts" / "labels_geojson.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fresh = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in module.convert(georef, LABELS, tmp_path)}
+    shipped = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in (LABELS / "geojson").glob("*.geojson")}
+    assert fresh.keys() == shipped.keys()
+    for name, doc in fresh.items():
+        assert doc == shipped[name], f"{name}: run python scripts/labels_geojson.py ../shared/data/georef -o data/labels/geojson"
