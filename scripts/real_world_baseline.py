@@ -57,6 +57,9 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         row = {k: c.get(k) for k in ("ap50", "precision", "recall", "f1", "n_labels", "n_detections")}
         row["best_f1"] = c.get("best_f1")
         out[cls] = row
+    anyc = report.get("any_class")  # every class as one vehicle (skyscan evaluate)
+    if anyc is not None:
+        out["any_class"] = {k: anyc.get(k) for k in ("ap50", "precision", "recall", "f1", "n_labels", "n_detections")}
     out["map50"] = report.get("map50")
     out["ignore_regions"] = report.get("ignore_regions")
     return out
