@@ -1,0 +1,234 @@
+"""Assemble the review page: detections + imagery → one self-contained offline HTML file.
+
+The page holds the crops and views as JPEG ``data:`` URIs, skyscan's own review code
+(``templates/review.js``) and the data; it requests nothing. Decisions live in the
+browser's ``localStorage`` under a key derived from the page's content, so a reload keeps
+them; labels are exported from the page as browser downloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import numpy as np
+
+from skyscan.errors import InputError, OutputExistsError
+from skyscan.io.reader import ImageReader, open_image
+from skyscan.review.chips import jpeg_data_uri, read_window
+from skyscan.review.select import crop_window, pick_crops, plan_views
+from skyscan.types import ChipWindow, ImageRef
+from skyscan.viz.build import _script_json, class_colours, write_atomic
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+CLASSES = ("car", "truck", "bus")  # keys 1, 2, 3 on the page; the export's class order
+BOX_COLUMNS = ("px_xmin", "px_ymin", "px_xmax", "px_ymax")
+NEEDED = ("image_path", "class_name", "score", *BOX_COLUMNS)
+
+
+@dataclass
+class ReviewResult:
+    """The page and what went into it (for the CLI's report and for tests)."""
+
+    html: str
+    page_id: str
+    n_detections: int
+    n_crops: int
+    n_images: int
+    n_views: int
+    n_views_total: int
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _read_table(detections: Any) -> Any:
+    """The columns the page needs, as a pandas DataFrame."""
+    import pandas as pd
+
+    if isinstance(detections, pd.DataFrame):
+        frame = detections
+    else:
+        path = Path(detections)
+        if not path.is_file():
+            raise InputError(f"detections file {path} does not exist")
+        if path.suffix.lower() in {".parquet", ".geoparquet", ".pq"}:
+            import pyarrow.parquet as pq
+
+            names = pq.read_schema(path).names
+            frame = pq.read_table(path, columns=[c for c in (*NEEDED, "detection_id") if c in names]).to_pandas()
+        elif path.suffix.lower() in {".geojson", ".json"}:
+            import geopandas as gpd
+
+            frame = pd.DataFrame(gpd.read_file(path).drop(columns="geometry"))
+        elif path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path)
+        else:
+            raise InputError(f"detections file {path}: expected .parquet, .geojson or .csv (got {path.suffix!r})")
+    missing = [c for c in NEEDED if c not in frame.columns]
+    if missing:
+        raise InputError(f"detections lack the column(s) {missing}: the review needs {list(NEEDED)} "
+                         "(the table skyscan detect writes)")
+    return frame
+
+
+def _match_images(paths: list[str], imagery: list[str] | None) -> tuple[dict[str, str], list[str]]:
+    """Detection image_path → the image file to read (same path, else same file name)."""
+    notes: list[str] = []
+    if imagery is None:
+        return {p: p for p in paths if Path(p).is_file()}, notes
+    from skyscan.io.sources import expand_inputs
+
+    files, failures = expand_inputs(imagery)
+    notes += [f"imagery {f.path}: {f.message}" for f in failures]
+    by_path = {str(Path(f).resolve()): f for f in files}
+    by_name: dict[str, list[str]] = {}
+    for f in files:
+        by_name.setdefault(Path(f).name, []).append(f)
+    out = {}
+    for p in paths:
+        hit = by_path.get(str(Path(p).resolve()))
+        if hit is None and len(by_name.get(Path(p).name, [])) == 1:
+            hit = by_name[Path(p).name][0]
+        if hit is not None:
+            out[p] = hit
+    return out, notes
+
+
+def _geo(ref: ImageRef) -> dict[str, Any] | None:
+    if ref.crs is None or ref.transform is None:
+        return None
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(ref.crs)
+    epsg = crs.to_epsg()
+    return {"crs": f"EPSG:{epsg}" if epsg else crs.to_wkt(), "transform": list(ref.transform)}
+
+
+def build_review(
+    detections: Any,
+    imagery: list[str | Path] | None = None,
+    *,
+    max_crops: int = 500,
+    order: str = "score",
+    seed: int = 0,
+    crop_px: int = 192,
+    context_m: float = 12.0,
+    view_size: int = 512,
+    max_views: int = 40,
+    title: str = "skyscan review",
+) -> ReviewResult:
+    """Build the review page of ``detections`` (a detections file or DataFrame) on ``imagery``.
+
+    ``max_crops`` detections get a crop (``order``: highest ``score`` first, or a seeded
+    ``sample``), each a ``crop_px`` square showing at least ``context_m`` metres (three box
+    sizes for large boxes). Images are cut into ``view_size`` tiles for adding missed
+    vehicles; at most ``max_views`` are embedded, those with the most detections first.
+    Without ``imagery`` the images are read from the table's ``image_path``.
+    """
+    t0 = time.perf_counter()
+    frame = _read_table(detections)
+    notes: list[str] = []
+    paths = sorted({str(p) for p in frame["image_path"].astype(str)})
+    matched, match_notes = _match_images(paths, [str(i) for i in imagery] if imagery is not None else None)
+    notes += match_notes
+    refs: list[ImageRef] = []
+    files: list[str] = []
+    for p in paths:
+        if p not in matched:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                refs.append(open_image(matched[p]))
+            files.append(p)
+        except (OSError, ValueError) as exc:
+            notes.append(f"{matched[p]}: cannot be read ({exc})")
+    unmatched = frame[~frame["image_path"].astype(str).isin(files)]
+    if len(unmatched):
+        notes.append(f"{len(unmatched):,} detection(s) of {unmatched['image_path'].nunique()} image(s) not found "
+                     "in the imagery are left out")
+    names = [Path(r.path).name for r in refs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"two images share the file name {dupes[0]!r}: exported labels name images by file "
+                         "name; review them separately")
+    frame = frame[frame["image_path"].astype(str).isin(files)].reset_index(drop=True)
+    index_of = {p: i for i, p in enumerate(files)}
+    img_idx = frame["image_path"].astype(str).map(index_of).to_numpy(np.int64)
+    boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
+    scores = frame["score"].to_numpy(np.float64)
+    chosen = pick_crops(scores, max_crops, order, seed)
+    if len(frame) > len(chosen):
+        how = "highest scores first" if order == "score" else f"a random sample, seed {seed}"
+        notes.append(f"{len(chosen):,} of {len(frame):,} detections shown as crops ({how}); "
+                     "the rest are neither labels nor negatives in the export")
+    centres = [np.c_[(boxes[img_idx == i, 0] + boxes[img_idx == i, 2]) / 2,
+                     (boxes[img_idx == i, 1] + boxes[img_idx == i, 3]) / 2] for i in range(len(refs))]
+    views, n_views_total = plan_views([(r.width, r.height) for r in refs], centres, view_size, max_views)
+    if n_views_total > len(views):
+        notes.append(f"{len(views)} of {n_views_total} image views embedded (those with the most detections): "
+                     "vehicles outside them cannot be added, so labels are complete only where you looked")
+
+    dets, view_data = [], []
+    det_id = frame["detection_id"].astype(str).to_numpy() if "detection_id" in frame.columns else None
+    classes = frame["class_name"].astype(str).to_numpy()
+    by_image: dict[int, list[int]] = {}
+    for k in chosen.tolist():
+        by_image.setdefault(int(img_idx[k]), []).append(k)
+    crops: dict[int, dict[str, Any]] = {}
+    for i, ref in enumerate(refs):
+        views_i = [v for v in views if v.image == i]
+        if i not in by_image and not views_i:
+            continue
+        with ImageReader(ref) as reader:
+            for k in by_image.get(i, []):
+                col, row, side = crop_window(tuple(boxes[k]), ref.gsd, context_m)  # type: ignore[arg-type]
+                pixels = reader.read_chip(ChipWindow(col, row, side, side, crop_px, crop_px))
+                crops[k] = {"url": jpeg_data_uri(pixels), "win": [col, row, side]}
+            for v in views_i:
+                pixels, scale = read_window(reader, v.col_off, v.row_off, v.width, v.height, 768)
+                view_data.append({"image": i, "win": [v.col_off, v.row_off, v.width, v.height],
+                                  "scale": scale, "url": jpeg_data_uri(pixels, 88)})
+    for k in chosen.tolist():
+        dets.append({
+            "id": det_id[k] if det_id is not None else f"{Path(files[img_idx[k]]).stem}:{k}",
+            "image": int(img_idx[k]), "cls": classes[k], "score": round(float(np.nan_to_num(scores[k])), 4),
+            "box": [round(float(v), 2) for v in boxes[k]], **crops[k],
+        })
+    images = [{"file_name": Path(r.path).name, "path": r.path, "width": r.width, "height": r.height,
+               "gsd": r.gsd, "geo": _geo(r)} for r in refs]
+    data = {"title": title, "classes": list(CLASSES), "colours": class_colours(list(CLASSES)),
+            "images": images, "detections": dets, "views": view_data, "notes": notes,
+            "n_detections": len(frame)}
+    page_id = hashlib.sha256(json.dumps([images, [(d["id"], d["box"]) for d in dets],
+                                         [v["win"] for v in view_data]]).encode()).hexdigest()[:16]
+    data["page_id"] = page_id
+    page = Template((TEMPLATES / "review.html").read_text(encoding="utf-8")).substitute(
+        title=html.escape(title), css=(TEMPLATES / "review.css").read_text(encoding="utf-8"),
+        js=(TEMPLATES / "review.js").read_text(encoding="utf-8"), data=_script_json(data),
+    )
+    for note in notes:
+        log.warning("review: %s", note)
+    return ReviewResult(page, page_id, len(frame), len(dets), len(images), len(view_data), n_views_total, notes,
+                        time.perf_counter() - t0)
+
+
+def make_review(detections: Any, output: str | Path, imagery: list[str | Path] | None = None, *,
+                overwrite: bool = False, **options: Any) -> ReviewResult:
+    """Build the review page and write it to ``output`` (refused when it exists, unless ``overwrite``)."""
+    out = Path(output)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass overwrite=True / --overwrite to replace it")
+    result = build_review(detections, imagery, **options)
+    write_atomic(result.html, out)
+    return result
