@@ -144,8 +144,10 @@
     title.textContent = "View " + (S.view + 1) + " of " + D.views.length + ": " + im.file_name +
       " (pixels " + v.win[0] + "," + v.win[1] + " to " + (v.win[0] + v.win[2]) + "," + (v.win[1] + v.win[3]) + ")";
     var img = el("img"); img.src = v.url; img.draggable = false;
-    img.style.width = Math.round(v.win[2] * v.scale) + "px";
-    img.style.height = Math.round(v.win[3] * v.scale) + "px";
+    // Shown up to 4x enlarged (at most ~1000 screen px), so small vehicles are easy to box.
+    var zoom = Math.max(1, Math.min(4, 1000 / Math.max(v.win[2], v.win[3])));
+    img.style.width = Math.round(v.win[2] * zoom) + "px";
+    img.style.height = Math.round(v.win[3] * zoom) + "px";
     box.appendChild(img);
     function inside(b) {
       return b[2] > v.win[0] && b[0] < v.win[0] + v.win[2] && b[3] > v.win[1] && b[1] < v.win[1] + v.win[3];
@@ -202,7 +204,8 @@
     drag = null;
     var rounded = b.map(function (x) { return Math.round(x * 10) / 10; });
     // A click (no drag) only clears the selection; boxes need 2 screen pixels each way.
-    if ((b[2] - b[0]) * v.scale >= 2 && (b[3] - b[1]) * v.scale >= 2) { addBox(v.image, rounded); }
+    var r = document.getElementById("view").firstChild.getBoundingClientRect();
+    if ((b[2] - b[0]) * r.width / v.win[2] >= 3 && (b[3] - b[1]) * r.height / v.win[3] >= 3) { addBox(v.image, rounded); }
     else { selected = null; render(); }
   }
 
