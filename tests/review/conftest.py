@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "viz"))  # map_samples: the Chromium settings
-from map_samples import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from review_samples import write_scene  # noqa: E402
+from map_samples import CHROMIUM, CHROMIUM_ARGS
+from review_samples import write_scene
 
 
 @pytest.fixture

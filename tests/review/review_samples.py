@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from rasters import utm_transform, write_geotiff
 
 # (image, xmin, ymin, xmax, ymax, class, score): four real cars and one false positive

@@ -192,7 +192,7 @@ def build_review(
             continue
         with ImageReader(ref) as reader:
             for k in by_image.get(i, []):
-                col, row, side = crop_window(tuple(boxes[k]), ref.gsd, context_m)  # type: ignore[arg-type]
+                col, row, side = crop_window((boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]), ref.gsd, context_m)
                 pixels = reader.read_chip(ChipWindow(col, row, side, side, crop_px, crop_px))
                 crops[k] = {"url": jpeg_data_uri(pixels), "win": [col, row, side]}
             for v in views_i:

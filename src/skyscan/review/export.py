@@ -91,8 +91,9 @@ def _read_geojson(p: Path, data: dict[str, Any], images: str | Path | None, mapp
     if "images" not in summary:
         raise LabelError(f"{p}: a GeoJSON without the review's 'skyscan' summary")
     paths = _image_paths(summary["images"], images)
-    by_name: dict[str, tuple[list[list[float]], list[int], list[list[float]], list[int]]] = {
-        e["file_name"]: ([], [], [], []) for e in summary["images"]}
+    # file name -> {False: labels, True: negatives}, each a list of (box, class index)
+    by_name: dict[str, dict[bool, list[tuple[list[float], int]]]] = {
+        e["file_name"]: {False: [], True: []} for e in summary["images"]}
     for i, feat in enumerate(data["features"]):
         try:
             props = feat["properties"]
@@ -101,18 +102,16 @@ def _read_geojson(p: Path, data: dict[str, Any], images: str | Path | None, mapp
             slot = by_name[str(props["image"])]
         except (KeyError, TypeError, ValueError) as exc:
             raise LabelError(f"{p}: feature #{i} is not a review label ({type(exc).__name__}: {exc})") from exc
-        if target is None:
-            continue
-        k = 2 if props.get("negative") else 0
-        slot[k].append(box)
-        slot[k + 1].append(mapping.index(target))
-    labels, negatives = [], []
+        if target is not None:
+            slot[bool(props.get("negative"))].append((box, mapping.index(target)))
+    labels: list[ImageLabels] = []
+    negatives: list[ImageLabels] = []
     for entry, path in zip(summary["images"], paths, strict=True):
         width, height = image_size(path)
-        b, lab, nb, nlab = by_name[entry["file_name"]]
-        labels.append(ImageLabels(str(path), width, height, np.asarray(b, np.float64).reshape(-1, 4),
-                                  np.asarray(lab, np.int64)))
-        negatives.append(ImageLabels(str(path), width, height, np.asarray(nb, np.float64).reshape(-1, 4),
-                                     np.asarray(nlab, np.int64)))
+        for negative, out in ((False, labels), (True, negatives)):
+            items = by_name[entry["file_name"]][negative]
+            out.append(ImageLabels(str(path), width, height,
+                                   np.asarray([b for b, _ in items], np.float64).reshape(-1, 4),
+                                   np.asarray([c for _, c in items], np.int64)))
     return ReviewExport(LabelSet(mapping.targets, labels, LabelIssues()),
                         LabelSet(mapping.targets, negatives, LabelIssues()), summary)

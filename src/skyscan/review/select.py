@@ -35,11 +35,9 @@ def crop_window(box: tuple[float, float, float, float], gsd: float | None, conte
     >>> crop_window((100, 100, 120, 110), 0.25)
     (78, 73, 64)
     """
-    x0, y0, x1, y1 = box
-    side = max(3 * max(x1 - x0, y1 - y0), context_m / gsd if gsd else 0.0, float(min_px))
-    side = int(round(min(side, float(max_px))))
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    return int(round(cx - side / 2)), int(round(cy - side / 2)), side
+    x0, y0, x1, y1 = (float(v) for v in box)
+    side = round(min(max(3 * max(x1 - x0, y1 - y0), context_m / gsd if gsd else 0.0, float(min_px)), float(max_px)))
+    return round((x0 + x1 - side) / 2), round((y0 + y1 - side) / 2), side
 
 
 @dataclass(frozen=True)
