@@ -128,6 +128,8 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     unzipped = tmp_path / "yolo"
     zipfile.ZipFile(yolo).extractall(unzipped)
     names = read_name_list(unzipped / "images.txt")
+    views_seen = json.loads((unzipped / "review.json").read_text())["views"]
+    assert [(v["file_name"], v["seen"]) for v in views_seen] == [("a.tif", True), ("b.tif", True)]
     assert names == ["a.tif", "b.tif"]
     labels = read_labels(images, unzipped / "labels", "yolo", classes=unzipped / "classes.txt", names=names)
     assert labels.counts() == {"car": 4, "truck": 1, "bus": 0} and not labels.issues.counts

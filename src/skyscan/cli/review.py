@@ -49,5 +49,3 @@ def review_command(ctx: click.Context, detections: str, imagery: tuple[str, ...]
         click.echo(f"wrote {output} ({size:.1f} MB): {result.n_crops:,} of {result.n_detections:,} detections as "
                    f"crops, {result.n_views} of {result.n_views_total} image views, {result.n_images} image(s) "
                    f"in {result.seconds:.1f} s", err=True)
-        for note in result.notes:
-            click.echo(f"note: {note}", err=True)

@@ -4,7 +4,7 @@
   "use strict";
   var D = JSON.parse(document.getElementById("review-data").textContent);
   var KEY = "skyscan-review:" + D.page_id;
-  var S = { decisions: {}, added: [], history: [], cur: 0, view: 0, cls: 0, mode: "crops", nextId: 1 };
+  var S = { decisions: {}, added: [], history: [], cur: 0, view: 0, cls: 0, mode: "crops", nextId: 1, seen: {} };
   var selected = null; // id of the selected added box
 
   function load() {
@@ -140,6 +140,7 @@
     document.getElementById("cls").textContent = D.classes[S.cls];
     var v = D.views[S.view];
     if (!v) { title.textContent = "No image views."; return; }
+    if (!S.seen[S.view]) { S.seen[S.view] = true; save(); }
     var im = D.images[v.image];
     title.textContent = "View " + (S.view + 1) + " of " + D.views.length + ": " + im.file_name +
       " (pixels " + v.win[0] + "," + v.win[1] + " to " + (v.win[0] + v.win[2]) + "," + (v.win[1] + v.win[3]) + ")";
@@ -239,6 +240,9 @@
     D.images.forEach(function (im, i) { labelsOf(i).forEach(function (l) { n[l.status]++; }); });
     return { page_id: D.page_id, classes: D.classes, counts: n,
              undecided: D.detections.length - n.accepted - n.rejected, notes: D.notes,
+             // where missed vehicles could be added, and which of those views were opened
+             views: D.views.map(function (v, i) { return { file_name: D.images[v.image].file_name, window: v.win,
+                                                           seen: !!S.seen[i] }; }),
              images: D.images.map(function (im) { return { file_name: im.file_name, path: im.path,
                                                            width: im.width, height: im.height, gsd: im.gsd }; }) };
   }
