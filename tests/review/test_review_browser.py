@@ -126,7 +126,15 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
 
     # the files themselves: what skyscan's readers (and so train / evaluate) take
     unzipped = tmp_path / "yolo"
-    zipfile.ZipFile(yolo).extractall(unzipped)
+    with zipfile.ZipFile(yolo) as zf:
+        assert zf.testzip() is None  # every member's CRC checks out
+        assert sorted(zf.namelist()) == ["classes.txt", "images.txt", "labels/a.txt", "labels/b.txt",
+                                         "negatives/a.txt", "negatives/b.txt", "review.json"]
+        zf.extractall(unzipped)
+    for txt in (unzipped / "labels").glob("*.txt"):
+        for line in txt.read_text().splitlines():
+            cls, *xywh = line.split()
+            assert cls in {"0", "1", "2"} and all(0 <= float(v) <= 1 for v in xywh), line
     names = read_name_list(unzipped / "images.txt")
     views_seen = json.loads((unzipped / "review.json").read_text())["views"]
     assert [(v["file_name"], v["seen"]) for v in views_seen] == [("a.tif", True), ("b.tif", True)]

@@ -75,3 +75,13 @@ def test_cli(scene: tuple[Path, Path], tmp_path: Path) -> None:
     assert "5 of 5 detections" in res.output and out.stat().st_size > 5000
     res = CliRunner().invoke(cli, ["review", str(table), "--imagery", str(images), "-o", str(out)])
     assert res.exit_code == 1 and "exists" in res.output
+
+
+def test_read_export_refuses_other_files(tmp_path: Path) -> None:
+    from skyscan.errors import LabelError
+    from skyscan.review import read_export
+
+    other = tmp_path / "x.json"
+    other.write_text('{"hello": 1}')
+    with pytest.raises(LabelError, match="not a review export"):
+        read_export(other)

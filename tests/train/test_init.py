@@ -119,6 +119,11 @@ def test_train_init_from_checkpoint_and_onnx(tmp_path: Path) -> None:
     _train(data, again, "--init", str(base))
     init = load_card(again).extra["training"]["init"]
     assert init["kind"] == "onnx" and init["name"] == "base" and len(init["sha256"]) == 64
+    # a run started from an ONNX model keeps its batch norms frozen when it is itself resumed
+    from skyscan.train.loop import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "again-run" / "last.pt")[0].frozen_bn
+    assert not load_checkpoint(ckpt)[0].frozen_bn
 
 
 def test_train_init_from_the_shipped_model(tmp_path: Path) -> None:
