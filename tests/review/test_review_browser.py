@@ -74,7 +74,7 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     page.keyboard.press("u")  # undo the reject: back on a:1
     state = page.evaluate("window.skyscan.state()")
     assert state["decisions"] == {"a:0": "accept"} and state["cur"] == 1
-    for key in "aaar":
+    for key in "aa2r":  # a:1, a:2 accepted; b:4 (a car) accepted as a truck; a:3 rejected
         page.keyboard.press(key)
     assert "4 accepted, 1 rejected" in page.inner_text("#progress")
     assert page.is_visible("#big img") and not page.is_visible("#view")
@@ -85,6 +85,7 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     page.wait_for_function("window.skyscan && window.skyscan.ready === true")
     decisions = page.evaluate("window.skyscan.state().decisions")
     assert decisions == {"a:0": "accept", "a:1": "accept", "a:2": "accept", "b:4": "accept", "a:3": "reject"}
+    assert page.evaluate("window.skyscan.state().relabel") == {"b:4": "truck"}
 
     # add the missed car on a.tif's view; add a bus on b.tif, delete it; add a truck, undo it
     page.keyboard.press("v")
@@ -119,7 +120,8 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
         order = np.argsort(a.boxes[:, 0])
         assert np.allclose(a.boxes[order], want_a[np.argsort(want_a[:, 0])], atol=1.0), export
         assert sorted(a.labels.tolist()) == [0, 0, 0, 1]  # car, car, car (added), truck
-        assert b.boxes.shape == (1, 4) and got.labels.counts() == {"car": 4, "truck": 1, "bus": 0}
+        assert b.boxes.shape == (1, 4) and b.labels.tolist() == [1]  # relabelled as a truck
+        assert got.labels.counts() == {"car": 3, "truck": 2, "bus": 0}
         neg = got.negatives.images[0]
         assert np.allclose(neg.boxes, [[300, 200, 318, 208]], atol=0.01) and neg.labels.tolist() == [2]
         assert got.negatives.counts()["bus"] == 1
@@ -140,12 +142,26 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     assert [(v["file_name"], v["seen"]) for v in views_seen] == [("a.tif", True), ("b.tif", True)]
     assert names == ["a.tif", "b.tif"]
     labels = read_labels(images, unzipped / "labels", "yolo", classes=unzipped / "classes.txt", names=names)
-    assert labels.counts() == {"car": 4, "truck": 1, "bus": 0} and not labels.issues.counts
-    assert read_labels(images, coco, "coco").counts() == {"car": 4, "truck": 1, "bus": 0}
-    data = json.loads(geo.read_text())
-    assert data["crs"]["properties"]["name"] == "EPSG:32631"
-    ring = data["features"][0]["geometry"]["coordinates"][0]
-    assert len(ring) == 5 and ring[0] == ring[-1] and 594_000 <= ring[0][0] <= 594_100
+    assert labels.counts() == {"car": 3, "truck": 2, "bus": 0} and not labels.issues.counts
+    assert read_labels(images, coco, "coco").counts() == {"car": 3, "truck": 2, "bus": 0}
+
+    # GeoJSON in lon/lat: every corner where the image's transform and pyproj put it (< 1 mm)
+    import rasterio
+
+    from skyscan.geo.crs import to_wgs84
+    from skyscan.geo.footprints import pixel_to_crs
+
+    features = json.loads(geo.read_text())["features"]
+    assert {f["properties"]["status"] for f in features} == {"accepted", "added", "rejected"}
+    for f in features:
+        p = f["properties"]
+        with rasterio.open(images / p["image"]) as src:
+            transform = tuple(src.transform)[:6]
+        cols = [p["px_xmin"], p["px_xmin"], p["px_xmax"], p["px_xmax"], p["px_xmin"]]
+        rows = [p["px_ymin"], p["px_ymax"], p["px_ymax"], p["px_ymin"], p["px_ymin"]]
+        lon, lat = to_wgs84(*pixel_to_crs(cols, rows, transform), "EPSG:32631")
+        ring = np.array(f["geometry"]["coordinates"][0])
+        assert np.abs(ring - np.c_[lon, lat]).max() < 1e-8, p["id"]
 
     runner = CliRunner()
     model = tmp_path / "tuned.onnx"
@@ -157,7 +173,7 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     res = runner.invoke(cli, ["evaluate", str(images), "--labels", str(coco), "--format", "coco",
                               "--model", str(model), "--gsd", "0.25", "-o", str(tmp_path / "eval.json")])
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "eval.json").read_text())["classes"]["car"]["n_labels"] == 4
+    assert json.loads((tmp_path / "eval.json").read_text())["classes"]["car"]["n_labels"] == 3
 
 
 def test_review_page_without_detections_or_views(browser: Any, scene: tuple[Path, Path], tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from skyscan.errors import InputError, OutputExistsError
 from skyscan.io.reader import ImageReader, open_image
+from skyscan.review.geo import lonlat_affine
 from skyscan.review.chips import jpeg_data_uri, read_window
 from skyscan.review.select import crop_window, pick_crops, plan_views
 from skyscan.types import ChipWindow, ImageRef
@@ -114,6 +115,13 @@ def _geo(ref: ImageRef) -> dict[str, Any] | None:
     return {"crs": f"EPSG:{epsg}" if epsg else crs.to_wkt(), "transform": list(ref.transform)}
 
 
+def _ll(ref: ImageRef, col: int, row: int, width: int, height: int) -> list[float] | None:
+    """The window's pixel → lon/lat map, or None for an image without georeferencing."""
+    if ref.crs is None or ref.transform is None:
+        return None
+    return lonlat_affine(ref.transform, ref.crs, col, row, width, height)
+
+
 def build_review(
     detections: Any,
     imagery: list[str | Path] | None = None,
@@ -194,11 +202,12 @@ def build_review(
             for k in by_image.get(i, []):
                 col, row, side = crop_window((boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]), ref.gsd, context_m)
                 pixels = reader.read_chip(ChipWindow(col, row, side, side, crop_px, crop_px))
-                crops[k] = {"url": jpeg_data_uri(pixels), "win": [col, row, side]}
+                crops[k] = {"url": jpeg_data_uri(pixels), "win": [col, row, side], "ll": _ll(ref, col, row, side, side)}
             for v in views_i:
                 pixels, scale = read_window(reader, v.col_off, v.row_off, v.width, v.height, 768)
                 view_data.append({"image": i, "win": [v.col_off, v.row_off, v.width, v.height],
-                                  "scale": scale, "url": jpeg_data_uri(pixels, 88)})
+                                  "scale": scale, "url": jpeg_data_uri(pixels, 88),
+                                  "ll": _ll(ref, v.col_off, v.row_off, v.width, v.height)})
     for k in chosen.tolist():
         dets.append({
             "id": det_id[k] if det_id is not None else f"{Path(files[img_idx[k]]).stem}:{k}",

@@ -4,7 +4,7 @@
   "use strict";
   var D = JSON.parse(document.getElementById("review-data").textContent);
   var KEY = "skyscan-review:" + D.page_id;
-  var S = { decisions: {}, added: [], history: [], cur: 0, view: 0, cls: 0, mode: "crops", nextId: 1, seen: {} };
+  var S = { decisions: {}, relabel: {}, added: [], history: [], cur: 0, view: 0, cls: 0, mode: "crops", nextId: 1, seen: {} };
   var selected = null; // id of the selected added box
 
   function load() {
@@ -36,11 +36,14 @@
   function status(det) { return S.decisions[det.id] || "pending"; }
 
   // ---- decisions -------------------------------------------------------------------------
-  function decide(value) {
+  // value: "accept" or "reject"; cls: accept as this class instead of the detected one
+  function decide(value, cls) {
     var det = D.detections[S.cur];
     if (!det) { return; }
-    S.history.push({ type: "decide", id: det.id, prev: S.decisions[det.id] || null, cur: S.cur });
+    S.history.push({ type: "decide", id: det.id, prev: S.decisions[det.id] || null,
+                     prevCls: S.relabel[det.id] || null, cur: S.cur });
     S.decisions[det.id] = value;
+    if (cls && cls !== det.cls) { S.relabel[det.id] = cls; } else { delete S.relabel[det.id]; }
     if (S.cur < D.detections.length - 1) { S.cur += 1; }
     save(); render();
   }
@@ -49,6 +52,7 @@
     if (!h) { return; }
     if (h.type === "decide") {
       if (h.prev) { S.decisions[h.id] = h.prev; } else { delete S.decisions[h.id]; }
+      if (h.prevCls) { S.relabel[h.id] = h.prevCls; } else { delete S.relabel[h.id]; }
       S.cur = h.cur;
     } else if (h.type === "add") {
       S.added = S.added.filter(function (b) { return b.id !== h.item.id; });
@@ -74,7 +78,7 @@
     save(); render();
   }
   function addBox(image, box) {
-    var item = { id: "added:" + (S.nextId++), image: image, cls: D.classes[S.cls], box: box };
+    var item = { id: "added:" + (S.nextId++), image: image, view: S.view, cls: D.classes[S.cls], box: box };
     S.added.push(item);
     S.history.push({ type: "add", item: item });
     save(); render();
@@ -109,6 +113,7 @@
       big.appendChild(boxDiv(det.box, cropWin(det), status(det)));
       var st = status(det);
       info.appendChild(el("div", "", (S.cur + 1) + " of " + D.detections.length + ": " + det.cls +
+        (S.relabel[det.id] ? " → " + S.relabel[det.id] : "") +
         " · score " + det.score.toFixed(2)));
       info.appendChild(el("div", "status-" + st, st === "pending" ? "undecided" : st + "ed"));
       info.appendChild(el("div", "", D.images[det.image].file_name + " · " + det.id));
@@ -215,12 +220,15 @@
     var out = [];
     D.detections.forEach(function (d) {
       if (d.image === image && S.decisions[d.id]) {
-        out.push({ status: S.decisions[d.id] === "accept" ? "accepted" : "rejected", cls: d.cls, box: d.box,
-                   id: d.id, score: d.score });
+        out.push({ status: S.decisions[d.id] === "accept" ? "accepted" : "rejected", cls: S.relabel[d.id] || d.cls,
+                   detected: d.cls, box: d.box, id: d.id, score: d.score, ll: d.ll });
       }
     });
     S.added.forEach(function (a) {
-      if (a.image === image) { out.push({ status: "added", cls: a.cls, box: a.box, id: a.id, score: null }); }
+      if (a.image === image) {
+        out.push({ status: "added", cls: a.cls, detected: null, box: a.box, id: a.id, score: null,
+                   ll: (D.views[a.view] || {}).ll });
+      }
     });
     return out.map(function (l) {
       var im = D.images[image];
@@ -265,7 +273,7 @@
       labelsOf(i).forEach(function (l) {
         var b = l.box, a = { id: anns.length + negs.length + 1, image_id: i + 1, category_id: classIndex(l.cls) + 1,
           bbox: [b[0], b[1], b[2] - b[0], b[3] - b[1]], area: (b[2] - b[0]) * (b[3] - b[1]), iscrowd: 0,
-          skyscan_status: l.status, skyscan_id: l.id, score: l.score };
+          skyscan_status: l.status, skyscan_id: l.id, skyscan_detected_class: l.detected, score: l.score };
         (l.status === "rejected" ? negs : anns).push(a);
       });
     });
@@ -275,27 +283,23 @@
              categories: D.classes.map(function (c, i) { return { id: i + 1, name: c }; }),
              annotations: anns, skyscan_negatives: negs };
   }
+  // RFC 7946 GeoJSON: polygons in lon/lat (each crop and view carries its pixel -> lon/lat map).
   function geojson() {
-    var feats = [], crss = {};
+    var feats = [];
     D.images.forEach(function (im, i) {
       labelsOf(i).forEach(function (l) {
-        var geom = null, b = l.box;
-        if (im.geo) {
-          var t = im.geo.transform;  // x = a*col + b*row + c, y = d*col + e*row + f
+        var geom = null, b = l.box, t = l.ll;
+        if (t) {  // lon = a*col + b*row + c, lat = d*col + e*row + f
           var pt = function (c, r) { return [t[0] * c + t[1] * r + t[2], t[3] * c + t[4] * r + t[5]]; };
-          geom = { type: "Polygon", coordinates: [[pt(b[0], b[1]), pt(b[2], b[1]), pt(b[2], b[3]), pt(b[0], b[3]), pt(b[0], b[1])]] };
-          crss[im.geo.crs] = true;
+          geom = { type: "Polygon", coordinates: [[pt(b[0], b[1]), pt(b[0], b[3]), pt(b[2], b[3]), pt(b[2], b[1]), pt(b[0], b[1])]] };
         }
         feats.push({ type: "Feature", geometry: geom, properties: {
-          image: im.file_name, image_path: im.path, class_name: l.cls, status: l.status,
+          image: im.file_name, image_path: im.path, class_name: l.cls, detected_class: l.detected, status: l.status,
           negative: l.status === "rejected", id: l.id, score: l.score,
-          px_xmin: b[0], px_ymin: b[1], px_xmax: b[2], px_ymax: b[3], crs: im.geo ? im.geo.crs : null } });
+          px_xmin: b[0], px_ymin: b[1], px_xmax: b[2], px_ymax: b[3], image_crs: im.geo ? im.geo.crs : null } });
       });
     });
-    var out = { type: "FeatureCollection", features: feats, skyscan: summary() };
-    var names = Object.keys(crss);
-    if (names.length === 1) { out.crs = { type: "name", properties: { name: names[0] } }; }
-    return out;
+    return { type: "FeatureCollection", features: feats, skyscan: summary() };
   }
 
   // A zip of stored (uncompressed) files: enough for a few label files, no library needed.
@@ -357,6 +361,7 @@
     else if (S.mode === "crops" && k === "a") { decide("accept"); }
     else if (S.mode === "crops" && k === "r") { decide("reject"); }
     else if (S.mode === "crops" && k === "n") { nextUndecided(); }
+    else if (S.mode === "crops" && (k === "1" || k === "2" || k === "3")) { decide("accept", D.classes[Number(k) - 1]); }
     else if (S.mode === "views" && (k === "1" || k === "2" || k === "3")) { S.cls = Number(k) - 1; save(); render(); }
     else if (S.mode === "views" && (k === "x" || k === "Delete" || k === "Backspace")) { deleteSelected(); }
     else { return; }
