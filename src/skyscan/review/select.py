@@ -64,14 +64,15 @@ def plan_views(sizes: list[tuple[int, int]], centres: list[npt.NDArray[np.floati
         raise InputError(f"'view_size' must be >= 32 pixels (got {tile})")
     cands: list[tuple[int, int, ViewTile]] = []
     for i, ((w, h), c) in enumerate(zip(sizes, centres, strict=True)):
-        for row in range(0, h, tile):
-            for col in range(0, w, tile):
-                v = ViewTile(i, col, row, min(tile, w - col), min(tile, h - row))
-                inside = 0
-                if len(c):
-                    inside = int(np.count_nonzero((c[:, 0] >= col) & (c[:, 0] < col + tile)
-                                                  & (c[:, 1] >= row) & (c[:, 1] < row + tile)))
-                cands.append((-inside, len(cands), v))
+        nx, ny = -(-w // tile), -(-h // tile)
+        counts = np.zeros(nx * ny, np.int64)
+        if len(c):  # detections per tile, by the tile their centre falls in
+            tx = np.clip(c[:, 0] // tile, 0, nx - 1).astype(np.int64)
+            ty = np.clip(c[:, 1] // tile, 0, ny - 1).astype(np.int64)
+            counts = np.bincount(ty * nx + tx, minlength=nx * ny)
+        for k in range(nx * ny):
+            row, col = (k // nx) * tile, (k % nx) * tile
+            cands.append((-int(counts[k]), len(cands), ViewTile(i, col, row, min(tile, w - col), min(tile, h - row))))
     total = len(cands)
     if total > max_views:
         cands = sorted(cands)[:max_views]
