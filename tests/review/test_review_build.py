@@ -85,3 +85,16 @@ def test_read_export_refuses_other_files(tmp_path: Path) -> None:
     other.write_text('{"hello": 1}')
     with pytest.raises(LabelError, match="not a review export"):
         read_export(other)
+
+
+def test_images_from_the_table_and_geojson_detections(scene: tuple[Path, Path], tmp_path: Path) -> None:
+    """Without --imagery the table's image_path is read; a GeoJSON detections file works too."""
+    import geopandas as gpd
+    import pandas as pd
+
+    images, table = scene
+    assert build_review(table).n_crops == 5
+    frame = pd.read_parquet(table)
+    geo = tmp_path / "detections.geojson"
+    gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.px_xmin, frame.px_ymin), crs="EPSG:32631").to_file(geo)
+    assert build_review(geo, [images]).n_crops == 5
