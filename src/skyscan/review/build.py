@@ -23,8 +23,8 @@ import numpy as np
 
 from skyscan.errors import InputError, OutputExistsError
 from skyscan.io.reader import ImageReader, open_image
-from skyscan.review.geo import lonlat_affine
 from skyscan.review.chips import jpeg_data_uri, read_window
+from skyscan.review.geo import lonlat_affine
 from skyscan.review.select import crop_window, pick_crops, plan_views
 from skyscan.types import ChipWindow, ImageRef
 from skyscan.viz.build import _script_json, class_colours, write_atomic
