@@ -18,7 +18,7 @@ from review_samples import MISSED
 from skyscan.cli import cli
 from skyscan.labels import read_labels
 from skyscan.labels.read import read_name_list
-from skyscan.review import make_review, read_export
+from skyscan.review import ReviewOptions, make_review, read_export
 
 pytestmark = pytest.mark.browser
 
@@ -179,7 +179,7 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
 def test_review_page_without_detections_or_views(browser: Any, scene: tuple[Path, Path], tmp_path: Path) -> None:
     images, table = scene
     html = tmp_path / "review.html"
-    make_review(table, html, [images], max_crops=0, max_views=0)
+    make_review(table, html, [images], ReviewOptions(max_crops=0, max_views=0))
     ctx, page, problems = _open(browser, html)
     assert "No detections to review." in page.inner_text("#info")
     assert "0 of 5 detections" in page.inner_text("#notes")

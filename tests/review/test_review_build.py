@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from skyscan.cli import cli
 from skyscan.errors import InputError
-from skyscan.review import build_review
+from skyscan.review import ReviewOptions, build_review
 from skyscan.review.select import pick_crops, plan_views
 
 
@@ -38,11 +38,11 @@ def test_page_is_self_contained(scene: tuple[Path, Path]) -> None:
 
 def test_caps_are_stated_on_the_page(scene: tuple[Path, Path]) -> None:
     images, table = scene
-    result = build_review(table, [images], max_crops=2, max_views=1, view_size=128)
+    result = build_review(table, [images], ReviewOptions(max_crops=2, max_views=1, view_size=128))
     assert result.n_crops == 2 and result.n_views == 1 and result.n_views_total == 8 + 1
     assert any("2 of 5 detections" in n for n in result.notes)
     assert any("1 of 9 image views" in n for n in result.notes)
-    sampled = build_review(table, [images], max_crops=3, order="sample", seed=1)
+    sampled = build_review(table, [images], ReviewOptions(max_crops=3, order="sample", seed=1))
     assert sampled.n_crops == 3 and any("random sample, seed 1" in n for n in sampled.notes)
 
 
@@ -98,3 +98,14 @@ def test_images_from_the_table_and_geojson_detections(scene: tuple[Path, Path], 
     geo = tmp_path / "detections.geojson"
     gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.px_xmin, frame.px_ymin), crs="EPSG:32631").to_file(geo)
     assert build_review(geo, [images]).n_crops == 5
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("max_crops", -1, "'max_crops' must be >= 0 (got -1)"),
+    ("order", "random", "'order' must be one of"),
+    ("crop_px", 20, "'crop_px' must be in [64, 512] (got 20)"),
+    ("view_size", 8, "'view_size' must be >= 32 pixels (got 8)"),
+])
+def test_options_are_checked(field: str, value: object, message: str) -> None:
+    with pytest.raises(InputError, match=re.escape(message)):
+        ReviewOptions(**{field: value})  # type: ignore[arg-type]

@@ -36,12 +36,12 @@ def review_command(ctx: click.Context, detections: str, imagery: tuple[str, ...]
     reject (r) each crop, drag boxes around missed vehicles, and export the labels as YOLO,
     COCO or GeoJSON for 'skyscan train --init MODEL'.
     """
-    from skyscan.review import make_review
+    from skyscan.review import ReviewOptions, make_review
 
     try:
-        result = make_review(detections, output, list(imagery) or None, overwrite=overwrite, max_crops=max_crops,
-                             order=order, seed=seed, crop_px=crop_px, context_m=context_m, view_size=view_size,
-                             max_views=max_views, title=title)
+        options = ReviewOptions(max_crops=max_crops, order=order, seed=seed, crop_px=crop_px, context_m=context_m,
+                                view_size=view_size, max_views=max_views, title=title)
+        result = make_review(detections, output, list(imagery) or None, options, overwrite=overwrite)
     except SkyscanError as exc:
         raise click.ClickException(str(exc)) from exc
     if not (ctx.obj and ctx.obj.get("quiet")):

@@ -8,5 +8,6 @@ that ``skyscan train`` and ``skyscan evaluate`` read too. See ``docs/review.md``
 
 from skyscan.review.build import ReviewResult, build_review, make_review
 from skyscan.review.export import ReviewExport, read_export
+from skyscan.review.options import ReviewOptions
 
-__all__ = ["ReviewExport", "ReviewResult", "build_review", "make_review", "read_export"]
+__all__ = ["ReviewExport", "ReviewOptions", "ReviewResult", "build_review", "make_review", "read_export"]

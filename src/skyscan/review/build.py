@@ -25,6 +25,7 @@ from skyscan.errors import InputError, OutputExistsError
 from skyscan.io.reader import ImageReader, open_image
 from skyscan.review.chips import jpeg_data_uri, read_window
 from skyscan.review.geo import lonlat_affine
+from skyscan.review.options import ReviewOptions
 from skyscan.review.select import crop_window, pick_crops, plan_views
 from skyscan.types import ChipWindow, ImageRef
 from skyscan.viz.build import _script_json, class_colours, write_atomic
@@ -125,24 +126,11 @@ def _ll(ref: ImageRef, col: int, row: int, width: int, height: int) -> list[floa
 def build_review(
     detections: Any,
     imagery: list[str | Path] | None = None,
-    *,
-    max_crops: int = 500,
-    order: str = "score",
-    seed: int = 0,
-    crop_px: int = 192,
-    context_m: float = 12.0,
-    view_size: int = 512,
-    max_views: int = 40,
-    title: str = "skyscan review",
+    options: ReviewOptions | None = None,
 ) -> ReviewResult:
-    """Build the review page of ``detections`` (a detections file or DataFrame) on ``imagery``.
-
-    ``max_crops`` detections get a crop (``order``: highest ``score`` first, or a seeded
-    ``sample``), each a ``crop_px`` square showing at least ``context_m`` metres (three box
-    sizes for large boxes). Images are cut into ``view_size`` tiles for adding missed
-    vehicles; at most ``max_views`` are embedded, those with the most detections first.
-    Without ``imagery`` the images are read from the table's ``image_path``.
-    """
+    """Build the review page of ``detections`` (a detections file or DataFrame) on ``imagery``
+    (files, folders, globs; by default the table's ``image_path``), as ``options`` say."""
+    opts = options or ReviewOptions()
     t0 = time.perf_counter()
     frame = _read_table(detections)
     notes: list[str] = []
@@ -175,14 +163,14 @@ def build_review(
     img_idx = frame["image_path"].astype(str).map(index_of).to_numpy(np.int64)
     boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
     scores = frame["score"].to_numpy(np.float64)
-    chosen = pick_crops(scores, max_crops, order, seed)
+    chosen = pick_crops(scores, opts.max_crops, opts.order, opts.seed)
     if len(frame) > len(chosen):
-        how = "highest scores first" if order == "score" else f"a random sample, seed {seed}"
+        how = "highest scores first" if opts.order == "score" else f"a random sample, seed {opts.seed}"
         notes.append(f"{len(chosen):,} of {len(frame):,} detections shown as crops ({how}); "
                      "the rest are neither labels nor negatives in the export")
     centres = [np.c_[(boxes[img_idx == i, 0] + boxes[img_idx == i, 2]) / 2,
                      (boxes[img_idx == i, 1] + boxes[img_idx == i, 3]) / 2] for i in range(len(refs))]
-    views, n_views_total = plan_views([(r.width, r.height) for r in refs], centres, view_size, max_views)
+    views, n_views_total = plan_views([(r.width, r.height) for r in refs], centres, opts.view_size, opts.max_views)
     if n_views_total > len(views):
         notes.append(f"{len(views)} of {n_views_total} image views embedded (those with the most detections): "
                      "vehicles outside them cannot be added, so labels are complete only where you looked")
@@ -200,8 +188,8 @@ def build_review(
             continue
         with ImageReader(ref) as reader:
             for k in by_image.get(i, []):
-                col, row, side = crop_window((boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]), ref.gsd, context_m)
-                pixels = reader.read_chip(ChipWindow(col, row, side, side, crop_px, crop_px))
+                col, row, side = crop_window((boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]), ref.gsd, opts.context_m)
+                pixels = reader.read_chip(ChipWindow(col, row, side, side, opts.crop_px, opts.crop_px))
                 crops[k] = {"url": jpeg_data_uri(pixels), "win": [col, row, side], "ll": _ll(ref, col, row, side, side)}
             for v in views_i:
                 pixels, scale = read_window(reader, v.col_off, v.row_off, v.width, v.height, 768)
@@ -216,14 +204,14 @@ def build_review(
         })
     images = [{"file_name": Path(r.path).name, "path": r.path, "width": r.width, "height": r.height,
                "gsd": r.gsd, "geo": _geo(r)} for r in refs]
-    data = {"title": title, "classes": list(CLASSES), "colours": class_colours(list(CLASSES)),
+    data = {"title": opts.title, "classes": list(CLASSES), "colours": class_colours(list(CLASSES)),
             "images": images, "detections": dets, "views": view_data, "notes": notes,
             "n_detections": len(frame)}
     page_id = hashlib.sha256(json.dumps([images, [(d["id"], d["box"]) for d in dets],
                                          [v["win"] for v in view_data]]).encode()).hexdigest()[:16]
     data["page_id"] = page_id
     page = Template((TEMPLATES / "review.html").read_text(encoding="utf-8")).substitute(
-        title=html.escape(title), css=(TEMPLATES / "review.css").read_text(encoding="utf-8"),
+        title=html.escape(opts.title), css=(TEMPLATES / "review.css").read_text(encoding="utf-8"),
         js=(TEMPLATES / "review.js").read_text(encoding="utf-8"), data=_script_json(data),
     )
     for note in notes:
@@ -232,12 +220,12 @@ def build_review(
                         time.perf_counter() - t0)
 
 
-def make_review(detections: Any, output: str | Path, imagery: list[str | Path] | None = None, *,
-                overwrite: bool = False, **options: Any) -> ReviewResult:
+def make_review(detections: Any, output: str | Path, imagery: list[str | Path] | None = None,
+                options: ReviewOptions | None = None, *, overwrite: bool = False) -> ReviewResult:
     """Build the review page and write it to ``output`` (refused when it exists, unless ``overwrite``)."""
     out = Path(output)
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass overwrite=True / --overwrite to replace it")
-    result = build_review(detections, imagery, **options)
+    result = build_review(detections, imagery, options)
     write_atomic(result.html, out)
     return result

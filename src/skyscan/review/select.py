@@ -7,8 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from skyscan.errors import InputError
-
 
 def pick_crops(scores: npt.NDArray[np.floating], max_crops: int, order: str = "score",
                seed: int = 0) -> npt.NDArray[np.intp]:
@@ -17,10 +15,6 @@ def pick_crops(scores: npt.NDArray[np.floating], max_crops: int, order: str = "s
     >>> pick_crops(np.array([0.2, 0.9, 0.5]), 2).tolist()
     [1, 2]
     """
-    if max_crops < 0:
-        raise InputError(f"'max_crops' must be >= 0 (got {max_crops})")
-    if order not in ("score", "sample"):
-        raise InputError(f"'order' must be 'score' or 'sample' (got {order!r})")
     n = len(scores)
     if order == "sample":
         chosen = np.sort(np.random.default_rng(seed).permutation(n)[:max_crops]) if n > max_crops else np.arange(n)
@@ -60,8 +54,6 @@ def plan_views(sizes: list[tuple[int, int]], centres: list[npt.NDArray[np.floati
     >>> total, views[0].col_off, views[0].width
     (2, 512, 88)
     """
-    if tile < 32:
-        raise InputError(f"'view_size' must be >= 32 pixels (got {tile})")
     cands: list[tuple[int, int, ViewTile]] = []
     for i, ((w, h), c) in enumerate(zip(sizes, centres, strict=True)):
         nx, ny = -(-w // tile), -(-h // tile)
