@@ -126,6 +126,15 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
         assert np.allclose(neg.boxes, [[300, 200, 318, 208]], atol=0.01) and neg.labels.tolist() == [2]
         assert got.negatives.counts()["bus"] == 1
 
+    # images that moved since the page was built: name their folder
+    import shutil
+
+    moved = shutil.copytree(images, tmp_path / "moved")
+    for export in (yolo, coco, geo):
+        again = read_export(export, moved)
+        assert again.labels.images[0].image_path == str(moved / "a.tif")
+        assert again.labels.counts() == {"car": 3, "truck": 2, "bus": 0}
+
     # the files themselves: what skyscan's readers (and so train / evaluate) take
     unzipped = tmp_path / "yolo"
     with zipfile.ZipFile(yolo) as zf:
