@@ -31,7 +31,7 @@ def test_page_is_self_contained(scene: tuple[Path, Path]) -> None:
     assert [d["id"] for d in data["detections"]][:2] == ["a:0", "a:1"]  # highest score first
     assert all(d["url"].startswith("data:image/jpeg;base64,") for d in data["detections"] + data["views"])
     a = data["images"][0]
-    assert a["file_name"] == "a.tif" and a["geo"]["crs"] == "EPSG:32631" and a["gsd"] == 0.25
+    assert a["file_name"] == "a.tif" and a["crs"] == "EPSG:32631" and a["gsd"] == 0.25
     # 12 m of context at 0.25 m is 48 px; crops are at least 64 px
     assert data["detections"][0]["win"] == [17, 12, 64]
 
@@ -109,3 +109,14 @@ def test_images_from_the_table_and_geojson_detections(scene: tuple[Path, Path], 
 def test_options_are_checked(field: str, value: object, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
         ReviewOptions(**{field: value})  # type: ignore[arg-type]
+
+
+def test_other_classes_are_left_out(scene: tuple[Path, Path]) -> None:
+    import pandas as pd
+
+    images, table = scene
+    frame = pd.read_parquet(table)
+    frame.loc[0, "class_name"] = "ship"
+    result = build_review(frame, [images])
+    assert result.n_crops == 4 and any("1 detection(s) of classes other than car, truck, bus" in n
+                                       for n in result.notes)

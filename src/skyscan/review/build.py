@@ -20,15 +20,16 @@ from string import Template
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from skyscan.errors import InputError, OutputExistsError
 from skyscan.io.reader import ImageReader, open_image
 from skyscan.review.chips import jpeg_data_uri, read_window
 from skyscan.review.geo import lonlat_affine
 from skyscan.review.options import ReviewOptions
-from skyscan.review.select import crop_window, pick_crops, plan_views
+from skyscan.review.select import ViewTile, crop_window, pick_crops, plan_views
 from skyscan.types import ChipWindow, ImageRef
-from skyscan.viz.build import _script_json, class_colours, write_atomic
+from skyscan.viz.build import _script_json, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +107,15 @@ def _match_images(paths: list[str], imagery: list[str] | None) -> tuple[dict[str
     return out, notes
 
 
-def _geo(ref: ImageRef) -> dict[str, Any] | None:
-    if ref.crs is None or ref.transform is None:
+def _crs_name(ref: ImageRef) -> str | None:
+    """``EPSG:n`` when the image's CRS has a code, else its WKT (None without georeferencing)."""
+    if ref.crs is None:
         return None
     from pyproj import CRS
 
     crs = CRS.from_user_input(ref.crs)
     epsg = crs.to_epsg()
-    return {"crs": f"EPSG:{epsg}" if epsg else crs.to_wkt(), "transform": list(ref.transform)}
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
 
 
 def _ll(ref: ImageRef, col: int, row: int, width: int, height: int) -> list[float] | None:
@@ -121,6 +123,71 @@ def _ll(ref: ImageRef, col: int, row: int, width: int, height: int) -> list[floa
     if ref.crs is None or ref.transform is None:
         return None
     return lonlat_affine(ref.transform, ref.crs, col, row, width, height)
+
+
+def _open_images(frame: Any, imagery: list[str | Path] | None, notes: list[str]) -> tuple[Any, list[ImageRef]]:
+    """The rows whose image could be opened (with an ``_image`` index column) and those images."""
+    paths = sorted({str(p) for p in frame["image_path"].astype(str)})
+    matched, match_notes = _match_images(paths, [str(i) for i in imagery] if imagery is not None else None)
+    notes += match_notes
+    refs: list[ImageRef] = []
+    index_of: dict[str, int] = {}
+    for p in paths:
+        if p not in matched:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                refs.append(open_image(matched[p]))
+            index_of[p] = len(refs) - 1
+        except (OSError, ValueError) as exc:
+            notes.append(f"{matched[p]}: cannot be read ({exc})")
+    names = [Path(r.path).name for r in refs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"two images share the file name {dupes[0]!r}: exported labels name images by file "
+                         "name; review them separately")
+    found = frame["image_path"].astype(str).isin(list(index_of))
+    if (~found).any():
+        notes.append(f"{int((~found).sum()):,} detection(s) of {frame.loc[~found, 'image_path'].nunique()} "
+                     "image(s) not found in the imagery are left out")
+    other = found & ~frame["class_name"].astype(str).isin(CLASSES)
+    if other.any():
+        notes.append(f"{int(other.sum()):,} detection(s) of classes other than {', '.join(CLASSES)} are left out")
+    frame = frame[found & ~other].reset_index(drop=True)
+    return frame.assign(_image=frame["image_path"].astype(str).map(index_of).astype(np.int64)), refs
+
+
+def _cut(refs: list[ImageRef], frame: Any, chosen: npt.NDArray[np.intp], views: list[ViewTile],
+         opts: ReviewOptions) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The chosen detections with their crops, and the views, read image by image."""
+    boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
+    img_idx = frame["_image"].to_numpy(np.int64)
+    det_id = frame["detection_id"].astype(str).to_numpy() if "detection_id" in frame.columns else None
+    classes = frame["class_name"].astype(str).to_numpy()
+    scores = np.nan_to_num(frame["score"].to_numpy(np.float64))
+    dets: dict[int, dict[str, Any]] = {}
+    view_data: list[dict[str, Any]] = []
+    for i, ref in enumerate(refs):
+        rows = [k for k in chosen.tolist() if img_idx[k] == i]
+        views_i = [v for v in views if v.image == i]
+        if not rows and not views_i:
+            continue
+        with ImageReader(ref) as reader:
+            for k in rows:
+                col, row, side = crop_window((boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]), ref.gsd,
+                                             opts.context_m)
+                pixels = reader.read_chip(ChipWindow(col, row, side, side, opts.crop_px, opts.crop_px))
+                dets[k] = {"id": det_id[k] if det_id is not None else f"{Path(ref.path).stem}:{k}", "image": i,
+                           "cls": classes[k], "score": round(float(scores[k]), 4),
+                           "box": [round(float(v), 2) for v in boxes[k]], "url": jpeg_data_uri(pixels),
+                           "win": [col, row, side], "ll": _ll(ref, col, row, side, side)}
+            for v in views_i:
+                pixels, scale = read_window(reader, v.col_off, v.row_off, v.width, v.height, 768)
+                view_data.append({"image": i, "win": [v.col_off, v.row_off, v.width, v.height], "scale": scale,
+                                  "url": jpeg_data_uri(pixels, 88),
+                                  "ll": _ll(ref, v.col_off, v.row_off, v.width, v.height)})
+    return [dets[k] for k in chosen.tolist()], view_data
 
 
 def build_review(
@@ -132,84 +199,28 @@ def build_review(
     (files, folders, globs; by default the table's ``image_path``), as ``options`` say."""
     opts = options or ReviewOptions()
     t0 = time.perf_counter()
-    frame = _read_table(detections)
     notes: list[str] = []
-    paths = sorted({str(p) for p in frame["image_path"].astype(str)})
-    matched, match_notes = _match_images(paths, [str(i) for i in imagery] if imagery is not None else None)
-    notes += match_notes
-    refs: list[ImageRef] = []
-    files: list[str] = []
-    for p in paths:
-        if p not in matched:
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                refs.append(open_image(matched[p]))
-            files.append(p)
-        except (OSError, ValueError) as exc:
-            notes.append(f"{matched[p]}: cannot be read ({exc})")
-    unmatched = frame[~frame["image_path"].astype(str).isin(files)]
-    if len(unmatched):
-        notes.append(f"{len(unmatched):,} detection(s) of {unmatched['image_path'].nunique()} image(s) not found "
-                     "in the imagery are left out")
-    names = [Path(r.path).name for r in refs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InputError(f"two images share the file name {dupes[0]!r}: exported labels name images by file "
-                         "name; review them separately")
-    frame = frame[frame["image_path"].astype(str).isin(files)].reset_index(drop=True)
-    index_of = {p: i for i, p in enumerate(files)}
-    img_idx = frame["image_path"].astype(str).map(index_of).to_numpy(np.int64)
-    boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
-    scores = frame["score"].to_numpy(np.float64)
-    chosen = pick_crops(scores, opts.max_crops, opts.order, opts.seed)
+    frame, refs = _open_images(_read_table(detections), imagery, notes)
+    chosen = pick_crops(frame["score"].to_numpy(np.float64), opts.max_crops, opts.order, opts.seed)
     if len(frame) > len(chosen):
         how = "highest scores first" if opts.order == "score" else f"a random sample, seed {opts.seed}"
         notes.append(f"{len(chosen):,} of {len(frame):,} detections shown as crops ({how}); "
                      "the rest are neither labels nor negatives in the export")
-    centres = [np.c_[(boxes[img_idx == i, 0] + boxes[img_idx == i, 2]) / 2,
-                     (boxes[img_idx == i, 1] + boxes[img_idx == i, 3]) / 2] for i in range(len(refs))]
-    views, n_views_total = plan_views([(r.width, r.height) for r in refs], centres, opts.view_size, opts.max_views)
+    centre = np.c_[frame.px_xmin + frame.px_xmax, frame.px_ymin + frame.px_ymax] / 2
+    img_idx = frame["_image"].to_numpy(np.int64)
+    views, n_views_total = plan_views([(r.width, r.height) for r in refs],
+                                      [centre[img_idx == i] for i in range(len(refs))], opts.view_size,
+                                      opts.max_views)
     if n_views_total > len(views):
         notes.append(f"{len(views)} of {n_views_total} image views embedded (those with the most detections): "
                      "vehicles outside them cannot be added, so labels are complete only where you looked")
-
-    dets, view_data = [], []
-    det_id = frame["detection_id"].astype(str).to_numpy() if "detection_id" in frame.columns else None
-    classes = frame["class_name"].astype(str).to_numpy()
-    by_image: dict[int, list[int]] = {}
-    for k in chosen.tolist():
-        by_image.setdefault(int(img_idx[k]), []).append(k)
-    crops: dict[int, dict[str, Any]] = {}
-    for i, ref in enumerate(refs):
-        views_i = [v for v in views if v.image == i]
-        if i not in by_image and not views_i:
-            continue
-        with ImageReader(ref) as reader:
-            for k in by_image.get(i, []):
-                col, row, side = crop_window((boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]), ref.gsd, opts.context_m)
-                pixels = reader.read_chip(ChipWindow(col, row, side, side, opts.crop_px, opts.crop_px))
-                crops[k] = {"url": jpeg_data_uri(pixels), "win": [col, row, side], "ll": _ll(ref, col, row, side, side)}
-            for v in views_i:
-                pixels, scale = read_window(reader, v.col_off, v.row_off, v.width, v.height, 768)
-                view_data.append({"image": i, "win": [v.col_off, v.row_off, v.width, v.height],
-                                  "scale": scale, "url": jpeg_data_uri(pixels, 88),
-                                  "ll": _ll(ref, v.col_off, v.row_off, v.width, v.height)})
-    for k in chosen.tolist():
-        dets.append({
-            "id": det_id[k] if det_id is not None else f"{Path(files[img_idx[k]]).stem}:{k}",
-            "image": int(img_idx[k]), "cls": classes[k], "score": round(float(np.nan_to_num(scores[k])), 4),
-            "box": [round(float(v), 2) for v in boxes[k]], **crops[k],
-        })
+    dets, view_data = _cut(refs, frame, chosen, views, opts)
     images = [{"file_name": Path(r.path).name, "path": r.path, "width": r.width, "height": r.height,
-               "gsd": r.gsd, "geo": _geo(r)} for r in refs]
-    data = {"title": opts.title, "classes": list(CLASSES), "colours": class_colours(list(CLASSES)),
-            "images": images, "detections": dets, "views": view_data, "notes": notes,
-            "n_detections": len(frame)}
+               "gsd": r.gsd, "crs": _crs_name(r)} for r in refs]
     page_id = hashlib.sha256(json.dumps([images, [(d["id"], d["box"]) for d in dets],
                                          [v["win"] for v in view_data]]).encode()).hexdigest()[:16]
-    data["page_id"] = page_id
+    data = {"title": opts.title, "classes": list(CLASSES), "images": images, "detections": dets,
+            "views": view_data, "notes": notes, "n_detections": len(frame), "page_id": page_id}
     page = Template((TEMPLATES / "review.html").read_text(encoding="utf-8")).substitute(
         title=html.escape(opts.title), css=(TEMPLATES / "review.css").read_text(encoding="utf-8"),
         js=(TEMPLATES / "review.js").read_text(encoding="utf-8"), data=_script_json(data),

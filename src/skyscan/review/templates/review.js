@@ -296,7 +296,7 @@
         feats.push({ type: "Feature", geometry: geom, properties: {
           image: im.file_name, image_path: im.path, class_name: l.cls, detected_class: l.detected, status: l.status,
           negative: l.status === "rejected", id: l.id, score: l.score,
-          px_xmin: b[0], px_ymin: b[1], px_xmax: b[2], px_ymax: b[3], image_crs: im.geo ? im.geo.crs : null } });
+          px_xmin: b[0], px_ymin: b[1], px_xmax: b[2], px_ymax: b[3], image_crs: im.crs } });
       });
     });
     return { type: "FeatureCollection", features: feats, skyscan: summary() };
