@@ -142,3 +142,11 @@ def test_init_and_widths_conflict(tmp_path: Path) -> None:
                                    "--image-gsd", "0.25", "-o", str(tmp_path / "m.onnx"),
                                    "--init", "vehicles", "--widths", "4,8,8"])
     assert res.exit_code != 0 and "--widths" in res.output
+
+
+def test_init_model_not_found(tmp_path: Path) -> None:
+    data = write_tiny_dataset(tmp_path / "data")
+    res = CliRunner().invoke(cli, ["train", str(data / "images"), "--labels", str(data / "labels"),
+                                   "--image-gsd", "0.25", "-o", str(tmp_path / "m.onnx"),
+                                   "--init", str(tmp_path / "nope.pt")])
+    assert res.exit_code == 1 and "nope.pt" in res.output and "not found" in res.output
