@@ -199,3 +199,36 @@ def test_review_page_without_detections_or_views(browser: Any, scene: tuple[Path
     assert json.loads(coco.read_text())["annotations"] == []
     assert problems == []
     ctx.close()
+
+
+def test_detections_without_crops_are_decided_in_the_views(browser: Any, scene: tuple[Path, Path],
+                                                           tmp_path: Path) -> None:
+    images, table = scene
+    html = tmp_path / "review.html"
+    make_review(table, html, [images], ReviewOptions(max_crops=2))  # crops for a:0 and a:1 only
+    ctx, page, problems = _open(browser, html)
+    assert "the others inside the image views can be decided there" in page.inner_text("#notes")
+    page.keyboard.press("a")
+    page.keyboard.press("a")
+    page.keyboard.press("v")
+    assert page.locator("#view .box.det").count() == 4  # a:0..a:3 on a.tif's view
+    page.click('#view .box.det[data-id="a:2"]')
+    page.keyboard.press("a")
+    page.click('#view .box.det[data-id="a:3"]')
+    page.keyboard.press("r")
+    page.keyboard.press("j")
+    page.click('#view .box.det[data-id="b:4"]')
+    page.keyboard.press("a")
+    assert "5 / 5 decided (4 accepted, 1 rejected)" in page.inner_text("#progress")
+    page.keyboard.press("u")  # undo keeps the view
+    assert "4 / 5 decided" in page.inner_text("#progress") and "View 2 of 2" in page.inner_text("#view-title")
+    page.click('#view .box.det[data-id="b:4"]')
+    page.keyboard.press("a")
+    coco = _save(page, "#export-coco", tmp_path / "c.json")
+    geo = _save(page, "#export-geojson", tmp_path / "g.geojson")
+    assert problems == []
+    ctx.close()
+    got = read_export(coco)
+    assert got.labels.counts() == {"car": 3, "truck": 1, "bus": 0} and got.negatives.counts()["bus"] == 1
+    features = json.loads(geo.read_text())["features"]
+    assert len(features) == 5 and all(f["geometry"] is not None for f in features)

@@ -190,6 +190,29 @@ def _cut(refs: list[ImageRef], frame: Any, chosen: npt.NDArray[np.intp], views: 
     return [dets[k] for k in chosen.tolist()], view_data
 
 
+def _in_views(frame: Any, chosen: npt.NDArray[np.intp], views: list[ViewTile],
+              view_data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Detections without a crop whose centre lies in an embedded view: shown and decided there."""
+    boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    img_idx = frame["_image"].to_numpy(np.int64)
+    taken = np.zeros(len(frame), bool)
+    taken[chosen] = True
+    det_id = frame["detection_id"].astype(str).to_numpy() if "detection_id" in frame.columns else None
+    classes = frame["class_name"].astype(str).to_numpy()
+    scores = np.nan_to_num(frame["score"].to_numpy(np.float64))
+    out = []
+    for n, v in enumerate(views):
+        inside = np.flatnonzero(~taken & (img_idx == v.image) & (cx >= v.col_off) & (cx < v.col_off + v.width)
+                                & (cy >= v.row_off) & (cy < v.row_off + v.height))
+        taken[inside] = True
+        for k in inside.tolist():
+            out.append({"id": det_id[k] if det_id is not None else f"{v.image}:{k}", "image": v.image,
+                        "cls": classes[k], "score": round(float(scores[k]), 4),
+                        "box": [round(float(b), 2) for b in boxes[k]], "ll": view_data[n]["ll"]})
+    return out
+
+
 def build_review(
     detections: Any,
     imagery: list[str | Path] | None = None,
@@ -204,8 +227,9 @@ def build_review(
     chosen = pick_crops(frame["score"].to_numpy(np.float64), opts.max_crops, opts.order, opts.seed)
     if len(frame) > len(chosen):
         how = "highest scores first" if opts.order == "score" else f"a random sample, seed {opts.seed}"
-        notes.append(f"{len(chosen):,} of {len(frame):,} detections shown as crops ({how}); "
-                     "the rest are neither labels nor negatives in the export")
+        notes.append(f"{len(chosen):,} of {len(frame):,} detections shown as crops ({how}); the others "
+                     "inside the image views can be decided there (click, then a or r); the rest are neither "
+                     "labels nor negatives in the export")
     centre = np.c_[frame.px_xmin + frame.px_xmax, frame.px_ymin + frame.px_ymax] / 2
     img_idx = frame["_image"].to_numpy(np.int64)
     views, n_views_total = plan_views([(r.width, r.height) for r in refs],
@@ -215,12 +239,14 @@ def build_review(
         notes.append(f"{len(views)} of {n_views_total} image views embedded (those with the most detections): "
                      "vehicles outside them cannot be added, so labels are complete only where you looked")
     dets, view_data = _cut(refs, frame, chosen, views, opts)
+    extra = _in_views(frame, chosen, views, view_data) if len(frame) > len(chosen) else []
     images = [{"file_name": Path(r.path).name, "path": r.path, "width": r.width, "height": r.height,
                "gsd": r.gsd, "crs": _crs_name(r)} for r in refs]
     page_id = hashlib.sha256(json.dumps([images, [(d["id"], d["box"]) for d in dets],
-                                         [v["win"] for v in view_data]]).encode()).hexdigest()[:16]
+                                         [v["win"] for v in view_data], [d["id"] for d in extra]]).encode()
+                             ).hexdigest()[:16]
     data = {"title": opts.title, "classes": list(CLASSES), "images": images, "detections": dets,
-            "views": view_data, "notes": notes, "n_detections": len(frame), "page_id": page_id}
+            "in_views": extra, "views": view_data, "notes": notes, "n_detections": len(frame), "page_id": page_id}
     page = Template((TEMPLATES / "review.html").read_text(encoding="utf-8")).substitute(
         title=html.escape(opts.title), css=(TEMPLATES / "review.css").read_text(encoding="utf-8"),
         js=(TEMPLATES / "review.js").read_text(encoding="utf-8"), data=_script_json(data),

@@ -4,8 +4,10 @@
   "use strict";
   var D = JSON.parse(document.getElementById("review-data").textContent);
   var KEY = "skyscan-review:" + D.page_id;
+  // Every detection on the page: those with a crop, then those only seen in an image view.
+  var ALL = D.detections.concat(D.in_views || []);
   var S = { decisions: {}, relabel: {}, added: [], history: [], cur: 0, view: 0, cls: 0, mode: "crops", nextId: 1, seen: {} };
-  var selected = null; // id of the selected added box
+  var selected = null; // id of the selected box in a view (an added box or a detection)
 
   function load() {
     try {
@@ -37,14 +39,23 @@
 
   // ---- decisions -------------------------------------------------------------------------
   // value: "accept" or "reject"; cls: accept as this class instead of the detected one
+  function decideOn(det, value, cls) {
+    S.history.push({ type: "decide", id: det.id, prev: S.decisions[det.id] || null,
+                     prevCls: S.relabel[det.id] || null, cur: S.mode === "crops" ? S.cur : null });
+    S.decisions[det.id] = value;
+    if (cls && cls !== det.cls) { S.relabel[det.id] = cls; } else { delete S.relabel[det.id]; }
+  }
   function decide(value, cls) {
     var det = D.detections[S.cur];
     if (!det) { return; }
-    S.history.push({ type: "decide", id: det.id, prev: S.decisions[det.id] || null,
-                     prevCls: S.relabel[det.id] || null, cur: S.cur });
-    S.decisions[det.id] = value;
-    if (cls && cls !== det.cls) { S.relabel[det.id] = cls; } else { delete S.relabel[det.id]; }
+    decideOn(det, value, cls);
     if (S.cur < D.detections.length - 1) { S.cur += 1; }
+    save(); render();
+  }
+  function decideSelected(value) {
+    var det = ALL.filter(function (d) { return d.id === selected; })[0];
+    if (!det) { return; }
+    decideOn(det, value, null);
     save(); render();
   }
   function undo() {
@@ -53,7 +64,7 @@
     if (h.type === "decide") {
       if (h.prev) { S.decisions[h.id] = h.prev; } else { delete S.decisions[h.id]; }
       if (h.prevCls) { S.relabel[h.id] = h.prevCls; } else { delete S.relabel[h.id]; }
-      S.cur = h.cur;
+      if (h.cur !== null && h.cur !== undefined) { S.cur = h.cur; }
     } else if (h.type === "add") {
       S.added = S.added.filter(function (b) { return b.id !== h.item.id; });
     } else if (h.type === "delete") {
@@ -96,11 +107,11 @@
   // ---- rendering -------------------------------------------------------------------------
   function renderProgress() {
     var acc = 0, rej = 0;
-    D.detections.forEach(function (d) {
+    ALL.forEach(function (d) {
       if (S.decisions[d.id] === "accept") { acc++; } else if (S.decisions[d.id] === "reject") { rej++; }
     });
     document.getElementById("progress").textContent =
-      (acc + rej) + " / " + D.detections.length + " decided (" + acc + " accepted, " + rej + " rejected) · " +
+      (acc + rej) + " / " + ALL.length + " decided (" + acc + " accepted, " + rej + " rejected) · " +
       S.added.length + " added";
   }
   function renderCrops() {
@@ -158,8 +169,15 @@
     function inside(b) {
       return b[2] > v.win[0] && b[0] < v.win[0] + v.win[2] && b[3] > v.win[1] && b[1] < v.win[1] + v.win[3];
     }
-    D.detections.forEach(function (d) {
-      if (d.image === v.image && inside(d.box)) { box.appendChild(boxDiv(d.box, v.win, status(d))); }
+    ALL.forEach(function (d) {
+      if (d.image === v.image && inside(d.box)) {
+        var div = boxDiv(d.box, v.win, "det " + status(d) + (d.id === selected ? " selected" : ""));
+        div.title = d.cls + " " + d.score.toFixed(2) + (S.relabel[d.id] ? " → " + S.relabel[d.id] : "");
+        div.dataset.id = d.id;
+        div.addEventListener("mousedown", function (ev) { ev.stopPropagation(); });
+        div.addEventListener("click", function (ev) { ev.stopPropagation(); selected = d.id; render(); });
+        box.appendChild(div);
+      }
     });
     S.added.forEach(function (a) {
       if (a.image === v.image && inside(a.box)) {
@@ -218,7 +236,7 @@
   // ---- export ------------------------------------------------------------------------------
   function labelsOf(image) {
     var out = [];
-    D.detections.forEach(function (d) {
+    ALL.forEach(function (d) {
       if (d.image === image && S.decisions[d.id]) {
         out.push({ status: S.decisions[d.id] === "accept" ? "accepted" : "rejected", cls: S.relabel[d.id] || d.cls,
                    detected: d.cls, box: d.box, id: d.id, score: d.score, ll: d.ll });
@@ -247,7 +265,7 @@
     var n = { accepted: 0, rejected: 0, added: 0 };
     D.images.forEach(function (im, i) { labelsOf(i).forEach(function (l) { n[l.status]++; }); });
     return { page_id: D.page_id, classes: D.classes, counts: n,
-             undecided: D.detections.length - n.accepted - n.rejected, notes: D.notes,
+             undecided: ALL.length - n.accepted - n.rejected, notes: D.notes,
              // where missed vehicles could be added, and which of those views were opened
              views: D.views.map(function (v, i) { return { file_name: D.images[v.image].file_name, window: v.win,
                                                            seen: !!S.seen[i] }; }),
@@ -364,6 +382,7 @@
     else if (S.mode === "crops" && (k === "1" || k === "2" || k === "3")) { decide("accept", D.classes[Number(k) - 1]); }
     else if (S.mode === "views" && (k === "1" || k === "2" || k === "3")) { S.cls = Number(k) - 1; save(); render(); }
     else if (S.mode === "views" && (k === "x" || k === "Delete" || k === "Backspace")) { deleteSelected(); }
+    else if (S.mode === "views" && (k === "a" || k === "r")) { decideSelected(k === "a" ? "accept" : "reject"); }
     else { return; }
     ev.preventDefault();
   });
