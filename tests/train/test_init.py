@@ -150,3 +150,11 @@ def test_init_model_not_found(tmp_path: Path) -> None:
                                    "--image-gsd", "0.25", "-o", str(tmp_path / "m.onnx"),
                                    "--init", str(tmp_path / "nope.pt")])
     assert res.exit_code == 1 and "nope.pt" in res.output and "not found" in res.output
+
+
+def test_quantized_model_is_refused() -> None:
+    from skyscan.errors import ModelError
+    from skyscan.train.init import load_init
+
+    with pytest.raises(ModelError, match=r"quantized model cannot be fine-tuned; start from its float model \(vehicles.onnx\)"):
+        load_init("vehicles-int8")

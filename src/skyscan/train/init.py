@@ -75,6 +75,9 @@ def _from_onnx(path: Path, given: str) -> InitModel:
     from skyscan.train.model import build_model, model_config
 
     card = load_card(path)
+    if "quantization" in card.extra:
+        raise ModelError(f"--init {path}: a quantized model cannot be fine-tuned; start from its float model "
+                         f"({card.extra['quantization'].get('from', 'the .onnx it was quantized from')})")
     arch = card.extra.get("architecture")
     if not isinstance(arch, dict) or arch.get("arch") != "tiny_centernet":
         raise ModelError(f"--init {path}: its card has no 'architecture' entry of a skyscan tiny_centernet "
