@@ -6,7 +6,7 @@ network's state as trained, batch-norm layers included. An exported ONNX file do
 (``W' = W·γ/√(σ²+ε)``, ``b' = β + (b − μ)·γ/√(σ²+ε)``), and γ, β, μ, σ² cannot be told
 apart again. The ONNX weights are therefore loaded as the convolution's weight, with the
 batch norm after it set to the identity (γ = 1, β = b', μ = 0, σ² = 1 − ε), which
-reproduces the ONNX outputs exactly in eval mode. Training would replace those running
+reproduces the ONNX outputs in eval mode (up to float rounding). Training would replace those running
 statistics by batch statistics, so such a network is fine-tuned with its batch norms
 *frozen* (running statistics kept, γ and β still learned), as detectors are usually
 fine-tuned (:attr:`TinyCenterNet.frozen_bn`).
