@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "aggregate": "analytics",
     "cluster": "analytics",
     "map": "map_cmd",
+    "review": "review",
 }
 
 

@@ -1,4 +1,4 @@
-"""``skyscan train``: train a detector from scratch with PyTorch and export it to ONNX."""
+"""``skyscan train``: train a detector (from scratch or from ``--init MODEL``) with PyTorch; export to ONNX."""
 
 from __future__ import annotations
 
@@ -42,7 +42,10 @@ def _widths(text: str) -> tuple[int, int, int]:
 @click.option("--lr", type=float, default=3e-3, show_default=True)
 @click.option("--chip", type=int, default=128, show_default=True, help="Training chip size (multiple of 32).")
 @click.option("--input-size", type=int, default=256, show_default=True, help="Exported model input size.")
-@click.option("--widths", default="16,32,48", show_default=True, help="Channels at strides 2, 4, 8.")
+@click.option("--widths", default=None, help="Channels at strides 2, 4, 8 [default: 16,32,48, or the --init model's].")
+@click.option("--init", "init", default=None,
+              help="Fine-tune this model instead of starting from scratch: a checkpoint (best.pt/last.pt), "
+                   "an .onnx model with its card, or a builtin name (vehicles).")
 @click.option("--val-every", type=int, default=250, show_default=True)
 @click.option("--score-threshold", type=float, default=0.3, show_default=True, help="Card's operating threshold.")
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
@@ -56,12 +59,13 @@ def _widths(text: str) -> tuple[int, int, int]:
 def train_command(images: Path | None, spec_path: Path | None, labels: Path | None, fmt: str, classes: Path | None,
                   image_gsd: float | None, name_list: Path | None, val_list: Path | None, output: Path,
                   run_dir: Path | None, name: str | None, gsd: float, steps: int, batch: int, lr: float, chip: int,
-                  input_size: int, widths: str, val_every: int, score_threshold: float, threads: int,
+                  input_size: int, widths: str | None, init: str | None, val_every: int, score_threshold: float, threads: int,
                   time_limit: float, seed: int, ema: float, p_object: float, overwrite: bool) -> None:
-    """Train a vehicle detector from scratch and export OUTPUT (.onnx) with its model card.
+    """Train a vehicle detector and export OUTPUT (.onnx) with its model card.
 
     Either --data SPEC.json (several sources, each with its GSD), or IMAGES --labels
-    --image-gsd for one source (optionally split into --list / --val-list).
+    --image-gsd for one source (optionally split into --list / --val-list). --init MODEL
+    fine-tunes MODEL (its architecture) instead of starting from scratch.
     """
     from skyscan.train.data import DataSpec, SourceSpec, load_spec
     from skyscan.train.loop import TrainConfig
@@ -69,6 +73,8 @@ def train_command(images: Path | None, spec_path: Path | None, labels: Path | No
 
     command = "skyscan " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
+        if init is not None and widths is not None:
+            raise click.UsageError("--widths comes from the --init model; leave it out")
         if spec_path is not None:
             if images is not None or labels is not None:
                 raise click.UsageError("give either --data or IMAGES --labels, not both")
@@ -84,11 +90,11 @@ def train_command(images: Path | None, spec_path: Path | None, labels: Path | No
 
             spec = DataSpec((source(name_list),), (source(val_list),) if val_list else ())
         cfg = TrainConfig(gsd=gsd, chip=chip, input_size=input_size, steps=steps, batch=batch, lr=lr,
-                          widths=_widths(widths), val_every=val_every, seed=seed, threads=threads,
+                          widths=_widths(widths or "16,32,48"), val_every=val_every, seed=seed, threads=threads,
                           score_threshold=score_threshold, time_limit_s=time_limit, ema=ema,
                           p_object=p_object)
         out, _card, result = train_and_export(spec, output, cfg, run_dir=run_dir, name=name, command=command,
-                                             overwrite=overwrite)
+                                             overwrite=overwrite, init=init)
     except SkyscanError as exc:
         click.echo(f"skyscan train: error: {exc}", err=True)
         sys.exit(1)

@@ -1,6 +1,7 @@
 """The training loop: sample augmented chips, optimise, validate by place, export.
 
-Training is from scratch (no pretrained weights exist offline) with AdamW, warm-up and cosine
+Training starts from scratch, or from an existing model (``init``: a checkpoint or an
+exported ONNX model, :mod:`skyscan.train.init`) to fine-tune it, with AdamW, warm-up and cosine
 decay over the step budget or the time budget, whichever runs out first. Every ``val_every`` steps the model is scored on the validation
 split (whole images at the model GSD, AP@0.5 per class); the best checkpoint by
 validation (car AP + mAP / 4: car is the target class) is the one exported.
@@ -14,7 +15,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from skyscan.errors import InputError
 from skyscan.labels import ClassMapping
 from skyscan.train.augment import AugmentConfig
 from skyscan.train.data import DataSpec, TrainImage, load_images
+
+if TYPE_CHECKING:
+    from skyscan.train.init import InitModel
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +106,9 @@ def train(
     out_dir: str | Path,
     cfg: TrainConfig,
     mapping: ClassMapping | None = None,
+    init: InitModel | None = None,
 ) -> TrainResult:
-    """Train from scratch; writes ``best.pt``, ``last.pt`` and ``log.jsonl`` under ``out_dir``."""
+    """Train (from scratch, or from ``init``); writes ``best.pt``, ``last.pt`` and ``log.jsonl`` under ``out_dir``."""
     import torch
 
     from skyscan.train.loss import centernet_loss
@@ -125,7 +130,16 @@ def train(
     classes = mapping.targets
     sampler = ChipSampler(train_images, len(classes), cfg.gsd, cfg.chip, STRIDE, cfg.aug, seed=cfg.seed,
                           p_object=cfg.p_object)
-    net = build_model(len(classes), cfg.widths)
+    if init is None:
+        net = build_model(len(classes), cfg.widths)
+    else:
+        if init.classes != tuple(classes):
+            raise InputError(f"the init model's classes {list(init.classes)} differ from the training classes "
+                             f"{list(classes)}")
+        if tuple(init.net.widths) != tuple(cfg.widths):
+            raise InputError(f"'widths' {list(cfg.widths)} differ from the init model's {list(init.net.widths)}")
+        net = init.net
+    net.train()
     averaged = WeightAverage(net, cfg.ema) if cfg.ema > 0 else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     meta = {
@@ -133,6 +147,7 @@ def train(
         "train_sources": [s.to_dict() for s in spec.train], "val_sources": [s.to_dict() for s in spec.val],
         "train_counts": train_labels.counts(), "val_counts": val_labels.counts() if val_labels else {},
         "label_issues": train_labels.issues.summary(),
+        "init": init.source if init is not None else None, "frozen_bn": bool(net.frozen_bn),
     }
     history: list[dict[str, Any]] = []
     best_score, best_val = -1.0, {}
@@ -223,6 +238,7 @@ def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
     m = ckpt["meta"]["model"]
     net = build_model(int(m["num_classes"]), tuple(m["widths"]))
     net.load_state_dict(ckpt["state"])
+    net.frozen_bn = bool(ckpt["meta"].get("frozen_bn", False))
     net.eval()
     return net, ckpt
 

@@ -43,6 +43,9 @@ class TinyCenterNet(nn.Module):
         w1, w2, w3 = widths
         self.num_classes = num_classes
         self.widths = widths
+        # Batch norms keep their running statistics in training mode too (set when the
+        # weights come from an export that folded them: skyscan.train.init).
+        self.frozen_bn = False
         self.stem = nn.Sequential(_conv(3, w1, stride=2), _conv(w1, w2, stride=2), _conv(w2, w2))
         self.deep = nn.Sequential(
             _conv(w2, w3, stride=2), _conv(w3, w3), _conv(w3, w3, dilation=2), _conv(w3, w3, dilation=4)
@@ -54,6 +57,14 @@ class TinyCenterNet(nn.Module):
         self.offset = nn.Conv2d(w2, 2, 1)
         assert self.heatmap.bias is not None
         nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_BIAS)
+
+    def train(self, mode: bool = True) -> TinyCenterNet:
+        super().train(mode)
+        if self.frozen_bn:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         s4 = self.stem(x)

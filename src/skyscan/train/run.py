@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,15 @@ def train_and_export(
     command: str | None = None,
     overwrite: bool = False,
     mapping: ClassMapping | None = None,
+    init: str | Path | None = None,
 ) -> tuple[Path, ModelCard, TrainResult]:
-    """Train on ``spec`` and write ``output`` (.onnx) plus its card; checkpoints go to ``run_dir``."""
+    """Train on ``spec`` and write ``output`` (.onnx) plus its card; checkpoints go to ``run_dir``.
+
+    ``init`` fine-tunes an existing model (a ``.pt`` checkpoint, an ``.onnx`` model with its
+    card, or a builtin name) instead of starting from scratch; its architecture is used.
+    """
     from skyscan.train.export import export_model, make_card
+    from skyscan.train.init import load_init
 
     out = Path(output)
     if out.suffix != ".onnx":
@@ -36,14 +43,21 @@ def train_and_export(
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass overwrite=True / --overwrite to replace it")
     run = Path(run_dir) if run_dir else out.parent / f"{out.stem}-run"
-    result = train(spec, run, cfg, mapping)
+    start = load_init(init) if init is not None else None
+    if start is not None and tuple(start.net.widths) != tuple(cfg.widths):
+        log.info("widths %s taken from the init model %s", list(start.net.widths), init)
+        cfg = replace(cfg, widths=tuple(start.net.widths))
+    if start is not None and start.source.get("gsd") not in (None, cfg.gsd):
+        log.warning("fine-tuning %s (trained at %s m) at a model GSD of %s m", init, start.source["gsd"], cfg.gsd)
+    result = train(spec, run, cfg, mapping, start)
     net, ckpt = load_checkpoint(result.checkpoint)
     meta = ckpt["meta"]
     extra: dict[str, Any] = {
         "architecture": meta["model"],
         "training": {
             "framework": "pytorch",
-            "from_scratch": True,
+            "from_scratch": start is None,
+            "init": meta.get("init"),
             "sources": meta["train_sources"],
             "labelled_objects": meta["train_counts"],
             "label_issues": meta["label_issues"],
