@@ -8,7 +8,8 @@ from the matching builtin, so callers can catch either::
     │   ├── CRSError                     missing, unknown or mismatched CRS
     │   └── LabelError                   bad label file (training / evaluation)
     ├── ImageReadError(OSError)          a file cannot be opened or read as an image
-    │   └── ImageTooLargeError           absurd dimensions, refused before reading
+    │   ├── ImageTooLargeError           absurd dimensions, refused before reading
+    │   └── RemoteReadError              a URL or /vsi path failed (404, 403, 5xx, cut off)
     ├── GeoreferenceError(ValueError)    image has no usable georeferencing
     ├── MetadataError(ValueError)        sidecar XML or metadata table is bad or hostile
     ├── ModelError(RuntimeError)         model file or card missing, or they disagree
@@ -41,6 +42,18 @@ class ImageReadError(SkyscanError, OSError):
 
 class ImageTooLargeError(ImageReadError):
     """An image declares dimensions beyond the configured limit."""
+
+
+class RemoteReadError(ImageReadError):
+    """A remote image (URL or GDAL ``/vsi*/`` path) could not be read.
+
+    ``transient`` is true for failures the next attempt may not meet (server errors after
+    GDAL's retries, time-outs, a connection dropped mid-read): ``--resume`` retries those.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class GeoreferenceError(SkyscanError, ValueError):

@@ -28,6 +28,7 @@ from skyscan.detectors import Detector, DetectorRecipe, ModelCard, StagedDetecto
 from skyscan.detectors.merge import merge_detections, touches_interior_edge
 from skyscan.errors import InputError
 from skyscan.io.reader import ImageReader, ReadOptions
+from skyscan.io.remote import display_path
 from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
 from skyscan.types import ChipDetections, ChipWindow, ImageRef
 
@@ -360,7 +361,7 @@ def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard
     cols: dict[str, object] = {
         "run_id": run_id,
         "image_id": ref.image_id,
-        "image_path": ref.path,
+        "image_path": display_path(ref.path),  # no query string or credentials in outputs
         "detection_id": [f"{ref.image_id}:{i:06d}" for i in range(n)],
         "class_name": names[class_id].tolist(),
         "class_id": class_id,

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from skyscan.errors import InputError, OutputExistsError
+from skyscan.io.remote import display_path
 from skyscan.io.sources import expand_inputs, unique_image_ids
 from skyscan.io.writers import write_geojson, write_geoparquet, write_json, write_parquet
 from skyscan.pipeline import DetectOptions
@@ -208,8 +209,8 @@ def _manifest(
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "engine": engine,
         "resumed": resumed,
-        "inputs": [str(i) for i in inputs],
-        "images": paths,
+        "inputs": [display_path(str(i)) for i in inputs],
+        "images": [display_path(p) for p in paths],
         "counts": {
             "images": len(paths),
             "images_ok": n_ok,

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from skyscan import arrow_arrays
+from skyscan.io.remote import display_path, redact
 from skyscan.io.writers import write_arrow, write_json
 from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA, empty_detections
 
@@ -26,7 +27,9 @@ STATE_FILE = "state.json"
 
 
 def part_key(path: str) -> str:
-    return hashlib.sha1(path.encode("utf-8")).hexdigest()[:20]
+    """The part file name of an input: a hash of its path (a remote path without its query
+    string, so a pre-signed URL signed again still finds its part)."""
+    return hashlib.sha1(display_path(path).encode("utf-8")).hexdigest()[:20]
 
 
 class PartStore:
@@ -43,18 +46,31 @@ class PartStore:
     def _err(self, path: str) -> Path:
         return self.dir / f"{part_key(path)}.err.arrow"
 
+    def _retry(self, path: str) -> Path:
+        return self.dir / f"{part_key(path)}.retry.arrow"
+
     def is_done(self, path: str) -> bool:
+        """A part of detections or of a lasting error exists (a transient error's part,
+        such as a server that dropped the connection, is tried again on resume)."""
         return self._det(path).exists() or self._err(path).exists()
 
     def write_detections(self, path: str, table: pa.Table) -> None:
         write_arrow(table, self._det(path))
+        self._retry(path).unlink(missing_ok=True)
 
     def write_error(self, path: str, stage: str, exc: BaseException) -> None:
-        self.write_error_record(path, stage, type(exc).__name__, str(exc))
+        self.write_error_record(
+            path, stage, type(exc).__name__, str(exc), transient=bool(getattr(exc, "transient", False))
+        )
 
-    def write_error_record(self, path: str, stage: str, error_type: str, message: str) -> None:
+    def write_error_record(
+        self, path: str, stage: str, error_type: str, message: str, *, transient: bool = False
+    ) -> None:
         """An error row as plain values: what an engine that caught it elsewhere has."""
-        write_arrow(error_table(self.run_id, [(path, stage, error_type, message)]), self._err(path))
+        table = error_table(self.run_id, [(path, stage, error_type, message)])
+        write_arrow(table, self._retry(path) if transient else self._err(path))
+        if not transient:
+            self._retry(path).unlink(missing_ok=True)
 
     def collect(self, paths: list[str]) -> tuple[pa.Table, pa.Table]:
         """All parts in input order: (detections, errors)."""
@@ -64,6 +80,8 @@ class PartStore:
                 dets.append(arrow_arrays.read_arrow(self._det(path)))
             elif self._err(path).exists():
                 errs.append(arrow_arrays.read_arrow(self._err(path)))
+            elif self._retry(path).exists():
+                errs.append(arrow_arrays.read_arrow(self._retry(path)))
         det = pa.concat_tables([empty_detections(), *dets], promote_options="default")
         # Contract columns first, then meta_* sorted: the same order whichever image
         # brought a column first (and the same order as the Spark engine).
@@ -75,6 +93,9 @@ class PartStore:
 
 def error_table(run_id: str, failures: list[tuple[str, str, str, str]]) -> pa.Table:
     """Error rows from (path, stage, error_type, message) records."""
+    # a remote path's query string (a pre-signed URL's signature) and credentials never
+    # reach an output: paths and messages are redacted here, where every error row is made
+    failures = [(display_path(path), stage, kind, redact(message)) for path, stage, kind, message in failures]
     columns = list(zip(*failures, strict=True)) if failures else [(), (), (), ()]
     values = [[run_id] * len(failures), *columns]
     return pa.Table.from_arrays(

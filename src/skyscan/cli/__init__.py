@@ -60,10 +60,24 @@ def setup_logging(verbose: int, quiet: int) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_redact_record)
     if verbose < 3:
         # GDAL/rasterio and friends are chatty at DEBUG; -vvv lets them through
         for name in ("rasterio", "fiona", "pyogrio", "matplotlib", "PIL", "py4j", "numba"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """Take query strings, credentials and secret variables' values out of a log line
+    (a remote path's pre-signed signature, say, in a message from any library)."""
+    from skyscan.io.remote import redact
+
+    message = record.getMessage()
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    return True
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

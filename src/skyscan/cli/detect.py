@@ -100,7 +100,10 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
         if make_map:
             from skyscan.viz import make_map as build_map
 
-            build_map(outdir / "detections.parquet", outdir / "map.html", imagery=result.manifest["images"])
+            from skyscan.io.remote import is_remote
+
+            local = [p for p in result.manifest["images"] if not is_remote(p)]  # never downloads
+            build_map(outdir / "detections.parquet", outdir / "map.html", imagery=local)
     except SkyscanError as exc:
         if bar is not None:
             bar.close()

@@ -28,6 +28,7 @@ from skyscan.detectors import Detector, get_detector
 from skyscan.engines.lanes import SharedBatches, lanes_for, with_fine_tail
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
+from skyscan.io.remote import display_path, redact
 from skyscan.pipeline import DetectOptions, chip_batches, detect_batches, finalize_image, plan_units
 from skyscan.run_state import PartStore
 from skyscan.types import ImageRef
@@ -132,7 +133,7 @@ def _finish(
         store.write_detections(item.path, table)
         ref = item.ref
         logger.info(
-            "%s: %d detections (%d x %d px, georef %s, GSD %s)", item.path, table.num_rows,
+            "%s: %d detections (%d x %d px, georef %s, GSD %s)", display_path(item.path), table.num_rows,
             ref.width, ref.height, ref.georef_source,
             f"{ref.gsd:.3g} m" if ref.gsd is not None else "unknown",
         )
@@ -150,7 +151,7 @@ def _finish(
 def _failed(
     store: PartStore, path: str, stage: str, exc: BaseException, progress: Callable[[str], None] | None
 ) -> None:
-    logger.warning("%s: %s failed: %s", path, stage, exc)
+    logger.warning("%s: %s failed: %s", display_path(path), stage, redact(str(exc)))
     store.write_error(path, stage, exc)
     if progress:
         progress(path)

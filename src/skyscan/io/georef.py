@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyscan.errors import CRSError, GeoreferenceError
+from skyscan.io import remote
 from skyscan.types import AffineTuple
 
 WORLD_FILE_SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -37,8 +38,13 @@ def normalise_crs(text: str, *, source: str = "CRS") -> str:
         raise CRSError(f"{source}: {exc}") from exc.__cause__
 
 
-def world_file_for(image_path: str | Path) -> Path | None:
-    """The world file beside ``image_path`` (``.pgw``, ``.jgw``, ``.tfw``, ``.wld``...), if any."""
+def world_file_for(image_path: str | Path) -> str | Path | None:
+    """The world file beside ``image_path`` (``.pgw``, ``.jgw``, ``.tfw``, ``.wld``...), if any.
+
+    Beside a remote image each name is probed with one request (lower case only).
+    """
+    if remote.is_remote(image_path):
+        return _remote_sibling(str(image_path), WORLD_FILE_SUFFIXES)
     p = Path(image_path)
     suffixes = WORLD_FILE_SUFFIXES.get(p.suffix.lower(), (".wld",))
     for suffix in suffixes:
@@ -48,8 +54,30 @@ def world_file_for(image_path: str | Path) -> Path | None:
     return None
 
 
-def prj_for(image_path: str | Path) -> Path | None:
+def _remote_sibling(path: str, table: dict[str, tuple[str, ...]] | None) -> str | None:
+    """The first existing sidecar of a remote image: world files (``table``) or ``.prj``."""
+    name = remote.name_of(path)
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    if table is None:
+        names = [stem + ".prj", name + ".prj"]
+    else:
+        names = [stem + s for s in table.get("." + ext.lower(), (".wld",))]
+    return next((c for c in (remote.sibling(path, n) for n in names) if remote.exists(c)), None)
+
+
+def read_text(path: str | Path) -> str:
+    """A small text sidecar (world file, ``.prj``), local or remote."""
+    if remote.is_remote(path):
+        return remote.read_bytes(str(path)).decode("utf-8", errors="replace")
+    return Path(path).read_text(encoding="utf-8", errors="replace")
+
+
+def prj_for(image_path: str | Path) -> str | Path | None:
     """The ``.prj`` beside ``image_path`` (``scene.prj`` or ``scene.png.prj``), if any."""
+    if remote.is_remote(image_path):
+        return _remote_sibling(str(image_path), None)
     p = Path(image_path)
     for candidate in (p.with_suffix(".prj"), p.with_name(p.name + ".prj"), p.with_suffix(".PRJ")):
         if candidate.is_file():
@@ -63,7 +91,7 @@ def read_world_file(path: str | Path) -> AffineTuple:
     Returns the corner-based transform ``(a, b, c, d, e, f)``.
     """
     try:
-        values = [float(line) for line in Path(path).read_text().split()]
+        values = [float(line) for line in read_text(path).split()]
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise GeoreferenceError(f"{path}: not a world file (six numbers expected): {exc}") from exc
     if len(values) != 6:

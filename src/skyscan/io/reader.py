@@ -54,9 +54,10 @@ from skyscan.errors import (
     ImageReadError,
     ImageTooLargeError,
     InputError,
+    RemoteReadError,
     SkyscanError,
 )
-from skyscan.io import georef, metadata, sidecar
+from skyscan.io import georef, metadata, remote, sidecar
 from skyscan.io.sidecar import XmlMapping
 from skyscan.types import AffineTuple, ChipWindow, ImageRef
 
@@ -156,10 +157,24 @@ def _reason(exc: BaseException) -> str:
 
 
 def _wrap(path: str, action: str, exc: BaseException) -> ImageReadError:
-    return ImageReadError(f"{path}: cannot {action}: {_reason(exc)}")
+    reason = _reason(exc)
+    if remote.is_remote(path):
+        explained, transient = remote.explain(path, reason)
+        detail = f"{explained} ({reason})" if explained else reason
+        return RemoteReadError(
+            remote.redact(f"{path}: cannot {action}: {detail}"), transient=transient
+        )
+    return ImageReadError(f"{path}: cannot {action}: {reason}")
+
+
+def gdal_env(path: str) -> dict[str, str]:
+    """The GDAL configuration skyscan reads ``path`` with (remote paths: timeouts, retries)."""
+    return {**_GDAL_ENV, **remote.gdal_options(path)}
 
 
 def _check_file(path: str) -> None:
+    if remote.is_remote(path):
+        return  # GDAL's open says whether it exists (404, 403...), in one request
     try:
         size = os.stat(path).st_size
     except OSError as exc:
@@ -171,11 +186,14 @@ def _check_file(path: str) -> None:
 
 
 def _open_dataset(path: str) -> Any:
+    env = gdal_env(path)
+    if remote.is_remote(path) and remote.exists(remote.sibling(path, remote.name_of(path) + ".aux.xml")):
+        env["GDAL_DISABLE_READDIR_ON_OPEN"] = "YES"  # let GDAL probe for (and read) it
     try:
-        with rasterio.Env(**_GDAL_ENV), warnings.catch_warnings():
+        with rasterio.Env(**env), warnings.catch_warnings():
             # A plain PNG/JPEG has no transform: an explicit state here, not a warning.
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterio.open(path)
+            return rasterio.open(remote.gdal_path(path))
     except Exception as exc:
         raise _wrap(path, "open as an image", exc) from exc
 
@@ -214,15 +232,13 @@ def _gdal_georef(ds: Any, path: str, options: ReadOptions) -> _Georef | None:
     georef.check_transform(transform, source=path)
     files = [str(f) for f in ds.files]
     aux = next((f for f in files if f.lower().endswith(".aux.xml")), None)
-    world = georef.world_file_for(path)
+    # A GeoTIFF's own tags win over a world file in GDAL: same numbers, tags' credit (and
+    # no probe for a world file beside it, which costs a request per name when remote).
+    tags_win = ds.driver == "GTiff" and crs_obj is not None
+    world = None if tags_win else georef.world_file_for(path)
     if aux is not None and _aux_has_georef(aux):
         source = "aux.xml"
-    elif (
-        world is not None
-        # A GeoTIFF's own tags win over a world file in GDAL: same numbers, tags' credit.
-        and not (ds.driver == "GTiff" and crs_obj is not None)
-        and _same_transform(transform, georef.read_world_file(world))
-    ):
+    elif world is not None and _same_transform(transform, georef.read_world_file(world)):
         source = "worldfile"
     else:
         source = "geotiff"
@@ -242,7 +258,7 @@ def _external_crs(
     """A transform without its own CRS takes the ``.prj`` beside the image, else ``--crs``."""
     prj = georef.prj_for(path)
     if prj is not None:
-        text = prj.read_text(encoding="utf-8", errors="replace")
+        text = georef.read_text(prj)
         return _Georef(georef.normalise_crs(text, source=str(prj)), transform, source)
     if options.crs is not None:
         return _Georef(options.crs, transform, "user")
@@ -328,7 +344,7 @@ def _value_range(
     scale = max(1.0, max(ds.width, ds.height) / SAMPLE_SIZE)
     shape = (len(bands), max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
     try:
-        with rasterio.Env(**_GDAL_ENV):
+        with rasterio.Env(**gdal_env(path)):
             sample = ds.read(
                 indexes=list(bands), out_shape=shape, masked=True, resampling=Resampling.nearest
             )
@@ -362,6 +378,18 @@ def _joined_metadata(
     return image_id, attrs
 
 
+def _warn_untiled(ds: Any, path: str) -> None:
+    """Warn when a remote image is not tiled: each chip then fetches whole rows of it."""
+    block_h, block_w = ds.block_shapes[0]
+    if block_w >= ds.width and ds.width > 1024:
+        log.warning(
+            "%s: not tiled (strips of %d x %d px): every chip fetches whole image rows, "
+            "up to %.0fx the bytes of its window; convert it to a cloud-optimized GeoTIFF "
+            "(gdal_translate -of COG) to read it in windows",
+            remote.redact(path), block_w, block_h, ds.width / 256,
+        )
+
+
 def open_image(
     path: str | os.PathLike[str],
     options: ReadOptions = ReadOptions(),
@@ -388,6 +416,8 @@ def open_image(
                 f"{path}: {width} x {height} = {width * height} pixels exceeds the limit of "
                 f"{options.max_pixels} (ReadOptions.max_pixels)"
             )
+        if remote.is_remote(path):
+            _warn_untiled(ds, path)
         xml = sidecar.find_sidecar(path)
         side = (
             sidecar.read_sidecar(
@@ -409,7 +439,8 @@ def open_image(
             None if dtype == "uint8" else _value_range(ds, path, bands, options.percentiles)
         )
         nodata = None if ds.nodata is None else float(ds.nodata)
-    final_id, attrs = _joined_metadata(path, image_id or Path(path).stem, side, options)
+    default_id = Path(remote.name_of(path)).stem if remote.is_remote(path) else Path(path).stem
+    final_id, attrs = _joined_metadata(path, image_id or default_id, side, options)
     return ImageRef(
         image_id=final_id,
         path=path,
@@ -472,6 +503,7 @@ class ImageReader:
 
     def __init__(self, ref: ImageRef) -> None:
         self.ref = ref
+        self._env = gdal_env(ref.path)
         self._ds = _open_dataset(ref.path)
         if (self._ds.width, self._ds.height) != (ref.width, ref.height):
             self._ds.close()
@@ -535,7 +567,7 @@ class ImageReader:
         # Each chip is written straight into its planes of the batch: no per-chip copies.
         # Not zeroed here: ``_read_into`` zeroes only the chips that reach past the image.
         planes = np.empty((len(windows), 3, windows[0].out_height, windows[0].out_width), np.uint8)
-        with rasterio.Env(**_GDAL_ENV):
+        with rasterio.Env(**self._env):
             for out, window in zip(planes, windows, strict=True):
                 self._read_into(out, window, method)
         return planes.transpose(0, 2, 3, 1)

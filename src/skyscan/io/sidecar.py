@@ -22,6 +22,7 @@ it is never fetched, and without entity declarations it cannot expand anything.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import xml.etree.ElementTree as ET
@@ -33,6 +34,7 @@ import defusedxml
 import defusedxml.ElementTree as DET
 
 from skyscan.errors import GeoreferenceError, MetadataError
+from skyscan.io import remote
 from skyscan.io.georef import normalise_crs, transform_from_bounds
 from skyscan.types import AffineTuple
 
@@ -111,8 +113,14 @@ class SidecarInfo:
     attributes: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
-def find_sidecar(image_path: str | Path) -> Path | None:
-    """``scene.tif.xml`` or ``scene.xml`` beside the image (never GDAL's ``.aux.xml``)."""
+def find_sidecar(image_path: str | Path) -> str | Path | None:
+    """``scene.tif.xml`` or ``scene.xml`` beside the image (never GDAL's ``.aux.xml``);
+    beside a remote image each name is probed with one request."""
+    if remote.is_remote(image_path):
+        path = str(image_path)
+        name = remote.name_of(path)
+        names = [name + ".xml"] + ([name.rsplit(".", 1)[0] + ".xml"] if "." in name else [])
+        return next((c for c in (remote.sibling(path, n) for n in names) if remote.exists(c)), None)
     p = Path(image_path)
     for candidate in (p.with_name(p.name + ".xml"), p.with_suffix(".xml")):
         if candidate.is_file() and not candidate.name.lower().endswith(".aux.xml"):
@@ -122,12 +130,20 @@ def find_sidecar(image_path: str | Path) -> Path | None:
 
 def parse_xml(path: str | Path) -> ET.Element:
     """Parse an XML file safely; hostile or malformed XML raises :class:`MetadataError`."""
-    path = Path(path)
-    size = path.stat().st_size
-    if size > MAX_SIDECAR_BYTES:
-        raise MetadataError(f"{path}: XML sidecar is {size} bytes (limit {MAX_SIDECAR_BYTES})")
+    if remote.is_remote(path):
+        try:
+            text = remote.read_bytes(str(path), MAX_SIDECAR_BYTES)
+        except OSError as exc:
+            raise MetadataError(f"{remote.redact(str(path))}: cannot read XML sidecar: {exc}") from exc
+        source: Any = io.BytesIO(text)
+    else:
+        path = Path(path)
+        size = path.stat().st_size
+        if size > MAX_SIDECAR_BYTES:
+            raise MetadataError(f"{path}: XML sidecar is {size} bytes (limit {MAX_SIDECAR_BYTES})")
+        source = str(path)
     try:
-        tree = DET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        tree = DET.parse(source, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except defusedxml.DefusedXmlException as exc:
         raise MetadataError(
             f"{path}: refused hostile XML ({type(exc).__name__}: entity declarations and "
@@ -175,7 +191,7 @@ def xpath_text(
     return value or None
 
 
-def _float(value: str | None, name: str, path: Path) -> float | None:
+def _float(value: str | None, name: str, path: str | Path) -> float | None:
     if value is None:
         return None
     try:
@@ -186,14 +202,14 @@ def _float(value: str | None, name: str, path: Path) -> float | None:
         raise MetadataError(f"{path}: {name} must be a number (got {value!r})") from exc
 
 
-def _crs_value(value: str, path: Path) -> str:
+def _crs_value(value: str, path: str | Path) -> str:
     text = value.strip()
     if text.isdigit():
         text = f"EPSG:{text}"
     return normalise_crs(text, source=f"{path} (crs)")
 
 
-def _bounds_transform(root: ET.Element, path: Path, width: int, height: int) -> AffineTuple | None:
+def _bounds_transform(root: ET.Element, path: str | Path, width: int, height: int) -> AffineTuple | None:
     layouts = (
         ("idinfo/spdom/bounding", ("westbc", "southbc", "eastbc", "northbc")),
         (".//GeoBndBox", ("westBL", "southBL", "eastBL", "northBL")),
@@ -227,7 +243,7 @@ def read_sidecar(
     ``default_gsd`` (CRS units per pixel) completes a mapping that has a corner but no GSD.
     The CRS may be ``None`` (the caller then needs the user's CRS).
     """
-    path = Path(xml_path)
+    path = xml_path if remote.is_remote(xml_path) else Path(xml_path)
     root = parse_xml(path)
     transform: AffineTuple | None = None
     crs: str | None = None

@@ -15,7 +15,10 @@ Rules:
   that is not an image then fails with a clear read error), except sidecars;
 - sidecars (world files, ``.prj``, ``.aux.xml``, ``.xml``, ``.ovr``) are never images;
 - a path that does not exist, a glob that matches nothing or a directory without images
-  is an :class:`InputFailure`.
+  is an :class:`InputFailure`;
+- a remote image (``http(s)://`` or ``s3://`` URL, GDAL ``/vsi*/`` path) is taken as
+  given: it is never listed or globbed (a ``?`` there starts a query string), and opening
+  it tells whether it exists.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skyscan.errors import InputError
+from skyscan.io import remote
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +141,10 @@ def expand_inputs(
     found: set[str] = set()
     failures: list[InputFailure] = []
     for item in inputs:
+        if remote.is_remote(item):
+            if not is_sidecar(remote.name_of(os.fspath(item))):
+                found.add(os.fspath(item))
+            continue
         text = os.path.expanduser(os.fspath(item))
         if any(ch in _GLOB_CHARS for ch in text) and not os.path.exists(text):
             matches = [m for m in glob.glob(text, recursive=True) if os.path.isfile(m)]
@@ -194,15 +202,15 @@ def unique_image_ids(paths: Sequence[str]) -> dict[str, str]:
     """
     stems: dict[str, list[str]] = {}
     for p in paths:
-        stems.setdefault(Path(p).stem, []).append(p)
+        stems.setdefault(Path(_id_path(p)).stem, []).append(p)
     ids: dict[str, str] = {}
     clashing = [p for group in stems.values() if len(group) > 1 for p in group]
     for stem, group in stems.items():
         if len(group) == 1:
             ids[group[0]] = stem
     if clashing:
-        root = os.path.commonpath([os.path.abspath(p) for p in clashing])
-        rel = {p: Path(os.path.relpath(os.path.abspath(p), root)).as_posix() for p in clashing}
+        root = os.path.commonpath([os.path.abspath(_id_path(p)) for p in clashing])
+        rel = {p: Path(os.path.relpath(os.path.abspath(_id_path(p)), root)).as_posix() for p in clashing}
         no_ext = {p: r.rsplit(".", 1)[0] if "." in Path(r).name else r for p, r in rel.items()}
         counts: dict[str, int] = {}
         for v in no_ext.values():
@@ -210,3 +218,16 @@ def unique_image_ids(paths: Sequence[str]) -> dict[str, str]:
         for p in clashing:
             ids[p] = no_ext[p] if counts[no_ext[p]] == 1 else rel[p]
     return ids
+
+
+def _id_path(path: str) -> str:
+    """A path to name an image by: a remote path's host and path, without its query.
+
+    >>> _id_path("https://host/a/scene.tif?sig=1")
+    '/host/a/scene.tif'
+    """
+    if not remote.is_remote(path):
+        return path
+    bare = path.split("?", 1)[0].split("#", 1)[0]
+    bare = bare.split("://", 1)[-1] if "://" in bare else bare
+    return "/" + bare.lstrip("/")

@@ -1,0 +1,229 @@
+"""Remote rasters: ``http(s)://`` and ``s3://`` URLs and GDAL ``/vsi*/`` paths.
+
+A remote image is read by GDAL with HTTP range requests, one window at a time (a
+cloud-optimized GeoTIFF is never downloaded whole). The user's form of a path (the URL)
+is what skyscan keeps; :func:`gdal_path` turns it into GDAL's (``/vsicurl/``,
+``/vsis3/``) only where a file is opened. Credentials and endpoints come from the usual
+environment (``AWS_*``, ``GDAL_HTTP_*``), read by GDAL itself; :func:`redact` takes query
+strings (pre-signed URLs carry their signature there), user names and passwords, and
+the values of secret environment variables out of any text that reaches a log or an
+output. :func:`gdal_options` adds timeouts and retries with backoff, unless the
+environment sets them.
+
+Sidecars are probed by name (:func:`exists`, :func:`read_bytes`, through GDAL's own
+virtual file system, so they use the same credentials and retries); a remote directory
+is never listed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import glob
+import os
+import re
+from typing import Any
+
+from skyscan.errors import ImageReadError
+
+_URL = re.compile(r"^(https?|s3)://", re.IGNORECASE)
+
+# Defaults for remote reads; a value set in the environment wins (GDAL reads it there).
+# GDAL doubles GDAL_HTTP_RETRY_DELAY after each retry (backoff); it retries HTTP 429,
+# 500, 502, 503, 504 and dropped connections.
+REMOTE_DEFAULTS: dict[str, str] = {
+    "GDAL_HTTP_MAX_RETRY": "4",
+    "GDAL_HTTP_RETRY_DELAY": "0.5",
+    "GDAL_HTTP_TIMEOUT": "60",
+    "GDAL_HTTP_CONNECTTIMEOUT": "15",
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    # GDAL would otherwise probe ~40 sidecar names per image (.aux, .RPB, .IMD, ...), one
+    # request each; skyscan probes the few it uses itself.
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+}
+# Environment variables whose values must never be written anywhere.
+SECRET_VARIABLES = (
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "GDAL_HTTP_USERPWD",
+    "GDAL_HTTP_HEADERS", "GDAL_HTTP_BEARER", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_SAS_TOKEN",
+    "GS_SECRET_ACCESS_KEY", "GOOGLE_APPLICATION_CREDENTIALS",
+)
+MAX_SIDECAR_READ = 16 * 1024 * 1024
+
+
+def is_remote(path: str | os.PathLike[str]) -> bool:
+    """True for ``http(s)://`` and ``s3://`` URLs and GDAL ``/vsi*/`` paths.
+
+    >>> is_remote("s3://bucket/a.tif"), is_remote("/vsicurl/http://h/a.tif"), is_remote("a.tif")
+    (True, True, False)
+    """
+    text = os.fspath(path)
+    return bool(_URL.match(text)) or text.startswith("/vsi")
+
+
+def gdal_path(path: str) -> str:
+    """GDAL's name for ``path``: URLs become ``/vsicurl/`` or ``/vsis3/`` paths.
+
+    >>> gdal_path("s3://bucket/dir/a.tif"), gdal_path("https://h/a.tif")
+    ('/vsis3/bucket/dir/a.tif', '/vsicurl/https://h/a.tif')
+    """
+    if path[:5].lower() == "s3://":
+        return "/vsis3/" + path[5:]
+    if _URL.match(path):
+        return "/vsicurl/" + path
+    return path
+
+
+_USERINFO = re.compile(r"(://)[^/\s@'\"]+@")
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+def redact(text: str) -> str:
+    """``text`` without query strings, ``user:password@`` and secret variables' values.
+
+    >>> redact("https://u:p@h/a.tif?X-Amz-Signature=abc failed")
+    'https://h/a.tif?<redacted> failed'
+    """
+    out = _QUERY.sub("?<redacted>", _USERINFO.sub(r"\1", text))
+    for name in SECRET_VARIABLES:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            out = out.replace(value, "<redacted>")
+    return out
+
+
+def display_path(path: str) -> str:
+    """The form of ``path`` written to outputs and logs (:func:`redact` for remote paths)."""
+    return redact(path) if is_remote(path) else path
+
+
+def name_of(path: str) -> str:
+    """The file name at the end of a path or URL, without any query string.
+
+    >>> name_of("https://h/dir/scene.tif?sig=1")
+    'scene.tif'
+    """
+    return path.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def sibling(path: str, name: str) -> str:
+    """The file ``name`` beside remote ``path`` (a query string is not carried over: a
+    pre-signed URL's signature is for its own file).
+
+    >>> sibling("https://h/dir/scene.tif?sig=1", "scene.tfw")
+    'https://h/dir/scene.tfw'
+    """
+    base = path.split("?", 1)[0].split("#", 1)[0]
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+def gdal_options(path: str) -> dict[str, str]:
+    """GDAL configuration for reading ``path``: for a remote path, the timeout and retry
+    defaults the environment does not set (empty for a local path)."""
+    if not is_remote(path):
+        return {}
+    return {k: v for k, v in REMOTE_DEFAULTS.items() if k not in os.environ}
+
+
+# ------------------------------------------------------------------ GDAL's virtual files
+
+
+@functools.cache
+def _gdal() -> Any:
+    """The GDAL library rasterio runs on (the same instance, so the same configuration)."""
+    import rasterio
+    import rasterio._base  # noqa: F401  (loads libgdal)
+
+    base = os.path.dirname(os.path.dirname(rasterio.__file__))
+    candidates = sorted(glob.glob(os.path.join(base, "rasterio.libs", "libgdal*.so*")))
+    if not candidates and os.path.exists("/proc/self/maps"):
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            candidates = sorted({line.split()[-1] for line in maps if "libgdal" in line.split()[-1]})
+    if not candidates and (found := ctypes.util.find_library("gdal")):
+        candidates = [found]
+    if not candidates:  # pragma: no cover - rasterio always loads a libgdal
+        raise ImageReadError("cannot find the GDAL library rasterio uses (needed for remote sidecars)")
+    lib = ctypes.CDLL(candidates[0])
+    lib.VSIFOpenL.restype = ctypes.c_void_p
+    lib.VSIFOpenL.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.VSIFReadL.restype = ctypes.c_size_t
+    lib.VSIFReadL.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p]
+    lib.VSIFCloseL.argtypes = [ctypes.c_void_p]
+    lib.CPLGetLastErrorMsg.restype = ctypes.c_char_p
+    lib.CPLErrorReset.restype = None
+    return lib
+
+
+def _open(path: str) -> int | None:
+    import rasterio
+
+    lib = _gdal()
+    with rasterio.Env(**gdal_options(path)):
+        lib.CPLErrorReset()
+        handle = lib.VSIFOpenL(gdal_path(path).encode(), b"rb")
+    return int(handle) if handle else None
+
+
+def exists(path: str) -> bool:
+    """True when the remote file ``path`` can be opened (one request; never a listing)."""
+    handle = _open(path)
+    if handle is None:
+        return False
+    _gdal().VSIFCloseL(handle)
+    return True
+
+
+def read_bytes(path: str, limit: int = MAX_SIDECAR_READ) -> bytes:
+    """The content of the remote file ``path``, refused past ``limit`` bytes."""
+    import rasterio
+
+    handle = _open(path)
+    if handle is None:
+        raise ImageReadError(f"{redact(path)}: cannot open")
+    lib = _gdal()
+    try:
+        buf = ctypes.create_string_buffer(limit + 1)
+        with rasterio.Env(**gdal_options(path)):
+            n = lib.VSIFReadL(buf, 1, limit + 1, handle)
+    finally:
+        lib.VSIFCloseL(handle)
+    if n > limit:
+        raise ImageReadError(f"{redact(path)}: larger than {limit} bytes")
+    return buf.raw[:n]
+
+
+# ------------------------------------------------------------------ errors
+
+
+_STATUS = re.compile(r"HTTP response code:\s*(\d{3})")
+_TRANSIENT = re.compile(
+    r"timed? ?out|connection|recv failure|transfer closed|couldn't connect|"
+    r"IReadBlock failed|TIFFRead|Cannot read|curl error|Read failed|partial",
+    re.IGNORECASE,
+)
+
+
+def explain(path: str, reason: str) -> tuple[str, bool]:
+    """A user's reading of a failed remote access: ``(message, transient)``.
+
+    404 and 403 are permanent (``transient`` false); 5xx, time-outs, dropped
+    connections and short reads are transient: the server may answer the next time, so
+    ``--resume`` tries them again.
+
+    >>> explain("https://h/a.tif", "HTTP response code: 403")[0]
+    'access denied (HTTP 403): check the credentials (AWS_*, GDAL_HTTP_*) and the URL'
+    """
+    m = _STATUS.search(reason)
+    if m:
+        code = int(m.group(1))
+        if code == 404:
+            return "not found (HTTP 404)", False
+        if code in (401, 403):
+            return (f"access denied (HTTP {code}): check the credentials (AWS_*, GDAL_HTTP_*) "
+                    "and the URL"), False
+        if code >= 500 or code == 429:
+            return f"server error (HTTP {code}) after GDAL's retries", True
+        return f"HTTP {code}", False
+    if _TRANSIENT.search(reason):
+        return "the server stopped answering or the file ended early", True
+    return "", False
