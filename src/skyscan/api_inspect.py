@@ -22,6 +22,7 @@ from skyscan.detectors.card import ModelCard
 from skyscan.errors import SkyscanError
 from skyscan.io.georef import footprint_lonlat
 from skyscan.io.reader import ReadOptions, open_image
+from skyscan.io.remote import display_path, redact
 from skyscan.io.sidecar import XmlMapping
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
 from skyscan.types import ImageRef
@@ -33,7 +34,7 @@ def describe(ref: ImageRef, card: ModelCard | None = None) -> dict[str, Any]:
     """The inspect record of one opened image (JSON-serialisable); with ``card``, whether
     that model's validated range covers it."""
     record: dict[str, Any] = {
-        "path": ref.path,
+        "path": display_path(ref.path),
         "image_id": ref.image_id,
         "ok": True,
         "width": ref.width,
@@ -71,11 +72,11 @@ def model_range(ref: ImageRef, card: ModelCard) -> dict[str, Any]:
 
 def failure_record(failure: InputFailure) -> dict[str, Any]:
     return {
-        "path": failure.path,
+        "path": display_path(failure.path),
         "ok": False,
         "stage": failure.stage,
         "error_type": type(failure.error).__name__,
-        "message": str(failure.error),
+        "message": redact(str(failure.error)),
     }
 
 

@@ -98,9 +98,8 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
         if bar is not None:
             bar.close()
         if make_map:
-            from skyscan.viz import make_map as build_map
-
             from skyscan.io.remote import is_remote
+            from skyscan.viz import make_map as build_map
 
             local = [p for p in result.manifest["images"] if not is_remote(p)]  # never downloads
             build_map(outdir / "detections.parquet", outdir / "map.html", imagery=local)

@@ -75,7 +75,7 @@ def gdal_path(path: str) -> str:
 
 
 _USERINFO = re.compile(r"(://)[^/\s@'\"]+@")
-_QUERY = re.compile(r"\?[^\s'\"]*")
+_QUERY = re.compile(r"\?[^\s'\",:;)]*")
 
 
 def redact(text: str) -> str:
@@ -132,7 +132,7 @@ def gdal_options(path: str) -> dict[str, str]:
 def _gdal() -> Any:
     """The GDAL library rasterio runs on (the same instance, so the same configuration)."""
     import rasterio
-    import rasterio._base  # noqa: F401  (loads libgdal)
+    import rasterio._base  # loads libgdal
 
     base = os.path.dirname(os.path.dirname(rasterio.__file__))
     candidates = sorted(glob.glob(os.path.join(base, "rasterio.libs", "libgdal*.so*")))
@@ -196,6 +196,10 @@ def read_bytes(path: str, limit: int = MAX_SIDECAR_READ) -> bytes:
 
 
 _STATUS = re.compile(r"HTTP response code:\s*(\d{3})")
+# what S3-like services say instead of a status code (GDAL relays their error message)
+_S3_NOT_FOUND = re.compile(r"NoSuchKey|NoSuchBucket|key does not exist|bucket does not exist", re.IGNORECASE)
+_S3_DENIED = re.compile(r"AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Access Denied|"
+                        r"credentials", re.IGNORECASE)
 _TRANSIENT = re.compile(
     r"timed? ?out|connection|recv failure|transfer closed|couldn't connect|"
     r"IReadBlock failed|TIFFRead|Cannot read|curl error|Read failed|partial",
@@ -214,8 +218,12 @@ def explain(path: str, reason: str) -> tuple[str, bool]:
     'access denied (HTTP 403): check the credentials (AWS_*, GDAL_HTTP_*) and the URL'
     """
     m = _STATUS.search(reason)
-    if m:
-        code = int(m.group(1))
+    code = int(m.group(1)) if m else None
+    if code is None and _S3_NOT_FOUND.search(reason):
+        code = 404
+    elif code is None and _S3_DENIED.search(reason):
+        code = 403
+    if code is not None:
         if code == 404:
             return "not found (HTTP 404)", False
         if code in (401, 403):
