@@ -54,6 +54,10 @@ class PartStore:
         such as a server that dropped the connection, is tried again on resume)."""
         return self._det(path).exists() or self._err(path).exists()
 
+    def has_part(self, path: str) -> bool:
+        """Any part, including a transient error's: the input has its row in this run."""
+        return self.is_done(path) or self._retry(path).exists()
+
     def write_detections(self, path: str, table: pa.Table) -> None:
         write_arrow(table, self._det(path))
         self._retry(path).unlink(missing_ok=True)

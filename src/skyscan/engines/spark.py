@@ -27,6 +27,7 @@ from skyscan.detectors import ModelCard, get_detector, recipe_card
 from skyscan.engines import spark_stages as stages
 from skyscan.engines.spark_session import joined_or_new_session, task_cpus, to_spark_schema
 from skyscan.errors import InputError
+from skyscan.io.remote import is_transient
 from skyscan.pipeline import DetectOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -205,7 +206,7 @@ def run_detect(
             job.release()
         if own:
             session.stop()
-    missing = [p for p in todo if not store.is_done(p)]
+    missing = [p for p in todo if not store.has_part(p)]
     if missing:  # every input must end as detections or an error; never silently lost
         raise RuntimeError(f"spark engine: {len(missing)} images have no result (first: {missing[0]})")
     return summary
@@ -217,7 +218,10 @@ def _write_part(store: PartStore, row: Any) -> int:
         table = stages.from_ipc(row["detections"])
         store.write_detections(row["path"], table)
         return int(table.num_rows)
-    store.write_error_record(row["path"], row["error_stage"], row["error_type"], row["error_message"])
+    store.write_error_record(
+        row["path"], row["error_stage"], row["error_type"], row["error_message"],
+        transient=is_transient(row["error_type"], row["error_message"]),
+    )
     return 0
 
 

@@ -230,8 +230,18 @@ def explain(path: str, reason: str) -> tuple[str, bool]:
             return (f"access denied (HTTP {code}): check the credentials (AWS_*, GDAL_HTTP_*) "
                     "and the URL"), False
         if code >= 500 or code == 429:
-            return f"server error (HTTP {code}) after GDAL's retries", True
+            return f"server error (HTTP {code}) {_AFTER_RETRIES}", True
         return f"HTTP {code}", False
     if _TRANSIENT.search(reason):
-        return "the server stopped answering or the file ended early", True
+        return _CUT_OFF, True
     return "", False
+
+
+_AFTER_RETRIES = "after GDAL's retries"
+_CUT_OFF = "the server stopped answering or the file ended early"
+
+
+def is_transient(error_type: str, message: str) -> bool:
+    """Whether an error row (type and message, as an engine that caught it elsewhere has
+    them) is one :func:`explain` called transient."""
+    return error_type == "RemoteReadError" and (_AFTER_RETRIES in message or _CUT_OFF in message)
