@@ -10,7 +10,13 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from spark_helpers import CHIPS_PER_UNIT, assert_same_detections, blob_options, error_keys, run_local
+from spark_helpers import (
+    CHIPS_PER_UNIT,
+    assert_same_detections,
+    blob_options,
+    error_keys,
+    run_local,
+)
 
 from remote_servers import Fault, RangeServer
 from skyscan.run_state import PartStore
