@@ -226,8 +226,12 @@ def detect_batches(
 
         if not overlap:
             while batch is not None:
-                finish(batch, stages.infer(load(batch)))
-                batch = next(stream, None)
+                loaded = load(batch)
+                upcoming = next(stream, None)
+                if upcoming is not None:  # a remote image's next tiles arrive while the model runs
+                    reader.prefetch([w for _, w in upcoming])
+                finish(batch, stages.infer(loaded))
+                batch = upcoming
         else:
             with ThreadPoolExecutor(1) as loader, ThreadPoolExecutor(1) as finisher:
                 pending = loader.submit(load, batch)
@@ -235,7 +239,7 @@ def detect_batches(
                 while batch is not None:
                     inputs = pending.result()
                     upcoming = next(stream, None)
-                    if upcoming is not None:
+                    if upcoming is not None:  # (reading overlaps the model already)
                         pending = loader.submit(load, upcoming)
                     outputs = stages.infer(inputs)
                     if finishing is not None:

@@ -158,3 +158,26 @@ def test_sidecars_probe_by_name_without_listing(served: tuple[RangeServer, Path]
     paths = srv.stats()["paths"]
     assert all(not p.endswith("/") for p in paths)  # never a directory
     assert any(p.endswith(".xml") for p in paths)  # XML sidecars asked for by name
+
+
+def test_read_ahead_fetches_the_next_tiles_so_the_read_waits_for_nothing(
+    served: tuple[RangeServer, Path],
+) -> None:
+    srv, root = served
+    ref = open_image(srv.url("fresh.tif"))
+    window = ChipWindow(512, 512, 300, 300, 300, 300)
+    with ImageReader(ref) as reader:
+        srv.reset()
+        reader.prefetch([window])
+        reader._prefetcher._pool.submit(lambda: None).result()  # type: ignore[union-attr]
+        fetched = srv.stats()
+        srv.reset()
+        chip = reader.read_chips([window], resampling="nearest")[0]
+        assert srv.stats()["requests"] == 0  # every byte was there already
+        reader.prefetch([window])  # tiles fetched once are not fetched again
+        reader._prefetcher._pool.submit(lambda: None).result()  # type: ignore[union-attr]
+        assert srv.stats()["requests"] == 0
+    assert fetched["requests"] >= 1
+    with rasterio.open(root / "fresh.tif") as ds:
+        expected = ds.read(window=rasterio.windows.Window(512, 512, 300, 300))
+    assert np.array_equal(chip.transpose(2, 0, 1), expected)

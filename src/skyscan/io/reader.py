@@ -58,6 +58,7 @@ from skyscan.errors import (
     SkyscanError,
 )
 from skyscan.io import georef, metadata, remote, sidecar
+from skyscan.io.prefetch import TilePrefetcher
 from skyscan.io.sidecar import XmlMapping
 from skyscan.types import AffineTuple, ChipWindow, ImageRef
 
@@ -512,6 +513,11 @@ class ImageReader:
                 f"({ref.width}x{ref.height} then, {self._ds.width}x{self._ds.height} now)"
             )
         self._bands = tuple(sorted(set(ref.rgb_bands)))
+        self._prefetcher = (
+            TilePrefetcher(self._ds, ref.path, self._bands, self._env)
+            if remote.is_remote(ref.path) and TilePrefetcher.usable(self._ds)
+            else None
+        )
         self._take = [self._bands.index(b) for b in ref.rgb_bands]
         self._mask = _needs_mask(self._ds, self._bands)
         self._lut = _palette_lut(self._ds, ref.rgb_bands)
@@ -536,7 +542,16 @@ class ImageReader:
         self.close()
 
     def close(self) -> None:
+        if self._prefetcher is not None:
+            self._prefetcher.close()
         self._ds.close()
+
+    def prefetch(self, windows: Sequence[ChipWindow]) -> None:
+        """Start fetching what ``windows`` will need, in the background (remote tiled
+        images; a no-op otherwise): call it with the next batch before running the model
+        on this one."""
+        if self._prefetcher is not None:
+            self._prefetcher.submit(windows)
 
     def read_chip(self, window: ChipWindow, resampling: str = "bilinear") -> npt.NDArray[np.uint8]:
         """RGB uint8 ``(out_height, out_width, 3)`` for ``window``, resampled in one GDAL read.

@@ -38,6 +38,10 @@ REMOTE_DEFAULTS: dict[str, str] = {
     "GDAL_HTTP_TIMEOUT": "60",
     "GDAL_HTTP_CONNECTTIMEOUT": "15",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    # GDAL's cache of fetched bytes, shared by every handle of a file in the process: the
+    # lanes' readers and their read-ahead (skyscan.io.prefetch) meet there. Read when GDAL
+    # first opens a remote file.
+    "CPL_VSIL_CURL_CACHE_SIZE": str(128 * 2**20),
     # GDAL would otherwise probe ~40 sidecar names per image (.aux, .RPB, .IMD, ...), one
     # request each; skyscan probes the few it uses itself.
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
@@ -129,7 +133,7 @@ def gdal_options(path: str) -> dict[str, str]:
 
 
 @functools.cache
-def _gdal() -> Any:
+def gdal_lib() -> Any:
     """The GDAL library rasterio runs on (the same instance, so the same configuration)."""
     import rasterio
     import rasterio._base  # loads libgdal
@@ -149,6 +153,7 @@ def _gdal() -> Any:
     lib.VSIFReadL.restype = ctypes.c_size_t
     lib.VSIFReadL.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p]
     lib.VSIFCloseL.argtypes = [ctypes.c_void_p]
+    lib.VSIFSeekL.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int]
     lib.CPLGetLastErrorMsg.restype = ctypes.c_char_p
     lib.CPLErrorReset.restype = None
     return lib
@@ -157,7 +162,7 @@ def _gdal() -> Any:
 def _open(path: str) -> int | None:
     import rasterio
 
-    lib = _gdal()
+    lib = gdal_lib()
     with rasterio.Env(**gdal_options(path)):
         lib.CPLErrorReset()
         handle = lib.VSIFOpenL(gdal_path(path).encode(), b"rb")
@@ -169,7 +174,7 @@ def exists(path: str) -> bool:
     handle = _open(path)
     if handle is None:
         return False
-    _gdal().VSIFCloseL(handle)
+    gdal_lib().VSIFCloseL(handle)
     return True
 
 
@@ -180,7 +185,7 @@ def read_bytes(path: str, limit: int = MAX_SIDECAR_READ) -> bytes:
     handle = _open(path)
     if handle is None:
         raise ImageReadError(f"{redact(path)}: cannot open")
-    lib = _gdal()
+    lib = gdal_lib()
     try:
         buf = ctypes.create_string_buffer(limit + 1)
         with rasterio.Env(**gdal_options(path)):
