@@ -26,6 +26,9 @@ from skyscan.types import ChipWindow
 log = logging.getLogger(__name__)
 
 MERGE_GAP = 64 * 1024  # fetch two byte ranges as one when this close
+# windows read at most this much smaller than they are come from the full-resolution
+# tiles (GDAL takes an overview from a decimation of 2 on)
+FULL_RESOLUTION = 1.2
 
 
 class TilePrefetcher:
@@ -45,10 +48,8 @@ class TilePrefetcher:
 
     @staticmethod
     def usable(ds: Any) -> bool:
-        """Tiled (not strips: a strip is a whole row of the image) and without overviews
-        (a decimated read would use those, whose tiles this does not know)."""
-        block_h, block_w = ds.block_shapes[0]
-        return block_w < ds.width and not ds.overviews(1)
+        """Tiled: a strip is a whole row of the image, already read in one request."""
+        return bool(ds.block_shapes[0][1] < ds.width)
 
     def _tile_ranges(self, tile: tuple[int, int]) -> list[tuple[int, int]]:
         """``(offset, size)`` of a tile in each band read (one range when interleaved)."""
@@ -70,6 +71,8 @@ class TilePrefetcher:
         bh, bw = self._block_h, self._block_w
         tiles: set[tuple[int, int]] = set()
         for w in windows:
+            if w.width > FULL_RESOLUTION * w.out_width:
+                continue  # a decimated read may use an overview, whose tiles are others
             c0, r0 = max(0, w.col_off), max(0, w.row_off)
             c1, r1 = min(self._ds.width, w.col_off + w.width) - 1, min(self._ds.height, w.row_off + w.height) - 1
             if c1 < c0 or r1 < r0:
