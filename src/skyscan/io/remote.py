@@ -42,6 +42,9 @@ REMOTE_DEFAULTS: dict[str, str] = {
     # lanes' readers and their read-ahead (skyscan.io.prefetch) meet there. Read when GDAL
     # first opens a remote file.
     "CPL_VSIL_CURL_CACHE_SIZE": str(128 * 2**20),
+    # a window's tiles in several byte ranges are read range by range through that cache
+    # (GDAL's parallel multi-range read would fetch them again, past the read-ahead)
+    "GDAL_HTTP_MULTIRANGE": "SERIAL",
     # GDAL would otherwise probe ~40 sidecar names per image (.aux, .RPB, .IMD, ...), one
     # request each; skyscan probes the few it uses itself.
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
