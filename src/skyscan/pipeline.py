@@ -27,6 +27,7 @@ from skyscan.chips import chip_size_in_source, interior_edges, plan_chips
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard, StagedDetector
 from skyscan.detectors.merge import merge_detections, touches_interior_edge
 from skyscan.errors import InputError
+from skyscan.geo.aoi import AreaOfInterest, inside, touching
 from skyscan.io.reader import ImageReader, ReadOptions
 from skyscan.io.remote import display_path
 from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
@@ -89,6 +90,8 @@ class DetectOptions:
     # Refuse images coarser than model GSD x this: upsampling invents no vehicles, and a
     # 300 m Landsat scene would otherwise become millions of one-pixel chips.
     max_upsample: float = 4.0
+    # only chips that touch this area are read, only detections centred in it are kept
+    aoi: AreaOfInterest | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.overlap <= 0.5:
@@ -130,7 +133,10 @@ ChipBatch = Sequence[tuple[WorkUnit, ChipWindow]]  # one batch's chips, each wit
 
 
 def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[WorkUnit]:
-    """Chip an image at the model's GSD and group the chips into work units."""
+    """Chip an image at the model's GSD and group the chips into work units.
+
+    With ``options.aoi``, only chips that touch the area; none (``[]``) when the image
+    misses it."""
     out_size = card.chip_size(options.chip_size)
     if ref.gsd is not None and card.gsd is not None and ref.gsd > card.gsd * options.max_upsample:
         raise InputError(
@@ -162,6 +168,13 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
     margin = round(pad * chip_src / out_size)
     windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=overlap,
                          margin=min(margin, chip_src - 1))
+    if options.aoi is not None:
+        # the same plan, less the chips away from the area: kept chips are where they
+        # would be without it, so detections inside the area are the same
+        keep = touching(options.aoi.in_pixels(ref), windows)
+        windows = [w for w, k in zip(windows, keep, strict=True) if k]
+        if not windows:
+            return []  # the image misses the area: nothing to read
     n = max(1, math.ceil(len(windows) / options.chips_per_unit))
     step = options.chips_per_unit
     return [
@@ -351,6 +364,10 @@ def finalize_image(
         containment_threshold=options.containment,
     )
     keep = np.sort(np.asarray(keep, np.int64))  # back to the deterministic sorted order
+    if options.aoi is not None and len(keep):
+        boxes = _boxes(ordered)[keep]
+        centred = inside(options.aoi.in_pixels(ref), (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2)
+        keep = keep[centred]
     return detections_table(ref, {name: values[keep] for name, values in ordered.items()}, card, run_id)
 
 

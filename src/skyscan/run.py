@@ -79,7 +79,7 @@ def _options_digest(options: DetectOptions) -> str:
     fields = asdict(options)
     for speed_only in ("batch_size", "chips_per_unit"):
         fields.pop(speed_only, None)
-    for added in ("chip_size", "edge_pad"):  # at their defaults, digests of runs from before these options stay valid
+    for added in ("chip_size", "edge_pad", "aoi"):  # at their defaults, digests of runs from before these options stay valid
         if fields.get(added) is None:
             fields.pop(added, None)
     fields["recipe"] = {k: v for k, v in fields["recipe"].items() if k != "threads"}
@@ -169,10 +169,13 @@ def run_detect(
     timings["run_total"] = time.perf_counter() - run_t0
 
     n_failed = errors.num_rows
-    n_ok = len(paths) - (n_failed - len(failures))
+    skipped = store.skipped(paths)
+    n_ok = len(paths) - (n_failed - len(failures)) - len(skipped)
     manifest = _manifest(
         run_id, inputs, paths, options, detections, errors, n_ok, timings, started, engine, resume
     )
+    manifest["counts"]["images_skipped"] = len(skipped)
+    manifest["skipped"] = skipped
     write_json(manifest, outdir / "run.json")
     logger.info(
         "run %s: %d detections in %d images, %d failed; outputs in %s",
@@ -225,11 +228,23 @@ def _manifest(
         "model": {"id": card.model_id, "path": str(options.recipe.model), "gsd": card.gsd,
                   "input_size": list(card.input_size), "classes": card.class_names,
                   "validated": card.validated.to_dict() if card.validated else None},
-        "options": asdict(options),
+        "options": _options_record(options),
         "versions": {name: _version(name) for name in ("numpy", "pyarrow", "rasterio", "shapely", "pyproj", "onnxruntime")}
         | {"python": platform.python_version(), "gdal": _gdal_version()},
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
     }
+
+
+def _options_record(options: DetectOptions) -> dict[str, Any]:
+    """The options as JSON values (the area of interest as its source, CRS and bounds)."""
+    record = asdict(options)
+    if options.aoi is not None:
+        import shapely
+
+        geom = options.aoi.geometry
+        record["aoi"] = {"source": options.aoi.source, "crs": options.aoi.crs,
+                         "bounds": list(shapely.bounds(geom)), "vertices": int(shapely.get_num_coordinates(geom))}
+    return record
 
 
 def _version(name: str) -> str | None:

@@ -23,6 +23,7 @@ from skyscan.io.writers import write_arrow, write_json
 from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA, empty_detections
 
 PARTS_DIR = "_parts"
+OUTSIDE_AOI = "outside the area of interest"  # why an image was skipped (run.json)
 STATE_FILE = "state.json"
 
 
@@ -53,6 +54,22 @@ class PartStore:
         """A part of detections or of a lasting error exists (a transient error's part,
         such as a server that dropped the connection, is tried again on resume)."""
         return self._det(path).exists() or self._err(path).exists()
+
+    def _skip(self, path: str) -> Path:
+        return self.dir / f"{part_key(path)}.skip.json"
+
+    def write_skip(self, path: str, reason: str) -> None:
+        """An input skipped on purpose (no detections, not an error), with the reason."""
+        write_json({"path": display_path(path), "reason": reason}, self._skip(path))
+        self.write_detections(path, empty_detections())
+
+    def skipped(self, paths: list[str]) -> list[dict[str, str]]:
+        """``{"path", "reason"}`` of the inputs skipped on purpose, in input order."""
+        out = []
+        for path in paths:
+            if self._skip(path).exists():
+                out.append(json.loads(self._skip(path).read_text(encoding="utf-8")))
+        return out
 
     def has_part(self, path: str) -> bool:
         """Any part, including a transient error's: the input has its row in this run."""

@@ -32,6 +32,7 @@ from skyscan.errors import SkyscanError
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 @click.option("--metadata", "metadata_table", default=None, type=click.Path(exists=True, dir_okay=False), help="CSV/Parquet table of per-image attributes keyed by image_id.")
 @click.option("--xml-mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="JSON of XPaths for vendor XML sidecars.")
+@click.option("--aoi", default=None, metavar="FILE|WKT", help="Area of interest: a vector file (GeoJSON, GeoPackage...; its CRS) or WKT (EPSG:4326, or 'SRID=2056;POLYGON(...)'). Only chips that touch it are read, detections outside it are dropped, images that miss it are skipped (listed in run.json).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
 @click.option("--resume", is_flag=True, help="Finish an interrupted run in OUTDIR (same options; --batch-size may differ) without redoing finished images.")
 @click.option("--geojson/--no-geojson", default=True, show_default=True, help="Also write detections.geojson.")
@@ -42,7 +43,7 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
                    overlap: float, chip_size: int | None, edge_pad: int | None, batch_size: int | None, score_threshold: float | None,
                    class_aware_merge: bool, strict_range: bool, recursive: bool,
                    sample_ratio: float | None, seed: int, metadata_table: str | None,
-                   xml_mapping: str | None, overwrite: bool, resume: bool, geojson: bool,
+                   xml_mapping: str | None, aoi: str | None, overwrite: bool, resume: bool, geojson: bool,
                    make_map: bool) -> None:
     """Find vehicles in INPUTS (files, directories, globs) and write detections to OUTDIR.
 
@@ -76,7 +77,13 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
             from skyscan.io.sidecar import XmlMapping
 
             mapping = XmlMapping.from_json(xml_mapping)
+        area = None
+        if aoi:
+            from skyscan.geo.aoi import load_aoi
+
+            area = load_aoi(aoi)
         options = DetectOptions(
+            aoi=area,
             recipe=DetectorRecipe(model=model, score_threshold=score_threshold),
             read=ReadOptions(crs=crs, gsd=gsd, require_georef=require_georef,
                              sidecar_mapping=mapping, metadata_table=metadata_table),
@@ -114,9 +121,10 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
 
         allow_fast_exit()
     if not quiet:
+        skipped = f", {counts['images_skipped']} outside the area of interest" if counts.get("images_skipped") else ""
         click.echo(
             f"{counts['detections']} detections in {counts['images_ok']} images "
-            f"({counts['failed']} failed) -> {outdir}", err=True
+            f"({counts['failed']} failed{skipped}) -> {outdir}", err=True
         )
         outside = result.manifest["counts"]["detections_in_validated_range"]["false"]
         if outside:

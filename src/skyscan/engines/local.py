@@ -30,7 +30,7 @@ from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
 from skyscan.io.remote import display_path, redact
 from skyscan.pipeline import DetectOptions, chip_batches, detect_batches, finalize_image, plan_units
-from skyscan.run_state import PartStore
+from skyscan.run_state import OUTSIDE_AOI, PartStore
 from skyscan.types import ImageRef
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,12 @@ def _run(
             units = plan_units(ref, detector.card, options)
         except IMAGE_ERRORS as exc:
             _failed(store, path, stage, exc, progress)
+            continue
+        if not units:  # outside the area of interest: its header was all that was read
+            logger.info("%s: skipped, %s", display_path(path), OUTSIDE_AOI)
+            store.write_skip(path, OUTSIDE_AOI)
+            if progress:
+                progress(path)
             continue
         t1 = time.perf_counter()
         per_batch = options.chips_per_batch(units[0].windows[0].out_width)

@@ -218,6 +218,9 @@ def _write_part(store: PartStore, row: Any) -> int:
         table = stages.from_ipc(row["detections"])
         store.write_detections(row["path"], table)
         return int(table.num_rows)
+    if row["error_type"] == stages.SKIPPED:
+        store.write_skip(row["path"], row["error_message"])
+        return 0
     store.write_error_record(
         row["path"], row["error_stage"], row["error_type"], row["error_message"],
         transient=is_transient(row["error_type"], row["error_message"]),

@@ -25,11 +25,13 @@ from skyscan import pipeline
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.pipeline import DetectOptions, finalize_image, plan_units
+from skyscan.run_state import OUTSIDE_AOI
 from skyscan.schema import METADATA_PREFIX
 
 logger = logging.getLogger(__name__)
 
 DetectorFactory = Callable[[DetectorRecipe], Detector]
+SKIPPED = "Skipped"  # error_type of an image skipped on purpose (not a failure)
 
 PATHS_SCHEMA = pa.schema([pa.field("path", pa.string()), pa.field("image_id", pa.string())])
 
@@ -118,6 +120,10 @@ def open_and_plan(
                 units = plan_units(ref, card, options)
             except IMAGE_ERRORS as exc:  # the local engine plans inside its detect stage
                 rows.append({"path": path, "image_id": image_id, "unit_index": 0, "n_units": 1, **_error_parts("detect", exc)})
+                continue
+            if not units:  # outside the area of interest: the driver records a skip
+                rows.append({"path": path, "image_id": image_id, "unit_index": 0, "n_units": 1,
+                             "error_stage": "skip", "error_type": SKIPPED, "error_message": OUTSIDE_AOI})
                 continue
             ref_blob = pickle.dumps(ref, protocol=pickle.HIGHEST_PROTOCOL)
             keys = sorted(METADATA_PREFIX + k for k in ref.metadata)
@@ -240,7 +246,7 @@ def unpack_errors(batches: Iterable[pa.RecordBatch], run_id: str) -> Iterator[pa
             {"run_id": run_id, "path": r["path"], "stage": r["error_stage"],
              "error_type": r["error_type"], "message": r["error_message"]}
             for r in batch.select(["path", "status", "error_stage", "error_type", "error_message"]).to_pylist()
-            if r["status"] == "error"
+            if r["status"] == "error" and r["error_type"] != SKIPPED
         ]
         if rows:
             yield pa.RecordBatch.from_pylist(rows, schema=schema)
