@@ -17,6 +17,7 @@ import click
 COMMANDS: dict[str, str] = {
     "detect": "detect",
     "inspect": "inspect_cmd",
+    "plan": "plan_cmd",
     "train": "train",
     "evaluate": "evaluate",
     "convert": "convert",

@@ -157,6 +157,8 @@ def gdal_lib() -> Any:
     lib.VSIFReadL.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_void_p]
     lib.VSIFCloseL.argtypes = [ctypes.c_void_p]
     lib.VSIFSeekL.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int]
+    lib.VSIFTellL.restype = ctypes.c_uint64
+    lib.VSIFTellL.argtypes = [ctypes.c_void_p]
     lib.CPLGetLastErrorMsg.restype = ctypes.c_char_p
     lib.CPLErrorReset.restype = None
     return lib
@@ -179,6 +181,19 @@ def exists(path: str) -> bool:
         return False
     gdal_lib().VSIFCloseL(handle)
     return True
+
+
+def size(path: str) -> int | None:
+    """The size of the remote file ``path`` in bytes (GDAL learns it when opening it)."""
+    handle = _open(path)
+    if handle is None:
+        return None
+    lib = gdal_lib()
+    try:
+        lib.VSIFSeekL(handle, 0, 2)  # SEEK_END
+        return int(lib.VSIFTellL(handle))
+    finally:
+        lib.VSIFCloseL(handle)
 
 
 def read_bytes(path: str, limit: int = MAX_SIDECAR_READ) -> bytes:

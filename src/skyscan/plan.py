@@ -1,0 +1,181 @@
+"""What a detection run would read, without reading pixels: ``skyscan plan``.
+
+Each image is opened for its header only and chipped exactly as ``skyscan detect``
+would (:func:`skyscan.pipeline.plan_units`, with the area of interest if any), giving an
+:class:`ImagePlan`: chips, image and model megapixels, the file's bytes and, for a tiled
+GeoTIFF, the bytes of the tiles the chips touch (what a remote run fetches). Plans are
+yielded one image at a time and :class:`PlanTotals` only adds them up, so memory does not
+grow with the number of images. The time estimate divides the model megapixels by a
+rate measured here (:func:`measure_rate`: the model alone on in-memory chips, run as
+the local engine's lanes run it), so it is a lower bound on the run's time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skyscan.detectors import ModelCard, get_detector, recipe_card
+from skyscan.errors import IMAGE_ERRORS
+from skyscan.io import remote
+from skyscan.io.reader import gdal_env, open_image
+from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
+from skyscan.pipeline import DetectOptions, plan_units
+from skyscan.types import ImageRef
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """What ``skyscan detect`` would do with one image."""
+
+    path: str
+    image_id: str
+    width: int
+    height: int
+    chips: int  # 0: outside the area of interest (skipped after its header)
+    megapixels: float  # the image's own pixels
+    model_megapixels: float  # what the model sees: chips x chip pixels (overlap included)
+    file_bytes: int | None
+    read_bytes: int | None  # bytes of the tiles the chips touch (tiled GeoTIFF), else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PlanTotals:
+    """Running sums over the plans (constant memory whatever the number of images)."""
+
+    images: int = 0
+    skipped: int = 0
+    failed: int = 0
+    chips: int = 0
+    megapixels: float = 0.0
+    model_megapixels: float = 0.0
+    file_bytes: int = 0
+    read_bytes: int = 0
+    rate_model_mps: float | None = None
+    failures: list[str] = field(default_factory=list)  # the first few failed paths
+
+    def add(self, item: ImagePlan | InputFailure) -> None:
+        if isinstance(item, InputFailure):
+            self.failed += 1
+            if len(self.failures) < 10:
+                self.failures.append(remote.display_path(item.path))
+            return
+        self.images += 1
+        self.skipped += item.chips == 0
+        self.chips += item.chips
+        self.megapixels += item.megapixels
+        self.model_megapixels += item.model_megapixels
+        self.file_bytes += item.file_bytes or 0
+        self.read_bytes += item.read_bytes if item.read_bytes is not None else (item.file_bytes or 0)
+
+    @property
+    def estimated_s(self) -> float | None:
+        """Model megapixels over the measured rate (a lower bound of the run's time)."""
+        return self.model_megapixels / self.rate_model_mps if self.rate_model_mps else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["estimated_s"] = self.estimated_s
+        return out
+
+
+def file_bytes(path: str) -> int | None:
+    """The size of a local or remote file (remote: from GDAL's open of it, no download)."""
+    if not remote.is_remote(path):
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            return None
+    return remote.size(path)
+
+
+def touched_bytes(ref: ImageRef, windows: Sequence[Any]) -> int | None:
+    """Bytes of the distinct tiles that ``windows`` touch, for a tiled GeoTIFF."""
+    import rasterio
+
+    with rasterio.Env(**gdal_env(ref.path)), rasterio.open(remote.gdal_path(ref.path)) as ds:
+        if ds.driver != "GTiff":
+            return None
+        bh, bw = ds.block_shapes[0]
+        if bw >= ds.width:
+            return None
+        rows = (ds.height + bh - 1) // bh
+        cols = (ds.width + bw - 1) // bw
+        touched = np.zeros((rows, cols), bool)
+        for w in windows:
+            c0, r0 = max(0, w.col_off) // bw, max(0, w.row_off) // bh
+            c1 = (min(ds.width, w.col_off + w.width) - 1) // bw
+            r1 = (min(ds.height, w.row_off + w.height) - 1) // bh
+            touched[r0 : r1 + 1, c0 : c1 + 1] = True
+        spans = set()  # (offset, size): an interleaved tile holds every band, counted once
+        for band in sorted(set(ref.rgb_bands)):
+            for r, c in zip(*np.nonzero(touched), strict=True):
+                offset = ds.get_tag_item(f"BLOCK_OFFSET_{c}_{r}", "TIFF", bidx=band)
+                size = ds.get_tag_item(f"BLOCK_SIZE_{c}_{r}", "TIFF", bidx=band)
+                spans.add((int(offset or 0), int(size or 0)))
+        return sum(size for _, size in spans)
+
+
+def plan_image(ref: ImageRef, card: ModelCard, options: DetectOptions, *, with_bytes: bool = True) -> ImagePlan:
+    """The plan of one opened image."""
+    units = plan_units(ref, card, options)
+    windows = [w for u in units for w in u.windows]
+    model_px = sum(w.out_width * w.out_height for w in windows)
+    return ImagePlan(
+        path=remote.display_path(ref.path), image_id=ref.image_id, width=ref.width, height=ref.height,
+        chips=len(windows), megapixels=ref.width * ref.height / 1e6, model_megapixels=model_px / 1e6,
+        file_bytes=file_bytes(ref.path) if with_bytes else None,
+        read_bytes=None if not with_bytes else (touched_bytes(ref, windows) if windows else 0),
+    )
+
+
+def plan_run(
+    inputs: Sequence[str | Path], options: DetectOptions, *, recursive: bool = True,
+    sample_ratio: float | None = None, seed: int = 0, with_bytes: bool = True,
+) -> Iterator[ImagePlan | InputFailure]:
+    """The plan of every input, one at a time, in input order (failures included)."""
+    card = recipe_card(options.recipe)
+    paths, failures = expand_inputs(inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed)
+    yield from failures
+    ids = unique_image_ids(paths)
+    for path in paths:
+        try:
+            ref = open_image(path, options.read, image_id=ids[path])
+            yield plan_image(ref, card, options, with_bytes=with_bytes)
+        except IMAGE_ERRORS as exc:
+            yield InputFailure(path, "read", exc)
+
+
+def measure_rate(options: DetectOptions, seconds: float = 1.5) -> float:
+    """Model megapixels per second on in-memory chips, run as the local engine runs it
+    (one lane per core, each a one-thread session with its batches)."""
+    from skyscan.engines.lanes import lanes_for
+
+    lanes, options = lanes_for(options)
+    detector = get_detector(options.recipe)
+    size = detector.card.chip_size(options.chip_size)
+    per_batch = options.chips_per_batch(size)
+    chips = np.random.default_rng(0).integers(0, 255, (per_batch, size, size, 3), dtype=np.uint8)
+    detector.detect_batch(chips)  # warm up (arena, first-call costs)
+
+    def lane(_: int) -> int:
+        done, end = 0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            detector.detect_batch(chips)
+            done += per_batch
+        return done
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(lanes) as pool:
+        n = sum(pool.map(lane, range(lanes)))
+    return n * size * size / 1e6 / (time.perf_counter() - t0)
