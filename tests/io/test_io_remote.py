@@ -28,7 +28,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RangeServ
     write_geotiff(root / "cog.tif", 1024, 1024, data=data, driver="COG", compress="deflate",
                   blocksize=256, crs="EPSG:2056", transform=lv95_transform())
     write_geotiff(root / "strips.tif", 2048, 64, crs="EPSG:2056", transform=lv95_transform())
-    for name in ("a404", "a403", "a500", "cut", "short", "fresh"):
+    for name in ("a404", "a403", "a500", "cut", "short", "fresh", "slow"):
         (root / f"{name}.tif").write_bytes((root / "cog.tif").read_bytes())
     # a plain TIFF with a world file and a .prj beside it, no tags
     write_geotiff(root / "world.tif", 256, 256, crs=None)
@@ -181,3 +181,18 @@ def test_read_ahead_fetches_the_next_tiles_so_the_read_waits_for_nothing(
     with rasterio.open(root / "fresh.tif") as ds:
         expected = ds.read(window=rasterio.windows.Window(512, 512, 300, 300))
     assert np.array_equal(chip.transpose(2, 0, 1), expected)
+
+
+def test_a_server_slower_than_the_timeout_is_a_transient_error(
+    served: tuple[RangeServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv, _ = served
+    monkeypatch.setenv("GDAL_HTTP_TIMEOUT", "1")
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "0")
+    srv.fault("slow.tif", Fault(latency=3.0))
+    try:
+        with pytest.raises(RemoteReadError) as info:
+            open_image(srv.url("slow.tif"))
+    finally:
+        srv.fault("slow.tif", None)
+    assert info.value.transient, str(info.value)

@@ -50,3 +50,28 @@ def test_spark_reads_urls_like_the_local_engine(
     assert summary["images_ok"] == len(names) and summary["work_units"] > len(names)
     assert "SECRET" not in str(err.to_pylist())
     assert isinstance(det, pa.Table) and server.stats()["requests"] > 0
+
+
+def test_spark_with_an_area_of_interest_matches_the_local_engine(
+    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    import shapely
+
+    from skyscan.engines.spark import run_detect
+    from skyscan.geo.aoi import AreaOfInterest
+
+    # the top 80 m of the first UTM scene and the west 60 m of the second; the LV95 scene
+    # misses it
+    area = AreaOfInterest(shapely.to_wkb(shapely.box(594_000, 5_757_920, 594_560, 5_758_000)), "EPSG:32631")
+    paths = [p for p in blob_scenes["paths"] if p.endswith(("utm_a.tif", "utm_big.tif", "lv95.tif"))]
+    options = replace(blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT), aoi=area)
+    local_det, local_err = run_local(paths, options, tmp_path / "local")
+    run_detect(paths, options, tmp_path / "spark", spark=local_spark, run_id="spark-run")
+    store = PartStore(tmp_path / "spark", "spark-run")
+    det, err = store.collect(paths)
+    assert_same_detections(det, local_det)
+    assert err.num_rows == local_err.num_rows == 0
+    assert [s["path"] for s in store.skipped(paths)] == [p for p in paths if p.endswith("lv95.tif")]
+    assert det.num_rows > 0

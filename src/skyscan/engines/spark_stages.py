@@ -24,6 +24,7 @@ import pyarrow as pa
 from skyscan import pipeline
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard
 from skyscan.errors import IMAGE_ERRORS
+from skyscan.io.remote import display_path, redact
 from skyscan.pipeline import DetectOptions, finalize_image, plan_units
 from skyscan.run_state import OUTSIDE_AOI
 from skyscan.schema import METADATA_PREFIX
@@ -113,7 +114,7 @@ def open_and_plan(
                 # by it (not by the bare stem); a sidecar/table id still wins inside.
                 ref = open_image(path, options.read, image_id=image_id or None)
             except IMAGE_ERRORS as exc:
-                logger.warning("%s: read failed: %s", path, exc)
+                logger.warning("%s: read failed: %s", display_path(path), redact(str(exc)))
                 rows.append({"path": path, "image_id": image_id, "unit_index": 0, "n_units": 1, **_error_parts("read", exc)})
                 continue
             try:
