@@ -11,7 +11,8 @@
 2. bytes: what the server sent during a remote run against the bytes of the tiles the
    run's chips touch (each tile counted once; the header and sidecar probes are extra);
 3. ``--aoi``: with ``--aoi-fraction F``, a run with an area of interest covering F of the
-   scene against the full scene (local disk), time ratio.
+   scene (a centred square) against the full scene (local disk), time ratio (``--aoi-only``
+   runs only this; ``--out`` names the results file).
 
 Writes benchmarks/results/remote.json.
 """
@@ -104,7 +105,16 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--aoi-fraction", type=float, default=0.0, help="also time --aoi over this fraction")
     ap.add_argument("--aoi-size", type=int, default=0, help="scene side of the --aoi run (default --size)")
+    ap.add_argument("--aoi-only", action="store_true", help="only the --aoi runs")
+    ap.add_argument("--out", default="remote.json", help="file name under benchmarks/results")
     args = ap.parse_args()
+    if args.aoi_only:
+        aoi = bench_aoi(args.aoi_size or args.size, args.aoi_fraction or 0.1, args.rounds)
+        aoi["command"] = "python benchmarks/bench_remote.py " + " ".join(sys.argv[1:])
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / args.out).write_text(json.dumps(aoi, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in aoi.items() if k != "rounds"}, indent=2))
+        return
     cog = make_cog(args.size)
     result: dict[str, Any] = {
         "command": "python benchmarks/bench_remote.py " + " ".join(sys.argv[1:]),
@@ -144,7 +154,7 @@ def main() -> None:
     if args.aoi_fraction:
         result["aoi"] = bench_aoi(args.aoi_size or args.size, args.aoi_fraction, args.rounds)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "remote.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=2))
 
 
