@@ -73,13 +73,14 @@ def detect(inputs: list[str], out: Path, extra: list[str] | None = None) -> dict
             "detections": int(manifest["counts"]["detections"])}
 
 
-def touched_tile_bytes(path: Path) -> tuple[int, int, int]:
+def touched_tile_bytes(path: Path, aoi: Path | None = None) -> tuple[int, int, int]:
     """Bytes of the distinct tiles the run's chips touch, their count, and all tiles' count."""
     from skyscan.detectors import DetectorRecipe, recipe_card
+    from skyscan.geo.aoi import load_aoi
     from skyscan.io.reader import open_image
     from skyscan.pipeline import DetectOptions, plan_units
 
-    options = DetectOptions(recipe=DetectorRecipe())
+    options = DetectOptions(recipe=DetectorRecipe(), aoi=load_aoi(aoi) if aoi else None)
     ref = open_image(str(path))
     units = plan_units(ref, recipe_card(options.recipe), options)
     with rasterio.open(path) as ds:
@@ -145,6 +146,20 @@ def main() -> None:
                   f"{rec['remote']['requests']} requests, bytes {rec['bytes_ratio']:.3f}x the touched tiles",
                   flush=True)
             rounds.append(rec)
+        # a remote run with an area of interest over a tenth of the scene: the COG is read
+        # only where the chips are
+        aoi = write_aoi(cog, 0.1)
+        aoi_bytes, aoi_tiles, _ = touched_tile_bytes(cog, aoi)
+        srv.reset()
+        run = detect([url], WORK / "remote_out_aoi", ["--aoi", str(aoi)])
+        stats = srv.stats()
+        result["remote_aoi"] = {
+            "fraction": 0.1, "touched_tiles": aoi_tiles, "touched_bytes": aoi_bytes, "bytes_sent": stats["bytes_sent"],
+            "requests": stats["requests"], "bytes_ratio": stats["bytes_sent"] / aoi_bytes,
+            "of_file": stats["bytes_sent"] / cog.stat().st_size, "job_s": run["job_s"],
+        }
+        print(f"remote --aoi 0.1: {stats['bytes_sent']} bytes, {result['remote_aoi']['bytes_ratio']:.3f}x the "
+              f"touched tiles, {result['remote_aoi']['of_file']:.3f} of the file", flush=True)
     result["rounds"] = rounds
     result["touched_tiles"] = {"bytes": tile_bytes, "count": n_touched, "of_tiles": n_tiles}
     result["throughput_ratio_job_median"] = statistics.median(r["ratio_job"] for r in rounds)
@@ -158,20 +173,26 @@ def main() -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=2))
 
 
-def bench_aoi(size: int, fraction: float, rounds: int) -> dict[str, Any]:
-    """``--aoi`` over a centred square of ``fraction`` of the scene against the full scene."""
-    cog = make_cog(size)
+def write_aoi(cog: Path, fraction: float) -> Path:
+    """A GeoJSON square over ``fraction`` of the scene, centred, in the scene's CRS."""
     with rasterio.open(cog) as ds:
         left, bottom, right, top = ds.bounds
         crs = ds.crs.to_string()
     side = (right - left) * fraction**0.5
     cx, cy = (left + right) / 2, (bottom + top) / 2
-    aoi = WORK / "remote" / f"aoi_{size}_{fraction}.geojson"
+    aoi = cog.parent / f"aoi_{cog.stem}_{fraction}.geojson"
     x0, y0, x1, y1 = cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2
     aoi.write_text(json.dumps({
         "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": crs}},
         "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
             [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}}]}))
+    return aoi
+
+
+def bench_aoi(size: int, fraction: float, rounds: int) -> dict[str, Any]:
+    """``--aoi`` over a centred square of ``fraction`` of the scene against the full scene."""
+    aoi = write_aoi(make_cog(size), fraction)
+    cog = make_cog(size)
     runs = []
     for k in range(rounds):
         order = ["full", "aoi"] if k % 2 == 0 else ["aoi", "full"]

@@ -34,6 +34,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RangeServ
     write_geotiff(root / "world.tif", 256, 256, crs=None)
     (root / "world.tfw").write_text("0.5\n0\n0\n-0.5\n2683000.25\n1248000.0\n")
     (root / "world.prj").write_text(rasterio.crs.CRS.from_epsg(2056).to_wkt())
+    # a PNG georeferenced by GDAL's .aux.xml beside it
+    with rasterio.Env(GDAL_PAM_ENABLED="YES"):
+        write_geotiff(root / "aux.png", 64, 48, driver="PNG", crs="EPSG:2056", transform=lv95_transform())
+    assert (root / "aux.png.aux.xml").exists()
     with RangeServer(root) as srv:
         yield srv, root
 
@@ -88,6 +92,12 @@ def test_world_file_and_prj_are_probed_by_name(served: tuple[RangeServer, Path])
     ref = open_image(srv.url("world.tif"))
     assert ref.georef_source == "worldfile" and ref.crs == "EPSG:2056"
     assert ref.transform is not None and ref.transform[2] == pytest.approx(2683000.0)
+
+
+def test_aux_xml_beside_a_remote_image_is_found_by_name(served: tuple[RangeServer, Path]) -> None:
+    srv, _ = served
+    ref = open_image(srv.url("aux.png"))
+    assert ref.georef_source == "aux.xml" and ref.crs == "EPSG:2056"
 
 
 def test_untiled_remote_tiff_warns_about_the_cost(

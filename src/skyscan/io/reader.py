@@ -30,6 +30,7 @@ A ``rasterio`` dataset is not thread-safe: use one :class:`ImageReader` per thre
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -186,9 +187,16 @@ def _check_file(path: str) -> None:
         raise ImageReadError(f"{path}: file is empty (0 bytes)")
 
 
+@functools.lru_cache(maxsize=1024)
+def _remote_aux_exists(path: str) -> bool:
+    """Whether a remote image has a GDAL ``.aux.xml`` (one request per image and process,
+    not one per open: every lane opens the image again)."""
+    return remote.exists(remote.sibling(path, remote.name_of(path) + ".aux.xml"))
+
+
 def _open_dataset(path: str) -> Any:
     env = gdal_env(path)
-    if remote.is_remote(path) and remote.exists(remote.sibling(path, remote.name_of(path) + ".aux.xml")):
+    if remote.is_remote(path) and _remote_aux_exists(path):
         env["GDAL_DISABLE_READDIR_ON_OPEN"] = "YES"  # let GDAL probe for (and read) it
     try:
         with rasterio.Env(**env), warnings.catch_warnings():
