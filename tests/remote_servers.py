@@ -1,6 +1,6 @@
 """Real servers on loopback for remote-input tests and benchmarks (started by the tests).
 
-- :class:`RangeServer`: a threaded HTTP/1.1 file server that honours ``Range`` requests
+- :class:`RangeServer`: a threaded HTTP/1.1 file server in a child process that honours ``Range`` requests
   (single and multiple ranges), counts the bytes it sends, and injects faults per file:
   latency per request, an HTTP status (404, 403, 500...), a disconnect after N bytes of a
   response, or a file served shorter than it is (truncated).
@@ -284,7 +284,8 @@ S3_ENV = {
 def moto_s3(bucket: str) -> Iterator[dict[str, str]]:
     """moto's standalone S3 server on loopback with ``bucket`` created; yields the
     environment GDAL (``/vsis3/``) and boto3 need (``AWS_S3_ENDPOINT`` = host:port)."""
-    pytest = __import__("pytest")
+    import pytest
+
     pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install -e '.[dev]')")
     boto3 = pytest.importorskip("boto3")
     port = _free_port()
