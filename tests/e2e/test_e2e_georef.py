@@ -242,8 +242,10 @@ def test_run_manifest_records_inputs_counts_model_versions_timings(run: dict[str
     assert m["counts"] == {"images": 8, "images_ok": 8, "failed": 0, "detections": n,
                            "detections_by_class": m["counts"]["detections_by_class"],
                            # the test model's card declares no validated range
-                           "detections_in_validated_range": {"true": 0, "false": 0, "null": n}}
+                           "detections_in_validated_range": {"true": 0, "false": 0, "null": n},
+                           "images_skipped": 0}  # (only --aoi skips images)
     assert m["images_outside_validated_range"] == [] and m["model"]["validated"] is None
+    assert m["skipped"] == []
     assert sum(m["counts"]["detections_by_class"].values()) == n
     assert m["model"]["gsd"] == 0.5 and m["model"]["classes"] == ["car", "truck", "bus"]
     assert m["run_id"] == run["det"].column("run_id")[0].as_py()
