@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from rasters import lv95_transform, write_geotiff
+from rasters import lv95_transform, write_fgdc_xml, write_geotiff, write_plain_png
 from remote_servers import Fault, RangeServer
-from skyscan.errors import ImageReadError, RemoteReadError
+from skyscan.errors import ImageReadError, MetadataError, RemoteReadError
 from skyscan.io import remote
 from skyscan.io.reader import ImageReader, ReadOptions, open_image
 from skyscan.io.sources import expand_inputs, unique_image_ids
@@ -34,6 +34,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RangeServ
     write_geotiff(root / "world.tif", 256, 256, crs=None)
     (root / "world.tfw").write_text("0.5\n0\n0\n-0.5\n2683000.25\n1248000.0\n")
     (root / "world.prj").write_text(rasterio.crs.CRS.from_epsg(2056).to_wkt())
+    # a plain PNG with an FGDC XML sidecar (bounds in degrees), and one with a hostile one
+    write_plain_png(root / "fgdc.png", 40, 30)
+    write_fgdc_xml(root / "fgdc.xml", 8.50, 47.30, 8.51, 47.31)
+    write_plain_png(root / "hostile.png", 40, 30)
+    (root / "hostile.xml").write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<m>&x;</m>\n')
     # a PNG georeferenced by GDAL's .aux.xml beside it
     with rasterio.Env(GDAL_PAM_ENABLED="YES"):
         write_geotiff(root / "aux.png", 64, 48, driver="PNG", crs="EPSG:2056", transform=lv95_transform())
@@ -98,6 +104,14 @@ def test_aux_xml_beside_a_remote_image_is_found_by_name(served: tuple[RangeServe
     srv, _ = served
     ref = open_image(srv.url("aux.png"))
     assert ref.georef_source == "aux.xml" and ref.crs == "EPSG:2056"
+
+
+def test_xml_sidecars_beside_remote_images_are_read_safely(served: tuple[RangeServer, Path]) -> None:
+    srv, _ = served
+    ref = open_image(srv.url("fgdc.png"))
+    assert ref.georef_source == "sidecar" and ref.crs == "EPSG:4326"
+    with pytest.raises(MetadataError, match="hostile"):
+        open_image(srv.url("hostile.png"))
 
 
 def test_untiled_remote_tiff_warns_about_the_cost(
