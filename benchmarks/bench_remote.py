@@ -12,7 +12,9 @@
    run's chips touch (each tile counted once; the header and sidecar probes are extra);
 3. ``--aoi``: with ``--aoi-fraction F``, a run with an area of interest covering F of the
    scene (a centred square) against the full scene (local disk), time ratio (``--aoi-only``
-   runs only this; ``--out`` names the results file).
+   runs only this; ``--out`` names the results file);
+4. ``--plan-items N``: ``skyscan plan`` over a folder of N small generated GeoTIFFs (headers
+   only): wall time and peak memory against N/10 of them, to show memory per item.
 
 Writes benchmarks/results/remote.json.
 """
@@ -107,8 +109,15 @@ def main() -> None:
     ap.add_argument("--aoi-fraction", type=float, default=0.0, help="also time --aoi over this fraction")
     ap.add_argument("--aoi-size", type=int, default=0, help="scene side of the --aoi run (default --size)")
     ap.add_argument("--aoi-only", action="store_true", help="only the --aoi runs")
+    ap.add_argument("--plan-items", type=int, default=0, help="only skyscan plan over this many small images")
     ap.add_argument("--out", default="remote.json", help="file name under benchmarks/results")
     args = ap.parse_args()
+    if args.plan_items:
+        out = bench_plan(args.plan_items)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / args.out).write_text(json.dumps(out, indent=2) + "\n")
+        print(json.dumps(out, indent=2))
+        return
     if args.aoi_only:
         aoi = bench_aoi(args.aoi_size or args.size, args.aoi_fraction or 0.1, args.rounds)
         aoi["command"] = "python benchmarks/bench_remote.py " + " ".join(sys.argv[1:])
@@ -209,6 +218,44 @@ def bench_aoi(size: int, fraction: float, rounds: int) -> dict[str, Any]:
             "time_ratio_job_median": statistics.median(r["time_ratio_job"] for r in runs),
             "time_ratio_wall_median": statistics.median(r["time_ratio_wall"] for r in runs),
             "target": "<= 0.15"}
+
+
+
+def bench_plan(n: int) -> dict[str, Any]:
+    """``skyscan plan`` over ``n`` and ``n // 10`` small GeoTIFFs: wall time and peak RSS."""
+    import resource
+
+    import numpy as np
+    from rasterio.transform import Affine
+
+    folder = WORK / "plan" / str(n)
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        data = np.full((3, 64, 64), 90, np.uint8)
+        for k in range(n):
+            t = Affine(0.25, 0, 594_000 + 16 * (k % 1000), 0, -0.25, 5_760_000 - 16 * (k // 1000))
+            with rasterio.open(folder / f"t{k:06d}.tif", "w", driver="GTiff", width=64, height=64, count=3,
+                               dtype="uint8", crs="EPSG:32631", transform=t) as dst:
+                dst.write(data)
+    small = WORK / "plan" / f"{n}_tenth"
+    if not small.exists():
+        small.mkdir(parents=True)
+        for f in sorted(folder.iterdir())[: n // 10]:
+            os.link(f, small / f.name)
+    out: dict[str, Any] = {"command": "python benchmarks/bench_remote.py " + " ".join(sys.argv[1:])}
+    for name, target in (("tenth", small), ("all", folder)):
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "skyscan", "plan", str(target), "--json", "--rate", "20"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        stdout, _ = proc.communicate()
+        wall = time.perf_counter() - t0
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # cumulative: the larger run comes last
+        totals = json.loads(stdout.splitlines()[-1])["totals"]
+        out[name] = {"items": totals["images"], "wall_s": round(wall, 2), "max_rss_mib_so_far": round(usage.ru_maxrss / 1024, 1),
+                     "ms_per_item": round(1000 * wall / max(1, totals["images"]), 2)}
+        print(name, out[name], flush=True)
+    return out
 
 
 if __name__ == "__main__":
