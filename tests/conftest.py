@@ -5,8 +5,11 @@ clear reason when ``../shared/data`` is absent; unit tests make tiny rasters the
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,3 +25,20 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "README.md").is_file():
         pytest.skip(f"real imagery not found at {SHARED_DATA} (set SKYSCAN_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One real headless Chromium for every browser test (Debian's ``chromium`` driven by
+    ``playwright``; its own browser downloads are never used), or skip. One per session:
+    Playwright's sync API refuses a second one while the first is running."""
+    sys.path.insert(0, str(Path(__file__).parent / "viz"))
+    from map_samples import CHROMIUM, CHROMIUM_ARGS
+
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.skip(f"headless Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
