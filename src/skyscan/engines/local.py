@@ -30,6 +30,7 @@ from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
 from skyscan.io.remote import display_path, redact
 from skyscan.pipeline import DetectOptions, chip_batches, detect_batches, finalize_image, plan_units
+from skyscan.run import plural
 from skyscan.run_state import OUTSIDE_AOI, PartStore
 from skyscan.types import ImageRef
 
@@ -139,7 +140,7 @@ def _finish(
         store.write_detections(item.path, table)
         ref = item.ref
         logger.info(
-            "%s: %d detections (%d x %d px, georef %s, GSD %s)", display_path(item.path), table.num_rows,
+            "%s: %s (%d x %d px, georef %s, GSD %s)", display_path(item.path), plural(table.num_rows, "detection"),
             ref.width, ref.height, ref.georef_source,
             f"{ref.gsd:.3g} m" if ref.gsd is not None else "unknown",
         )
