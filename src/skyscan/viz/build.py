@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -178,8 +180,12 @@ def build_map(
     max_markers: int = 5000,
     basemap: bool = True,
     imagery_max_size: int = 1024,
+    page_dir: str | Path | None = None,
+    full_paths: bool = False,
 ) -> MapResult:
-    """Build the page; see :func:`skyscan.viz.make_map` for the arguments."""
+    """Build the page; see :func:`skyscan.viz.make_map` for the arguments. ``page_dir``:
+    the folder the page will be written to; local paths are shown relative to it (names
+    only without it) unless ``full_paths``."""
     if not isinstance(max_markers, int | np.integer) or max_markers < 0:
         raise InputError(f"'max_markers' must be an integer >= 0 (got {max_markers!r})")
     started = time.perf_counter()
@@ -237,6 +243,13 @@ def build_map(
         if cluster_layer is not None:
             vectors["clusters"] = cluster_layer
 
+    def shown(path: str) -> str:
+        return path if full_paths else page_path(path, page_dir)
+
+    for overlay in overlays:
+        overlay["path"] = shown(str(overlay["path"]))
+    if not full_paths:
+        notes = [_ABSOLUTE_PATH.sub(lambda m: shown(m.group(0)), note) for note in notes]
     colours = class_colours(points.class_names)
     data = {
         "title": title,
@@ -248,7 +261,7 @@ def build_map(
             for n, c in points.class_counts().items()
         ],
         "images": points.image_names,
-        "image_paths": points.image_paths,
+        "image_paths": [shown(p) for p in points.image_paths],
         "markers": markers,
         "heat": heat.to_json(),
         "overlays": overlays,
@@ -271,6 +284,30 @@ def build_map(
         n_heat_cells=int(heat.count.size), n_overlays=len(overlays), notes=notes,
         seconds=time.perf_counter() - started,
     )
+
+
+# an absolute POSIX path inside a note (up to a space, quote, colon, comma or bracket)
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s:,;'\"()\[\]]+/)*[^\s:,;'\"()\[\]/]+")
+
+
+def page_path(path: str, page_dir: str | Path | None) -> str:
+    """How the page names a local file: relative to the page's folder, or its name alone
+    when the page has no folder yet, so that a page sent to someone else does not carry
+    the sender's directory layout.
+
+    >>> page_path("/data/tiles/a.tif", "/data/out")
+    '../tiles/a.tif'
+    >>> page_path("/data/tiles/a.tif", None)
+    'a.tif'
+    """
+    if not path or "://" in path:
+        return path
+    if page_dir is None:
+        return Path(path).name
+    try:
+        return Path(os.path.relpath(Path(path).absolute(), Path(page_dir).absolute())).as_posix()
+    except ValueError:  # another drive
+        return Path(path).name
 
 
 def _empty_frame() -> Any:
@@ -300,6 +337,7 @@ def make_map(
     title: str = "skyscan",
     max_markers: int = 5000,
     basemap: bool = True,
+    full_paths: bool = False,
 ) -> Path | str:
     """Make a self-contained, offline HTML map of detections.
 
@@ -311,6 +349,8 @@ def make_map(
     ``clusters``: cluster hulls (GeoDataFrame / file) or detections with a ``cluster_id``.
     ``max_markers``: individual markers (highest scores first); the heatmap always counts
     every detection. ``basemap``: offer OpenStreetMap tiles when the browser is online.
+    ``full_paths``: name local images by their paths as given; by default the page names
+    them relative to ``output``'s folder (by file name when ``output`` is None).
 
     Writes ``output`` and returns its path, or returns the HTML when ``output`` is None.
     Rows that cannot be placed and inputs that cannot be read are reported in the page
@@ -319,6 +359,7 @@ def make_map(
     result = build_map(
         detections, imagery=imagery, zones=zones, h3_resolution=h3_resolution,
         clusters=clusters, title=title, max_markers=max_markers, basemap=basemap,
+        page_dir=Path(output).parent if output is not None else None, full_paths=full_paths,
     )
     if output is None:
         return result.html
