@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,33 @@ def open_map(browser: object, html_path: str, width: int = 1000, height: int = 7
     page.route("**/*", lambda route: _file_only(route, log))
     page.goto("file://" + os.path.abspath(html_path))
     page.wait_for_function("window.skyscan && window.skyscan.ready === true", timeout=60_000)
+    wait_for_network_quiet(page, log)
     return page, log
+
+
+def wait_for_network_quiet(page: Any, log: PageLog, quiet_ms: int = 300, timeout_ms: int = 20_000) -> None:
+    """Wait until the page has settled: every request it made outside file:// has been
+    refused by our route and reported failed, and nothing new came for ``quiet_ms``.
+
+    "Ready" means the map is drawn; the basemap's tile requests (refused, offline) and
+    their events still arrive after it, so a test that compared them right away raced.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    last, still_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright deliver the pending events
+        outside = [u for u in log.requests if not u.startswith(("file://", "data:"))]
+        now = (len(log.requests), len(log.aborted), len(log.failed))
+        if now != last:
+            last, still_since = now, time.monotonic()
+            continue
+        settled = sorted(log.aborted) == sorted(outside) and len(log.failed) >= len(outside)
+        if settled and time.monotonic() - still_since >= quiet_ms / 1000:
+            return
+    raise AssertionError(
+        f"the page did not settle in {timeout_ms} ms: {len(log.requests)} requests, "
+        f"{len(log.aborted)} refused, {len(log.failed)} failed"
+    )
 
 
 def _file_only(route: Any, log: PageLog) -> None:

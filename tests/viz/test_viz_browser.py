@@ -71,6 +71,24 @@ def test_loads_offline_without_errors(browser: Any, map_file: str) -> None:
         page.close()
 
 
+def test_open_map_waits_for_requests_made_after_ready(browser: Any, tmp_path: Path) -> None:
+    """Tile requests that start after the page reports ready (as the basemap's do) are
+    all refused and counted before a test looks at them."""
+    page_file = tmp_path / "late.html"
+    page_file.write_text(
+        "<html><body><script>window.skyscan = {ready: true};"
+        "setTimeout(() => { for (let i = 0; i < 11; i++) {"
+        "  const img = new Image(); img.src = `https://tile.openstreetmap.org/1/0/${i}.png`; } }, 150);"
+        "</script></body></html>"
+    )
+    page, log = open_map(browser, str(page_file))
+    try:
+        others = [u for u in log.requests if not u.startswith(("file://", "data:"))]
+        assert len(others) == 11 and sorted(log.aborted) == sorted(others)
+    finally:
+        page.close()
+
+
 def test_heatmap_is_drawn_where_the_detections_are(browser: Any, map_file: str) -> None:
     page, log = open_map(browser, map_file)
     try:
