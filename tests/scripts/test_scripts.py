@@ -70,5 +70,7 @@ def test_demo_installs_only_what_it_runs_and_says_what_it_does(repo: tuple[Path,
 def test_the_test_command_brings_the_heavy_extras(repo: tuple[Path, Path]) -> None:
     root, log = repo
     _run(root, "test.sh")
-    installs = " ".join(c for c in log.read_text().splitlines() if c.startswith("pip "))
+    calls = log.read_text().splitlines()
+    installs = " ".join(c for c in calls if c.startswith("pip "))
+    assert any("-m mkdocs build --strict" in c for c in calls)  # the API reference, warnings as errors
     assert "torch==2.13.0" in installs and "dev" in installs and "spark" in installs and "train" in installs
