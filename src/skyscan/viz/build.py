@@ -299,13 +299,18 @@ def page_path(path: str, page_dir: str | Path | None) -> str:
     '../tiles/a.tif'
     >>> page_path("/data/tiles/a.tif", None)
     'a.tif'
+    >>> page_path("/data/tiles/a.tif", "/home/me/out")  # nothing shared but the root
+    'a.tif'
     """
     if not path or "://" in path:
         return path
     if page_dir is None:
         return Path(path).name
+    image, page = os.path.abspath(path), os.path.abspath(page_dir)
     try:
-        return Path(os.path.relpath(Path(path).absolute(), Path(page_dir).absolute())).as_posix()
+        if os.path.dirname(os.path.commonpath([image, page])) == os.path.commonpath([image, page]):
+            return Path(path).name  # they share only the root: a relative path would spell it out
+        return Path(os.path.relpath(image, page)).as_posix()
     except ValueError:  # another drive
         return Path(path).name
 
