@@ -163,8 +163,7 @@ def run_detect(
             [error_table(run_id, [(f.path, f.stage, type(f.error).__name__, str(f.error)) for f in failures]), errors]
         )
     # GeoJSON is encoded in Python (holding the GIL) while the Parquet files are encoded
-    # and compressed by Arrow (which releases it): side by side, 87 against 96 ms for the
-    # 100 MP scene's outputs (medians of six, `python benchmarks/bench_parts.py outputs`).
+    # and compressed by Arrow (which releases it), so the two run side by side.
     with ThreadPoolExecutor(1) as side:
         geojson_done = side.submit(write_geojson, detections, outdir / "detections.geojson") if geojson else None
         write_geoparquet(detections, outdir / "detections.parquet")
@@ -299,12 +298,8 @@ def _version(name: str) -> str | None:
     """The installed version of package ``name``.
 
     A module the run already imported answers with its ``__version__`` (the packages
-    listed in the manifest all set it); ``importlib.metadata`` is the fallback, as it
-    scans the installed distributions: 8-13 ms for the seven in a fresh process (four
-    runs of ``python -c "import time, numpy, pyarrow, rasterio, pyproj, onnxruntime,
-    shapely, click; import importlib.metadata as m; t = time.perf_counter();
-    [m.version(n) for n in ('numpy', 'pyarrow', 'rasterio', 'shapely', 'pyproj',
-    'onnxruntime', 'skyscan')]; print(time.perf_counter() - t)"``).
+    listed in the manifest all set it); ``importlib.metadata``, which scans the installed
+    distributions and so slows every command's start, is the fallback.
     """
     loaded = getattr(sys.modules.get(name), "__version__", None)
     if isinstance(loaded, str):
