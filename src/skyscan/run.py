@@ -205,6 +205,8 @@ def plural(n: int, word: str) -> str:
 
 
 def _failure_records(errors: pa.Table) -> tuple[tuple[str, str, str, str], ...]:
+    if not errors.num_rows:
+        return ()
     columns = [errors.column(name).to_pylist() for name in ("path", "stage", "error_type", "message")]
     return tuple(zip(*columns, strict=True))
 

@@ -60,9 +60,12 @@ def test_loads_offline_without_errors(browser: Any, map_file: str) -> None:
     try:
         assert log.unexpected() == []
         # Nothing but the page itself (and optional tiles) is requested: Leaflet is inlined.
-        others = [u for u in log.requests if not u.startswith(("file://", "data:"))]
+        others = log.outside()
         assert all("tile.openstreetmap.org" in u for u in others), others
-        assert sorted(log.aborted) == sorted(others)  # the network was really blocked
+        # the network was really blocked: no answer came, every request ended refused by
+        # our route or cancelled by the page, and the route refused nothing else
+        assert log.answered == [] and sorted(log.outside_failed()) == sorted(others)
+        assert set(log.aborted) <= set(others)
         assert page.evaluate("typeof L") == "object"
         if others:  # offline: the basemap gives way to "No basemap" and the legend says so
             assert "basemap unavailable" in page.inner_text(".skyscan-legend")
@@ -78,13 +81,13 @@ def test_open_map_waits_for_requests_made_after_ready(browser: Any, tmp_path: Pa
     page_file.write_text(
         "<html><body><script>window.skyscan = {ready: true};"
         "setTimeout(() => { for (let i = 0; i < 11; i++) {"
-        "  const img = new Image(); img.src = `https://tile.openstreetmap.org/1/0/${i}.png`; } }, 150);"
+        "  const img = new Image(); img.src = `https://tile.openstreetmap.org/1/0/${i}.png`; } }, 50);"
         "</script></body></html>"
     )
     page, log = open_map(browser, str(page_file))
     try:
-        others = [u for u in log.requests if not u.startswith(("file://", "data:"))]
-        assert len(others) == 11 and sorted(log.aborted) == sorted(others)
+        others = log.outside()
+        assert len(others) == 11 and sorted(log.aborted) == sorted(others) == sorted(log.outside_failed())
     finally:
         page.close()
 
