@@ -92,6 +92,22 @@ def test_open_map_waits_for_requests_made_after_ready(browser: Any, tmp_path: Pa
         page.close()
 
 
+def test_opens_on_the_densest_place_not_on_every_continent(browser: Any, tmp_path: Path,
+                                                           detections: pd.DataFrame) -> None:
+    far = detections.iloc[:2].assign(lon=[115.16, -104.77], lat=[-8.58, 38.95], image_id="elsewhere")
+    page_file = make_map(pd.concat([detections, far], ignore_index=True), tmp_path / "map.html")
+    page, _ = open_map(browser, str(page_file))
+    try:
+        view = page.evaluate("() => { const b = skyscan.map.getBounds(); "
+                             "return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast(), skyscan.map.getZoom()]; }")
+        south, west, north, east, zoom = view
+        assert zoom >= 15, view
+        assert south <= DENSE[1] <= north and west <= DENSE[0] <= east
+        assert not (west <= 115.16 <= east) and not (west <= -104.77 <= east)
+    finally:
+        page.close()
+
+
 def test_heatmap_is_drawn_where_the_detections_are(browser: Any, map_file: str) -> None:
     page, log = open_map(browser, map_file)
     try:

@@ -113,6 +113,31 @@ def _view_bounds(points: MapPoints, overlays: list[dict[str, Any]], layers: list
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
+def densest_view(lon: np.ndarray, lat: np.ndarray, cell_deg: float = 0.01,
+                 spread_deg: float = 0.5) -> list[list[float]] | None:
+    """[[south, west], [north, east]] around the detections nearest the densest place,
+    when they spread wider than ``spread_deg`` (about 50 km; None otherwise): the
+    ``cell_deg`` cell (about a kilometre) holding most detections and its eight
+    neighbours. The page opens there instead of on everything at once, which for images
+    on several continents shows a grey page with a few dots.
+
+    >>> lon = np.array([8.540, 8.541, 8.542, 115.16])
+    >>> lat = np.array([47.370, 47.371, 47.372, -8.58])
+    >>> densest_view(lon, lat)
+    [[47.37, 8.54], [47.372, 8.542]]
+    >>> densest_view(lon[:3], lat[:3]) is None  # one place: the page shows it all
+    True
+    """
+    if not len(lon) or max(np.ptp(lon), np.ptp(lat)) <= spread_deg:
+        return None
+    col = np.floor(np.asarray(lon) / cell_deg).astype(np.int64)
+    row = np.floor(np.asarray(lat) / cell_deg).astype(np.int64)
+    cells, counts = np.unique(np.stack([col, row], axis=1), axis=0, return_counts=True)
+    best_col, best_row = cells[int(np.argmax(counts))]
+    near = (np.abs(col - best_col) <= 1) & (np.abs(row - best_row) <= 1)
+    return [[float(lat[near].min()), float(lon[near].min())], [float(lat[near].max()), float(lon[near].max())]]
+
+
 def _all_coords(collection: dict[str, Any]) -> np.ndarray:
     out: list[list[float]] = []
 
@@ -267,6 +292,7 @@ def build_map(
         "overlays": overlays,
         "vectors": vectors,
         "bounds": _view_bounds(points, overlays, list(vectors.values())),
+        "view": densest_view(points.lon, points.lat),
         "basemap": bool(basemap),
         "notes": notes,
         "leaflet_version": leaflet.version,

@@ -530,8 +530,9 @@
     map.createPane('skyscanHeat').style.zIndex = 410;
     map.createPane('skyscanVectors').style.zIndex = 420;
     map.createPane('skyscanPoints').style.zIndex = 450;
-    if (data.bounds) {
-      map.fitBounds(data.bounds, { padding: [30, 30], maxZoom: 19 });
+    if (data.view || data.bounds) {
+      // open where most detections are (everything at once can span continents)
+      map.fitBounds(data.view || data.bounds, { padding: [30, 30], maxZoom: 19 });
     } else {
       map.setView([20, 0], 2);
     }
