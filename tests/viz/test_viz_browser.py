@@ -94,7 +94,7 @@ def test_open_map_waits_for_requests_made_after_ready(browser: Any, tmp_path: Pa
 
 def test_opens_on_the_densest_place_not_on_every_continent(browser: Any, tmp_path: Path,
                                                            detections: pd.DataFrame) -> None:
-    far = detections.iloc[:2].assign(lon=[115.16, -104.77], lat=[-8.58, 38.95], image_id="elsewhere")
+    far = detections.iloc[:2].assign(lon=[115.16, -104.77], lat=[-8.58, 38.95], image_id=["bali", "colorado"])
     page_file = make_map(pd.concat([detections, far], ignore_index=True), tmp_path / "map.html")
     page, _ = open_map(browser, str(page_file))
     try:
@@ -104,6 +104,14 @@ def test_opens_on_the_densest_place_not_on_every_continent(browser: Any, tmp_pat
         assert zoom >= 15, view
         assert south <= DENSE[1] <= north and west <= DENSE[0] <= east
         assert not (west <= 115.16 <= east) and not (west <= -104.77 <= east)
+        # the legend lists the images, most detections first, and jumps to one
+        options = page.eval_on_selector_all(".skyscan-places option", "os => os.map(o => o.textContent)")
+        assert options[1].startswith("scene_a") and any(o.startswith("bali") for o in options)
+        index = next(i for i, o in enumerate(options) if o.startswith("bali")) - 1
+        page.select_option(".skyscan-places", str(index))
+        settle(page)
+        centre = page.evaluate("() => { const c = skyscan.map.getCenter(); return [c.lng, c.lat]; }")
+        assert centre == pytest.approx([115.16, -8.58], abs=1e-3)
     finally:
         page.close()
 

@@ -138,6 +138,31 @@ def densest_view(lon: np.ndarray, lat: np.ndarray, cell_deg: float = 0.01,
     return [[float(lat[near].min()), float(lon[near].min())], [float(lat[near].max()), float(lon[near].max())]]
 
 
+MAX_PLACES = 200
+
+
+def image_places(points: MapPoints, limit: int = MAX_PLACES) -> list[dict[str, Any]]:
+    """The images to jump between, most detections first: name, count and the bounds of
+    their detections ([[south, west], [north, east]]); none when there is only one."""
+    if not len(points):
+        return []
+    codes = np.asarray(points.image_codes)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    if len(starts) < 2:
+        return []
+    lon, lat = np.asarray(points.lon)[order], np.asarray(points.lat)[order]
+    counts = np.diff(np.r_[starts, len(order)])
+    places = [
+        {"name": points.image_names[int(codes[order][s])] or "(no image id)", "count": int(n),
+         "bounds": [[float(np.min(lat[s:s + n])), float(np.min(lon[s:s + n]))],
+                    [float(np.max(lat[s:s + n])), float(np.max(lon[s:s + n]))]]}
+        for s, n in zip(starts, counts, strict=True)
+    ]
+    places.sort(key=lambda p: (-int(p["count"]), str(p["name"])))
+    return places[:limit]
+
+
 def _all_coords(collection: dict[str, Any]) -> np.ndarray:
     out: list[list[float]] = []
 
@@ -293,6 +318,7 @@ def build_map(
         "vectors": vectors,
         "bounds": _view_bounds(points, overlays, list(vectors.values())),
         "view": densest_view(points.lon, points.lat),
+        "places": image_places(points),
         "basemap": bool(basemap),
         "notes": notes,
         "leaflet_version": leaflet.version,
