@@ -153,13 +153,13 @@ def image_places(points: MapPoints, limit: int = MAX_PLACES) -> list[dict[str, A
         return []
     lon, lat = np.asarray(points.lon)[order], np.asarray(points.lat)[order]
     counts = np.diff(np.r_[starts, len(order)])
-    places = [
+    places: list[dict[str, Any]] = [
         {"name": points.image_names[int(codes[order][s])] or "(no image id)", "count": int(n),
          "bounds": [[float(np.min(lat[s:s + n])), float(np.min(lon[s:s + n]))],
                     [float(np.max(lat[s:s + n])), float(np.max(lon[s:s + n]))]]}
         for s, n in zip(starts, counts, strict=True)
     ]
-    places.sort(key=lambda p: (-int(p["count"]), str(p["name"])))
+    places.sort(key=lambda p: (-p["count"], p["name"]))
     return places[:limit]
 
 
