@@ -3,7 +3,8 @@
 OUTDIR holds ``detections.parquet`` (GeoParquet, EPSG:4326), ``detections.geojson``,
 ``errors.parquet`` (one row per input that failed) and ``run.json`` (the manifest).
 While a run is under way it also holds ``_parts/`` (checkpoints, see
-:mod:`skyscan.run_state`); a finished run removes it.
+:mod:`skyscan.run_state`); a finished run removes it, unless some input failed for a
+passing reason (a server error, a cut connection) that ``--resume`` can try again.
 """
 
 from __future__ import annotations
@@ -185,8 +186,10 @@ def run_detect(
     manifest["skipped"] = skipped
     manifest["options_digest"] = digest  # what a later --resume compares with
     write_json(manifest, outdir / "run.json")
-    # a finished run leaves only its documented outputs: the checkpoints have done their job
-    shutil.rmtree(outdir / PARTS_DIR, ignore_errors=True)
+    # a finished run leaves only its documented outputs: the checkpoints have done their
+    # job, unless some input failed for a passing reason and --resume can still try it
+    if not store.pending_retries():
+        shutil.rmtree(outdir / PARTS_DIR, ignore_errors=True)
     logger.info(
         "run %s: %d detections in %d images, %d failed; outputs in %s",
         run_id, detections.num_rows, n_ok, n_failed, outdir,
@@ -217,7 +220,7 @@ def _finished_run(outdir: Path, inputs: Sequence[str | Path], digest: str) -> Ru
     manifest: dict[str, Any] = json.loads((outdir / "run.json").read_text(encoding="utf-8"))
     if manifest.get("options_digest") != digest or manifest.get("inputs") != [str(i) for i in inputs]:
         raise InputError(
-            f"{outdir}: cannot resume: the run there finished with other inputs or options; "
+            f"{outdir}: cannot resume: the run there finished with different options or inputs; "
             "pass --overwrite to start over, or choose another output directory"
         )
     logger.info("run %s in %s had finished; nothing to resume", manifest["run_id"], outdir)
