@@ -122,7 +122,7 @@ def best_ceiling(two_thread: object, one_thread: object, lanes: int, log: dict[s
     """The model alone run the fastest of three ways: one session on every core, or one
     one-thread session per core side by side, each with one ``session.run`` per batch of
     16; or side by side through the detector's own stages (one call per chip, as the
-    pipeline runs it since session 9). All are logged; the fastest is the ceiling."""
+    pipeline runs it). All are logged; the fastest is the ceiling."""
     whole = ceiling_mps(two_thread, session_only=session_only)
     side = lanes_ceiling_mps(one_thread, lanes, session_only=session_only)
     side_stages = lanes_ceiling_mps(one_thread, lanes, session_only=session_only, stages=True)

@@ -1,4 +1,4 @@
-"""Parts of the local engine's time, one measurement per subcommand (issue 2, session 7).
+"""Parts of the local engine's time, one measurement per subcommand .
 
     .venv/bin/python benchmarks/bench_parts.py PART [--runs N]
 
@@ -25,10 +25,10 @@
   256 px chips, ``--chip-size 512 --overlap 0.1``, ``--chip-size 1024 --overlap 0.05`` (the
   same ~51 px overlap) and the int8 model, alternated: wall time, image megapixels per
   second, and how many of the default run's detections each finds again (same class,
-  IoU >= 0.5) (session 8);
+  IoU >= 0.5);
 - ``faults``: minor page faults and system CPU of a fresh command on the 100 MP scene and
   on a one-chip scene;
-- ``budget``: where the CPU of the 100 MP scene goes (session 9): per stage, thread CPU
+- ``budget``: where the CPU of the 100 MP scene goes: per stage, thread CPU
   seconds summed over the lanes (read, prepare, infer, finish) and on the main thread
   (open, plan, finalize, write), in-process runs; the CPU of decoding every tile of the
   scene once (GDAL, one thread), the floor of reading it; and fresh commands' wall time,
@@ -36,7 +36,7 @@
   must do, reading the chips and running the model on them in two lanes, against the
   model alone;
 - ``calls``: the 100 MP scene in one process with the model run in one ONNX call per
-  batch of 16 chips and in one call per chip, alternated: wall time and CPU (session 9).
+  batch of 16 chips and in one call per chip, alternated: wall time and CPU.
 
 Prints the figures and merges them into benchmarks/results/parts.json.
 """
@@ -140,7 +140,7 @@ def finish(runs: int) -> dict[str, Any]:
             _append_batch(cols, ref, batch, detector.finish(out))
         stage.append((time.perf_counter() - t) / len(batches))
         t = time.perf_counter()
-        for out in outputs:  # one batch's ONNX calls (one dict before session 9)
+        for out in outputs:  # one batch's ONNX calls (one dict from a tree that ran one call per batch)
             for call in [out] if isinstance(out, dict) else out:
                 _local_maxima(call["heatmap"], detector.score_threshold)
         peaks.append((time.perf_counter() - t) / len(outputs))
@@ -500,8 +500,10 @@ def main() -> None:
     parser.add_argument("part", choices=["gap", "open", "finish", "tile", "outputs", "warm", "tiles", "geojson",
                                          "imports", "bytecode", "faults", "chips", "budget", "calls"])
     parser.add_argument("--runs", type=int, default=4)
-    parser.add_argument("--baseline", default="f7245c6", help="commit for 'tiles' (the one before the one-lane change)")
+    parser.add_argument("--baseline", default=None, help="commit for 'tiles' to compare with (e.g. the previous release)")
     args = parser.parse_args()
+    if args.part == "tiles" and not args.baseline:
+        parser.error("'tiles' compares with another commit: give --baseline COMMIT")
     WORK.mkdir(parents=True, exist_ok=True)
     measure: dict[str, Callable[[], dict[str, Any]]] = {
         "gap": lambda: gap(args.runs), "open": lambda: open_cost(args.runs), "finish": lambda: finish(args.runs),

@@ -1,6 +1,6 @@
 """Fixed cost of a fresh ``skyscan detect``: this checkout against a baseline commit.
 
-    .venv/bin/python benchmarks/bench_startup.py [--baseline 3941fdb] [--runs 7]
+    .venv/bin/python benchmarks/bench_startup.py --baseline COMMIT [--runs 7]
 
 Both run ``python -m skyscan -q detect`` on the same one-chip 256 px GeoTIFF (interpreter
 start, imports, model load, one chip, outputs, exit), alternating, in this venv; the
@@ -38,7 +38,7 @@ def fresh_command_s(src: Path, scene: Path, out: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--baseline", default="3941fdb", help="commit to compare with (default: session 4's last)")
+    parser.add_argument("--baseline", required=True, help="commit to compare with (e.g. the previous release)")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,26 @@ counts and dtypes, world-file georeferencing and nodata.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine
+
+
+@contextmanager
+def _create(path: str | Path, **kwargs: Any) -> Iterator[Any]:
+    """``rasterio.open(path, "w", ...)`` without the warning GDAL gives for images written
+    without georeferencing on purpose (plain PNGs, world-file images, pixel-space scenes)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **kwargs) as dst:
+            yield dst
 
 
 def utm_transform(gsd: float = 0.5, x0: float = 594_000.0, y0: float = 5_758_000.0) -> Affine:
@@ -60,7 +75,7 @@ def write_geotiff(
     if nodata is not None:
         kwargs["nodata"] = nodata
     kwargs.update(profile)
-    with rasterio.open(path, "w", **kwargs) as dst:
+    with _create(path, **kwargs) as dst:
         dst.write(data)
     return path
 
@@ -73,7 +88,7 @@ def write_png_with_worldfile(
     path = Path(path)
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 255, size=(3, height, width)).astype("uint8")
-    with rasterio.open(path, "w", driver="PNG", width=width, height=height, count=3, dtype="uint8") as dst:
+    with _create(path, driver="PNG", width=width, height=height, count=3, dtype="uint8") as dst:
         dst.write(data)
     aux = path.with_name(path.name + ".aux.xml")
     if aux.exists():
@@ -96,7 +111,7 @@ def write_jpeg_with_worldfile(
     path = Path(path)
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 255, size=(3, height, width)).astype("uint8")
-    with rasterio.open(path, "w", driver="JPEG", width=width, height=height, count=3, dtype="uint8") as dst:
+    with _create(path, driver="JPEG", width=width, height=height, count=3, dtype="uint8") as dst:
         dst.write(data)
     aux = path.with_name(path.name + ".aux.xml")
     if aux.exists():
@@ -115,7 +130,7 @@ def write_plain_png(path: str | Path, width: int = 40, height: int = 30, *, coun
     path = Path(path)
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 255, size=(count, height, width)).astype("uint8")
-    with rasterio.open(path, "w", driver="PNG", width=width, height=height, count=count, dtype="uint8") as dst:
+    with _create(path, driver="PNG", width=width, height=height, count=count, dtype="uint8") as dst:
         dst.write(data)
     aux = path.with_name(path.name + ".aux.xml")
     if aux.exists():

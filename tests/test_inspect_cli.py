@@ -33,7 +33,7 @@ def test_text_output_and_exit_code(images: Path) -> None:
     assert "crs: EPSG:32631   gsd: 0.500 m   georef: geotiff" in out
     assert "crs: EPSG:2056" in out and "crs: none (pixel space)" in out
     assert "FAILED" in out and "w.png (read): CRSError" in out and "--crs" in out
-    assert "3 image(s) described, 1 failed" in result.stderr
+    assert "3 images described, 1 failed" in result.stderr
 
 
 def test_user_crs_makes_everything_succeed_and_json(images: Path) -> None:

@@ -5,8 +5,8 @@ windowed read resampled to the model's input size.
 
 >>> chip_size_in_source(512, image_gsd=0.15, model_gsd=0.3)
 1024
->>> [(w.col_off, w.row_off) for w in plan_chips(1000, 600, chip_src=512, out_size=512)]
-[(0, 0), (409, 0), (488, 0), (0, 88), (409, 88), (488, 88)]
+>>> print(*[(w.col_off, w.row_off) for w in plan_chips(1000, 600, chip_src=512, out_size=512)])
+(0, 0) (409, 0) (488, 0) (0, 88) (409, 88) (488, 88)
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """A detection run: inputs → engine → outputs in OUTDIR, resumable.
 
 OUTDIR holds ``detections.parquet`` (GeoParquet, EPSG:4326), ``detections.geojson``,
-``errors.parquet`` (one row per input that failed), ``run.json`` (the manifest) and
-``_parts/`` (checkpoints, see :mod:`skyscan.run_state`).
+``errors.parquet`` (one row per input that failed) and ``run.json`` (the manifest).
+While a run is under way it also holds ``_parts/`` (checkpoints, see
+:mod:`skyscan.run_state`); a finished run removes it, unless some input failed for a
+passing reason (a server error, a cut connection) that ``--resume`` can try again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import platform
 import shutil
@@ -48,6 +51,10 @@ class RunResult:
     n_failed: int
     n_detections: int
     manifest: dict[str, Any]
+    #: (path, stage, error type, message) of every input that failed, in input order
+    failures: tuple[tuple[str, str, str, str], ...] = ()
+    #: ``resume`` found the run already finished and left its outputs as they were
+    already_finished: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -109,8 +116,10 @@ def run_detect(
     outdir = Path(outdir)
     started, run_t0 = time.time(), time.perf_counter()
     state = prepare_outdir(outdir, overwrite=overwrite, resume=resume)
-    paths, failures = expand_inputs(inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed)
     digest = _options_digest(options)
+    if resume and state is None and (outdir / "run.json").is_file():
+        return _finished_run(outdir, inputs, digest)
+    paths, failures = expand_inputs(inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed)
     if state is not None:
         run_id = str(state["run_id"])
         if state.get("options_digest") != digest:
@@ -126,8 +135,8 @@ def run_detect(
         run_id = uuid.uuid4().hex[:12]
     save_state(outdir, {"run_id": run_id, "options_digest": digest, "engine": engine})
     logger.info(
-        "run %s: %d images from %d inputs (%d inputs matched nothing), engine %s",
-        run_id, len(paths), len(inputs), len(failures), engine,
+        "run %s: %s from %s (%d matched nothing), engine %s",
+        run_id, plural(len(paths), "image"), plural(len(inputs), "input"), len(failures), engine,
     )
     if on_paths:
         on_paths(len(paths))
@@ -155,8 +164,7 @@ def run_detect(
             [error_table(run_id, [(f.path, f.stage, type(f.error).__name__, str(f.error)) for f in failures]), errors]
         )
     # GeoJSON is encoded in Python (holding the GIL) while the Parquet files are encoded
-    # and compressed by Arrow (which releases it): side by side, 87 against 96 ms for the
-    # 100 MP scene's outputs (medians of six, `python benchmarks/bench_parts.py outputs`).
+    # and compressed by Arrow (which releases it), so the two run side by side.
     with ThreadPoolExecutor(1) as side:
         geojson_done = side.submit(write_geojson, detections, outdir / "detections.geojson") if geojson else None
         write_geoparquet(detections, outdir / "detections.parquet")
@@ -176,12 +184,56 @@ def run_detect(
     )
     manifest["counts"]["images_skipped"] = len(skipped)
     manifest["skipped"] = skipped
+    manifest["options_digest"] = digest  # what a later --resume compares with
     write_json(manifest, outdir / "run.json")
+    # a finished run leaves only its documented outputs: the checkpoints have done their
+    # job, unless some input failed for a passing reason and --resume can still try it
+    if not store.pending_retries():
+        shutil.rmtree(outdir / PARTS_DIR, ignore_errors=True)
     logger.info(
         "run %s: %d detections in %d images, %d failed; outputs in %s",
         run_id, detections.num_rows, n_ok, n_failed, outdir,
     )
-    return RunResult(outdir, run_id, len(paths) + len(failures), n_ok, n_failed, detections.num_rows, manifest)
+    return RunResult(outdir, run_id, len(paths) + len(failures), n_ok, n_failed, detections.num_rows, manifest,
+                     _failure_records(errors))
+
+
+def plural(n: int, word: str) -> str:
+    """``1 image``, ``2 images``.
+
+    >>> plural(1, "image"), plural(0, "input")
+    ('1 image', '0 inputs')
+    """
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def _failure_records(errors: pa.Table) -> tuple[tuple[str, str, str, str], ...]:
+    if not errors.num_rows:
+        return ()
+    columns = [errors.column(name).to_pylist() for name in ("path", "stage", "error_type", "message")]
+    return tuple(zip(*columns, strict=True))
+
+
+def _finished_run(outdir: Path, inputs: Sequence[str | Path], digest: str) -> RunResult:
+    """``resume`` of a run that already finished: nothing to redo when it had the same
+    inputs and options; anything else is refused, as its checkpoints are gone."""
+    manifest: dict[str, Any] = json.loads((outdir / "run.json").read_text(encoding="utf-8"))
+    if manifest.get("options_digest") != digest or manifest.get("inputs") != [str(i) for i in inputs]:
+        raise InputError(
+            f"{outdir}: cannot resume: the run there finished with different options or inputs; "
+            "pass --overwrite to start over, or choose another output directory"
+        )
+    logger.info("run %s in %s had finished; nothing to resume", manifest["run_id"], outdir)
+    counts = manifest["counts"]
+    failures: tuple[tuple[str, str, str, str], ...] = ()
+    if counts["failed"]:
+        import pyarrow.parquet as pq
+
+        failures = _failure_records(pq.read_table(outdir / "errors.parquet"))
+    images = set(manifest["images"])
+    n_inputs = len(images) + sum(1 for f in failures if f[0] not in images)
+    return RunResult(outdir, str(manifest["run_id"]), n_inputs, counts["images_ok"],
+                     counts["failed"], counts["detections"], manifest, failures, already_finished=True)
 
 
 def _manifest(
@@ -251,12 +303,8 @@ def _version(name: str) -> str | None:
     """The installed version of package ``name``.
 
     A module the run already imported answers with its ``__version__`` (the packages
-    listed in the manifest all set it); ``importlib.metadata`` is the fallback, as it
-    scans the installed distributions: 8-13 ms for the seven in a fresh process (four
-    runs of ``python -c "import time, numpy, pyarrow, rasterio, pyproj, onnxruntime,
-    shapely, click; import importlib.metadata as m; t = time.perf_counter();
-    [m.version(n) for n in ('numpy', 'pyarrow', 'rasterio', 'shapely', 'pyproj',
-    'onnxruntime', 'skyscan')]; print(time.perf_counter() - t)"``).
+    listed in the manifest all set it); ``importlib.metadata``, which scans the installed
+    distributions and so slows every command's start, is the fallback.
     """
     loaded = getattr(sys.modules.get(name), "__version__", None)
     if isinstance(loaded, str):

@@ -71,6 +71,10 @@ class PartStore:
                 out.append(json.loads(self._skip(path).read_text(encoding="utf-8")))
         return out
 
+    def pending_retries(self) -> bool:
+        """Some input ended in a transient error that ``--resume`` will try again."""
+        return any(self.dir.glob("*.retry.arrow"))
+
     def has_part(self, path: str) -> bool:
         """Any part, including a transient error's: the input has its row in this run."""
         return self.is_done(path) or self._retry(path).exists()

@@ -120,3 +120,20 @@ def test_cluster_writes_labels_and_cluster_table(det_path: Path, tmp_path: Path)
 def test_unknown_output_extension(det_path: Path, tmp_path: Path) -> None:
     result = run("cluster", str(det_path), str(tmp_path / "out.xlsx"), "--eps-m", "20")
     assert result.exit_code == 1 and "extension must be one of" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["within", "join", "aggregate", "cluster"])
+def test_every_command_takes_dash_o(command: str, det_path: Path, zones_path: Path, tmp_path: Path) -> None:
+    """One output convention for all commands: -o/--output (the positional OUTPUT still works)."""
+    extra = {"within": [AOI_WKT, "--area-crs", "EPSG:4326"], "join": [str(zones_path)],
+             "aggregate": ["--h3-res", "8"], "cluster": ["--eps-m", "20"]}[command]
+    out = tmp_path / f"{command}.parquet"
+    result = run(command, str(det_path), *extra, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    long = run(command, str(det_path), *extra, "--output", str(tmp_path / f"{command}2.parquet"))
+    assert long.exit_code == 0, long.output
+    missing = CliRunner().invoke(cli, [command, str(det_path), *extra])
+    assert missing.exit_code == 2 and "-o/--output" in missing.output
+    both = CliRunner().invoke(cli, [command, str(det_path), *extra, str(tmp_path / "a.csv"), "-o", str(tmp_path / "b.csv")])
+    assert both.exit_code == 2 and "not both" in both.output

@@ -161,3 +161,30 @@ def test_calls_are_joined_only_when_their_outputs_line_up() -> None:
     assert _join_calls(boxes) is None
     assert _join_calls(boxes[:1]) is boxes[0]
     assert _join_calls([]) is None
+
+
+@pytest.mark.parametrize("name", ["vehicles", "vehicles-int8"])
+def test_shipped_cards_record_paths_relative_to_the_data_root(name: str) -> None:
+    """A card names no machine's directory layout: data paths are relative to the data
+    root, which the card names once."""
+    import json
+    import re
+    from importlib.resources import files
+
+    text = files("skyscan.detectors").joinpath("models", f"{name}.json").read_text()
+    card = json.loads(text)
+    assert not re.search(r'"/(work|home|tmp|Users|mnt|data)/', text)
+    assert not re.search(r"\s/(work|home|tmp|Users|mnt)/", text)
+    assert card["data_root"].startswith("$DATA")
+    assert card["training"]["sources"][0]["images"] == "kit-ais-munich/images"
+
+
+def test_portable_paths_in_a_recorded_card(tmp_path: Path) -> None:
+    from skyscan.train.run import portable_paths
+
+    report = {"sources": [{"images": str(tmp_path / "kit" / "images")}],
+              "command": f"skyscan evaluate {tmp_path}/kit/images --labels {tmp_path}/kit/labels"}
+    assert portable_paths(report, tmp_path) == {
+        "sources": [{"images": "kit/images"}],
+        "command": "skyscan evaluate $DATA/kit/images --labels $DATA/kit/labels",
+    }

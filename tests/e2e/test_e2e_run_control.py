@@ -50,8 +50,8 @@ def test_verbose_shows_progress_summary_and_each_image(first: dict[str, Any]) ->
     assert "5 detections in 5 images (0 failed)" in err  # the summary (also without -v)
     assert "detect: 100%" in err and "5/5" in err  # progress bar
     for i in range(5):
-        assert f"scene_{i}.tif: 1 detections" in err
-    assert "5 images from 1 inputs" in err
+        assert f"scene_{i}.tif: 1 detection (" in err
+    assert "5 images from 1 input (" in err
     assert first["res"].stdout == ""
 
 
@@ -69,48 +69,65 @@ def test_an_existing_outdir_is_refused_and_left_alone(first: dict[str, Any], ima
     assert (out / "detections.parquet").read_bytes() == before
 
 
+def test_a_finished_run_leaves_only_the_documented_outputs(first: dict[str, Any]) -> None:
+    names = sorted(p.name for p in first["out"].iterdir())
+    assert names == ["detections.geojson", "detections.parquet", "errors.parquet", "run.json"]
+
+
 def test_resume_of_a_finished_run_redoes_nothing(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     shutil.copytree(first["out"], out)
-    parts = _parts(out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     res = skyscan("detect", images, "-o", out, "--model", blob_model, "--resume")
     assert res.returncode == 0, res.stderr
-    assert _parts(out) == parts  # no part rewritten
-    det, _, manifest = read_outputs(out)
-    assert det.equals(first["tables"][0])  # same run id, same rows
-    assert manifest["resumed"] is True and manifest["run_id"] == first["tables"][2]["run_id"]
+    assert "nothing to resume" in res.stderr and "5 detections in 5 images" in res.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing redone or rewritten
+    other = skyscan("-q", "detect", images / "scene_0.tif", "-o", out, "--model", blob_model, "--resume")
+    assert other.returncode == 1 and "cannot resume" in other.stderr and "--overwrite" in other.stderr
+
+
+def _interrupted(out: Path, images: Path, blob_model: Path) -> None:
+    """A run that stopped before its outputs: here it cannot write them (errors.parquet is
+    taken by a folder), so every image's part is written and the outputs are not."""
+    (out / "errors.parquet").mkdir(parents=True)
+    (out / "errors.parquet" / "keep").write_text("")
+    res = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume")
+    assert res.returncode != 0
+    shutil.rmtree(out / "errors.parquet")
+    for name in ("detections.parquet", "detections.geojson", "run.json"):
+        (out / name).unlink(missing_ok=True)
 
 
 def test_resume_finishes_only_what_is_missing(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    shutil.copytree(first["out"], out)
-    # as if the run died after three images: two parts and the final outputs never written
+    _interrupted(out, images, blob_model)
+    # as if the run died after three images: two parts never written
     lost = _part_files(out, "det")[:2]
     assert len(lost) == 2
-    for p in [*lost, out / "detections.parquet", out / "detections.geojson", out / "errors.parquet", out / "run.json"]:
+    for p in lost:
         p.unlink()
-    kept = {k: v for k, v in _parts(out).items()}
-    res = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume")
+    assert len(_parts(out)) == 3
+    res = skyscan("-v", "detect", images, "-o", out, "--model", blob_model, "--resume")
     assert res.returncode == 0, res.stderr
-    after = _parts(out)
-    assert {k: after[k] for k in kept} == kept  # finished images were not redone
-    assert all(p.name in after for p in lost)
+    assert res.stderr.count(": 1 detection (") == 2  # finished images were not redone
     det = pq.read_table(out / "detections.parquet")
-    assert det.equals(first["tables"][0])
+    assert det.drop(["run_id"]).equals(first["tables"][0].drop(["run_id"]))
     assert len(set(det.column("detection_id").to_pylist())) == det.num_rows == 5
+    assert not (out / "_parts").exists()
 
 
 def test_resume_refuses_other_options_but_allows_speed_settings(first: dict[str, Any], images: Path,
                                                                 blob_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    shutil.copytree(first["out"], out)
-    before = (out / "run.json").read_bytes()
+    _interrupted(out, images, blob_model)
+    state = (out / "_parts" / "state.json").read_bytes()
     other = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume", "--overlap", "0.3")
     assert other.returncode == 1 and "cannot resume" in other.stderr and "--overwrite" in other.stderr
-    assert (out / "run.json").read_bytes() == before  # nothing rewritten with mixed options
+    assert (out / "_parts" / "state.json").read_bytes() == state and not (out / "run.json").exists()
     faster = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume", "--batch-size", "3")
     assert faster.returncode == 0, faster.stderr
-    assert pq.read_table(out / "detections.parquet").equals(first["tables"][0])
+    det = pq.read_table(out / "detections.parquet")
+    assert det.drop(["run_id"]).equals(first["tables"][0].drop(["run_id"]))
 
 
 def test_overwrite_replaces_the_previous_run(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
@@ -123,7 +140,6 @@ def test_overwrite_replaces_the_previous_run(first: dict[str, Any], images: Path
     det, err, manifest = read_outputs(out)
     assert set(det.column("image_id").to_pylist()) == {"scene_0"}  # nothing left from the old run
     assert manifest["run_id"] != first["tables"][2]["run_id"] and err.num_rows == 0
-    assert len(_part_files(out, "det")) == 1
     assert not (out / "map.html").exists()  # an output of the old run
     assert (out / "my_notes.md").read_text() == "not skyscan's"  # only skyscan's files are replaced
 

@@ -43,7 +43,7 @@ def test_out_of_range_images_are_flagged_warned_and_summarised(tmp_path: Path, r
     assert res.returncode == 0, res.stderr
     assert f"{coarse}: GSD 1 m (validated: 0.4-0.6 m), outside the validated range" in res.stderr
     assert f"{pan}: pan imagery (validated: rgb), outside the validated range" in res.stderr
-    assert "image(s) outside the model's validated range" in res.stderr
+    assert "in 2 images outside the model's validated range" in res.stderr
     table = pq.read_table(tmp_path / "out" / "detections.parquet")
     flags = dict(zip(table.column("image_path").to_pylist(), table.column("in_validated_range").to_pylist(), strict=False))
     assert flags == {str(inside): True, str(coarse): False, str(pan): False}

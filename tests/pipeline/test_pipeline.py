@@ -67,7 +67,7 @@ def test_rows_are_georeferenced_through_the_affine(tmp_path: Path, blob_model: P
     px = (row["px_xmin"] + row["px_xmax"]) / 2
     py = (row["px_ymin"] + row["px_ymax"]) / 2
     t = utm_transform(0.5)
-    x, y = t * (px, py)
+    x, y = t @ (px, py)
     lon, lat = Transformer.from_crs("EPSG:32631", "EPSG:4326", always_xy=True).transform(x, y)
     assert row["georeferenced"] and row["src_crs"] == "EPSG:32631"
     assert abs(row["lon"] - lon) < 1e-9 and abs(row["lat"] - lat) < 1e-9

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,7 @@ class PageLog:
         self.console_errors: list[tuple[str, str]] = []  # (text, url of the source)
         self.page_errors: list[str] = []
         self.aborted: list[str] = []  # requests our route refused (everything not file://)
+        self.answered: list[str] = []  # responses to requests outside file:// and data: (none, offline)
 
     def unexpected(self, allowed_host: str = "tile.openstreetmap.org") -> list[str]:
         """Failed requests and console errors not caused by optional basemap tiles."""
@@ -54,6 +56,15 @@ class PageLog:
         bad += [f"page error {e}" for e in self.page_errors]
         return bad
 
+    def outside(self) -> list[str]:
+        """Requests the page made beyond file:// and data: (the basemap's tiles)."""
+        return [u for u in self.requests if not u.startswith(("file://", "data:"))]
+
+    def outside_failed(self) -> list[str]:
+        """Of those, the ones that ended: refused by our route, or cancelled by the page
+        first (Leaflet drops the tiles of a view it left)."""
+        return [u for u in self.failed if not u.startswith(("file://", "data:"))]
+
 
 def open_map(browser: object, html_path: str, width: int = 1000, height: int = 700) -> tuple[object, PageLog]:
     """Open a map file with every http(s) request aborted; wait until it is ready."""
@@ -61,12 +72,38 @@ def open_map(browser: object, html_path: str, width: int = 1000, height: int = 7
     page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
     page.on("request", lambda r: log.requests.append(r.url))
     page.on("requestfailed", lambda r: log.failed.append(r.url))
+    page.on("response", lambda r: not r.url.startswith(("file://", "data:")) and log.answered.append(r.url))
     page.on("pageerror", lambda e: log.page_errors.append(str(e)))
     page.on("console", lambda m: m.type == "error" and log.console_errors.append((m.text, m.location.get("url", ""))))
     page.route("**/*", lambda route: _file_only(route, log))
     page.goto("file://" + os.path.abspath(html_path))
     page.wait_for_function("window.skyscan && window.skyscan.ready === true", timeout=60_000)
+    wait_for_network_quiet(page, log)
     return page, log
+
+
+def wait_for_network_quiet(page: Any, log: PageLog, quiet_ms: int = 500, timeout_ms: int = 20_000) -> None:
+    """Wait until the page has settled: every request it made outside file:// has ended
+    (refused by our route, or cancelled by the page) and nothing new came for ``quiet_ms``.
+
+    "Ready" means the map is drawn; the basemap's tile requests (refused, offline) and
+    their events still arrive after it, so a test that compared them right away raced.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    last, still_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright deliver the pending events
+        now = (len(log.requests), len(log.aborted), len(log.failed))
+        if now != last:
+            last, still_since = now, time.monotonic()
+            continue
+        settled = sorted(log.outside_failed()) == sorted(log.outside())
+        if settled and time.monotonic() - still_since >= quiet_ms / 1000:
+            return
+    raise AssertionError(
+        f"the page did not settle in {timeout_ms} ms: {len(log.requests)} requests, "
+        f"{len(log.aborted)} refused, {len(log.failed)} failed"
+    )
 
 
 def _file_only(route: Any, log: PageLog) -> None:

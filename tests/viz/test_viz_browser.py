@@ -60,13 +60,58 @@ def test_loads_offline_without_errors(browser: Any, map_file: str) -> None:
     try:
         assert log.unexpected() == []
         # Nothing but the page itself (and optional tiles) is requested: Leaflet is inlined.
-        others = [u for u in log.requests if not u.startswith(("file://", "data:"))]
+        others = log.outside()
         assert all("tile.openstreetmap.org" in u for u in others), others
-        assert sorted(log.aborted) == sorted(others)  # the network was really blocked
+        # the network was really blocked: no answer came, every request ended refused by
+        # our route or cancelled by the page, and the route refused nothing else
+        assert log.answered == [] and sorted(log.outside_failed()) == sorted(others)
+        assert set(log.aborted) <= set(others)
         assert page.evaluate("typeof L") == "object"
         if others:  # offline: the basemap gives way to "No basemap" and the legend says so
             assert "basemap unavailable" in page.inner_text(".skyscan-legend")
             assert page.evaluate("skyscan.map.hasLayer(skyscan.layers.none)")
+    finally:
+        page.close()
+
+
+def test_open_map_waits_for_requests_made_after_ready(browser: Any, tmp_path: Path) -> None:
+    """Tile requests that start after the page reports ready (as the basemap's do) are
+    all refused and counted before a test looks at them."""
+    page_file = tmp_path / "late.html"
+    page_file.write_text(
+        "<html><body><script>window.skyscan = {ready: true};"
+        "setTimeout(() => { for (let i = 0; i < 11; i++) {"
+        "  const img = new Image(); img.src = `https://tile.openstreetmap.org/1/0/${i}.png`; } }, 50);"
+        "</script></body></html>"
+    )
+    page, log = open_map(browser, str(page_file))
+    try:
+        others = log.outside()
+        assert len(others) == 11 and sorted(log.aborted) == sorted(others) == sorted(log.outside_failed())
+    finally:
+        page.close()
+
+
+def test_opens_on_the_densest_place_not_on_every_continent(browser: Any, tmp_path: Path,
+                                                           detections: pd.DataFrame) -> None:
+    far = detections.iloc[:2].assign(lon=[115.16, -104.77], lat=[-8.58, 38.95], image_id=["bali", "colorado"])
+    page_file = make_map(pd.concat([detections, far], ignore_index=True), tmp_path / "map.html")
+    page, _ = open_map(browser, str(page_file))
+    try:
+        view = page.evaluate("() => { const b = skyscan.map.getBounds(); "
+                             "return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast(), skyscan.map.getZoom()]; }")
+        south, west, north, east, zoom = view
+        assert zoom >= 15, view
+        assert south <= DENSE[1] <= north and west <= DENSE[0] <= east
+        assert not (west <= 115.16 <= east) and not (west <= -104.77 <= east)
+        # the legend lists the images, most detections first, and jumps to one
+        options = page.eval_on_selector_all(".skyscan-places option", "os => os.map(o => o.textContent)")
+        assert options[1].startswith("scene_a") and any(o.startswith("bali") for o in options)
+        index = next(i for i, o in enumerate(options) if o.startswith("bali")) - 1
+        page.select_option(".skyscan-places", str(index))
+        settle(page)
+        centre = page.evaluate("() => { const c = skyscan.map.getCenter(); return [c.lng, c.lat]; }")
+        assert centre == pytest.approx([115.16, -8.58], abs=1e-3)
     finally:
         page.close()
 

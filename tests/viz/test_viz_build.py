@@ -191,3 +191,17 @@ def test_clusters_from_analytics_table_and_labelled_detections(tmp_path: Path, d
     result.detections.to_parquet(labelled)
     fc = _data(build_map(detections, clusters=labelled).html)["vectors"]["clusters"]
     assert sorted(f["properties"]["size"] for f in fc["features"]) == sizes
+
+
+def test_places_to_jump_between_most_detections_first() -> None:
+    import pandas as pd
+
+    from skyscan.viz.build import image_places
+    from skyscan.viz.points import load_points
+
+    frame = pd.DataFrame({"lon": [4.0, 4.001, 4.002, 115.0], "lat": [51.0, 51.001, 51.002, -8.5],
+                          "class_name": "car", "score": 0.9, "image_id": ["a", "a", "a", "b"]})
+    places = image_places(load_points(frame))
+    assert [(p["name"], p["count"]) for p in places] == [("a", 3), ("b", 1)]
+    assert places[0]["bounds"] == [[51.0, 4.0], [51.002, 4.002]]
+    assert image_places(load_points(frame[frame.image_id == "a"])) == []

@@ -56,3 +56,34 @@ def test_entry_point(tmp_path: Path, detections: pd.DataFrame) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert out.is_file() and '"basemap":false' in out.read_text()
+
+
+def test_the_page_embeds_no_absolute_local_paths(tmp_path: Path, detections: pd.DataFrame) -> None:
+    """A page mailed to a colleague does not carry the sender's directory layout: images
+    are named relative to the page unless --full-paths asks otherwise."""
+    data = tmp_path / "data"
+    data.mkdir()
+    image = write_geotiff(data / "scene.tif", 32, 32)
+    unplaced = data / "pixels.png"
+    unplaced.write_bytes(b"not an image")
+    frame = detections.assign(image_path=str(image.resolve()))
+    parquet = tmp_path / "d.parquet"
+    frame.to_parquet(parquet)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    args = ["map", str(parquet), "-o", str(out_dir / "map.html"), "--imagery", str(image.resolve()),
+            "--imagery", str(unplaced.resolve()), "--imagery", str(data.resolve() / "missing.tif")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    page = (out_dir / "map.html").read_text()
+    assert str(tmp_path.resolve()) not in page and str(tmp_path) not in page
+    assert "../data/scene.tif" in page
+    full = CliRunner().invoke(cli, [*args, "--overwrite", "--full-paths"])
+    assert full.exit_code == 0 and str(image.resolve()) in (out_dir / "map.html").read_text()
+
+
+def test_an_html_string_names_images_only(tmp_path: Path, detections: pd.DataFrame) -> None:
+    from skyscan.viz import make_map
+
+    image = write_geotiff(tmp_path / "scene.tif", 32, 32)
+    page = make_map(detections.assign(image_path=str(image.resolve())), imagery=[image.resolve()])
+    assert isinstance(page, str) and str(tmp_path) not in page and "scene.tif" in page

@@ -54,6 +54,24 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
                         help="CRS of a detections file that declares none (normally EPSG:4326).")(func)
 
 
+def _output(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``-o/--output OUTPUT``, the convention of every command; the older trailing
+    positional OUTPUT is still accepted."""
+    func = click.argument("output_arg", metavar="[OUTPUT]", required=False,
+                          type=click.Path(dir_okay=False))(func)
+    return click.option("-o", "--output", "output_opt", default=None, type=click.Path(dir_okay=False),
+                        help="Output file; its extension picks the format (.parquet, .geojson, .csv).")(func)
+
+
+def _pick_output(output_opt: str | None, output_arg: str | None) -> str:
+    if output_opt is not None and output_arg is not None and output_opt != output_arg:
+        raise click.UsageError(f"give the output once: -o {output_opt!r} or {output_arg!r}, not both")
+    output = output_opt if output_opt is not None else output_arg
+    if output is None:
+        raise click.UsageError("missing the output: give -o/--output OUTPUT (e.g. -o result.parquet)")
+    return output
+
+
 def _read(detections: str, detections_crs: str | None) -> Any:
     from skyscan.analytics.frames import read_detections
 
@@ -63,7 +81,7 @@ def _read(detections: str, detections_crs: str | None) -> Any:
 @click.command("within")
 @click.argument("detections", type=click.Path(dir_okay=False))
 @click.argument("area")
-@click.argument("output", type=click.Path(dir_okay=False))
+@_output
 @click.option("--area-crs", default=None, metavar="CRS", help="CRS of an area without one (WKT, shapefile without .prj).")
 @click.option("--layer", default=None, help="Layer of a multi-layer file (GeoPackage).")
 @click.option("--using", type=click.Choice(["centroid", "footprint"]), default="centroid", show_default=True,
@@ -71,14 +89,15 @@ def _read(detections: str, detections_crs: str | None) -> Any:
 @click.option("--predicate", type=click.Choice(["intersects", "within"]), default="intersects", show_default=True,
               help="'intersects' keeps detections touching the area; 'within' only those entirely inside.")
 @_common
-def within_command(detections: str, area: str, output: str, area_crs: str | None, layer: str | None,
+def within_command(detections: str, area: str, output_opt: str | None, output_arg: str | None, area_crs: str | None, layer: str | None,
                    using: str, predicate: str, overwrite: bool, detections_crs: str | None) -> None:
     """Keep the DETECTIONS inside AREA (a GeoJSON, GeoParquet, shapefile or GeoPackage
-    path, or a WKT polygon) and write them to OUTPUT."""
+    path, or a WKT polygon) and write them to OUTPUT (``-o``)."""
     from skyscan.analytics.areas import read_areas
     from skyscan.analytics.output import write_table
     from skyscan.analytics.within import within_area
 
+    output = _pick_output(output_opt, output_arg)
     with _errors():
         _start([output], overwrite)
         areas = read_areas(area, crs=area_crs, layer=layer, crs_flag="area-crs")
@@ -90,7 +109,7 @@ def within_command(detections: str, area: str, output: str, area_crs: str | None
 @click.command("join")
 @click.argument("detections", type=click.Path(dir_okay=False))
 @click.argument("zones")
-@click.argument("output", type=click.Path(dir_okay=False))
+@_output
 @click.option("--zones-crs", default=None, metavar="CRS", help="CRS of zones without one (WKT, shapefile without .prj).")
 @click.option("--layer", default=None, help="Layer of a multi-layer file (GeoPackage).")
 @click.option("--using", type=click.Choice(["centroid", "footprint"]), default="centroid", show_default=True)
@@ -101,7 +120,7 @@ def within_command(detections: str, area: str, output: str, area_crs: str | None
               help="'left' keeps detections in no zone (zone columns empty).")
 @click.option("--zone-column", "zone_columns", multiple=True, help="Zone attribute to carry (repeatable; default all).")
 @_common
-def join_command(detections: str, zones: str, output: str, zones_crs: str | None, layer: str | None,
+def join_command(detections: str, zones: str, output_opt: str | None, output_arg: str | None, zones_crs: str | None, layer: str | None,
                  using: str, predicate: str, distance_m: float | None, how: str,
                  zone_columns: tuple[str, ...], overwrite: bool, detections_crs: str | None) -> None:
     """Join DETECTIONS with ZONES (polygons; any geometry for dwithin) and write each
@@ -110,6 +129,7 @@ def join_command(detections: str, zones: str, output: str, zones_crs: str | None
     from skyscan.analytics.join import check_predicate, spatial_join
     from skyscan.analytics.output import write_table
 
+    output = _pick_output(output_opt, output_arg)
     with _errors():
         check_predicate(predicate, distance_m)
         _start([output], overwrite)
@@ -122,7 +142,7 @@ def join_command(detections: str, zones: str, output: str, zones_crs: str | None
 
 @click.command("aggregate")
 @click.argument("detections", type=click.Path(dir_okay=False))
-@click.argument("output", type=click.Path(dir_okay=False))
+@_output
 @click.option("--zones", default=None, help="Count per zone of this file (or WKT).")
 @click.option("--zones-crs", default=None, metavar="CRS", help="CRS of zones without one.")
 @click.option("--layer", default=None, help="Layer of a multi-layer zones file (GeoPackage).")
@@ -130,7 +150,7 @@ def join_command(detections: str, zones: str, output: str, zones_crs: str | None
 @click.option("--by", multiple=True, help="Also group by this column, e.g. class_name, meta_capture_date (repeatable).")
 @click.option("--pivot", default=None, help="Turn one --by column into count columns (e.g. two capture dates side by side).")
 @_common
-def aggregate_command(detections: str, output: str, zones: str | None, zones_crs: str | None,
+def aggregate_command(detections: str, output_opt: str | None, output_arg: str | None, zones: str | None, zones_crs: str | None,
                       layer: str | None, h3_res: int | None, by: tuple[str, ...], pivot: str | None,
                       overwrite: bool, detections_crs: str | None) -> None:
     """Count DETECTIONS per zone (--zones), per H3 cell (--h3-res) or per columns only
@@ -145,6 +165,7 @@ def aggregate_command(detections: str, output: str, zones: str | None, zones_crs
     from skyscan.analytics.output import write_table
     from skyscan.errors import InputError
 
+    output = _pick_output(output_opt, output_arg)
     with _errors():
         if zones is not None and h3_res is not None:
             raise InputError("give either --zones or --h3-res, not both")
@@ -171,19 +192,20 @@ def aggregate_command(detections: str, output: str, zones: str | None, zones_crs
 
 @click.command("cluster")
 @click.argument("detections", type=click.Path(dir_okay=False))
-@click.argument("output", type=click.Path(dir_okay=False))
+@_output
 @click.option("--eps-m", type=float, required=True, help="DBSCAN neighbourhood radius in metres.")
 @click.option("--min-samples", type=int, default=3, show_default=True, help="Detections needed to form a cluster core.")
 @click.option("--clusters", "clusters_output", default=None, type=click.Path(dir_okay=False),
               help="Also write the cluster table (hull polygon, size, classes) here.")
 @_common
-def cluster_command(detections: str, output: str, eps_m: float, min_samples: int,
+def cluster_command(detections: str, output_opt: str | None, output_arg: str | None, eps_m: float, min_samples: int,
                     clusters_output: str | None, overwrite: bool, detections_crs: str | None) -> None:
     """Cluster DETECTIONS with DBSCAN (distance in metres) and write them with a
     ``cluster_id`` (-1: noise) to OUTPUT; --clusters writes one row per cluster."""
     from skyscan.analytics.cluster import cluster_detections
     from skyscan.analytics.output import write_table
 
+    output = _pick_output(output_opt, output_arg)
     with _errors():
         _start([output, clusters_output], overwrite)
         result = cluster_detections(_read(detections, detections_crs), eps_m=eps_m, min_samples=min_samples)

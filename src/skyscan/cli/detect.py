@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from skyscan.cli.options import metadata_option
 from skyscan.cli.progress import Progress
 from skyscan.errors import SkyscanError
 
@@ -30,7 +31,7 @@ from skyscan.errors import SkyscanError
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into directories.")
 @click.option("--sample-ratio", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Process a deterministic sample of the inputs (0-1].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
-@click.option("--metadata", "metadata_table", default=None, type=click.Path(exists=True, dir_okay=False), help="CSV/Parquet table of per-image attributes keyed by image_id.")
+@metadata_option
 @click.option("--xml-mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="JSON of XPaths for vendor XML sidecars.")
 @click.option("--aoi", default=None, metavar="FILE|WKT", help="Area of interest: a vector file (GeoJSON, GeoPackage...; its CRS) or WKT (EPSG:4326, or 'SRID=2056;POLYGON(...)'). Only chips that touch it are read, detections outside it are dropped, images that miss it are skipped (listed in run.json).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output directory.")
@@ -115,21 +116,28 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
             bar.close()
         click.echo(f"skyscan detect: error: {exc}", err=True)
         sys.exit(1)
+    from skyscan.run import plural
+
     counts = result.manifest["counts"]
+    # every failed input on stderr with its reason (also with -q: these are errors)
+    for path, stage, error_type, message in result.failures:
+        click.echo(f"FAILED {path} ({stage}): {error_type}: {message}", err=True)
     if engine == "local":  # a Spark session is stopped at exit, so only the local engine
         from skyscan.cli import allow_fast_exit
 
         allow_fast_exit()
     if not quiet:
         skipped = f", {counts['images_skipped']} outside the area of interest" if counts.get("images_skipped") else ""
+        if result.already_finished:
+            click.echo(f"nothing to resume: the run in {outdir} had finished", err=True)
         click.echo(
-            f"{counts['detections']} detections in {counts['images_ok']} images "
+            f"{plural(counts['detections'], 'detection')} in {plural(counts['images_ok'], 'image')} "
             f"({counts['failed']} failed{skipped}) -> {outdir}", err=True
         )
         outside = result.manifest["counts"]["detections_in_validated_range"]["false"]
         if outside:
             n_images = len(result.manifest["images_outside_validated_range"])
-            click.echo(f"warning: {outside} detection(s) in {n_images} image(s) outside the model's validated range "
+            click.echo(f"warning: {plural(outside, 'detection')} in {plural(n_images, 'image')} outside the model's validated range "
                        "(flagged in_validated_range=false; see run.json)", err=True)
         if make_map:
             click.echo(f"map: {outdir / 'map.html'}", err=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from skyscan.cli.options import metadata_option
 from skyscan.errors import SkyscanError
 
 EXIT_SOME_FAILED = 3  # at least one input could not be described (2 is a usage error)
@@ -56,12 +57,7 @@ def _fmt_image(r: dict[str, Any]) -> str:
 @click.option(
     "--require-georef", is_flag=True, help="Report images without georeferencing as failures."
 )
-@click.option(
-    "--metadata",
-    "metadata_table",
-    default=None,
-    help="CSV/Parquet table of per-image attributes keyed by image_id or filename.",
-)
+@metadata_option
 @click.option(
     "--xml-mapping",
     default=None,
@@ -112,6 +108,8 @@ def inspect_command(
         for r in failed:
             click.echo(f"FAILED {r['path']} ({r['stage']}): {r['error_type']}: {r['message']}")
         n_ok = len(records) - len(failed)
-        click.echo(f"{n_ok} image(s) described, {len(failed)} failed", err=True)
+        from skyscan.run import plural
+
+        click.echo(f"{plural(n_ok, 'image')} described, {len(failed)} failed", err=True)
     if failed:
         sys.exit(EXIT_SOME_FAILED)

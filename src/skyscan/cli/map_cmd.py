@@ -19,11 +19,12 @@ from skyscan.errors import SkyscanError
 @click.option("--title", default="skyscan", show_default=True, help="Page title and legend heading.")
 @click.option("--max-markers", type=click.IntRange(min=0), default=5000, show_default=True, help="Individual markers (highest scores); the heatmap counts every detection.")
 @click.option("--no-basemap", is_flag=True, help="Do not offer OpenStreetMap tiles, even online.")
+@click.option("--full-paths", is_flag=True, help="Name local images in the page by their full paths [default: relative to the page].")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.pass_context
 def map_command(ctx: click.Context, detections: str, output: str, imagery: tuple[str, ...],
                 zones: str | None, h3_resolution: int | None, clusters: str | None, title: str,
-                max_markers: int, no_basemap: bool, overwrite: bool) -> None:
+                max_markers: int, no_basemap: bool, full_paths: bool, overwrite: bool) -> None:
     """Write an offline HTML map of DETECTIONS (GeoParquet, GeoJSON or CSV): heatmap,
     markers per class with popups, imagery overlay, optional H3 / zone / cluster layers.
 
@@ -39,6 +40,7 @@ def map_command(ctx: click.Context, detections: str, output: str, imagery: tuple
         result = build_map(
             detections, imagery=list(imagery) or None, zones=zones, h3_resolution=h3_resolution,
             clusters=clusters, title=title, max_markers=max_markers, basemap=not no_basemap,
+            page_dir=out.parent, full_paths=full_paths,
         )
     except SkyscanError as exc:
         raise click.ClickException(str(exc)) from exc

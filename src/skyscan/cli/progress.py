@@ -3,12 +3,8 @@
 On a terminal the line is redrawn in place, at most every ``REDRAW_S``; in a log (stderr
 not a terminal) a new line is written at most every ``LOG_EVERY_S`` and once at the end,
 so a batch job's log gets a heartbeat without a line per image. Written here rather than
-taken from tqdm, whose import and first bar cost 12-26 ms of every ``skyscan detect``
-before any pixel is read (its version lookup scans the installed distributions). Nine
-fresh runs of ``python -c "import time, sys, numpy, pyarrow, rasterio, pyproj,
-onnxruntime, shapely, click; t = time.perf_counter(); import tqdm;
-tqdm.tqdm(total=1, file=sys.stderr); print(time.perf_counter() - t)"``, four of them
-after seven ``importlib.metadata`` lookups.
+taken from tqdm, whose import and first bar slow every command's start (its version
+lookup scans the installed distributions).
 """
 
 from __future__ import annotations

@@ -27,11 +27,8 @@ def _local_maxima(
     """``(b, c, i, j)`` of cells at least ``score_threshold`` that no 3x3 neighbour exceeds.
 
     The same cells as ``heat == max_pool3x3(heat)``, but only the few cells above the
-    threshold are compared with their neighbours instead of max-pooling every cell.
-    ``flatnonzero`` + ``unravel_index`` find them ~6x faster than a 4-D ``nonzero``, in
-    the same (C) order; clipping neighbour indices at the edge replaces a padded copy of
-    the heatmap (0.87 against 0.22 ms per batch of 16, medians; `python
-    benchmarks/bench_parts.py finish` on this tree and on b67c06c's).
+    threshold are compared with their neighbours instead of max-pooling every cell;
+    neighbour indices are clipped at the edge instead of padding a copy of the heatmap.
     """
     b, c, i, j = np.unravel_index(np.flatnonzero(heat >= score_threshold), heat.shape)
     if len(b):

@@ -46,8 +46,7 @@ class OnnxDetector:
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         # ORT's workers spin while idle; with a reader thread (or other Spark tasks) on the
-        # same cores the spinning steals the time the reads need. Measured: end-to-end per
-        # chip within ~10% of the model alone without spinning, ~30-50% slower with it.
+        # same cores the spinning steals the time the reads need.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
@@ -104,10 +103,8 @@ class OnnxDetector:
         call; each call's outputs by name (the ``infer`` stage).
 
         A batch is read, prepared and finished whole, but run in small calls: the
-        activations of one 256 px chip stay in the CPU's caches, those of 16 do not. On
-        this project's machine the 100 MP scene so takes 7% less CPU and wall time with
-        one call per chip than with one per batch of 16 (faster in each of four
-        alternated pairs, ``python benchmarks/bench_parts.py calls --runs 4``).
+        activations of one 256 px chip stay in the CPU's caches, those of 16 do not
+        (docs/performance.md).
         """
         step = self.chips_per_run
         return [self._run(prepared[i : i + step]) for i in range(0, len(prepared), step)]
@@ -120,8 +117,7 @@ class OnnxDetector:
         """Decode the calls' outputs, then NMS within each chip (the ``finish`` stage).
 
         Calls whose outputs differ only in their batch axis (every fixed-shape head) are
-        joined and decoded at once: decoding per call cost ~0.2 ms each, 0.5 s of CPU on
-        the 100 MP scene (``python benchmarks/bench_parts.py budget``, ``lanes.finish``).
+        joined and decoded at once, which is cheaper than decoding each call.
         """
         joined = _join_calls(outputs)
         calls = [joined] if joined is not None else outputs

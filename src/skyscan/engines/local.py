@@ -2,10 +2,8 @@
 
 The cores are used as *lanes* (:mod:`skyscan.engines.lanes`): each lane is a thread that
 runs the whole per-batch pipeline in turn (read, prepare, infer with a one-thread ONNX
-session, finish), like a Spark task on one core. On this project's 2-core machine two
-one-thread sessions side by side run the model 20–30 % faster than one two-thread session
-(``ceiling_ways_model_mps`` of ``python benchmarks/bench_detect.py --size 10000``, over
-three runs). An image's batches are shared by the lanes, each lane reading a contiguous
+session, finish), like a Spark task on one core: one-thread sessions side by side run the
+model faster than one session with every thread (docs/performance.md). An image's batches are shared by the lanes, each lane reading a contiguous
 stretch with its own reader and stealing from the others when done (``SharedBatches``);
 an image of at most one batch per lane is read by one lane alone, and small images keep
 every lane busy by being in flight together. Images are finished and
@@ -30,6 +28,7 @@ from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
 from skyscan.io.remote import display_path, redact
 from skyscan.pipeline import DetectOptions, chip_batches, detect_batches, finalize_image, plan_units
+from skyscan.run import plural
 from skyscan.run_state import OUTSIDE_AOI, PartStore
 from skyscan.types import ImageRef
 
@@ -139,7 +138,7 @@ def _finish(
         store.write_detections(item.path, table)
         ref = item.ref
         logger.info(
-            "%s: %d detections (%d x %d px, georef %s, GSD %s)", display_path(item.path), table.num_rows,
+            "%s: %s (%d x %d px, georef %s, GSD %s)", display_path(item.path), plural(table.num_rows, "detection"),
             ref.width, ref.height, ref.georef_source,
             f"{ref.gsd:.3g} m" if ref.gsd is not None else "unknown",
         )

@@ -43,11 +43,9 @@ DEFAULT_CONF: dict[str, str] = {
 }
 
 # Added for local masters only (the driver is the executor). Spark generates new classes
-# for every query, and the JVM's optimising compiler (C2) re-compiled them on each job:
-# 2.1 CPU-s of C2 per warm 8-image job on local[2], where both cores were needed by the
-# model; with the quick compiler alone (C1) the JVM used 1.7 CPU-s instead of 4.5 and the
-# job took 14.7 s instead of 16.0 s (benchmarks/bench_spark_jvm.py). In a local session the JVM only
-# orchestrates, so its code never runs long enough for C2 to pay off.
+# for every query and the JVM's optimising compiler (C2) re-compiles them on each job, on
+# the cores the model needs; in a local session the JVM only orchestrates, so the quick
+# compiler (C1) alone is enough (figures: docs/performance.md, Spark).
 LOCAL_CONF: dict[str, str] = {"spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
 
 

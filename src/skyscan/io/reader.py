@@ -78,9 +78,8 @@ RESAMPLING: dict[str, Resampling] = {
 # returns garbage without an error; the regular PNG path reports it (same speed on chips).
 # GDAL lists an image's whole directory on every open by default, to look for sidecars
 # (.aux.xml, .ovr, .msk, world files) in the list. In a folder of many images that makes
-# each open cost in proportion to the folder: 2.9-4.2 ms against 0.9-1.4 ms per open beside
-# 20,000 files (`python benchmarks/bench_parts.py open`). With the listing off GDAL probes each sidecar it
-# wants by name instead, and finds the same files.
+# each open cost in proportion to the folder. With the listing off GDAL probes each
+# sidecar it wants by name instead, and finds the same files.
 _GDAL_ENV = {
     "GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
     "GDAL_PNG_WHOLE_IMAGE_OPTIM": "NO",
@@ -574,8 +573,7 @@ class ImageReader:
         The result is a channels-last *view* of a channels-first array: GDAL delivers bands
         one plane at a time, and models take planes (NCHW), so the pixels are never
         interleaved and de-interleaved again; ``chips.transpose(0, 3, 1, 2)`` is contiguous.
-        The GDAL environment is entered once for all windows: entering it per chip cost
-        about 0.2 ms, a fifth of reading a 256 px chip.
+        The GDAL environment is entered once for all windows, not per chip.
         """
         if not windows:
             raise InputError(f"{self.ref.path}: no windows to read")

@@ -128,7 +128,8 @@ def expand_inputs(
     match nothing and directories without images (stage ``"ingest"``). With ``sample_ratio`` in (0, 1], a path is kept
     when ``sample_key(path, seed) < sample_ratio`` (the absolute path is hashed).
 
-    >>> expand_inputs(["/nonexistent/x.tif"])[1][0].stage
+    >>> paths, failures = expand_inputs(["/nonexistent/x.tif"])
+    >>> failures[0].stage
     'ingest'
     """
     if isinstance(inputs, str | Path):

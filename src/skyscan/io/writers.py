@@ -124,9 +124,7 @@ def write_geojson(table: pa.Table, target: str | Path, geometry: str = "geometry
 
     NaN and infinities are not JSON: they become ``null``. Only the float columns that
     hold any are cleaned row by row, and one encoder serves every row (``json.dumps``
-    with options builds a new one per call): the 100 MP benchmark scene's 1,433 rows in
-    76 ms against 123 ms for cleaning every value of every row (medians of five,
-    ``python benchmarks/bench_parts.py geojson`` on this tree and on b551744~1's).
+    with options builds a new one per call).
     """
     skip = set(GEOMETRY_COLUMNS)
     props = [c for c in table.column_names if c not in skip]

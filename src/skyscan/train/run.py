@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,36 @@ from skyscan.train.data import DataSpec
 from skyscan.train.loop import TrainConfig, TrainResult, load_checkpoint, train
 
 log = logging.getLogger(__name__)
+
+#: how a card names the folder its training and evaluation data came from, once
+DATA_ROOT_NOTE = (
+    "$DATA: the shared data folder (../shared/data beside the repository, or $SKYSCAN_SHARED_DATA); "
+    "data paths in this card are relative to it"
+)
+
+
+def data_root() -> Path:
+    """The shared data folder: ``$SKYSCAN_SHARED_DATA``, else ``../shared/data``."""
+    return Path(os.environ.get("SKYSCAN_SHARED_DATA", "../shared/data")).absolute()
+
+
+def portable_paths(value: Any, root: str | Path) -> Any:
+    """``value`` with paths under ``root`` made relative to it (``$DATA/...`` inside a
+    command line), so that a card records no machine's directory layout.
+
+    >>> portable_paths({"images": "/d/kit/images", "n": 3, "command": "train /d/kit/a --b"}, "/d")
+    {'images': 'kit/images', 'n': 3, 'command': 'train $DATA/kit/a --b'}
+    """
+    prefix = str(Path(root)).rstrip("/") + "/"
+    if isinstance(value, dict):
+        return {k: portable_paths(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(portable_paths(v, root) for v in value)
+    if isinstance(value, str):
+        if value.startswith(prefix) and " " not in value:
+            return value[len(prefix):]
+        return value.replace(prefix, "$DATA/")
+    return value
 
 
 def train_and_export(
@@ -53,6 +84,7 @@ def train_and_export(
     net, ckpt = load_checkpoint(result.checkpoint)
     meta = ckpt["meta"]
     extra: dict[str, Any] = {
+        "data_root": DATA_ROOT_NOTE,
         "architecture": meta["model"],
         "training": {
             "framework": "pytorch",
@@ -78,7 +110,7 @@ def train_and_export(
         },
     }
     card = make_card(name or out.stem, tuple(meta["classes"]), cfg.input_size, cfg.gsd, cfg.score_threshold,
-                     extra=extra)
+                     extra=portable_paths(extra, data_root()))
     export_model(net, out, card)
     return out, card, result
 
@@ -96,6 +128,7 @@ def record_metrics(model_path: str | Path, key: str, report: dict[str, Any], com
         "score_threshold": report.get("score_threshold"),
         "command": command,
     }
-    extra["metrics"] = metrics
+    extra["metrics"] = portable_paths(metrics, data_root())
+    extra.setdefault("data_root", DATA_ROOT_NOTE)
     updated = ModelCard.from_dict({**card.to_dict(), **extra}, source=str(model_path))
     return save_card(updated, model_path)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,6 +113,56 @@ def _view_bounds(points: MapPoints, overlays: list[dict[str, Any]], layers: list
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
+def densest_view(lon: np.ndarray, lat: np.ndarray, cell_deg: float = 0.01,
+                 spread_deg: float = 0.5) -> list[list[float]] | None:
+    """[[south, west], [north, east]] around the detections nearest the densest place,
+    when they spread wider than ``spread_deg`` (about 50 km; None otherwise): the
+    ``cell_deg`` cell (about a kilometre) holding most detections and its eight
+    neighbours. The page opens there instead of on everything at once, which for images
+    on several continents shows a grey page with a few dots.
+
+    >>> lon = np.array([8.540, 8.541, 8.542, 115.16])
+    >>> lat = np.array([47.370, 47.371, 47.372, -8.58])
+    >>> densest_view(lon, lat)
+    [[47.37, 8.54], [47.372, 8.542]]
+    >>> densest_view(lon[:3], lat[:3]) is None  # one place: the page shows it all
+    True
+    """
+    if not len(lon) or max(np.ptp(lon), np.ptp(lat)) <= spread_deg:
+        return None
+    col = np.floor(np.asarray(lon) / cell_deg).astype(np.int64)
+    row = np.floor(np.asarray(lat) / cell_deg).astype(np.int64)
+    cells, counts = np.unique(np.stack([col, row], axis=1), axis=0, return_counts=True)
+    best_col, best_row = cells[int(np.argmax(counts))]
+    near = (np.abs(col - best_col) <= 1) & (np.abs(row - best_row) <= 1)
+    return [[float(lat[near].min()), float(lon[near].min())], [float(lat[near].max()), float(lon[near].max())]]
+
+
+MAX_PLACES = 200
+
+
+def image_places(points: MapPoints, limit: int = MAX_PLACES) -> list[dict[str, Any]]:
+    """The images to jump between, most detections first: name, count and the bounds of
+    their detections ([[south, west], [north, east]]); none when there is only one."""
+    if not len(points):
+        return []
+    codes = np.asarray(points.image_codes)
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    if len(starts) < 2:
+        return []
+    lon, lat = np.asarray(points.lon)[order], np.asarray(points.lat)[order]
+    counts = np.diff(np.r_[starts, len(order)])
+    places: list[dict[str, Any]] = [
+        {"name": points.image_names[int(codes[order][s])] or "(no image id)", "count": int(n),
+         "bounds": [[float(np.min(lat[s:s + n])), float(np.min(lon[s:s + n]))],
+                    [float(np.max(lat[s:s + n])), float(np.max(lon[s:s + n]))]]}
+        for s, n in zip(starts, counts, strict=True)
+    ]
+    places.sort(key=lambda p: (-p["count"], p["name"]))
+    return places[:limit]
+
+
 def _all_coords(collection: dict[str, Any]) -> np.ndarray:
     out: list[list[float]] = []
 
@@ -178,8 +230,12 @@ def build_map(
     max_markers: int = 5000,
     basemap: bool = True,
     imagery_max_size: int = 1024,
+    page_dir: str | Path | None = None,
+    full_paths: bool = False,
 ) -> MapResult:
-    """Build the page; see :func:`skyscan.viz.make_map` for the arguments."""
+    """Build the page; see :func:`skyscan.viz.make_map` for the arguments. ``page_dir``:
+    the folder the page will be written to; local paths are shown relative to it (names
+    only without it) unless ``full_paths``."""
     if not isinstance(max_markers, int | np.integer) or max_markers < 0:
         raise InputError(f"'max_markers' must be an integer >= 0 (got {max_markers!r})")
     started = time.perf_counter()
@@ -237,6 +293,13 @@ def build_map(
         if cluster_layer is not None:
             vectors["clusters"] = cluster_layer
 
+    def shown(path: str) -> str:
+        return path if full_paths else page_path(path, page_dir)
+
+    for overlay in overlays:
+        overlay["path"] = shown(str(overlay["path"]))
+    if not full_paths:
+        notes = [_ABSOLUTE_PATH.sub(lambda m: shown(m.group(0)), note) for note in notes]
     colours = class_colours(points.class_names)
     data = {
         "title": title,
@@ -248,12 +311,14 @@ def build_map(
             for n, c in points.class_counts().items()
         ],
         "images": points.image_names,
-        "image_paths": points.image_paths,
+        "image_paths": [shown(p) for p in points.image_paths],
         "markers": markers,
         "heat": heat.to_json(),
         "overlays": overlays,
         "vectors": vectors,
         "bounds": _view_bounds(points, overlays, list(vectors.values())),
+        "view": densest_view(points.lon, points.lat),
+        "places": image_places(points),
         "basemap": bool(basemap),
         "notes": notes,
         "leaflet_version": leaflet.version,
@@ -271,6 +336,35 @@ def build_map(
         n_heat_cells=int(heat.count.size), n_overlays=len(overlays), notes=notes,
         seconds=time.perf_counter() - started,
     )
+
+
+# an absolute POSIX path inside a note (up to a space, quote, colon, comma or bracket)
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[^\s:,;'\"()\[\]]+/)*[^\s:,;'\"()\[\]/]+")
+
+
+def page_path(path: str, page_dir: str | Path | None) -> str:
+    """How the page names a local file: relative to the page's folder, or its name alone
+    when the page has no folder yet, so that a page sent to someone else does not carry
+    the sender's directory layout.
+
+    >>> page_path("/data/tiles/a.tif", "/data/out")
+    '../tiles/a.tif'
+    >>> page_path("/data/tiles/a.tif", None)
+    'a.tif'
+    >>> page_path("/data/tiles/a.tif", "/home/me/out")  # nothing shared but the root
+    'a.tif'
+    """
+    if not path or "://" in path:
+        return path
+    if page_dir is None:
+        return Path(path).name
+    image, page = os.path.abspath(path), os.path.abspath(page_dir)
+    try:
+        if os.path.dirname(os.path.commonpath([image, page])) == os.path.commonpath([image, page]):
+            return Path(path).name  # they share only the root: a relative path would spell it out
+        return Path(os.path.relpath(image, page)).as_posix()
+    except ValueError:  # another drive
+        return Path(path).name
 
 
 def _empty_frame() -> Any:
@@ -300,6 +394,7 @@ def make_map(
     title: str = "skyscan",
     max_markers: int = 5000,
     basemap: bool = True,
+    full_paths: bool = False,
 ) -> Path | str:
     """Make a self-contained, offline HTML map of detections.
 
@@ -311,6 +406,8 @@ def make_map(
     ``clusters``: cluster hulls (GeoDataFrame / file) or detections with a ``cluster_id``.
     ``max_markers``: individual markers (highest scores first); the heatmap always counts
     every detection. ``basemap``: offer OpenStreetMap tiles when the browser is online.
+    ``full_paths``: name local images by their paths as given; by default the page names
+    them relative to ``output``'s folder (by file name when ``output`` is None).
 
     Writes ``output`` and returns its path, or returns the HTML when ``output`` is None.
     Rows that cannot be placed and inputs that cannot be read are reported in the page
@@ -319,6 +416,7 @@ def make_map(
     result = build_map(
         detections, imagery=imagery, zones=zones, h3_resolution=h3_resolution,
         clusters=clusters, title=title, max_markers=max_markers, basemap=basemap,
+        page_dir=Path(output).parent if output is not None else None, full_paths=full_paths,
     )
     if output is None:
         return result.html

@@ -118,9 +118,13 @@ def render_overlay(path: str | Path, max_size: int = 1024) -> Overlay:
     rgb = bands if bands.dtype == np.uint8 else _stretch(bands.astype(np.float64), mask)
     alpha = np.where(mask, 255, 0).astype(np.uint8)
     src_rgba = np.concatenate([rgb, alpha[None]], axis=0)
-    dst_transform, dst_w, dst_h = calculate_default_transform(
-        src_crs, "EPSG:3857", out_w, out_h, *_bounds(transform, out_w, out_h)
-    )
+    with warnings.catch_warnings():
+        # rasterio's own from_bounds multiplies affines with `*`, which affine 2.4 marks as
+        # pending deprecation: nothing a caller can change
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        dst_transform, dst_w, dst_h = calculate_default_transform(
+            src_crs, "EPSG:3857", out_w, out_h, *_bounds(transform, out_w, out_h)
+        )
     dst = np.zeros((4, int(dst_h), int(dst_w)), np.uint8)
     reproject(
         src_rgba, dst, src_transform=transform, src_crs=src_crs, dst_transform=dst_transform,

@@ -505,6 +505,21 @@
           h3Row.appendChild(el('span', '', 'H3 count'));
           div.appendChild(h3Row);
         }
+        if (data.places && data.places.length > 1) {
+          // jump between the images, most detections first
+          const select = el('select', 'skyscan-places');
+          select.appendChild(el('option', '', 'Go to an image (' + data.places.length + ')…'));
+          data.places.forEach((p, i) => {
+            const option = el('option', '', p.name + ' — ' + p.count.toLocaleString('en'));
+            option.value = String(i);
+            select.appendChild(option);
+          });
+          select.addEventListener('change', () => {
+            const place = data.places[Number(select.value)];
+            if (place) this._map.fitBounds(place.bounds, { padding: [30, 30], maxZoom: 19 });
+          });
+          div.appendChild(select);
+        }
         this._status = el('div', 'skyscan-status');
         div.appendChild(this._status);
         this._notes = el('ul', 'skyscan-notes');
@@ -530,8 +545,9 @@
     map.createPane('skyscanHeat').style.zIndex = 410;
     map.createPane('skyscanVectors').style.zIndex = 420;
     map.createPane('skyscanPoints').style.zIndex = 450;
-    if (data.bounds) {
-      map.fitBounds(data.bounds, { padding: [30, 30], maxZoom: 19 });
+    if (data.view || data.bounds) {
+      // open where most detections are (everything at once can span continents)
+      map.fitBounds(data.view || data.bounds, { padding: [30, 30], maxZoom: 19 });
     } else {
       map.setView([20, 0], 2);
     }
