@@ -153,9 +153,9 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
             )
         if not in_range:
             logger.warning(
-                "%s: %s, outside the validated range of model %s (%s): detections are flagged "
-                "in_validated_range=%s", ref.path, why, card.model_id, card.validated.describe(),
-                "null" if in_range is None else "false",
+                "%s: %s, outside the validated range of model %s: detections are flagged "
+                "in_validated_range=%s", ref.path, why, card.model_id,
+                "null" if in_range is None else "false", extra={"skyscan_kind": "outside_validated_range"},
             )
     chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
     # A chip classifier labels whole chips: overlapping chips would label the same ground

@@ -74,3 +74,14 @@ def test_inspect_says_whether_each_image_lies_in_the_range(tmp_path: Path, range
     records = {r["path"]: r["model_range"] for r in json.loads(res.stdout)}
     assert records[str(inside)]["in_validated_range"] is True
     assert records[str(coarse)]["in_validated_range"] is False and "GSD 1 m" in records[str(coarse)]["reason"]
+
+
+def test_a_long_run_lists_a_few_out_of_range_images_and_counts_the_rest(tmp_path: Path, ranged_model: Path) -> None:
+    for k in range(6):
+        _scene(tmp_path / "in" / f"coarse{k}.tif", 1.0)
+    res = skyscan("detect", tmp_path / "in", "-o", tmp_path / "out", "--model", ranged_model)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("outside the validated range of model") == 3
+    assert "more images outside the model's validated range (not listed; -v lists them" in res.stderr
+    verbose = skyscan("-v", "detect", tmp_path / "in", "-o", tmp_path / "out2", "--model", ranged_model)
+    assert verbose.stderr.count("outside the validated range of model") == 6

@@ -75,10 +75,29 @@ def setup_logging(verbose: int, quiet: int) -> None:
     )
     for handler in logging.getLogger().handlers:
         handler.addFilter(_redact_record)
+        if verbose == 0:
+            handler.addFilter(_FirstFew("outside_validated_range", 3))
     if verbose < 3:
         # GDAL/rasterio and friends are chatty at DEBUG; -vvv lets them through
         for name in ("rasterio", "fiona", "pyogrio", "matplotlib", "PIL", "py4j", "numba"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class _FirstFew(logging.Filter):
+    """Let through the first ``n`` records of one ``skyscan_kind`` (a warning repeated per
+    image, say), then one line saying the rest are not shown; ``-v`` shows them all."""
+
+    def __init__(self, kind: str, n: int) -> None:
+        super().__init__()
+        self.kind, self.n, self.seen = kind, n, 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "skyscan_kind", None) != self.kind:
+            return True
+        self.seen += 1
+        if self.seen == self.n + 1:
+            record.msg, record.args = "more images outside the model's validated range (not listed; -v lists them, run.json names them)", None
+        return self.seen <= self.n + 1
 
 
 def _redact_record(record: logging.LogRecord) -> bool:
