@@ -14,6 +14,8 @@ from the matching builtin, so callers can catch either::
     ├── MetadataError(ValueError)        sidecar XML or metadata table is bad or hostile
     ├── ModelError(RuntimeError)         model file or card missing, or they disagree
     ├── OutputExistsError(FileExistsError)  output exists and neither overwrite nor resume
+    ├── OutputError(OSError)             output directory cannot be created or written
+    ├── OutputLockedError(BlockingIOError)  another run holds the output directory
     └── MissingDependencyError(ImportError)  an optional extra is not installed
 """
 
@@ -72,6 +74,14 @@ class OutputExistsError(SkyscanError, FileExistsError):
     """An output already exists and neither overwrite nor resume was asked for."""
 
 
+class OutputError(SkyscanError, OSError):
+    """An output directory cannot be created or written (a file in the way, read-only, full)."""
+
+
+class OutputLockedError(SkyscanError, BlockingIOError):
+    """Another live run holds the output directory's lock."""
+
+
 class MissingDependencyError(SkyscanError, ImportError):
     """An optional dependency is missing; the message names the install command."""
 
@@ -89,7 +99,10 @@ def require(module: str, extra: str) -> object:
         ) from exc
 
 
-# Errors that fail one image, never a run: each becomes a row in the errors table (both
-# engines). Anything else is not the image's fault: it fails the run (or the Spark task,
-# which Spark then retries).
-IMAGE_ERRORS: tuple[type[BaseException], ...] = (SkyscanError, OSError, ValueError, RuntimeError, MemoryError)
+# Errors that fail one image, never a run: any exception while opening, planning or
+# detecting one input becomes that input's row in the errors table (both engines), even
+# one no reader anticipated (a LookupError from an XML codec, say): a hostile file must
+# not cost the other inputs. What is not an Exception (KeyboardInterrupt, SystemExit)
+# still ends the run, and writing a part is the run's job, not the image's: a failed write
+# (a full disk) fails the run, so that --resume redoes that image instead of keeping an error.
+IMAGE_ERRORS: tuple[type[BaseException], ...] = (Exception,)

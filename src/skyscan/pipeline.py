@@ -109,6 +109,16 @@ class DetectOptions:
         if not 0.0 < self.containment <= 1.0:
             raise InputError(f"'containment' must be in (0, 1] (got {self.containment})")
 
+    def check_against(self, card: ModelCard) -> None:
+        """Refuse options this model cannot run (:class:`InputError`), before any image is
+        opened: a chip size the card does not take, an edge pad not smaller than the chip."""
+        out_size = card.chip_size(self.chip_size)
+        if card.output_format == "chip_classifier":
+            return  # its chips tile the image unpadded (plan_units)
+        pad = card.edge_pad if self.edge_pad is None else self.edge_pad
+        if pad >= out_size:
+            raise InputError(f"'edge_pad' must be less than the {out_size} px chip (got {pad})")
+
     def chips_per_batch(self, chip_size: int) -> int:
         """Chips per batch for chips of ``chip_size`` model pixels: ``batch_size`` if given,
         else as many as make about one megapixel (16 at 256 px, 1 at 1024 px). A batch

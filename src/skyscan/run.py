@@ -9,6 +9,7 @@ passing reason (a server error, a cut connection) that ``--resume`` can try agai
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -31,7 +32,8 @@ from skyscan.io.remote import display_path
 from skyscan.io.sources import expand_inputs, unique_image_ids
 from skyscan.io.writers import write_geojson, write_geoparquet, write_json, write_parquet
 from skyscan.pipeline import DetectOptions
-from skyscan.run_state import PARTS_DIR, PartStore, error_table, load_state, save_state
+from skyscan.run_lock import LOCK_FILE, output_lock
+from skyscan.run_state import PARTS_DIR, STATE_FILE, PartStore, error_table, load_state, save_state
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +64,16 @@ class RunResult:
 
 
 def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
-    """Refuse to clobber an existing OUTDIR unless asked; return resume state if any."""
+    """Refuse to clobber an existing OUTDIR unless asked; return resume state if any.
+
+    Call it holding OUTDIR's lock (:func:`skyscan.run_lock.output_lock`), which also
+    creates OUTDIR: the temporary files it removes can then only be a killed run's.
+    """
     if overwrite and resume:
         raise InputError("choose one of 'overwrite' and 'resume' (got both)")
     if outdir.exists() and not outdir.is_dir():
         raise OutputExistsError(f"{outdir}: exists and is not a directory")
-    existing = outdir.is_dir() and any(outdir.iterdir())
+    existing = outdir.is_dir() and any(p.name != LOCK_FILE for p in outdir.iterdir())
     if existing and not (overwrite or resume):
         raise OutputExistsError(
             f"{outdir}: output directory is not empty; pass --overwrite to replace it or "
@@ -77,8 +83,33 @@ def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> dict[str, 
         for name in OUTPUT_FILES:
             (outdir / name).unlink(missing_ok=True)
         shutil.rmtree(outdir / PARTS_DIR, ignore_errors=True)
+    if existing:
+        remove_temp_files(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     return load_state(outdir) if resume else None
+
+
+def remove_temp_files(outdir: Path) -> list[Path]:
+    """Delete the temporary files a killed run left in OUTDIR and its parts (``.*.tmp``,
+    see :func:`skyscan.io.writers.atomic_path`); return them."""
+    found = [p for d in (outdir, outdir / PARTS_DIR) if d.is_dir() for p in d.glob(".*.tmp") if p.is_file()]
+    for path in found:
+        path.unlink(missing_ok=True)
+    if found:
+        logger.info("%s: removed %d temporary files of an interrupted run", outdir, len(found))
+    return found
+
+
+def _undo_start(outdir: Path, created: bool) -> None:
+    """Leave OUTDIR as the run found it when the run fails before its first image: no
+    ``_parts/state.json`` that would refuse the corrected command."""
+    parts = outdir / PARTS_DIR
+    if parts.is_dir() and all(p.name == STATE_FILE for p in parts.iterdir()):
+        shutil.rmtree(parts, ignore_errors=True)
+    if created and outdir.is_dir() and all(p.name == LOCK_FILE for p in outdir.iterdir()):
+        (outdir / LOCK_FILE).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            outdir.rmdir()
 
 
 def _options_digest(options: DetectOptions) -> str:
@@ -109,13 +140,55 @@ def run_detect(
     progress: Callable[[str], None] | None = None,
     on_paths: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Run detection over ``inputs`` and write every output to ``outdir``."""
+    """Run detection over ``inputs`` and write every output to ``outdir``.
+
+    Options are checked against the model's card before OUTDIR is touched; OUTDIR is
+    locked for the run (a second run on it raises :class:`OutputLockedError`); a run that
+    fails before its first image leaves OUTDIR as it found it.
+    """
     options = options or DetectOptions()
     if engine not in ("local", "spark"):
         raise InputError(f"'engine' must be 'local' or 'spark' (got {engine!r})")
+    from skyscan.detectors import recipe_card
+
+    options.check_against(recipe_card(options.recipe))
     outdir = Path(outdir)
     started, run_t0 = time.time(), time.perf_counter()
-    state = prepare_outdir(outdir, overwrite=overwrite, resume=resume)
+    with output_lock(outdir) as created:
+        fresh = True  # no earlier run's state here
+        try:
+            state = prepare_outdir(outdir, overwrite=overwrite, resume=resume)
+            fresh = state is None
+            return _run_locked(
+                inputs, outdir, options, state, recursive=recursive, sample_ratio=sample_ratio,
+                seed=seed, resume=resume, engine=engine, master=master, geojson=geojson, progress=progress,
+                on_paths=on_paths, started=started, run_t0=run_t0,
+            )
+        except BaseException:
+            if fresh:
+                _undo_start(outdir, created)
+            raise
+
+
+def _run_locked(
+    inputs: Sequence[str | Path],
+    outdir: Path,
+    options: DetectOptions,
+    state: dict[str, Any] | None,
+    *,
+    recursive: bool,
+    sample_ratio: float | None,
+    seed: int,
+    resume: bool,
+    engine: str,
+    master: str | None,
+    geojson: bool,
+    progress: Callable[[str], None] | None,
+    on_paths: Callable[[int], None] | None,
+    started: float,
+    run_t0: float,
+) -> RunResult:
+    """The run itself, in a prepared OUTDIR whose lock this process holds."""
     digest = _options_digest(options)
     if resume and state is None and (outdir / "run.json").is_file():
         return _finished_run(outdir, inputs, digest)

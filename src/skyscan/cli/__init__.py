@@ -136,7 +136,10 @@ def allow_fast_exit() -> None:
 
 def main() -> None:
     try:
-        cli(prog_name="skyscan")
+        try:
+            cli(prog_name="skyscan")
+        except Exception as exc:
+            _unexpected(exc)
     except SystemExit as done:
         # Freeing hundreds of modules, ONNX Runtime sessions and GDAL's state at exit adds
         # to every command after its last output is written. Skip it where the command
@@ -156,3 +159,13 @@ def _nothing_left_to_run() -> bool:
         return False
     others = [t for t in threading.enumerate() if t is not threading.current_thread()]
     return not any(t.is_alive() and not t.daemon for t in others)
+
+
+def _unexpected(exc: Exception) -> None:
+    """An error no command anticipated: one line and exit code 1, the traceback only
+    with ``-v`` (every exit path of a command ends in a message and a documented code)."""
+    if logging.getLogger().getEffectiveLevel() <= logging.INFO:
+        raise exc
+    message = " ".join(str(exc).split()) or "no message"
+    click.echo(f"skyscan: error: {type(exc).__name__}: {message} (-v shows the traceback)", err=True)
+    sys.exit(1)

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
 
 PREDICATES = ("intersects", "within", "contains", "dwithin")
@@ -115,7 +116,7 @@ def within_command(detections: str, area: str, output_opt: str | None, output_ar
 @click.option("--using", type=click.Choice(["centroid", "footprint"]), default="centroid", show_default=True)
 @click.option("--predicate", type=click.Choice(PREDICATES), default="intersects", show_default=True,
               help="Relation of the detection to the zone; 'dwithin' needs --distance-m.")
-@click.option("--distance-m", type=float, default=None, help="Distance in metres for --predicate dwithin.")
+@click.option("--distance-m", type=FINITE, default=None, help="Distance in metres for --predicate dwithin.")
 @click.option("--how", type=click.Choice(["inner", "left"]), default="inner", show_default=True,
               help="'left' keeps detections in no zone (zone columns empty).")
 @click.option("--zone-column", "zone_columns", multiple=True, help="Zone attribute to carry (repeatable; default all).")
@@ -193,7 +194,7 @@ def aggregate_command(detections: str, output_opt: str | None, output_arg: str |
 @click.command("cluster")
 @click.argument("detections", type=click.Path(dir_okay=False))
 @_output
-@click.option("--eps-m", type=float, required=True, help="DBSCAN neighbourhood radius in metres.")
+@click.option("--eps-m", type=FINITE, required=True, help="DBSCAN neighbourhood radius in metres.")
 @click.option("--min-samples", type=int, default=3, show_default=True, help="Detections needed to form a cluster core.")
 @click.option("--clusters", "clusters_output", default=None, type=click.Path(dir_okay=False),
               help="Also write the cluster table (hull polygon, size, classes) here.")

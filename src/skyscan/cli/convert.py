@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
 
 # --framework values; "pytorch" is the spelling of the first version of this command.
@@ -31,12 +32,12 @@ FRAMEWORK_ALIASES = {"onnx": "onnx", "pytorch": "torch", "torch": "torch", "kera
 @click.option("--input-size", default=None, help="Model input in pixels: N (square) or HxW.")
 @click.option("--format", "output_format", type=click.Choice(["boxes", "centernet", "chip_classifier"]), default=None,
               help="Output format (see docs/models.md).")
-@click.option("--gsd", type=float, default=None, help="Ground sample distance the model was trained at (m/px); chips are resampled to it.")
+@click.option("--gsd", type=FINITE, default=None, help="Ground sample distance the model was trained at (m/px); chips are resampled to it.")
 @click.option("--mean", default="0,0,0", show_default=True, help="Per-channel mean subtracted from 0-255 RGB pixels.")
 @click.option("--std", default="255,255,255", show_default=True, help="Per-channel divisor applied after the mean.")
 @click.option("--stride", type=int, default=None, help="CenterNet output stride (default: measured from the model).")
-@click.option("--score-threshold", type=float, default=0.3, show_default=True, help="Default score threshold written into the card.")
-@click.option("--nms-iou", type=float, default=0.5, show_default=True, help="IoU for non-maximum suppression written into the card.")
+@click.option("--score-threshold", type=FINITE, default=0.3, show_default=True, help="Default score threshold written into the card.")
+@click.option("--nms-iou", type=FINITE, default=0.5, show_default=True, help="IoU for non-maximum suppression written into the card.")
 @click.option("--name", default=None, help="Model name in the card (default: output file name).")
 @click.option("--model-version", default="1.0", show_default=True, help="Model version in the card.")
 @click.option("--output-names", default=None, help="The model's output names, comma-separated, in the format's order (renamed to the format's names).")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from skyscan.cli.options import metadata_option
+from skyscan.cli.params import FiniteFloat
 from skyscan.cli.progress import Progress
 from skyscan.errors import SkyscanError
 
@@ -18,18 +20,18 @@ from skyscan.errors import SkyscanError
 @click.option("--model", default="vehicles", show_default=True, help="Builtin model name or path to a .onnx with its .json card.")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
 @click.option("--master", default=None, help="Spark master URL (local[*], spark://HOST:PORT, ...); spark engine only.")
-@click.option("--gsd", type=click.FloatRange(0, min_open=True), default=None, help="Ground sample distance (m/px) for images without georeferencing.")
+@click.option("--gsd", type=FiniteFloat(0, min_open=True), default=None, help="Ground sample distance (m/px) for images without georeferencing.")
 @click.option("--crs", default=None, help="CRS for world files without .prj or sidecars without a CRS (e.g. EPSG:2056).")
 @click.option("--require-georef", is_flag=True, help="Fail images without georeferencing instead of working in pixel space.")
-@click.option("--overlap", type=click.FloatRange(0.0, 0.5), default=0.2, show_default=True, help="Fraction of a chip shared with its neighbour.")
+@click.option("--overlap", type=FiniteFloat(0.0, 0.5), default=0.2, show_default=True, help="Fraction of a chip shared with its neighbour.")
 @click.option("--chip-size", type=click.IntRange(min=1), default=None, help="Chip side in model pixels [default: the model's input size, 256 for vehicles]. Models that take any size (vehicles: multiples of 8) run larger chips faster: less overlap to recompute; lower --overlap with it (e.g. --chip-size 1024 --overlap 0.05).")
 @click.option("--edge-pad", type=click.IntRange(min=0), default=None, help="Model pixels of black the chips at an image's edges reach past it [default: the model card's input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the image].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Chips read, normalised and decoded together [default: about 1 MP of chips, 16 of 256 px]; the model runs one chip per call.")
-@click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=None, help="Override the model card's score threshold.")
+@click.option("--score-threshold", type=FiniteFloat(0.0, 1.0), default=None, help="Override the model card's score threshold.")
 @click.option("--class-aware-merge", is_flag=True, help="Merge overlapping boxes of the same class only [default: one object, one row: overlapping boxes of any class merge, the best class wins and class_scores keeps the others].")
 @click.option("--strict-range", is_flag=True, help="Refuse images outside the model's validated range (an error row each) instead of flagging their detections in_validated_range=false.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into directories.")
-@click.option("--sample-ratio", type=click.FloatRange(0.0, 1.0, min_open=True), default=None, help="Process a deterministic sample of the inputs (0-1].")
+@click.option("--sample-ratio", type=FiniteFloat(0.0, 1.0, min_open=True), default=None, help="Process a deterministic sample of the inputs (0-1].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample.")
 @metadata_option
 @click.option("--xml-mapping", default=None, type=click.Path(exists=True, dir_okay=False), help="JSON of XPaths for vendor XML sidecars.")
@@ -97,6 +99,17 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
         )
     except SkyscanError as exc:
         raise click.UsageError(str(exc)) from exc
+    from skyscan.detectors import recipe_card
+
+    try:
+        card = recipe_card(options.recipe)
+    except SkyscanError as exc:  # a missing or broken model: the run cannot start
+        _fail(exc)
+    try:
+        # a chip size or edge pad this model cannot run: refused before any image is opened
+        options.check_against(card)
+    except SkyscanError as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         result = run_detect(
             list(inputs), outdir, options, recursive=recursive, sample_ratio=sample_ratio, seed=seed,
@@ -111,11 +124,10 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
 
             local = [p for p in result.manifest["images"] if not is_remote(p)]  # never downloads
             build_map(outdir / "detections.parquet", outdir / "map.html", imagery=local)
-    except SkyscanError as exc:
+    except (SkyscanError, OSError) as exc:  # OSError: an output that cannot be written (a full disk)
         if bar is not None:
             bar.close()
-        click.echo(f"skyscan detect: error: {exc}", err=True)
-        sys.exit(1)
+        _fail(exc)
     from skyscan.run import plural
 
     counts = result.manifest["counts"]
@@ -142,3 +154,9 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, mo
         if make_map:
             click.echo(f"map: {outdir / 'map.html'}", err=True)
     sys.exit(result.exit_code)
+
+
+def _fail(exc: BaseException) -> NoReturn:
+    """The run could not start or finish: one line on stderr, exit code 1."""
+    click.echo(f"skyscan detect: error: {exc}", err=True)
+    sys.exit(1)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from skyscan.cli.params import FINITE, FiniteFloat
 from skyscan.errors import SkyscanError
 
 
@@ -22,9 +23,9 @@ from skyscan.errors import SkyscanError
 @click.option("--list", "name_list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="File of image names (one a line) inside IMAGES to evaluate, e.g. a split.")
 @click.option("--model", default="vehicles", show_default=True, help="Builtin model name or .onnx path with its card.")
-@click.option("--gsd", type=float, default=None, help="Ground sample distance (m/px) of images without georeferencing.")
-@click.option("--score-threshold", type=float, default=None, help="Operating threshold for P/R/F1 (default: the card's).")
-@click.option("--iou", type=float, default=0.5, show_default=True, help="IoU for a true positive.")
+@click.option("--gsd", type=FINITE, default=None, help="Ground sample distance (m/px) of images without georeferencing.")
+@click.option("--score-threshold", type=FINITE, default=None, help="Operating threshold for P/R/F1 (default: the card's).")
+@click.option("--iou", type=FINITE, default=0.5, show_default=True, help="IoU for a true positive.")
 @click.option("--map", "overrides", multiple=True, metavar="NAME=TARGET",
               help="Extra class fold, e.g. --map van=car or --map tractor=ignore (repeatable).")
 @click.option("--allow-unlabelled", is_flag=True, help="Treat images without labels as having no objects.")
@@ -34,7 +35,7 @@ from skyscan.errors import SkyscanError
               help="Chip side in model pixels, as in skyscan detect [default: the model's input size].")
 @click.option("--edge-pad", type=click.IntRange(min=0), default=None,
               help="Model pixels of black past image edges, as in skyscan detect [default: the card's].")
-@click.option("--overlap", type=click.FloatRange(0.0, 0.5), default=0.2, show_default=True,
+@click.option("--overlap", type=FiniteFloat(0.0, 0.5), default=0.2, show_default=True,
               help="Fraction of a chip shared with its neighbour, as in skyscan detect.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Report JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from skyscan.cli.options import metadata_option
+from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
 
 EXIT_SOME_FAILED = 3  # at least one input could not be described (2 is a usage error)
@@ -50,7 +51,7 @@ def _fmt_image(r: dict[str, Any]) -> str:
 )
 @click.option(
     "--gsd",
-    type=float,
+    type=FINITE,
     default=None,
     help="Ground sample distance (m/px) for images without georeferencing.",
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from skyscan.cli.params import FINITE, FiniteFloat
 from skyscan.errors import SkyscanError
 
 
@@ -27,7 +28,7 @@ def _widths(text: str) -> tuple[int, int, int]:
 @click.option("--format", "fmt", type=click.Choice(["yolo", "coco", "xview"]), default="yolo", show_default=True)
 @click.option("--classes", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="YOLO class list (single-source form).")
-@click.option("--image-gsd", type=float, default=None, help="GSD (m/px) of IMAGES (single-source form).")
+@click.option("--image-gsd", type=FINITE, default=None, help="GSD (m/px) of IMAGES (single-source form).")
 @click.option("--list", "name_list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Train only on these image names (single-source form).")
 @click.option("--val-list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -36,10 +37,10 @@ def _widths(text: str) -> tuple[int, int, int]:
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Checkpoints and log (default: OUTPUT's folder / <name>-run).")
 @click.option("--name", default=None, help="Model name in the card (default: OUTPUT's stem).")
-@click.option("--gsd", type=float, default=0.25, show_default=True, help="Model GSD, metres per model pixel.")
+@click.option("--gsd", type=FINITE, default=0.25, show_default=True, help="Model GSD, metres per model pixel.")
 @click.option("--steps", type=int, default=3000, show_default=True)
 @click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--lr", type=FINITE, default=3e-3, show_default=True)
 @click.option("--chip", type=int, default=128, show_default=True, help="Training chip size (multiple of 32).")
 @click.option("--input-size", type=int, default=256, show_default=True, help="Exported model input size.")
 @click.option("--widths", default=None, help="Channels at strides 2, 4, 8 [default: 16,32,48, or the --init model's].")
@@ -47,13 +48,13 @@ def _widths(text: str) -> tuple[int, int, int]:
               help="Fine-tune this model instead of starting from scratch: a checkpoint (best.pt/last.pt), "
                    "an .onnx model with its card, or a builtin name (vehicles).")
 @click.option("--val-every", type=int, default=250, show_default=True)
-@click.option("--score-threshold", type=float, default=0.3, show_default=True, help="Card's operating threshold.")
+@click.option("--score-threshold", type=FINITE, default=0.3, show_default=True, help="Card's operating threshold.")
 @click.option("--threads", type=int, default=2, show_default=True, help="Torch CPU threads.")
-@click.option("--time-limit", type=float, default=3300.0, show_default=True, help="Stop after this many seconds.")
+@click.option("--time-limit", type=FINITE, default=3300.0, show_default=True, help="Stop after this many seconds.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--ema", type=float, default=0.999, show_default=True,
+@click.option("--ema", type=FINITE, default=0.999, show_default=True,
               help="Decay of the weight average that is validated and exported (0 = raw weights).")
-@click.option("--p-object", type=click.FloatRange(0, 1), default=0.7, show_default=True,
+@click.option("--p-object", type=FiniteFloat(0, 1), default=0.7, show_default=True,
               help="Share of training chips centred near a labelled object (the rest: anywhere).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 def train_command(images: Path | None, spec_path: Path | None, labels: Path | None, fmt: str, classes: Path | None,

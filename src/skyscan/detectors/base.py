@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyscan.detectors.card import ModelCard
+from skyscan.errors import InputError
 from skyscan.types import ChipDetections
 
 
@@ -59,3 +60,10 @@ class DetectorRecipe:
     backend: str = "onnx"
     threads: int = 0  # ONNX intra-op threads; 0 lets the runtime decide
     score_threshold: float | None = None  # overrides the card's
+
+    def __post_init__(self) -> None:
+        t = self.score_threshold
+        if t is not None and not (isinstance(t, int | float) and 0.0 <= t <= 1.0):  # NaN fails too
+            raise InputError(f"'score_threshold' must be a number in [0, 1] (got {t!r})")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise InputError(f"'threads' must be an integer >= 0 (got {self.threads!r})")

@@ -44,6 +44,10 @@ OUTPUT_FORMATS = ("centernet", "boxes", "chip_classifier")
 TASKS = ("detection", "chip_classification")
 
 
+# The largest chip side a model that takes any size is run at: a chip is one array in
+# memory (8192^2 RGB is 192 MiB as uint8 and 768 MiB as float32 model input).
+MAX_CHIP_SIZE = 8192
+
 @dataclass(frozen=True)
 class ClassSpec:
     name: str
@@ -122,6 +126,11 @@ class ModelCard:
             raise InputError(
                 f"model {self.model_id} takes {self.input_size[0]}x{self.input_size[1]} px chips only "
                 f"(its card has no 'input.size_multiple'); got a chip size of {requested}"
+            )
+        if requested > MAX_CHIP_SIZE:
+            raise InputError(
+                f"model {self.model_id}: chip size must be at most {MAX_CHIP_SIZE} px (got {requested}): "
+                "one chip is read, held and run whole"
             )
         if requested < self.size_multiple or requested % self.size_multiple:
             raise InputError(

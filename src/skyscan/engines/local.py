@@ -129,26 +129,27 @@ def _finish(
     timings: dict[str, float],
 ) -> None:
     """Wait for an image's parts, merge them and write its part (or its error)."""
-    stage = "detect"
     try:
         raw = pa.concat_tables([f.result() for f in item.parts])
         table = finalize_image(item.ref, raw, detector.card, run_id, options)
-        t2 = time.perf_counter()
-        stage = "write"
-        store.write_detections(item.path, table)
-        ref = item.ref
-        logger.info(
-            "%s: %s (%d x %d px, georef %s, GSD %s)", display_path(item.path), plural(table.num_rows, "detection"),
-            ref.width, ref.height, ref.georef_source,
-            f"{ref.gsd:.3g} m" if ref.gsd is not None else "unknown",
-        )
-        timings["open"] += item.opened_s
-        timings["detect"] += t2 - item.started
-        timings["write"] += time.perf_counter() - t2
     except IMAGE_ERRORS as exc:
         for f in item.parts:  # let the other parts of a failed image end first
             f.exception()
-        _failed(store, item.path, stage, exc, None)
+        _failed(store, item.path, "detect", exc, progress)
+        return
+    t2 = time.perf_counter()
+    # outside the try: a part that cannot be written (a full disk) fails the run, and
+    # --resume redoes this image; an error row would keep it failed for good
+    store.write_detections(item.path, table)
+    ref = item.ref
+    logger.info(
+        "%s: %s (%d x %d px, georef %s, GSD %s)", display_path(item.path), plural(table.num_rows, "detection"),
+        ref.width, ref.height, ref.georef_source,
+        f"{ref.gsd:.3g} m" if ref.gsd is not None else "unknown",
+    )
+    timings["open"] += item.opened_s
+    timings["detect"] += t2 - item.started
+    timings["write"] += time.perf_counter() - t2
     if progress:
         progress(item.path)
 

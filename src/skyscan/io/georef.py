@@ -27,6 +27,23 @@ WORLD_FILE_SUFFIXES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Ground sample distances that make physical sense for imagery from above, in metres per
+# pixel: a millimetre (a close-range drone) to ten kilometres (a coarse global mosaic).
+# A GSD outside them is a typo or a broken transform, and would chip an image into
+# nothing or into billions of windows.
+GSD_RANGE_M = (1e-3, 1e4)
+
+
+def check_gsd(gsd: float, *, source: str) -> float:
+    """Return ``gsd`` when it is a finite number of metres per pixel in :data:`GSD_RANGE_M`."""
+    low, high = GSD_RANGE_M
+    if not (isinstance(gsd, int | float) and math.isfinite(gsd) and low <= gsd <= high):
+        raise GeoreferenceError(
+            f"{source}: GSD must be between {low:g} and {high:g} metres per pixel (got {gsd!r})"
+        )
+    return float(gsd)
+
+
 def normalise_crs(text: str, *, source: str = "CRS") -> str:
     """``"EPSG:n"`` or WKT2 for any CRS text (see :func:`skyscan.geo.crs.normalize_crs`),
     with ``source`` (the file or option it came from) named in any error."""
@@ -171,6 +188,4 @@ def gsd_metres(transform: AffineTuple, crs_text: str, width: int, height: int) -
     from skyscan.geo.crs import gsd_metres as _gsd
 
     gsd = _gsd(transform, crs_text, width, height)
-    if not (math.isfinite(gsd) and gsd > 0):
-        raise GeoreferenceError(f"GSD is not a positive number (got {gsd}) for transform {transform}")
-    return gsd
+    return check_gsd(gsd, source=f"transform {transform}")

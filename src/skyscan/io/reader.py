@@ -113,12 +113,13 @@ class ReadOptions:
     def __post_init__(self) -> None:
         if self.crs is not None:
             object.__setattr__(self, "crs", georef.normalise_crs(self.crs, source="'crs' option"))
-        if self.gsd is not None and not (
-            isinstance(self.gsd, int | float) and math.isfinite(self.gsd) and self.gsd > 0
-        ):
-            raise InputError(
-                f"'gsd' must be a positive number of metres per pixel (got {self.gsd!r})"
-            )
+        if self.gsd is not None:
+            low, high = georef.GSD_RANGE_M
+            if not (isinstance(self.gsd, int | float) and math.isfinite(self.gsd) and low <= self.gsd <= high):
+                raise InputError(
+                    f"'gsd' must be a number of metres per pixel between {low:g} and {high:g} "
+                    f"(got {self.gsd!r})"
+                )
         if not isinstance(self.max_pixels, int) or self.max_pixels <= 0:
             raise InputError(f"'max_pixels' must be a positive integer (got {self.max_pixels!r})")
         if self.rgb_bands is not None:
@@ -416,6 +417,11 @@ def open_image(
     """
     path = os.fspath(path)
     _check_file(path)
+    aux = sidecar.find_aux_xml(path)
+    if aux is not None:
+        # GDAL reads it on open with or without a transform in it: refuse a hostile or
+        # unreadable one first, beside any image (MetadataError naming the file)
+        sidecar.parse_xml(aux)
     ds = _open_dataset(path)
     with ds:
         width, height, count = int(ds.width), int(ds.height), int(ds.count)

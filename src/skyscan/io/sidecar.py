@@ -128,6 +128,12 @@ def find_sidecar(image_path: str | Path) -> str | Path | None:
     return None
 
 
+def find_aux_xml(image_path: str | Path) -> Path | None:
+    """GDAL's ``scene.tif.aux.xml`` beside the image, if any."""
+    candidate = Path(image_path).with_name(Path(image_path).name + ".aux.xml")
+    return candidate if candidate.is_file() else None
+
+
 def parse_xml(path: str | Path) -> ET.Element:
     """Parse an XML file safely; hostile or malformed XML raises :class:`MetadataError`."""
     if remote.is_remote(path):
@@ -151,6 +157,10 @@ def parse_xml(path: str | Path) -> ET.Element:
         ) from exc
     except ET.ParseError as exc:
         raise MetadataError(f"{path}: malformed XML: {exc}") from exc
+    except (LookupError, ValueError) as exc:
+        # an encoding Python does not know (LookupError) or expat cannot decode
+        # (ValueError: multi-byte encodings), and UnicodeDecodeError (a ValueError)
+        raise MetadataError(f"{path}: unreadable XML ({type(exc).__name__}: {exc})") from exc
     root = tree.getroot()
     if root is None:  # pragma: no cover - ElementTree always has a root after a parse
         raise MetadataError(f"{path}: XML has no root element")
