@@ -421,8 +421,9 @@ def test_bad_resampling_and_window(gradient: tuple[Path, np.ndarray]) -> None:
 def test_read_options_validation(tmp_path: Path) -> None:
     with pytest.raises(CRSError, match="'crs' option"):
         ReadOptions(crs="EPSG:99999999")
-    with pytest.raises(InputError, match="'gsd' must be a positive"):
-        ReadOptions(gsd=-1.0)
+    for gsd in (-1.0, 0.0, 1e-300, float("nan"), float("inf"), 1e9):
+        with pytest.raises(InputError, match="'gsd' must be a number of metres per pixel between"):
+            ReadOptions(gsd=gsd)
     with pytest.raises(InputError, match="'max_pixels'"):
         ReadOptions(max_pixels=0)
     with pytest.raises(InputError, match="'rgb_bands'"):

@@ -67,9 +67,9 @@ class LazyGroup(click.Group):
 
 
 def setup_logging(verbose: int, quiet: int) -> None:
-    level = logging.WARNING - 10 * verbose + 10 * quiet
+    level = max(logging.DEBUG, min(logging.CRITICAL, logging.WARNING - 10 * verbose + 10 * quiet))
     logging.basicConfig(
-        level=max(logging.DEBUG, min(logging.CRITICAL, level)),
+        level=level,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -80,7 +80,7 @@ def setup_logging(verbose: int, quiet: int) -> None:
     if verbose < 3:
         # GDAL/rasterio and friends are chatty at DEBUG; -vvv lets them through
         for name in ("rasterio", "fiona", "pyogrio", "matplotlib", "PIL", "py4j", "numba"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(name).setLevel(max(logging.WARNING, level))  # -q silences them too
 
 
 class _FirstFew(logging.Filter):

@@ -1,0 +1,583 @@
+"""Fault injection against ``skyscan detect``: a hostile user and a crashing machine.
+
+    python benchmarks/fault/harness.py --seed 1 --budget-s 2400 [--attempts 2000]
+        [--kinds corrupt,kill,concurrent,badargs,unwritable,diskfull]
+        [--jsonl benchmarks/_work/faults.jsonl] [--summary benchmarks/results/faults.json]
+
+Each attempt runs the real command line (``python -m skyscan``, this checkout's sources)
+in a fresh folder, injects one kind of fault, and checks the invariant:
+
+- every input ends in exactly one place: the detections (its part) or the errors table;
+- the good images' detections equal a clean run's, row for row, under a single run id;
+- no duplicate detections, no temporary or lock file left behind;
+- every exit is a documented code (0, 1, 2, 3) with at most one line on stderr (``-q``),
+  never a traceback.
+
+Kinds: ``corrupt`` (broken images and sidecars of every kind found so far), ``kill``
+(SIGKILL at a random moment, then ``--resume``, itself killed half of the time),
+``concurrent`` (two or three runs on one folder, fresh, ``--overwrite`` or ``--resume``,
+started 0-0.5 s apart), ``badargs`` (values the command must refuse with exit 2, or 1 for a
+model that is not there, leaving the folder as it was), ``unwritable`` (an output path
+under a file, in ``/proc``, on a read-only mount) and ``diskfull`` (a tmpfs of 16-400 KiB:
+the run finishes or ends in one line, and ``--resume`` after the disk grows gives the clean
+result). Mounts need root; without it those kinds are skipped and the summary says why.
+
+One JSON line per attempt goes to ``--jsonl``; the summary (attempts and failures by kind,
+the first failures) to ``--summary``. Exit status 1 when any attempt failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src"
+KINDS = ("corrupt", "kill", "concurrent", "badargs", "unwritable", "diskfull")
+WEIGHTS = {"corrupt": 3, "kill": 3, "concurrent": 3, "badargs": 2, "unwritable": 1, "diskfull": 2}
+N_GOOD = 6
+LOCK_FILE = ".skyscan.lock"
+TIMEOUT_S = 120
+
+
+@dataclass
+class Outcome:
+    """What one attempt did and what went wrong (``problems`` empty: it held)."""
+
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    exits: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, problem: str) -> None:
+        if not ok:
+            self.problems.append(problem)
+
+
+# ---------------------------------------------------------------------------- the command
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = env.pop("SKYSCAN_FAULT_SRC", str(SRC))
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def command(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "skyscan", "-q", "detect", *map(str, args)]
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    proc = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+    return proc.returncode, proc.stderr
+
+
+def start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=TIMEOUT_S)
+    return proc.returncode, err
+
+
+def check_exit(out: Outcome, code: int, stderr: str, allowed: tuple[int, ...]) -> None:
+    """A documented code, and at most one line, never a traceback (``-q``)."""
+    out.exits.append(code)
+    out.check(code in allowed, f"exit {code} not in {allowed}: {stderr.strip()[-300:]}")
+    out.check("Traceback" not in stderr, f"traceback: {stderr.strip()[-400:]}")
+    # click's usage errors add its two fixed lines (Usage: ..., Try ... --help) around the message
+    lines = [line for line in stderr.splitlines()
+             if line.strip() and not line.startswith(("Usage: ", "Try '"))]
+    out.check(len(lines) <= 1, f"{len(lines)} lines on stderr: {stderr.strip()[-300:]}")
+
+
+# ---------------------------------------------------------------------------- the images
+
+
+def make_images(folder: Path) -> None:
+    """N_GOOD small georeferenced GeoTIFFs with blobs the synthetic model finds."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    from skyscan.detectors.synthetic import draw_blobs
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(7)
+    for i in range(N_GOOD):
+        data = np.zeros((3, 160, 192), np.uint8)
+        blobs = [(float(rng.integers(8, 184)), float(rng.integers(8, 152)), int(rng.integers(0, 3))) for _ in range(5)]
+        draw_blobs(data, blobs, sigma=3.0)
+        t = Affine(0.5, 0.0, 594_000.0 + 200 * i, 0.0, -0.5, 5_758_000.0)
+        with rasterio.open(folder / f"good_{i}.tif", "w", driver="GTiff", width=192, height=160, count=3,
+                           dtype="uint8", crs="EPSG:32631", transform=t, tiled=True, blockxsize=64,
+                           blockysize=64, compress="deflate") as dst:
+            dst.write(data)
+
+
+def _hostile_xml() -> str:
+    return ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><PAMDataset>&b;</PAMDataset>')
+
+
+def _png(path: Path) -> None:
+    import numpy as np
+    import rasterio
+
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(
+        path, "w", driver="PNG", width=64, height=48, count=3, dtype="uint8"
+    ) as dst:
+        dst.write(np.zeros((3, 48, 64), np.uint8))
+
+
+# name -> (makes a bad input in the folder from a good image path; must it be an error row?)
+def _corruptions(rng: random.Random) -> dict[str, tuple[Callable[[Path, Path], Path], bool]]:
+    def truncated(good: Path, d: Path) -> Path:
+        data = good.read_bytes()
+        bad = d / f"{d.name}_truncated.tif"
+        bad.write_bytes(data[: rng.randrange(1, len(data) - 1)])
+        return bad
+
+    def flipped(good: Path, d: Path) -> Path:
+        data = bytearray(good.read_bytes())
+        for _ in range(rng.randrange(1, 64)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        bad = d / f"{d.name}_flipped.tif"
+        bad.write_bytes(bytes(data))
+        return bad
+
+    def random_bytes(good: Path, d: Path) -> Path:
+        bad = d / f"{d.name}_random.tif"
+        bad.write_bytes(rng.randbytes(rng.randrange(1, 5000)))
+        return bad
+
+    def empty(good: Path, d: Path) -> Path:
+        bad = d / f"{d.name}_empty.jpg"
+        bad.write_bytes(b"")
+        return bad
+
+    def directory(good: Path, d: Path) -> Path:
+        bad = d / f"{d.name}_dir.tif"
+        bad.mkdir()
+        (bad / "inner.txt").write_text("not an image")
+        return bad
+
+    def beside(suffix: str, text: str | bytes) -> Callable[[Path, Path], Path]:
+        def make(good: Path, d: Path) -> Path:
+            bad = d / f"{d.name}_sidecar.tif"
+            shutil.copy(good, bad)
+            side = d / (bad.name + suffix)
+            side.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+            return bad
+        return make
+
+    def png_hostile_aux(good: Path, d: Path) -> Path:
+        bad = d / f"{d.name}_plain.png"
+        _png(bad)
+        (d / f"{d.name}_plain.png.aux.xml").write_text(_hostile_xml())
+        return bad
+
+    def png_bad_world(good: Path, d: Path) -> Path:
+        bad = d / f"{d.name}_world.png"
+        _png(bad)
+        (d / f"{d.name}_world.pgw").write_text("0.5\n0\n0\nnot-a-number\n594000\n5758000\n")
+        return bad
+
+    bogus = '<?xml version="1.0" encoding="bogus-enc"?><metadata/>'
+    utf16 = '<?xml version="1.0" encoding="utf-16"?><metadata/>'.encode("utf-16")
+    bounds = ("<metadata><idinfo><spdom><bounding><westbc>5</westbc><eastbc>4</eastbc>"
+              "<northbc>45</northbc><southbc>44</southbc></bounding></spdom></idinfo></metadata>")
+    return {
+        "truncated_tif": (truncated, False),  # may still be readable: either place is right
+        "flipped_bytes_tif": (flipped, False),
+        "random_bytes_tif": (random_bytes, True),
+        "empty_jpg": (empty, True),
+        "directory_named_tif": (directory, False),  # a folder is expanded: nothing in it matches
+        "xml_bogus_encoding": (beside(".xml", bogus), True),
+        "aux_xml_bogus_encoding": (beside(".aux.xml", bogus), True),
+        "xml_utf16_declared": (beside(".xml", utf16), False),
+        "xml_billion_laughs": (beside(".xml", _hostile_xml()), True),
+        "aux_xml_billion_laughs": (beside(".aux.xml", _hostile_xml()), True),
+        "xml_malformed": (beside(".xml", "<metadata><idinfo>"), True),
+        "aux_xml_malformed": (beside(".aux.xml", "<PAMDataset><SRS>"), True),
+        "xml_bad_bounds": (beside(".xml", bounds), True),
+        "xml_binary": (beside(".xml", bytes(range(256))), True),
+        "png_hostile_aux_xml": (png_hostile_aux, True),
+        "png_bad_world_file": (png_bad_world, True),
+    }
+
+
+# ---------------------------------------------------------------------------- the checks
+
+
+@dataclass
+class Reference:
+    """A clean run's detections per image file name (run id and folder left out)."""
+
+    rows: dict[str, list[dict[str, Any]]]
+
+
+def _normalised(table: Any) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for row in table.drop(["run_id"]).to_pylist():
+        name = Path(row.pop("image_path")).name
+        rows.setdefault(name, []).append(row)
+    return rows
+
+
+def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path], must_fail: set[str]) -> None:
+    """The invariant, on a finished OUTDIR."""
+    import pyarrow.parquet as pq
+
+    try:
+        dets = pq.read_table(outdir / "detections.parquet")
+        errs = pq.read_table(outdir / "errors.parquet")
+        manifest = json.loads((outdir / "run.json").read_text())
+    except (OSError, ValueError) as exc:
+        out.problems.append(f"outputs missing or unreadable: {exc}")
+        return
+    run_ids = set(dets.column("run_id").to_pylist()) | set(errs.column("run_id").to_pylist())
+    out.check(run_ids <= {manifest["run_id"]}, f"run ids mixed: {sorted(run_ids)} vs {manifest['run_id']}")
+    ids = dets.column("detection_id").to_pylist()
+    out.check(len(ids) == len(set(ids)), "duplicate detection ids")
+    err_paths = errs.column("path").to_pylist()
+    out.check(len(err_paths) == len(set(err_paths)), f"an input has several error rows: {err_paths}")
+    err_names = {Path(p).name for p in err_paths}
+    got = _normalised(dets)
+    for name in sorted(must_fail):
+        out.check(name in err_names, f"{name}: no error row")
+    for name, rows in ref.rows.items():
+        out.check(name not in err_names, f"{name}: a good image failed: {errs.to_pylist()}")
+        out.check(got.get(name) == rows, f"{name}: detections differ from the clean run")
+    # every input ends in exactly one part: its detections or its error
+    from skyscan.run_state import part_key
+
+    parts = outdir / "_parts"
+    for path in manifest["images"]:
+        det = (parts / f"{part_key(path)}.det.arrow").exists()
+        err = (parts / f"{part_key(path)}.err.arrow").exists()
+        out.check(det != err, f"{path}: {int(det) + int(err)} parts")
+        out.check(det == (Path(path).name not in err_names), f"{path}: part and errors table disagree")
+    names = {p.name for p in inputs}
+    for name in got:
+        out.check(name in names, f"detections of an image that is not an input: {name}")
+    left = [p.name for p in outdir.rglob("*") if p.name.endswith(".tmp") or p.name == LOCK_FILE]
+    out.check(not left, f"left behind: {left}")
+    expected = 3 if err_paths else 0
+    out.detail["expected_exit"] = expected
+
+
+# ---------------------------------------------------------------------------- the attempts
+
+
+@dataclass
+class Harness:
+    work: Path
+    model: Path
+    base: Path
+    ref: Reference
+    rng: random.Random
+    can_mount: bool
+
+    def folder(self, i: int, rng: random.Random, n_bad: int) -> tuple[Path, list[Path], set[str], list[str]]:
+        """Inputs for attempt ``i``: the good images and ``n_bad`` corrupted ones."""
+        d = self.work / f"a{i}" / "in"
+        shutil.copytree(self.base, d)
+        inputs = sorted(d.iterdir())
+        table = _corruptions(rng)
+        kinds = rng.sample(sorted(table), n_bad)
+        must_fail: set[str] = set()
+        for k, name in enumerate(kinds):
+            sub = d / f"bad{k}"
+            sub.mkdir()
+            make, fails = table[name]
+            bad = make(self.base / "good_0.tif", sub)
+            inputs.append(bad)
+            if fails:
+                must_fail.add(bad.name)
+        return d, inputs, must_fail, kinds
+
+    def opts(self) -> list[str]:
+        return ["--model", str(self.model)]
+
+    def corrupt(self, i: int, rng: random.Random, out: Outcome) -> None:
+        d, inputs, must_fail, kinds = self.folder(i, rng, rng.randint(1, 3))
+        out.detail["corruptions"] = kinds
+        outdir = d.parent / "out"
+        code, err = run(command(d, "-o", outdir, *self.opts()))
+        check_exit(out, code, err, (0, 3))
+        check_outputs(out, outdir, self.ref, inputs, must_fail)
+        out.check(code == out.detail.get("expected_exit", code), f"exit {code}, expected {out.detail.get('expected_exit')}")
+
+    def kill(self, i: int, rng: random.Random, out: Outcome) -> None:
+        n_bad = rng.choice([0, 0, 1, 2])
+        d, inputs, must_fail, kinds = self.folder(i, rng, n_bad)
+        outdir = d.parent / "out"
+        out.detail.update(corruptions=kinds, kills=[])
+        first = start(command(d, "-o", outdir, *self.opts()))
+        self._kill_after(first, rng.uniform(0.0, 2.0), out)
+        code = -1
+        for round_ in range(5):
+            extra = ["--batch-size", str(rng.choice([1, 3, 16]))] if rng.random() < 0.3 else []
+            proc = start(command(d, "-o", outdir, *self.opts(), "--resume", *extra))
+            if round_ < 2 and rng.random() < 0.5 and self._kill_after(proc, rng.uniform(0.0, 1.5), out):
+                continue
+            code, err = finish(proc)
+            check_exit(out, code, err, (0, 3))
+            break
+        check_outputs(out, outdir, self.ref, inputs, must_fail)
+        out.check(code == out.detail.get("expected_exit", code), f"exit {code}, expected {out.detail.get('expected_exit')}")
+
+    @staticmethod
+    def _kill_after(proc: subprocess.Popen[str], delay: float, out: Outcome) -> bool:
+        """SIGKILL ``proc`` after ``delay`` s; True when it was still running."""
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+            out.detail["kills"].append(round(delay, 3))
+            return True
+        code, err = finish(proc)
+        check_exit(out, code, err, (0, 3))
+        return False
+
+    def concurrent(self, i: int, rng: random.Random, out: Outcome) -> None:
+        d, inputs, must_fail, kinds = self.folder(i, rng, rng.choice([0, 0, 1]))
+        outdir = d.parent / "out"
+        before = rng.choice(["none", "empty", "finished", "killed"])
+        if before == "empty":
+            outdir.mkdir()
+        elif before == "finished":
+            run(command(d, "-o", outdir, *self.opts()))
+        elif before == "killed":
+            out.detail["kills"] = []
+            self._kill_after(start(command(d, "-o", outdir, *self.opts())), rng.uniform(0.3, 1.5), out)
+        modes = [rng.choice(["fresh", "overwrite", "resume"]) for _ in range(rng.choice([2, 2, 3]))]
+        out.detail.update(corruptions=kinds, before=before, modes=modes)
+        procs = []
+        for mode in modes:
+            flag = [] if mode == "fresh" else [f"--{mode}"]
+            procs.append(start(command(d, "-o", outdir, *self.opts(), *flag)))
+            time.sleep(rng.uniform(0.0, 0.5))
+        results = [finish(p) for p in procs]
+        for mode, (code, err) in zip(modes, results, strict=True):
+            check_exit(out, code, err, (0, 1, 3))
+            if code == 1:
+                expected = ("another skyscan run" in err or "not empty" in err
+                            or (mode == "fresh" and before != "none"))
+                out.check(expected, f"{mode}: exit 1 for another reason: {err.strip()[-300:]}")
+        done = any(code in (0, 3) for code, _ in results) or before == "finished"
+        if not done and before in ("killed", "empty", "none"):
+            code, err = run(command(d, "-o", outdir, *self.opts(), "--resume"))
+            check_exit(out, code, err, (0, 3))
+        check_outputs(out, outdir, self.ref, inputs, must_fail)
+
+    def badargs(self, i: int, rng: random.Random, out: Outcome) -> None:
+        cases: list[tuple[list[str], int]] = [
+            (["--chip-size", v], 2) for v in ("0", "-1", "4", "7", "12", "1000001", "1000000", "x")
+        ] + [
+            (["--edge-pad", v], 2) for v in ("1000000000", "-1", "64", "nan")
+        ] + [
+            (["--score-threshold", v], 2) for v in ("nan", "inf", "-inf", "-0.1", "1.5", "NaN")
+        ] + [
+            (["--gsd", v], 2) for v in ("1e-300", "nan", "inf", "-1", "0", "1e9", "1e-4")
+        ] + [
+            (["--overlap", v], 2) for v in ("nan", "0.6", "-inf", "-0.1")
+        ] + [
+            (["--batch-size", "0"], 2), (["--sample-ratio", "nan"], 2), (["--sample-ratio", "0"], 2),
+            (["--crs", "EPSG:0"], 2), (["--crs", "not a crs"], 2), (["--metadata", "/nonexistent.csv"], 2),
+            (["--overwrite", "--resume"], 2), (["--engine", "dask"], 2),
+            (["--model", "vehicels"], 1), (["--model", "/nonexistent/model.onnx"], 1),
+        ]
+        args, expected = rng.choice(cases)
+        d = self.work / f"a{i}"
+        d.mkdir(parents=True)
+        outdir = d / "out"
+        before = rng.choice(["none", "empty"])
+        if before == "empty":
+            outdir.mkdir()
+        model = [] if "--model" in args else self.opts()
+        out.detail.update(args=args, before=before)
+        code, err = run(command(self.base, "-o", outdir, *model, *args))
+        check_exit(out, code, err, (expected,))
+        state = "none" if not outdir.exists() else ("empty" if not any(outdir.iterdir()) else "written")
+        out.check(state == before, f"output folder was {before}, is {state}")
+
+    def unwritable(self, i: int, rng: random.Random, out: Outcome) -> None:
+        d = self.work / f"a{i}"
+        d.mkdir(parents=True)
+        how = rng.choice(["under_a_file", "proc", "read_only_mount"] if self.can_mount else ["under_a_file", "proc"])
+        out.detail["how"] = how
+        mount = None
+        if how == "under_a_file":
+            (d / "afile").write_text("x")
+            outdir = d / "afile" / "sub"
+        elif how == "proc":
+            outdir = Path("/proc/skyscan-fault") / str(i)
+        else:
+            mount = d / "ro"
+            mount.mkdir()
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], check=True)
+            outdir = mount / "out"
+        try:
+            code, err = run(command(self.base, "-o", outdir, *self.opts()))
+            check_exit(out, code, err, (1,))
+            out.check("cannot create or write" in err, f"message: {err.strip()[-300:]}")
+        finally:
+            if mount is not None:
+                subprocess.run(["umount", str(mount)], check=False)
+
+    def diskfull(self, i: int, rng: random.Random, out: Outcome) -> None:
+        d, inputs, must_fail, kinds = self.folder(i, rng, rng.choice([0, 1]))
+        mount = d.parent / "mnt"
+        mount.mkdir()
+        size_k = rng.randint(16, 400)
+        out.detail.update(corruptions=kinds, size_kib=size_k)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_k}k", "tmpfs", str(mount)], check=True)
+        try:
+            outdir = mount / "out"
+            code, err = run(command(d, "-o", outdir, *self.opts()))
+            check_exit(out, code, err, (0, 1, 3))
+            if code == 1:
+                out.check("No space left" in err or "cannot create or write" in err, f"message: {err.strip()[-300:]}")
+                subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
+                code, err = run(command(d, "-o", outdir, *self.opts(), "--resume"))
+                check_exit(out, code, err, (0, 3))
+            out.detail["filled"] = len(out.exits) > 1
+            check_outputs(out, outdir, self.ref, inputs, must_fail)
+        finally:
+            subprocess.run(["umount", str(mount)], check=False)
+
+
+def setup(work: Path, seed: int) -> Harness:
+    """Images, the synthetic model and a clean run's reference, in ``work``."""
+    sys.path.insert(0, str(SRC))
+    import pyarrow.parquet as pq
+
+    from skyscan.detectors.synthetic import build_blob_model
+
+    base = work / "base"
+    make_images(base)
+    model = build_blob_model(work / "model" / "blobs.onnx", input_size=64, gsd=0.5)
+    code, err = run(command(base, "-o", work / "clean", "--model", model))
+    if code != 0:
+        raise SystemExit(f"the clean run failed (exit {code}): {err}")
+    ref = Reference(_normalised(pq.read_table(work / "clean" / "detections.parquet")))
+    if sum(len(r) for r in ref.rows.values()) == 0:
+        raise SystemExit("the clean run found nothing: the reference would check nothing")
+    can_mount = os.geteuid() == 0 and shutil.which("mount") is not None
+    if can_mount:
+        probe = work / "probe"
+        probe.mkdir()
+        can_mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(probe)],
+                                   capture_output=True).returncode == 0
+        if can_mount:
+            subprocess.run(["umount", str(probe)], check=False)
+    return Harness(work, model, base, ref, random.Random(seed), can_mount)
+
+
+def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...], jsonl: Path | None,
+                work: Path | None = None) -> dict[str, Any]:
+    """Run attempts until the budget or the count is spent; return the summary."""
+    t0 = time.monotonic()
+    own = work is None
+    work = Path(tempfile.mkdtemp(prefix="skyscan-faults-")) if work is None else work
+    h = setup(work, seed)
+    skipped: dict[str, str] = {}
+    if not h.can_mount:
+        for kind in ("diskfull",):
+            skipped[kind] = "needs root and tmpfs mounts (mount -t tmpfs) to make a small disk"
+    usable = [k for k in kinds if k not in skipped]
+    weights = [WEIGHTS[k] for k in usable]
+    by_kind: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    first_failures: list[dict[str, Any]] = []
+    n = 0
+    sink = jsonl.open("a") if jsonl else None
+    try:
+        while n < attempts and time.monotonic() - t0 < budget_s:
+            kind = h.rng.choices(usable, weights)[0]
+            rng = random.Random(f"{seed}:{n}")
+            out = Outcome(kind)
+            a0 = time.monotonic()
+            try:
+                getattr(h, kind)(n, rng, out)
+            except Exception as exc:  # the harness's own failure is an attempt's failure too
+                out.problems.append(f"harness: {type(exc).__name__}: {exc}")
+            record = {"attempt": n, "seed": seed, "kind": kind, "ok": not out.problems, "exits": out.exits,
+                      "seconds": round(time.monotonic() - a0, 3), "detail": out.detail, "problems": out.problems}
+            if sink:
+                sink.write(json.dumps(record) + "\n")
+                sink.flush()
+            by_kind[kind] += 1
+            if out.problems:
+                failed[kind] += 1
+                if len(first_failures) < 20:
+                    first_failures.append(record)
+            else:
+                shutil.rmtree(work / f"a{n}", ignore_errors=True)
+            n += 1
+    finally:
+        if sink:
+            sink.close()
+        if own and not failed:
+            shutil.rmtree(work, ignore_errors=True)
+    return {
+        "command": f"python benchmarks/fault/harness.py --seed {seed} --budget-s {budget_s:g} --attempts {attempts}",
+        "seed": seed,
+        "budget_s": budget_s,
+        "elapsed_s": round(time.monotonic() - t0, 1),
+        "attempts": n,
+        "failures": sum(failed.values()),
+        "attempts_by_kind": dict(sorted(by_kind.items())),
+        "failures_by_kind": {k: failed.get(k, 0) for k in sorted(by_kind)},
+        "skipped_kinds": skipped,
+        "first_failures": first_failures,
+        "work": str(work) if failed else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budget-s", type=float, default=60.0, help="stop starting attempts after this many seconds")
+    parser.add_argument("--attempts", type=int, default=10**9, help="at most this many attempts")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {','.join(KINDS)}")
+    parser.add_argument("--jsonl", type=Path, default=None, help="one JSON line per attempt (appended)")
+    parser.add_argument("--summary", type=Path, default=None, help="write the summary JSON here")
+    parser.add_argument("--work", type=Path, default=None, help="folder for the attempts (default: a temp dir)")
+    parser.add_argument("--src", type=Path, default=SRC,
+                        help="skyscan sources to test (default: this checkout's; another commit's shows what it finds there)")
+    args = parser.parse_args()
+    os.environ["SKYSCAN_FAULT_SRC"] = str(args.src.resolve())
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        parser.error(f"unknown kinds {unknown} (known: {', '.join(KINDS)})")
+    summary = run_harness(args.seed, args.budget_s, args.attempts, kinds, args.jsonl, args.work)
+    text = json.dumps(summary, indent=2)
+    if args.summary:
+        args.summary.parent.mkdir(parents=True, exist_ok=True)
+        args.summary.write_text(text + "\n")
+    print(text)
+    sys.exit(1 if summary["failures"] else 0)
+
+
+if __name__ == "__main__":
+    main()
