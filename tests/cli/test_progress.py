@@ -71,3 +71,23 @@ def test_a_log_does_not_repeat_a_final_state_already_written() -> None:
     bar.update()
     bar.close()
     assert log.getvalue().count("\n") == 1 and "100% 1/1 img" in log.getvalue()
+
+
+def test_quiet_silences_the_libraries_warnings_too() -> None:
+    """``-q`` prints nothing but errors: GDAL's warnings through rasterio included (a
+    truncated GeoTIFF's "TIFFFetchNormalTag: IO error" lines came through before)."""
+    import logging
+
+    from skyscan.cli import setup_logging
+
+    root = logging.getLogger()
+    saved = root.level, logging.getLogger("rasterio").level
+    try:
+        setup_logging(verbose=0, quiet=1)
+        assert not logging.getLogger("rasterio").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("rasterio").isEnabledFor(logging.ERROR)
+        setup_logging(verbose=1, quiet=0)
+        assert logging.getLogger("rasterio").isEnabledFor(logging.WARNING)
+    finally:
+        root.setLevel(saved[0])
+        logging.getLogger("rasterio").setLevel(saved[1])

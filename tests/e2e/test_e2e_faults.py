@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from affine import Affine
 from e2e_support import blank, read_outputs, skyscan, write_raster
-from rasters import write_geotiff
 
+from rasters import write_geotiff
 from skyscan.run_lock import LOCK_FILE
 
 
