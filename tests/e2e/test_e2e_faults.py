@@ -17,7 +17,8 @@ from affine import Affine
 from e2e_support import blank, read_outputs, skyscan, write_raster
 
 from rasters import write_geotiff
-from skyscan.run_lock import LOCK_FILE
+
+LOCK_FILE = ".skyscan.lock"  # skyscan.run_lock.LOCK_FILE
 
 
 @pytest.fixture(scope="module")
