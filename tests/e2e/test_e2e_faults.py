@@ -122,13 +122,18 @@ def test_an_unwritable_output_directory_is_one_line_and_exit_1(images: Path, blo
         (tmp_path / "afile").write_text("x")
         out = tmp_path / "afile" / "sub"
     elif kind == "read_only":
-        if os.geteuid() == 0:
-            pytest.skip("root writes into read-only directories")
         out = tmp_path / "ro"
         out.mkdir(mode=0o555)
+        if os.geteuid() == 0:  # root writes into a 0555 directory: a read-only mount stops it
+            if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(out)]).returncode:
+                pytest.skip("root, and no read-only tmpfs mount here")
     else:
         out = Path("/proc/skyscan-out")
-    res = skyscan("detect", images, "-o", out, "--model", blob_model)
+    try:
+        res = skyscan("detect", images, "-o", out, "--model", blob_model)
+    finally:
+        if kind == "read_only" and os.geteuid() == 0:
+            subprocess.run(["umount", str(out)], check=False)
     assert res.returncode == 1, res.stderr
     _no_traceback(res.stderr)
     assert "cannot create or write the output directory" in res.stderr
@@ -159,6 +164,20 @@ def test_bad_option_values_are_one_usage_error_before_any_image(images: Path, tm
     assert needle in res.stderr
     assert "Traceback" not in res.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_model_name_typo_leaves_outdir_as_found(images: Path, blob_model: Path, tmp_path: Path,
+                                                  existing: bool) -> None:
+    out = tmp_path / "out"
+    if existing:
+        out.mkdir()
+    res = skyscan("detect", images, "-o", out, "--model", "vehicels")
+    assert res.returncode == 1, res.stderr
+    _no_traceback(res.stderr)
+    assert "vehicels" in res.stderr
+    assert out.exists() == existing and (not existing or list(out.iterdir()) == [])
+    assert skyscan("detect", images, "-o", out, "--model", blob_model).returncode == 0  # the corrected command
 
 
 @pytest.mark.parametrize("existing", [False, True])
