@@ -124,9 +124,10 @@ def test_an_unwritable_output_directory_is_one_line_and_exit_1(images: Path, blo
     elif kind == "read_only":
         out = tmp_path / "ro"
         out.mkdir(mode=0o555)
-        if os.geteuid() == 0:  # root writes into a 0555 directory: a read-only mount stops it
-            if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(out)]).returncode:
-                pytest.skip("root, and no read-only tmpfs mount here")
+        # root writes into a 0555 directory: a read-only mount stops it
+        mount = ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(out)]
+        if os.geteuid() == 0 and subprocess.run(mount).returncode:
+            pytest.skip("root, and no read-only tmpfs mount here")
     else:
         out = Path("/proc/skyscan-out")
     try:
