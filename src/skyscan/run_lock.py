@@ -134,6 +134,8 @@ def output_lock(outdir: str | Path) -> Iterator[bool]:
     run holds it) or :class:`OutputError` (OUTDIR cannot be created or written).
     """
     outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir}: exists and is not a directory")
     created = not outdir.exists()
     try:
         outdir.mkdir(parents=True, exist_ok=True)
