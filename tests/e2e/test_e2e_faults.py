@@ -230,3 +230,15 @@ def test_a_killed_run_resumes_to_the_clean_result(images: Path, blob_model: Path
     got, want = read_outputs(out), read_outputs(clean_out)
     assert got[0].drop(["run_id"]).equals(want[0].drop(["run_id"]))
     assert not (out / LOCK_FILE).exists()
+
+
+def test_quiet_keeps_gdal_warnings_of_a_damaged_tiff_off_stderr(images: Path, blob_model: Path, tmp_path: Path) -> None:
+    d = _copy(images, tmp_path)
+    write_geotiff(d / "damaged.tif", 64, 48, data=blank(64, 48, [(20, 20, 0)]), compress="deflate", predictor=2)
+    raw = (d / "damaged.tif").read_bytes()
+    entry = b"\x3d\x01\x03\x00"  # the Predictor tag (317) as a SHORT: declare it ASCII instead
+    assert entry in raw
+    (d / "damaged.tif").write_bytes(raw.replace(entry, b"\x3d\x01\x02\x00", 1))
+    res = skyscan("-q", "detect", d, "-o", tmp_path / "out", "--model", blob_model)
+    assert res.returncode in (0, 3), res.stderr
+    assert res.stderr == ""

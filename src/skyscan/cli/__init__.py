@@ -77,6 +77,11 @@ def setup_logging(verbose: int, quiet: int) -> None:
         handler.addFilter(_redact_record)
         if verbose == 0:
             handler.addFilter(_FirstFew("outside_validated_range", 3))
+    if level > logging.WARNING:
+        # -q prints nothing but errors: GDAL writes its warnings straight to stderr
+        # ("Warning 1: TIFFFetchNormalTag: ...") from threads where no rasterio handler is
+        # installed; its default handler writes to CPL_LOG instead when that is set
+        os.environ.setdefault("CPL_LOG", os.devnull)
     if verbose < 3:
         # GDAL/rasterio and friends are chatty at DEBUG; -vvv lets them through
         for name in ("rasterio", "fiona", "pyogrio", "matplotlib", "PIL", "py4j", "numba"):
