@@ -441,7 +441,7 @@ class Harness:
             out.check("cannot create or write" in err, f"message: {err.strip()[-300:]}")
         finally:
             if mount is not None:
-                subprocess.run(["umount", str(mount)], check=False)
+                subprocess.run(["umount", "-l", str(mount)], check=False)
 
     def diskfull(self, i: int, rng: random.Random, out: Outcome) -> None:
         d, inputs, must_fail, kinds = self.folder(i, rng, rng.choice([0, 1]))
@@ -462,7 +462,7 @@ class Harness:
             out.detail["filled"] = len(out.exits) > 1
             check_outputs(out, outdir, self.ref, inputs, must_fail)
         finally:
-            subprocess.run(["umount", str(mount)], check=False)
+            subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def setup(work: Path, seed: int) -> Harness:
