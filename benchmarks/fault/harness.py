@@ -2,7 +2,8 @@
 
     python benchmarks/fault/harness.py --seed 1 --budget-s 2400 [--attempts 2000]
         [--kinds corrupt,kill,concurrent,badargs,unwritable,diskfull]
-        [--jsonl benchmarks/_work/faults.jsonl] [--summary benchmarks/results/faults.json]
+        [--jsonl attempts.jsonl] [--summary benchmarks/results/faults.json] [--src OTHER/src]
+    python benchmarks/fault/harness.py --combine a.json b.json --summary total.json
 
 Each attempt runs the real command line (``python -m skyscan``, this checkout's sources)
 in a fresh folder, injects one kind of fault, and checks the invariant:
@@ -136,9 +137,12 @@ def _hostile_xml() -> str:
 
 
 def _png(path: Path) -> None:
+    import warnings
+
     import numpy as np
     import rasterio
 
+    warnings.filterwarnings("ignore", message="Dataset has no geotransform")
     with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(
         path, "w", driver="PNG", width=64, height=48, count=3, dtype="uint8"
     ) as dst:
@@ -553,6 +557,22 @@ def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...
     }
 
 
+def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary of runs made side by side (other seeds, the same sources)."""
+    by_kind: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    for s in summaries:
+        by_kind.update(s["attempts_by_kind"])
+        failed.update(s["failures_by_kind"])
+    return {
+        "attempts": sum(s["attempts"] for s in summaries),
+        "failures": sum(s["failures"] for s in summaries),
+        "attempts_by_kind": dict(sorted(by_kind.items())),
+        "failures_by_kind": {k: failed.get(k, 0) for k in sorted(by_kind)},
+        "runs": summaries,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
@@ -564,7 +584,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="folder for the attempts (default: a temp dir)")
     parser.add_argument("--src", type=Path, default=SRC,
                         help="skyscan sources to test (default: this checkout's; another commit's shows what it finds there)")
+    parser.add_argument("--combine", type=Path, nargs="+", default=None,
+                        help="summaries of runs made side by side: write their sum to --summary and exit")
     args = parser.parse_args()
+    if args.combine:
+        total = combine([json.loads(p.read_text()) for p in args.combine])
+        if args.summary:
+            args.summary.write_text(json.dumps(total, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in total.items() if k != "runs"}, indent=2))
+        sys.exit(1 if total["failures"] else 0)
     os.environ["SKYSCAN_FAULT_SRC"] = str(args.src.resolve())
     kinds = tuple(k for k in args.kinds.split(",") if k)
     unknown = sorted(set(kinds) - set(KINDS))
