@@ -497,8 +497,11 @@ def setup(work: Path, seed: int) -> Harness:
 
 
 def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...], jsonl: Path | None,
-                work: Path | None = None) -> dict[str, Any]:
-    """Run attempts until the budget or the count is spent; return the summary."""
+                work: Path | None = None, *, in_turn: bool = False) -> dict[str, Any]:
+    """Run attempts until the budget or the count is spent; return the summary.
+
+    Kinds are drawn at random with :data:`WEIGHTS`, or taken in turn (``in_turn``: a short
+    slice then tries every kind however slow the machine is)."""
     t0 = time.monotonic()
     own = work is None
     work = Path(tempfile.mkdtemp(prefix="skyscan-faults-")) if work is None else work
@@ -516,7 +519,7 @@ def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...
     sink = jsonl.open("a") if jsonl else None
     try:
         while n < attempts and time.monotonic() - t0 < budget_s:
-            kind = h.rng.choices(usable, weights)[0]
+            kind = usable[n % len(usable)] if in_turn else h.rng.choices(usable, weights)[0]
             rng = random.Random(f"{seed}:{n}")
             out = Outcome(kind)
             a0 = time.monotonic()
