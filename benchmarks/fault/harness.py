@@ -15,7 +15,8 @@ in a fresh folder, injects one kind of fault, and checks the invariant:
   never a traceback.
 
 Kinds: ``corrupt`` (broken images and sidecars of every kind found so far), ``kill``
-(SIGKILL at a random moment, then ``--resume``, itself killed half of the time),
+(SIGKILL at a random moment or once a random number of images are written, then
+``--resume``, itself killed half of the time),
 ``concurrent`` (two or three runs on one folder, fresh, ``--overwrite`` or ``--resume``,
 started 0-0.5 s apart), ``badargs`` (values the command must refuse with exit 2, or 1 for a
 model that is not there, leaving the folder as it was), ``unwritable`` (an output path
@@ -334,12 +335,12 @@ class Harness:
         outdir = d.parent / "out"
         out.detail.update(corruptions=kinds, kills=[])
         first = start(command(d, "-o", outdir, *self.opts()))
-        self._kill_after(first, rng.uniform(0.0, 2.0), out)
+        self._kill_somewhere(first, rng, out, outdir, len(inputs))
         code = -1
         for round_ in range(5):
             extra = ["--batch-size", str(rng.choice([1, 3, 16]))] if rng.random() < 0.3 else []
             proc = start(command(d, "-o", outdir, *self.opts(), "--resume", *extra))
-            if round_ < 2 and rng.random() < 0.5 and self._kill_after(proc, rng.uniform(0.0, 1.5), out):
+            if round_ < 2 and rng.random() < 0.5 and self._kill_somewhere(proc, rng, out, outdir, len(inputs)):
                 continue
             code, err = finish(proc)
             check_exit(out, code, err, (0, 3))
@@ -348,18 +349,35 @@ class Harness:
         out.check(code == out.detail.get("expected_exit", code), f"exit {code}, expected {out.detail.get('expected_exit')}")
 
     @staticmethod
-    def _kill_after(proc: subprocess.Popen[str], delay: float, out: Outcome) -> bool:
-        """SIGKILL ``proc`` after ``delay`` s; True when it was still running."""
+    def _kill_after(proc: subprocess.Popen[str], delay: float, out: Outcome, outdir: Path | None = None,
+                    parts: int | None = None) -> bool:
+        """SIGKILL ``proc`` after ``delay`` s, or (``parts``) once OUTDIR holds that many image
+        parts and ``delay`` more; True when it was still running. The moment and the parts
+        written by then go into the attempt's record."""
+        t0 = time.monotonic()
         try:
+            if parts is not None and outdir is not None:
+                while _n_parts(outdir) < parts and proc.poll() is None:
+                    time.sleep(0.005)
             proc.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.communicate()
-            out.detail["kills"].append(round(delay, 3))
+            at = {"at_s": round(time.monotonic() - t0, 3)}
+            if outdir is not None:
+                at["parts"] = _n_parts(outdir)
+            out.detail.setdefault("kills", []).append(at)
             return True
         code, err = finish(proc)
         check_exit(out, code, err, (0, 3))
         return False
+
+    def _kill_somewhere(self, proc: subprocess.Popen[str], rng: random.Random, out: Outcome, outdir: Path,
+                        n_inputs: int) -> bool:
+        """Kill at a random moment (half of the time) or after a random number of parts."""
+        if rng.random() < 0.5:
+            return self._kill_after(proc, rng.uniform(0.0, 2.0), out, outdir)
+        return self._kill_after(proc, rng.uniform(0.0, 0.05), out, outdir, parts=rng.randrange(n_inputs))
 
     def concurrent(self, i: int, rng: random.Random, out: Outcome) -> None:
         d, inputs, must_fail, kinds = self.folder(i, rng, rng.choice([0, 0, 1]))
@@ -371,7 +389,7 @@ class Harness:
             run(command(d, "-o", outdir, *self.opts()))
         elif before == "killed":
             out.detail["kills"] = []
-            self._kill_after(start(command(d, "-o", outdir, *self.opts())), rng.uniform(0.3, 1.5), out)
+            self._kill_somewhere(start(command(d, "-o", outdir, *self.opts())), rng, out, outdir, len(inputs))
         modes = [rng.choice(["fresh", "overwrite", "resume"]) for _ in range(rng.choice([2, 2, 3]))]
         out.detail.update(corruptions=kinds, before=before, modes=modes)
         procs = []
@@ -467,6 +485,14 @@ class Harness:
             check_outputs(out, outdir, self.ref, inputs, must_fail)
         finally:
             subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _n_parts(outdir: Path) -> int:
+    """Image parts written so far (a part file is complete once it has its name)."""
+    try:
+        return sum(1 for p in (outdir / "_parts").iterdir() if p.name.endswith(".arrow"))
+    except OSError:
+        return 0
 
 
 def setup(work: Path, seed: int) -> Harness:
