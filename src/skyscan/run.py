@@ -100,11 +100,12 @@ def remove_temp_files(outdir: Path) -> list[Path]:
     return found
 
 
-def _undo_start(outdir: Path, created: bool) -> None:
+def _undo_start(outdir: Path, created: bool, *, own_state: bool) -> None:
     """Leave OUTDIR as the run found it when the run fails before its first image: no
-    ``_parts/state.json`` that would refuse the corrected command."""
+    ``_parts/state.json`` of its own (``own_state``) that would refuse the corrected
+    command, and no folder it created. An earlier run's state stays."""
     parts = outdir / PARTS_DIR
-    if parts.is_dir() and all(p.name == STATE_FILE for p in parts.iterdir()):
+    if own_state and parts.is_dir() and all(p.name == STATE_FILE for p in parts.iterdir()):
         shutil.rmtree(parts, ignore_errors=True)
     if created and outdir.is_dir() and all(p.name == LOCK_FILE for p in outdir.iterdir()):
         (outdir / LOCK_FILE).unlink(missing_ok=True)
@@ -155,7 +156,7 @@ def run_detect(
     outdir = Path(outdir)
     started, run_t0 = time.time(), time.perf_counter()
     with output_lock(outdir) as created:
-        fresh = True  # no earlier run's state here
+        fresh = False  # True once OUTDIR is prepared for a new run (no earlier run's state)
         try:
             state = prepare_outdir(outdir, overwrite=overwrite, resume=resume)
             fresh = state is None
@@ -165,8 +166,7 @@ def run_detect(
                 on_paths=on_paths, started=started, run_t0=run_t0,
             )
         except BaseException:
-            if fresh:
-                _undo_start(outdir, created)
+            _undo_start(outdir, created, own_state=fresh)
             raise
 
 

@@ -242,3 +242,13 @@ def test_quiet_keeps_gdal_warnings_of_a_damaged_tiff_off_stderr(images: Path, bl
     res = skyscan("-q", "detect", d, "-o", tmp_path / "out", "--model", blob_model)
     assert res.returncode in (0, 3), res.stderr
     assert res.stderr == ""
+
+
+def test_a_refused_fresh_run_leaves_a_killed_runs_state_alone(images: Path, blob_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "_parts").mkdir(parents=True)
+    state = '{"run_id": "0123456789ab", "options_digest": "x", "engine": "local"}'
+    (out / "_parts" / "state.json").write_text(state)  # a run killed before its first image
+    res = skyscan("detect", images, "-o", out, "--model", blob_model)
+    assert res.returncode == 1 and "not empty" in res.stderr, res.stderr
+    assert (out / "_parts" / "state.json").read_text() == state
