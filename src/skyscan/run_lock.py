@@ -106,6 +106,11 @@ def _open_locked(outdir: Path) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             info = _read_holder(fd)
+            for _ in range(20):  # the holder may be between taking the lock and writing itself in
+                if info:
+                    break
+                time.sleep(0.01)
+                info = _read_holder(fd)
             os.close(fd)
             raise _refuse(outdir, info) from None
         except OSError as exc:
