@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from skyscan.cli.params import FiniteFloat
 from skyscan.errors import SkyscanError
 
 EXIT_SOME_FAILED = 3
@@ -25,12 +26,12 @@ def _size(n: float) -> str:
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--model", default="vehicles", show_default=True, help="Builtin model name or path to a .onnx with its .json card.")
 @click.option("--aoi", default=None, metavar="FILE|WKT", help="Area of interest, as for skyscan detect.")
-@click.option("--overlap", type=click.FloatRange(0.0, 0.5), default=0.2, show_default=True)
+@click.option("--overlap", type=FiniteFloat(0.0, 0.5), default=0.2, show_default=True)
 @click.option("--chip-size", type=click.IntRange(min=1), default=None, help="Chip side in model pixels [default: the model's].")
-@click.option("--gsd", type=click.FloatRange(0, min_open=True), default=None, help="GSD (m/px) of images without georeferencing.")
+@click.option("--gsd", type=FiniteFloat(0, min_open=True), default=None, help="GSD (m/px) of images without georeferencing.")
 @click.option("--crs", default=None, help="CRS for world files without .prj.")
 @click.option("--recursive/--no-recursive", default=True, show_default=True)
-@click.option("--rate", type=click.FloatRange(0, min_open=True), default=None, help="Model megapixels per second to estimate the time with [default: measured here, the model alone on in-memory chips].")
+@click.option("--rate", type=FiniteFloat(0, min_open=True), default=None, help="Model megapixels per second to estimate the time with [default: measured here, the model alone on in-memory chips].")
 @click.option("--no-bytes", is_flag=True, help="Skip the file sizes and touched-tile bytes (one request less per remote image).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines), then the totals.")
 def plan_command(inputs: tuple[str, ...], model: str, aoi: str | None, overlap: float, chip_size: int | None,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from skyscan.cli.params import FiniteFloat
 from skyscan.errors import SkyscanError
 
 
@@ -20,7 +21,7 @@ from skyscan.errors import SkyscanError
               help="Which detections get crops: highest scores first, or a random sample (--seed).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--crop-px", type=click.IntRange(64, 512), default=192, show_default=True, help="Crop size on the page.")
-@click.option("--context", "context_m", type=click.FloatRange(min=0), default=12.0, show_default=True,
+@click.option("--context", "context_m", type=FiniteFloat(min=0), default=12.0, show_default=True,
               help="Metres of ground a crop shows at least.")
 @click.option("--view-size", type=click.IntRange(min=32), default=512, show_default=True,
               help="Image views for adding missed vehicles: tiles of this many source pixels.")

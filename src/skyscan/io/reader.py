@@ -417,7 +417,7 @@ def open_image(
     """
     path = os.fspath(path)
     _check_file(path)
-    aux = sidecar.find_aux_xml(path)
+    aux = None if remote.is_remote(path) else sidecar.find_aux_xml(path)
     if aux is not None:
         # GDAL reads it on open with or without a transform in it: refuse a hostile or
         # unreadable one first, beside any image (MetadataError naming the file)
