@@ -103,8 +103,9 @@ def check_exit(out: Outcome, code: int, stderr: str, allowed: tuple[int, ...]) -
     out.check(code in allowed, f"exit {code} not in {allowed}: {stderr.strip()[-300:]}")
     out.check("Traceback" not in stderr, f"traceback: {stderr.strip()[-400:]}")
     # click's usage errors add its two fixed lines (Usage: ..., Try ... --help) around the message
+    # and `skyscan detect` names every failed input on a line of its own ("FAILED path ...")
     lines = [line for line in stderr.splitlines()
-             if line.strip() and not line.startswith(("Usage: ", "Try '"))]
+             if line.strip() and not line.startswith(("Usage: ", "Try '", "FAILED "))]
     out.check(len(lines) <= 1, f"{len(lines)} lines on stderr: {stderr.strip()[-300:]}")
 
 
@@ -273,11 +274,16 @@ def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path]
     from skyscan.run_state import part_key
 
     parts = outdir / "_parts"
-    for path in manifest["images"]:
-        det = (parts / f"{part_key(path)}.det.arrow").exists()
-        err = (parts / f"{part_key(path)}.err.arrow").exists()
-        out.check(det != err, f"{path}: {int(det) + int(err)} parts")
-        out.check(det == (Path(path).name not in err_names), f"{path}: part and errors table disagree")
+    if parts.is_dir():  # a finished run may remove its checkpoints
+        for path in manifest["images"]:
+            det = (parts / f"{part_key(path)}.det.arrow").exists()
+            err = (parts / f"{part_key(path)}.err.arrow").exists()
+            out.check(det != err, f"{path}: {int(det) + int(err)} parts")
+            out.check(det == (Path(path).name not in err_names), f"{path}: part and errors table disagree")
+    counts = manifest["counts"]
+    failed_images = sum(1 for p in err_paths if p in set(manifest["images"]))
+    out.check(counts["images_ok"] + failed_images + counts.get("images_skipped", 0) == len(manifest["images"]),
+              f"counts do not add up: {counts} with {failed_images} failed of {len(manifest['images'])}")
     names = {p.name for p in inputs}
     for name in got:
         out.check(name in names, f"detections of an image that is not an input: {name}")
