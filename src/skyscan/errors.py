@@ -106,3 +106,7 @@ def require(module: str, extra: str) -> object:
 # still ends the run, and writing a part is the run's job, not the image's: a failed write
 # (a full disk) fails the run, so that --resume redoes that image instead of keeping an error.
 IMAGE_ERRORS: tuple[type[BaseException], ...] = (Exception,)
+# On a Spark executor, detecting or merging an opened image's units fails the *task* on
+# anything else, so Spark retries it (an executor's own trouble is not the image's fault);
+# opening and planning an input keep IMAGE_ERRORS there too.
+UNIT_ERRORS: tuple[type[BaseException], ...] = (SkyscanError, OSError, ValueError, RuntimeError, MemoryError)

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from skyscan import pipeline
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard
-from skyscan.errors import IMAGE_ERRORS
+from skyscan.errors import IMAGE_ERRORS, UNIT_ERRORS
 from skyscan.io.remote import display_path, redact
 from skyscan.pipeline import DetectOptions, finalize_image, plan_units
 from skyscan.run_state import OUTSIDE_AOI
@@ -162,7 +162,7 @@ def detect_units(
                     unit_of_row = raw.column("unit_index").to_numpy()
                     for out in outs:
                         out["raw"] = to_ipc(raw.filter(unit_of_row == out["unit_index"]))
-                except IMAGE_ERRORS as exc:
+                except UNIT_ERRORS as exc:
                     logger.warning("%s: detect failed in units %s: %s", run[0]["path"],
                                    [u.unit_index for u in units], exc)
                     for out in outs:
@@ -203,7 +203,7 @@ def finalize_group(table: pa.Table, card: ModelCard, run_id: str, options: Detec
         ref = pickle.loads(first["ref"])
         raw = pa.concat_tables([from_ipc(by_unit[i]["raw"]) for i in range(expected)])
         det = finalize_image(ref, raw, card, run_id, options)
-    except IMAGE_ERRORS as exc:
+    except UNIT_ERRORS as exc:
         logger.warning("%s: finalize failed: %s", first["path"], exc)
         return _packed_error(base, "detect", type(exc).__name__, str(exc))
     meta = [n for n in det.column_names if n.startswith(METADATA_PREFIX)]
