@@ -13,32 +13,14 @@ from PIL import Image
 
 from skyscan.cli import cli
 from skyscan.detectors.card import load_card
+from tiny_data import write_tiny_dataset
 
 pytest.importorskip("torch")
 
 
-def _scene(path: Path, seed: int) -> list[tuple[float, float, float, float]]:
-    """A gray 'road' with a few dark and light 'cars' (18x8 px), as YOLO boxes."""
-    rng = np.random.default_rng(seed)
-    img = np.full((96, 128, 3), 120, np.uint8)
-    boxes = []
-    for k in range(3):
-        x, y = 10 + 38 * k, int(rng.integers(10, 80))
-        img[y : y + 8, x : x + 18] = 30 if k % 2 else 230
-        boxes.append(((x + 9) / 128, (y + 4) / 96, 18 / 128, 8 / 96))
-    Image.fromarray(img).save(path)
-    return boxes
-
-
 @pytest.fixture
 def tiny_dataset(tmp_path: Path) -> Path:
-    (tmp_path / "images").mkdir()
-    (tmp_path / "labels").mkdir()
-    (tmp_path / "classes.txt").write_text("car\ntruck\nbus\n")
-    for i in range(2):
-        boxes = _scene(tmp_path / "images" / f"s{i}.png", i)
-        (tmp_path / "labels" / f"s{i}.txt").write_text("".join(f"0 {a} {b} {c} {d}\n" for a, b, c, d in boxes))
-    return tmp_path
+    return write_tiny_dataset(tmp_path)
 
 
 def test_train_export_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from skyscan.evaluate.metrics import box_iou, ignored_flags
+from skyscan.evaluate.metrics import ignored_flags, match_pairs
 from skyscan.labels import ClassMapping, read_labels
 
 
@@ -99,17 +99,12 @@ def border_recall(
         for crop, crop_path in zip(crops, paths, strict=True):
             g = found.get(crop_path)
             det = g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64) if g is not None else np.zeros((0, 4))
-            order = np.argsort(-(g["score"].to_numpy() if g is not None else np.zeros(0)), kind="stable")
-            det = det[order]
-            trunc = g["truncated"].to_numpy()[order] if g is not None else np.zeros(0, bool)
+            scores = g["score"].to_numpy(np.float64) if g is not None else np.zeros(0)
+            trunc = g["truncated"].to_numpy(bool) if g is not None else np.zeros(0, bool)
+            label_of = match_pairs(det, scores, crop.boxes, iou_threshold)
+            is_tp = label_of >= 0
             matched_gt = np.zeros(len(crop.boxes), bool)
-            is_tp = np.zeros(len(det), bool)
-            ious = box_iou(det, crop.boxes)
-            for i in range(len(det)):
-                cand = np.where(matched_gt, -1.0, ious[i]) if len(crop.boxes) else np.zeros(0)
-                if len(cand) and cand.max() >= iou_threshold:
-                    matched_gt[int(cand.argmax())] = True
-                    is_tp[i] = True
+            matched_gt[label_of[is_tp]] = True
             ignored = ignored_flags(det, crop.ignore) & ~is_tp
             tp += int(is_tp.sum())
             fp += int((~is_tp & ~ignored).sum())

@@ -45,12 +45,20 @@ def match_image(
     det_boxes: npt.ArrayLike, det_scores: npt.ArrayLike, gt_boxes: npt.ArrayLike, iou_threshold: float = 0.5
 ) -> npt.NDArray[np.bool_]:
     """True-positive flags for one image and one class, in the order of ``det_scores`` given."""
+    return match_pairs(det_boxes, det_scores, gt_boxes, iou_threshold) >= 0
+
+
+def match_pairs(
+    det_boxes: npt.ArrayLike, det_scores: npt.ArrayLike, gt_boxes: npt.ArrayLike, iou_threshold: float = 0.5
+) -> npt.NDArray[np.intp]:
+    """The label each detection matched (-1: none), greedily by score: the matching behind
+    :func:`match_image`, for callers that also need which labels were found."""
     det = np.asarray(det_boxes, np.float64).reshape(-1, 4)
     scores = np.asarray(det_scores, np.float64).reshape(-1)
     gt = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
-    tp = np.zeros(len(det), bool)
+    matched = np.full(len(det), -1, np.intp)
     if len(det) == 0 or len(gt) == 0:
-        return tp
+        return matched
     ious = box_iou(det, gt)
     taken = np.zeros(len(gt), bool)
     for i in np.argsort(-scores, kind="stable"):
@@ -58,8 +66,8 @@ def match_image(
         j = int(np.argmax(cand))
         if cand[j] >= iou_threshold:
             taken[j] = True
-            tp[i] = True
-    return tp
+            matched[i] = j
+    return matched
 
 
 def ignored_flags(

@@ -29,7 +29,7 @@ from skyscan.review.geo import lonlat_affine
 from skyscan.review.options import ReviewOptions
 from skyscan.review.select import ViewTile, crop_window, pick_crops, plan_views
 from skyscan.types import ChipWindow, ImageRef
-from skyscan.viz.build import _script_json, write_atomic
+from skyscan.viz.build import script_json, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def build_review(
             "in_views": extra, "views": view_data, "notes": notes, "n_detections": len(frame), "page_id": page_id}
     page = Template((TEMPLATES / "review.html").read_text(encoding="utf-8")).substitute(
         title=html.escape(opts.title), css=(TEMPLATES / "review.css").read_text(encoding="utf-8"),
-        js=(TEMPLATES / "review.js").read_text(encoding="utf-8"), data=_script_json(data),
+        js=(TEMPLATES / "review.js").read_text(encoding="utf-8"), data=script_json(data),
     )
     for note in notes:
         log.warning("review: %s", note)

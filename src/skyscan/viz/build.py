@@ -179,7 +179,7 @@ def _all_coords(collection: dict[str, Any]) -> np.ndarray:
     return np.array(out).reshape(-1, 2)
 
 
-def _script_json(obj: Any) -> str:
+def script_json(obj: Any) -> str:
     """JSON safe inside a ``<script>`` element (no ``</script>``, no ``<!--``)."""
     text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -328,7 +328,7 @@ def build_map(
         leaflet_css=leaflet.css,
         skyscan_css=assets.template("map.css"),
         leaflet_js=leaflet.js,
-        data=_script_json(data),
+        data=script_json(data),
         skyscan_js=assets.template("map.js"),
     )
     return MapResult(
