@@ -110,3 +110,14 @@ IMAGE_ERRORS: tuple[type[BaseException], ...] = (Exception,)
 # anything else, so Spark retries it (an executor's own trouble is not the image's fault);
 # opening and planning an input keep IMAGE_ERRORS there too.
 UNIT_ERRORS: tuple[type[BaseException], ...] = (SkyscanError, OSError, ValueError, RuntimeError, MemoryError)
+
+
+def ignore_missing_georef_warning() -> None:
+    """Silence rasterio's warning that an image has no georeferencing, for the whole
+    process: for skyscan that is an explicit state (pixel space, ``georef_source`` none).
+    Set once rather than with ``warnings.catch_warnings`` around each open, which is not
+    thread-safe: lanes open images side by side and the warning leaked past it."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")
+

@@ -118,9 +118,6 @@ def _options_digest(options: DetectOptions) -> str:
     fields = asdict(options)
     for speed_only in ("batch_size", "chips_per_unit"):
         fields.pop(speed_only, None)
-    for added in ("chip_size", "edge_pad", "aoi"):  # at their defaults, digests of runs from before these options stay valid
-        if fields.get(added) is None:
-            fields.pop(added, None)
     fields["recipe"] = {k: v for k, v in fields["recipe"].items() if k != "threads"}
     return hashlib.sha256(repr(fields).encode()).hexdigest()[:16]
 
@@ -300,9 +297,9 @@ def _finished_run(outdir: Path, inputs: Sequence[str | Path], digest: str) -> Ru
     counts = manifest["counts"]
     failures: tuple[tuple[str, str, str, str], ...] = ()
     if counts["failed"]:
-        import pyarrow.parquet as pq
+        from skyscan import arrow_arrays
 
-        failures = _failure_records(pq.read_table(outdir / "errors.parquet"))
+        failures = _failure_records(arrow_arrays.read_parquet(outdir / "errors.parquet"))
     images = set(manifest["images"])
     n_inputs = len(images) + sum(1 for f in failures if f[0] not in images)
     return RunResult(outdir, str(manifest["run_id"]), n_inputs, counts["images_ok"],

@@ -10,7 +10,6 @@ import logging
 import os
 import sys
 import threading
-import warnings
 
 import click
 
@@ -74,12 +73,11 @@ def setup_logging(verbose: int, quiet: int) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # Python warnings go through logging, so -q silences them too; rasterio's warning that an
-    # image has no georeferencing is skyscan's explicit pixel-space case, not news. A filter
-    # set once for the process: the reader's catch_warnings is not thread-safe, and lanes
-    # open images side by side.
+    # Python warnings go through logging, so -q silences them too
     logging.captureWarnings(True)
-    warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")
+    from skyscan.errors import ignore_missing_georef_warning
+
+    ignore_missing_georef_warning()
     for handler in logging.getLogger().handlers:
         handler.addFilter(_redact_record)
         if verbose == 0:

@@ -34,7 +34,6 @@ import functools
 import logging
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,6 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import from_gcps
 from rasterio.windows import Window
 
@@ -57,6 +55,7 @@ from skyscan.errors import (
     InputError,
     RemoteReadError,
     SkyscanError,
+    ignore_missing_georef_warning,
 )
 from skyscan.io import georef, metadata, remote, sidecar
 from skyscan.io.prefetch import TilePrefetcher
@@ -199,9 +198,8 @@ def _open_dataset(path: str) -> Any:
     if remote.is_remote(path) and _remote_aux_exists(path):
         env["GDAL_DISABLE_READDIR_ON_OPEN"] = "YES"  # let GDAL probe for (and read) it
     try:
-        with rasterio.Env(**env), warnings.catch_warnings():
-            # A plain PNG/JPEG has no transform: an explicit state here, not a warning.
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        ignore_missing_georef_warning()  # a plain PNG/JPEG has no transform: a state, not news
+        with rasterio.Env(**env):
             return rasterio.open(remote.gdal_path(path))
     except Exception as exc:
         raise _wrap(path, "open as an image", exc) from exc
