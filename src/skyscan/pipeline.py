@@ -112,12 +112,20 @@ class DetectOptions:
     def check_against(self, card: ModelCard) -> None:
         """Refuse options this model cannot run (:class:`InputError`), before any image is
         opened: a chip size the card does not take, an edge pad not smaller than the chip."""
-        out_size = card.chip_size(self.chip_size)
+        self.edge_pad_for(card)
+
+    def edge_pad_for(self, card: ModelCard) -> int:
+        """The edge pad a run of ``card``'s model uses, in model pixels (0 for a chip
+        classifier, whose chips tile the image); :class:`InputError` if not smaller than
+        the chip."""
         if card.output_format == "chip_classifier":
-            return  # its chips tile the image unpadded (plan_units)
+            card.chip_size(self.chip_size)
+            return 0
+        out_size = card.chip_size(self.chip_size)
         pad = card.edge_pad if self.edge_pad is None else self.edge_pad
         if pad >= out_size:
             raise InputError(f"'edge_pad' must be less than the {out_size} px chip (got {pad})")
+        return pad
 
     def chips_per_batch(self, chip_size: int) -> int:
         """Chips per batch for chips of ``chip_size`` model pixels: ``batch_size`` if given,
@@ -172,9 +180,7 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
     # twice and the merge would then drop some of them, so its chips tile the image.
     classifier = card.output_format == "chip_classifier"
     overlap = 0.0 if classifier else options.overlap
-    pad = 0 if classifier else (card.edge_pad if options.edge_pad is None else options.edge_pad)
-    if pad >= out_size:
-        raise InputError(f"'edge_pad' must be less than the {out_size} px chip (got {pad})")
+    pad = options.edge_pad_for(card)
     margin = round(pad * chip_src / out_size)
     windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=overlap,
                          margin=min(margin, chip_src - 1))
