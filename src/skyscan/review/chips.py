@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import warnings
-
 import numpy as np
 import numpy.typing as npt
 
 from skyscan.io.reader import ImageReader
 from skyscan.types import ChipWindow
+from skyscan.viz.imagery import encode_data_uri
 
 
 def read_window(reader: ImageReader, col: int, row: int, width: int, height: int,
@@ -24,16 +22,4 @@ def read_window(reader: ImageReader, col: int, row: int, width: int, height: int
 
 def jpeg_data_uri(pixels: npt.NDArray[np.uint8], quality: int = 85) -> str:
     """A ``data:image/jpeg`` URI of an RGB ``(h, w, 3)`` array, encoded by GDAL (as the map's imagery)."""
-    import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
-    from rasterio.io import MemoryFile
-
-    h, w = pixels.shape[:2]
-    profile = {"driver": "JPEG", "width": w, "height": h, "count": 3, "dtype": "uint8", "quality": quality}
-    with warnings.catch_warnings(), rasterio.Env(GDAL_PAM_ENABLED="NO"):
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with MemoryFile() as memfile:
-            with memfile.open(**profile) as dst:
-                dst.write(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
-            data = memfile.read()
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+    return encode_data_uri(pixels.transpose(2, 0, 1), "JPEG", "image/jpeg", quality=quality)

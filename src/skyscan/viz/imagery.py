@@ -66,20 +66,29 @@ def _stretch(bands: npt.NDArray[np.floating], valid: npt.NDArray[np.bool_]) -> n
 def _encode(rgba: npt.NDArray[np.uint8]) -> str:
     """Encode a (4, h, w) RGBA array as a data URI (WebP when GDAL has it, else PNG)."""
     import rasterio
-    from rasterio.errors import NotGeoreferencedWarning
-    from rasterio.io import MemoryFile
 
     with rasterio.Env() as env:
         webp = "WEBP" in env.drivers()
-    driver, mime, options = ("WEBP", "image/webp", {"quality": 85}) if webp else ("PNG", "image/png", {})
-    profile = {"driver": driver, "width": rgba.shape[2], "height": rgba.shape[1], "count": 4, "dtype": "uint8"}
-    with warnings.catch_warnings():
-        # The encoded picture has no georeferencing on purpose: the page positions it.
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with MemoryFile() as memfile:
-            with memfile.open(**profile, **options) as dst:
-                dst.write(rgba)
-            data = memfile.read()
+    if webp:
+        return encode_data_uri(rgba, "WEBP", "image/webp", quality=85)
+    return encode_data_uri(rgba, "PNG", "image/png")
+
+
+def encode_data_uri(bands: npt.NDArray[np.uint8], driver: str, mime: str, **options: object) -> str:
+    """A ``data:`` URI of a ``(bands, h, w)`` uint8 array encoded by GDAL's ``driver``. The
+    picture has no georeferencing on purpose: the page positions it."""
+    import rasterio
+    from rasterio.io import MemoryFile
+
+    from skyscan.errors import ignore_missing_georef_warning
+
+    ignore_missing_georef_warning()
+    profile = {"driver": driver, "width": bands.shape[2], "height": bands.shape[1], "count": bands.shape[0],
+               "dtype": "uint8"}
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"), MemoryFile() as memfile:
+        with memfile.open(**profile, **options) as dst:
+            dst.write(np.ascontiguousarray(bands))
+        data = memfile.read()
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
