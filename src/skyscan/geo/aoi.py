@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from skyscan.errors import CRSError, GeoreferenceError, InputError
+from skyscan.errors import GeoreferenceError, InputError
 from skyscan.types import ChipWindow, ImageRef
 
 DEFAULT_CRS = "EPSG:4326"  # WKT without a CRS, and GeoJSON, are longitude/latitude
@@ -114,36 +114,15 @@ def load_aoi(value: str | os.PathLike[str], crs: str | None = None) -> AreaOfInt
     >>> load_aoi("SRID=2056;POLYGON((2683000 1247000, 2684000 1247000, 2684000 1248000, 2683000 1247000))").crs
     'EPSG:2056'
     """
+    from skyscan.analytics.areas import is_wkt, read_areas
+
     text = os.fspath(value)
-    if Path(text).is_file():
-        return _from_file(Path(text), crs)
-    body, srid = text.strip(), None
-    if body.upper().startswith("SRID="):
-        head, _, body = body.partition(";")
-        srid = "EPSG:" + head.split("=", 1)[1].strip()
+    wkt = is_wkt(text)
+    if wkt and crs is None and not text.strip().upper().startswith("SRID="):
+        crs = DEFAULT_CRS  # WKT without a CRS: longitude/latitude
     try:
-        geom = shapely.from_wkt(body)
-    except shapely.errors.GEOSException as exc:
-        raise InputError(
-            f"'aoi' must be a vector file or WKT (got {text[:80]!r}: no such file, and not WKT: {exc})"
-        ) from exc
-    return AreaOfInterest(shapely.to_wkb(shapely.make_valid(geom)), crs or srid or DEFAULT_CRS, source="WKT")
-
-
-def _from_file(path: Path, crs: str | None) -> AreaOfInterest:
-    import pyogrio
-
-    try:
-        frame = pyogrio.read_dataframe(path)
-    except Exception as exc:
-        raise InputError(f"{path}: cannot read the area of interest: {exc}") from exc
-    file_crs = frame.crs.to_string() if frame.crs is not None else None
-    if crs is None and file_crs is None:
-        if path.suffix.lower() not in (".geojson", ".json"):
-            raise CRSError(f"{path}: the area of interest has no CRS; pass it with the file or as --crs")
-        file_crs = DEFAULT_CRS  # RFC 7946: GeoJSON is longitude/latitude
-    polygons = [g for g in frame.geometry.values if g is not None and shapely.get_type_id(g) in (3, 6)]
-    if not polygons:
-        raise InputError(f"{path}: the area of interest holds no polygons")
-    area = shapely.make_valid(shapely.union_all(np.asarray(polygons, dtype=object)))
-    return AreaOfInterest(shapely.to_wkb(area), crs or file_crs or DEFAULT_CRS, source=path.name)
+        areas = read_areas(text, crs=crs, polygons_only=True, crs_flag="aoi-crs")
+    except InputError as exc:
+        raise type(exc)(f"'aoi': {exc}") from exc
+    area = shapely.make_valid(shapely.union_all(areas.geometries))
+    return AreaOfInterest(shapely.to_wkb(area), areas.frame.crs.to_string(), source="WKT" if wkt else Path(text).name)
