@@ -69,6 +69,17 @@ def blank(
     return data
 
 
+def write_scenes(folder: Path, n: int) -> Path:
+    """``n`` small UTM GeoTIFFs side by side in ``folder``, one blob each (classes in turn)."""
+    from rasters import write_geotiff
+
+    folder.mkdir()
+    for i in range(n):
+        t = Affine(0.5, 0.0, 594_000.0 + 100 * i, 0.0, -0.5, 5_758_000.0)
+        write_geotiff(folder / f"scene_{i}.tif", 64, 48, data=blank(64, 48, [(10 + 8 * i, 20, i % 3)]), transform=t)
+    return folder
+
+
 def write_raster(path: Path, data: np.ndarray, driver: str, **profile: Any) -> Path:
     """PNG/JPEG/GTiff without georeferencing (and without GDAL's .aux.xml side effect)."""
     count, height, width = data.shape

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from affine import Affine
-from e2e_support import blank, read_outputs, skyscan, write_raster
+from e2e_support import blank, read_outputs, skyscan, write_raster, write_scenes
 
 from rasters import write_geotiff
 
@@ -23,12 +22,7 @@ LOCK_FILE = ".skyscan.lock"  # skyscan.run_lock.LOCK_FILE
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("faults") / "images"
-    d.mkdir()
-    for i in range(3):
-        t = Affine(0.5, 0.0, 594_000.0 + 100 * i, 0.0, -0.5, 5_758_000.0)
-        write_geotiff(d / f"scene_{i}.tif", 64, 48, data=blank(64, 48, [(10 + 8 * i, 20, i % 3)]), transform=t)
-    return d
+    return write_scenes(tmp_path_factory.mktemp("faults") / "images", 3)
 
 
 def _copy(images: Path, tmp_path: Path) -> Path:

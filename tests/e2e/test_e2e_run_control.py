@@ -10,20 +10,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from affine import Affine
-from e2e_support import blank, read_outputs, skyscan
-
-from rasters import write_geotiff
+from e2e_support import read_outputs, skyscan, write_scenes
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("ctl") / "images"
-    d.mkdir()
-    for i in range(5):
-        t = Affine(0.5, 0.0, 594_000.0 + 100 * i, 0.0, -0.5, 5_758_000.0)
-        write_geotiff(d / f"scene_{i}.tif", 64, 48, data=blank(64, 48, [(10 + 8 * i, 20, i % 3)]), transform=t)
-    return d
+    return write_scenes(tmp_path_factory.mktemp("ctl") / "images", 5)
 
 
 @pytest.fixture(scope="module")
