@@ -34,6 +34,10 @@ class AugmentConfig:
     brightness: float = 0.25
     contrast: float = 0.3
     saturation: float = 0.4
+    colour_cast: float = 0.15  # per-channel gain: other sensors' colour balance
+    p_haze: float = 0.2  # an additive veil (haze, thin cloud, flat-looking satellite scenes)
+    p_shadow: float = 0.3  # a straight-edged shadow across the chip (buildings, low sun)
+    p_jpeg: float = 0.3  # JPEG compression at quality 15..70 (web orthophotos, COG JPEG tiles)
 
 
 def chip_affine(
@@ -73,7 +77,8 @@ def warp(image: torch.Tensor, chip_to_src: npt.NDArray[np.float64], size: int) -
 
 
 def photometric(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
-    """Colour, grayscale, resolution loss, blur and noise on a (N, 3, H, W) batch in 0..255."""
+    """Colour, shadow, haze, grayscale, resolution loss, blur, noise and JPEG on a (N, 3, H, W)
+    batch in 0..255: what other sensors and other light do to the same ground."""
     n = batch.shape[0]
 
     def rand(*shape: int) -> torch.Tensor:
@@ -86,7 +91,10 @@ def photometric(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -
     con = 1 + (rand(n, 1, 1, 1) * 2 - 1) * cfg.contrast
     bri = 1 + (rand(n, 1, 1, 1) * 2 - 1) * cfg.brightness
     batch = ((batch - mean) * con + mean) * bri
-    batch = batch * (1 + (rand(n, 3, 1, 1) * 2 - 1) * 0.06)  # white balance
+    batch = batch * (1 + (rand(n, 3, 1, 1) * 2 - 1) * cfg.colour_cast)
+    batch = _shadow(batch, cfg.p_shadow, gen)
+    hazy = (rand(n, 1, 1, 1) < cfg.p_haze).float()
+    batch = batch * (1 - 0.3 * hazy * rand(n, 1, 1, 1)) + hazy * rand(n, 1, 1, 1) * 60
     to_gray = rand(n, 1, 1, 1) < cfg.p_gray
     batch = torch.where(to_gray, batch.mean(1, keepdim=True).expand_as(batch), batch)
     for i in range(n):
@@ -96,8 +104,41 @@ def photometric(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -
             sigma = 0.3 + float(rand(1)) * (cfg.max_blur_sigma - 0.3)
             batch[i] = _blur(batch[i], sigma)
     noisy = (rand(n, 1, 1, 1) < cfg.p_noise).float()
-    batch = batch + noisy * torch.randn(batch.shape, generator=gen) * (rand(n, 1, 1, 1) * 6)
-    return batch.clamp(0, 255)
+    batch = (batch + noisy * torch.randn(batch.shape, generator=gen) * (rand(n, 1, 1, 1) * 6)).clamp(0, 255)
+    for i in range(n):
+        if float(rand(1)) < cfg.p_jpeg:
+            batch[i] = _jpeg(batch[i], int(15 + float(rand(1)) * 55))
+    return batch
+
+
+def _shadow(batch: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """Darken one side of a random line across each chosen chip (soft 2 px edge)."""
+    n, _, h, w = batch.shape
+    chosen = torch.rand(n, generator=gen) < p
+    if not bool(chosen.any()):
+        return batch
+    angle = torch.rand(n, generator=gen) * 2 * math.pi
+    offset = (torch.rand(n, generator=gen) - 0.5) * min(h, w)
+    ys, xs = torch.meshgrid(torch.arange(h) - h / 2, torch.arange(w) - w / 2, indexing="ij")
+    dist = xs[None] * torch.cos(angle)[:, None, None] + ys[None] * torch.sin(angle)[:, None, None] - offset[:, None, None]
+    side = torch.sigmoid(dist / 2)  # 1 on the shadowed side
+    depth = 0.35 + torch.rand(n, generator=gen) * 0.4  # the shadow keeps 25..60 % of the light
+    factor = 1 - side * (depth * chosen.float())[:, None, None]
+    return batch * factor[:, None]
+
+
+def _jpeg(img: torch.Tensor, quality: int) -> torch.Tensor:
+    """A (3, H, W) 0..255 image through JPEG encoding at ``quality`` and back."""
+    import io
+
+    from PIL import Image
+
+    arr = img.round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", quality=quality)
+    buf.seek(0)
+    out = np.asarray(Image.open(buf).convert("RGB"))
+    return torch.from_numpy(out.copy()).permute(2, 0, 1).float()
 
 
 def _degrade(img: torch.Tensor, factor: float) -> torch.Tensor:

@@ -9,6 +9,14 @@ A spec names the sources of each split; paths are relative to the spec file::
 ``gsd`` (metres per pixel) is required for every source: it is what lets one model see
 drone, aerial and satellite imagery at the same scale. ``list`` (optional) is a file of
 image names (one a line) inside ``images``; ``map`` (optional) adds class folds.
+
+Partly labelled imagery (orthophotos labelled by hand in windows) adds, per source:
+``ignore``, a CSV of regions (``image,xmin,ymin,xmax,ymax`` in pixels, the format of
+``skyscan evaluate --ignore-regions``) where the loss is not applied (unverified objects,
+outside the labelled window); ``negatives``, a CSV of the same columns naming verified
+vehicle-free regions (forest, fields, water, roofs) that training draws hard-negative chips
+from and that count as labelled even inside an ignore region; and ``weight``, how much more
+often its images and objects are drawn than their area and count alone would give.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyscan.errors import ImageReadError, InputError, LabelError
+from skyscan.evaluate.ignore import IgnoreRegions, read_ignore_regions
 from skyscan.labels import ClassMapping, LabelSet, read_labels
 from skyscan.labels.mapping import parse_overrides
 from skyscan.labels.read import read_name_list
@@ -43,10 +52,20 @@ class SourceSpec:
     names: tuple[str, ...] | None = None
     overrides: tuple[str, ...] = ()
     allow_missing: bool = False
+    ignore: str | None = None
+    negatives: str | None = None
+    weight: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.gsd > 0:
             raise InputError(f"source {self.images}: 'gsd' must be > 0 metres (got {self.gsd})")
+        if not (self.weight > 0 and np.isfinite(self.weight)):
+            raise InputError(f"source {self.images}: 'weight' must be a finite number > 0 (got {self.weight})")
+
+    def regions(self) -> tuple[IgnoreRegions | None, IgnoreRegions | None]:
+        """The source's ignore and vehicle-free regions (pixels of the original images)."""
+        return (read_ignore_regions(self.ignore) if self.ignore else None,
+                read_ignore_regions(self.negatives) if self.negatives else None)
 
     def read(self, mapping: ClassMapping) -> LabelSet:
         m = mapping.with_overrides(parse_overrides(list(self.overrides))) if self.overrides else mapping
@@ -61,6 +80,11 @@ class SourceSpec:
             out["classes"] = self.classes
         if self.names is not None:
             out["n_images"] = len(self.names)
+        for key in ("ignore", "negatives"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.weight != 1.0:
+            out["weight"] = self.weight
         return out
 
 
@@ -84,7 +108,17 @@ def _source_from(entry: dict[str, Any], base: Path, where: str) -> SourceSpec:
         images=images, labels=labels, fmt=fmt, gsd=gsd,
         classes=str(base / entry["classes"]) if entry.get("classes") else None,
         names=names, overrides=tuple(entry.get("map", ())), allow_missing=bool(entry.get("allow_missing", False)),
+        ignore=str(base / entry["ignore"]) if entry.get("ignore") else None,
+        negatives=str(base / entry["negatives"]) if entry.get("negatives") else None,
+        weight=_number(entry.get("weight", 1.0), f"{where}: 'weight'"),
     )
+
+
+def _number(value: Any, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number (got {value!r})") from None
 
 
 def load_spec(path: str | Path) -> DataSpec:
@@ -112,6 +146,9 @@ class TrainImage:
     gsd: float
     path: str
     weight: float = field(default=1.0)
+    # xyxy regions in the resampled pixels: where the loss is off, and verified vehicle-free
+    ignore: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    negatives: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
 
 def read_rgb(path: str) -> npt.NDArray[np.uint8]:
@@ -154,14 +191,25 @@ def load_images(
         labels = src.read(mapping)
         total = labels if total is None else total + labels
         factor = min(1.0, src.gsd / base_gsd)
+        ignore, negatives = src.regions()
         for im in labels.images:
             pixels = read_rgb(im.image_path)
             if pixels.shape[:2] != (im.height, im.width):
                 raise LabelError(f"{im.image_path}: image is {pixels.shape[1]}x{pixels.shape[0]} but labels say {im.width}x{im.height}")
             small = resample(pixels, factor)
             fy, fx = small.shape[0] / im.height, small.shape[1] / im.width
-            boxes = (im.boxes * np.array([fx, fy, fx, fy])).astype(np.float32)
-            out.append(TrainImage(small, boxes, im.labels.copy(), src.gsd / factor, im.image_path))
+            scale = np.array([fx, fy, fx, fy])
+            boxes = (im.boxes * scale).astype(np.float32)
+            out.append(TrainImage(
+                small, boxes, im.labels.copy(), src.gsd / factor, im.image_path, src.weight,
+                ignore=_scaled(ignore, im.image_path, scale), negatives=_scaled(negatives, im.image_path, scale),
+            ))
     if total is None:
         raise InputError("no training sources")
     return out, total
+
+
+def _scaled(regions: IgnoreRegions | None, image_path: str, scale: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+    if regions is None:
+        return np.zeros((0, 4), np.float32)
+    return (regions.for_image(image_path) * scale).astype(np.float32)

@@ -54,6 +54,9 @@ class TrainConfig:
     # Share of training chips centred near a labelled object; the rest are drawn anywhere,
     # which is where the background (roofs, road markings) that causes false positives is.
     p_object: float = 0.7
+    # Share of chips drawn inside verified vehicle-free regions (forest, fields, water,
+    # roofs): the backgrounds that give false vehicles on imagery unlike the training set.
+    p_negative: float = 0.0
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -63,6 +66,8 @@ class TrainConfig:
             raise InputError(f"'gsd' must be > 0 metres (got {self.gsd})")
         if not 0 <= self.p_object <= 1:
             raise InputError(f"'p_object' must be in [0, 1] (got {self.p_object})")
+        if not 0 <= self.p_negative <= 1:
+            raise InputError(f"'p_negative' must be in [0, 1] (got {self.p_negative})")
         if not 0 <= self.ema < 1:
             raise InputError(f"'ema' must be in [0, 1) (got {self.ema})")
         if self.steps < 1 or self.batch < 1:
@@ -129,7 +134,7 @@ def train(
              len(val_images), val_labels.counts() if val_labels else {})
     classes = mapping.targets
     sampler = ChipSampler(train_images, len(classes), cfg.gsd, cfg.chip, STRIDE, cfg.aug, seed=cfg.seed,
-                          p_object=cfg.p_object)
+                          p_object=cfg.p_object, p_negative=cfg.p_negative)
     if init is None:
         net = build_model(len(classes), cfg.widths)
     else:

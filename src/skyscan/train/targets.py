@@ -4,7 +4,9 @@ For each box with centre (cx, cy) in input pixels, the centre cell is
 ``(i, j) = (floor(cy / stride), floor(cx / stride))``; the class heatmap gets an elliptic
 Gaussian ``exp(-dx²/2σx² - dy²/2σy²)`` there with ``σ = max(0.5, size_in_cells / 6)``;
 ``offset`` = (cx / stride - j, cy / stride - i) and ``wh`` = log(size / stride) are set at
-the centre cell (``reg_mask`` marks it).
+the centre cell (``reg_mask`` marks it). ``weight`` is 0 on cells whose centre lies in an
+ignore region (and not in a verified vehicle-free one), see :func:`region_weight`: nothing
+there is taught as background.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ import numpy.typing as npt
 
 
 def encode(
-    boxes: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], num_classes: int, size: int, stride: int
+    boxes: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int64],
+    num_classes: int,
+    size: int,
+    stride: int,
+    weight: npt.NDArray[np.float32] | None = None,
 ) -> dict[str, npt.NDArray[np.float32]]:
     h = w = size // stride
     heat = np.zeros((num_classes, h, w), np.float32)
@@ -37,4 +44,34 @@ def encode(
         wh[:, i, j] = np.log([bw / stride, bh / stride])
         off[:, i, j] = (cx - j, cy - i)
         mask[0, i, j] = 1.0
-    return {"heatmap": heat, "wh": wh, "offset": off, "reg_mask": mask}
+    if weight is None:
+        weight = np.ones((1, h, w), np.float32)
+    return {"heatmap": heat, "wh": wh, "offset": off, "reg_mask": mask, "weight": weight}
+
+
+def region_weight(
+    chip_to_src: npt.NDArray[np.float64],
+    size: int,
+    stride: int,
+    ignore: npt.NDArray[np.float32],
+    vehicle_free: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]:
+    """(1, H, W) loss weight of a chip's output cells: 0 where the cell centre, mapped into
+    the source image, lies in an ignore region and in no vehicle-free region."""
+    h = w = size // stride
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    u, v = (xs + 0.5) * stride, (ys + 0.5) * stride
+    x = chip_to_src[0, 0] * u + chip_to_src[0, 1] * v + chip_to_src[0, 2]
+    y = chip_to_src[1, 0] * u + chip_to_src[1, 1] * v + chip_to_src[1, 2]
+    weight = 1.0 - inside_any(x, y, ignore)
+    weight = np.maximum(weight, inside_any(x, y, vehicle_free))
+    return weight[None].astype(np.float32)
+
+
+def inside_any(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], regions: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """1 where (x, y) lies inside any xyxy region, else 0."""
+    if len(regions) == 0:
+        return np.zeros(np.shape(x), np.float32)
+    r = regions.reshape(len(regions), 4, *([1] * np.ndim(x)))
+    inside = (x >= r[:, 0]) & (x < r[:, 2]) & (y >= r[:, 1]) & (y < r[:, 3])
+    return np.asarray(inside.any(axis=0), np.float32)
