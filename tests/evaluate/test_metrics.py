@@ -147,3 +147,15 @@ def test_best_f1_operating_point() -> None:
                               [(np.array(det), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.zeros(5, np.int64))], 0.65)
     best = res["car"].best_f1()
     assert best == {"threshold": 0.5, "precision": 0.6, "recall": 1.0, "f1": 0.75}
+
+
+def test_ap50_95_averages_ap_over_coco_iou_thresholds() -> None:
+    """One label, one detection with IoU 0.72: a hit at IoU 0.50-0.70 (5 of COCO's 10
+    thresholds), a miss above, so AP@[.5:.95] is 0.5 while AP50 is 1."""
+    gt = np.array([[0, 0, 100, 10]], np.float64)
+    det = np.array([[0, 0, 72, 10]], np.float64)  # IoU = 720 / 1000
+    res = evaluate_detections(["car"], [(gt, np.array([0]))], [(det, np.array([0.9]), np.array([0]))], 0.3)
+    assert res["car"].ap50 == pytest.approx(1.0)
+    assert res["car"].ap50_95 == pytest.approx(0.5)
+    assert mean_ap(res, "ap50_95") == pytest.approx(0.5)
+    assert res["car"].to_dict()["ap50_95"] == pytest.approx(0.5)

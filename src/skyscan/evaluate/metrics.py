@@ -8,7 +8,10 @@ The definitions are the PASCAL VOC 2010+ / COCO ones:
   otherwise it is a false positive (also when its best box was already taken);
 * precision p(k) = TP(k) / k and recall r(k) = TP(k) / n_labels after the k best detections;
 * AP = Σ (r(k) - r(k-1)) · max_{k' ≥ k} p(k')  (area under the monotone precision envelope,
-  "all-point interpolation").
+  "all-point interpolation");
+* AP@[.5:.95] (``ap50_95``, COCO's box-quality figure) is the mean of that AP over the IoU
+  thresholds 0.50, 0.55, …, 0.95 (COCO samples the envelope at 101 recall points; the
+  all-point area used here differs from it by well under 0.01).
 
 Optional *ignore regions* (KITTI's "DontCare", COCO's crowd boxes): places where an object
 is known to be present but unlabelled. A detection that matched no label and lies mostly
@@ -20,7 +23,7 @@ Everything here is pure array code; :mod:`skyscan.evaluate.run` feeds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -110,6 +113,7 @@ class ClassResult:
     curve_recall: FloatArray
     curve_precision: FloatArray
     curve_scores: FloatArray
+    ap50_95: float | None = None
 
     def best_f1(self) -> dict[str, float] | None:
         """The operating point with the highest F1 along the PR curve (``None`` if empty).
@@ -127,6 +131,7 @@ class ClassResult:
     def to_dict(self) -> dict[str, object]:
         return {
             "ap50": round(self.ap50, 6),
+            "ap50_95": round(self.ap50_95, 6) if self.ap50_95 is not None else None,
             "precision": round(self.precision, 6),
             "recall": round(self.recall, 6),
             "f1": round(self.f1, 6),
@@ -177,24 +182,54 @@ def evaluate_detections(
         raise ValueError(f"ground truth for {len(gts)} images but detections for {len(dets)}")
     if ignore is not None and len(ignore) != len(gts):
         raise ValueError(f"ignore regions for {len(ignore)} images but ground truth for {len(gts)}")
-    no_regions = np.zeros((0, 4))
     out: dict[str, ClassResult] = {}
     for c, name in enumerate(classes):
-        flags, scores, n = [], [], 0
-        for i, ((gb, gl), (db, ds, dl)) in enumerate(zip(gts, dets, strict=True)):
-            gsel, dsel = np.asarray(gl) == c, np.asarray(dl) == c
-            n += int(gsel.sum())
-            s = np.asarray(ds, np.float64)[dsel]
-            boxes = np.asarray(db).reshape(-1, 4)[dsel]
-            tp = match_image(boxes, s, np.asarray(gb)[gsel], iou_threshold)
-            keep = ~(~tp & ignored_flags(boxes, ignore[i] if ignore is not None else no_regions))
-            flags.append(tp[keep])
-            scores.append(s[keep])
-        out[name] = evaluate_class(name, flags, scores, n, score_threshold)
+        result = evaluate_class(name, *_class_flags(c, gts, dets, iou_threshold, ignore), score_threshold)
+        aps = [average_precision_at(c, gts, dets, iou, ignore) for iou in COCO_IOUS]
+        out[name] = replace(result, ap50_95=float(np.mean(aps)))
     return out
 
 
-def mean_ap(results: dict[str, ClassResult]) -> float:
-    """Mean AP over the classes that have at least one label."""
-    present = [r.ap50 for r in results.values() if r.n_labels > 0]
+#: the IoU thresholds of COCO's AP@[.5:.95]
+COCO_IOUS = tuple(round(0.5 + 0.05 * k, 2) for k in range(10))
+
+
+def average_precision_at(
+    c: int,
+    gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
+    dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
+    iou_threshold: float,
+    ignore: list[FloatArray] | None = None,
+) -> float:
+    """Class ``c``'s AP when a match needs IoU ≥ ``iou_threshold``."""
+    return evaluate_class("", *_class_flags(c, gts, dets, iou_threshold, ignore), score_threshold=1.0).ap50
+
+
+def _class_flags(
+    c: int,
+    gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
+    dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
+    iou_threshold: float,
+    ignore: list[FloatArray] | None,
+) -> tuple[list[npt.NDArray[np.bool_]], list[FloatArray], int]:
+    """Per-image true-positive flags and scores of class ``c`` (ignored detections left out),
+    and its number of labels."""
+    no_regions = np.zeros((0, 4))
+    flags, scores, n = [], [], 0
+    for i, ((gb, gl), (db, ds, dl)) in enumerate(zip(gts, dets, strict=True)):
+        gsel, dsel = np.asarray(gl) == c, np.asarray(dl) == c
+        n += int(gsel.sum())
+        s = np.asarray(ds, np.float64)[dsel]
+        boxes = np.asarray(db).reshape(-1, 4)[dsel]
+        tp = match_image(boxes, s, np.asarray(gb)[gsel], iou_threshold)
+        keep = ~(~tp & ignored_flags(boxes, ignore[i] if ignore is not None else no_regions))
+        flags.append(tp[keep])
+        scores.append(s[keep])
+    return flags, scores, n
+
+
+def mean_ap(results: dict[str, ClassResult], iou: str = "ap50") -> float:
+    """Mean AP (``ap50`` or ``ap50_95``) over the classes that have at least one label."""
+    present = [getattr(r, iou) for r in results.values() if r.n_labels > 0]
+    present = [v for v in present if v is not None]
     return float(np.mean(present)) if present else 0.0

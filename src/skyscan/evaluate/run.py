@@ -66,11 +66,13 @@ class EvalReport:
             d: dict[str, Any] = r.to_dict()
             if r.n_labels == 0:
                 d["ap50"] = None
+                d["ap50_95"] = None
                 d["recall"] = None
                 d["f1"] = None
             classes[name] = d
         return {
             "map50": round(self.map50, 6),
+            "map50_95": round(mean_ap(self.results, "ap50_95"), 6),
             "classes": classes,
             "classes_present": [n for n, r in self.results.items() if r.n_labels > 0],
             "iou_threshold": self.iou_threshold,
