@@ -219,6 +219,7 @@ def main() -> None:
         tile_paths = [make_scene(tiles / f"tile_{i:04d}.tif", TILE_PX, gsd, seed=i) for i in range(args.tiles)]
         tiles_chips = len(chip_plan(tile_paths[0], detector)) * args.tiles
     image_px = args.size * args.size
+    from skyscan.options import RunSettings
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
 
@@ -250,7 +251,7 @@ def main() -> None:
         # once, as when one command processes a folder).
         t0 = time.perf_counter()
         run_detect([str(scene)], WORK / "out_e2e_warm", DetectOptions(recipe=DetectorRecipe(model=args.model)),
-                   overwrite=True)
+                   RunSettings(overwrite=True))
         warm_wall = time.perf_counter() - t0
         c3 = best_ceiling(detector, single, lanes, ways)
         r["warm"], r["warm_wall"] = model_px / 1e6 / warm_wall, warm_wall

@@ -70,6 +70,7 @@ def _ms(seconds: list[float]) -> list[float]:
 
 def gap(runs: int) -> dict[str, Any]:
     import skyscan.engines.local as local
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
     ends: list[float] = []
@@ -86,7 +87,7 @@ def gap(runs: int) -> dict[str, Any]:
         for name in gaps:
             local.with_fine_tail = real_tail if name == "fine_tail" else (lambda b, s, n: (list(b), 0))  # type: ignore[assignment]
             ends.clear()
-            run_detect([str(make_scene(SCENE, 10000, GSD))], WORK / "out_parts_gap", overwrite=True)
+            run_detect([str(make_scene(SCENE, 10000, GSD))], WORK / "out_parts_gap", run=RunSettings(overwrite=True))
             gaps[name].append(max(ends) - min(ends))
     return {name: _ms(values) for name, values in gaps.items()}
 
@@ -188,10 +189,11 @@ def outputs(runs: int) -> dict[str, Any]:
 
     from skyscan.arrow_arrays import read_parquet
     from skyscan.io.writers import write_geojson, write_geoparquet, write_parquet
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
     out = WORK / "out_parts_outputs"
-    run_detect([str(make_scene(SCENE, 10000, GSD))], out, overwrite=True)
+    run_detect([str(make_scene(SCENE, 10000, GSD))], out, run=RunSettings(overwrite=True))
     table, errors = read_parquet(out / "detections.parquet"), read_parquet(out / "errors.parquet")
     target = WORK / "out_parts_write"
     target.mkdir(exist_ok=True)
@@ -219,13 +221,14 @@ def outputs(runs: int) -> dict[str, Any]:
 
 
 def warm(runs: int) -> dict[str, Any]:
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
     rows = []
     for _ in range(max(runs, 3)):
         before = resource.getrusage(resource.RUSAGE_SELF)
         t = time.perf_counter()
-        run_detect([str(make_scene(SCENE, 10000, GSD))], WORK / "out_parts_warm", overwrite=True)
+        run_detect([str(make_scene(SCENE, 10000, GSD))], WORK / "out_parts_warm", run=RunSettings(overwrite=True))
         after = resource.getrusage(resource.RUSAGE_SELF)
         rows.append({"wall_s": round(time.perf_counter() - t, 2), "minor_faults": after.ru_minflt - before.ru_minflt})
     return {"runs_in_one_process": rows}
@@ -361,6 +364,7 @@ def calls(runs: int) -> dict[str, Any]:
     """The 100 MP scene in one process with the model run in one ONNX call per batch of
     16 chips and in one call per chip (``OnnxDetector.chips_per_run``), alternated."""
     from skyscan.detectors import DetectorRecipe, get_detector
+    from skyscan.options import RunSettings
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
 
@@ -374,7 +378,7 @@ def calls(runs: int) -> dict[str, Any]:
             for name, per_run in (("calls_of_16", 16), ("calls_of_1", 1)):
                 lane_detector.chips_per_run = per_run
                 c0, w0 = time.process_time(), time.perf_counter()
-                run_detect([str(scene)], WORK / "out_parts_calls", DetectOptions(recipe=recipe), overwrite=True)
+                run_detect([str(scene)], WORK / "out_parts_calls", DetectOptions(recipe=recipe), RunSettings(overwrite=True))
                 rows[name].append({"wall_s": round(time.perf_counter() - w0, 2),
                                    "cpu_s": round(time.process_time() - c0, 2)})
     finally:
@@ -395,6 +399,7 @@ def budget(runs: int) -> dict[str, Any]:
     import skyscan.io.reader as reader
     from skyscan.detectors import DetectorRecipe
     from skyscan.detectors.onnx_backend import OnnxDetector
+    from skyscan.options import RunSettings
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
     from skyscan.run_state import PartStore
@@ -429,7 +434,7 @@ def budget(runs: int) -> dict[str, Any]:
         cpu.clear()
         c0, w0 = time.process_time(), time.perf_counter()
         run_detect([str(scene)], WORK / "out_parts_budget", DetectOptions(recipe=DetectorRecipe(model="vehicles")),
-                   overwrite=True)
+                   RunSettings(overwrite=True))
         wall, total = time.perf_counter() - w0, time.process_time() - c0
         model = cpu["lanes.prepare"] + cpu["lanes.infer"]
         in_process.append({"wall_s": round(wall, 2), "process_cpu_s": round(total, 2),

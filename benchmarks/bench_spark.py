@@ -5,7 +5,7 @@
 All numbers come from one run of this script, on the same generated GeoTIFFs (RGB at the
 model's GSD, textured background with car-sized blobs) and the shipped ``vehicles`` model:
 
-1. local engine: ``skyscan.run.run_detect(engine="local")`` (ONNX on all cores), twice;
+1. local engine: ``skyscan.run.run_detect`` with ``RunSettings(engine="local")`` (ONNX on all cores), twice;
 2. spark ``local[2]``: the same call with ``engine="spark"`` on an already started session
    (the JVM start is timed apart and excluded). ``cold`` is the first job (Python workers
    spawn, import skyscan and load the model), ``warm`` a second identical job;
@@ -92,13 +92,14 @@ def tree_cpu_s(root: int) -> float:
 
 def timed_run(paths: list[str], options: Any, engine: str, master: str | None = None) -> tuple[float, int, float]:
     """Wall seconds, detections, CPU seconds (this process and every descendant)."""
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
     out = WORK / f"out-{engine}"
     shutil.rmtree(out, ignore_errors=True)
     c0 = tree_cpu_s(os.getpid())
     t0 = time.perf_counter()
-    result = run_detect(paths, out, options, engine=engine, master=master, geojson=False)
+    result = run_detect(paths, out, options, RunSettings(engine=engine, master=master, geojson=False))
     wall = time.perf_counter() - t0
     return wall, result.n_detections, tree_cpu_s(os.getpid()) - c0
 

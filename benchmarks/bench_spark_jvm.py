@@ -44,6 +44,7 @@ def one_variant(variant: str) -> dict[str, object]:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from skyscan.detectors import DetectorRecipe
     from skyscan.engines.spark_session import spark_session
+    from skyscan.options import RunSettings
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
 
@@ -56,7 +57,7 @@ def one_variant(variant: str) -> dict[str, object]:
     options = DetectOptions(recipe=DetectorRecipe(model="vehicles"))
 
     def job() -> None:
-        run_detect(paths, WORK / f"jvm-{variant}", options, engine="spark", master="local[2]", geojson=False, overwrite=True)
+        run_detect(paths, WORK / f"jvm-{variant}", options, RunSettings(engine="spark", master="local[2]", geojson=False, overwrite=True))
 
     job()  # cold
     before, t0 = jvm_threads(), time.perf_counter()

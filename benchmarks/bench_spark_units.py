@@ -30,6 +30,7 @@ def main() -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from skyscan.detectors import DetectorRecipe
     from skyscan.engines.spark_session import spark_session
+    from skyscan.options import RunSettings
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
 
@@ -42,8 +43,8 @@ def main() -> None:
     def job(chips_per_unit: int) -> dict[str, float]:
         options = DetectOptions(recipe=DetectorRecipe(model="vehicles"), chips_per_unit=chips_per_unit)
         c0, t0 = tree_cpu_s(os.getpid()), time.perf_counter()
-        result = run_detect(paths, WORK / "units", options, engine="spark", master="local[2]",
-                            geojson=False, overwrite=True)
+        result = run_detect(paths, WORK / "units", options,
+                            RunSettings(engine="spark", master="local[2]", geojson=False, overwrite=True))
         return {"chips_per_unit": chips_per_unit, "wall_s": round(time.perf_counter() - t0, 2),
                 "cpu_s": round(tree_cpu_s(os.getpid()) - c0, 2), "detections": result.n_detections}
 

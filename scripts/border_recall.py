@@ -18,6 +18,7 @@ from pathlib import Path
 from skyscan.evaluate.borders import border_recall
 from skyscan.evaluate.run import evaluate
 from skyscan.labels.read import read_name_list
+from skyscan.options import DetectSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 KIT = ROOT / ".." / "shared" / "data" / "kit-ais-munich"
@@ -27,7 +28,7 @@ AUDIT = ROOT / "docs" / "label_audit" / "kit_seqC_unlabelled.csv"
 def whole_frames(data: Path, names: list[str], model: str, pad: int, ignore: Path | None) -> dict[str, object]:
     """Car figures of ``skyscan evaluate`` on the whole held-out frames."""
     report = evaluate(data / "images", data / "labels", "yolo", classes=data / "classes.txt", names=names,
-                      model=model, gsd=0.13, edge_pad=pad, ignore_regions=ignore).to_dict()
+                      settings=DetectSettings(model=model, gsd=0.13, edge_pad=pad), ignore_regions=ignore).to_dict()
     car = report["classes"]["car"]
     return {"edge_pad": pad, "labels": "published + audited ignore regions" if ignore else "published",
             "car_ap50": car["ap50"], "car_precision": car["precision"], "car_recall": car["recall"],

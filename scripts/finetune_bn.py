@@ -19,6 +19,7 @@ from pathlib import Path
 
 from skyscan.evaluate.run import evaluate
 from skyscan.labels.read import read_name_list
+from skyscan.options import DetectSettings
 from skyscan.train.data import DataSpec, SourceSpec
 from skyscan.train.export import export_model, make_card
 from skyscan.train.init import load_init
@@ -32,7 +33,8 @@ TRAIN, TEST = "seqB_MOS155-179_street.txt", "seqC_MunichStreet02-MOS74-93.txt"
 
 def score(data: Path, model: str) -> dict[str, object]:
     report = evaluate(data / "images", data / "labels", "yolo", classes=data / "classes.txt",
-                      names=read_name_list(data / "splits" / TEST), model=model, gsd=0.13).to_dict()
+                      names=read_name_list(data / "splits" / TEST),
+                      settings=DetectSettings(model=model, gsd=0.13)).to_dict()
     car = report["classes"]["car"]
     return {"car_ap50": car["ap50"], "car_precision": car["precision"], "car_recall": car["recall"],
             "map50": report["map50"]}

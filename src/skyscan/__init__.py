@@ -1,13 +1,21 @@
 """skyscan: geospatial analytics on overhead imagery with deep learning.
 
+The public API is what ``__all__`` lists: :func:`detect`, :func:`inspect` and :func:`map`
+(the real functions, with their full signatures), the option declarations
+:class:`DetectSettings` and :class:`RunSettings`, and the exceptions. The modules
+:mod:`skyscan.spark` (skyscan on a SparkSession), :mod:`skyscan.analytics`,
+:mod:`skyscan.labels`, :mod:`skyscan.viz` and :mod:`skyscan.schema` are public too; every
+other module is internal and may change between releases (docs/api.md).
+
 Heavy dependencies (onnxruntime, torch, pyspark, the map) are imported where they are
-used, so ``import skyscan`` stays fast.
+used, so ``import skyscan`` stays fast: the functions load on first access.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from skyscan.errors import (
     CRSError,
@@ -21,12 +29,19 @@ from skyscan.errors import (
     SkyscanError,
 )
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # pragma: no cover
+    from skyscan.api import detect
+    from skyscan.api_inspect import inspect
+    from skyscan.options import DetectSettings, RunSettings
+    from skyscan.viz.build import make_map as map
+
+    __version__: str
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "CRSError",
+    "DetectSettings",
     "GeoreferenceError",
     "ImageReadError",
     "InputError",
@@ -34,6 +49,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelError",
     "OutputExistsError",
+    "RunSettings",
     "SkyscanError",
     "__version__",
     "detect",
@@ -41,26 +57,39 @@ __all__ = [
     "map",
 ]
 
-if TYPE_CHECKING:  # pragma: no cover
-    pass
+# public name -> (module, attribute), imported on first access
+_LAZY = {
+    "detect": ("skyscan.api", "detect"),
+    "inspect": ("skyscan.api_inspect", "inspect"),
+    "map": ("skyscan.viz.build", "make_map"),
+    "DetectSettings": ("skyscan.options", "DetectSettings"),
+    "RunSettings": ("skyscan.options", "RunSettings"),
+}
 
 
-def detect(*args: Any, **kwargs: Any) -> Any:
-    """Detect objects in images; see :func:`skyscan.api.detect`."""
-    from skyscan.api import detect as _detect
-
-    return _detect(*args, **kwargs)
-
-
-def inspect(*args: Any, **kwargs: Any) -> Any:
-    """Describe images (size, bands, CRS, GSD, footprint); see :func:`skyscan.api.inspect`."""
-    from skyscan.api import inspect as _inspect
-
-    return _inspect(*args, **kwargs)
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(import_module(module), attr)
+    elif name == "__version__":
+        value = _package_version()
+    else:
+        raise AttributeError(f"module 'skyscan' has no attribute {name!r}")
+    globals()[name] = value  # the next access is a plain lookup
+    return value
 
 
-def map(*args: Any, **kwargs: Any) -> Any:
-    """Build an offline HTML map of detections; see :func:`skyscan.viz.make_map`."""
-    from skyscan.viz import make_map
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
-    return make_map(*args, **kwargs)
+
+def _package_version() -> str:
+    """The installed distribution's version; ``0+unknown`` when skyscan runs from a
+    source tree that was never installed. Read on first access: ``importlib.metadata``
+    scans the installed distributions, which every command would pay for at start."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("skyscan")
+    except PackageNotFoundError:
+        return "0+unknown"

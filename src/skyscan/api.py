@@ -1,14 +1,23 @@
-"""The Python API: the same runs as the CLI, returning tables instead of exit codes."""
+"""The Python API: the same runs as the CLI, returning tables instead of exit codes.
+
+:func:`detect` takes one keyword argument per option declared in :mod:`skyscan.options`
+(``tests/test_options.py`` checks that they agree), so ``help(skyscan.detect)`` lists
+every option with its type and default.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from skyscan.detectors import DetectorRecipe
-from skyscan.pipeline import DetectOptions
+from skyscan.options import DetectSettings, RunSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+
+__all__ = ["detect", "detect_table"]
 
 
 def detect(
@@ -26,59 +35,60 @@ def detect(
     score_threshold: float | None = None,
     class_aware_merge: bool = False,
     strict_range: bool = False,
+    metadata_table: str | None = None,
+    xml_mapping: str | None = None,
+    aoi: str | None = None,
+    engine: str = "local",
+    master: str | None = None,
     recursive: bool = True,
     sample_ratio: float | None = None,
     seed: int = 0,
     overwrite: bool = False,
     resume: bool = False,
-    engine: str = "local",
-    master: str | None = None,
-    metadata_table: str | None = None,
-) -> Any:
+    geojson: bool = True,
+) -> gpd.GeoDataFrame:
     """Detect objects in images and return the detections as a GeoDataFrame (EPSG:4326).
 
     ``inputs`` are files, directories or globs. With ``outdir`` the run also writes its
-    outputs there (see :func:`skyscan.run.run_detect`); without, a temporary folder is
-    used. ``class_aware_merge`` keeps overlapping boxes of different classes apart;
-    ``strict_range`` refuses images outside the model's validated range. Rows of images without georeferencing have no geometry (``georeferenced`` is
-    false). Inputs that failed are in ``result.attrs["errors"]`` (a list of dicts).
+    outputs there, as ``skyscan detect -o OUTDIR`` (``geojson``: also
+    ``detections.geojson``); without, a temporary folder is used. The other arguments are
+    the options of ``skyscan detect`` (see :class:`skyscan.options.DetectSettings` and
+    :class:`skyscan.options.RunSettings`): e.g. ``class_aware_merge`` keeps overlapping
+    boxes of different classes apart, ``strict_range`` refuses images outside the model's
+    validated range, ``aoi`` is a vector file or WKT. Rows of images without
+    georeferencing have no geometry (``georeferenced`` is false). Inputs that failed are in
+    ``result.attrs["errors"]`` (a list of dicts), the run's manifest in
+    ``result.attrs["run"]``.
     """
+    values = locals()
+    run = RunSettings.pick(values)
+    if outdir is None and run.geojson:
+        run = RunSettings.pick({**values, "geojson": False})  # nobody reads a temporary GeoJSON
+    return detect_table(inputs, DetectSettings.pick(values), run, outdir)
+
+
+def detect_table(
+    inputs: str | Path | Sequence[str | Path],
+    settings: DetectSettings | None = None,
+    run: RunSettings | None = None,
+    outdir: str | Path | None = None,
+) -> gpd.GeoDataFrame:
+    """:func:`detect` with its options as objects (what ``skyscan evaluate`` and
+    ``skyscan render`` call)."""
     import geopandas as gpd
     import pyarrow.parquet as pq
 
-    from skyscan.io.reader import ReadOptions
     from skyscan.run import run_detect
 
-    if isinstance(inputs, (str, Path)):
+    if isinstance(inputs, str | Path):
         inputs = [inputs]
-    options = DetectOptions(
-        recipe=DetectorRecipe(model=model, score_threshold=score_threshold),
-        read=ReadOptions(crs=crs, gsd=gsd, require_georef=require_georef, metadata_table=metadata_table),
-        overlap=overlap,
-        chip_size=chip_size,
-        edge_pad=edge_pad,
-        batch_size=batch_size,
-        class_aware_merge=class_aware_merge,
-        strict_range=strict_range,
-    )
+    options = (settings or DetectSettings()).detect_options()
     with tempfile.TemporaryDirectory(prefix="skyscan-") as tmp:
         target = Path(outdir) if outdir is not None else Path(tmp) / "run"
-        result = run_detect(
-            list(inputs), target, options, recursive=recursive, sample_ratio=sample_ratio, seed=seed,
-            overwrite=overwrite, resume=resume, engine=engine, master=master, geojson=outdir is not None,
-        )
+        result = run_detect(list(inputs), target, options, run)
         gdf = gpd.read_parquet(target / "detections.parquet")
         errors = pq.read_table(target / "errors.parquet").to_pylist()
     # attrs hold plain Python objects: pandas copies attrs on every operation.
     gdf.attrs["errors"] = errors
     gdf.attrs["run"] = result.manifest
     return gdf
-
-
-def inspect(paths: str | Path | Sequence[str | Path], **kwargs: Any) -> Any:
-    """Describe images without reading their pixels (see :mod:`skyscan.api_inspect`)."""
-    from skyscan.api_inspect import inspect as _inspect
-
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    return _inspect(list(paths), **kwargs)

@@ -81,7 +81,7 @@ def failure_record(failure: InputFailure) -> dict[str, Any]:
 
 
 def inspect(
-    paths: Sequence[str | Path],
+    paths: str | Path | Sequence[str | Path],
     *,
     recursive: bool = True,
     crs: str | None = None,
@@ -94,7 +94,8 @@ def inspect(
     options: ReadOptions | None = None,
     model: str | None = "vehicles",
 ) -> list[dict[str, Any]]:
-    """Describe every image under ``paths`` (files, directories, globs).
+    """Describe every image under ``paths`` (a file, directory or glob, or a list of them)
+    without reading its pixels: one record per image (see :mod:`skyscan.api_inspect`).
 
     ``model`` (a builtin name or a .onnx path; None: none) adds whether its validated
     range covers each image. ``options`` replaces the individual read settings when given. ``sidecar_mapping`` may
@@ -103,6 +104,8 @@ def inspect(
     >>> [r["ok"] for r in inspect(["/nonexistent.tif"])]
     [False]
     """
+    if isinstance(paths, str | Path):
+        paths = [paths]
     if options is None:
         mapping = (
             XmlMapping.from_json(sidecar_mapping)

@@ -31,6 +31,7 @@ from skyscan.errors import InputError, OutputExistsError
 from skyscan.io.remote import display_path
 from skyscan.io.sources import expand_inputs, unique_image_ids
 from skyscan.io.writers import write_geojson, write_geoparquet, write_json, write_parquet
+from skyscan.options import RunSettings
 from skyscan.pipeline import DetectOptions
 from skyscan.run_lock import LOCK_FILE, output_lock
 from skyscan.run_state import PARTS_DIR, STATE_FILE, PartStore, error_table, load_state, save_state
@@ -69,8 +70,6 @@ def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> dict[str, 
     Call it holding OUTDIR's lock (:func:`skyscan.run_lock.output_lock`), which also
     creates OUTDIR: the temporary files it removes can then only be a killed run's.
     """
-    if overwrite and resume:
-        raise InputError("choose one of 'overwrite' and 'resume' (got both)")
     if outdir.exists() and not outdir.is_dir():
         raise OutputExistsError(f"{outdir}: exists and is not a directory")
     existing = outdir.is_dir() and any(p.name != LOCK_FILE for p in outdir.iterdir())
@@ -126,27 +125,22 @@ def run_detect(
     inputs: Sequence[str | Path],
     outdir: str | Path,
     options: DetectOptions | None = None,
+    run: RunSettings | None = None,
     *,
-    recursive: bool = True,
-    sample_ratio: float | None = None,
-    seed: int = 0,
-    overwrite: bool = False,
-    resume: bool = False,
-    engine: str = "local",
-    master: str | None = None,
-    geojson: bool = True,
     progress: Callable[[str], None] | None = None,
     on_paths: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Run detection over ``inputs`` and write every output to ``outdir``.
 
-    Options are checked against the model's card before OUTDIR is touched; OUTDIR is
+    ``options`` decide what is found (:meth:`skyscan.options.DetectSettings.detect_options`
+    builds them), ``run`` which inputs, which engine and what to do with an existing
+    OUTDIR; ``progress`` is called with each finished image's path, ``on_paths`` once with
+    the number of images. Options are checked against the model's card before OUTDIR is touched; OUTDIR is
     locked for the run (a second run on it raises :class:`OutputLockedError`); a run that
     fails before its first image leaves OUTDIR as it found it.
     """
     options = options or DetectOptions()
-    if engine not in ("local", "spark"):
-        raise InputError(f"'engine' must be 'local' or 'spark' (got {engine!r})")
+    run = run or RunSettings()
     from skyscan.detectors import recipe_card
 
     options.check_against(recipe_card(options.recipe))
@@ -155,13 +149,10 @@ def run_detect(
     with output_lock(outdir) as created:
         fresh = False  # True once OUTDIR is prepared for a new run (no earlier run's state)
         try:
-            state = prepare_outdir(outdir, overwrite=overwrite, resume=resume)
+            state = prepare_outdir(outdir, overwrite=run.overwrite, resume=run.resume)
             fresh = state is None
-            return _run_locked(
-                inputs, outdir, options, state, recursive=recursive, sample_ratio=sample_ratio,
-                seed=seed, resume=resume, engine=engine, master=master, geojson=geojson, progress=progress,
-                on_paths=on_paths, started=started, run_t0=run_t0,
-            )
+            return _run_locked(inputs, outdir, options, state, run, progress=progress, on_paths=on_paths,
+                               started=started, run_t0=run_t0)
         except BaseException:
             _undo_start(outdir, created, own_state=fresh)
             raise
@@ -172,14 +163,8 @@ def _run_locked(
     outdir: Path,
     options: DetectOptions,
     state: dict[str, Any] | None,
+    run: RunSettings,
     *,
-    recursive: bool,
-    sample_ratio: float | None,
-    seed: int,
-    resume: bool,
-    engine: str,
-    master: str | None,
-    geojson: bool,
     progress: Callable[[str], None] | None,
     on_paths: Callable[[int], None] | None,
     started: float,
@@ -187,9 +172,10 @@ def _run_locked(
 ) -> RunResult:
     """The run itself, in a prepared OUTDIR whose lock this process holds."""
     digest = _options_digest(options)
-    if resume and state is None and (outdir / "run.json").is_file():
+    engine = run.engine
+    if run.resume and state is None and (outdir / "run.json").is_file():
         return _finished_run(outdir, inputs, digest)
-    paths, failures = expand_inputs(inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed)
+    paths, failures = expand_inputs(inputs, recursive=run.recursive, sample_ratio=run.sample_ratio, seed=run.seed)
     if state is not None:
         run_id = str(state["run_id"])
         if state.get("options_digest") != digest:
@@ -221,7 +207,7 @@ def _run_locked(
         from skyscan.engines.spark import run_detect as run_spark
 
         summary = run_spark(
-            paths, options, outdir, master=master, run_id=run_id, store=store,
+            paths, options, outdir, master=run.master, run_id=run_id, store=store,
             image_ids=unique_image_ids(paths), progress=progress,
         )
         timings = {k: float(v) for k, v in summary.items() if k.endswith("_s")}
@@ -236,7 +222,7 @@ def _run_locked(
     # GeoJSON is encoded in Python (holding the GIL) while the Parquet files are encoded
     # and compressed by Arrow (which releases it), so the two run side by side.
     with ThreadPoolExecutor(1) as side:
-        geojson_done = side.submit(write_geojson, detections, outdir / "detections.geojson") if geojson else None
+        geojson_done = side.submit(write_geojson, detections, outdir / "detections.geojson") if run.geojson else None
         write_geoparquet(detections, outdir / "detections.parquet")
         write_parquet(errors, outdir / "errors.parquet")
         if geojson_done is not None:
@@ -250,7 +236,7 @@ def _run_locked(
     skipped = store.skipped(paths)
     n_ok = len(paths) - (n_failed - len(failures)) - len(skipped)
     manifest = _manifest(
-        run_id, inputs, paths, options, detections, errors, n_ok, timings, started, engine, resume
+        run_id, inputs, paths, options, detections, errors, n_ok, timings, started, engine, run.resume
     )
     manifest["counts"]["images_skipped"] = len(skipped)
     manifest["skipped"] = skipped

@@ -3,7 +3,7 @@ partitioned GeoParquet, and run the analytics as DataFrame operations.
 
 >>> from skyscan.spark import detect, write_geoparquet          # doctest: +SKIP
 >>> images = spark.read.format("binaryFile").load("s3://bucket/scenes/*.tif").select("path")
->>> result = detect(spark, images, DetectOptions(recipe=DetectorRecipe(model="vehicles")))
+>>> result = detect(spark, images, DetectSettings(model="vehicles", chip_size=512))
 >>> write_geoparquet(result.detections, "/dbfs/skyscan/detections", partition_by="h3_5")
 
 Only paths travel from the driver; executors read pixels from storage themselves (select
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from skyscan.engines.spark_geoparquet import write_geoparquet
 from skyscan.engines.spark_session import spark_session
 from skyscan.errors import InputError
+from skyscan.options import DetectSettings
 from skyscan.pipeline import DetectOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,13 +102,16 @@ def image_paths(images: DataFrame) -> DataFrame:
 def detect(
     spark: SparkSession,
     images: DataFrame | Sequence[str],
-    options: DetectOptions | None = None,
+    options: DetectSettings | DetectOptions | None = None,
     *,
     run_id: str | None = None,
     partitions: int | None = None,
     detector_factory: DetectorFactory | None = None,
 ) -> SparkDetections:
     """Detect objects in every image of ``images`` (a DataFrame of paths, or a list of paths).
+
+    ``options``: the options of ``skyscan detect`` (:class:`skyscan.options.DetectSettings`),
+    or the pipeline's :class:`~skyscan.pipeline.DetectOptions` they build.
 
     Image ids follow the local engine (file stems, made unique across folders) unless
     ``images`` has an ``image_id`` column. ``partitions`` sets the number of detect
@@ -122,6 +126,8 @@ def detect(
     from skyscan.engines.spark_session import to_spark_schema
     from skyscan.schema import ERROR_SCHEMA
 
+    if isinstance(options, DetectSettings):
+        options = options.detect_options()
     options = options or DetectOptions()
     run_id = run_id or new_run_id()
     if isinstance(images, str):

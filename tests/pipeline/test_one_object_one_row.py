@@ -120,9 +120,11 @@ def test_shipped_model_rows_do_not_depend_on_the_floor_on_a_real_frame() -> None
 def test_evaluate_scores_the_rows_that_detect_ships(tmp_path: Path) -> None:
     import skyscan.api
     from skyscan.evaluate.run import evaluate
+    from skyscan.options import DetectSettings
 
     names = ["MunichStreet02-MOS80.png", "MunichStreet02-MOS85.png"]
-    report = evaluate(KIT / "images", KIT / "labels", "yolo", classes=KIT / "classes.txt", names=names, gsd=0.13)
+    report = evaluate(KIT / "images", KIT / "labels", "yolo", classes=KIT / "classes.txt", names=names,
+                      settings=DetectSettings(gsd=0.13))
     shipped = skyscan.api.detect([str(KIT / "images" / n) for n in names], gsd=0.13)
     scored = report.detections
     key = ["image_path", "class_name", "score", "px_xmin", "px_ymin", "px_xmax", "px_ymax"]

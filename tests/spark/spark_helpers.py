@@ -23,9 +23,10 @@ def blob_options(model: Path, **kw: Any) -> DetectOptions:
 
 def run_local(paths: list[str], options: DetectOptions, outdir: Path) -> tuple[pa.Table, pa.Table]:
     """The local engine's detections and errors for ``paths``."""
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
-    run_detect(paths, outdir, options, engine="local", geojson=False)
+    run_detect(paths, outdir, options, RunSettings(engine="local", geojson=False))
     return pq.read_table(outdir / "detections.parquet"), pq.read_table(outdir / "errors.parquet")
 
 

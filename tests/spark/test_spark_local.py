@@ -47,10 +47,12 @@ def test_cli_run_with_engine_spark_gives_the_same_outputs(
     """Through ``skyscan.run.run_detect`` (what ``skyscan detect --engine spark`` calls)."""
     import pyarrow.parquet as pq
 
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
     options = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
-    result = run_detect(blob_scenes["paths"], tmp_path / "out", options, engine="spark", master="local[2]", geojson=False)
+    result = run_detect(blob_scenes["paths"], tmp_path / "out", options,
+                        RunSettings(engine="spark", master="local[2]", geojson=False))
     assert_same_detections(pq.read_table(tmp_path / "out" / "detections.parquet"), local_result[0])
     assert result.n_failed == 1
     assert not local_spark.sparkContext._jsc.sc().isStopped()  # the engine left our session alone

@@ -131,10 +131,11 @@ def test_local_engine_rows_carry_the_metadata(local_meta: pa.Table) -> None:
 def test_spark_engine_run_detect_carries_metadata_like_local(
     local_spark: Any, meta_scenes: dict[str, Any], local_meta: pa.Table, tmp_path: Path
 ) -> None:
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
-    result = run_detect(meta_scenes["paths"], tmp_path / "out", meta_scenes["options"], engine="spark",
-                        master="local[2]", geojson=False)
+    result = run_detect(meta_scenes["paths"], tmp_path / "out", meta_scenes["options"],
+                        RunSettings(engine="spark", master="local[2]", geojson=False))
     assert result.n_failed == 0
     det = pq.read_table(tmp_path / "out" / "detections.parquet")
     assert_same_detections(det, local_meta)
@@ -166,6 +167,7 @@ def test_duplicate_file_names_get_the_rows_of_their_unique_ids(
     The spark engine must look the table up by the id the run gives the image, as the local
     engine does, not by the bare file stem (the ``tile`` row belongs to neither).
     """
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
     rng = np.random.default_rng(5)
@@ -176,7 +178,7 @@ def test_duplicate_file_names_get_the_rows_of_their_unique_ids(
     (tmp_path / "ids.csv").write_text("image_id,site\nday1/tile,north\nday2/tile,south\ntile,stem-only\n")
     options = blob_options(blob_model, read=ReadOptions(metadata_table=str(tmp_path / "ids.csv")))
     local_det, _ = run_local(paths, options, tmp_path / "local")
-    run_detect(paths, tmp_path / "spark", options, engine="spark", master="local[2]", geojson=False)
+    run_detect(paths, tmp_path / "spark", options, RunSettings(engine="spark", master="local[2]", geojson=False))
     spark_det = pq.read_table(tmp_path / "spark" / "detections.parquet")
     for det in (local_det, spark_det):
         sites = {(r["image_id"], r["meta_site"]) for r in det.select(["image_id", "meta_site"]).to_pylist()}

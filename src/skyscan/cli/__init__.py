@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import threading
+from typing import NoReturn
 
 import click
 
@@ -28,12 +29,15 @@ COMMANDS: dict[str, str] = {
     "cluster": "analytics",
     "map": "map_cmd",
     "review": "review",
+    "render": "render",
+    "quantize": "quantize",
+    "set-threshold": "threshold",
 }
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._load(name) is not None)
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
@@ -55,12 +59,7 @@ class LazyGroup(click.Group):
         module_name = COMMANDS.get(name)
         if module_name is None:
             return None
-        try:
-            module = importlib.import_module(f"skyscan.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"skyscan.cli.{module_name}":
-                return None  # command not built yet
-            raise
+        module = importlib.import_module(f"skyscan.cli.{module_name}")
         attr = name.replace("-", "_") + "_command"
         cmd = getattr(module, attr, None)
         return cmd if isinstance(cmd, click.Command) else None
@@ -134,14 +133,17 @@ def cli(ctx: click.Context, verbose: int, quiet: int) -> None:
     ctx.obj["quiet"] = quiet > 0
 
 
-_fast_exit_allowed = False
+class Finished(SystemExit):
+    """A command's end once every output is written (renamed into place, fsynced): unlike a
+    plain ``sys.exit``, :func:`main` may then end the process without the interpreter's
+    teardown (see :func:`finish`)."""
 
 
-def allow_fast_exit() -> None:
-    """Let :func:`main` end the process without the interpreter's teardown once this
-    command exits: call it when every output is written (renamed into place, fsynced)."""
-    global _fast_exit_allowed
-    _fast_exit_allowed = True
+def finish(code: int) -> NoReturn:
+    """End the command with exit ``code``, allowing :func:`main` to skip the interpreter's
+    teardown: call it only when every output is in place and nothing runs at exit that
+    matters (the local engine's detect; not a Spark session, which is stopped at exit)."""
+    raise Finished(code)
 
 
 def main() -> None:
@@ -150,18 +152,23 @@ def main() -> None:
             cli(prog_name="skyscan")
         except Exception as exc:
             _unexpected(exc)
-    except SystemExit as done:
+    except Finished as done:
         # Freeing hundreds of modules, ONNX Runtime sessions and GDAL's state at exit adds
         # to every command after its last output is written. Skip it where the command
-        # allowed it and nobody observes the process (a profiler, a tracer, a coverage
-        # tool) or still has work in a thread.
-        if _fast_exit_allowed and isinstance(done.code, int | None) and _nothing_left_to_run():
-            logging.shutdown()
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to lose
-                    stream.flush()
-            os._exit(done.code or 0)
+        # finished that way and nobody observes the process (a profiler, a tracer, a
+        # coverage tool) or still has work in a thread.
+        if isinstance(done.code, int | None) and _nothing_left_to_run():
+            _exit_now(done.code or 0)
         raise
+
+
+def _exit_now(code: int) -> NoReturn:
+    """``os._exit`` after flushing what the process wrote: logs, stdout, stderr."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to lose
+            stream.flush()
+    os._exit(code)
 
 
 def _nothing_left_to_run() -> bool:

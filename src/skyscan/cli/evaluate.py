@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from skyscan.cli.params import FINITE, FiniteFloat
+from skyscan.cli.options import settings_options
+from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
+from skyscan.options import DetectSettings
+
+
+def _angles(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[float] | None:
+    """``0,30,45`` as degrees; a usage error for anything else."""
+    if value is None:
+        return None
+    try:
+        angles = [float(a) for a in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"expected angles in degrees like 0,30,45 (got {value!r})") from None
+    if not all(math.isfinite(a) for a in angles):
+        raise click.BadParameter(f"expected finite angles (got {value!r})")
+    return angles
 
 
 @click.command("evaluate")
@@ -22,21 +39,16 @@ from skyscan.errors import SkyscanError
               help="YOLO class list (one name a line); default LABELS/../classes.txt.")
 @click.option("--list", "name_list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="File of image names (one a line) inside IMAGES to evaluate, e.g. a split.")
-@click.option("--model", default="vehicles", show_default=True, help="Builtin model name or .onnx path with its card.")
-@click.option("--gsd", type=FINITE, default=None, help="Ground sample distance (m/px) of images without georeferencing.")
-@click.option("--score-threshold", type=FINITE, default=None, help="Operating threshold for P/R/F1 (default: the card's).")
 @click.option("--iou", type=FINITE, default=0.5, show_default=True, help="IoU for a true positive.")
 @click.option("--map", "overrides", multiple=True, metavar="NAME=TARGET",
               help="Extra class fold, e.g. --map van=car or --map tractor=ignore (repeatable).")
 @click.option("--allow-unlabelled", is_flag=True, help="Treat images without labels as having no objects.")
 @click.option("--ignore-regions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="CSV image,xmin,ymin,xmax,ymax of known unlabelled objects: detections there are not scored.")
-@click.option("--chip-size", type=click.IntRange(min=1), default=None,
-              help="Chip side in model pixels, as in skyscan detect [default: the model's input size].")
-@click.option("--edge-pad", type=click.IntRange(min=0), default=None,
-              help="Model pixels of black past image edges, as in skyscan detect [default: the card's].")
-@click.option("--overlap", type=FiniteFloat(0.0, 0.5), default=0.2, show_default=True,
-              help="Fraction of a chip shared with its neighbour, as in skyscan detect.")
+@click.option("--angles", default=None, metavar="DEGREES,...", callback=_angles,
+              help="Score copies of the images turned by each angle (e.g. 0,30,45,60,90) and all of them pooled "
+                   "instead: does the model find vehicles at every heading? The report holds one entry per angle.")
+@settings_options(DetectSettings)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Report JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Precision-recall PNG (default: OUTPUT with .png suffix).")
@@ -45,35 +57,48 @@ from skyscan.errors import SkyscanError
 @click.option("--overwrite", is_flag=True, help="Replace existing report/plot files.")
 @click.pass_context
 def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, classes: Path | None,
-                     name_list: Path | None, model: str, gsd: float | None, score_threshold: float | None,
-                     iou: float, overrides: tuple[str, ...], allow_unlabelled: bool, ignore_regions: Path | None,
-                     chip_size: int | None, edge_pad: int | None, overlap: float, output: Path,
-                     plot: Path | None, record_key: str | None, overwrite: bool) -> None:
+                     name_list: Path | None, iou: float, overrides: tuple[str, ...], allow_unlabelled: bool,
+                     ignore_regions: Path | None, angles: list[float] | None, output: Path, plot: Path | None,
+                     record_key: str | None, overwrite: bool, **values: Any) -> None:
     """Score MODEL on IMAGES (a directory or one image) against LABELS.
 
     Per class: AP at IoU 0.5 (all-point interpolation), precision, recall and F1 at the
     model's threshold, and the number of labelled objects; mAP over classes present.
+    The detection options are those of skyscan detect.
     """
-    from skyscan.evaluate.plot import plot_pr
     from skyscan.evaluate.run import evaluate
     from skyscan.labels.read import read_name_list
 
+    try:
+        settings = DetectSettings.pick(values)
+    except SkyscanError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if angles is not None:
+        for given, flag in ((ignore_regions, "--ignore-regions"), (plot, "--plot"), (record_key, "--record-in-card")):
+            if given is not None:
+                raise click.UsageError(f"{flag} does not apply to turned copies (--angles)")
     plot = plot or output.with_suffix(".png")
-    for path in (output, plot):
+    for path in (output, plot) if angles is None else (output,):
         if path.exists() and not overwrite:
             click.echo(f"skyscan evaluate: error: {path} exists (pass --overwrite to replace it)", err=True)
             sys.exit(1)
+    command = "skyscan " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    names = read_name_list(name_list) if name_list else None
+    quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
+    if angles is not None:
+        _evaluate_turned(images, labels, fmt, classes, names, settings, iou, overrides, allow_unlabelled, angles,
+                         output, command, quiet)
+        return
+    from skyscan.evaluate.plot import plot_pr
+
     try:
         report = evaluate(
-            images, labels, fmt, classes=classes, names=read_name_list(name_list) if name_list else None,
-            model=model, gsd=gsd, score_threshold=score_threshold, iou_threshold=iou,
+            images, labels, fmt, classes=classes, names=names, settings=settings, iou_threshold=iou,
             overrides=list(overrides), allow_missing=allow_unlabelled, ignore_regions=ignore_regions,
-            chip_size=chip_size, edge_pad=edge_pad, overlap=overlap,
         )
         data = report.to_dict()
-        data["command"] = "skyscan " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        data["command"] = command
+        _write_json(data, output)
         plot_pr(report.results, plot, title=f"{report.card.model_id} on {images.name} (IoU {iou})")
         if record_key:
             from skyscan.train.run import record_metrics
@@ -82,7 +107,6 @@ def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, c
     except SkyscanError as exc:
         click.echo(f"skyscan evaluate: error: {exc}", err=True)
         sys.exit(1)
-    quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     if not quiet:
         click.echo(f"mAP50 {data['map50']:.4f} over {data['classes_present']} on {data['n_images']} images", err=True)
         for name, c in data["classes"].items():
@@ -94,3 +118,30 @@ def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, c
             click.echo(f"  any class (one vehicle, one row): AP50 {v['ap50']:.4f}  P {v['precision']:.3f}  "
                        f"R {v['recall']:.3f}  labels {v['n_labels']}  detections {v['n_detections']}", err=True)
         click.echo(f"report: {output}  plot: {plot}", err=True)
+
+
+def _evaluate_turned(images: Path, labels: Path, fmt: str, classes: Path | None, names: list[str] | None,
+                     settings: DetectSettings, iou: float, overrides: tuple[str, ...], allow_unlabelled: bool,
+                     angles: list[float], output: Path, command: str, quiet: bool) -> None:
+    """``--angles``: the scores of turned copies, one line per angle and the pooled set."""
+    from skyscan.evaluate.rotated import evaluate_turned
+
+    try:
+        data = evaluate_turned(images, labels, fmt, angles, classes=classes, names=names, settings=settings,
+                               iou_threshold=iou, overrides=list(overrides), allow_missing=allow_unlabelled)
+        data["command"] = command
+        _write_json(data, output)
+    except SkyscanError as exc:
+        click.echo(f"skyscan evaluate: error: {exc}", err=True)
+        sys.exit(1)
+    if not quiet:
+        for angle, scores in [*data["angles"].items(), ("all", data["pooled"])]:
+            car = scores["classes"].get("car", {})
+            click.echo(f"{angle:>5}°  car AP50 {car.get('ap50')}  P {car.get('precision')}  R {car.get('recall')}  "
+                       f"mAP50 {scores['map50']:.4f}", err=True)
+        click.echo(f"report: {output}", err=True)
+
+
+def _write_json(data: dict[str, Any], output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

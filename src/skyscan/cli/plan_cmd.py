@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
+from skyscan.cli.options import settings_options
 from skyscan.cli.params import FiniteFloat
 from skyscan.errors import SkyscanError
+from skyscan.options import DetectSettings, RunSettings
 
 EXIT_SOME_FAILED = 3
 
@@ -24,38 +27,23 @@ def _size(n: float) -> str:
 
 @click.command("plan")
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--model", default="vehicles", show_default=True, help="Builtin model name or path to a .onnx with its .json card.")
-@click.option("--aoi", default=None, metavar="FILE|WKT", help="Area of interest, as for skyscan detect.")
-@click.option("--overlap", type=FiniteFloat(0.0, 0.5), default=0.2, show_default=True)
-@click.option("--chip-size", type=click.IntRange(min=1), default=None, help="Chip side in model pixels [default: the model's].")
-@click.option("--gsd", type=FiniteFloat(0, min_open=True), default=None, help="GSD (m/px) of images without georeferencing.")
-@click.option("--crs", default=None, help="CRS for world files without .prj.")
-@click.option("--recursive/--no-recursive", default=True, show_default=True)
+@settings_options(DetectSettings)
+@settings_options(RunSettings, only=("recursive",))
 @click.option("--rate", type=FiniteFloat(0, min_open=True), default=None, help="Model megapixels per second to estimate the time with [default: measured here, the model alone on in-memory chips].")
 @click.option("--no-bytes", is_flag=True, help="Skip the file sizes and touched-tile bytes (one request less per remote image).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines), then the totals.")
-def plan_command(inputs: tuple[str, ...], model: str, aoi: str | None, overlap: float, chip_size: int | None,
-                 gsd: float | None, crs: str | None, recursive: bool, rate: float | None, no_bytes: bool,
-                 as_json: bool) -> None:
+def plan_command(inputs: tuple[str, ...], recursive: bool, rate: float | None, no_bytes: bool, as_json: bool,
+                 **values: Any) -> None:
     """List what `skyscan detect INPUTS` would read, without reading pixels.
 
     Per image: size, chips, megapixels, bytes; then the totals and the time at a
     measured model rate (a lower bound). Exits 3 when some inputs could not be opened.
     """
-    from skyscan.detectors import DetectorRecipe
-    from skyscan.io.reader import ReadOptions
     from skyscan.io.sources import InputFailure
-    from skyscan.pipeline import DetectOptions
     from skyscan.plan import PlanTotals, measure_rate, plan_run
 
     try:
-        area = None
-        if aoi:
-            from skyscan.geo.aoi import load_aoi
-
-            area = load_aoi(aoi)
-        options = DetectOptions(recipe=DetectorRecipe(model=model), read=ReadOptions(crs=crs, gsd=gsd),
-                                overlap=overlap, chip_size=chip_size, aoi=area)
+        options = DetectSettings.pick(values).detect_options()
     except SkyscanError as exc:
         raise click.UsageError(str(exc)) from exc
     totals = PlanTotals()

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from skyscan.options import DetectSettings
+
 COLOURS = {"car": (255, 0, 0), "truck": (255, 140, 0), "bus": (255, 255, 255)}
 
 
@@ -63,28 +65,18 @@ def draw_detections(
     return out
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m skyscan.evaluate.render IMAGE ... --out DIR [--model M]``: detect and draw."""
-    import argparse
+def render_image(
+    image: str | Path, outdir: str | Path, settings: DetectSettings | None = None, *, scale: float | None = None,
+) -> tuple[Path, dict[str, int]]:
+    """Detect objects in ``image`` (with ``settings``, as ``skyscan detect``) and draw them
+    on it as ``outdir/detect_<stem>.png`` (:func:`draw_detections`; ``scale`` 2 for
+    images narrower than 400 px, else 1, unless given); returns that path and the
+    detections per class."""
+    from skyscan.api import detect_table
 
-    import skyscan
-
-    ap = argparse.ArgumentParser(description="detect vehicles and draw them on each image (PNG)")
-    ap.add_argument("images", nargs="+")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--model", default="vehicles")
-    ap.add_argument("--gsd", type=float, default=None)
-    ap.add_argument("--scale", type=float, default=None, help="display scale (default: 2 below 400 px, else 1)")
-    args = ap.parse_args(argv)
-    for image in args.images:
-        gdf = skyscan.detect(image, model=args.model, gsd=args.gsd)
-        rgb_w = read_display(image).shape[1]
-        scale = args.scale or (2.0 if rgb_w < 400 else 1.0)
-        out = Path(args.out) / f"detect_{Path(image).stem}.png"
-        draw_detections(image, gdf, out, scale=scale)
-        counts = gdf["class_name"].value_counts().to_dict() if len(gdf) else {}
-        print(f"{out}: {len(gdf)} detections {counts}")
-
-
-if __name__ == "__main__":
-    main()
+    detections = detect_table(image, settings)
+    if scale is None:
+        scale = 2.0 if read_display(image).shape[1] < 400 else 1.0
+    out = draw_detections(image, detections, Path(outdir) / f"detect_{Path(image).stem}.png", scale=scale)
+    counts = {str(k): int(v) for k, v in detections["class_name"].value_counts().items()} if len(detections) else {}
+    return out, counts

@@ -9,18 +9,14 @@ the real ``skyscan evaluate`` pipeline on each copy. A turned box becomes the ax
 box of its turned corners, the convention the model was trained with
 (:mod:`skyscan.train.augment`); at 90° that box is exact.
 
-    python -m skyscan.evaluate.rotated IMAGES --labels LABELS [--format yolo --classes CLASSES] \\
-        [--list NAMES] [--gsd 0.13] [--model vehicles] [--edge-pad N] [--angles 0,30,45,60,90] -o report.json
+    skyscan evaluate IMAGES --labels LABELS --format yolo [--classes CLASSES] [--list NAMES] \\
+        [--gsd 0.13] [--model vehicles] [--edge-pad N] --angles 0,30,45,60,90 -o report.json
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
-import shlex
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +25,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from skyscan.errors import InputError
 from skyscan.labels.types import LabelSet
+from skyscan.options import DetectSettings
 
 log = logging.getLogger(__name__)
 
@@ -86,24 +84,33 @@ def write_turned_set(label_set: LabelSet, degrees: float, out: Path, prefix: str
 
 def evaluate_turned(
     images: Path, labels: Path, fmt: str, angles: Sequence[float], *, classes: Path | None = None,
-    names: Sequence[str] | None = None, model: str = "vehicles", gsd: float | None = None,
-    chip_size: int | None = None, edge_pad: int | None = None,
+    names: Sequence[str] | None = None, settings: DetectSettings | None = None, iou_threshold: float = 0.5,
+    overrides: list[str] | None = None, allow_missing: bool = False,
 ) -> dict[str, Any]:
     """``skyscan evaluate`` on copies of a labelled set (any format ``read_labels`` reads)
-    turned by each of ``angles`` (degrees), and on all of them pooled."""
+    turned by each of ``angles`` (degrees), and on all of them pooled:
+    ``{"images": n, "angles": {"30": scores, ...}, "pooled": scores}``, where scores are
+    ``{"map50": float, "classes": {name: {ap50, precision, recall, n_labels, n_detections}}}``."""
     from skyscan.detectors.card import load_card
     from skyscan.detectors.registry import resolve_model
     from skyscan.evaluate.run import evaluate
     from skyscan.labels import ClassMapping
+    from skyscan.labels.mapping import parse_overrides
     from skyscan.labels.read import read_labels
 
-    card = load_card(resolve_model(model))
+    settings = settings or DetectSettings()
+    if not angles:
+        raise InputError("'angles' must name at least one angle")
+    card = load_card(resolve_model(settings.model))
+    mapping = ClassMapping.for_targets(tuple(card.class_names))
+    if overrides:
+        mapping = mapping.with_overrides(parse_overrides(overrides))
     label_set = read_labels(images, labels, fmt, classes=classes, names=list(names) if names is not None else None,
-                            mapping=ClassMapping.for_targets(tuple(card.class_names)))
+                            mapping=mapping, allow_missing=allow_missing)
 
     def scores(turned: tuple[Path, Path, Path]) -> dict[str, Any]:
-        data = evaluate(turned[0], turned[1], "yolo", classes=turned[2], model=model, gsd=gsd,
-                        chip_size=chip_size, edge_pad=edge_pad).to_dict()
+        data = evaluate(turned[0], turned[1], "yolo", classes=turned[2], settings=settings,
+                        iou_threshold=iou_threshold).to_dict()
         return {"map50": data["map50"],
                 "classes": {k: {m: v.get(m) for m in ("ap50", "precision", "recall", "n_labels", "n_detections")}
                             for k, v in data["classes"].items() if v.get("n_labels")}}
@@ -119,35 +126,3 @@ def evaluate_turned(
                      results[key]["classes"].get("car", {}).get("ap50"))
         results_all = scores(pooled)
     return {"images": len(label_set.images), "angles": results, "pooled": results_all}
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("images", type=Path)
-    ap.add_argument("--labels", type=Path, required=True)
-    ap.add_argument("--format", dest="fmt", choices=["yolo", "coco", "xview"], default="yolo")
-    ap.add_argument("--classes", type=Path, default=None, help="class list of yolo labels")
-    ap.add_argument("--list", dest="name_list", type=Path, default=None)
-    ap.add_argument("--model", default="vehicles")
-    ap.add_argument("--gsd", type=float, default=None)
-    ap.add_argument("--chip-size", type=int, default=None)
-    ap.add_argument("--edge-pad", type=int, default=None)
-    ap.add_argument("--angles", default="0,30,45,60,90")
-    ap.add_argument("-o", "--output", type=Path, required=True)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from skyscan.labels.read import read_name_list
-
-    names = read_name_list(args.name_list) if args.name_list else None
-    angles = [float(a) for a in args.angles.split(",")]
-    result = evaluate_turned(args.images, args.labels, args.fmt, angles, classes=args.classes, names=names,
-                             model=args.model, gsd=args.gsd, chip_size=args.chip_size, edge_pad=args.edge_pad)
-    result["command"] = "python -m skyscan.evaluate.rotated " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    for angle, r in [*result["angles"].items(), ("all", result["pooled"])]:
-        car = r["classes"].get("car", {})
-        print(f"{angle:>5}°  car AP50 {car.get('ap50')}  P {car.get('precision')}  R {car.get('recall')}  mAP50 {r['map50']:.4f}")
-
-
-if __name__ == "__main__":
-    main()

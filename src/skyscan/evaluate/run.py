@@ -1,6 +1,6 @@
 """Score the real detection pipeline against labels.
 
-:func:`evaluate` reads the labels, runs :func:`skyscan.api.detect` (chips, GSD-aware
+:func:`evaluate` reads the labels, runs :func:`skyscan.api.detect_table` (chips, GSD-aware
 resampling, batched model, merge across chip overlaps: exactly what users run) over the
 same images with a low score floor so the whole precision-recall curve is visible, and
 scores the result with :mod:`skyscan.evaluate.metrics`. Precision, recall and F1 are
@@ -11,9 +11,9 @@ overridden).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,10 @@ from skyscan.evaluate.ignore import IgnoreRegions, read_ignore_regions
 from skyscan.evaluate.metrics import ClassResult, evaluate_detections, mean_ap
 from skyscan.labels import ClassMapping, LabelSet, read_labels
 from skyscan.labels.mapping import parse_overrides
+from skyscan.options import DetectSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ class EvalReport:
     ignore: dict[str, Any] | None = None
     # every row scored (down to the floor), as ``skyscan.api.detect`` returns them; the
     # rows at or above ``score_threshold`` are exactly what ``skyscan detect`` ships
-    detections: Any = None
+    detections: gpd.GeoDataFrame | None = None
     # every class as one "vehicle": what a count of vehicles gets right, whatever the class
     any_class: ClassResult | None = None
 
@@ -98,23 +102,21 @@ def evaluate(
     *,
     classes: str | Path | None = None,
     names: list[str] | None = None,
-    model: str = "vehicles",
-    gsd: float | None = None,
-    score_threshold: float | None = None,
+    settings: DetectSettings | None = None,
     iou_threshold: float = 0.5,
     overrides: list[str] | None = None,
     allow_missing: bool = False,
-    overlap: float = 0.2,
-    chip_size: int | None = None,
-    edge_pad: int | None = None,
     ignore_regions: str | Path | None = None,
 ) -> EvalReport:
-    """Run the detection pipeline over ``images`` and score it against ``labels``."""
-    import skyscan.api
+    """Run the detection pipeline with ``settings`` (those of ``skyscan detect``) over
+    ``images`` and score it against ``labels``; ``settings.score_threshold`` is the
+    operating point of precision, recall and F1 (default: the card's)."""
+    from skyscan.api import detect_table
 
     if not 0 < iou_threshold < 1:
         raise InputError(f"'iou_threshold' must be in (0, 1) (got {iou_threshold})")
-    model_path = resolve_model(model)
+    settings = settings or DetectSettings()
+    model_path = resolve_model(settings.model)
     card = load_card(model_path)
     mapping = ClassMapping.for_targets(tuple(card.class_names))
     if overrides:
@@ -124,9 +126,8 @@ def evaluate(
     label_set.issues.log_summary()
     regions: IgnoreRegions | None = read_ignore_regions(ignore_regions) if ignore_regions else None
     paths = [im.image_path for im in label_set.images]
-    threshold = card.score_threshold if score_threshold is None else score_threshold
-    gdf = skyscan.api.detect(paths, model=str(model_path), gsd=gsd, score_threshold=min(SCORE_FLOOR, threshold),
-                             overlap=overlap, chip_size=chip_size, edge_pad=edge_pad)
+    threshold = card.score_threshold if settings.score_threshold is None else settings.score_threshold
+    gdf = detect_table(paths, replace(settings, model=str(model_path), score_threshold=min(SCORE_FLOOR, threshold)))
     errors = list(gdf.attrs.get("errors", []))
     if errors:
         log.warning("detection failed on %d image(s): %s", len(errors), errors[0])
@@ -151,5 +152,5 @@ def evaluate(
     if regions:
         ignore_info = {"file": regions.path, "n_regions": regions.count(), "n_regions_unused": regions.unused(paths),
                        "min_cover": 0.5}
-    return EvalReport(results, label_set, card, str(model_path), threshold, iou_threshold, gsd, len(gdf), errors,
+    return EvalReport(results, label_set, card, str(model_path), threshold, iou_threshold, settings.gsd, len(gdf), errors,
                       ignore_info, gdf, as_one)

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyscan.detectors.card import ModelCard, load_card, save_card
+from skyscan.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def quantize_int8(
     )
 
     if calibration not in CALIBRATIONS:
-        raise ValueError(f"'calibration' must be one of {sorted(CALIBRATIONS)} (got {calibration!r})")
+        raise InputError(f"'calibration' must be one of {sorted(CALIBRATIONS)} (got {calibration!r})")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     card = load_card(src)
@@ -156,39 +157,19 @@ def quantize_int8(
 
 
 def quantize_from_spec(
-    model: str | Path, spec_path: str | Path, dst: str | Path, n_chips: int = 256, **options: Any
+    model: str | Path, spec_path: str | Path, dst: str | Path, n_chips: int = 256, *,
+    calibration: str = "minmax", float_stem: bool = True, symmetric_activations: bool = False,
 ) -> ModelCard:
-    """Quantize ``model`` with calibration chips from the training sources of a dataset spec."""
+    """Quantize ``model`` with calibration chips from the training sources of a dataset spec
+    (what ``skyscan quantize`` runs); the options are :func:`quantize_int8`'s."""
     from skyscan.labels import ClassMapping
     from skyscan.train.data import load_images, load_spec
 
     card = load_card(model)
     if card.gsd is None:
-        raise ValueError(f"{model}: card has no 'gsd'; cannot resample calibration images")
+        raise InputError(f"{model}: card has no 'gsd'; cannot resample calibration images")
     spec = load_spec(spec_path)
     images, _ = load_images(spec.train, ClassMapping.for_targets(tuple(card.class_names)), card.gsd)
     chips = calibration_chips([im.pixels for im in images], card.input_size[0], n_chips)
-    return quantize_int8(model, dst, chips, **options)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m skyscan.train.quantize MODEL SPEC OUTPUT [--calibration C] [--quantize-stem]
-    [--symmetric-activations]``."""
-    import argparse
-
-    ap = argparse.ArgumentParser(description="int8-quantize an exported skyscan model")
-    ap.add_argument("model")
-    ap.add_argument("spec", help="dataset spec JSON; calibration uses its training sources")
-    ap.add_argument("output")
-    ap.add_argument("--chips", type=int, default=256)
-    ap.add_argument("--calibration", choices=list(CALIBRATIONS), default="minmax")
-    ap.add_argument("--quantize-stem", action="store_true", help="quantize the first convolution too")
-    ap.add_argument("--symmetric-activations", action="store_true", help="int8 activations instead of uint8")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    quantize_from_spec(args.model, args.spec, args.output, args.chips, calibration=args.calibration,
-                       float_stem=not args.quantize_stem, symmetric_activations=args.symmetric_activations)
-
-
-if __name__ == "__main__":
-    main()
+    return quantize_int8(model, dst, chips, calibration=calibration, float_stem=float_stem,
+                         symmetric_activations=symmetric_activations)

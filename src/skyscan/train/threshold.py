@@ -1,6 +1,6 @@
 """Set a model card's operating threshold from an evaluation report.
 
-``python -m skyscan.train.threshold MODEL REPORT [--class car]`` writes the class's
+``skyscan set-threshold MODEL REPORT [--class car]`` writes the class's
 F1-best score threshold (``classes.<class>.best_f1.threshold`` of a ``skyscan evaluate``
 report) into the card beside MODEL, and records where it came from. The threshold is
 then tuned on that report's images: say so wherever its figures are quoted.
@@ -8,7 +8,6 @@ then tuned on that report's images: say so wherever its figures are quoted.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from skyscan.errors import InputError
 
 
 def threshold_from_report(report_path: str | Path, class_name: str = "car") -> float:
+    """The F1-best score threshold of ``class_name`` in a ``skyscan evaluate`` report."""
     data = json.loads(Path(report_path).read_text(encoding="utf-8"))
     best = (data.get("classes", {}).get(class_name) or {}).get("best_f1")
     if not best:
@@ -35,18 +35,3 @@ def set_threshold(model_path: str | Path, threshold: float, source: str) -> Mode
     new = ModelCard.from_dict(data, source=str(model_path))
     save_card(new, model_path)
     return new
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="set a model card's score threshold to a report's F1-best point")
-    ap.add_argument("model")
-    ap.add_argument("report")
-    ap.add_argument("--class", dest="class_name", default="car")
-    args = ap.parse_args(argv)
-    t = threshold_from_report(args.report, args.class_name)
-    set_threshold(args.model, t, f"F1-best {args.class_name} threshold of {Path(args.report).name}")
-    print(f"{args.model}: score_threshold = {t:.4f}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,224 @@
+"""The detection options, declared once: type, default, help text and allowed values.
+
+:class:`DetectSettings` holds what decides which objects a run finds, :class:`RunSettings`
+how a run over many inputs is managed. ``skyscan detect``, ``evaluate``, ``plan`` and
+``render`` generate their options from these declarations (:mod:`skyscan.cli.options`),
+:func:`skyscan.detect` takes one keyword argument per field, :func:`skyscan.evaluate.run.evaluate`
+and :func:`skyscan.spark.detect` take a :class:`DetectSettings`: a new option is one new
+field here (``tests/test_options.py`` checks that the CLI and the API follow).
+
+This module imports nothing heavy: ``skyscan --help`` reads it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Self
+
+from skyscan.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from skyscan.pipeline import DetectOptions
+
+__all__ = ["DetectSettings", "OptionSpec", "RunSettings", "option_specs"]
+
+METADATA_HELP = (
+    "CSV/Parquet table of per-image attributes, keyed by an image_id column (the image's id) "
+    "and/or a filename column (e.g. scene.tif); its other columns become meta_* columns."
+)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How one option reads on the command line and which values it takes.
+
+    ``low``/``high`` bound a number (``low_open``/``high_open``: the bound itself is
+    refused); ``choices`` lists a text option's values; ``path``: the value names an
+    existing file; ``flag``: the command-line name when it is not ``--field-name``.
+    """
+
+    help: str
+    flag: str | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] | None = None
+    path: bool = False
+    metavar: str | None = None
+
+    def describe_range(self) -> str:
+        """``in [0, 0.5]``, ``> 0``, ``>= 1``: the allowed numbers, for messages."""
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"{'<' if self.high_open else '<='} {self.high:g}"
+
+
+def _option(default: Any, help: str, **spec: Any) -> Any:
+    """A dataclass field with its :class:`OptionSpec` in the metadata (typed ``Any`` so that
+    the field keeps its declared type for mypy)."""
+    return field(default=default, metadata={"option": OptionSpec(help=help, **spec)})
+
+
+class _Declared:
+    """What :class:`DetectSettings` and :class:`RunSettings` share: validation from the
+    declarations and construction from a mapping of option values."""
+
+    def __post_init__(self) -> None:
+        hints = _field_kinds(type(self))
+        for spec_field in fields(self):  # type: ignore[arg-type]
+            spec: OptionSpec = spec_field.metadata["option"]
+            value = getattr(self, spec_field.name)
+            if hints[spec_field.name] is str and isinstance(value, os.PathLike):
+                value = os.fspath(value)  # a pathlib.Path for a file option: kept as text
+                object.__setattr__(self, spec_field.name, value)
+            _check(spec_field.name, value, hints[spec_field.name], spec)
+
+    @classmethod
+    def pick(cls, values: Mapping[str, Any]) -> Self:
+        """An instance from the entries of ``values`` named like a field (others ignored),
+        e.g. a command's keyword arguments or a function's ``locals()``."""
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+@dataclass(frozen=True)
+class DetectSettings(_Declared):
+    """What decides which objects a run finds (validated at construction).
+
+    :meth:`detect_options` turns them into the pipeline's :class:`~skyscan.pipeline.DetectOptions`
+    (loading the XML mapping and the area of interest).
+    """
+
+    model: str = _option("vehicles", "Builtin model name or path to a .onnx with its .json card.")
+    gsd: float | None = _option(None, "Ground sample distance (m/px) for images without georeferencing.",
+                                low=0.0, low_open=True)
+    crs: str | None = _option(None, "CRS for world files without .prj or sidecars without a CRS (e.g. EPSG:2056).")
+    require_georef: bool = _option(False, "Fail images without georeferencing instead of working in pixel space.")
+    overlap: float = _option(0.2, "Fraction of a chip shared with its neighbour.", low=0.0, high=0.5)
+    chip_size: int | None = _option(
+        None, "Chip side in model pixels [default: the model's input size, 256 for vehicles]. Models that take any "
+        "size (vehicles: multiples of 8) run larger chips faster: less overlap to recompute; lower --overlap with it "
+        "(e.g. --chip-size 1024 --overlap 0.05).", low=1)
+    edge_pad: int | None = _option(
+        None, "Model pixels of black the chips at an image's edges reach past it [default: the model card's "
+        "input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the image].", low=0)
+    batch_size: int | None = _option(
+        None, "Chips read, normalised and decoded together [default: about 1 MP of chips, 16 of 256 px]; the model "
+        "runs one chip per call.", low=1)
+    score_threshold: float | None = _option(None, "Override the model card's score threshold.", low=0.0, high=1.0)
+    class_aware_merge: bool = _option(
+        False, "Merge overlapping boxes of the same class only [default: one object, one row: overlapping boxes of "
+        "any class merge, the best class wins and class_scores keeps the others].")
+    strict_range: bool = _option(
+        False, "Refuse images outside the model's validated range (an error row each) instead of flagging their "
+        "detections in_validated_range=false.")
+    metadata_table: str | None = _option(None, METADATA_HELP, flag="--metadata", path=True)
+    xml_mapping: str | None = _option(None, "JSON of XPaths for vendor XML sidecars.", path=True)
+    aoi: str | None = _option(
+        None, "Area of interest: a vector file (GeoJSON, GeoPackage...; its CRS) or WKT (EPSG:4326, or "
+        "'SRID=2056;POLYGON(...)'). Only chips that touch it are read, detections outside it are dropped, images "
+        "that miss it are skipped (listed in run.json).", metavar="FILE|WKT")
+
+    def detect_options(self) -> DetectOptions:
+        """The pipeline's options: :class:`InputError` for an XML mapping or area of
+        interest that cannot be read, or a CRS pyproj does not know."""
+        from skyscan.detectors import DetectorRecipe
+        from skyscan.io.reader import ReadOptions
+        from skyscan.pipeline import DetectOptions
+
+        mapping = None
+        if self.xml_mapping:
+            from skyscan.io.sidecar import XmlMapping
+
+            mapping = XmlMapping.from_json(self.xml_mapping)
+        area = None
+        if self.aoi:
+            from skyscan.geo.aoi import load_aoi
+
+            area = load_aoi(self.aoi)
+        return DetectOptions(
+            aoi=area,
+            recipe=DetectorRecipe(model=self.model, score_threshold=self.score_threshold),
+            read=ReadOptions(crs=self.crs, gsd=self.gsd, require_georef=self.require_georef,
+                             sidecar_mapping=mapping, metadata_table=self.metadata_table),
+            overlap=self.overlap,
+            chip_size=self.chip_size,
+            edge_pad=self.edge_pad,
+            batch_size=self.batch_size,
+            class_aware_merge=self.class_aware_merge,
+            strict_range=self.strict_range,
+        )
+
+
+@dataclass(frozen=True)
+class RunSettings(_Declared):
+    """How a run over many inputs is managed: which inputs, which engine, what to do with
+    an existing output directory (validated at construction)."""
+
+    engine: str = _option("local", "Where the run computes: this process, or Spark.", choices=("local", "spark"))
+    master: str | None = _option(None, "Spark master URL (local[*], spark://HOST:PORT, ...); spark engine only.")
+    recursive: bool = _option(True, "Descend into directories.")
+    sample_ratio: float | None = _option(None, "Process a deterministic sample of the inputs (0-1].",
+                                         low=0.0, high=1.0, low_open=True)
+    seed: int = _option(0, "Seed of the sample.")
+    overwrite: bool = _option(False, "Replace an existing output directory.")
+    resume: bool = _option(
+        False, "Finish an interrupted run in OUTDIR (same options; --batch-size may differ) without redoing finished "
+        "images.")
+    geojson: bool = _option(True, "Also write detections.geojson.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.overwrite and self.resume:
+            raise InputError("choose one of 'overwrite' and 'resume' (got both)")
+
+
+def option_specs(cls: type[DetectSettings] | type[RunSettings]) -> list[tuple[str, type, Any, OptionSpec]]:
+    """``(name, kind, default, spec)`` of each declared option in order; ``kind`` is
+    ``bool``, ``int``, ``float`` or ``str`` (the declared type without ``None``)."""
+    kinds = _field_kinds(cls)
+    return [(f.name, kinds[f.name], f.default, f.metadata["option"]) for f in fields(cls)]
+
+
+_KINDS: dict[type, dict[str, type]] = {}
+
+
+def _field_kinds(cls: type) -> dict[str, type]:
+    """Each field's declared type without ``None`` (resolved once per class)."""
+    if cls not in _KINDS:
+        kinds: dict[str, type] = {}
+        for name, hint in typing.get_type_hints(cls).items():
+            args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+            kinds[name] = args[0]
+        _KINDS[cls] = kinds
+    return _KINDS[cls]
+
+
+def _check(name: str, value: Any, kind: type, spec: OptionSpec) -> None:
+    """Refuse a value of the wrong type or outside the declared range or choices."""
+    if value is None:
+        return
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise InputError(f"{name!r} must be True or False (got {value!r})")
+        return
+    if kind in (int, float):
+        allowed = int if kind is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed) or not math.isfinite(value):
+            raise InputError(f"{name!r} must be {'an integer' if kind is int else 'a finite number'} (got {value!r})")
+        low_ok = spec.low is None or (value > spec.low if spec.low_open else value >= spec.low)
+        high_ok = spec.high is None or (value < spec.high if spec.high_open else value <= spec.high)
+        if not (low_ok and high_ok):
+            raise InputError(f"{name!r} must be {spec.describe_range()} (got {value!r})")
+        return
+    if not isinstance(value, str):
+        raise InputError(f"{name!r} must be a string (got {value!r})")
+    if spec.choices is not None and value not in spec.choices:
+        raise InputError(f"{name!r} must be one of {', '.join(map(repr, spec.choices))} (got {value!r})")
