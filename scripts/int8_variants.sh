@@ -11,7 +11,7 @@ OUT=${OUT:-runs/int8_variants}
 mkdir -p "$OUT"
 while read -r name options; do
   # shellcheck disable=SC2086  # options are separate flags
-  .venv/bin/python -m skyscan.train.quantize src/skyscan/detectors/models/vehicles.onnx "$SPEC" "$OUT/$name.onnx" $options 2>/dev/null
+  .venv/bin/skyscan -q quantize src/skyscan/detectors/models/vehicles.onnx --data "$SPEC" -o "$OUT/$name.onnx" --overwrite $options 2>/dev/null
   .venv/bin/skyscan -q evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \
     --list "$KIT/splits/seqC_MunichStreet02-MOS74-93.txt" --gsd 0.13 --edge-pad 0 --model "$OUT/$name.onnx" \
     -o "$OUT/$name.json" --overwrite 2>/dev/null

@@ -69,7 +69,7 @@ $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "
   -o "$RUN/eval_kit_seqC.json" --plot "$PLOT" --record-in-card kit_seqC --overwrite
 
 # 3. int8 variant: calibrated on training chips, kept only if car AP and mAP stay within 0.01
-$PY -m skyscan.train.quantize "$MODELS/vehicles.onnx" "$RUN/data.json" "$RUN/vehicles-int8.onnx"
+$SKYSCAN quantize "$MODELS/vehicles.onnx" --data "$RUN/data.json" -o "$RUN/vehicles-int8.onnx" --overwrite
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \
   --list "$KIT/splits/seqC_MunichStreet02-MOS74-93.txt" --gsd 0.13 --model "$RUN/vehicles-int8.onnx" \
   -o "$RUN/eval_kit_seqC_int8.json" --record-in-card kit_seqC --overwrite
@@ -93,5 +93,5 @@ fi
 $PY benchmarks/bench_model.py --threads 2 "$MODELS/vehicles.onnx" "$RUN/vehicles-int8.onnx" | tee "$RUN/bench.jsonl"
 
 # 5. detections drawn on georeferenced imagery at other GSDs (docs/model.md)
-$PY -m skyscan.evaluate.render --model "$MODELS/vehicles.onnx" --out "$RENDER_OUT" \
+$SKYSCAN render --model "$MODELS/vehicles.onnx" -o "$RENDER_OUT" \
   "$DATA/georef/orthophotos/201404_13SED190110_201404_0x1500m_CL_1.tif" "$DATA/georef/spacenet/pan1.tif"
