@@ -86,17 +86,17 @@ class MissingDependencyError(SkyscanError, ImportError):
     """An optional dependency is missing; the message names the install command."""
 
 
-def require(module: str, extra: str) -> object:
-    """Import an optional dependency or raise an error naming the extra to install."""
+def require(module: str, extra: str | None) -> object:
+    """Import a dependency or raise an error saying how to install it: the extra of
+    pyproject.toml that brings it, or (``extra`` None) the package itself, one of
+    skyscan's own dependencies that went missing."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on environment
-        raise MissingDependencyError(
-            f"{module!r} is needed for this feature; install it with: "
-            f"pip install 'skyscan[{extra}]'"
-        ) from exc
+        fix = f"pip install 'skyscan[{extra}]'" if extra else f"pip install {module} (a dependency of skyscan)"
+        raise MissingDependencyError(f"{module!r} is needed for this feature; install it with: {fix}") from exc
 
 
 # Errors that fail one image, never a run: any exception while opening, planning or

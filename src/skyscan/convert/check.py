@@ -44,7 +44,7 @@ def check_model(
     (unless ``measure_stride``: the report then carries the measured stride for the card).
     Messages name ``label`` (default: the path), e.g. the file a model was converted from.
     """
-    ort: Any = require("onnxruntime", "convert")
+    ort: Any = require("onnxruntime", None)
     file = Path(model_path)
     path = Path(label) if label is not None else file
     try:
