@@ -81,7 +81,7 @@ class _Declared:
             _check(spec_field.name, value, hints[spec_field.name], spec)
 
     @classmethod
-    def pick(cls, values: Mapping[str, Any]) -> Self:
+    def pick(cls, values: Mapping[str, object]) -> Self:
         """An instance from the entries of ``values`` named like a field (others ignored),
         e.g. a command's keyword arguments or a function's ``locals()``."""
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
@@ -180,7 +180,7 @@ class RunSettings(_Declared):
             raise InputError("choose one of 'overwrite' and 'resume' (got both)")
 
 
-def option_specs(cls: type[DetectSettings] | type[RunSettings]) -> list[tuple[str, type, Any, OptionSpec]]:
+def option_specs(cls: type[DetectSettings] | type[RunSettings]) -> list[tuple[str, type, object, OptionSpec]]:
     """``(name, kind, default, spec)`` of each declared option in order; ``kind`` is
     ``bool``, ``int``, ``float`` or ``str`` (the declared type without ``None``)."""
     kinds = _field_kinds(cls)
@@ -201,7 +201,7 @@ def _field_kinds(cls: type) -> dict[str, type]:
     return _KINDS[cls]
 
 
-def _check(name: str, value: Any, kind: type, spec: OptionSpec) -> None:
+def _check(name: str, value: object, kind: type, spec: OptionSpec) -> None:
     """Refuse a value of the wrong type or outside the declared range or choices."""
     if value is None:
         return

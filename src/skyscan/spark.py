@@ -14,9 +14,9 @@ DataFrame has the local engine's columns (:data:`skyscan.schema.DETECTION_SCHEMA
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from skyscan.engines.spark_geoparquet import write_geoparquet
 from skyscan.engines.spark_session import spark_session
@@ -25,8 +25,13 @@ from skyscan.options import DetectSettings
 from skyscan.pipeline import DetectOptions
 
 if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
+    from skyscan.analytics.areas import Areas
+    from skyscan.engines.spark_cluster import SparkClusterResult
     from skyscan.engines.spark_stages import DetectorFactory
 
 __all__ = [
@@ -66,7 +71,7 @@ class SparkDetections:
             df.unpersist()
 
 
-def detection_schema(meta_columns: Sequence[str] = ()) -> Any:
+def detection_schema(meta_columns: Sequence[str] = ()) -> StructType:
     """The Spark schema of the detections table (contract columns, then ``meta_*`` strings)."""
     import pyarrow as pa
 
@@ -144,10 +149,10 @@ def detect(
     meta_keys = job.meta_keys or ()
     det_arrow = _arrow_schema(meta_keys)
 
-    def unpack_det(batches: Any) -> Any:
+    def unpack_det(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return stages.unpack_detections(batches, det_arrow)
 
-    def unpack_err(batches: Any) -> Any:
+    def unpack_err(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return stages.unpack_errors(batches, run_id)
 
     detections = packed.mapInArrow(unpack_det, detection_schema(meta_keys))
@@ -156,7 +161,7 @@ def detect(
     return SparkDetections(detections, errors, images_df, run_id, job.n_units or 0, (packed, job.units))
 
 
-def _arrow_schema(meta_columns: Sequence[str]) -> Any:
+def _arrow_schema(meta_columns: Sequence[str]) -> pa.Schema:
     import pyarrow as pa
 
     from skyscan.schema import DETECTION_SCHEMA
@@ -164,7 +169,7 @@ def _arrow_schema(meta_columns: Sequence[str]) -> Any:
     return pa.schema([*(pa.field(f.name, f.type) for f in DETECTION_SCHEMA), *(pa.field(m, pa.string()) for m in meta_columns)])
 
 
-def within(detections: DataFrame, areas: Any, *, using: str = "centroid", predicate: str = "intersects") -> DataFrame:
+def within(detections: DataFrame, areas: Areas | gpd.GeoDataFrame, *, using: str = "centroid", predicate: str = "intersects") -> DataFrame:
     """Detections inside the area (see :func:`skyscan.engines.spark_analytics.within`)."""
     from skyscan.engines import spark_analytics
 
@@ -172,7 +177,7 @@ def within(detections: DataFrame, areas: Any, *, using: str = "centroid", predic
 
 
 def spatial_join(
-    detections: DataFrame, zones: Any, *, using: str = "centroid", predicate: str = "intersects",
+    detections: DataFrame, zones: Areas | gpd.GeoDataFrame, *, using: str = "centroid", predicate: str = "intersects",
     distance_m: float | None = None, how: str = "inner", zone_columns: list[str] | None = None, h3_res: int = 7,
 ) -> DataFrame:
     """Detections joined to zones, partitioned by H3 cell: the rows of ``analytics.spatial_join``.
@@ -193,7 +198,7 @@ def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFr
     return spark_analytics.h3_counts(detections, res, by)
 
 
-def cluster(detections: DataFrame, *, eps_m: float, min_samples: int, cell_m: float | None = None) -> Any:
+def cluster(detections: DataFrame, *, eps_m: float, min_samples: int, cell_m: float | None = None) -> SparkClusterResult:
     """DBSCAN clusters in metres (see :mod:`skyscan.engines.spark_cluster`): a result with
     ``detections`` (+ ``cluster_id``) and ``clusters`` (one row per cluster) DataFrames."""
     from skyscan.engines import spark_cluster

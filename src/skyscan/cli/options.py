@@ -38,7 +38,7 @@ def settings_options(
     return decorate
 
 
-def option_for(name: str, kind: type, default: Any, spec: OptionSpec) -> Callable[[F], F]:
+def option_for(name: str, kind: type, default: object, spec: OptionSpec) -> Callable[[F], F]:
     """The click option of one declared field."""
     flag = spec.flag or "--" + name.replace("_", "-")
     if kind is bool:

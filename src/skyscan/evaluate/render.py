@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from skyscan.options import DetectSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 COLOURS = {"car": (255, 0, 0), "truck": (255, 140, 0), "bus": (255, 255, 255)}
 
@@ -37,7 +40,7 @@ def read_display(path: str | Path) -> npt.NDArray[np.uint8]:
 
 
 def draw_detections(
-    image_path: str | Path, detections: Any, out_png: str | Path, *, scale: float = 2.0,
+    image_path: str | Path, detections: pd.DataFrame, out_png: str | Path, *, scale: float = 2.0,
     crop: tuple[int, int, int, int] | None = None, width: int = 2,
 ) -> Path:
     """Draw ``detections`` (a table with px_xmin..px_ymax and class_name) on the image.

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
@@ -26,6 +26,20 @@ from skyscan.errors import CRSError, InputError
 from skyscan.viz import assets
 from skyscan.viz.encode import Frame, heat_grid, lonlat_to_mercator, pack
 from skyscan.viz.points import MapPoints, load_points
+
+if TYPE_CHECKING:  # pragma: no cover
+    import geopandas as gpd
+    import pandas as pd
+    import pyarrow as pa
+
+    from skyscan.analytics.cluster import ClusterResult
+
+#: detections as a GeoDataFrame, DataFrame or Arrow table, or a GeoParquet/GeoJSON/CSV path
+Detections: TypeAlias = "gpd.GeoDataFrame | pd.DataFrame | pa.Table | str | Path"
+#: areas as a GeoDataFrame (any CRS) or a vector file
+Vectors: TypeAlias = "gpd.GeoDataFrame | str | Path"
+#: cluster hulls (a table or file), detections with a ``cluster_id``, or a clustering result
+Clusters: TypeAlias = "ClusterResult | gpd.GeoDataFrame | pd.DataFrame | pa.Table | str | Path"
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +199,7 @@ def script_json(obj: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _clusters_layer(clusters: Any) -> tuple[dict[str, Any] | None, list[str]]:
+def _clusters_layer(clusters: Clusters) -> tuple[dict[str, Any] | None, list[str]]:
     """Cluster hulls: a clusters table as given, or hulls built from labelled detections.
 
     A table with polygon geometries or a ``size`` column (``skyscan cluster``'s clusters
@@ -196,10 +210,11 @@ def _clusters_layer(clusters: Any) -> tuple[dict[str, Any] | None, list[str]]:
     import pandas as pd
     import pyarrow as pa
 
+    from skyscan.analytics.cluster import ClusterResult
     from skyscan.viz.layers import _to_frame, clusters_from_points, vector_layer
 
-    if isinstance(getattr(clusters, "clusters", None), gpd.GeoDataFrame):
-        clusters = clusters.clusters  # a ClusterResult from skyscan.analytics
+    if isinstance(clusters, ClusterResult):
+        clusters = clusters.clusters
     if isinstance(clusters, pa.Table):
         clusters = clusters.to_pandas()
     if isinstance(clusters, str | Path):
@@ -220,12 +235,12 @@ def _clusters_layer(clusters: Any) -> tuple[dict[str, Any] | None, list[str]]:
 
 
 def build_map(
-    detections: Any,
+    detections: Detections,
     *,
     imagery: Sequence[str | Path] | str | Path | None = None,
-    zones: Any = None,
+    zones: Vectors | None = None,
     h3_resolution: int | None = None,
-    clusters: Any = None,
+    clusters: Clusters | None = None,
     title: str = "skyscan",
     max_markers: int = 5000,
     basemap: bool = True,
@@ -367,7 +382,7 @@ def page_path(path: str, page_dir: str | Path | None) -> str:
         return Path(path).name
 
 
-def _empty_frame() -> Any:
+def _empty_frame() -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame({"lon": np.zeros(0), "lat": np.zeros(0)})
@@ -384,13 +399,13 @@ def write_atomic(text: str, output: str | Path) -> Path:
 
 
 def make_map(
-    detections: Any,
+    detections: Detections,
     output: str | Path | None = None,
     *,
     imagery: Sequence[str | Path] | str | Path | None = None,
-    zones: Any = None,
+    zones: Vectors | None = None,
     h3_resolution: int | None = None,
-    clusters: Any = None,
+    clusters: Clusters | None = None,
     title: str = "skyscan",
     max_markers: int = 5000,
     basemap: bool = True,
