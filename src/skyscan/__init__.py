@@ -2,10 +2,10 @@
 
 The public API is what ``__all__`` lists: :func:`detect`, :func:`inspect` and :func:`map`
 (the real functions, with their full signatures), the option declarations
-:class:`DetectSettings` and :class:`RunSettings`, and the exceptions. The modules
-:mod:`skyscan.spark` (skyscan on a SparkSession), :mod:`skyscan.analytics`,
-:mod:`skyscan.labels`, :mod:`skyscan.viz` and :mod:`skyscan.schema` are public too; every
-other module is internal and may change between releases (docs/api.md).
+:class:`DetectSettings` and :class:`RunSettings`, and the exceptions. The modules the API
+reference documents (docs/reference: :mod:`skyscan.spark`, :mod:`skyscan.analytics`,
+:mod:`skyscan.viz`, :mod:`skyscan.schema`, ...) are public too; every other module is
+internal and may change between releases.
 
 Heavy dependencies (onnxruntime, torch, pyspark, the map) are imported where they are
 used, so ``import skyscan`` stays fast: the functions load on first access.

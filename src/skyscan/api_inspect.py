@@ -101,8 +101,9 @@ def inspect(
     range covers each image. ``options`` replaces the individual read settings when given. ``sidecar_mapping`` may
     be an :class:`XmlMapping` or the path of its JSON file.
 
-    >>> [r["ok"] for r in inspect(["/nonexistent.tif"])]
-    [False]
+    >>> (record,) = inspect("/nonexistent.tif")
+    >>> record.get("ok"), record.get("stage")
+    (False, 'ingest')
     """
     if isinstance(paths, str | Path):
         paths = [paths]
