@@ -121,7 +121,7 @@ def test_run_settings_check_their_choices_and_refuse_overwrite_with_resume() -> 
     with pytest.raises(InputError, match="choose one of 'overwrite' and 'resume'"):
         RunSettings(overwrite=True, resume=True)
     result = CliRunner().invoke(command("detect"), ["in.tif", "-o", "out", "--overwrite", "--resume"])
-    assert result.exit_code == 2 and "choose one of 'overwrite' and 'resume'" in result.output
+    assert result.exit_code == 2 and "choose one of --overwrite and --resume" in result.output
 
 
 def test_a_new_declared_field_becomes_a_checked_cli_option() -> None:

@@ -27,6 +27,8 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
     Exit codes: 0 every input succeeded; 3 some inputs failed (see OUTDIR/errors.parquet);
     1 the run could not start or finish (message on stderr); 2 usage error.
     """
+    if values["overwrite"] and values["resume"]:  # named as the flags, not as RunSettings' fields
+        raise click.UsageError("choose one of --overwrite and --resume (got both)")
     from skyscan.run import run_detect
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
@@ -42,9 +44,8 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
             bar.update(1)
 
     try:
-        # Option values the library refuses (--overwrite with --resume, a CRS pyproj does
-        # not know, a metadata table without a key column, a bad XML mapping) are usage
-        # errors: exit code 2.
+        # Option values the library refuses (a CRS pyproj does not know, a metadata table
+        # without a key column, a bad XML mapping) are usage errors: exit code 2.
         run = RunSettings.pick(values)
         options = DetectSettings.pick(values).detect_options()
     except SkyscanError as exc:
