@@ -5,11 +5,13 @@
 #
 #   scripts/train_vehicles.sh            # full run: <= 50 min of training on 2 CPU cores
 #   STEPS=200 TIME_LIMIT=120 scripts/train_vehicles.sh   # quick smoke run
+#   GENERALISE=1 scripts/train_vehicles.sh   # the generalisation recipe (docs/model.md: not shipped)
 #
-# Train: KIT AIS Munich seqB (the long street, 0.13 m) + all Minsk drone frames (0.058 m)
-# + the hand-checked training places of data/labels (Autzen 0.30 m cars in a labelled window,
-# Bali 0.35 m fields), whose ignore regions switch the loss off and whose vehicle-free
-# regions (forest, meadow, river, fields) are drawn as hard negatives (P_NEGATIVE of chips).
+# Train: KIT AIS Munich seqB (the long street, 0.13 m) + all Minsk drone frames (0.058 m).
+# GENERALISE=1 adds the hand-checked training places of data/labels (Autzen 0.30 m cars in a
+# labelled window, Bali 0.35 m fields), whose ignore regions switch the loss off and whose
+# vehicle-free regions (forest, meadow, river, fields) are drawn as hard negatives
+# (P_NEGATIVE of the chips), and the sensor augmentations (--sensor-augment).
 # Validate: KIT seqC, a different street never seen in training (split by place, never
 # by frame: consecutive frames are near-duplicates).
 set -euo pipefail
@@ -22,8 +24,9 @@ RENDER_OUT=${RENDER_OUT:-docs/images}
 MODEL_GSD=${MODEL_GSD:-0.25}
 WIDTHS=${WIDTHS:-16,32,48}
 P_OBJECT=${P_OBJECT:-0.7}
-P_NEGATIVE=${P_NEGATIVE:-0.1}
-PLACE_WEIGHT=${PLACE_WEIGHT:-3}  # the labelled places are small: draw them this much more often
+GENERALISE=${GENERALISE:-0}
+P_NEGATIVE=${P_NEGATIVE:-0.1}  # with GENERALISE=1
+PLACE_WEIGHT=${PLACE_WEIGHT:-3}  # with GENERALISE=1: the labelled places are small, drawn this much more often
 SEED=${SEED:-0}
 STEPS=${STEPS:-20000}
 TIME_LIMIT=${TIME_LIMIT:-3000}
@@ -33,9 +36,24 @@ KIT=$DATA/kit-ais-munich
 MINSK=$DATA/minsk-drone
 LABELS=$(pwd)/data/labels
 mkdir -p "$RUN"
-RUN_ABS=$(cd "$RUN" && pwd)
-# one image list per training place of data/labels/images.csv (columns: labels,image,path,split,...)
-awk -F, -v run="$RUN_ABS" '$4 == "train" {print $2 > (run "/place_" $1 ".txt")}' "$LABELS/images.csv"
+PLACES=""
+EXTRA_ARGS=()
+if [[ $GENERALISE == 1 ]]; then
+  RUN_ABS=$(cd "$RUN" && pwd)
+  # one image list per training place of data/labels/images.csv (columns: labels,image,path,split,...)
+  awk -F, -v run="$RUN_ABS" '$4 == "train" {print $2 > (run "/place_" $1 ".txt")}' "$LABELS/images.csv"
+  PLACES=$(cat <<JSON
+,
+    {"images": "$DATA/georef/autzen", "labels": "$LABELS/autzen", "format": "yolo", "classes": "$LABELS/classes.txt",
+     "gsd": 0.3048, "list": "$RUN_ABS/place_autzen.txt", "ignore": "$LABELS/ignore_regions.csv",
+     "negatives": "$LABELS/negative_regions.csv", "weight": $PLACE_WEIGHT},
+    {"images": "$DATA/georef/orthophotos", "labels": "$LABELS/bali", "format": "yolo", "classes": "$LABELS/classes.txt",
+     "gsd": 0.3527, "list": "$RUN_ABS/place_bali.txt", "ignore": "$LABELS/ignore_regions.csv",
+     "negatives": "$LABELS/negative_regions.csv", "weight": $PLACE_WEIGHT}
+JSON
+)
+  EXTRA_ARGS=(--p-negative "$P_NEGATIVE" --sensor-augment)
+fi
 
 cat > "$RUN/data.json" <<JSON
 {
@@ -43,13 +61,7 @@ cat > "$RUN/data.json" <<JSON
     {"images": "$KIT/images", "labels": "$KIT/labels", "format": "yolo", "classes": "$KIT/classes.txt",
      "gsd": 0.13, "list": "$KIT/splits/seqB_MOS155-179_street.txt"},
     {"images": "$MINSK/images", "labels": "$MINSK/labels", "format": "yolo", "classes": "$MINSK/classes.txt",
-     "gsd": 0.058},
-    {"images": "$DATA/georef/autzen", "labels": "$LABELS/autzen", "format": "yolo", "classes": "$LABELS/classes.txt",
-     "gsd": 0.3048, "list": "$RUN_ABS/place_autzen.txt", "ignore": "$LABELS/ignore_regions.csv",
-     "negatives": "$LABELS/negative_regions.csv", "weight": $PLACE_WEIGHT},
-    {"images": "$DATA/georef/orthophotos", "labels": "$LABELS/bali", "format": "yolo", "classes": "$LABELS/classes.txt",
-     "gsd": 0.3527, "list": "$RUN_ABS/place_bali.txt", "ignore": "$LABELS/ignore_regions.csv",
-     "negatives": "$LABELS/negative_regions.csv", "weight": $PLACE_WEIGHT}
+     "gsd": 0.058}$PLACES
   ],
   "val": [
     {"images": "$KIT/images", "labels": "$KIT/labels", "format": "yolo", "classes": "$KIT/classes.txt",
@@ -61,7 +73,7 @@ JSON
 # 1. train from scratch and export (model GSD 0.25 m unless MODEL_GSD is set, 256 px chips, centernet outputs)
 $SKYSCAN -v train --data "$RUN/data.json" -o "$MODELS/vehicles.onnx" --run-dir "$RUN" \
   --gsd "$MODEL_GSD" --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
-  --widths "$WIDTHS" --p-object "$P_OBJECT" --p-negative "$P_NEGATIVE" --threads 2 --seed "$SEED" --overwrite
+  --widths "$WIDTHS" --p-object "$P_OBJECT" --threads 2 --seed "$SEED" --overwrite "${EXTRA_ARGS[@]}"
 
 # 2. measure through the real pipeline on the held-out street at KIT GSD; record in the card
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \

@@ -5,6 +5,7 @@ it is drawn."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,7 @@ def test_spec_reads_regions_and_weight(tmp_path: Path) -> None:
 
 
 def test_sensor_augmentations_keep_range_and_shape() -> None:
-    cfg = AugmentConfig(p_jpeg=1.0, p_shadow=1.0, p_haze=1.0)
+    cfg = replace(AugmentConfig.sensors(), p_jpeg=1.0, p_shadow=1.0, p_haze=1.0)
     batch = torch.full((4, 3, 32, 32), 200.0)
     out = photometric(batch, cfg, torch.Generator().manual_seed(0))
     assert out.shape == batch.shape and float(out.min()) >= 0 and float(out.max()) <= 255

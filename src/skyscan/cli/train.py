@@ -58,19 +58,22 @@ def _widths(text: str) -> tuple[int, int, int]:
               help="Share of training chips centred near a labelled object (the rest: anywhere).")
 @click.option("--p-negative", type=FiniteFloat(0, 1), default=0.0, show_default=True,
               help="Share of training chips drawn inside the sources' vehicle-free regions (hard negatives).")
+@click.option("--sensor-augment", is_flag=True,
+              help="Also imitate other sensors and light: colour casts, haze, shadows, JPEG.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
 def train_command(images: Path | None, spec_path: Path | None, labels: Path | None, fmt: str, classes: Path | None,
                   image_gsd: float | None, name_list: Path | None, val_list: Path | None, output: Path,
                   run_dir: Path | None, name: str | None, gsd: float, steps: int, batch: int, lr: float, chip: int,
                   input_size: int, widths: str | None, init: str | None, val_every: int, score_threshold: float, threads: int,
                   time_limit: float, seed: int, ema: float, p_object: float, p_negative: float,
-                  overwrite: bool) -> None:
+                  sensor_augment: bool, overwrite: bool) -> None:
     """Train a vehicle detector and export OUTPUT (.onnx) with its model card.
 
     Either --data SPEC.json (several sources, each with its GSD), or IMAGES --labels
     --image-gsd for one source (optionally split into --list / --val-list). --init MODEL
     fine-tunes MODEL (its architecture) instead of starting from scratch.
     """
+    from skyscan.train.augment import AugmentConfig
     from skyscan.train.data import DataSpec, SourceSpec, load_spec
     from skyscan.train.loop import TrainConfig
     from skyscan.train.run import train_and_export
@@ -96,7 +99,8 @@ def train_command(images: Path | None, spec_path: Path | None, labels: Path | No
         cfg = TrainConfig(gsd=gsd, chip=chip, input_size=input_size, steps=steps, batch=batch, lr=lr,
                           widths=_widths(widths or "16,32,48"), val_every=val_every, seed=seed, threads=threads,
                           score_threshold=score_threshold, time_limit_s=time_limit, ema=ema,
-                          p_object=p_object, p_negative=p_negative)
+                          p_object=p_object, p_negative=p_negative,
+                          aug=AugmentConfig.sensors() if sensor_augment else AugmentConfig())
         out, _card, result = train_and_export(spec, output, cfg, run_dir=run_dir, name=name, command=command,
                                              overwrite=overwrite, init=init)
     except SkyscanError as exc:
