@@ -3,8 +3,8 @@
 :func:`make_map` writes one self-contained HTML file (Leaflet inlined from a registry
 package, the data as compact typed arrays): a heatmap, markers coloured per class with a
 popup each, the source imagery as an overlay, optional H3 / zones / cluster layers, a
-legend and a layer switcher. It works from disk with no network; OpenStreetMap tiles are
-an optional basemap when the browser is online.
+legend, a layer switcher and an offline basemap (land, coasts, borders, place names). It
+works from disk and requests nothing from the network.
 """
 
 from __future__ import annotations

@@ -64,7 +64,8 @@ def _countries() -> Any:
     path = package_file(*COUNTRIES)
     if path is None:
         raise FileNotFoundError(f"Natural Earth countries not found; {INSTALL_HINT}")
-    return gpd.read_file(f"zip://{path}", columns=["NAME_EN", "LABEL_X", "LABEL_Y", "MIN_LABEL"])
+    # the zip has no .cpg: without the encoding GDAL reads the UTF-8 names as Latin-1
+    return gpd.read_file(f"zip://{path}", columns=["NAME_EN", "LABEL_X", "LABEL_Y", "MIN_LABEL"], encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The page holds Leaflet (inlined from a registry package, see :mod:`skyscan.viz.assets`),
 skyscan's own map code (``templates/map.js``: a canvas heatmap and a canvas point layer
-over typed arrays) and the data. It requests nothing except, when the browser is online,
-OpenStreetMap tiles for the optional basemap.
+over typed arrays) and the data. It requests nothing: its basemap (land, coast, borders,
+place names; see :mod:`skyscan.viz.basemap`) travels in the page too.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 
 from skyscan.errors import CRSError, InputError
 from skyscan.viz import assets
+from skyscan.viz import basemap as basemap_module
 from skyscan.viz.encode import Frame, heat_grid, lonlat_to_mercator, pack
 from skyscan.viz.points import MapPoints, load_points
 
@@ -81,6 +82,43 @@ def outline_colour(colour: str) -> str:
     return f"#{r // 2:02x}{g // 2:02x}{b // 2:02x}"
 
 
+def footprint_offsets(geoms: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Four corners of each footprint's smallest enclosing rectangle, in Web Mercator
+    decimetres from (lon, lat), as int16 (n, 8): x0 y0 x1 y1 ...; zeros where there is no
+    polygon (the page then keeps the disc).
+
+    >>> import shapely
+    >>> box = shapely.box(8.0, 47.0, 8.0001, 47.00005)
+    >>> fp = footprint_offsets(np.array([box, None]), np.array([8.00005, 8.0]), np.array([47.000025, 47.0]))
+    >>> np.abs(fp[:, :2]).tolist()  # 5.6 m east-west, 4.1 m north-south in Web Mercator at 47°N
+    [[56, 41], [0, 0]]
+    """
+    import shapely
+
+    out = np.zeros((len(geoms), 8), np.int16)
+    if not len(geoms):
+        return out
+    raw = np.asarray(geoms, dtype=object)
+    is_wkb = np.array([isinstance(g, bytes | bytearray | memoryview) for g in raw])
+    shapes = np.empty(len(raw), dtype=object)
+    shapes[is_wkb] = shapely.from_wkb(raw[is_wkb], on_invalid="ignore") if is_wkb.any() else []
+    shapes[~is_wkb] = [g if isinstance(g, shapely.Geometry) else None for g in raw[~is_wkb]]
+    polygon = shapely.get_type_id(shapes) == 3  # Polygon (a MultiPolygon is not one vehicle)
+    polygon &= ~shapely.is_empty(shapes)
+    polygon[polygon] &= shapely.area(shapes[polygon]) > 0
+    if not polygon.any():
+        return out
+    rect = shapely.oriented_envelope(shapes[polygon])
+    ok = (shapely.get_type_id(rect) == 3) & (shapely.get_num_coordinates(rect) == 5)
+    idx = np.flatnonzero(polygon)[ok]
+    corners = shapely.get_coordinates(rect[ok]).reshape(-1, 5, 2)[:, :4]
+    cx, cy = lonlat_to_mercator(lon[idx], lat[idx])
+    mx, my = lonlat_to_mercator(corners[..., 0], corners[..., 1])
+    offsets = np.stack([mx - cx[:, None], my - cy[:, None]], axis=-1).reshape(-1, 8)
+    out[idx] = np.clip(np.rint(offsets * 10), -32767, 32767).astype(np.int16)
+    return out
+
+
 def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any]:
     """The ``max_markers`` highest-scoring detections as typed arrays (drawn low to high)."""
     n = len(points)
@@ -94,7 +132,7 @@ def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any
     qx, qy = frame.quantise(x, y)
     has_score = np.isfinite(points.score[chosen])
     score_q = np.where(has_score, np.rint(np.clip(points.score[chosen], 0, 1) * 65534), 65535)
-    return {
+    markers: dict[str, Any] = {
         "n": int(chosen.size),
         "qx": pack(qx, "u2" if frame.q < 2**16 else "u4"),
         "qy": pack(qy, "u2" if frame.q < 2**16 else "u4"),
@@ -104,6 +142,11 @@ def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any
         # 1: the image lies outside the model's validated range (drawn hollow)
         "out": pack((points.outside[chosen] if points.outside is not None else np.zeros(chosen.size, bool)).astype(np.uint8), "u1"),
     }
+    if points.footprints is not None:  # box outlines once zoomed in (see map.js)
+        fp = footprint_offsets(points.footprints[chosen], points.lon[chosen], points.lat[chosen])
+        if fp.any():
+            markers["fp"] = pack(fp.ravel(), "i2")
+    return markers
 
 
 def _view_bounds(points: MapPoints, overlays: list[dict[str, Any]], layers: list[dict[str, Any]]) -> list[list[float]] | None:
@@ -316,6 +359,15 @@ def build_map(
     if not full_paths:
         notes = [_ABSOLUTE_PATH.sub(lambda m: shown(m.group(0)), note) for note in notes]
     colours = class_colours(points.class_names)
+    places = image_places(points)
+    bounds = _view_bounds(points, overlays, list(vectors.values()))
+    base: dict[str, Any] | None = None
+    if basemap:
+        base, base_notes = basemap_module.build_basemap([p["bounds"] for p in places] or ([bounds] if bounds else []))
+        notes += base_notes
+        for place in places:
+            (s, w), (n, e) = place["bounds"]
+            place["near"] = basemap_module.nearest_place((w + e) / 2, (s + n) / 2)
     data = {
         "title": title,
         "n_input": points.n_input,
@@ -331,10 +383,10 @@ def build_map(
         "heat": heat.to_json(),
         "overlays": overlays,
         "vectors": vectors,
-        "bounds": _view_bounds(points, overlays, list(vectors.values())),
+        "bounds": bounds,
         "view": densest_view(points.lon, points.lat),
-        "places": image_places(points),
-        "basemap": bool(basemap),
+        "places": places,
+        "basemap": base,
         "notes": notes,
         "leaflet_version": leaflet.version,
     }
@@ -420,7 +472,8 @@ def make_map(
     interest (GeoDataFrame or vector file, any CRS). ``h3_resolution``: add H3 cell counts.
     ``clusters``: cluster hulls (GeoDataFrame / file) or detections with a ``cluster_id``.
     ``max_markers``: individual markers (highest scores first); the heatmap always counts
-    every detection. ``basemap``: offer OpenStreetMap tiles when the browser is online.
+    every detection. ``basemap``: draw land, coasts, borders and place names (offline, in
+    the page; needs ``skyscan[map]``).
     ``full_paths``: name local images by their paths as given; by default the page names
     them relative to ``output``'s folder (by file name when ``output`` is None).
 

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_MERCATOR_LAT = 85.05112878  # Web Mercator (the map's projection) stops here
 _WANTED = ("lon", "lat", "class_name", "class_id", "score", "image_id", "image_path", "georeferenced",
-           "in_validated_range")
+           "in_validated_range", "geometry")
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -39,7 +39,8 @@ class MapPoints:
     ``class_codes`` index ``class_names``; ``image_codes`` index ``image_names`` /
     ``image_paths``. ``score`` is NaN where the input had none. ``outside`` marks
     detections of images outside the model's validated range (``in_validated_range``
-    false); they are drawn hollow.
+    false); they are drawn hollow. ``footprints``: each detection's footprint (WKB or
+    shapely, EPSG:4326) where the input has one, decoded only for the markers drawn.
     """
 
     lon: FloatArray
@@ -53,6 +54,7 @@ class MapPoints:
     n_input: int
     notes: list[str] = field(default_factory=list)
     outside: npt.NDArray[np.bool_] | None = None
+    footprints: npt.NDArray[np.object_] | None = None
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -129,10 +131,27 @@ def _columns(obj: Any, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
         cols["lat"] = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(np.float64)
     else:
         cols["lon"], cols["lat"] = _from_geometry(frame, notes)
-    for name in _WANTED[2:]:
+    for name in _WANTED[2:-1]:
         if name in frame.columns:
             cols[name] = frame[name].to_numpy()
+    footprints = _footprint_column(frame)
+    if footprints is not None:
+        cols["geometry"] = footprints
     return cols
+
+
+def _footprint_column(frame: Any) -> npt.NDArray[np.object_] | None:
+    """The footprints as an object array in EPSG:4326 (WKB bytes or shapely), or None."""
+    import geopandas as gpd
+
+    if isinstance(frame, gpd.GeoDataFrame):
+        geoms = frame.geometry
+        if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
+            geoms = geoms.to_crs("EPSG:4326")
+        return np.asarray(geoms.values, dtype=object)
+    if "geometry" in frame.columns:  # the contract's WKB column
+        return np.asarray(frame["geometry"].to_numpy(), dtype=object)
+    return None
 
 
 def _from_geometry(frame: Any, notes: list[str]) -> tuple[FloatArray, FloatArray]:
@@ -247,4 +266,5 @@ def load_points(detections: Any) -> MapPoints:
         n_input=n,
         notes=notes,
         outside=outside,
+        footprints=cols["geometry"][keep] if "geometry" in cols else None,
     )

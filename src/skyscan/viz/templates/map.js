@@ -4,7 +4,8 @@
  *   - imagery overlays (pre-warped to Web Mercator by Python),
  *   - a canvas heatmap over Python-aggregated cells,
  *   - a canvas point layer over typed arrays (one circle per detection, popups by hit test),
- *   - optional GeoJSON layers (H3 cells, zones, clusters), a legend and a layer switcher.
+ *   - optional GeoJSON layers (H3 cells, zones, clusters), a legend and a layer switcher,
+ *   - an offline basemap (land, coast, borders, place names) carried in the page.
  * Points arrive quantised in a Web Mercator frame, so placing one on screen is one
  * multiply-add per axis: a million of them redraw in well under a second.
  * window.skyscan exposes the map and layers to notebooks and tests.
@@ -25,6 +26,7 @@
       case 'u1': return bytes;
       case 'u2': return new Uint16Array(bytes.buffer);
       case 'u4': return new Uint32Array(bytes.buffer);
+      case 'i2': return new Int16Array(bytes.buffer);
       case 'f4': return new Float32Array(bytes.buffer);
       default: throw new Error('skyscan: unknown array type ' + p.dtype);
     }
@@ -233,7 +235,8 @@
   // Detections as circles coloured per class, drawn per class with one path each;
   // a point landing on a pixel already drawn for its class is skipped.
   const PointsLayer = CanvasLayer.extend({
-    options: { pad: 0.2, className: 'skyscan-points', pane: 'skyscanPoints', maxVisible: 30000, onStatus: null },
+    // footprintPx: a footprint this many pixels from centre to corner replaces the circle
+    options: { pad: 0.2, className: 'skyscan-points', pane: 'skyscanPoints', maxVisible: 30000, onStatus: null, footprintPx: 7 },
 
     initialize: function (markers, frame, classes, images, imagePaths, options) {
       L.setOptions(this, options);
@@ -245,6 +248,17 @@
       this._score = decode(markers.score);
       // 1: outside the model's validated range, drawn hollow (older pages have no 'out')
       this._out = markers.out ? decode(markers.out) : new Uint8Array(this.n);
+      // Footprint corners (Web Mercator decimetres from the centre, 4 x/y pairs each;
+      // all zero = none): drawn as outlines once they are big enough on screen.
+      this._fp = markers.fp ? decode(markers.fp) : null;
+      this._fpHalf = new Float32Array(this.n);  // metres from the centre to the farthest corner
+      if (this._fp) {
+        for (let i = 0; i < this.n; i++) {
+          let m = 0;
+          for (let k = 0; k < 8; k++) m = Math.max(m, Math.abs(this._fp[8 * i + k]));
+          this._fpHalf[i] = m / 10;
+        }
+      }
       this._frame = frame;
       this._classes = classes;
       this._images = images;
@@ -299,6 +313,12 @@
       const stamped = visible > 3000;
       const r = visible > 20000 ? 2 : stamped ? 3 : 5.5;
       this.radius = r;
+      // Zoomed in: footprints (box outlines) instead of discs, so the vehicle shows through.
+      const pxPerM = Math.abs(P.ax);
+      const useFp = !stamped && this._fp !== null;
+      const fpMin = this.options.footprintPx;
+      const isFp = (i) => useFp && this._fpHalf[i] * pxPerM >= fpMin;
+      let reach = r, footprints = 0;
       const cs = 16;
       const gw = Math.ceil(w / cs), gh = Math.ceil(h / cs);
       const head = new Int32Array(gw * gh).fill(-1);
@@ -314,7 +334,7 @@
         const fill = rgba(this._classes[c].colour);
         const outline = rgba(this._classes[c].outline);
         seen.fill(0);
-        const hollow = [];
+        const hollow = [], boxes = [], dashed = [];
         if (!stamped) ctx.beginPath();
         for (let k = 0; k < idx.length; k++) {
           const i = idx[k];
@@ -330,7 +350,10 @@
             head[g] = i;
           }
           const out = this._out[i] === 1;
-          if (stamped) {
+          if (isFp(i)) {
+            (out ? dashed : boxes).push(i);
+            reach = Math.max(reach, Math.min(80, this._fpHalf[i] * pxPerM));
+          } else if (stamped) {
             for (let s = 0; s < stamp.dx.length; s++) {
               const px = xi + stamp.dx[s], py = yi + stamp.dy[s];
               if (px >= 0 && py >= 0 && px < w && py < h && (stamp.edge[s] || !out)) {
@@ -361,10 +384,42 @@
             ctx.stroke();
             ctx.lineWidth = lw;
           }
+          footprints += boxes.length + dashed.length;
+          this._drawFootprints(ctx, boxes, dashed, sx, sy, P, this._classes[c]);
         }
       }
       if (stamped) ctx.putImageData(img, 0, 0);
-      this._hit = { sx: sx, sy: sy, head: head, next: next, gw: gw, gh: gh, cs: cs, r: r };
+      this.footprints = footprints;
+      this._hit = { sx: sx, sy: sy, head: head, next: next, gw: gw, gh: gh, cs: cs, r: reach };
+    },
+
+    // Box outlines in the class colour over a dark edge (a white bus shows on light
+    // ground); dashed for detections outside the validated range. Nothing is filled.
+    _drawFootprints: function (ctx, solid, dashed, sx, sy, P, cls) {
+      const fp = this._fp, kx = P.ax / 10, ky = P.ay / 10;
+      const path = (list) => {
+        ctx.beginPath();
+        for (const i of list) {
+          const o = 8 * i;
+          ctx.moveTo(sx[i] + kx * fp[o], sy[i] + ky * fp[o + 1]);
+          for (let k = 1; k < 4; k++) ctx.lineTo(sx[i] + kx * fp[o + 2 * k], sy[i] + ky * fp[o + 2 * k + 1]);
+          ctx.closePath();
+        }
+      };
+      const lw = ctx.lineWidth;
+      for (const [list, dash] of [[solid, []], [dashed, [5, 4]]]) {
+        if (!list.length) continue;
+        path(list);
+        ctx.setLineDash(dash);
+        ctx.lineWidth = 4;
+        ctx.strokeStyle = cls.outline;
+        ctx.stroke();
+        ctx.lineWidth = 2;
+        ctx.strokeStyle = cls.colour;
+        ctx.stroke();
+      }
+      ctx.setLineDash([]);
+      ctx.lineWidth = lw;
     },
 
     // The detection under a container point (topmost = drawn last wins ties), or -1.
@@ -433,6 +488,115 @@
       else L.DomUtil.removeClass(container, 'leaflet-interactive-points');
     },
   });
+
+  // The offline basemap: typed arrays of lon/lat (float32) with ring / polygon / line ends.
+  const BASE_STYLE = { land: '#f4f1ea', coast: '#7f9db5', border: '#a08fa8', sea: '#c6dbea' };
+
+  function lonLatRuns(xy, ends) {
+    const runs = [];
+    let start = 0;
+    for (const end of ends) {
+      const run = [];
+      for (let k = start; k < end; k++) run.push([xy[2 * k + 1], xy[2 * k]]);
+      runs.push(run);
+      start = end;
+    }
+    return runs;
+  }
+
+  function mercatorXY(lon, lat) {
+    return [R * lon * Math.PI / 180, R * Math.log(Math.tan(Math.PI / 4 + lat * Math.PI / 360))];
+  }
+
+  // Country and town names, drawn on a canvas biggest first; a name that would overlap
+  // one already drawn is left out, and towns show by population as the zoom allows.
+  const LabelsLayer = CanvasLayer.extend({
+    options: { pad: 0.1, className: 'skyscan-labels', pane: 'skyscanLabels' },
+
+    initialize: function (bm, options) {
+      L.setOptions(this, options);
+      const p = bm.places;
+      this._towns = p.name.map((name, i) => ({ name: name, pop: p.population[i], xy: mercatorXY(p.lon[i], p.lat[i]) }));
+      this._countries = bm.countries.map((c) => ({ name: c.name, minzoom: c.minzoom, xy: mercatorXY(c.lon, c.lat) }));
+    },
+
+    _minPopulation: function (z) {
+      return z < 3 ? 8e6 : z < 4 ? 4e6 : z < 5 ? 2e6 : z < 6 ? 5e5 : z < 7 ? 2e5 : z < 8 ? 1e5 : z < 9 ? 4e4 : 0;
+    },
+
+    _draw: function (ctx, P, w, h) {
+      const z = this._map.getZoom();
+      const taken = [];
+      const free = (b) => taken.every((t) => b[0] > t[2] || b[2] < t[0] || b[1] > t[3] || b[3] < t[1]);
+      const shown = [];
+      ctx.textBaseline = 'middle';
+      ctx.lineJoin = 'round';
+      if (z < 7) {
+        ctx.font = '600 12px system-ui, sans-serif';
+        for (const c of this._countries) {
+          if (z < c.minzoom) continue;
+          const x = P.ax * c.xy[0] + P.bx, y = P.ay * c.xy[1] + P.by;
+          const tw = ctx.measureText(c.name).width;
+          const b = [x - tw / 2 - 2, y - 8, x + tw / 2 + 2, y + 8];
+          if (b[2] < 0 || b[0] > w || b[3] < 0 || b[1] > h || !free(b)) continue;
+          taken.push(b);
+          ctx.lineWidth = 3;
+          ctx.strokeStyle = 'rgba(255,255,255,0.85)';
+          ctx.strokeText(c.name, b[0] + 2, y);
+          ctx.fillStyle = '#6d6272';
+          ctx.fillText(c.name, b[0] + 2, y);
+          shown.push(c.name);
+        }
+      }
+      const minPop = this._minPopulation(z);
+      for (const t of this._towns) {  // biggest first (sorted in Python)
+        if (t.pop < minPop) break;
+        const x = P.ax * t.xy[0] + P.bx, y = P.ay * t.xy[1] + P.by;
+        if (x < -50 || x > w + 50 || y < -10 || y > h + 10) continue;
+        const big = t.pop >= 1e6;
+        ctx.font = (big ? '600 12px' : '11px') + ' system-ui, sans-serif';
+        const tw = ctx.measureText(t.name).width;
+        const b = [x - 4, y - 8, x + 7 + tw, y + 8];
+        if (!free(b)) continue;
+        taken.push(b);
+        ctx.beginPath();
+        ctx.arc(x, y, big ? 3 : 2.5, 0, 2 * Math.PI);
+        ctx.fillStyle = '#3b3b3b';
+        ctx.fill();
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = 'rgba(255,255,255,0.85)';
+        ctx.strokeText(t.name, x + 6, y);
+        ctx.fillStyle = '#222';
+        ctx.fillText(t.name, x + 6, y);
+        shown.push(t.name);
+      }
+      this.shown = shown;  // for tests and notebooks: the names on screen
+    },
+  });
+
+  function basemapLayer(bm) {
+    const land = decode(bm.land.xy), rings = decode(bm.land.rings), polys = decode(bm.land.polys);
+    const ringRuns = lonLatRuns(land, rings);
+    const polygons = [];
+    let start = 0;
+    for (const end of polys) {
+      polygons.push(ringRuns.slice(start, end));
+      start = end;
+    }
+    const renderer = L.canvas({ pane: 'skyscanBase', padding: 0.3 });
+    const common = { renderer: renderer, pane: 'skyscanBase', interactive: false, smoothFactor: 0.5 };
+    const group = L.layerGroup([
+      L.polygon(polygons, Object.assign({ color: BASE_STYLE.coast, weight: 1, fillColor: BASE_STYLE.land, fillOpacity: 1 }, common)),
+      L.polyline(lonLatRuns(decode(bm.borders.xy), decode(bm.borders.ends)),
+        Object.assign({ color: BASE_STYLE.border, weight: 1.2, dashArray: '5 3' }, common)),
+      new LabelsLayer(bm),
+    ]);
+    group.getAttribution = () => bm.attribution;
+    // the sea is the map's background while the basemap is on
+    group.on('add', () => { L.DomUtil.addClass(group._map.getContainer(), 'skyscan-has-basemap'); });
+    group.on('remove', () => { L.DomUtil.removeClass(group._map.getContainer(), 'skyscan-has-basemap'); });
+    return group;
+  }
 
   function propertiesTable(props) {
     const table = el('table', 'skyscan-popup');
@@ -510,13 +674,16 @@
           const select = el('select', 'skyscan-places');
           select.appendChild(el('option', '', 'Go to an image (' + data.places.length + ')…'));
           data.places.forEach((p, i) => {
-            const option = el('option', '', p.name + ' — ' + p.count.toLocaleString('en'));
+            const option = el('option', '', p.name + ' — ' + p.count.toLocaleString('en') + (p.near ? ' · ' + p.near : ''));
             option.value = String(i);
             select.appendChild(option);
           });
+          const all = el('option', '', 'All detections');
+          all.value = 'all';
+          select.appendChild(all);
           select.addEventListener('change', () => {
-            const place = data.places[Number(select.value)];
-            if (place) this._map.fitBounds(place.bounds, { padding: [30, 30], maxZoom: 19 });
+            const place = select.value === 'all' ? { bounds: data.bounds } : data.places[Number(select.value)];
+            if (place && place.bounds) this._map.fitBounds(place.bounds, { padding: [30, 30], maxZoom: 19 });
           });
           div.appendChild(select);
         }
@@ -541,6 +708,8 @@
 
   function init() {
     const map = L.map('map', { preferCanvas: true, maxZoom: 22, zoomSnap: 0.25 });
+    map.createPane('skyscanBase').style.zIndex = 150;
+    map.createPane('skyscanLabels').style.zIndex = 240;  // under the imagery: it is the detail
     map.createPane('skyscanImagery').style.zIndex = 250;
     map.createPane('skyscanHeat').style.zIndex = 410;
     map.createPane('skyscanVectors').style.zIndex = 420;
@@ -559,24 +728,9 @@
     const legend = legendControl(data.notes, !!data.vectors.h3);
     legend.addTo(map);  // before the layers: they report their status into it
     if (data.basemap) {
-      // Optional: needs the network. An offline browser fails the first tiles; then the
-      // layer is swapped for "No basemap" and the legend says so (no retries, no noise).
-      const osm = L.tileLayer('https://tile.openstreetmap.org/{z}/{x}/{y}.png', {
-        maxNativeZoom: 19, maxZoom: 22,
-        attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-      });
-      let loaded = 0, failed = false;
-      osm.on('tileload', () => { loaded++; });
-      osm.on('tileerror', () => {
-        if (loaded || failed || !map.hasLayer(osm)) return;
-        failed = true;
-        map.removeLayer(osm);
-        map.addLayer(none);
-        legend.addNote('OpenStreetMap basemap unavailable (offline?): showing no basemap.');
-      });
-      bases['OpenStreetMap (online)'] = osm;
-      layers.osm = osm;
-      (navigator.onLine ? osm : none).addTo(map);
+      layers.basemap = basemapLayer(data.basemap);
+      bases['Basemap (offline)'] = layers.basemap;
+      layers.basemap.addTo(map);
     } else {
       none.addTo(map);
     }
