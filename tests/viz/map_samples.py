@@ -147,3 +147,16 @@ def container_point(page: object, lon: float, lat: float) -> tuple[float, float]
 def settle(page: object) -> None:
     """Wait for two animation frames (canvas redraws after a view or layer change)."""
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # type: ignore[attr-defined]
+
+
+def with_footprints(frame: pd.DataFrame, length_m: float = 4.6, width_m: float = 2.0) -> Any:
+    """The detections as a GeoDataFrame whose geometry is each vehicle's footprint: an
+    east-west box ``length_m`` by ``width_m`` around its lon/lat (the contract's geometry)."""
+    import geopandas as gpd
+    import shapely
+
+    lon, lat = frame["lon"].to_numpy(), frame["lat"].to_numpy()
+    dlon = length_m / 2 / (111_320 * np.cos(np.radians(lat)))
+    dlat = width_m / 2 / 110_574
+    boxes = shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+    return gpd.GeoDataFrame(frame, geometry=boxes, crs="EPSG:4326")

@@ -55,7 +55,7 @@ def test_entry_point(tmp_path: Path, detections: pd.DataFrame) -> None:
     proc = subprocess.run([sys.executable, "-m", "skyscan", "-q", "map", str(parquet), "-o", str(out), "--no-basemap"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert out.is_file() and '"basemap":false' in out.read_text()
+    assert out.is_file() and '"basemap":null' in out.read_text()
 
 
 def test_the_page_embeds_no_absolute_local_paths(tmp_path: Path, detections: pd.DataFrame) -> None:
