@@ -1,9 +1,10 @@
 """The map in a real headless Chromium, with every network request aborted.
 
-What a person would check: the page loads from disk with no console error and no failed
-request except the optional basemap's tiles; the heatmap and the red / orange / white
-markers are drawn where Leaflet projects their coordinates; clicking a marker opens its
-popup; bad inputs are reported in the page.
+What a person would check: the page loads from disk with no console error and no request
+at all; the offline basemap shows land, sea and names; the heatmap and the red / orange /
+white markers are drawn where Leaflet projects their coordinates, and become box outlines
+when zoomed in; clicking a marker opens its popup; the jump list moves the view; bad
+inputs are reported in the page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from map_samples import BUS, CAR, DENSE, TRUCK, container_point, open_map, screenshot, settle
+from map_samples import BUS, CAR, DENSE, TRUCK, container_point, open_map, screenshot, settle, with_footprints
 
 from rasters import utm_transform, write_geotiff
 from skyscan.viz import make_map
@@ -22,6 +23,7 @@ from skyscan.viz import make_map
 pytestmark = pytest.mark.browser
 
 BACKGROUND = np.array([0xD9, 0xDD, 0xE2])  # #map background (no basemap)
+SEA, LAND = np.array([0xC6, 0xDB, 0xEA]), np.array([0xF4, 0xF1, 0xEA])  # the offline basemap
 RED, ORANGE, WHITE = np.array([227, 26, 28]), np.array([255, 127, 0]), np.array([255, 255, 255])
 
 
@@ -36,8 +38,9 @@ def _close(a: np.ndarray, b: np.ndarray, tol: int = 40) -> bool:
 
 def _show_only(page: Any, keep: str) -> None:
     page.evaluate(
-        """(keep) => { for (const name of ['heat', 'points']) {
+        """(keep) => { for (const name of ['heat', 'points', 'basemap']) {
              const layer = skyscan.layers[name];
+             if (!layer) continue;
              if (name === keep) skyscan.map.addLayer(layer); else skyscan.map.removeLayer(layer); } }""",
         keep,
     )
@@ -59,17 +62,15 @@ def test_loads_offline_without_errors(browser: Any, map_file: str) -> None:
     page, log = open_map(browser, map_file)
     try:
         assert log.unexpected() == []
-        # Nothing but the page itself (and optional tiles) is requested: Leaflet is inlined.
-        others = log.outside()
-        assert all("tile.openstreetmap.org" in u for u in others), others
-        # the network was really blocked: no answer came, every request ended refused by
-        # our route or cancelled by the page, and the route refused nothing else
-        assert log.answered == [] and sorted(log.outside_failed()) == sorted(others)
-        assert set(log.aborted) <= set(others)
+        # Nothing but the page itself is requested: Leaflet and the basemap are inlined.
+        assert log.outside() == [] and log.aborted == [] and log.answered == []
+        assert log.requests == [Path(map_file).resolve().as_uri()]
         assert page.evaluate("typeof L") == "object"
-        if others:  # offline: the basemap gives way to "No basemap" and the legend says so
-            assert "basemap unavailable" in page.inner_text(".skyscan-legend")
-            assert page.evaluate("skyscan.map.hasLayer(skyscan.layers.none)")
+        # the same at every zoom the basemap changes its look at
+        for zoom in (2, 5, 8, 12):
+            page.evaluate(f"() => skyscan.map.setZoom({zoom}, {{animate: false}})")
+            settle(page)
+        assert log.requests == [Path(map_file).resolve().as_uri()] and log.unexpected() == []
     finally:
         page.close()
 
@@ -112,6 +113,14 @@ def test_opens_on_the_densest_place_not_on_every_continent(browser: Any, tmp_pat
         settle(page)
         centre = page.evaluate("() => { const c = skyscan.map.getCenter(); return [c.lng, c.lat]; }")
         assert centre == pytest.approx([115.16, -8.58], abs=1e-3)
+        # each image is named by the town it lies near; "All detections" shows them all
+        assert options[index + 1] == "bali — 1 · Denpasar" and options[1].endswith("· Rotterdam")
+        page.select_option(".skyscan-places", "all")
+        settle(page)
+        south, west, north, east = page.evaluate("() => { const b = skyscan.map.getBounds(); "
+                                                 "return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }")
+        for lon, lat in [(115.16, -8.58), (-104.77, 38.95), DENSE]:
+            assert south <= lat <= north and west <= lon <= east
     finally:
         page.close()
 
@@ -328,6 +337,81 @@ def test_detections_outside_the_validated_range_are_hollow(browser: Any, tmp_pat
         popup = page.locator(".leaflet-popup-content")
         popup.wait_for(timeout=5000)
         assert "outside the validated range" in popup.inner_text()
+        assert log.unexpected() == []
+    finally:
+        page.close()
+
+
+def test_offline_basemap_draws_land_sea_and_names(browser: Any, map_file: str) -> None:
+    page, log = open_map(browser, map_file)
+    try:
+        _show_only(page, "basemap")
+        page.evaluate("() => { skyscan.map.setView([52.0, 6.0], 6, {animate: false}); }")
+        settle(page)
+        labels = page.evaluate("skyscan.layers.labels.shown")
+        assert {"Netherlands", "Germany", "Rotterdam"} <= set(labels), labels
+        img = screenshot(page)
+        # Rotterdam's dot is drawn where Leaflet puts Rotterdam (GeoNames: 4.47917, 51.9225)
+        dot = _pixel(img, container_point(page, 4.47917, 51.9225))
+        assert dot.max() < 90, f"no town dot at Rotterdam: {dot}"
+        page.evaluate("() => skyscan.layers.basemap.removeLayer(skyscan.layers.labels)")
+        settle(page)
+        img = screenshot(page)
+        assert _close(_pixel(img, container_point(page, 3.0, 54.5)), SEA, 6)  # the North Sea
+        assert _close(_pixel(img, container_point(page, 10.0, 51.0)), LAND, 6)  # Thuringia
+        # "No basemap" in the switcher takes it all away: the plain background again
+        page.get_by_label("No basemap").check()
+        settle(page)
+        img = screenshot(page)
+        assert _close(_pixel(img, container_point(page, 3.0, 54.5)), BACKGROUND, 6)
+        assert _close(_pixel(img, container_point(page, 10.0, 51.0)), BACKGROUND, 6)
+        # zoomed in on the detections, the towns of the region are named
+        page.get_by_label("Basemap (offline)").check()
+        page.evaluate("() => { skyscan.map.setView([51.92, 4.47], 10, {animate: false}); }")
+        settle(page)
+        assert {"Rotterdam", "Delft"} <= set(page.evaluate("skyscan.layers.labels.shown"))
+        assert "Natural Earth" in page.inner_text(".leaflet-control-attribution")
+        assert log.outside() == [] and log.unexpected() == []
+    finally:
+        page.close()
+
+
+def test_markers_become_footprints_when_zoomed_in(browser: Any, tmp_path: Path) -> None:
+    cars = pd.DataFrame({
+        "lon": [4.4690, 4.4694], "lat": [51.9200, 51.9200], "class_name": ["car", "car"],
+        "score": [0.9, 0.8], "image_id": ["a", "b"], "in_validated_range": [True, False],
+    })
+    boxed = with_footprints(cars, length_m=4.6, width_m=2.0)
+    page, log = open_map(browser, str(make_map(boxed, tmp_path / "map.html")))
+    try:
+        _show_only(page, "points")
+        page.evaluate("() => { skyscan.map.setView([51.92, 4.4692], 16, {animate: false}); }")
+        settle(page)
+        assert page.evaluate("skyscan.layers.points.footprints") == 0  # discs while small
+        page.evaluate("() => { skyscan.map.setView([51.92, 4.4692], 21, {animate: false}); }")
+        settle(page)
+        assert page.evaluate("skyscan.layers.points.footprints") == 2
+        img = screenshot(page)
+        runs = []
+        for i, (lon, lat) in enumerate(zip(cars.lon, cars.lat, strict=True)):
+            west, south, east, north = boxed.geometry.iloc[i].bounds
+            # the vehicle shows through: nothing is painted inside the box
+            assert _close(_pixel(img, container_point(page, lon, lat)), BACKGROUND, 6)
+            x0, y = container_point(page, west, north)
+            x1, _ = container_point(page, east, north)
+            assert x1 - x0 > 60  # a 4.6 m box at zoom 21 is ~95 px wide
+            edge = [_close(_pixel(img, (x, y)), RED, 60) for x in np.arange(x0 + 6, x1 - 6)]
+            runs.append(float(np.mean(edge)))
+        solid, dashed = runs
+        assert solid > 0.95, runs  # the top edge in the class colour, end to end
+        assert 0.3 < dashed < 0.8, runs  # outside the validated range: dashed
+        # a click inside the box opens its popup
+        box = page.locator("#map").bounding_box()
+        cx, cy = container_point(page, cars.lon[0] + 0.00001, cars.lat[0])
+        page.mouse.click(box["x"] + cx, box["y"] + cy)
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=5000)
+        assert "car" in popup.inner_text() and "0.900" in popup.inner_text()
         assert log.unexpected() == []
     finally:
         page.close()

@@ -729,6 +729,7 @@
     legend.addTo(map);  // before the layers: they report their status into it
     if (data.basemap) {
       layers.basemap = basemapLayer(data.basemap);
+      layers.labels = layers.basemap.getLayers()[2];
       bases['Basemap (offline)'] = layers.basemap;
       layers.basemap.addTo(map);
     } else {
