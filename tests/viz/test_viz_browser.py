@@ -15,7 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from map_samples import BUS, CAR, DENSE, TRUCK, container_point, open_map, screenshot, settle, with_footprints
+from map_samples import (
+    BUS,
+    CAR,
+    DENSE,
+    TRUCK,
+    container_point,
+    open_map,
+    screenshot,
+    settle,
+    with_footprints,
+)
 
 from rasters import utm_transform, write_geotiff
 from skyscan.viz import make_map
@@ -68,7 +78,7 @@ def test_loads_offline_without_errors(browser: Any, map_file: str) -> None:
         assert page.evaluate("typeof L") == "object"
         # the same at every zoom the basemap changes its look at
         for zoom in (2, 5, 8, 12):
-            page.evaluate(f"() => skyscan.map.setZoom({zoom}, {{animate: false}})")
+            page.evaluate(f"() => {{ skyscan.map.setZoom({zoom}, {{animate: false}}); }}")
             settle(page)
         assert log.requests == [Path(map_file).resolve().as_uri()] and log.unexpected() == []
     finally:
@@ -369,7 +379,9 @@ def test_offline_basemap_draws_land_sea_and_names(browser: Any, map_file: str) -
         page.get_by_label("Basemap (offline)").check()
         page.evaluate("() => { skyscan.map.setView([51.92, 4.47], 10, {animate: false}); }")
         settle(page)
-        assert {"Rotterdam", "Delft"} <= set(page.evaluate("skyscan.layers.labels.shown"))
+        # (towns under 2 million, like Rotterdam, are in the page only around detections)
+        shown = page.evaluate("skyscan.layers.labels.shown")
+        assert "Rotterdam" in shown and len(shown) >= 5, shown
         assert "Natural Earth" in page.inner_text(".leaflet-control-attribution")
         assert log.outside() == [] and log.unexpected() == []
     finally:
@@ -394,7 +406,7 @@ def test_markers_become_footprints_when_zoomed_in(browser: Any, tmp_path: Path) 
         img = screenshot(page)
         runs = []
         for i, (lon, lat) in enumerate(zip(cars.lon, cars.lat, strict=True)):
-            west, south, east, north = boxed.geometry.iloc[i].bounds
+            west, _, east, north = boxed.geometry.iloc[i].bounds
             # the vehicle shows through: nothing is painted inside the box
             assert _close(_pixel(img, container_point(page, lon, lat)), BACKGROUND, 6)
             x0, y = container_point(page, west, north)

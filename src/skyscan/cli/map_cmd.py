@@ -18,7 +18,7 @@ from skyscan.errors import SkyscanError
 @click.option("--clusters", default=None, type=click.Path(exists=True, dir_okay=False), help="Cluster hulls (from 'skyscan cluster'), or detections with a cluster_id column.")
 @click.option("--title", default="skyscan", show_default=True, help="Page title and legend heading.")
 @click.option("--max-markers", type=click.IntRange(min=0), default=5000, show_default=True, help="Individual markers (highest scores); the heatmap counts every detection.")
-@click.option("--no-basemap", is_flag=True, help="Do not offer OpenStreetMap tiles, even online.")
+@click.option("--no-basemap", is_flag=True, help="Leave out the offline basemap (land, borders, place names).")
 @click.option("--full-paths", is_flag=True, help="Name local images in the page by their full paths [default: relative to the page].")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
 @click.pass_context

