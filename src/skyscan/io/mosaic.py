@@ -147,7 +147,8 @@ def layout(headers: Sequence[_Header]) -> tuple[rasterio.Affine, int, int, list[
         if abs(col - round(col)) > GRID_TOLERANCE_PX or abs(row - round(row)) > GRID_TOLERANCE_PX:
             raise InputError(
                 f"{remote.redact(h.path)}: off the mosaic's pixel grid by ({col - round(col):+.3f}, "
-                f"{row - round(row):+.3f}) px (tiles of a mosaic share one grid; resample it first)"
+                f"{row - round(row):+.3f}) px (the grid of {remote.redact(headers[0].path)}; tiles of a "
+                "mosaic share one grid: resample it first)"
             )
         offsets.append((round(col), round(row)))
     width = max(c + h.width for (c, _), h in zip(offsets, headers, strict=True))
@@ -213,8 +214,8 @@ def build_vrt(paths: Sequence[str], dest: str | Path) -> tuple[Path, list[InputF
 
 
 def mosaic_name(inputs: Sequence[str | Path]) -> str:
-    """The name of the mosaic of ``inputs``: the folder's name for one folder (or the
-    folder a glob searches), else ``mosaic``."""
+    """The name of the mosaic of ``inputs`` (VRTs aside): the folder's name for one folder
+    (or the folder a glob searches), else ``mosaic``."""
     if len(inputs) == 1:
         text = os.fspath(inputs[0])
         base = text.split("*", 1)[0].split("?", 1)[0].split("[", 1)[0]
@@ -234,7 +235,8 @@ def mosaic_inputs(
     out = [p for p in paths if is_vrt(p)]
     if not tiles:
         return out, []
-    vrt, failures = build_vrt(tiles, Path(folder) / f"{mosaic_name(inputs)}.vrt")
+    name = mosaic_name([i for i in inputs if not is_vrt(os.fspath(i))])
+    vrt, failures = build_vrt(tiles, Path(folder) / f"{name}.vrt")
     return sorted([*out, str(vrt)]), failures
 
 
