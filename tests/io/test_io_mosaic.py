@@ -111,3 +111,13 @@ def test_a_vrt_keeps_nodata_of_its_tiles(tmp_path: Path) -> None:
     with rasterio.open(vrt) as ds:
         assert ds.nodata == 0 and (ds.width, ds.height) == (20, 60)  # a 20 px hole between them
         assert not ds.read_masks(1)[20:40].any()
+
+
+def test_the_pixel_limit_of_a_mosaic_is_each_tiles(scene: Path, tmp_path: Path) -> None:
+    from skyscan.errors import ImageTooLargeError
+    from skyscan.io.reader import ReadOptions
+
+    vrt, _ = build_vrt([str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 2)], tmp_path / "m.vrt")
+    assert open_image(vrt, ReadOptions(max_pixels=45 * 35)).width == 90  # the mosaic is 4 x that
+    with pytest.raises(ImageTooLargeError, match="a tile of 45 x 35"):
+        open_image(vrt, ReadOptions(max_pixels=45 * 35 - 1))

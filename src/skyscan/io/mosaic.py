@@ -324,6 +324,15 @@ def row_image_ids(ref: ImageRef, boxes: npt.NDArray[np.float64]) -> str | list[s
     return [names[k] for k in which.tolist()]
 
 
+def largest_tile(path: str) -> tuple[int, int] | None:
+    """(width, height) of a mosaic's largest tile, ``None`` when not a mosaic."""
+    tiles = mosaic_tiles(path)
+    if not tiles:
+        return None
+    big = max(tiles, key=lambda t: t.width * t.height)
+    return big.width, big.height
+
+
 def tiles_bytes(path: str) -> int | None:
     """The bytes of a mosaic's tiles (local files), ``None`` when not a mosaic."""
     tiles = mosaic_tiles(path)
