@@ -121,3 +121,14 @@ def test_the_pixel_limit_of_a_mosaic_is_each_tiles(scene: Path, tmp_path: Path) 
     assert open_image(vrt, ReadOptions(max_pixels=45 * 35)).width == 90  # the mosaic is 4 x that
     with pytest.raises(ImageTooLargeError, match="a tile of 45 x 35"):
         open_image(vrt, ReadOptions(max_pixels=45 * 35 - 1))
+
+
+def test_a_vrt_with_paths_relative_to_it_names_its_tiles(scene: Path, tmp_path: Path) -> None:
+    vrt, _ = build_vrt([str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 1)], tmp_path / "m.vrt")
+    # as gdalbuildvrt writes it: sources relative to the VRT
+    text = vrt.read_text().replace('relativeToVRT="0">' + str(tmp_path) + "/", 'relativeToVRT="1">')
+    assert text.count('relativeToVRT="1">tiles/') == 6
+    rel = tmp_path / "rel.vrt"
+    rel.write_text(text)
+    assert [t.path for t in mosaic_tiles(str(rel))] == [t.path for t in mosaic_tiles(str(vrt))]
+    assert open_image(rel).width == 90

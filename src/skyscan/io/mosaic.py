@@ -29,13 +29,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import defusedxml
+import defusedxml.ElementTree as DET
 import numpy as np
 import numpy.typing as npt
 import rasterio
 from rasterio.enums import ColorInterp
 
 from skyscan.errors import IMAGE_ERRORS, ImageReadError, InputError
-from skyscan.io import remote, sidecar
+from skyscan.io import remote
 from skyscan.io.sources import InputFailure, unique_image_ids
 from skyscan.types import ChipWindow, ImageRef
 
@@ -257,7 +259,10 @@ def mosaic_tiles(path: str) -> tuple[Tile, ...]:
 
 @functools.lru_cache(maxsize=64)
 def _tiles(path: str, _mtime_ns: int, _size: int) -> tuple[Tile, ...]:
-    root = sidecar.parse_xml(path)
+    try:  # safely (no entities, no external references), and no size limit: VRTs of many tiles are big
+        root = DET.parse(path, forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+    except (defusedxml.DefusedXmlException, ET.ParseError, ValueError) as exc:
+        raise ImageReadError(f"{path}: unreadable VRT ({type(exc).__name__}: {exc})") from exc
     band = root.find("VRTRasterBand")
     if band is None:
         return ()
