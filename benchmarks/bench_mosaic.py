@@ -72,7 +72,11 @@ def seams(work: Path) -> dict[str, Any]:
 
     scene = DATA / "gorinchem" / "gorinchem_0.25m.tif"
     whole, _, t_whole = detect([str(scene)], work / "scene")
-    out: dict[str, Any] = {"scene": str(scene.relative_to(DATA)), "scene_rows": len(whole), "scene_s": round(t_whole, 2)}
+    out: dict[str, Any] = {
+        "scene": str(scene.relative_to(DATA)),
+        "scene_rows": len(whole),
+        "scene_s": round(t_whole, 2),
+    }
     for nx, overlap in ((2, 0), (2, 24), (3, 0), (3, 24)):
         name = f"{nx}x{nx}_overlap{overlap}"
         tiles = work / name
@@ -81,9 +85,13 @@ def seams(work: Path) -> dict[str, Any]:
         n, worst = matched(mosaic, whole)
         _, tile_ids, t_tiles = detect([str(tiles)], work / f"{name}_tiles")
         out[name] = {
-            "mosaic_rows": len(mosaic), "mosaic_matched_scene": n, "mosaic_max_offset_px": round(worst, 3),
+            "mosaic_rows": len(mosaic),
+            "mosaic_matched_scene": n,
+            "mosaic_max_offset_px": round(worst, 3),
             "mosaic_tiles_named": len({i.split("/")[-1] for i in ids}),
-            "tile_by_tile_rows": len(tile_ids), "mosaic_s": round(t_mosaic, 2), "tile_by_tile_s": round(t_tiles, 2),
+            "tile_by_tile_rows": len(tile_ids),
+            "mosaic_s": round(t_mosaic, 2),
+            "tile_by_tile_s": round(t_tiles, 2),
         }
     return out
 
@@ -98,21 +106,38 @@ def swissimage(work: Path) -> dict[str, Any]:
     vrt = work / "mosaic" / "mosaics" / "tiles.vrt"
     with rasterio.open(vrt) as m, rasterio.open(big) as s:
         # the two grids share their origin here; the overlap is in both's pixels
-        assert m.transform.a == s.transform.a and m.transform.c == s.transform.c and m.transform.f == s.transform.f
+        assert (
+            m.transform.a == s.transform.a
+            and m.transform.c == s.transform.c
+            and m.transform.f == s.transform.f
+        )
         w, h = min(m.width, s.width), min(m.height, s.height)
-        sizes = {"mosaic_px": [m.width, m.height], "scene_px": [s.width, s.height], "overlap_px": [w, h]}
+        sizes = {
+            "mosaic_px": [m.width, m.height],
+            "scene_px": [s.width, s.height],
+            "overlap_px": [w, h],
+        }
 
     def centred(b: np.ndarray, margin: float = 0.0) -> np.ndarray:
         cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
         return b[(cx >= margin) & (cx < w - margin) & (cy >= margin) & (cy < h - margin)]
 
-    out: dict[str, Any] = {**sizes, "mosaic_rows": len(mosaic), "mosaic_tiles_named": len(set(ids)),
-                           "mosaic_s": round(t_mosaic, 2), "scene_s": round(t_scene, 2)}
+    out: dict[str, Any] = {
+        **sizes,
+        "mosaic_rows": len(mosaic),
+        "mosaic_tiles_named": len(set(ids)),
+        "mosaic_s": round(t_mosaic, 2),
+        "scene_s": round(t_scene, 2),
+    }
     for margin in (0, 16):  # 16 px: away from the overlap's border, which is the mosaic's edge
         a, b = centred(mosaic, margin), centred(scene, margin)
         n, worst = matched(a, b)
-        out[f"overlap_margin{margin}"] = {"mosaic_rows": len(a), "scene_rows": len(b), "matched": n,
-                                          "max_offset_px": round(worst, 3)}
+        out[f"overlap_margin{margin}"] = {
+            "mosaic_rows": len(a),
+            "scene_rows": len(b),
+            "matched": n,
+            "max_offset_px": round(worst, 3),
+        }
     return out
 
 
@@ -122,7 +147,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-mosaic-") as tmp:
         result = (seams if args.what == "seams" else swissimage)(Path(tmp))
-    result["command"] = f"PYTHONPATH=src nice -n 19 .venv/bin/python benchmarks/bench_mosaic.py {args.what}"
+    result["command"] = (
+        f"PYTHONPATH=src nice -n 19 .venv/bin/python benchmarks/bench_mosaic.py {args.what}"
+    )
     done = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     done[args.what] = result
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -19,13 +19,17 @@ BOX = ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
 
 
 @pytest.mark.parametrize("overlap", [0, 24])
-def test_a_mosaic_cut_from_a_scene_finds_the_scenes_vehicles(shared_data: Path, tmp_path: Path, overlap: int) -> None:
+def test_a_mosaic_cut_from_a_scene_finds_the_scenes_vehicles(
+    shared_data: Path, tmp_path: Path, overlap: int
+) -> None:
     scene = shared_data / "georef" / "gorinchem" / "gorinchem_0.25m.tif"
     if not scene.is_file():
         pytest.skip(f"{scene} not found")
     cut_tiles(scene, tmp_path / "tiles", 2, 2, overlap=overlap)
     run_detect([str(scene)], tmp_path / "scene", DetectOptions(), geojson=False)
-    run_detect([str(tmp_path / "tiles")], tmp_path / "mosaic", DetectOptions(), geojson=False, mosaic=True)
+    run_detect(
+        [str(tmp_path / "tiles")], tmp_path / "mosaic", DetectOptions(), geojson=False, mosaic=True
+    )
     whole = pq.read_table(tmp_path / "scene" / "detections.parquet")
     mosaic = pq.read_table(tmp_path / "mosaic" / "detections.parquet")
     assert whole.num_rows >= 30  # a town centre: a comparison of real vehicles
@@ -35,6 +39,10 @@ def test_a_mosaic_cut_from_a_scene_finds_the_scenes_vehicles(shared_data: Path, 
     assert np.abs(a - b).max() <= 0.5
     seam = (a[:, 0] < 500) & (a[:, 2] > 500) | (a[:, 1] < 500) & (a[:, 3] > 500)
     assert seam.any()  # some vehicles lie across a seam, and are found once
-    np.testing.assert_allclose(mosaic.column("lat").to_numpy(), whole.column("lat").to_numpy(), atol=1e-8)
-    np.testing.assert_allclose(mosaic.column("lon").to_numpy(), whole.column("lon").to_numpy(), atol=1e-8)
+    np.testing.assert_allclose(
+        mosaic.column("lat").to_numpy(), whole.column("lat").to_numpy(), atol=1e-8
+    )
+    np.testing.assert_allclose(
+        mosaic.column("lon").to_numpy(), whole.column("lon").to_numpy(), atol=1e-8
+    )
     assert {i.split("/")[0] for i in mosaic.column("image_id").to_pylist()} == {"tiles"}

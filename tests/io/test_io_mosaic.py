@@ -26,7 +26,12 @@ def test_tiles_cut_from_a_scene_rebuild_it_pixel_for_pixel(scene: Path, tmp_path
     vrt, failures = build_vrt([str(p) for p in tiles], tmp_path / "m.vrt")
     assert failures == []
     whole, mosaic = open_image(scene), open_image(vrt)
-    assert (mosaic.width, mosaic.height, mosaic.transform, mosaic.gsd) == (whole.width, whole.height, whole.transform, whole.gsd)
+    assert (mosaic.width, mosaic.height, mosaic.transform, mosaic.gsd) == (
+        whole.width,
+        whole.height,
+        whole.transform,
+        whole.gsd,
+    )
     # windows across both seams, padded past the edges and resampled as the model reads them
     windows = [ChipWindow(c, r, 40, 40, 32, 32) for c in (-8, 25, 50) for r in (-8, 20, 38)]
     with ImageReader(whole) as a, ImageReader(mosaic) as b:
@@ -58,7 +63,9 @@ def test_tiles_that_do_not_share_one_grid_are_refused_by_name(
     tmp_path: Path, kwargs: dict[str, object], message: str
 ) -> None:
     first = write_geotiff(tmp_path / "a.tif", 90, 70, transform=utm_transform(0.5))
-    other = write_geotiff(tmp_path / "b.tif", 30, 30, **{"transform": utm_transform(0.5, x0=594_045.0), **kwargs})  # type: ignore[arg-type]
+    other = write_geotiff(
+        tmp_path / "b.tif", 30, 30, **{"transform": utm_transform(0.5, x0=594_045.0), **kwargs}
+    )
     with pytest.raises(InputError, match=message) as err:
         build_vrt([str(first), str(other)], tmp_path / "m.vrt")
     assert str(other) in str(err.value) and str(first) in str(err.value)
@@ -75,24 +82,35 @@ def test_a_tile_that_cannot_be_opened_is_a_failure_not_the_end(scene: Path, tmp_
 
 
 def test_chips_are_grouped_by_the_tile_they_start_in(scene: Path, tmp_path: Path) -> None:
-    vrt, _ = build_vrt([str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 2)], tmp_path / "m.vrt")
+    vrt, _ = build_vrt(
+        [str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 2)], tmp_path / "m.vrt"
+    )
     ref = open_image(vrt)
     windows = plan_chips(ref.width, ref.height, chip_src=24, out_size=24, overlap=0.2, margin=4)
     groups = window_groups(ref, windows)
-    assert sorted((w.col_off, w.row_off) for g in groups for w in g) == sorted((w.col_off, w.row_off) for w in windows)
+    assert sorted((w.col_off, w.row_off) for g in groups for w in g) == sorted(
+        (w.col_off, w.row_off) for w in windows
+    )
     assert len(groups) == 4
     tiles = mosaic_tiles(str(vrt))
     for group, tile in zip(groups, tiles, strict=True):  # reading order: row by row
         for w in group:
             col, row = max(0, w.col_off), max(0, w.row_off)
-            assert tile.col_off <= col < tile.col_off + tile.width and tile.row_off <= row < tile.row_off + tile.height
+            assert (
+                tile.col_off <= col < tile.col_off + tile.width
+                and tile.row_off <= row < tile.row_off + tile.height
+            )
     assert window_groups(open_image(scene), windows) == [windows]  # a plain image: one group
 
 
 def test_rows_are_named_after_the_tile_their_centre_lies_in(scene: Path, tmp_path: Path) -> None:
-    vrt, _ = build_vrt([str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 2, overlap=5)], tmp_path / "m.vrt")
+    vrt, _ = build_vrt(
+        [str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 2, overlap=5)], tmp_path / "m.vrt"
+    )
     ref = open_image(vrt)
-    boxes = np.array([[0, 0, 10, 10], [36, 0, 46, 10], [30, 25, 40, 40], [80, 60, 90, 70]], np.float64)
+    boxes = np.array(
+        [[0, 0, 10, 10], [36, 0, 46, 10], [30, 25, 40, 40], [80, 60, 90, 70]], np.float64
+    )
     # centre x=41 lies in both top tiles (overlap): the later one's pixels are shown
     assert row_image_ids(ref, boxes) == ["m/tile_0_0", "m/tile_0_1", "m/tile_1_0", "m/tile_1_1"]
     assert row_image_ids(open_image(scene), boxes) == "scene"
@@ -106,7 +124,9 @@ def test_the_mosaic_is_named_after_its_folder(tmp_path: Path) -> None:
 
 def test_a_vrt_keeps_nodata_of_its_tiles(tmp_path: Path) -> None:
     a = write_geotiff(tmp_path / "a.tif", 20, 20, nodata=0, transform=utm_transform(0.5))
-    b = write_geotiff(tmp_path / "b.tif", 20, 20, nodata=0, transform=utm_transform(0.5, y0=5_757_980.0))
+    b = write_geotiff(
+        tmp_path / "b.tif", 20, 20, nodata=0, transform=utm_transform(0.5, y0=5_757_980.0)
+    )
     vrt, _ = build_vrt([str(a), str(b)], tmp_path / "m.vrt")
     with rasterio.open(vrt) as ds:
         assert ds.nodata == 0 and (ds.width, ds.height) == (20, 60)  # a 20 px hole between them
@@ -117,14 +137,18 @@ def test_the_pixel_limit_of_a_mosaic_is_each_tiles(scene: Path, tmp_path: Path) 
     from skyscan.errors import ImageTooLargeError
     from skyscan.io.reader import ReadOptions
 
-    vrt, _ = build_vrt([str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 2)], tmp_path / "m.vrt")
+    vrt, _ = build_vrt(
+        [str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 2)], tmp_path / "m.vrt"
+    )
     assert open_image(vrt, ReadOptions(max_pixels=45 * 35)).width == 90  # the mosaic is 4 x that
     with pytest.raises(ImageTooLargeError, match="a tile of 45 x 35"):
         open_image(vrt, ReadOptions(max_pixels=45 * 35 - 1))
 
 
 def test_a_vrt_with_paths_relative_to_it_names_its_tiles(scene: Path, tmp_path: Path) -> None:
-    vrt, _ = build_vrt([str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 1)], tmp_path / "m.vrt")
+    vrt, _ = build_vrt(
+        [str(p) for p in cut_tiles(scene, tmp_path / "tiles", 2, 1)], tmp_path / "m.vrt"
+    )
     # as gdalbuildvrt writes it: sources relative to the VRT
     text = vrt.read_text().replace('relativeToVRT="0">' + str(tmp_path) + "/", 'relativeToVRT="1">')
     assert text.count('relativeToVRT="1">tiles/') == 6

@@ -16,13 +16,20 @@ from skyscan.errors import InputError
 from skyscan.io.mosaic import MOSAIC_DIR, build_vrt
 from skyscan.io.reader import open_image
 from skyscan.pipeline import DetectOptions, plan_units
-from skyscan.plan import plan_run
+from skyscan.plan import ImagePlan, plan_run
 from skyscan.run import run_detect
 
 SEAM_X, SEAM_Y = 120, 90  # where a 2 x 2 cut of the 240 x 180 scene puts its seams
 # blobs on the vertical seam, the horizontal seam, their crossing, and away from both
-BLOBS = [(SEAM_X, 30.0, 0), (60.0, SEAM_Y, 1), (SEAM_X + 0.5, SEAM_Y - 0.5, 2), (40.0, 40.0, 0),
-         (200.0, 150.0, 1), (SEAM_X - 3.0, 150.0, 2), (180.0, SEAM_Y + 2.0, 0)]
+BLOBS = [
+    (SEAM_X, 30.0, 0),
+    (60.0, SEAM_Y, 1),
+    (SEAM_X + 0.5, SEAM_Y - 0.5, 2),
+    (40.0, 40.0, 0),
+    (200.0, 150.0, 1),
+    (SEAM_X - 3.0, 150.0, 2),
+    (180.0, SEAM_Y + 2.0, 0),
+]
 BOX = ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
 
 
@@ -50,11 +57,19 @@ def _rows(out: Path) -> pa.Table:
 def _assert_same_boxes(mosaic: pa.Table, scene: pa.Table) -> None:
     assert mosaic.num_rows == scene.num_rows
     for name in [*BOX, "score", "lon", "lat", "class_id"]:
-        np.testing.assert_allclose(mosaic.column(name).to_numpy(), scene.column(name).to_numpy(), rtol=0, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(
+            mosaic.column(name).to_numpy(),
+            scene.column(name).to_numpy(),
+            rtol=0,
+            atol=1e-9,
+            err_msg=name,
+        )
 
 
 @pytest.mark.parametrize("overlap", [0, 12])
-def test_a_mosaic_of_tiles_gives_the_scenes_detections(scene: Path, model: Path, tmp_path: Path, overlap: int) -> None:
+def test_a_mosaic_of_tiles_gives_the_scenes_detections(
+    scene: Path, model: Path, tmp_path: Path, overlap: int
+) -> None:
     tiles = tmp_path / "tiles"
     cut_tiles(scene, tiles, 2, 2, overlap=overlap)
     run_detect([str(scene)], tmp_path / "scene", _options(model), geojson=False)
@@ -70,13 +85,18 @@ def test_a_mosaic_of_tiles_gives_the_scenes_detections(scene: Path, model: Path,
     cy = (mosaic.column("px_ymin").to_numpy() + mosaic.column("px_ymax").to_numpy()) / 2
     col = np.where(cx >= SEAM_X - overlap, 1, 0)
     row = np.where(cy >= SEAM_Y - overlap, 1, 0)
-    assert mosaic.column("image_id").to_pylist() == [f"tiles/tile_{r}_{c}" for r, c in zip(row, col, strict=True)]
+    assert mosaic.column("image_id").to_pylist() == [
+        f"tiles/tile_{r}_{c}" for r, c in zip(row, col, strict=True)
+    ]
     ids = mosaic.column("detection_id").to_pylist()
     assert len(set(ids)) == len(ids)
 
 
 def test_a_vrt_input_is_a_mosaic_without_asking(scene: Path, model: Path, tmp_path: Path) -> None:
-    vrt, _ = build_vrt([str(p) for p in cut_tiles(scene, tmp_path / "tiles", 3, 2, overlap=4)], tmp_path / "city.vrt")
+    vrt, _ = build_vrt(
+        [str(p) for p in cut_tiles(scene, tmp_path / "tiles", 3, 2, overlap=4)],
+        tmp_path / "city.vrt",
+    )
     run_detect([str(scene)], tmp_path / "scene", _options(model), geojson=False)
     run_detect([str(vrt)], tmp_path / "out", _options(model), geojson=False)
     mosaic = _rows(tmp_path / "out")
@@ -101,12 +121,15 @@ def test_units_hold_the_chips_of_one_tile_and_plan_counts_the_scenes_chips(
         starts = {(max(0, w.col_off) >= SEAM_X, max(0, w.row_off) >= SEAM_Y) for w in u.windows}
         assert len(starts) == 1, u
     plans = list(plan_run([str(tiles)], options, mosaic=True))
-    assert [(p.chips, p.width, p.height) for p in plans] == [(sum(len(u.windows) for u in whole), 240, 180)]  # type: ignore[union-attr]
-    assert plans[0].path == "tiles (mosaic of 4 tiles)"  # type: ignore[union-attr]
-    assert plans[0].file_bytes == sum(p.stat().st_size for p in tiles.iterdir())  # type: ignore[union-attr]
+    assert len(plans) == 1 and isinstance(plan := plans[0], ImagePlan)
+    assert (plan.chips, plan.width, plan.height) == (sum(len(u.windows) for u in whole), 240, 180)
+    assert plan.path == "tiles (mosaic of 4 tiles)"
+    assert plan.file_bytes == sum(p.stat().st_size for p in tiles.iterdir())
 
 
-def test_tiles_of_two_crss_are_refused_before_any_detection(scene: Path, model: Path, tmp_path: Path) -> None:
+def test_tiles_of_two_crss_are_refused_before_any_detection(
+    scene: Path, model: Path, tmp_path: Path
+) -> None:
     tiles = tmp_path / "tiles"
     cut_tiles(scene, tiles, 2, 1)
     write_geotiff(tiles / "zurich.tif", 40, 40, crs="EPSG:2056")
@@ -116,11 +139,15 @@ def test_tiles_of_two_crss_are_refused_before_any_detection(scene: Path, model: 
     assert not out.exists()  # a run that could not start leaves nothing behind
 
 
-def test_an_interrupted_mosaic_run_resumes_to_the_same_rows(scene: Path, model: Path, tmp_path: Path) -> None:
+def test_an_interrupted_mosaic_run_resumes_to_the_same_rows(
+    scene: Path, model: Path, tmp_path: Path
+) -> None:
     tiles = tmp_path / "tiles"
     cut_tiles(scene, tiles, 2, 2, overlap=6)
     # a second input: a VRT of the scene's left half, a mosaic of its own
-    other, _ = build_vrt([str(p) for p in cut_tiles(scene, tmp_path / "left", 1, 2)], tmp_path / "left.vrt")
+    other, _ = build_vrt(
+        [str(p) for p in cut_tiles(scene, tmp_path / "left", 1, 2)], tmp_path / "left.vrt"
+    )
     inputs = [str(tiles), str(other)]
     run_detect(inputs, tmp_path / "full", _options(model), geojson=False, mosaic=True)
 
@@ -131,10 +158,13 @@ def test_an_interrupted_mosaic_run_resumes_to_the_same_rows(scene: Path, model: 
     with pytest.raises(KeyboardInterrupt):
         run_detect(inputs, out, _options(model), geojson=False, mosaic=True, progress=stop)
     assert not (out / "detections.parquet").exists() and (out / MOSAIC_DIR / "tiles.vrt").is_file()
-    with pytest.raises(InputError, match="different options"):  # not the same images without --mosaic
+    # without --mosaic the images are others: refused
+    with pytest.raises(InputError, match="different options"):
         run_detect(inputs, out, _options(model), geojson=False, resume=True)
     done: list[str] = []
-    run_detect(inputs, out, _options(model), geojson=False, mosaic=True, resume=True, progress=done.append)
+    run_detect(
+        inputs, out, _options(model), geojson=False, mosaic=True, resume=True, progress=done.append
+    )
     # (rows come in path order, and OUTDIR's mosaic sorts before or after the other VRT)
     resumed, full = (_rows(d).sort_by("detection_id") for d in (out, tmp_path / "full"))
     assert resumed.num_rows > len(BLOBS)  # both inputs' rows

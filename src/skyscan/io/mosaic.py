@@ -43,7 +43,8 @@ from skyscan.types import ChipWindow, ImageRef
 
 log = logging.getLogger(__name__)
 
-MOSAIC_DIR = "mosaics"  # OUTDIR/mosaics/NAME.vrt: the mosaics a run built (kept: image_path names them)
+# OUTDIR/mosaics/NAME.vrt: the mosaics a run built (kept: image_path names them)
+MOSAIC_DIR = "mosaics"
 GRID_TOLERANCE_PX = 0.01  # a tile's origin this close to a mosaic pixel corner is on the grid
 _SOURCE_TAGS = ("SimpleSource", "ComplexSource", "AveragedSource", "KernelFilteredSource")
 _HEADER_THREADS = 8  # tile headers are read side by side (remote tiles: one request each)
@@ -88,8 +89,15 @@ def _header(path: str) -> _Header:
     try:
         with rasterio.Env(**gdal_env(path)), rasterio.open(remote.gdal_path(path)) as ds:
             return _Header(
-                path, ds.width, ds.height, ds.crs, ds.transform, str(ds.dtypes[0]),
-                tuple(ds.colorinterp), None if ds.nodata is None else float(ds.nodata), ds.block_shapes[0],
+                path,
+                ds.width,
+                ds.height,
+                ds.crs,
+                ds.transform,
+                str(ds.dtypes[0]),
+                tuple(ds.colorinterp),
+                None if ds.nodata is None else float(ds.nodata),
+                ds.block_shapes[0],
             )
     except rasterio.errors.RasterioIOError as exc:
         raise ImageReadError(f"{remote.redact(path)}: cannot open as a mosaic tile: {exc}") from exc
@@ -98,6 +106,7 @@ def _header(path: str) -> _Header:
 def read_headers(paths: Sequence[str]) -> tuple[list[_Header], list[InputFailure]]:
     """The headers of ``paths`` (read side by side); a tile that cannot be opened is a
     ``read`` failure and is left out of the mosaic (a hole where it would be)."""
+
     def one(path: str) -> _Header | InputFailure:
         try:
             return _header(path)
@@ -106,7 +115,9 @@ def read_headers(paths: Sequence[str]) -> tuple[list[_Header], list[InputFailure
 
     with ThreadPoolExecutor(_HEADER_THREADS) as pool:
         found = list(pool.map(one, paths))
-    return [h for h in found if isinstance(h, _Header)], [f for f in found if isinstance(f, InputFailure)]
+    return [h for h in found if isinstance(h, _Header)], [
+        f for f in found if isinstance(f, InputFailure)
+    ]
 
 
 def _check_same(headers: Sequence[_Header]) -> None:
@@ -121,7 +132,9 @@ def _check_same(headers: Sequence[_Header]) -> None:
         elif t.b != 0 or t.d != 0:
             what = "is rotated (a mosaic needs north-up tiles)"
         elif h.crs != first.crs:
-            what = f"has CRS {h.crs.to_string()}, not {first.crs.to_string() if first.crs else None}"
+            what = (
+                f"has CRS {h.crs.to_string()}, not {first.crs.to_string() if first.crs else None}"
+            )
         elif not (math.isclose(t.a, a, rel_tol=1e-6) and math.isclose(t.e, e, rel_tol=1e-6)):
             what = f"has pixels of {t.a:g} x {-t.e:g}, not {a:g} x {-e:g}"
         elif len(h.colorinterp) != len(first.colorinterp) or h.dtype != first.dtype:
@@ -177,15 +190,33 @@ def vrt_xml(headers: Sequence[_Header]) -> str:
             ET.SubElement(node, "NoDataValue").text = repr(first.nodata)
         ET.SubElement(node, "ColorInterp").text = interp.name.capitalize()
         for h, (col, row) in zip(headers, offsets, strict=True):
-            source = ET.SubElement(node, "ComplexSource" if h.nodata is not None else "SimpleSource")
-            ET.SubElement(source, "SourceFilename", relativeToVRT="0").text = remote.gdal_path(h.path)
+            source = ET.SubElement(
+                node, "ComplexSource" if h.nodata is not None else "SimpleSource"
+            )
+            ET.SubElement(source, "SourceFilename", relativeToVRT="0").text = remote.gdal_path(
+                h.path
+            )
             ET.SubElement(source, "SourceBand").text = str(band)
             ET.SubElement(
-                source, "SourceProperties", RasterXSize=str(h.width), RasterYSize=str(h.height),
-                DataType=gdal_type, BlockXSize=str(h.block[1]), BlockYSize=str(h.block[0]),
+                source,
+                "SourceProperties",
+                RasterXSize=str(h.width),
+                RasterYSize=str(h.height),
+                DataType=gdal_type,
+                BlockXSize=str(h.block[1]),
+                BlockYSize=str(h.block[0]),
             )
-            ET.SubElement(source, "SrcRect", xOff="0", yOff="0", xSize=str(h.width), ySize=str(h.height))
-            ET.SubElement(source, "DstRect", xOff=str(col), yOff=str(row), xSize=str(h.width), ySize=str(h.height))
+            ET.SubElement(
+                source, "SrcRect", xOff="0", yOff="0", xSize=str(h.width), ySize=str(h.height)
+            )
+            ET.SubElement(
+                source,
+                "DstRect",
+                xOff=str(col),
+                yOff=str(row),
+                xSize=str(h.width),
+                ySize=str(h.height),
+            )
             if h.nodata is not None:
                 ET.SubElement(source, "NODATA").text = repr(h.nodata)
     ET.indent(root)
@@ -193,8 +224,14 @@ def vrt_xml(headers: Sequence[_Header]) -> str:
 
 
 _GDAL_TYPES = {
-    "uint8": "Byte", "int8": "Int8", "uint16": "UInt16", "int16": "Int16", "uint32": "UInt32",
-    "int32": "Int32", "float32": "Float32", "float64": "Float64",
+    "uint8": "Byte",
+    "int8": "Int8",
+    "uint16": "UInt16",
+    "int16": "Int16",
+    "uint32": "UInt32",
+    "int32": "Int32",
+    "float32": "Float32",
+    "float64": "Float64",
 }
 
 
@@ -207,7 +244,8 @@ def build_vrt(paths: Sequence[str], dest: str | Path) -> tuple[Path, list[InputF
     dest = Path(dest)
     text = vrt_xml(headers)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if not dest.is_file() or dest.read_text(encoding="utf-8") != text:  # a resumed run keeps its file
+    # a resumed run keeps its file
+    if not dest.is_file() or dest.read_text(encoding="utf-8") != text:
         tmp = dest.with_name(f".{dest.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, dest)
@@ -259,11 +297,14 @@ def mosaic_tiles(path: str) -> tuple[Tile, ...]:
 
 @functools.lru_cache(maxsize=64)
 def _tiles(path: str, _mtime_ns: int, _size: int) -> tuple[Tile, ...]:
-    try:  # safely (no entities, no external references), and no size limit: VRTs of many tiles are big
-        root = DET.parse(path, forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+    # safely (no entities, no external references), and no size limit: VRTs of many tiles are big
+    try:
+        root = DET.parse(
+            path, forbid_dtd=False, forbid_entities=True, forbid_external=True
+        ).getroot()
     except (defusedxml.DefusedXmlException, ET.ParseError, ValueError) as exc:
         raise ImageReadError(f"{path}: unreadable VRT ({type(exc).__name__}: {exc})") from exc
-    band = root.find("VRTRasterBand")
+    band = root.find("VRTRasterBand") if root is not None else None
     if band is None:
         return ()
     found: list[tuple[str, int, int, int, int]] = []
@@ -291,7 +332,12 @@ def tile_index(tiles: Sequence[Tile], x: npt.ArrayLike, y: npt.ArrayLike) -> npt
     xs, ys = np.asarray(x, np.float64), np.asarray(y, np.float64)
     out = np.full(xs.shape, -1, np.intp)
     for k, t in enumerate(tiles):
-        inside = (xs >= t.col_off) & (xs < t.col_off + t.width) & (ys >= t.row_off) & (ys < t.row_off + t.height)
+        inside = (
+            (xs >= t.col_off)
+            & (xs < t.col_off + t.width)
+            & (ys >= t.row_off)
+            & (ys < t.row_off + t.height)
+        )
         out[inside] = k
     return out
 
