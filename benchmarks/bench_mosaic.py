@@ -32,11 +32,12 @@ BOX = ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
 
 def detect(inputs: list[str], out: Path, **kw: Any) -> tuple[np.ndarray, list[str], float]:
     """Boxes (n, 4), image ids and the wall time of one run."""
+    from skyscan.options import RunSettings
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect
 
     t0 = time.perf_counter()
-    run_detect(inputs, out, DetectOptions(), geojson=False, **kw)
+    run_detect(inputs, out, DetectOptions(), RunSettings(geojson=False, **kw))
     rows = pq.read_table(out / "detections.parquet")
     boxes = np.stack([rows.column(c).to_numpy() for c in BOX], axis=1).reshape(-1, 4)
     return boxes, rows.column("image_id").to_pylist(), time.perf_counter() - t0

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rasters import cut_tiles
+from skyscan.options import RunSettings
 from skyscan.pipeline import DetectOptions
 from skyscan.run import run_detect
 
@@ -26,9 +27,12 @@ def test_a_mosaic_cut_from_a_scene_finds_the_scenes_vehicles(
     if not scene.is_file():
         pytest.skip(f"{scene} not found")
     cut_tiles(scene, tmp_path / "tiles", 2, 2, overlap=overlap)
-    run_detect([str(scene)], tmp_path / "scene", DetectOptions(), geojson=False)
+    run_detect([str(scene)], tmp_path / "scene", DetectOptions(), RunSettings(geojson=False))
     run_detect(
-        [str(tmp_path / "tiles")], tmp_path / "mosaic", DetectOptions(), geojson=False, mosaic=True
+        [str(tmp_path / "tiles")],
+        tmp_path / "mosaic",
+        DetectOptions(),
+        RunSettings(geojson=False, mosaic=True),
     )
     whole = pq.read_table(tmp_path / "scene" / "detections.parquet")
     mosaic = pq.read_table(tmp_path / "mosaic" / "detections.parquet")

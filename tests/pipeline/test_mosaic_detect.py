@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 from skyscan.errors import InputError
 from skyscan.io.mosaic import MOSAIC_DIR, build_vrt
 from skyscan.io.reader import open_image
+from skyscan.options import RunSettings
 from skyscan.pipeline import DetectOptions, plan_units
 from skyscan.plan import ImagePlan, plan_run
 from skyscan.run import run_detect
@@ -30,6 +32,7 @@ BLOBS = [
     (SEAM_X - 3.0, 150.0, 2),
     (180.0, SEAM_Y + 2.0, 0),
 ]
+MOSAIC = RunSettings(geojson=False, mosaic=True)  # a mosaic run, no GeoJSON
 BOX = ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
 
 
@@ -72,8 +75,8 @@ def test_a_mosaic_of_tiles_gives_the_scenes_detections(
 ) -> None:
     tiles = tmp_path / "tiles"
     cut_tiles(scene, tiles, 2, 2, overlap=overlap)
-    run_detect([str(scene)], tmp_path / "scene", _options(model), geojson=False)
-    result = run_detect([str(tiles)], tmp_path / "out", _options(model), geojson=False, mosaic=True)
+    run_detect([str(scene)], tmp_path / "scene", _options(model), RunSettings(geojson=False))
+    result = run_detect([str(tiles)], tmp_path / "out", _options(model), MOSAIC)
     whole, mosaic = _rows(tmp_path / "scene"), _rows(tmp_path / "out")
     assert whole.num_rows == len(BLOBS)  # every blob once, seams included
     _assert_same_boxes(mosaic, whole)
@@ -97,8 +100,8 @@ def test_a_vrt_input_is_a_mosaic_without_asking(scene: Path, model: Path, tmp_pa
         [str(p) for p in cut_tiles(scene, tmp_path / "tiles", 3, 2, overlap=4)],
         tmp_path / "city.vrt",
     )
-    run_detect([str(scene)], tmp_path / "scene", _options(model), geojson=False)
-    run_detect([str(vrt)], tmp_path / "out", _options(model), geojson=False)
+    run_detect([str(scene)], tmp_path / "scene", _options(model), RunSettings(geojson=False))
+    run_detect([str(vrt)], tmp_path / "out", _options(model), RunSettings(geojson=False))
     mosaic = _rows(tmp_path / "out")
     _assert_same_boxes(mosaic, _rows(tmp_path / "scene"))
     assert all(i.startswith("city/tile_") for i in mosaic.column("image_id").to_pylist())
@@ -127,6 +130,29 @@ def test_units_hold_the_chips_of_one_tile_and_plan_counts_the_scenes_chips(
     assert plan.file_bytes == sum(p.stat().st_size for p in tiles.iterdir())
 
 
+def test_detect_and_plan_take_mosaic_from_its_declaration(
+    scene: Path, model: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from skyscan.cli import LazyGroup
+
+    tiles = tmp_path / "tiles"
+    cut_tiles(scene, tiles, 2, 2)
+    run_detect([str(scene)], tmp_path / "scene", _options(model), RunSettings(geojson=False))
+    detect, plan = (LazyGroup._load(name) for name in ("detect", "plan"))
+    assert detect is not None and plan is not None
+    out = tmp_path / "out"
+    args = [str(tiles), "--model", str(model), "--mosaic"]
+    result = CliRunner().invoke(detect, [*args, "-o", str(out), "--no-geojson"])
+    assert result.exit_code == 0, result.output
+    assert (out / MOSAIC_DIR / "tiles.vrt").is_file()
+    _assert_same_boxes(_rows(out), _rows(tmp_path / "scene"))
+    result = CliRunner().invoke(plan, [*args, "--json", "--rate", "1", "--no-bytes"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[0])["path"] == "tiles (mosaic of 4 tiles)"
+
+
 def test_tiles_of_two_crss_are_refused_before_any_detection(
     scene: Path, model: Path, tmp_path: Path
 ) -> None:
@@ -135,7 +161,7 @@ def test_tiles_of_two_crss_are_refused_before_any_detection(
     write_geotiff(tiles / "zurich.tif", 40, 40, crs="EPSG:2056")
     out = tmp_path / "out"
     with pytest.raises(InputError, match=r"zurich\.tif.*has CRS EPSG:2056"):
-        run_detect([str(tiles)], out, _options(model), mosaic=True)
+        run_detect([str(tiles)], out, _options(model), RunSettings(mosaic=True))
     assert not out.exists()  # a run that could not start leaves nothing behind
 
 
@@ -149,21 +175,25 @@ def test_an_interrupted_mosaic_run_resumes_to_the_same_rows(
         [str(p) for p in cut_tiles(scene, tmp_path / "left", 1, 2)], tmp_path / "left.vrt"
     )
     inputs = [str(tiles), str(other)]
-    run_detect(inputs, tmp_path / "full", _options(model), geojson=False, mosaic=True)
+    run_detect(inputs, tmp_path / "full", _options(model), MOSAIC)
 
     def stop(_: str) -> None:
         raise KeyboardInterrupt  # the run dies once its first image is written
 
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        run_detect(inputs, out, _options(model), geojson=False, mosaic=True, progress=stop)
+        run_detect(inputs, out, _options(model), MOSAIC, progress=stop)
     assert not (out / "detections.parquet").exists() and (out / MOSAIC_DIR / "tiles.vrt").is_file()
     # without --mosaic the images are others: refused
     with pytest.raises(InputError, match="different options"):
-        run_detect(inputs, out, _options(model), geojson=False, resume=True)
+        run_detect(inputs, out, _options(model), RunSettings(geojson=False, resume=True))
     done: list[str] = []
     run_detect(
-        inputs, out, _options(model), geojson=False, mosaic=True, resume=True, progress=done.append
+        inputs,
+        out,
+        _options(model),
+        RunSettings(geojson=False, mosaic=True, resume=True),
+        progress=done.append,
     )
     # (rows come in path order, and OUTDIR's mosaic sorts before or after the other VRT)
     resumed, full = (_rows(d).sort_by("detection_id") for d in (out, tmp_path / "full"))

@@ -12,6 +12,7 @@ from spark_helpers import assert_same_detections, blob_options
 
 from rasters import cut_tiles, utm_transform, write_geotiff
 from skyscan.detectors.synthetic import draw_blobs
+from skyscan.options import RunSettings
 
 pytestmark = pytest.mark.spark
 
@@ -34,15 +35,14 @@ def test_a_mosaic_gives_the_local_engines_rows(
     tiles = tmp_path / "tiles"
     cut_tiles(scene, tiles, 3, 2, overlap=8)
     options = blob_options(blob_model, chips_per_unit=4)
-    local = run_detect([str(tiles)], tmp_path / "local", options, geojson=False, mosaic=True)
+    local = run_detect(
+        [str(tiles)], tmp_path / "local", options, RunSettings(geojson=False, mosaic=True)
+    )
     spark = run_detect(
         [str(tiles)],
         tmp_path / "spark",
         options,
-        engine="spark",
-        master="local[2]",
-        geojson=False,
-        mosaic=True,
+        RunSettings(engine="spark", master="local[2]", geojson=False, mosaic=True),
     )
     a, b = (
         pq.read_table(tmp_path / "spark" / "detections.parquet"),
