@@ -195,3 +195,30 @@ def write_rgba_geotiff(path: str | Path, width: int = 32, height: int = 32) -> P
     data[3, :, : width // 2] = 0
     path = write_geotiff(path, width, height, count=4, data=data, photometric="RGB", alpha="YES")
     return path
+
+
+def cut_tiles(source: str | Path, folder: str | Path, nx: int, ny: int, overlap: int = 0) -> list[Path]:
+    """Cut ``source`` into an ``nx`` x ``ny`` grid of GeoTIFF tiles (lossless, each reaching
+    ``overlap`` pixels into its neighbours, as many tile grids do); return their paths."""
+    from rasterio.windows import Window
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with rasterio.open(source) as ds:
+        xs = [round(i * ds.width / nx) for i in range(nx + 1)]
+        ys = [round(j * ds.height / ny) for j in range(ny + 1)]
+        for j in range(ny):
+            for i in range(nx):
+                c0, c1 = max(0, xs[i] - overlap), min(ds.width, xs[i + 1] + overlap)
+                r0, r1 = max(0, ys[j] - overlap), min(ds.height, ys[j + 1] + overlap)
+                window = Window(c0, r0, c1 - c0, r1 - r0)
+                path = folder / f"tile_{j}_{i}.tif"
+                with rasterio.open(
+                    path, "w", driver="GTiff", width=c1 - c0, height=r1 - r0, count=ds.count,
+                    dtype=ds.dtypes[0], crs=ds.crs, transform=ds.transform @ Affine.translation(c0, r0),
+                    nodata=ds.nodata, compress="deflate",
+                ) as dst:
+                    dst.write(ds.read(window=window))
+                paths.append(path)
+    return paths

@@ -43,7 +43,7 @@ def cli_defaults(cmd: click.Command) -> dict[str, Any]:
         ("detect", DECLARED, {"outdir", "make_map"}),
         ("evaluate", DETECT_ONLY, {"labels", "fmt", "classes", "name_list", "iou", "overrides", "allow_unlabelled",
                                    "ignore_regions", "angles", "output", "plot", "record_key", "overwrite"}),
-        ("plan", {**DETECT_ONLY, "recursive": True}, {"rate", "no_bytes", "as_json"}),
+        ("plan", {**DETECT_ONLY, "recursive": True, "mosaic": False}, {"rate", "no_bytes", "as_json"}),
         ("render", DETECT_ONLY, {"outdir", "scale"}),
     ],
 )

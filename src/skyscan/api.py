@@ -41,6 +41,7 @@ def detect(
     engine: str = "local",
     master: str | None = None,
     recursive: bool = True,
+    mosaic: bool = False,
     sample_ratio: float | None = None,
     seed: int = 0,
     overwrite: bool = False,
@@ -55,7 +56,8 @@ def detect(
     the options of ``skyscan detect`` (see :class:`skyscan.options.DetectSettings` and
     :class:`skyscan.options.RunSettings`): e.g. ``class_aware_merge`` keeps overlapping
     boxes of different classes apart, ``strict_range`` refuses images outside the model's
-    validated range, ``aoi`` is a vector file or WKT. Rows of images without
+    validated range, ``aoi`` is a vector file or WKT, ``mosaic`` detects the images as one
+    seamless mosaic (its VRT is kept in ``outdir`` only). Rows of images without
     georeferencing have no geometry (``georeferenced`` is false). Inputs that failed are in
     ``result.attrs["errors"]`` (a list of dicts), the run's manifest in
     ``result.attrs["run"]``.

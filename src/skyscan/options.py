@@ -165,6 +165,10 @@ class RunSettings(_Declared):
     engine: str = _option("local", "Where the run computes: this process, or Spark.", choices=("local", "spark"))
     master: str | None = _option(None, "Spark master URL (local[*], spark://HOST:PORT, ...); spark engine only.")
     recursive: bool = _option(True, "Descend into directories.")
+    mosaic: bool = _option(
+        False, "Detect the images (adjacent tiles of one CRS and GSD) as one seamless mosaic, written to "
+        "OUTDIR/mosaics/NAME.vrt: chips span tile borders, a vehicle on a seam is found once. A .vrt input is a "
+        "mosaic without it.")
     sample_ratio: float | None = _option(None, "Process a deterministic sample of the inputs (0-1].",
                                          low=0.0, high=1.0, low_open=True)
     seed: int = _option(0, "Seed of the sample.")

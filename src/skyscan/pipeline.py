@@ -12,7 +12,6 @@ functions; they never re-implement them.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from skyscan.detectors import Detector, DetectorRecipe, ModelCard, StagedDetecto
 from skyscan.detectors.merge import merge_detections, touches_interior_edge
 from skyscan.errors import InputError
 from skyscan.geo.aoi import AreaOfInterest, inside, touching
+from skyscan.io.mosaic import row_image_ids, window_groups
 from skyscan.io.reader import ImageReader, ReadOptions
 from skyscan.io.remote import display_path
 from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
@@ -191,11 +191,10 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
         windows = [w for w, k in zip(windows, keep, strict=True) if k]
         if not windows:
             return []  # the image misses the area: nothing to read
-    n = max(1, math.ceil(len(windows) / options.chips_per_unit))
+    # a mosaic's chips go to units by the tile they start in (one group otherwise)
     step = options.chips_per_unit
-    return [
-        WorkUnit(ref, tuple(windows[i * step : (i + 1) * step]), i, n) for i in range(n)
-    ]
+    chunks = [group[i : i + step] for group in window_groups(ref, windows) for i in range(0, len(group), step)]
+    return [WorkUnit(ref, tuple(chunk), i, len(chunks)) for i, chunk in enumerate(chunks)]
 
 
 def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -392,14 +391,15 @@ def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard
     (``kept``: numpy columns of ``RAW_SCHEMA``)."""
     n = len(kept["score"])
     boxes = _boxes(kept)
+    image_ids = row_image_ids(ref, boxes)  # a mosaic's rows name the tile they lie in
     class_id = kept["class_id"].astype(np.int32)
     names = np.array(card.class_names, dtype=object)
     xview = [card.classes[i].xview_type_id or XVIEW_TYPE_IDS.get(card.classes[i].name) for i in range(len(card.classes))]
     cols: dict[str, object] = {
         "run_id": run_id,
-        "image_id": ref.image_id,
+        "image_id": image_ids,
         "image_path": display_path(ref.path),  # no query string or credentials in outputs
-        "detection_id": [f"{ref.image_id}:{i:06d}" for i in range(n)],
+        "detection_id": [f"{image_ids if isinstance(image_ids, str) else image_ids[i]}:{i:06d}" for i in range(n)],
         "class_name": names[class_id].tolist(),
         "class_id": class_id,
         "xview_type_id": [xview[i] for i in class_id],

@@ -13,10 +13,11 @@ the local engine's lanes run it), so it is a lower bound on the run's time.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 from skyscan.detectors import ModelCard, get_detector, recipe_card
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.io import remote
+from skyscan.io.mosaic import mosaic_inputs, mosaic_tiles, tiles_bytes
 from skyscan.io.reader import gdal_env, open_image
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
 from skyscan.pipeline import DetectOptions, plan_units
@@ -91,6 +93,9 @@ class PlanTotals:
 
 def file_bytes(path: str) -> int | None:
     """The size of a local or remote file (remote: from GDAL's open of it, no download)."""
+    in_tiles = tiles_bytes(path)  # a mosaic: its tiles, not the small VRT
+    if in_tiles is not None:
+        return in_tiles
     if not remote.is_remote(path):
         try:
             return os.path.getsize(path)
@@ -141,19 +146,30 @@ def plan_image(ref: ImageRef, card: ModelCard, options: DetectOptions, *, with_b
 
 def plan_run(
     inputs: Sequence[str | Path], options: DetectOptions, *, recursive: bool = True,
-    sample_ratio: float | None = None, seed: int = 0, with_bytes: bool = True,
+    sample_ratio: float | None = None, seed: int = 0, with_bytes: bool = True, mosaic: bool = False,
 ) -> Iterator[ImagePlan | InputFailure]:
-    """The plan of every input, one at a time, in input order (failures included)."""
+    """The plan of every input, one at a time, in input order (failures included).
+
+    With ``mosaic`` the images that are not VRTs are planned as one mosaic, as
+    ``skyscan detect --mosaic`` runs them (its VRT lives in a temporary folder meanwhile)."""
     card = recipe_card(options.recipe)
     paths, failures = expand_inputs(inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed)
-    yield from failures
-    ids = unique_image_ids(paths)
-    for path in paths:
-        try:
-            ref = open_image(path, options.read, image_id=ids[path])
-            yield plan_image(ref, card, options, with_bytes=with_bytes)
-        except IMAGE_ERRORS as exc:
-            yield InputFailure(path, "read", exc)
+    with tempfile.TemporaryDirectory(prefix="skyscan-plan-") as tmp:
+        if mosaic:
+            paths, tile_failures = mosaic_inputs(paths, inputs, tmp)
+            failures = [*failures, *tile_failures]
+        yield from failures
+        ids = unique_image_ids(paths)
+        for path in paths:
+            try:
+                ref = open_image(path, options.read, image_id=ids[path])
+                plan = plan_image(ref, card, options, with_bytes=with_bytes)
+            except IMAGE_ERRORS as exc:
+                yield InputFailure(path, "read", exc)
+                continue
+            if path.startswith(tmp):  # name the mosaic, not its temporary file
+                plan = replace(plan, path=f"{ref.image_id} (mosaic of {len(mosaic_tiles(path))} tiles)")
+            yield plan
 
 
 def measure_rate(options: DetectOptions, seconds: float = 1.5) -> float:

@@ -28,6 +28,7 @@ from typing import Any
 import pyarrow as pa
 
 from skyscan.errors import InputError, OutputExistsError
+from skyscan.io.mosaic import MOSAIC_DIR, mosaic_inputs
 from skyscan.io.remote import display_path
 from skyscan.io.sources import expand_inputs, unique_image_ids
 from skyscan.io.writers import write_geojson, write_geoparquet, write_json, write_parquet
@@ -82,6 +83,7 @@ def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> dict[str, 
         for name in OUTPUT_FILES:
             (outdir / name).unlink(missing_ok=True)
         shutil.rmtree(outdir / PARTS_DIR, ignore_errors=True)
+        shutil.rmtree(outdir / MOSAIC_DIR, ignore_errors=True)
     if existing:
         remove_temp_files(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -104,8 +106,9 @@ def _undo_start(outdir: Path, created: bool, *, own_state: bool) -> None:
     ``_parts/state.json`` of its own (``own_state``) that would refuse the corrected
     command, and no folder it created. An earlier run's state stays."""
     parts = outdir / PARTS_DIR
-    if own_state and parts.is_dir() and all(p.name == STATE_FILE for p in parts.iterdir()):
+    if own_state and (not parts.is_dir() or all(p.name == STATE_FILE for p in parts.iterdir())):
         shutil.rmtree(parts, ignore_errors=True)
+        shutil.rmtree(outdir / MOSAIC_DIR, ignore_errors=True)  # built for this run only
     if created and outdir.is_dir() and all(p.name == LOCK_FILE for p in outdir.iterdir()):
         (outdir / LOCK_FILE).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
@@ -137,7 +140,9 @@ def run_detect(
     OUTDIR; ``progress`` is called with each finished image's path, ``on_paths`` once with
     the number of images. Options are checked against the model's card before OUTDIR is touched; OUTDIR is
     locked for the run (a second run on it raises :class:`OutputLockedError`); a run that
-    fails before its first image leaves OUTDIR as it found it.
+    fails before its first image leaves OUTDIR as it found it. With ``run.mosaic`` the images
+    that are not VRTs are detected as one mosaic (:mod:`skyscan.io.mosaic`), written to
+    ``OUTDIR/mosaics/NAME.vrt``; a ``.vrt`` input is a mosaic with or without it.
     """
     options = options or DetectOptions()
     run = run or RunSettings()
@@ -173,6 +178,8 @@ def _run_locked(
     """The run itself, in a prepared OUTDIR whose lock this process holds."""
     digest = _options_digest(options)
     engine = run.engine
+    if run.mosaic:  # other images to detect: a resume must not mix the two
+        digest = hashlib.sha256(f"{digest}:mosaic".encode()).hexdigest()[:16]
     if run.resume and state is None and (outdir / "run.json").is_file():
         return _finished_run(outdir, inputs, digest)
     paths, failures = expand_inputs(inputs, recursive=run.recursive, sample_ratio=run.sample_ratio, seed=run.seed)
@@ -189,6 +196,9 @@ def _run_locked(
         logger.info("resuming run %s in %s", run_id, outdir)
     else:
         run_id = uuid.uuid4().hex[:12]
+    if run.mosaic:
+        paths, tile_failures = mosaic_inputs(paths, inputs, outdir / MOSAIC_DIR)
+        failures = [*failures, *tile_failures]
     save_state(outdir, {"run_id": run_id, "options_digest": digest, "engine": engine})
     logger.info(
         "run %s: %s from %s (%d matched nothing), engine %s",

@@ -28,12 +28,12 @@ def _size(n: float) -> str:
 @click.command("plan")
 @click.argument("inputs", nargs=-1, required=True)
 @settings_options(DetectSettings)
-@settings_options(RunSettings, only=("recursive",))
+@settings_options(RunSettings, only=("recursive", "mosaic"))
 @click.option("--rate", type=FiniteFloat(0, min_open=True), default=None, help="Model megapixels per second to estimate the time with [default: measured here, the model alone on in-memory chips].")
 @click.option("--no-bytes", is_flag=True, help="Skip the file sizes and touched-tile bytes (one request less per remote image).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines), then the totals.")
-def plan_command(inputs: tuple[str, ...], recursive: bool, rate: float | None, no_bytes: bool, as_json: bool,
-                 **values: Any) -> None:
+def plan_command(inputs: tuple[str, ...], recursive: bool, mosaic: bool, rate: float | None, no_bytes: bool,
+                 as_json: bool, **values: Any) -> None:
     """List what `skyscan detect INPUTS` would read, without reading pixels.
 
     Per image: size, chips, megapixels, bytes; then the totals and the time at a
@@ -48,7 +48,8 @@ def plan_command(inputs: tuple[str, ...], recursive: bool, rate: float | None, n
         raise click.UsageError(str(exc)) from exc
     totals = PlanTotals()
     try:
-        for item in plan_run(list(inputs), options, recursive=recursive, with_bytes=not no_bytes):
+        for item in plan_run(list(inputs), options, recursive=recursive, with_bytes=not no_bytes,
+                              mosaic=mosaic):
             totals.add(item)
             if isinstance(item, InputFailure):
                 from skyscan.io.remote import display_path, redact

@@ -57,7 +57,7 @@ from skyscan.errors import (
     SkyscanError,
     ignore_missing_georef_warning,
 )
-from skyscan.io import georef, metadata, remote, sidecar
+from skyscan.io import georef, metadata, mosaic, remote, sidecar
 from skyscan.io.prefetch import TilePrefetcher
 from skyscan.io.sidecar import XmlMapping
 from skyscan.types import AffineTuple, ChipWindow, ImageRef
@@ -423,9 +423,12 @@ def open_image(
     ds = _open_dataset(path)
     with ds:
         width, height, count = int(ds.width), int(ds.height), int(ds.count)
-        if width * height > options.max_pixels:
+        # a mosaic is read in windows of its tiles: the limit is each tile's
+        tile = mosaic.largest_tile(path)
+        w, h = tile or (width, height)
+        if w * h > options.max_pixels:
             raise ImageTooLargeError(
-                f"{path}: {width} x {height} = {width * height} pixels exceeds the limit of "
+                f"{path}: {'a tile of ' if tile else ''}{w} x {h} = {w * h} pixels exceeds the limit of "
                 f"{options.max_pixels} (ReadOptions.max_pixels)"
             )
         if remote.is_remote(path):
