@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from skyscan.io.reader import gdal_env, open_image
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
 from skyscan.pipeline import DetectOptions, plan_units
 from skyscan.types import ImageRef
+
+if TYPE_CHECKING:
+    from skyscan.io.stac import StacQuery
 
 
 @dataclass(frozen=True)
@@ -147,19 +150,31 @@ def plan_image(ref: ImageRef, card: ModelCard, options: DetectOptions, *, with_b
 def plan_run(
     inputs: Sequence[str | Path], options: DetectOptions, *, recursive: bool = True,
     sample_ratio: float | None = None, seed: int = 0, with_bytes: bool = True, mosaic: bool = False,
+    stac: Sequence[StacQuery] = (),
 ) -> Iterator[ImagePlan | InputFailure]:
     """The plan of every input, one at a time, in input order (failures included).
 
     With ``mosaic`` the images that are not VRTs are planned as one mosaic, as
-    ``skyscan detect --mosaic`` runs them (its VRT lives in a temporary folder meanwhile)."""
+    ``skyscan detect --mosaic`` runs them (its VRT lives in a temporary folder meanwhile).
+    ``stac``: STAC queries whose items are planned too (items that miss the area of
+    interest are left out unopened, as a run leaves them)."""
     card = recipe_card(options.recipe)
+    if stac:
+        from skyscan.io.stac import refuse_mosaic
+
+        refuse_mosaic(mosaic)
     paths, failures = expand_inputs(inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed)
     with tempfile.TemporaryDirectory(prefix="skyscan-plan-") as tmp:
         if mosaic:
             paths, tile_failures = mosaic_inputs(paths, inputs, tmp)
             failures = [*failures, *tile_failures]
-        yield from failures
         ids = unique_image_ids(paths)
+        if stac:
+            from skyscan.io.stac import gather
+
+            got = gather(paths, failures, ids, stac, options.aoi, sample_ratio=sample_ratio, seed=seed)
+            paths, failures, ids = got.paths, got.failures, got.image_ids
+        yield from failures
         for path in paths:
             try:
                 ref = open_image(path, options.read, image_id=ids[path])

@@ -23,23 +23,26 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from skyscan.errors import InputError, OutputExistsError
 from skyscan.io.mosaic import MOSAIC_DIR, mosaic_inputs
 from skyscan.io.remote import display_path
-from skyscan.io.sources import expand_inputs, unique_image_ids
+from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
 from skyscan.io.writers import write_geojson, write_geoparquet, write_json, write_parquet
 from skyscan.options import RunSettings
 from skyscan.pipeline import DetectOptions
 from skyscan.run_lock import LOCK_FILE, output_lock
 from skyscan.run_state import PARTS_DIR, STATE_FILE, PartStore, error_table, load_state, save_state
 
+if TYPE_CHECKING:
+    from skyscan.io.stac import StacQuery
+
 logger = logging.getLogger(__name__)
 
-OUTPUT_FILES = ("detections.parquet", "detections.geojson", "errors.parquet", "run.json", "map.html")
+OUTPUT_FILES = ("detections.parquet", "detections.geojson", "errors.parquet", "run.json", "map.html", "stac_items.parquet")
 
 # Exit codes of `skyscan detect` (documented in the README).
 EXIT_OK = 0
@@ -132,6 +135,7 @@ def run_detect(
     *,
     progress: Callable[[str], None] | None = None,
     on_paths: Callable[[int], None] | None = None,
+    stac: Sequence[StacQuery] = (),
 ) -> RunResult:
     """Run detection over ``inputs`` and write every output to ``outdir``.
 
@@ -143,9 +147,15 @@ def run_detect(
     fails before its first image leaves OUTDIR as it found it. With ``run.mosaic`` the images
     that are not VRTs are detected as one mosaic (:mod:`skyscan.io.mosaic`), written to
     ``OUTDIR/mosaics/NAME.vrt``; a ``.vrt`` input is a mosaic with or without it.
+    ``stac``: STAC queries whose items are read too (:mod:`skyscan.io.stac`; not with
+    ``run.mosaic``).
     """
     options = options or DetectOptions()
     run = run or RunSettings()
+    if stac:
+        from skyscan.io.stac import refuse_mosaic
+
+        refuse_mosaic(run.mosaic)
     from skyscan.detectors import recipe_card
 
     options.check_against(recipe_card(options.recipe))
@@ -157,7 +167,7 @@ def run_detect(
             state = prepare_outdir(outdir, overwrite=run.overwrite, resume=run.resume)
             fresh = state is None
             return _run_locked(inputs, outdir, options, state, run, progress=progress, on_paths=on_paths,
-                               started=started, run_t0=run_t0)
+                               started=started, run_t0=run_t0, stac=stac)
         except BaseException:
             _undo_start(outdir, created, own_state=fresh)
             raise
@@ -174,9 +184,14 @@ def _run_locked(
     on_paths: Callable[[int], None] | None,
     started: float,
     run_t0: float,
+    stac: Sequence[StacQuery] = (),
 ) -> RunResult:
     """The run itself, in a prepared OUTDIR whose lock this process holds."""
     digest = _options_digest(options)
+    if stac:
+        from skyscan.io import stac as stac_io
+
+        digest = hashlib.sha256(f"{digest}{stac_io.digest(stac)}".encode()).hexdigest()[:16]
     engine = run.engine
     if run.mosaic:  # other images to detect: a resume must not mix the two
         digest = hashlib.sha256(f"{digest}:mosaic".encode()).hexdigest()[:16]
@@ -199,6 +214,11 @@ def _run_locked(
     if run.mosaic:
         paths, tile_failures = mosaic_inputs(paths, inputs, outdir / MOSAIC_DIR)
         failures = [*failures, *tile_failures]
+    image_ids = unique_image_ids(paths)
+    stac_record = None
+    if stac:
+        paths, failures, image_ids, options, stac_record = _with_stac(
+            stac, outdir, paths, failures, image_ids, options, run.sample_ratio, run.seed)
     save_state(outdir, {"run_id": run_id, "options_digest": digest, "engine": engine})
     logger.info(
         "run %s: %s from %s (%d matched nothing), engine %s",
@@ -212,13 +232,13 @@ def _run_locked(
     if engine == "local":
         from skyscan.engines.local import run_local
 
-        timings = run_local(paths, unique_image_ids(paths), options, store, run_id, progress)
+        timings = run_local(paths, image_ids, options, store, run_id, progress)
     else:
         from skyscan.engines.spark import run_detect as run_spark
 
         summary = run_spark(
             paths, options, outdir, master=run.master, run_id=run_id, store=store,
-            image_ids=unique_image_ids(paths), progress=progress,
+            image_ids=image_ids, progress=progress,
         )
         timings = {k: float(v) for k, v in summary.items() if k.endswith("_s")}
     timings["engine_total"] = time.perf_counter() - t0
@@ -251,6 +271,8 @@ def _run_locked(
     manifest["counts"]["images_skipped"] = len(skipped)
     manifest["skipped"] = skipped
     manifest["options_digest"] = digest  # what a later --resume compares with
+    if stac_record is not None:
+        manifest["stac"] = stac_record
     write_json(manifest, outdir / "run.json")
     # a finished run leaves only its documented outputs: the checkpoints have done their
     # job, unless some input failed for a passing reason and --resume can still try it
@@ -262,6 +284,28 @@ def _run_locked(
     )
     return RunResult(outdir, run_id, len(paths) + len(failures), n_ok, n_failed, detections.num_rows, manifest,
                      _failure_records(errors))
+
+
+def _with_stac(
+    stac: Sequence[StacQuery], outdir: Path, paths: list[str], failures: list[InputFailure],
+    image_ids: dict[str, str], options: DetectOptions, sample_ratio: float | None, seed: int,
+) -> tuple[list[str], list[InputFailure], dict[str, str], DetectOptions, dict[str, Any]]:
+    """Add the STAC items' images; their attributes go to OUTDIR/stac_items.parquet, read
+    as the run's metadata table (by the executors too)."""
+    from dataclasses import replace
+
+    from skyscan.io import stac as stac_io
+
+    if options.read.metadata_table is not None:
+        raise InputError("a metadata table cannot be combined with STAC inputs (their items' "
+                         "properties are the metadata: choose them with --stac-properties)")
+    got = stac_io.gather(paths, failures, image_ids, stac, options.aoi, sample_ratio=sample_ratio, seed=seed)
+    if got.attributes:
+        table = stac_io.write_table(got, outdir / stac_io.TABLE_NAME)
+        options = replace(options, read=replace(options.read, metadata_table=str(table.resolve())))
+    logger.info("STAC: %s, %d failed, %d outside the area or bbox (not opened)",
+                plural(len(got.stac.images), "item"), len(got.stac.failures), len(got.stac.skipped))
+    return got.paths, got.failures, got.image_ids, options, got.stac.record(stac)
 
 
 def plural(n: int, word: str) -> str:

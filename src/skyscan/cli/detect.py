@@ -10,16 +10,18 @@ import click
 
 from skyscan.cli.options import settings_options
 from skyscan.cli.progress import Progress
+from skyscan.cli.stac_options import stac_options
 from skyscan.errors import SkyscanError
 from skyscan.options import DetectSettings, RunSettings
 
 
 @click.command("detect")
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @settings_options(DetectSettings)
 @settings_options(RunSettings)
 @click.option("--map", "make_map", is_flag=True, help="Write OUTDIR/map.html as the last step.")
+@stac_options
 @click.pass_context
 def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, make_map: bool, **values: Any) -> None:
     """Find vehicles in INPUTS (files, directories, globs) and write detections to OUTDIR.
@@ -62,7 +64,8 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
     except SkyscanError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        result = run_detect(list(inputs), outdir, options, run, progress=progress, on_paths=on_paths)
+        result = run_detect(list(inputs), outdir, options, run, progress=progress, on_paths=on_paths,
+                            stac=values.pop("stac"))
         if bar is not None:
             bar.close()
         if make_map:

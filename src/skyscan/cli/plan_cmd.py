@@ -11,6 +11,7 @@ import click
 
 from skyscan.cli.options import settings_options
 from skyscan.cli.params import FiniteFloat
+from skyscan.cli.stac_options import stac_options
 from skyscan.errors import SkyscanError
 from skyscan.options import DetectSettings, RunSettings
 
@@ -26,12 +27,13 @@ def _size(n: float) -> str:
 
 
 @click.command("plan")
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1)
 @settings_options(DetectSettings)
 @settings_options(RunSettings, only=("recursive", "mosaic"))
 @click.option("--rate", type=FiniteFloat(0, min_open=True), default=None, help="Model megapixels per second to estimate the time with [default: measured here, the model alone on in-memory chips].")
 @click.option("--no-bytes", is_flag=True, help="Skip the file sizes and touched-tile bytes (one request less per remote image).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines), then the totals.")
+@stac_options
 def plan_command(inputs: tuple[str, ...], recursive: bool, mosaic: bool, rate: float | None, no_bytes: bool,
                  as_json: bool, **values: Any) -> None:
     """List what `skyscan detect INPUTS` would read, without reading pixels.
@@ -49,7 +51,7 @@ def plan_command(inputs: tuple[str, ...], recursive: bool, mosaic: bool, rate: f
     totals = PlanTotals()
     try:
         for item in plan_run(list(inputs), options, recursive=recursive, with_bytes=not no_bytes,
-                              mosaic=mosaic):
+                              mosaic=mosaic, stac=values["stac"]):
             totals.add(item)
             if isinstance(item, InputFailure):
                 from skyscan.io.remote import display_path, redact
