@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up skyscan in .venv on a fresh machine of this kind (Debian, Python 3.11).
 #   bash scripts/setup.sh --demo   # what `skyscan detect --map` needs: runtime + map (the demo)
-#   bash scripts/setup.sh          # runtime + map + training (torch) + Spark
+#   bash scripts/setup.sh          # runtime + map + training (torch) + Spark + STAC inputs
 #   bash scripts/setup.sh --dev    # all of it, plus test tools and headless Chromium (the tests)
 # Idempotent: a second run only checks. Nothing is downloaded at run time afterwards.
 set -euo pipefail
@@ -30,8 +30,8 @@ pip_install() {
 }
 case $MODE in
   demo) EXTRAS="map" ;;
-  full) EXTRAS="map,train,spark" ;;
-  dev) EXTRAS="map,train,spark,keras,dev" ;;
+  full) EXTRAS="map,train,spark,stac" ;;
+  dev) EXTRAS="map,train,spark,keras,stac,dev" ;;
 esac
 if [[ $MODE != demo ]]; then
   # torch first, pinned to the CPU build that lies on this machine's disk: any other torch

@@ -149,7 +149,8 @@ def test_bad_items_become_error_rows_and_the_rest_goes_on(
 
     no_tiff = item_for(Scene("png-only", scenes[0].path, DATES[0], 0, 0.0))
     del no_tiff.assets["visual"]
-    gone = item_for(Scene("gone", tmp_path / "missing.tif", DATES[0], 0, 0.0))
+    gone = item_for(Scene("gone", scenes[0].path, DATES[0], 0, 0.0))
+    gone.assets["visual"].href = str(tmp_path / "missing.tif")
     catalog = write_catalog(tmp_path / "stac", scenes[:2], extra_items=[no_tiff, gone])
     broken = tmp_path / "stac" / "swiss" / "scene-1" / "scene-1.json"
     broken.write_text("{ not json")
@@ -159,7 +160,8 @@ def test_bad_items_become_error_rows_and_the_rest_goes_on(
     det, err, _ = read_outputs(out)
     assert set(det.column("image_id").to_pylist()) == {"scene-0"}
     errors = {Path(r["path"]).name: r for r in err.to_pylist()}
-    assert "'scene-1'" in errors["scene-1.json"]["message"] and "not JSON" in errors["scene-1.json"]["message"]
+    assert errors["scene-1.json"]["message"].startswith("item of 'swiss': ")
+    assert "scene-1.json: not JSON" in errors["scene-1.json"]["message"]
     assert "item 'png-only': no GeoTIFF asset" in errors["png-only.json"]["message"]
     assert "thumbnail (image/png)" in errors["png-only.json"]["message"]
     assert errors["missing.tif"]["stage"] == "read"  # the item was fine, its image is not
@@ -194,7 +196,9 @@ def test_stac_api_search_with_pystac_client(
 ) -> None:
     root, scenes = www
     items = [item_for(s, href=server.url(f"img/{s.path.name}")) for s in scenes]
-    other = item_for(Scene("elsewhere", scenes[0].path, DATES[0], 0, 0.0), collection="other")
+    other = item_for(Scene("elsewhere", scenes[0].path, DATES[0], 0, 0.0))
+    other.geometry = {"type": "Polygon", "coordinates": [[[10, 46], [10.1, 46], [10.1, 46.1], [10, 46.1], [10, 46]]]}
+    other.bbox = [10, 46, 10.1, 46.1]  # outside --bbox: the API leaves it out
     parquet = write_geoparquet([*items, other], tmp_path / "api.parquet")
     with stac_api(parquet) as url:
         out = tmp_path / "out"

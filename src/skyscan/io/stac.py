@@ -11,10 +11,10 @@ any image is opened. A document that cannot be read, an item without the asset o
 broken link becomes an :class:`~skyscan.io.sources.InputFailure` naming the item; the
 rest goes on.
 
-Static documents are read with pystac through GDAL's virtual file system
-(:mod:`skyscan.io.remote`): a catalog on ``http(s)://`` or ``s3://`` uses the same
-credentials, timeouts and retries as the images. A STAC API is searched with
-pystac-client (its own HTTP session).
+Static documents are read from local paths, over HTTP(S), or for ``s3://`` and
+``/vsi*/`` paths through GDAL (:mod:`skyscan.io.remote`: the images' credentials and
+retries); items are parsed and their hrefs resolved with pystac. A STAC API is searched
+with pystac-client.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ ITEM_SEARCH = "https://api.stacspec.org/v1.0.0/item-search"
 # a static walk follows child/item links at most this deep (a loop of links would not end)
 MAX_DEPTH = 32
 TABLE_NAME = "stac_items.parquet"
+HTTP_TIMEOUT_S = 60
 
 
 class StacError(InputError):
@@ -241,9 +242,8 @@ def _walk(href: str, doc: dict[str, Any], failures: list[InputFailure], depth: i
         try:
             child = read_json(target)
         except StacError as exc:
-            what = "item" if rel == "item" else "child catalog"
-            failures.append(InputFailure(target, "ingest", StacError(
-                f"{what} {remote.name_of(target)!r} of {doc.get('id')!r}: {exc}")))
+            what = "item" if rel == "item" else "child"
+            failures.append(InputFailure(target, "ingest", StacError(f"{what} of {doc.get('id')!r}: {exc}")))
             continue
         yield from _walk(target, child, failures, depth + 1)
 
@@ -431,9 +431,15 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def read_json(href: str) -> dict[str, Any]:
-    """A STAC JSON document from a local path or a remote URL (through GDAL)."""
+    """A STAC JSON document from a local path, an HTTP(S) URL or an ``s3://``/``/vsi*/``
+    path (through GDAL, with its credentials)."""
     try:
-        data = remote.read_bytes(href) if remote.is_remote(href) else Path(href).read_bytes()
+        if href[:4].lower() == "http":
+            data = _http_get(href)
+        elif remote.is_remote(href):
+            data = remote.read_bytes(href)
+        else:
+            data = Path(href).read_bytes()
     except Exception as exc:  # ImageReadError, OSError
         raise StacError(f"{remote.display_path(href)}: cannot read: {remote.redact(str(exc))}") from exc
     try:
@@ -443,6 +449,15 @@ def read_json(href: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise StacError(f"{remote.display_path(href)}: not a STAC object (a JSON {type(doc).__name__})")
     return doc
+
+
+def _http_get(url: str) -> bytes:
+    """An HTTP(S) document (an API's landing page has a path GDAL would take for a folder)."""
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Accept": "application/json, application/geo+json"})
+    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
+        return bytes(response.read(remote.MAX_SIDECAR_READ + 1))[: remote.MAX_SIDECAR_READ]
 
 
 def _self_href(item: dict[str, Any]) -> str | None:
