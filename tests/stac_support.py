@@ -41,8 +41,19 @@ def write_cog(path: Path, data: np.ndarray, transform: Affine, crs: str = CRS) -
     import rasterio
 
     count, height, width = data.shape
-    with rasterio.open(path, "w", driver="COG", width=width, height=height, count=count, dtype="uint8",
-                       crs=crs, transform=transform, blocksize=64, compress="deflate") as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="COG",
+        width=width,
+        height=height,
+        count=count,
+        dtype="uint8",
+        crs=crs,
+        transform=transform,
+        blocksize=64,
+        compress="deflate",
+    ) as dst:
         dst.write(data)
     return path
 
@@ -57,7 +68,9 @@ def write_scenes(root: Path, dates: list[str], *, seed: int = 3) -> list[Scene]:
     for k, when in enumerate(dates):
         n = 2 + k
         data = np.zeros((3, 160, 192), np.uint8)
-        blobs = [(float(c), float(r), int(rng.integers(0, 3))) for c, r in rng.integers(16, 144, (n, 2))]
+        blobs = [
+            (float(c), float(r), int(rng.integers(0, 3))) for c, r in rng.integers(16, 144, (n, 2))
+        ]
         draw_blobs(data, blobs, sigma=3.0)
         t = Affine(0.5, 0, 2_683_000 + 200 * k, 0, -0.5, 1_248_000)
         path = write_cog(root / f"scene_{k}.tif", data, t)
@@ -76,10 +89,20 @@ def item_for(scene: Scene, href: str | None = None, collection: str | None = "sw
     with rasterio.open(scene.path) as ds:
         bounds = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
     geometry = shapely.geometry.mapping(shapely.box(*bounds))
-    item = pystac.Item(scene.item_id, geometry, list(bounds), str_to_datetime(scene.datetime),
-                       {"eo:cloud_cover": scene.cloud_cover, "platform": "drone"}, collection=collection)
-    item.add_asset("thumbnail", pystac.Asset("thumb.png", media_type="image/png", roles=["thumbnail"]))
-    item.add_asset("visual", pystac.Asset(href or str(scene.path), media_type=COG_TYPE, roles=["visual"]))
+    item = pystac.Item(
+        scene.item_id,
+        geometry,
+        list(bounds),
+        str_to_datetime(scene.datetime),
+        {"eo:cloud_cover": scene.cloud_cover, "platform": "drone"},
+        collection=collection,
+    )
+    item.add_asset(
+        "thumbnail", pystac.Asset("thumb.png", media_type="image/png", roles=["thumbnail"])
+    )
+    item.add_asset(
+        "visual", pystac.Asset(href or str(scene.path), media_type=COG_TYPE, roles=["visual"])
+    )
     return item
 
 
@@ -91,8 +114,9 @@ def write_catalog(root: Path, scenes: list[Scene], *, extra_items: list[Any] = (
     import pystac
 
     catalog = pystac.Catalog("root", "skyscan test catalog")
-    extent = pystac.Extent(pystac.SpatialExtent([[8.0, 47.0, 9.0, 48.0]]),
-                           pystac.TemporalExtent([[None, None]]))
+    extent = pystac.Extent(
+        pystac.SpatialExtent([[8.0, 47.0, 9.0, 48.0]]), pystac.TemporalExtent([[None, None]])
+    )
     collection = pystac.Collection("swiss", "test scenes", extent)
     catalog.add_child(collection)
     for scene in scenes:
@@ -131,8 +155,12 @@ def stac_api(geoparquet: Path) -> Iterator[str]:
     for module in ("stac_fastapi.geoparquet", "uvicorn", "rustac_duckdb_extensions"):
         pytest.importorskip(module, reason=f"{module} is not installed (pip install -e '.[dev]')")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, __file__, str(geoparquet), str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, str(geoparquet), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -143,7 +171,9 @@ def stac_api(geoparquet: Path) -> Iterator[str]:
                         break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"STAC API did not start: {proc.stderr.read() if proc.stderr else ''}") from None
+                    raise RuntimeError(
+                        f"STAC API did not start: {proc.stderr.read() if proc.stderr else ''}"
+                    ) from None
                 if time.monotonic() > deadline:
                     raise RuntimeError("STAC API did not answer within 60 s") from None
                 time.sleep(0.2)
@@ -168,8 +198,10 @@ def _serve(geoparquet: str, port: int) -> None:
 
     os.environ["STAC_FASTAPI_GEOPARQUET_HREF"] = geoparquet
     api.DuckdbClient = functools.partial(  # type: ignore[attr-defined]
-        rustac.DuckdbClient, extension_directory=str(rustac_duckdb_extensions.extension_directory()),
-        install_extensions=False)
+        rustac.DuckdbClient,
+        extension_directory=str(rustac_duckdb_extensions.extension_directory()),
+        install_extensions=False,
+    )
     uvicorn.run(api.create().app, host="127.0.0.1", port=port, log_level="warning")
 
 

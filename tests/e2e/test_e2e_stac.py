@@ -40,7 +40,9 @@ def server(www: tuple[Path, list[Scene]]) -> Iterator[RangeServer]:
 
 
 @pytest.fixture(scope="module")
-def plain(www: tuple[Path, list[Scene]], blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> pa.Table:
+def plain(
+    www: tuple[Path, list[Scene]], blob_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> pa.Table:
     """The same COGs named as files: the answer the STAC runs must give."""
     out = tmp_path_factory.mktemp("plain") / "out"
     res = skyscan("-q", "detect", *(s.path for s in www[1]), "-o", out, "--model", blob_model)
@@ -62,26 +64,55 @@ def _stems(scenes: list[Scene]) -> dict[str, str]:
 
 
 def test_static_catalog_over_http_gives_the_files_rows_with_item_columns(
-    www: tuple[Path, list[Scene]], server: RangeServer, plain: pa.Table, blob_model: Path, tmp_path: Path
+    www: tuple[Path, list[Scene]],
+    server: RangeServer,
+    plain: pa.Table,
+    blob_model: Path,
+    tmp_path: Path,
 ) -> None:
-    root, scenes = www
+    _root, scenes = www
     out = tmp_path / "out"
-    res = skyscan("-q", "detect", "--stac", server.url("stac/catalog.json"), "-o", out, "--model", blob_model,
-                  "--stac-properties", "eo:cloud_cover,platform")
+    res = skyscan(
+        "-q",
+        "detect",
+        "--stac",
+        server.url("stac/catalog.json"),
+        "-o",
+        out,
+        "--model",
+        blob_model,
+        "--stac-properties",
+        "eo:cloud_cover,platform",
+    )
     assert res.returncode == 0, res.stderr
     det, err, manifest = read_outputs(out)
     assert err.num_rows == 0
     assert _rows(det, _stems(scenes)) == _rows(plain)
     by_item = {s.item_id: s for s in scenes}
-    for row in det.select(["image_id", "image_path", "meta_stac_item", "meta_stac_collection", "meta_stac_asset",
-                           "meta_datetime", "meta_capture_date", "meta_eo:cloud_cover", "meta_platform"]).to_pylist():
+    for row in det.select(
+        [
+            "image_id",
+            "image_path",
+            "meta_stac_item",
+            "meta_stac_collection",
+            "meta_stac_asset",
+            "meta_datetime",
+            "meta_capture_date",
+            "meta_eo:cloud_cover",
+            "meta_platform",
+        ]
+    ).to_pylist():
         scene = by_item[row["meta_stac_item"]]
         assert row["image_id"] == scene.item_id
         assert row["image_path"] == server.url(f"img/{scene.path.name}")  # read over HTTP
         assert row["meta_datetime"] == scene.datetime
         assert row["meta_capture_date"] == scene.datetime[:10]
         assert float(row["meta_eo:cloud_cover"]) == scene.cloud_cover
-        assert (row["meta_stac_collection"], row["meta_stac_asset"], row["meta_platform"]) == ("swiss", "visual", "drone")
+        assert (row["meta_stac_collection"], row["meta_stac_asset"], row["meta_platform"]) == (
+            "swiss",
+            "visual",
+            "drone",
+        )
     assert manifest["stac"]["items"] == len(scenes) and manifest["stac"]["items_skipped"] == []
 
 
@@ -90,33 +121,66 @@ def test_counts_per_capture_date_with_aggregate(
 ) -> None:
     root, scenes = www
     out = tmp_path / "out"
-    res = skyscan("-q", "detect", "--stac", root / "stac" / "catalog.json", "-o", out, "--model", blob_model)
+    res = skyscan(
+        "-q", "detect", "--stac", root / "stac" / "catalog.json", "-o", out, "--model", blob_model
+    )
     assert res.returncode == 0, res.stderr
     # expected: the plain run's rows counted by the date each file's item carries
     date_of = {s.path.stem: s.datetime[:10] for s in scenes}
-    expected = Counter((date_of[i], c) for i, c in zip(plain.column("image_id").to_pylist(),
-                                                         plain.column("class_name").to_pylist(), strict=True))
+    expected = Counter(
+        (date_of[i], c)
+        for i, c in zip(
+            plain.column("image_id").to_pylist(),
+            plain.column("class_name").to_pylist(),
+            strict=True,
+        )
+    )
     counts = tmp_path / "counts.csv"
-    res = skyscan("aggregate", out / "detections.parquet", counts, "--by", "meta_capture_date", "--by", "class_name")
+    res = skyscan(
+        "aggregate",
+        out / "detections.parquet",
+        counts,
+        "--by",
+        "meta_capture_date",
+        "--by",
+        "class_name",
+    )
     assert res.returncode == 0, res.stderr
     import pandas as pd
 
     got = pd.read_csv(counts, dtype={"meta_capture_date": str})
-    assert {(r.meta_capture_date, r.class_name): r.count for r in got.itertuples()} == dict(expected)
+    assert {(r.meta_capture_date, r.class_name): r.count for r in got.itertuples()} == dict(
+        expected
+    )
     assert set(got["meta_capture_date"]) == {"2024-05-01", "2024-06-15"}  # two items, one day
     pivot = tmp_path / "pivot.csv"
-    res = skyscan("aggregate", out / "detections.parquet", pivot, "--by", "class_name", "--by", "meta_capture_date",
-                  "--pivot", "meta_capture_date")
+    res = skyscan(
+        "aggregate",
+        out / "detections.parquet",
+        pivot,
+        "--by",
+        "class_name",
+        "--by",
+        "meta_capture_date",
+        "--pivot",
+        "meta_capture_date",
+    )
     assert res.returncode == 0, res.stderr
     table = pd.read_csv(pivot)
-    per_date = {c: int(table[c].sum()) for c in table.columns if c.startswith(("2024-", "count_2024-"))}
+    per_date = {
+        c: int(table[c].sum()) for c in table.columns if c.startswith(("2024-", "count_2024-"))
+    }
     assert sorted(per_date.values()) == sorted(Counter(d for d, _ in expected.elements()).values())
 
 
 def test_items_missing_the_aoi_are_skipped_unopened(
-    www: tuple[Path, list[Scene]], server: RangeServer, plain: pa.Table, blob_model: Path, tmp_path: Path
+    www: tuple[Path, list[Scene]],
+    server: RangeServer,
+    plain: pa.Table,
+    blob_model: Path,
+    tmp_path: Path,
 ) -> None:
-    root, scenes = www
+    _root, scenes = www
     import rasterio
     import shapely
     from rasterio.warp import transform_bounds
@@ -125,8 +189,18 @@ def test_items_missing_the_aoi_are_skipped_unopened(
         area = shapely.box(*transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)).buffer(-1e-5)
     server.reset()
     out = tmp_path / "out"
-    res = skyscan("-q", "detect", "--stac", server.url("stac/catalog.json"), "--aoi", area.wkt, "-o", out,
-                  "--model", blob_model)
+    res = skyscan(
+        "-q",
+        "detect",
+        "--stac",
+        server.url("stac/catalog.json"),
+        "--aoi",
+        area.wkt,
+        "-o",
+        out,
+        "--model",
+        blob_model,
+    )
     assert res.returncode == 0, res.stderr
     det, _, manifest = read_outputs(out)
     assert set(det.column("image_id").to_pylist()) == {"scene-0"}
@@ -134,8 +208,18 @@ def test_items_missing_the_aoi_are_skipped_unopened(
     fetched = {p.split("?")[0] for p in server.stats()["paths"]}
     assert "/img/scene_0.tif" in fetched
     assert not fetched & {"/img/scene_1.tif", "/img/scene_2.tif"}  # never opened
-    res = skyscan("plan", "--stac", server.url("stac/catalog.json"), "--aoi", area.wkt, "--json", "--rate", "1",
-                  "--model", blob_model)
+    res = skyscan(
+        "plan",
+        "--stac",
+        server.url("stac/catalog.json"),
+        "--aoi",
+        area.wkt,
+        "--json",
+        "--rate",
+        "1",
+        "--model",
+        blob_model,
+    )
     assert res.returncode == 0, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     assert [x["image_id"] for x in lines[:-1]] == ["scene-0"] and lines[-1]["totals"]["chips"] > 0
@@ -167,22 +251,45 @@ def test_bad_items_become_error_rows_and_the_rest_goes_on(
     assert errors["missing.tif"]["stage"] == "read"  # the item was fine, its image is not
     assert isinstance(pystac.read_file(str(catalog)), pystac.Catalog)
     # an asset asked for by name that items lack: one error row per item
-    res = skyscan("-q", "detect", "--stac", root / "stac" / "catalog.json", "--stac-asset", "analytic", "-o",
-                  tmp_path / "out2", "--model", blob_model)
+    res = skyscan(
+        "-q",
+        "detect",
+        "--stac",
+        root / "stac" / "catalog.json",
+        "--stac-asset",
+        "analytic",
+        "-o",
+        tmp_path / "out2",
+        "--model",
+        blob_model,
+    )
     assert res.returncode == 3
     _, err, _ = read_outputs(tmp_path / "out2")
     assert sorted(m.split(":")[0] for m in err.column("message").to_pylist()) == [
-        f"item {s.item_id!r}" for s in scenes]
+        f"item {s.item_id!r}" for s in scenes
+    ]
 
 
 def test_geoparquet_file_with_a_datetime_filter(
     www: tuple[Path, list[Scene]], plain: pa.Table, blob_model: Path, tmp_path: Path
 ) -> None:
-    root, scenes = www
+    _root, scenes = www
     parquet = write_geoparquet([item_for(s) for s in scenes], tmp_path / "items.parquet")
     out = tmp_path / "out"
-    res = skyscan("-q", "detect", "--stac", parquet, "--datetime", "2024-05-01", "-o", out, "--model", blob_model,
-                  "--stac-asset", "image/tiff; application=geotiff; profile=cloud-optimized")
+    res = skyscan(
+        "-q",
+        "detect",
+        "--stac",
+        parquet,
+        "--datetime",
+        "2024-05-01",
+        "-o",
+        out,
+        "--model",
+        blob_model,
+        "--stac-asset",
+        "image/tiff; application=geotiff; profile=cloud-optimized",
+    )
     assert res.returncode == 0, res.stderr
     det = read_outputs(out)[0]
     may = [s for s in scenes if s.datetime.startswith("2024-05-01")]
@@ -192,23 +299,58 @@ def test_geoparquet_file_with_a_datetime_filter(
 
 
 def test_stac_api_search_with_pystac_client(
-    www: tuple[Path, list[Scene]], server: RangeServer, plain: pa.Table, blob_model: Path, tmp_path: Path
+    www: tuple[Path, list[Scene]],
+    server: RangeServer,
+    plain: pa.Table,
+    blob_model: Path,
+    tmp_path: Path,
 ) -> None:
-    root, scenes = www
+    _root, scenes = www
     items = [item_for(s, href=server.url(f"img/{s.path.name}")) for s in scenes]
     other = item_for(Scene("elsewhere", scenes[0].path, DATES[0], 0, 0.0))
-    other.geometry = {"type": "Polygon", "coordinates": [[[10, 46], [10.1, 46], [10.1, 46.1], [10, 46.1], [10, 46]]]}
+    other.geometry = {
+        "type": "Polygon",
+        "coordinates": [[[10, 46], [10.1, 46], [10.1, 46.1], [10, 46.1], [10, 46]]],
+    }
     other.bbox = [10, 46, 10.1, 46.1]  # outside --bbox: the API leaves it out
     parquet = write_geoparquet([*items, other], tmp_path / "api.parquet")
     with stac_api(parquet) as url:
         out = tmp_path / "out"
-        res = skyscan("-q", "detect", "--stac", url, "--collection", "swiss", "--datetime", "2024-05-01T00:00:00Z/2024-05-31T00:00:00Z",
-                      "--bbox", "8.0,47.0,9.0,48.0", "-o", out, "--model", blob_model, "--stac-properties", "platform")
+        res = skyscan(
+            "-q",
+            "detect",
+            "--stac",
+            url,
+            "--collection",
+            "swiss",
+            "--datetime",
+            "2024-05-01T00:00:00Z/2024-05-31T00:00:00Z",
+            "--bbox",
+            "8.0,47.0,9.0,48.0",
+            "-o",
+            out,
+            "--model",
+            blob_model,
+            "--stac-properties",
+            "platform",
+        )
         assert res.returncode == 0, res.stderr
         det, err, manifest = read_outputs(out)
         # a search the API answers with nothing is not an error
-        empty = skyscan("-q", "detect", "--stac", url, "--collection", "swiss", "--datetime", "2020-01-01/2020-02-01",
-                        "-o", tmp_path / "none", "--model", blob_model)
+        empty = skyscan(
+            "-q",
+            "detect",
+            "--stac",
+            url,
+            "--collection",
+            "swiss",
+            "--datetime",
+            "2020-01-01/2020-02-01",
+            "-o",
+            tmp_path / "none",
+            "--model",
+            blob_model,
+        )
     assert err.num_rows == 0
     may = {s.path.stem for s in scenes if s.datetime.startswith("2024-05")}
     want = plain.filter(pa.array([i in may for i in plain.column("image_id").to_pylist()]))
@@ -219,8 +361,16 @@ def test_stac_api_search_with_pystac_client(
 
 
 def test_unreachable_catalog_is_an_error_row(blob_model: Path, tmp_path: Path) -> None:
-    res = skyscan("-q", "detect", "--stac", tmp_path / "nope" / "catalog.json", "-o", tmp_path / "out",
-                  "--model", blob_model)
+    res = skyscan(
+        "-q",
+        "detect",
+        "--stac",
+        tmp_path / "nope" / "catalog.json",
+        "-o",
+        tmp_path / "out",
+        "--model",
+        blob_model,
+    )
     assert res.returncode == 3, res.stderr
     _, err, _ = read_outputs(tmp_path / "out")
     (row,) = err.to_pylist()
@@ -230,10 +380,24 @@ def test_unreachable_catalog_is_an_error_row(blob_model: Path, tmp_path: Path) -
 def test_usage_errors(blob_model: Path, tmp_path: Path) -> None:
     res = skyscan("detect", "-o", tmp_path / "o", "--model", blob_model)
     assert res.returncode == 2 and "--stac" in res.stderr
-    res = skyscan("detect", "x.tif", "--collection", "a", "-o", tmp_path / "o", "--model", blob_model)
+    res = skyscan(
+        "detect", "x.tif", "--collection", "a", "-o", tmp_path / "o", "--model", blob_model
+    )
     assert res.returncode == 2 and "need --stac" in res.stderr
-    res = skyscan("detect", "--stac", "c.json", "--bbox", "1,2,3", "-o", tmp_path / "o", "--model", blob_model)
+    res = skyscan(
+        "detect", "--stac", "c.json", "--bbox", "1,2,3", "-o", tmp_path / "o", "--model", blob_model
+    )
     assert res.returncode == 2 and "four numbers" in res.stderr
-    res = skyscan("detect", "--stac", "c.json", "--datetime", "yesterday", "-o", tmp_path / "o", "--model", blob_model)
+    res = skyscan(
+        "detect",
+        "--stac",
+        "c.json",
+        "--datetime",
+        "yesterday",
+        "-o",
+        tmp_path / "o",
+        "--model",
+        blob_model,
+    )
     assert res.returncode == 2 and "datetime" in res.stderr
     assert not (tmp_path / "o").exists()

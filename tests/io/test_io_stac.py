@@ -32,17 +32,31 @@ def _item(assets: dict[str, tuple[str, str | None]]) -> Any:
 
 
 def test_asset_choice() -> None:
-    item = _item({"thumb": ("t.png", "image/png"), "B04": ("b4.tif", "image/tiff; application=geotiff"),
-                  "visual": ("v.tif", COG_TYPE), "meta": ("m.json", "application/json")})
+    item = _item(
+        {
+            "thumb": ("t.png", "image/png"),
+            "B04": ("b4.tif", "image/tiff; application=geotiff"),
+            "visual": ("v.tif", COG_TYPE),
+            "meta": ("m.json", "application/json"),
+        }
+    )
     assert choose_asset(item, None)[0] == "visual"  # preferred by name
     assert choose_asset(item, "B04")[0] == "B04"  # by key
     assert choose_asset(item, "application/json")[0] == "meta"  # by media type
     assert choose_asset(item, COG_TYPE)[0] == "visual"  # by full media type with parameters
-    assert choose_asset(_item({"t": ("t.png", "image/png"), "b": ("b.TIF", None)}), None)[0] == "b"  # by extension
-    assert choose_asset(_item({"a": ("a.jp2", "image/jp2"), "b": ("b.tif", "image/tiff")}), None)[0] == "b"
-    with pytest.raises(StacError, match=r"item 'x': no asset 'nir' by key or media type \(assets: thumb \(image/png\)"):
+    assert (
+        choose_asset(_item({"t": ("t.png", "image/png"), "b": ("b.TIF", None)}), None)[0] == "b"
+    )  # by extension
+    assert (
+        choose_asset(_item({"a": ("a.jp2", "image/jp2"), "b": ("b.tif", "image/tiff")}), None)[0]
+        == "b"
+    )
+    with pytest.raises(
+        StacError,
+        match=r"item 'x': no asset 'nir' by key or media type \(assets: thumb \(image/png\)",
+    ):
         choose_asset(item, "nir")
-    with pytest.raises(StacError, match="no GeoTIFF asset .*--stac-asset"):
+    with pytest.raises(StacError, match=r"no GeoTIFF asset .*--stac-asset"):
         choose_asset(_item({"t": ("t.png", "image/png")}), None)
 
 
@@ -58,12 +72,22 @@ def test_query_values_are_checked() -> None:
 def test_static_catalog_area_and_datetime_filters(scenes: list[Scene], tmp_path: Path) -> None:
     catalog = write_catalog(tmp_path / "stac", scenes)
     got = resolve([StacQuery(str(catalog), properties=("eo:cloud_cover", "missing"))])
-    assert [i.image_id for i in got.images] == ["scene-0", "scene-1", "scene-2"] and not got.failures
+    assert [i.image_id for i in got.images] == [
+        "scene-0",
+        "scene-1",
+        "scene-2",
+    ] and not got.failures
     first = got.images[0]
     assert Path(first.href) == scenes[0].path.resolve()  # relative asset href resolved
-    assert first.attributes == {"stac_item": "scene-0", "stac_collection": "swiss", "stac_asset": "visual",
-                                "datetime": DATES[0], "capture_date": "2024-05-01",
-                                "eo:cloud_cover": "0.0", "missing": None}
+    assert first.attributes == {
+        "stac_item": "scene-0",
+        "stac_collection": "swiss",
+        "stac_asset": "visual",
+        "datetime": DATES[0],
+        "capture_date": "2024-05-01",
+        "eo:cloud_cover": "0.0",
+        "missing": None,
+    }
     # an area over scene 1 only: the others are skipped (never opened)
     import rasterio
     from rasterio.warp import transform_bounds
@@ -71,7 +95,10 @@ def test_static_catalog_area_and_datetime_filters(scenes: list[Scene], tmp_path:
     with rasterio.open(scenes[1].path) as ds:
         area = shapely.box(*transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)).centroid.buffer(1e-5)
     got = resolve([StacQuery(str(catalog))], area)
-    assert [i.image_id for i in got.images] == ["scene-1"] and sorted(got.skipped) == ["scene-0", "scene-2"]
+    assert [i.image_id for i in got.images] == ["scene-1"] and sorted(got.skipped) == [
+        "scene-0",
+        "scene-2",
+    ]
     got = resolve([StacQuery(str(catalog), datetime="2024-05-01/2024-05-31", bbox=(8, 47, 9, 48))])
     assert [i.image_id for i in got.images] == ["scene-0", "scene-1"]
     got = resolve([StacQuery(str(catalog), collections=("other",))])
@@ -80,7 +107,9 @@ def test_static_catalog_area_and_datetime_filters(scenes: list[Scene], tmp_path:
     assert len(got.images) == 2
 
 
-def test_same_item_id_in_two_collections_and_a_file_of_the_same_name(scenes: list[Scene], tmp_path: Path) -> None:
+def test_same_item_id_in_two_collections_and_a_file_of_the_same_name(
+    scenes: list[Scene], tmp_path: Path
+) -> None:
     a = write_geoparquet([item_for(scenes[0], collection="a")], tmp_path / "a.parquet")
     b_item = item_for(scenes[1], collection="b")
     b_item.id = "scene-0"
@@ -91,15 +120,24 @@ def test_same_item_id_in_two_collections_and_a_file_of_the_same_name(scenes: lis
     plain = str(tmp_path / "scene-0.tif")
     merged = gather([plain], [], {plain: "scene-0"}, [StacQuery(str(a))], None)
     item_id = merged.image_ids[str(scenes[0].path)]
-    assert merged.image_ids[plain] == "scene-0" and item_id.startswith("scene-0@") and len(set(merged.image_ids.values())) == 2
+    assert (
+        merged.image_ids[plain] == "scene-0"
+        and item_id.startswith("scene-0@")
+        and len(set(merged.image_ids.values())) == 2
+    )
     assert merged.paths == sorted([plain, str(scenes[0].path)])
 
 
 def test_broken_documents_are_failures_naming_them(tmp_path: Path) -> None:
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "thing.json").write_text('{"type": "Thing"}')
-    got = resolve([StacQuery(str(tmp_path / "list.json")), StacQuery(str(tmp_path / "thing.json")),
-                   StacQuery(str(tmp_path / "bad.parquet"))])
+    got = resolve(
+        [
+            StacQuery(str(tmp_path / "list.json")),
+            StacQuery(str(tmp_path / "thing.json")),
+            StacQuery(str(tmp_path / "bad.parquet")),
+        ]
+    )
     messages = [f.message for f in got.failures]
     assert "list.json: not a STAC object (a JSON list)" in messages[0]
     assert "thing.json: not a STAC catalog, collection or item (type 'Thing')" in messages[1]

@@ -42,11 +42,20 @@ def test_spark_reads_stac_items_like_the_local_engine(
     for engine in ("local", "spark"):
         out = tmp_path / engine
         result = run_detect([], out, options, engine=engine, geojson=False, stac=[query])
-        results[engine] = (pq.read_table(out / "detections.parquet"), pq.read_table(out / "errors.parquet"), result)
-    (local_det, local_err, _), (spark_det, spark_err, spark_result) = results["local"], results["spark"]
+        results[engine] = (
+            pq.read_table(out / "detections.parquet"),
+            pq.read_table(out / "errors.parquet"),
+            result,
+        )
+    (local_det, local_err, _), (spark_det, spark_err, spark_result) = (
+        results["local"],
+        results["spark"],
+    )
     assert local_det.num_rows > 3
     assert_same_detections(spark_det, local_det)
-    assert {"meta_stac_item", "meta_datetime", "meta_capture_date", "meta_eo:cloud_cover"} <= set(spark_det.column_names)
+    assert {"meta_stac_item", "meta_datetime", "meta_capture_date", "meta_eo:cloud_cover"} <= set(
+        spark_det.column_names
+    )
     assert set(spark_det.column("meta_capture_date").to_pylist()) == {"2024-05-01", "2024-06-15"}
     assert all(p.startswith("http://127.0.0.1") for p in spark_det.column("image_path").to_pylist())
     assert error_keys(spark_err) == error_keys(local_err) and len(error_keys(spark_err)) == 1

@@ -75,7 +75,9 @@ class StacQuery:
 
     def __post_init__(self) -> None:
         if not self.source:
-            raise InputError("'stac' needs a source (an API URL, a catalog/collection/item or a stac-geoparquet file)")
+            raise InputError(
+                "'stac' needs a source (an API URL, a catalog/collection/item or a stac-geoparquet file)"
+            )
         object.__setattr__(self, "collections", tuple(self.collections))
         object.__setattr__(self, "properties", tuple(self.properties))
         if self.bbox is not None:
@@ -120,8 +122,12 @@ class StacInputs:
 
     def record(self, queries: Sequence[StacQuery]) -> dict[str, Any]:
         """What run.json says about the STAC inputs."""
-        return {"queries": [q.to_dict() for q in queries], "items": len(self.images),
-                "items_failed": len(self.failures), "items_skipped": self.skipped}
+        return {
+            "queries": [q.to_dict() for q in queries],
+            "items": len(self.images),
+            "items_failed": len(self.failures),
+            "items_skipped": self.skipped,
+        }
 
 
 # ------------------------------------------------------------------ resolving
@@ -154,7 +160,9 @@ def resolve(queries: Sequence[StacQuery], area: shapely.Geometry | None = None) 
     return out
 
 
-def _items(query: StacQuery, failures: list[InputFailure], area: shapely.Geometry | None) -> Iterator[dict[str, Any]]:
+def _items(
+    query: StacQuery, failures: list[InputFailure], area: shapely.Geometry | None
+) -> Iterator[dict[str, Any]]:
     """The item dicts of one query (each with ``_href``: where it was read), filtered."""
     source = query.source
     if remote.name_of(source).lower().endswith(GEOPARQUET_SUFFIXES):
@@ -189,15 +197,22 @@ def _items(query: StacQuery, failures: list[InputFailure], area: shapely.Geometr
             return
 
 
-def _search(query: StacQuery, area: shapely.Geometry | None, failures: list[InputFailure]) -> Iterator[dict[str, Any]]:
+def _search(
+    query: StacQuery, area: shapely.Geometry | None, failures: list[InputFailure]
+) -> Iterator[dict[str, Any]]:
     """The items of a STAC API item search (pystac-client; pages followed)."""
     require("pystac_client", "stac")
     from pystac_client import Client
 
+    bbox = query.bbox
+    if area is not None and bbox is not None:  # the API takes one of bbox and intersects
+        area, bbox = shapely.intersection(area, shapely.box(*bbox)), None
     try:
         client = Client.open(query.source)
         search = client.search(
-            collections=list(query.collections) or None, bbox=query.bbox, datetime=query.datetime,
+            collections=list(query.collections) or None,
+            bbox=bbox,
+            datetime=query.datetime,
             intersects=shapely.geometry.mapping(area) if area is not None else None,
             max_items=query.max_items,
         )
@@ -205,11 +220,20 @@ def _search(query: StacQuery, area: shapely.Geometry | None, failures: list[Inpu
             item["_href"] = _self_href(item) or f"{query.source}#{item.get('id')}"
             yield item
     except Exception as exc:  # pystac-client raises APIError, requests' errors, JSON errors
-        failures.append(InputFailure(query.source, "ingest", StacError(
-            f"{remote.redact(query.source)}: STAC API search failed: {type(exc).__name__}: {remote.redact(str(exc))}")))
+        failures.append(
+            InputFailure(
+                query.source,
+                "ingest",
+                StacError(
+                    f"{remote.redact(query.source)}: STAC API search failed: {type(exc).__name__}: {remote.redact(str(exc))}"
+                ),
+            )
+        )
 
 
-def _walk(href: str, doc: dict[str, Any], failures: list[InputFailure], depth: int) -> Iterator[dict[str, Any]]:
+def _walk(
+    href: str, doc: dict[str, Any], failures: list[InputFailure], depth: int
+) -> Iterator[dict[str, Any]]:
     """The items of a static catalog, collection, item or item collection, depth first.
 
     A child or item that cannot be read is a failure naming it; its siblings go on."""
@@ -225,12 +249,26 @@ def _walk(href: str, doc: dict[str, Any], failures: list[InputFailure], depth: i
                 yield feature
         return
     if kind not in ("Catalog", "Collection"):
-        failures.append(InputFailure(href, "ingest", StacError(
-            f"{remote.display_path(href)}: not a STAC catalog, collection or item (type {kind!r})")))
+        failures.append(
+            InputFailure(
+                href,
+                "ingest",
+                StacError(
+                    f"{remote.display_path(href)}: not a STAC catalog, collection or item (type {kind!r})"
+                ),
+            )
+        )
         return
     if depth >= MAX_DEPTH:
-        failures.append(InputFailure(href, "ingest", StacError(
-            f"{remote.display_path(href)}: links nested deeper than {MAX_DEPTH} levels (a loop?)")))
+        failures.append(
+            InputFailure(
+                href,
+                "ingest",
+                StacError(
+                    f"{remote.display_path(href)}: links nested deeper than {MAX_DEPTH} levels (a loop?)"
+                ),
+            )
+        )
         return
     from pystac.utils import make_absolute_href
 
@@ -243,7 +281,9 @@ def _walk(href: str, doc: dict[str, Any], failures: list[InputFailure], depth: i
             child = read_json(target)
         except StacError as exc:
             what = "item" if rel == "item" else "child"
-            failures.append(InputFailure(target, "ingest", StacError(f"{what} of {doc.get('id')!r}: {exc}")))
+            failures.append(
+                InputFailure(target, "ingest", StacError(f"{what} of {doc.get('id')!r}: {exc}"))
+            )
             continue
         yield from _walk(target, child, failures, depth + 1)
 
@@ -263,8 +303,15 @@ def _geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[dic
             table = pq.read_table(source)
         items = list(stac_table_to_items(table))
     except Exception as exc:  # pyarrow and stac-geoparquet raise many types for bad files
-        failures.append(InputFailure(source, "ingest", StacError(
-            f"{remote.display_path(source)}: not a readable stac-geoparquet file: {type(exc).__name__}: {exc}")))
+        failures.append(
+            InputFailure(
+                source,
+                "ingest",
+                StacError(
+                    f"{remote.display_path(source)}: not a readable stac-geoparquet file: {type(exc).__name__}: {exc}"
+                ),
+            )
+        )
         return
     for item in items:
         item["_href"] = _self_href(item) or f"{source}#{item.get('id')}"
@@ -280,11 +327,19 @@ def _image(item: dict[str, Any], query: StacQuery, out: StacInputs) -> StacImage
     try:
         import pystac
 
-        parsed = pystac.Item.from_dict(item, href=href if "#" not in href else None, migrate=False,
-                                       preserve_dict=True)
+        parsed = pystac.Item.from_dict(
+            item, href=href if "#" not in href else None, migrate=False, preserve_dict=True
+        )
     except Exception as exc:  # pystac raises KeyError/ValueError/STACTypeError on bad items
-        out.failures.append(InputFailure(href, "ingest", StacError(
-            f"item {item.get('id')!r}: not a valid STAC item: {type(exc).__name__}: {exc}")))
+        out.failures.append(
+            InputFailure(
+                href,
+                "ingest",
+                StacError(
+                    f"item {item.get('id')!r}: not a valid STAC item: {type(exc).__name__}: {exc}"
+                ),
+            )
+        )
         return None
     try:
         key, asset = choose_asset(parsed, query.asset)
@@ -293,9 +348,16 @@ def _image(item: dict[str, Any], query: StacQuery, out: StacInputs) -> StacImage
         return None
     asset_href = asset.get_absolute_href() or asset.href
     if not remote.is_remote(asset_href) and not os.path.isabs(_absolute(asset_href)):
-        out.failures.append(InputFailure(href, "ingest", StacError(
-            f"item {parsed.id!r}: asset {key!r} has a relative href {asset.href!r} and the item "
-            "has no location to resolve it against")))
+        out.failures.append(
+            InputFailure(
+                href,
+                "ingest",
+                StacError(
+                    f"item {parsed.id!r}: asset {key!r} has a relative href {asset.href!r} and the item "
+                    "has no location to resolve it against"
+                ),
+            )
+        )
         return None
     when = parsed.datetime or parsed.common_metadata.start_datetime
     attrs: dict[str, str | None] = {
@@ -307,7 +369,9 @@ def _image(item: dict[str, Any], query: StacQuery, out: StacInputs) -> StacImage
     }
     for name in query.properties:
         value = parsed.properties.get(name)
-        attrs[name] = None if value is None else value if isinstance(value, str) else json.dumps(value)
+        attrs[name] = (
+            None if value is None else value if isinstance(value, str) else json.dumps(value)
+        )
     return StacImage(_absolute(asset_href), parsed.id, attrs)
 
 
@@ -320,11 +384,19 @@ def choose_asset(item: Any, wanted: str | None) -> tuple[str, Any]:
         if wanted in assets:
             return wanted, assets[wanted]
         for key, asset in assets.items():
-            if asset.media_type and _media(asset.media_type) == _media(wanted) and (
-                    ";" not in wanted or asset.media_type.replace(" ", "") == wanted.replace(" ", "")):
+            if (
+                asset.media_type
+                and _media(asset.media_type) == _media(wanted)
+                and (
+                    ";" not in wanted
+                    or asset.media_type.replace(" ", "") == wanted.replace(" ", "")
+                )
+            ):
                 return key, asset
-        raise StacError(f"item {item.id!r}: no asset {wanted!r} by key or media type "
-                        f"(assets: {_describe(assets)})")
+        raise StacError(
+            f"item {item.id!r}: no asset {wanted!r} by key or media type "
+            f"(assets: {_describe(assets)})"
+        )
     for key in PREFERRED_ASSETS:
         if key in assets and _is_geotiff(assets[key]):
             return key, assets[key]
@@ -334,8 +406,10 @@ def choose_asset(item: Any, wanted: str | None) -> tuple[str, Any]:
     for key, asset in assets.items():
         if not asset.media_type and remote.name_of(asset.href).lower().endswith((".tif", ".tiff")):
             return key, asset
-    raise StacError(f"item {item.id!r}: no GeoTIFF asset (assets: {_describe(assets)}); "
-                    "choose one with --stac-asset NAME|MEDIA_TYPE")
+    raise StacError(
+        f"item {item.id!r}: no GeoTIFF asset (assets: {_describe(assets)}); "
+        "choose one with --stac-asset NAME|MEDIA_TYPE"
+    )
 
 
 def _is_geotiff(asset: Any) -> bool:
@@ -349,7 +423,9 @@ def _media(media_type: str) -> str:
 
 
 def _describe(assets: dict[str, Any]) -> str:
-    return ", ".join(f"{k} ({a.media_type or 'no media type'})" for k, a in assets.items()) or "none"
+    return (
+        ", ".join(f"{k} ({a.media_type or 'no media type'})" for k, a in assets.items()) or "none"
+    )
 
 
 # ------------------------------------------------------------------ filters
@@ -366,7 +442,12 @@ def _touches(item: dict[str, Any], area: shapely.Geometry | None) -> bool:
             shape = shapely.geometry.shape(geometry)
         elif item.get("bbox"):
             bbox = item["bbox"]
-            shape = shapely.box(bbox[0], bbox[1], bbox[-3] if len(bbox) == 6 else bbox[2], bbox[-2] if len(bbox) == 6 else bbox[3])
+            shape = shapely.box(
+                bbox[0],
+                bbox[1],
+                bbox[-3] if len(bbox) == 6 else bbox[2],
+                bbox[-2] if len(bbox) == 6 else bbox[3],
+            )
         else:
             return True
     except Exception:  # a malformed geometry: keep it, the image's own footprint decides
@@ -404,7 +485,9 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
 
-def _in_interval(item: dict[str, Any], interval: tuple[dt.datetime | None, dt.datetime | None]) -> bool:
+def _in_interval(
+    item: dict[str, Any], interval: tuple[dt.datetime | None, dt.datetime | None]
+) -> bool:
     from pystac.utils import str_to_datetime
 
     props = item.get("properties") or {}
@@ -441,13 +524,17 @@ def read_json(href: str) -> dict[str, Any]:
         else:
             data = Path(href).read_bytes()
     except Exception as exc:  # ImageReadError, OSError
-        raise StacError(f"{remote.display_path(href)}: cannot read: {remote.redact(str(exc))}") from exc
+        raise StacError(
+            f"{remote.display_path(href)}: cannot read: {remote.redact(str(exc))}"
+        ) from exc
     try:
         doc = json.loads(data)
     except ValueError as exc:
         raise StacError(f"{remote.display_path(href)}: not JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise StacError(f"{remote.display_path(href)}: not a STAC object (a JSON {type(doc).__name__})")
+        raise StacError(
+            f"{remote.display_path(href)}: not a STAC object (a JSON {type(doc).__name__})"
+        )
     return doc
 
 
@@ -455,7 +542,9 @@ def _http_get(url: str) -> bytes:
     """An HTTP(S) document (an API's landing page has a path GDAL would take for a folder)."""
     import urllib.request
 
-    request = urllib.request.Request(url, headers={"Accept": "application/json, application/geo+json"})
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json, application/geo+json"}
+    )
     with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_S) as response:
         return bytes(response.read(remote.MAX_SIDECAR_READ + 1))[: remote.MAX_SIDECAR_READ]
 
@@ -491,8 +580,14 @@ class Gathered:
 
 
 def gather(
-    paths: list[str], failures: list[InputFailure], image_ids: dict[str, str],
-    queries: Sequence[StacQuery], area: Any, *, sample_ratio: float | None = None, seed: int = 0,
+    paths: list[str],
+    failures: list[InputFailure],
+    image_ids: dict[str, str],
+    queries: Sequence[StacQuery],
+    area: Any,
+    *,
+    sample_ratio: float | None = None,
+    seed: int = 0,
 ) -> Gathered:
     """Add the STAC queries' images to expanded plain inputs (``area``: an
     :class:`~skyscan.geo.aoi.AreaOfInterest` or ``None``); the sample applies to them as
@@ -509,7 +604,11 @@ def gather(
         if image.href in ids:
             continue  # also named as a plain input: read once, with the item's attributes
         # an item id a file's id already has: told apart by a hash of the href
-        image_id = image.image_id if image.image_id not in taken else f"{image.image_id}@{_short(image.href)}"
+        image_id = (
+            image.image_id
+            if image.image_id not in taken
+            else f"{image.image_id}@{_short(image.href)}"
+        )
         taken.add(image_id)
         ids[image.href] = image_id
     all_paths = sorted(set(paths) | set(attributes))
@@ -543,7 +642,9 @@ def write_table(gathered: Gathered, path: Path) -> Path:
     from skyscan.io.writers import atomic_path
 
     names = sorted({k for attrs in gathered.attributes.values() for k in attrs})
-    rows = [(gathered.image_ids[href], attrs) for href, attrs in sorted(gathered.attributes.items())]
+    rows = [
+        (gathered.image_ids[href], attrs) for href, attrs in sorted(gathered.attributes.items())
+    ]
     columns = {"image_id": [i for i, _ in rows]} | {n: [a.get(n) for _, a in rows] for n in names}
     table = pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
     with atomic_path(path) as tmp:
