@@ -143,3 +143,29 @@ def test_broken_documents_are_failures_naming_them(tmp_path: Path) -> None:
     assert "thing.json: not a STAC catalog, collection or item (type 'Thing')" in messages[1]
     assert "bad.parquet: not a readable stac-geoparquet file" in messages[2]
     assert all(f.stage == "ingest" for f in got.failures)
+
+
+def test_static_catalog_on_s3_is_read_through_gdal(
+    scenes: list[Scene], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from remote_servers import moto_s3, set_env
+
+    www = tmp_path / "www"
+    (www / "img").mkdir(parents=True)
+    copies = [replace(s, path=www / "img" / s.path.name) for s in scenes[:2]]
+    for scene, copy in zip(scenes, copies, strict=False):
+        copy.path.write_bytes(scene.path.read_bytes())
+    write_catalog(www / "stac", copies)  # asset hrefs ../../../img/NAME
+    with moto_s3("stac-bucket") as env:
+        set_env(monkeypatch, env)
+        client = env["_client"]
+        for file in www.rglob("*"):
+            if file.is_file():
+                client.upload_file(str(file), "stac-bucket", file.relative_to(www).as_posix())
+        got = resolve([StacQuery("s3://stac-bucket/stac/catalog.json")])
+        missing = resolve([StacQuery("s3://stac-bucket/nope/catalog.json")])
+    assert not got.failures, [f.message for f in got.failures]
+    assert [i.href for i in got.images] == [f"s3://stac-bucket/img/{s.path.name}" for s in copies]
+    assert "s3://stac-bucket/nope/catalog.json: cannot read" in missing.failures[0].message
