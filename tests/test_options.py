@@ -20,11 +20,13 @@ import skyscan
 from skyscan.cli import COMMANDS, LazyGroup
 from skyscan.cli.options import settings_options
 from skyscan.errors import InputError
-from skyscan.options import DetectSettings, RunSettings, _option, option_specs
+from skyscan.options import DetectSettings, RunSettings, StacSettings, _option, option_specs
 from skyscan.pipeline import DetectOptions
 
-DECLARED = {name: default for cls in (DetectSettings, RunSettings) for name, _, default, _ in option_specs(cls)}
+SETTINGS = (DetectSettings, RunSettings, StacSettings)
+DECLARED = {name: default for cls in SETTINGS for name, _, default, _ in option_specs(cls)}
 DETECT_ONLY = {name: default for name, _, default, _ in option_specs(DetectSettings)}
+STAC = {name: default for name, _, default, _ in option_specs(StacSettings)}
 
 
 def command(name: str) -> click.Command:
@@ -43,7 +45,7 @@ def cli_defaults(cmd: click.Command) -> dict[str, Any]:
         ("detect", DECLARED, {"outdir", "make_map"}),
         ("evaluate", DETECT_ONLY, {"labels", "fmt", "classes", "name_list", "iou", "overrides", "allow_unlabelled",
                                    "ignore_regions", "angles", "output", "plot", "record_key", "overwrite"}),
-        ("plan", {**DETECT_ONLY, "recursive": True, "mosaic": False}, {"rate", "no_bytes", "as_json"}),
+        ("plan", {**DETECT_ONLY, "recursive": True, "mosaic": False, **STAC}, {"rate", "no_bytes", "as_json"}),
         ("render", DETECT_ONLY, {"outdir", "scale"}),
     ],
 )
@@ -60,7 +62,7 @@ def test_every_declared_option_is_an_api_keyword_with_its_type_and_default() -> 
     assert {n: p.default for n, p in params.items()} == DECLARED
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
     # both are the annotations as written (postponed evaluation): the same text
-    declared_types = {f.name: f.type for cls in (DetectSettings, RunSettings) for f in dataclasses.fields(cls)}
+    declared_types = {f.name: f.type for cls in SETTINGS for f in dataclasses.fields(cls)}
     assert {n: p.annotation for n, p in params.items()} == declared_types
 
 
@@ -73,7 +75,7 @@ def test_help_shows_the_real_functions_with_every_parameter() -> None:
     assert skyscan.inspect is skyscan.api_inspect.inspect
     assert skyscan.map is skyscan.viz.build.make_map
     text = pydoc.render_doc(skyscan.detect, renderer=pydoc.plaintext)
-    declared_types = {f.name: f.type for cls in (DetectSettings, RunSettings) for f in dataclasses.fields(cls)}
+    declared_types = {f.name: f.type for cls in SETTINGS for f in dataclasses.fields(cls)}
     for name, default in DECLARED.items():  # e.g. chip_size: 'int | None' = None
         assert f"{name}: {declared_types[name]!r} = {default!r}" in text, name
 
@@ -162,3 +164,27 @@ def test_evaluate_and_spark_take_the_declared_settings() -> None:
     for func in (evaluate, evaluate_turned, spark_detect):
         assert not _names(func) & set(DECLARED), func.__name__  # no option restated beside the settings
     assert "settings" in _names(evaluate) and "settings" in _names(evaluate_turned)
+
+
+def test_tuple_options_repeat_or_split_on_their_separator_and_need_a_stac_source() -> None:
+    settings = StacSettings(stac="catalog.json", bbox="8.4,47.3,8.6,47.4", stac_properties="gsd, platform")
+    assert settings.stac == ("catalog.json",) and settings.bbox == (8.4, 47.3, 8.6, 47.4)
+    assert settings.stac_properties == ("gsd", "platform")
+    with pytest.raises(InputError, match="'bbox' must hold 4 values"):
+        StacSettings(stac=("c.json",), bbox=(1, 2, 3))
+    with pytest.raises(InputError, match="collections, stac_max_items: need --stac SOURCE"):
+        StacSettings(collections=["x"], stac_max_items=2)
+
+    seen: dict[str, Any] = {}
+
+    @click.command()
+    @settings_options(StacSettings)
+    def probe(**values: Any) -> None:
+        seen.update(values)
+
+    runner = CliRunner()
+    args = ["--stac", "a.json", "--stac", "b.json", "--collection", "x", "--bbox", "1,2,3,4", "--stac-properties", "p,q"]
+    assert runner.invoke(probe, args).exit_code == 0
+    assert StacSettings.pick(seen) == StacSettings(stac=("a.json", "b.json"), collections=("x",), bbox=(1.0, 2.0, 3.0, 4.0),
+                                                   stac_properties=("p", "q"))
+    assert runner.invoke(probe, ["--bbox", "1,2,x,4"]).exit_code == 2

@@ -2,7 +2,7 @@
 
 The public API is what ``__all__`` lists: :func:`detect`, :func:`inspect` and :func:`map`
 (the real functions, with their full signatures), the option declarations
-:class:`DetectSettings` and :class:`RunSettings`, and the exceptions. The modules the API
+:class:`DetectSettings`, :class:`RunSettings` and :class:`StacSettings`, and the exceptions. The modules the API
 reference documents (docs/reference: :mod:`skyscan.spark`, :mod:`skyscan.analytics`,
 :mod:`skyscan.viz`, :mod:`skyscan.schema`, ...) are public too; every other module is
 internal and may change between releases.
@@ -32,7 +32,7 @@ from skyscan.errors import (
 if TYPE_CHECKING:  # pragma: no cover
     from skyscan.api import detect
     from skyscan.api_inspect import inspect
-    from skyscan.options import DetectSettings, RunSettings
+    from skyscan.options import DetectSettings, RunSettings, StacSettings
     from skyscan.viz.build import make_map as map
 
     __version__: str
@@ -51,6 +51,7 @@ __all__ = [
     "OutputExistsError",
     "RunSettings",
     "SkyscanError",
+    "StacSettings",
     "__version__",
     "detect",
     "inspect",
@@ -64,6 +65,7 @@ _LAZY = {
     "map": ("skyscan.viz.build", "make_map"),
     "DetectSettings": ("skyscan.options", "DetectSettings"),
     "RunSettings": ("skyscan.options", "RunSettings"),
+    "StacSettings": ("skyscan.options", "StacSettings"),
 }
 
 

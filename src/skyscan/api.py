@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skyscan.options import DetectSettings, RunSettings
+from skyscan.options import DetectSettings, RunSettings, StacSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -47,14 +47,23 @@ def detect(
     overwrite: bool = False,
     resume: bool = False,
     geojson: bool = True,
+    stac: tuple[str, ...] = (),
+    collections: tuple[str, ...] = (),
+    bbox: tuple[float, float, float, float] | None = None,
+    datetime: str | None = None,
+    stac_asset: str | None = None,
+    stac_properties: tuple[str, ...] = (),
+    stac_max_items: int | None = None,
 ) -> gpd.GeoDataFrame:
     """Detect objects in images and return the detections as a GeoDataFrame (EPSG:4326).
 
-    ``inputs`` are files, directories or globs. With ``outdir`` the run also writes its
-    outputs there, as ``skyscan detect -o OUTDIR`` (``geojson``: also
-    ``detections.geojson``); without, a temporary folder is used. The other arguments are
-    the options of ``skyscan detect`` (see :class:`skyscan.options.DetectSettings` and
-    :class:`skyscan.options.RunSettings`): e.g. ``class_aware_merge`` keeps overlapping
+    ``inputs`` are files, directories or globs; ``stac`` adds the items of STAC sources
+    (API URLs, catalogs, collections, items, stac-geoparquet files), and ``inputs`` may
+    then be empty. With ``outdir`` the run also writes its outputs there, as ``skyscan
+    detect -o OUTDIR`` (``geojson``: also ``detections.geojson``); without, a temporary
+    folder is used. The other arguments are the options of ``skyscan detect`` (see
+    :class:`skyscan.options.DetectSettings`, :class:`skyscan.options.RunSettings` and
+    :class:`skyscan.options.StacSettings`): e.g. ``class_aware_merge`` keeps overlapping
     boxes of different classes apart, ``strict_range`` refuses images outside the model's
     validated range, ``aoi`` is a vector file or WKT, ``mosaic`` detects the images as one
     seamless mosaic (its VRT is kept in ``outdir`` only). Rows of images without
@@ -66,7 +75,7 @@ def detect(
     run = RunSettings.pick(values)
     if outdir is None and run.geojson:
         run = RunSettings.pick({**values, "geojson": False})  # nobody reads a temporary GeoJSON
-    return detect_table(inputs, DetectSettings.pick(values), run, outdir)
+    return detect_table(inputs, DetectSettings.pick(values), run, outdir, StacSettings.pick(values))
 
 
 def detect_table(
@@ -74,6 +83,7 @@ def detect_table(
     settings: DetectSettings | None = None,
     run: RunSettings | None = None,
     outdir: str | Path | None = None,
+    stac: StacSettings | None = None,
 ) -> gpd.GeoDataFrame:
     """:func:`detect` with its options as objects (what ``skyscan evaluate`` and
     ``skyscan render`` call)."""
@@ -85,9 +95,10 @@ def detect_table(
     if isinstance(inputs, str | Path):
         inputs = [inputs]
     options = (settings or DetectSettings()).detect_options()
+    queries = stac.queries() if stac is not None else ()
     with tempfile.TemporaryDirectory(prefix="skyscan-") as tmp:
         target = Path(outdir) if outdir is not None else Path(tmp) / "run"
-        result = run_detect(list(inputs), target, options, run)
+        result = run_detect(list(inputs), target, options, run, stac=queries)
         gdf = gpd.read_parquet(target / "detections.parquet")
         errors = pq.read_table(target / "errors.parquet").to_pylist()
     # attrs hold plain Python objects: pandas copies attrs on every operation.

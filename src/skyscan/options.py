@@ -1,7 +1,8 @@
 """The detection options, declared once: type, default, help text and allowed values.
 
 :class:`DetectSettings` holds what decides which objects a run finds, :class:`RunSettings`
-how a run over many inputs is managed. ``skyscan detect``, ``evaluate``, ``plan`` and
+how a run over many inputs is managed, :class:`StacSettings` which STAC items it reads
+besides its inputs (``detect`` and ``plan``). ``skyscan detect``, ``evaluate``, ``plan`` and
 ``render`` generate their options from these declarations (:mod:`skyscan.cli.options`),
 :func:`skyscan.detect` takes one keyword argument per field, :func:`skyscan.evaluate.run.evaluate`
 and :func:`skyscan.spark.detect` take a :class:`DetectSettings`: a new option is one new
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -22,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Self
 from skyscan.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from skyscan.io.stac import StacQuery
     from skyscan.pipeline import DetectOptions
 
-__all__ = ["DetectSettings", "OptionSpec", "RunSettings", "option_specs"]
+__all__ = ["DetectSettings", "OptionSpec", "RunSettings", "StacSettings", "item_kind", "option_specs"]
 
 METADATA_HELP = (
     "CSV/Parquet table of per-image attributes, keyed by an image_id column (the image's id) "
@@ -39,6 +42,8 @@ class OptionSpec:
     ``low``/``high`` bound a number (``low_open``/``high_open``: the bound itself is
     refused); ``choices`` lists a text option's values; ``path``: the value names an
     existing file; ``flag``: the command-line name when it is not ``--field-name``.
+    A tuple field is a repeatable option, or with ``separator`` one value split on it
+    (``--bbox 8.4,47.3,8.6,47.4``).
     """
 
     help: str
@@ -50,6 +55,7 @@ class OptionSpec:
     choices: tuple[str, ...] | None = None
     path: bool = False
     metavar: str | None = None
+    separator: str | None = None
 
     def describe_range(self) -> str:
         """``in [0, 0.5]``, ``> 0``, ``>= 1``: the allowed numbers, for messages."""
@@ -67,8 +73,8 @@ def _option(default: Any, help: str, **spec: Any) -> Any:
 
 
 class _Declared:
-    """What :class:`DetectSettings` and :class:`RunSettings` share: validation from the
-    declarations and construction from a mapping of option values."""
+    """What the settings classes share: validation from the declarations and
+    construction from a mapping of option values."""
 
     def __post_init__(self) -> None:
         hints = _field_kinds(type(self))
@@ -78,6 +84,10 @@ class _Declared:
             if hints[spec_field.name] is str and isinstance(value, os.PathLike):
                 value = os.fspath(value)  # a pathlib.Path for a file option: kept as text
                 object.__setattr__(self, spec_field.name, value)
+            if hints[spec_field.name] is tuple:
+                value = _as_tuple(spec_field.name, value, _item_kinds(type(self))[spec_field.name], spec)
+                object.__setattr__(self, spec_field.name, value)
+                continue
             _check(spec_field.name, value, hints[spec_field.name], spec)
 
     @classmethod
@@ -184,25 +194,110 @@ class RunSettings(_Declared):
             raise InputError("choose one of 'overwrite' and 'resume' (got both)")
 
 
-def option_specs(cls: type[DetectSettings] | type[RunSettings]) -> list[tuple[str, type, object, OptionSpec]]:
+@dataclass(frozen=True)
+class StacSettings(_Declared):
+    """Which STAC items a run reads besides its inputs (:mod:`skyscan.io.stac`): the
+    sources, the search filters, the asset and the item properties copied into the rows."""
+
+    stac: tuple[str, ...] = _option(
+        (), "Read the items of a STAC API (its URL: searched with --collection/--bbox/--aoi/--datetime), a static "
+        "catalog, collection or item (path or URL) or a stac-geoparquet file. Repeatable.", metavar="SOURCE")
+    collections: tuple[str, ...] = _option((), "STAC collection to search (repeatable).", flag="--collection",
+                                           metavar="ID")
+    bbox: tuple[float, float, float, float] | None = _option(
+        None, "Only STAC items touching this lon/lat box.", separator=",", metavar="W,S,E,N")
+    datetime: str | None = _option(
+        None, "Only STAC items of this time (RFC 3339; '2024-05-01/2024-06-01', '2024-05-01/..').",
+        metavar="TIME|START/END")
+    stac_asset: str | None = _option(
+        None, "The asset to read, by key or media type [default: 'visual' or 'image' if GeoTIFF, else the first "
+        "GeoTIFF].", metavar="NAME|MEDIA_TYPE")
+    stac_properties: tuple[str, ...] = _option(
+        (), "Item properties copied into every detection row (as meta_A, meta_B); meta_stac_item, "
+        "meta_stac_collection, meta_datetime and meta_capture_date always are.", separator=",", metavar="A,B")
+    stac_max_items: int | None = _option(None, "At most this many items per --stac source.", low=1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        given = [f.name for f in fields(self) if f.name != "stac" and getattr(self, f.name) not in (None, ())]
+        if given and not self.stac:
+            raise InputError(f"{', '.join(given)}: need --stac SOURCE (the 'stac' argument in Python)")
+
+    def queries(self) -> tuple[StacQuery, ...]:
+        """One :class:`~skyscan.io.stac.StacQuery` per source: :class:`InputError` for a
+        box or time the search cannot take."""
+        from skyscan.io.stac import StacQuery
+
+        return tuple(
+            StacQuery(source, collections=self.collections, bbox=self.bbox, datetime=self.datetime,
+                      asset=self.stac_asset, properties=self.stac_properties, max_items=self.stac_max_items)
+            for source in self.stac
+        )
+
+
+def option_specs(cls: type[_Declared]) -> list[tuple[str, type, object, OptionSpec]]:
     """``(name, kind, default, spec)`` of each declared option in order; ``kind`` is
-    ``bool``, ``int``, ``float`` or ``str`` (the declared type without ``None``)."""
+    ``bool``, ``int``, ``float``, ``str`` or ``tuple`` (the declared type without ``None``;
+    :func:`item_kind` gives a tuple's item type and length)."""
     kinds = _field_kinds(cls)
-    return [(f.name, kinds[f.name], f.default, f.metadata["option"]) for f in fields(cls)]
+    return [(f.name, kinds[f.name], f.default, f.metadata["option"]) for f in fields(cls)]  # type: ignore[arg-type]
+
+
+def item_kind(cls: type[_Declared], name: str) -> tuple[type, int | None]:
+    """A tuple field's item type and its fixed length (``None``: any length)."""
+    return _item_kinds(cls)[name]
 
 
 _KINDS: dict[type, dict[str, type]] = {}
+_ITEMS: dict[type, dict[str, tuple[type, int | None]]] = {}
 
 
 def _field_kinds(cls: type) -> dict[str, type]:
-    """Each field's declared type without ``None`` (resolved once per class)."""
+    """Each field's declared type without ``None``, ``tuple`` for a tuple (resolved once per class)."""
     if cls not in _KINDS:
         kinds: dict[str, type] = {}
+        items: dict[str, tuple[type, int | None]] = {}
         for name, hint in typing.get_type_hints(cls).items():
-            args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-            kinds[name] = args[0]
-        _KINDS[cls] = kinds
+            if typing.get_origin(hint) in (typing.Union, types.UnionType):
+                hint = next(a for a in typing.get_args(hint) if a is not type(None))
+            if typing.get_origin(hint) is tuple:
+                args = typing.get_args(hint)
+                items[name] = (args[0], None if args[-1] is Ellipsis else len(args))
+                hint = tuple
+            kinds[name] = hint
+        _KINDS[cls], _ITEMS[cls] = kinds, items
     return _KINDS[cls]
+
+
+def _item_kinds(cls: type) -> dict[str, tuple[type, int | None]]:
+    _field_kinds(cls)
+    return _ITEMS[cls]
+
+
+def _as_tuple(name: str, value: object, item: tuple[type, int | None], spec: OptionSpec) -> tuple[Any, ...] | None:
+    """A tuple field's value as a checked tuple: one text is one item, or its parts with a
+    ``separator`` (``"8.4,47.3,8.6,47.4"``); a list is taken as a tuple."""
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = [value]
+    elif isinstance(value, str):
+        value = [p.strip() for p in value.split(spec.separator) if p.strip()] if spec.separator else [value]
+    if not isinstance(value, list | tuple):
+        raise InputError(f"{name!r} must be a tuple (got {value!r})")
+    kind, length = item
+    if kind is str:
+        value = [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]  # a local catalog's Path
+    elif kind is float:
+        try:
+            value = [v if isinstance(v, int | float) and not isinstance(v, bool) else float(v) for v in value]
+        except (TypeError, ValueError):
+            raise InputError(f"{name!r} must hold numbers (got {value!r})") from None
+    for v in value:
+        _check(name, v, kind, spec)
+    if length is not None and len(value) != length:
+        raise InputError(f"{name!r} must hold {length} values (got {len(value)}: {value!r})")
+    return tuple(value)
 
 
 def _check(name: str, value: object, kind: type, spec: OptionSpec) -> None:

@@ -387,7 +387,7 @@ def test_usage_errors(blob_model: Path, tmp_path: Path) -> None:
     res = skyscan(
         "detect", "--stac", "c.json", "--bbox", "1,2,3", "-o", tmp_path / "o", "--model", blob_model
     )
-    assert res.returncode == 2 and "four numbers" in res.stderr
+    assert res.returncode == 2 and "expected 4 values" in res.stderr
     res = skyscan(
         "detect",
         "--stac",

@@ -171,13 +171,13 @@ def test_static_catalog_on_s3_is_read_through_gdal(
     assert "s3://stac-bucket/nope/catalog.json: cannot read" in missing.failures[0].message
 
 
-def test_python_api_takes_stac_queries(scenes: list[Scene], tmp_path: Path) -> None:
+def test_python_api_takes_the_stac_options(scenes: list[Scene], tmp_path: Path) -> None:
     from skyscan.api import detect
     from skyscan.detectors.synthetic import build_blob_model
 
     model = build_blob_model(tmp_path / "blobs.onnx", input_size=64, gsd=0.5)
     parquet = write_geoparquet([item_for(s) for s in scenes[:2]], tmp_path / "items.parquet")
-    gdf = detect([], model=str(model), stac=[StacQuery(str(parquet), properties=("platform",))])
+    gdf = detect([], model=str(model), stac=parquet, stac_properties=("platform",))
     assert len(gdf) >= scenes[0].blobs + scenes[1].blobs - 1
     assert set(gdf["meta_stac_item"]) == {"scene-0", "scene-1"} == set(gdf["image_id"])
     assert set(gdf["meta_platform"]) == {"drone"} and gdf.attrs["run"]["stac"]["items"] == 2

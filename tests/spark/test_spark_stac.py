@@ -34,6 +34,7 @@ def test_spark_reads_stac_items_like_the_local_engine(
     local_spark: Any, catalog_server: RangeServer, blob_model: Path, tmp_path: Path
 ) -> None:
     from skyscan.io.stac import StacQuery
+    from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
     query = StacQuery(catalog_server.url("stac/catalog.json"), properties=("eo:cloud_cover",))
@@ -41,7 +42,7 @@ def test_spark_reads_stac_items_like_the_local_engine(
     results = {}
     for engine in ("local", "spark"):
         out = tmp_path / engine
-        result = run_detect([], out, options, engine=engine, geojson=False, stac=[query])
+        result = run_detect([], out, options, RunSettings(engine=engine, geojson=False), stac=[query])
         results[engine] = (
             pq.read_table(out / "detections.parquet"),
             pq.read_table(out / "errors.parquet"),

@@ -8,11 +8,10 @@ from typing import Any, NoReturn
 
 import click
 
-from skyscan.cli.options import settings_options
+from skyscan.cli.options import require_inputs, settings_options
 from skyscan.cli.progress import Progress
-from skyscan.cli.stac_options import stac_options
 from skyscan.errors import SkyscanError
-from skyscan.options import DetectSettings, RunSettings
+from skyscan.options import DetectSettings, RunSettings, StacSettings
 
 
 @click.command("detect")
@@ -20,17 +19,18 @@ from skyscan.options import DetectSettings, RunSettings
 @click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path), help="Output directory.")
 @settings_options(DetectSettings)
 @settings_options(RunSettings)
+@settings_options(StacSettings)
 @click.option("--map", "make_map", is_flag=True, help="Write OUTDIR/map.html as the last step.")
-@stac_options
 @click.pass_context
 def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, make_map: bool, **values: Any) -> None:
-    """Find vehicles in INPUTS (files, directories, globs) and write detections to OUTDIR.
+    """Find vehicles in INPUTS (files, directories, globs, URLs) and the --stac items; write detections to OUTDIR.
 
     Exit codes: 0 every input succeeded; 3 some inputs failed (see OUTDIR/errors.parquet);
     1 the run could not start or finish (message on stderr); 2 usage error.
     """
     if values["overwrite"] and values["resume"]:  # named as the flags, not as RunSettings' fields
         raise click.UsageError("choose one of --overwrite and --resume (got both)")
+    require_inputs(inputs, values["stac"])
     from skyscan.run import run_detect
 
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
@@ -50,6 +50,7 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
         # without a key column, a bad XML mapping) are usage errors: exit code 2.
         run = RunSettings.pick(values)
         options = DetectSettings.pick(values).detect_options()
+        stac = StacSettings.pick(values).queries()
     except SkyscanError as exc:
         raise click.UsageError(str(exc)) from exc
     from skyscan.detectors import recipe_card
@@ -65,7 +66,7 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
         raise click.UsageError(str(exc)) from exc
     try:
         result = run_detect(list(inputs), outdir, options, run, progress=progress, on_paths=on_paths,
-                            stac=values.pop("stac"))
+                            stac=stac)
         if bar is not None:
             bar.close()
         if make_map:

@@ -9,11 +9,10 @@ from typing import Any
 
 import click
 
-from skyscan.cli.options import settings_options
+from skyscan.cli.options import require_inputs, settings_options
 from skyscan.cli.params import FiniteFloat
-from skyscan.cli.stac_options import stac_options
 from skyscan.errors import SkyscanError
-from skyscan.options import DetectSettings, RunSettings
+from skyscan.options import DetectSettings, RunSettings, StacSettings
 
 EXIT_SOME_FAILED = 3
 
@@ -30,13 +29,13 @@ def _size(n: float) -> str:
 @click.argument("inputs", nargs=-1)
 @settings_options(DetectSettings)
 @settings_options(RunSettings, only=("recursive", "mosaic"))
+@settings_options(StacSettings)
 @click.option("--rate", type=FiniteFloat(0, min_open=True), default=None, help="Model megapixels per second to estimate the time with [default: measured here, the model alone on in-memory chips].")
 @click.option("--no-bytes", is_flag=True, help="Skip the file sizes and touched-tile bytes (one request less per remote image).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON lines), then the totals.")
-@stac_options
 def plan_command(inputs: tuple[str, ...], recursive: bool, mosaic: bool, rate: float | None, no_bytes: bool,
                  as_json: bool, **values: Any) -> None:
-    """List what `skyscan detect INPUTS` would read, without reading pixels.
+    """List what `skyscan detect INPUTS` (and the --stac items) would read, without reading pixels.
 
     Per image: size, chips, megapixels, bytes; then the totals and the time at a
     measured model rate (a lower bound). Exits 3 when some inputs could not be opened.
@@ -44,14 +43,16 @@ def plan_command(inputs: tuple[str, ...], recursive: bool, mosaic: bool, rate: f
     from skyscan.io.sources import InputFailure
     from skyscan.plan import PlanTotals, measure_rate, plan_run
 
+    require_inputs(inputs, values["stac"])
     try:
         options = DetectSettings.pick(values).detect_options()
+        stac = StacSettings.pick(values).queries()
     except SkyscanError as exc:
         raise click.UsageError(str(exc)) from exc
     totals = PlanTotals()
     try:
         for item in plan_run(list(inputs), options, recursive=recursive, with_bytes=not no_bytes,
-                              mosaic=mosaic, stac=values["stac"]):
+                              mosaic=mosaic, stac=stac):
             totals.add(item)
             if isinstance(item, InputFailure):
                 from skyscan.io.remote import display_path, redact
