@@ -181,3 +181,12 @@ def test_python_api_takes_the_stac_options(scenes: list[Scene], tmp_path: Path) 
     assert len(gdf) >= scenes[0].blobs + scenes[1].blobs - 1
     assert set(gdf["meta_stac_item"]) == {"scene-0", "scene-1"} == set(gdf["image_id"])
     assert set(gdf["meta_platform"]) == {"drone"} and gdf.attrs["run"]["stac"]["items"] == 2
+
+
+def test_stac_items_are_not_mosaicked(tmp_path: Path) -> None:
+    from skyscan.options import RunSettings
+    from skyscan.run import run_detect
+
+    with pytest.raises(InputError, match="--mosaic does not take --stac items"):
+        run_detect([], tmp_path / "out", None, RunSettings(mosaic=True), stac=[StacQuery("c.json")])
+    assert not (tmp_path / "out").exists()
