@@ -93,6 +93,18 @@ def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> dict[str, 
     return load_state(outdir) if resume else None
 
 
+def check_can_start(options: DetectOptions, engine: str) -> None:
+    """Raise now what would fail a run before its first image: a model that does not load,
+    Spark without Java. ``--overwrite`` calls it before deleting the previous outputs."""
+    from skyscan.detectors import get_detector
+
+    get_detector.__wrapped__(options.recipe)  # built and dropped: the engines build their own
+    if engine == "spark":
+        from skyscan.engines.spark_session import check_java
+
+        check_java()
+
+
 def remove_temp_files(outdir: Path) -> list[Path]:
     """Delete the temporary files a killed run left in OUTDIR and its parts (``.*.tmp``,
     see :func:`skyscan.io.writers.atomic_path`); return them."""
@@ -159,6 +171,8 @@ def run_detect(
     from skyscan.detectors import recipe_card
 
     options.check_against(recipe_card(options.recipe))
+    if overwrite:  # the old outputs are deleted next: they must outlive a run that cannot start
+        check_can_start(options, engine)
     outdir = Path(outdir)
     started, run_t0 = time.time(), time.perf_counter()
     with output_lock(outdir) as created:

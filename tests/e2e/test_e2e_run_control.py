@@ -136,6 +136,21 @@ def test_overwrite_replaces_the_previous_run(first: dict[str, Any], images: Path
     assert (out / "my_notes.md").read_text() == "not skyscan's"  # only skyscan's files are replaced
 
 
+def test_overwrite_with_a_model_that_does_not_load_keeps_the_previous_run(
+    first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(first["out"], out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    broken = tmp_path / "broken"
+    shutil.copytree(blob_model.parent, broken)  # the card reads well, the ONNX file does not
+    (broken / blob_model.name).write_bytes(blob_model.read_bytes()[:100])
+    res = skyscan("-q", "detect", images, "-o", out, "--model", broken / blob_model.name, "--overwrite")
+    assert res.returncode == 1, res.stderr
+    assert "cannot load ONNX model" in res.stderr and "Traceback" not in res.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
