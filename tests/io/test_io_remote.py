@@ -220,3 +220,31 @@ def test_a_server_slower_than_the_timeout_is_a_transient_error(
     finally:
         srv.fault("slow.tif", None)
     assert info.value.transient, str(info.value)
+
+
+def test_a_connection_cut_inside_the_header_is_transient_never_a_lost_georeference(
+    served: tuple[RangeServer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GDAL takes a cut inside a GeoTIFF's header for its end: the open failed as "not
+    recognized" or lost the CRS or transform tags, a lasting error (or an image read in
+    pixel space) for a file that is fine (found by the fault harness's remote kind)."""
+    srv, root = served
+    monkeypatch.setenv("GDAL_HTTP_RETRY_DELAY", "0.05")
+    monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "1")
+    small = root / "header_cut.tif"
+    write_geotiff(small, 192, 160, crs="EPSG:2056", transform=lv95_transform(), compress="deflate")
+    whole = open_image(str(small))
+    outcomes = set()
+    for cut in range(0, min(small.stat().st_size, 1200), 23):
+        srv.fault(small.name, Fault(disconnect_after=cut))
+        try:  # a fresh URL each time: GDAL caches what it learnt of one for the process
+            ref = open_image(srv.url(f"{small.name}?cut={cut}"))
+        except RemoteReadError as exc:
+            assert exc.transient, (cut, str(exc))
+            outcomes.add("transient")
+        else:
+            assert (ref.crs, ref.transform) == (whole.crs, whole.transform), cut
+            outcomes.add("whole")
+        finally:
+            srv.fault(small.name, None)
+    assert "transient" in outcomes

@@ -200,9 +200,28 @@ def _open_dataset(path: str) -> Any:
     try:
         ignore_missing_georef_warning()  # a plain PNG/JPEG has no transform: a state, not news
         with rasterio.Env(**env):
-            return rasterio.open(remote.gdal_path(path))
+            ds = rasterio.open(remote.gdal_path(path))
     except Exception as exc:
+        if remote.is_remote(path) and not remote.explain(path, _reason(exc))[0]:
+            _check_not_cut(path)  # no HTTP status or cut named: "not recognized", say
         raise _wrap(path, "open as an image", exc) from exc
+    if remote.is_remote(path) and ds.driver == "GTiff" and (ds.crs is None or ds.transform.is_identity):
+        try:
+            _check_not_cut(path)
+        except RemoteReadError:
+            ds.close()
+            raise
+    return ds
+
+
+def _check_not_cut(path: str) -> None:
+    """A remote open that failed, or a GeoTIFF without its georeferencing, may be a
+    connection cut inside the header: then it is a transient error, not the file's state."""
+    if not remote.head_is_complete(path):
+        raise RemoteReadError(
+            remote.redact(f"{path}: cannot open as an image: {remote.CUT_OFF} (its header did not arrive in full)"),
+            transient=True,
+        )
 
 
 def _aux_has_georef(aux_path: str) -> bool:

@@ -215,6 +215,29 @@ def read_bytes(path: str, limit: int = MAX_SIDECAR_READ) -> bytes:
     return buf.raw[:n]
 
 
+def head_is_complete(path: str, limit: int = 1 << 20) -> bool:
+    """Whether the first ``min(size, limit)`` bytes of remote ``path`` arrive in full.
+
+    GDAL takes a connection cut inside a header for the end of the file: the open fails as
+    "not recognized" or succeeds without the tags it could not read (a GeoTIFF's CRS or
+    transform). Reading the header again tells such a cut from a file that is like that."""
+    import rasterio
+
+    total = size(path)
+    handle = None if total is None else _open(path)
+    if total is None or handle is None:
+        return True  # not there at all: the open's own error says so
+    want = min(total, limit)
+    lib = gdal_lib()
+    try:
+        buf = ctypes.create_string_buffer(max(want, 1))
+        with rasterio.Env(**gdal_options(path)):
+            n = lib.VSIFReadL(buf, 1, want, handle)
+    finally:
+        lib.VSIFCloseL(handle)
+    return int(n) == want
+
+
 # ------------------------------------------------------------------ errors
 
 
@@ -261,7 +284,8 @@ def explain(path: str, reason: str) -> tuple[str, bool]:
 
 
 _AFTER_RETRIES = "after GDAL's retries"
-_CUT_OFF = "the server stopped answering or the file ended early"
+CUT_OFF = "the server stopped answering or the file ended early"
+_CUT_OFF = CUT_OFF
 
 
 def is_transient(error_type: str, message: str) -> bool:
