@@ -48,8 +48,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
-KINDS = ("corrupt", "kill", "concurrent", "badargs", "unwritable", "diskfull")
-WEIGHTS = {"corrupt": 3, "kill": 3, "concurrent": 3, "badargs": 2, "unwritable": 1, "diskfull": 2}
+KINDS = ("corrupt", "kill", "concurrent", "badargs", "unwritable", "diskfull", "remote")
+WEIGHTS = {"corrupt": 3, "kill": 3, "concurrent": 3, "badargs": 2, "unwritable": 1, "diskfull": 2, "remote": 2}
 N_GOOD = 6
 LOCK_FILE = ".skyscan.lock"
 TIMEOUT_S = 120
@@ -72,8 +72,17 @@ class Outcome:
 # ---------------------------------------------------------------------------- the command
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
+def remote_servers() -> Any:
+    """tests/remote_servers.py: the loopback Range server with its fault modes (one home,
+    shared with the tests and benchmarks/bench_remote.py)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import remote_servers as module
+
+    return module
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ, **(extra or {}))
     src = env.pop("SKYSCAN_FAULT_SRC", str(SRC))
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
@@ -83,13 +92,13 @@ def command(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "skyscan", "-q", "detect", *map(str, args)]
 
 
-def run(args: list[str]) -> tuple[int, str]:
-    proc = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S)
+def run(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    proc = subprocess.run(args, env=_env(env), capture_output=True, text=True, timeout=TIMEOUT_S)
     return proc.returncode, proc.stderr
 
 
-def start(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(args, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, env=_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
@@ -238,16 +247,22 @@ class Reference:
     rows: dict[str, list[dict[str, Any]]]
 
 
+def _name(path: str | Path) -> str:
+    """A local path's or a URL's file name."""
+    return str(path).split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
 def _normalised(table: Any) -> dict[str, list[dict[str, Any]]]:
     rows: dict[str, list[dict[str, Any]]] = {}
     for row in table.drop(["run_id"]).to_pylist():
-        name = Path(row.pop("image_path")).name
+        name = _name(row.pop("image_path"))
         rows.setdefault(name, []).append(row)
     return rows
 
 
-def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path], must_fail: set[str]) -> None:
-    """The invariant, on a finished OUTDIR."""
+def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path] | list[str], must_fail: set[str],
+                  may_fail: frozenset[str] = frozenset()) -> None:
+    """The invariant, on a finished OUTDIR (``may_fail``: good images a fault may cost)."""
     import pyarrow.parquet as pq
 
     try:
@@ -263,11 +278,13 @@ def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path]
     out.check(len(ids) == len(set(ids)), "duplicate detection ids")
     err_paths = errs.column("path").to_pylist()
     out.check(len(err_paths) == len(set(err_paths)), f"an input has several error rows: {err_paths}")
-    err_names = {Path(p).name for p in err_paths}
+    err_names = {_name(p) for p in err_paths}
     got = _normalised(dets)
     for name in sorted(must_fail):
         out.check(name in err_names, f"{name}: no error row")
     for name, rows in ref.rows.items():
+        if name in may_fail and name in err_names:
+            continue
         out.check(name not in err_names, f"{name}: a good image failed: {errs.to_pylist()}")
         out.check(got.get(name) == rows, f"{name}: detections differ from the clean run")
     # every input ends in exactly one part: its detections or its error
@@ -277,14 +294,16 @@ def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path]
     if parts.is_dir():  # a finished run may remove its checkpoints
         for path in manifest["images"]:
             det = (parts / f"{part_key(path)}.det.arrow").exists()
-            err = (parts / f"{part_key(path)}.err.arrow").exists()
-            out.check(det != err, f"{path}: {int(det) + int(err)} parts")
-            out.check(det == (Path(path).name not in err_names), f"{path}: part and errors table disagree")
+            # a transient error (a server that failed) has a retry part instead
+            found = [(parts / f"{part_key(path)}.{k}.arrow").exists() for k in ("err", "retry")]
+            err = any(found)
+            out.check(int(det) + sum(found) == 1, f"{path}: {int(det) + sum(found)} parts")
+            out.check(det == (_name(path) not in err_names), f"{path}: part and errors table disagree")
     counts = manifest["counts"]
     failed_images = sum(1 for p in err_paths if p in set(manifest["images"]))
     out.check(counts["images_ok"] + failed_images + counts.get("images_skipped", 0) == len(manifest["images"]),
               f"counts do not add up: {counts} with {failed_images} failed of {len(manifest['images'])}")
-    names = {p.name for p in inputs}
+    names = {_name(p) for p in inputs}
     for name in got:
         out.check(name in names, f"detections of an image that is not an input: {name}")
     left = [p.name for p in outdir.rglob("*") if p.name.endswith(".tmp") or p.name == LOCK_FILE]
@@ -304,6 +323,7 @@ class Harness:
     ref: Reference
     rng: random.Random
     can_mount: bool
+    server: Any = None
 
     def folder(self, i: int, rng: random.Random, n_bad: int) -> tuple[Path, list[Path], set[str], list[str]]:
         """Inputs for attempt ``i``: the good images and ``n_bad`` corrupted ones."""
@@ -447,6 +467,77 @@ class Harness:
         state = "none" if not outdir.exists() else ("empty" if not any(outdir.iterdir()) else "written")
         out.check(state == before, f"output folder was {before}, is {state}")
 
+    def remote(self, i: int, rng: random.Random, out: Outcome) -> None:
+        """URLs on a loopback Range server that fails some of them; a kill now and then;
+        then the server is well again and ``--resume`` finishes what was cut."""
+        server = self.range_server()
+        d = self.work / f"a{i}" / "www"
+        shutil.copytree(self.base, d)
+        rel = {p.name: f"a{i}/www/{p.name}" for p in sorted(d.iterdir())}
+        table = _remote_faults(rng, (d / "good_0.tif").stat().st_size)
+        chosen = dict(zip(rng.sample(sorted(rel), rng.randint(1, 3)), rng.choices(sorted(table), k=3), strict=False))
+        urls = [server.url(r) for r in rel.values()]
+        must_fail: set[str] = set()
+        lasting: set[str] = set()
+        for name, fault in chosen.items():
+            spec, fails, lasts = table[fault]
+            if spec is None:  # a URL with nothing behind it, beside the good ones
+                name = f"missing_{name}"
+                urls.append(server.url(f"a{i}/www/{name}"))
+            else:
+                server.fault(rel[name], remote_servers().Fault(**spec))
+            if fails:
+                must_fail.add(name)
+            if lasts:
+                lasting.add(name)
+        rng.shuffle(urls)
+        outdir = d.parent / "out"
+        killed = rng.random() < 0.3
+        out.detail.update(faults=chosen, killed=killed, kills=[])
+        try:
+            cmd = command(*urls, "-o", outdir, *self.opts())
+            if killed:  # then --resume finishes the cut run (or finds it finished)
+                self._kill_after(start(cmd, REMOTE_ENV), rng.uniform(0.0, 3.0), out, outdir)
+                cmd = [*cmd, "--resume"]
+            code, err = run(cmd, REMOTE_ENV)
+            check_exit(out, code, err, (0, 3))
+            self._check_failed_named(out, outdir, err)
+            faulted = set(chosen) | {n for n in must_fail if n.startswith("missing_")}
+            check_outputs(out, outdir, self.ref, urls, must_fail, may_fail=frozenset(faulted))
+        finally:
+            for name in chosen:
+                server.fault(rel[name], None)
+        # the server is well again: --resume redoes what failed for a passing reason
+        code, err = run(command(*urls, "-o", outdir, *self.opts(), "--resume"), REMOTE_ENV)
+        check_exit(out, code, err, (0, 3))
+        self._check_failed_named(out, outdir, err)
+        check_outputs(out, outdir, self.ref, urls, {n for n in must_fail if n in lasting}, may_fail=frozenset(lasting))
+
+    @staticmethod
+    def _check_failed_named(out: Outcome, outdir: Path, stderr: str) -> None:
+        """Every error row names its URL, with a reason, on stderr too."""
+        import pyarrow.parquet as pq
+
+        try:
+            errs = pq.read_table(outdir / "errors.parquet").to_pylist()
+        except (OSError, ValueError):
+            return  # check_outputs says so
+        for row in errs:
+            out.check(row["path"].startswith("http://127.0.0.1:") and bool(row["message"].strip()),
+                      f"error row without its URL or reason: {row}")
+            out.check(f"FAILED {row['path']}" in stderr, f"{row['path']}: not named on stderr: {stderr[-300:]}")
+
+    def range_server(self) -> Any:
+        """The loopback Range server (tests/remote_servers.py) serving ``work``, started once."""
+        if self.server is None:
+            self.server = remote_servers().RangeServer(self.work).__enter__()
+        return self.server
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
+            self.server = None
+
     def unwritable(self, i: int, rng: random.Random, out: Outcome) -> None:
         d = self.work / f"a{i}"
         d.mkdir(parents=True)
@@ -491,6 +582,27 @@ class Harness:
             check_outputs(out, outdir, self.ref, inputs, must_fail)
         finally:
             subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+# name -> (the server's fault for one file, or None: a URL with nothing behind it; must the
+# faulted run fail it; does it last, so that --resume keeps its error once the server is well)
+def _remote_faults(rng: random.Random, size: int) -> dict[str, tuple[dict[str, Any] | None, bool, bool]]:
+    return {
+        "http_404": ({"status": 404}, True, True),
+        "http_403": ({"status": 403}, True, True),
+        "http_500": ({"status": 500}, True, False),
+        "http_503_once": ({"status": 503, "fail_first": 1}, False, False),  # GDAL's retry may get it
+        "stall": ({"latency": STALL_S}, True, False),  # longer than GDAL_HTTP_TIMEOUT
+        "slow": ({"latency": 0.2}, False, False),  # slower, within the timeout: must not fail
+        "disconnect": ({"disconnect_after": rng.randrange(0, size)}, False, False),
+        "truncated": ({"truncate_to": rng.randrange(1, size)}, False, True),  # may read as a corrupt file
+        "missing": (None, True, True),
+    }
+
+
+# GDAL's retries and time-out for the remote kind (the defaults would make a stall last minutes)
+REMOTE_ENV = {"GDAL_HTTP_MAX_RETRY": "1", "GDAL_HTTP_RETRY_DELAY": "0.05", "GDAL_HTTP_TIMEOUT": "1"}
+STALL_S = 2.5
 
 
 def _n_parts(outdir: Path) -> int:
@@ -573,6 +685,7 @@ def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...
                 shutil.rmtree(work / f"a{n}", ignore_errors=True)
             n += 1
     finally:
+        h.close()
         if sink:
             sink.close()
         if own and not failed:
