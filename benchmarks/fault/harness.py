@@ -497,7 +497,7 @@ class Harness:
         try:
             cmd = command(*urls, "-o", outdir, *self.opts())
             if killed:  # then --resume finishes the cut run (or finds it finished)
-                self._kill_after(start(cmd, REMOTE_ENV), rng.uniform(0.0, 3.0), out, outdir)
+                self._kill_after(start(cmd, REMOTE_ENV), rng.uniform(0.5, 4.0), out, outdir)
                 cmd = [*cmd, "--resume"]
             code, err = run(cmd, REMOTE_ENV)
             check_exit(out, code, err, (0, 3))
