@@ -58,7 +58,7 @@ WEIGHTS = {"corrupt": 3, "kill": 3, "concurrent": 3, "badargs": 2, "unwritable":
            "spark_kill": 0.25, "spark_executor": 0.15}
 N_GOOD = 6
 LOCK_FILE = ".skyscan.lock"
-TIMEOUT_S = 120
+TIMEOUT_S = 600  # a hang guard: generous, for a machine busy with other work
 
 
 @dataclass

@@ -151,6 +151,19 @@ def read_parquet(path: str | os.PathLike[str]) -> pa.Table:
     return pq.ParquetFile(path).read()
 
 
+def parquet_columns(path: str | os.PathLike[str]) -> list[str]:
+    """The column names of the Parquet file ``path``; an :class:`~skyscan.errors.InputError`
+    naming the file when it is not one (pyarrow's own message names a ``<Buffer>``)."""
+    import pyarrow.parquet as pq
+
+    from skyscan.errors import InputError
+
+    try:
+        return list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{os.fspath(path)}: cannot read as Parquet ({exc})") from None
+
+
 def read_arrow(path: str | os.PathLike[str]) -> pa.Table:
     """One Arrow IPC file as a table (read in full, so the file is not held open)."""
     with pa.OSFile(os.fspath(path), "rb") as source:

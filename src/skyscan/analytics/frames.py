@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from skyscan import arrow_arrays
 from skyscan.errors import CRSError, InputError
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def read_detections(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataF
     path = Path(path)
     if not path.is_file():
         raise InputError(f"detections file {str(path)!r} does not exist")
+    arrow_arrays.parquet_columns(path)  # not Parquet at all: an error naming the file
     try:
         frame = gpd.read_parquet(path)
     except ValueError:

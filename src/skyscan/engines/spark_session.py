@@ -6,13 +6,15 @@ PySpark is imported inside functions, so importing this module is cheap.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,9 +127,33 @@ def spark_session(
         builder = builder.master(master)
     for key, value in session_conf(master, conf).items():
         builder = builder.config(key, value)
-    session: SparkSession = builder.getOrCreate()
+    with _jvm_output_off_the_terminal():
+        session: SparkSession = builder.getOrCreate()
     logger.info("spark session: master=%s, version=%s", session.sparkContext.master, session.version)
     return session
+
+
+@contextlib.contextmanager
+def _jvm_output_off_the_terminal() -> Iterator[None]:
+    """Under ``-q`` (the root logger above WARNING), a JVM launched here writes its own
+    output (startup notes, log4j lines, a lost executor's Java stack traces) to a file, not
+    to the terminal where ``-q`` promises errors only; Spark's errors reach skyscan as
+    Python exceptions all the same. The JVM inherits fd 2 at launch, so fd 2 points at
+    the file while the session starts."""
+    if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
+        yield
+        return
+    log = Path(tempfile.gettempdir()) / f"skyscan-spark-{os.getpid()}.log"
+    with open(log, "ab") as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    logger.info("the Spark JVM writes its output to %s", log)
 
 
 def session_conf(master: str | None, conf: Mapping[str, str] | None = None) -> dict[str, str]:

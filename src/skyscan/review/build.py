@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from skyscan import arrow_arrays
 from skyscan.errors import InputError, OutputExistsError
 from skyscan.io.reader import ImageReader, open_image
 from skyscan.review.chips import jpeg_data_uri, read_window
@@ -67,7 +68,7 @@ def _read_table(detections: Any) -> Any:
         if path.suffix.lower() in {".parquet", ".geoparquet", ".pq"}:
             import pyarrow.parquet as pq
 
-            names = pq.read_schema(path).names
+            names = arrow_arrays.parquet_columns(path)
             frame = pq.read_table(path, columns=[c for c in (*NEEDED, "detection_id") if c in names]).to_pandas()
         elif path.suffix.lower() in {".geojson", ".json"}:
             import geopandas as gpd

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from skyscan import arrow_arrays
 from skyscan.errors import CRSError, InputError
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def _read_path(path: Path) -> Any:
     if suffix in {".parquet", ".geoparquet", ".pq"}:
         import pyarrow.parquet as pq
 
-        names = set(pq.read_schema(path).names)
+        names = set(arrow_arrays.parquet_columns(path))
         if {"lon", "lat"} <= names:  # the contract's columns: read only what the map uses
             return pq.read_table(path, columns=[c for c in _WANTED if c in names])
         import geopandas as gpd
