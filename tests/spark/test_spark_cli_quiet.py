@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1800)]  # a fresh JVM on a busy machine
 
 
 def test_quiet_spark_run_prints_only_its_failed_input(blob_scenes: dict[str, Any], blob_model: Path,
