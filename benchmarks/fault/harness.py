@@ -785,7 +785,9 @@ def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...
         if own and not failed:
             shutil.rmtree(work, ignore_errors=True)
     return {
-        "command": f"python benchmarks/fault/harness.py --seed {seed} --budget-s {budget_s:g} --attempts {attempts}",
+        "command": f"python benchmarks/fault/harness.py --seed {seed} --budget-s {budget_s:g} --attempts {attempts}"
+                   f" --kinds {','.join(kinds)}",
+        "kinds": list(kinds),
         "seed": seed,
         "budget_s": budget_s,
         "elapsed_s": round(time.monotonic() - t0, 1),
