@@ -171,8 +171,8 @@ def run_detect(
     from skyscan.detectors import recipe_card
 
     options.check_against(recipe_card(options.recipe))
-    if overwrite:  # the old outputs are deleted next: they must outlive a run that cannot start
-        check_can_start(options, engine)
+    if run.overwrite:  # the old outputs are deleted next: they must outlive a run that cannot start
+        check_can_start(options, run.engine)
     outdir = Path(outdir)
     started, run_t0 = time.time(), time.perf_counter()
     with output_lock(outdir) as created:

@@ -54,6 +54,9 @@ def _cases() -> list[tuple[str, list[str], int, str]]:
         ("convert", ["convert", "{d}/nothere.pt"], 2, "nothere.pt"),
         ("train", ["train", "{d}/nothere", "-o", "{d}/m.onnx"], 2, "nothere"),
         ("models", ["models", "--bogus"], 2, "--bogus"),
+        ("render", ["render", "{d}/noise.tif", "-o", "{d}/rdir", "--model", "{model}"], 1, "noise.tif"),
+        ("quantize", ["quantize", "{model}", "--data", "{d}/nothere.json", "-o", "{d}/q.onnx"], 2, "nothere.json"),
+        ("set-threshold", ["set-threshold", "{model}", "{d}/nothere.json"], 2, "nothere.json"),
     ]
 
 
