@@ -20,7 +20,7 @@ from typing import Any
 
 from skyscan.detectors.card import ModelCard
 from skyscan.errors import SkyscanError
-from skyscan.io.georef import footprint_lonlat
+from skyscan.geo.footprints import footprint_lonlat
 from skyscan.io.reader import ReadOptions, open_image
 from skyscan.io.remote import display_path, redact
 from skyscan.io.sidecar import XmlMapping

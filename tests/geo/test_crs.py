@@ -172,6 +172,15 @@ def test_normalize_crs_refuses(value: object, match: str) -> None:
     assert isinstance(info.value, ValueError)  # callers may catch the builtin
 
 
+def test_normalize_crs_names_its_source() -> None:
+    with pytest.raises(CRSError, match=r"^scene\.prj: .*unknown CRS 'bogus'") as info:
+        normalize_crs("bogus", source="scene.prj")
+    assert info.value.__cause__ is not None  # pyproj's own reason stays chained
+    with pytest.raises(CRSError, match=r"^'crs' option: .*neither geographic nor projected"):
+        normalize_crs("EPSG:5773", source="'crs' option")  # a vertical CRS cannot place pixels
+    assert normalize_crs("epsg:2056", source="x") == "EPSG:2056"
+
+
 # -- local_metric_crs ----------------------------------------------------------------------
 
 

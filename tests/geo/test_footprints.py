@@ -15,7 +15,7 @@ from rasterio.transform import Affine
 from rasters import lv95_transform, rotated_transform, utm_transform
 from skyscan.errors import CRSError, InputError
 from skyscan.geo.crs import from_wgs84, to_wgs84
-from skyscan.geo.footprints import crs_to_pixel, footprints, pixel_to_crs
+from skyscan.geo.footprints import crs_to_pixel, footprint_lonlat, footprints, pixel_to_crs
 from skyscan.types import AffineTuple
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -52,6 +52,13 @@ def test_pixel_crs_pixel_round_trip(t: AffineTuple, cols: list[float], row: floa
     # float64 keeps about 1e-9 pixel per unit of magnitude of the CRS coordinates here
     np.testing.assert_allclose(col2, col, atol=1e-6)
     np.testing.assert_allclose(row2, rows, atol=1e-6)
+
+
+def test_footprint_lonlat_rotterdam() -> None:
+    corners = footprint_lonlat((0.5, 0.0, 594_000.0, 0.0, -0.5, 5_758_000.0), "EPSG:32631", 100, 100)
+    lon, lat = corners[0]
+    assert 4.3 < lon < 4.5 and 51.9 < lat < 52.0  # Rotterdam, lon first
+    assert corners[1][0] > lon and corners[3][1] < lat
 
 
 def test_pixel_to_crs_matches_rasterio_affine() -> None:

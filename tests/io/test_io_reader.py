@@ -25,7 +25,7 @@ from skyscan.errors import (
     InputError,
     MetadataError,
 )
-from skyscan.io.georef import footprint_lonlat
+from skyscan.geo.footprints import footprint_lonlat
 from skyscan.io.reader import ImageReader, ReadOptions, open_image, to_uint8
 from skyscan.types import ChipWindow
 

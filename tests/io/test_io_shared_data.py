@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from skyscan.geo.footprints import footprint_lonlat
 from skyscan.io import ImageReader, ReadOptions, expand_inputs, open_image
-from skyscan.io.georef import footprint_lonlat
 from skyscan.types import ChipWindow
 
 pytestmark = pytest.mark.shared_data

@@ -58,14 +58,14 @@ class AreaOfInterest:
                 "interest (--aoi); pass --crs/--gsd sidecars or leave the image out"
             )
         from skyscan.geo.crs import get_transformer
-        from skyscan.io.georef import pixel_to_world, world_to_pixel
+        from skyscan.geo.footprints import crs_to_pixel, pixel_to_crs
 
         # the footprint, densified, in the area's CRS: clip the area there
         t = np.linspace(0.0, 1.0, FOOTPRINT_STEPS, endpoint=False)
         w, h = ref.width, ref.height
         cols = np.concatenate([t * w, np.full_like(t, w), (1 - t) * w, np.zeros_like(t)])
         rows = np.concatenate([np.zeros_like(t), t * h, np.full_like(t, h), (1 - t) * h])
-        xs, ys = pixel_to_world(ref.transform, cols, rows)
+        xs, ys = pixel_to_crs(cols, rows, ref.transform)
         to_area = get_transformer(ref.crs, self.crs)
         ax, ay = to_area.transform(xs, ys)
         footprint = shapely.make_valid(shapely.polygons(np.column_stack([ax, ay])))
@@ -73,11 +73,11 @@ class AreaOfInterest:
         if clipped.is_empty:
             return clipped
         to_image = get_transformer(self.crs, ref.crs)
-        assert ref.transform is not None
+        transform = ref.transform  # narrowed above; a closure would lose the narrowing
 
         def to_pixels(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
             x, y = to_image.transform(coords[:, 0], coords[:, 1])
-            c, r = world_to_pixel(ref.transform, x, y)  # type: ignore[arg-type]
+            c, r = crs_to_pixel(x, y, transform)
             return np.column_stack([c, r])
 
         pixels = shapely.make_valid(shapely.transform(clipped, to_pixels))

@@ -54,7 +54,7 @@ TRUE_SCALE_TOLERANCE = 0.01
 _WGS84_GEOD = pyproj.Geod(ellps="WGS84")
 
 
-def normalize_crs(crs: Any) -> str:
+def normalize_crs(crs: Any, *, source: str | None = None) -> str:
     """A CRS as ``"EPSG:n"`` when an equivalent EPSG code exists, else as WKT2.
 
     Accepts anything :meth:`pyproj.CRS.from_user_input` does: ``"EPSG:2056"``, an int,
@@ -62,8 +62,18 @@ def normalize_crs(crs: Any) -> str:
     ``rasterio.crs.CRS``. "Equivalent" is PROJ's identification at >= 70 % confidence,
     which means same datum and coordinate system, names aside. Raises
     :class:`~skyscan.errors.CRSError` naming the input when it is missing, unknown, or
-    not a CRS that can be placed on the Earth (engineering/local CRS).
+    not a CRS that can be placed on the Earth (engineering/local CRS); ``source`` (the
+    file or option the CRS came from) then starts the message.
     """
+    if source is None:
+        return _normalize_any(crs)
+    try:
+        return _normalize_any(crs)
+    except CRSError as exc:
+        raise CRSError(f"{source}: {exc}") from exc.__cause__
+
+
+def _normalize_any(crs: Any) -> str:
     if crs is None or (isinstance(crs, str) and not crs.strip()):
         raise CRSError(f"a CRS is required (got {crs!r}); pass e.g. 'EPSG:32631'")
     if isinstance(crs, str):

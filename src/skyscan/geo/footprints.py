@@ -23,7 +23,7 @@ from skyscan.errors import InputError
 from skyscan.geo.crs import get_transformer, is_true_scale, linear_unit_metres, to_wgs84
 from skyscan.types import AffineTuple
 
-__all__ = ["Footprints", "crs_to_pixel", "footprints", "pixel_to_crs"]
+__all__ = ["Footprints", "crs_to_pixel", "footprint_lonlat", "footprints", "pixel_to_crs"]
 
 FloatArray = npt.NDArray[np.float64]
 ObjectArray = npt.NDArray[np.object_]
@@ -76,6 +76,13 @@ def crs_to_pixel(x: npt.ArrayLike, y: npt.ArrayLike, transform: AffineTuple) -> 
     dx = np.asarray(x, dtype=np.float64) - c
     dy = np.asarray(y, dtype=np.float64) - f
     return (e * dx - b * dy) / det, (a * dy - d * dx) / det
+
+
+def footprint_lonlat(transform: AffineTuple, crs: str, width: int, height: int) -> list[tuple[float, float]]:
+    """An image's corners in lon/lat: top-left, top-right, bottom-right, bottom-left."""
+    xs, ys = pixel_to_crs([0, width, width, 0], [0, 0, height, height], transform)
+    lon, lat = to_wgs84(xs, ys, crs)
+    return [(float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
 
 
 def footprints(boxes_px: npt.ArrayLike, transform: AffineTuple, crs: str) -> Footprints:

@@ -1,22 +1,41 @@
-"""Georeferencing helpers: CRS normalisation, world files, GSD in metres, footprints.
+"""Georeferencing of an image: where its transform and CRS come from, and their checks.
 
-Pure functions on transforms and CRS strings; the only file they read is a world file
-or ``.prj`` they are pointed at. Transforms are in rasterio/affine order
-``(a, b, c, d, e, f)``: ``x = a*col + b*row + c``, ``y = d*col + e*row + f``, for pixel
-*corners* (``(0, 0)`` is the top-left corner of the top-left pixel).
+Resolved in this order (the first that applies wins; :func:`resolve_georef`):
+
+1. what GDAL reads itself: GeoTIFF tags (``"geotiff"``), a GDAL ``.aux.xml`` holding a
+   geotransform or SRS (``"aux.xml"``), a world file ``.jgw/.pgw/.tfw/.wld``
+   (``"worldfile"``); ground control points become a best-fit affine transform;
+2. an XML sidecar (``"sidecar"``, see :mod:`skyscan.io.sidecar`).
+
+A transform without a CRS takes the CRS from a ``.prj`` beside the image, else from the
+user's ``crs`` (the source is then ``"user"``: the CRS is the user's claim), else it is
+a :class:`CRSError`: skyscan never guesses a CRS. An image with no georeferencing at
+all is in pixel space (``"none"``) unless georeferencing is required.
+
+Transforms are in rasterio/affine order ``(a, b, c, d, e, f)``: ``x = a*col + b*row + c``,
+``y = d*col + e*row + f``, for pixel *corners* (``(0, 0)`` is the top-left corner of the
+top-left pixel); the arithmetic on them lives in :mod:`skyscan.geo`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+from rasterio.transform import from_gcps
 
 from skyscan.errors import CRSError, GeoreferenceError
-from skyscan.io import remote
+from skyscan.geo.crs import normalize_crs
+from skyscan.io import remote, sidecar
 from skyscan.types import AffineTuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from skyscan.io.sidecar import SidecarInfo
+
+log = logging.getLogger(__name__)
 
 WORLD_FILE_SUFFIXES: dict[str, tuple[str, ...]] = {
     ".tif": (".tfw", ".tifw", ".wld"),
@@ -42,17 +61,6 @@ def check_gsd(gsd: float, *, source: str) -> float:
             f"{source}: GSD must be between {low:g} and {high:g} metres per pixel (got {gsd!r})"
         )
     return float(gsd)
-
-
-def normalise_crs(text: str, *, source: str = "CRS") -> str:
-    """``"EPSG:n"`` or WKT2 for any CRS text (see :func:`skyscan.geo.crs.normalize_crs`),
-    with ``source`` (the file or option it came from) named in any error."""
-    from skyscan.geo.crs import normalize_crs
-
-    try:
-        return normalize_crs(text)
-    except CRSError as exc:
-        raise CRSError(f"{source}: {exc}") from exc.__cause__
 
 
 def world_file_for(image_path: str | Path) -> str | Path | None:
@@ -118,41 +126,6 @@ def read_world_file(path: str | Path) -> AffineTuple:
     return (a, b, cx - a / 2 - b / 2, d, e, cy - d / 2 - e / 2)
 
 
-def transform_from_bounds(
-    west: float, south: float, east: float, north: float, width: int, height: int
-) -> AffineTuple:
-    """North-up transform for an image of ``width`` x ``height`` covering the bounds."""
-    if not (east > west and north > south):
-        raise GeoreferenceError(
-            f"bounds must have east > west and north > south "
-            f"(got west={west}, east={east}, south={south}, north={north})"
-        )
-    return ((east - west) / width, 0.0, west, 0.0, -(north - south) / height, north)
-
-
-def pixel_to_world(
-    transform: AffineTuple, cols: npt.ArrayLike, rows: npt.ArrayLike
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Pixel (col, row) corners to CRS coordinates: ``x = a*col + b*row + c`` (vectorised)."""
-    a, b, c, d, e, f = transform
-    col = np.asarray(cols, dtype=np.float64)
-    row = np.asarray(rows, dtype=np.float64)
-    return a * col + b * row + c, d * col + e * row + f
-
-
-def world_to_pixel(
-    transform: AffineTuple, xs: npt.ArrayLike, ys: npt.ArrayLike
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Inverse of :func:`pixel_to_world`; refuses a degenerate (non-invertible) transform."""
-    a, b, c, d, e, f = transform
-    det = a * e - b * d
-    if det == 0:
-        raise GeoreferenceError(f"transform {transform} is not invertible (determinant 0)")
-    x = np.asarray(xs, dtype=np.float64) - c
-    y = np.asarray(ys, dtype=np.float64) - f
-    return (e * x - b * y) / det, (-d * x + a * y) / det
-
-
 def check_transform(transform: AffineTuple, *, source: str) -> None:
     """Refuse NaN/inf or degenerate transforms (a broken world file or tag)."""
     if not all(math.isfinite(v) for v in transform):
@@ -162,30 +135,109 @@ def check_transform(transform: AffineTuple, *, source: str) -> None:
         raise GeoreferenceError(f"{source}: transform {transform} is degenerate (zero pixel area)")
 
 
-def to_lonlat(
-    crs_text: str, xs: npt.ArrayLike, ys: npt.ArrayLike
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Coordinates in ``crs_text`` to WGS84 longitude/latitude (one place: :mod:`skyscan.geo.crs`)."""
-    from skyscan.geo.crs import to_wgs84
-
-    lon, lat = to_wgs84(np.asarray(xs, float), np.asarray(ys, float), crs_text)
-    return np.asarray(lon, np.float64), np.asarray(lat, np.float64)
+# ---------------------------------------------------------------------------- resolution
 
 
-def footprint_lonlat(
-    transform: AffineTuple, crs_text: str, width: int, height: int
-) -> list[tuple[float, float]]:
-    """Image corners in lon/lat: top-left, top-right, bottom-right, bottom-left."""
-    xs, ys = pixel_to_world(transform, [0, width, width, 0], [0, 0, height, height])
-    lon, lat = to_lonlat(crs_text, xs, ys)
-    return [(float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
+def _aux_has_georef(aux_path: str) -> bool:
+    """True when a GDAL ``.aux.xml`` carries a geotransform or SRS (not just statistics)."""
+    root = sidecar.parse_xml(aux_path)
+    return root.find("GeoTransform") is not None or root.find("SRS") is not None
 
 
-def gsd_metres(transform: AffineTuple, crs_text: str, width: int, height: int) -> float:
-    """Ground sample distance in metres per pixel; see :func:`skyscan.geo.crs.gsd_metres`
-    (grid units where the CRS is true to scale, geodesic ground distance elsewhere, e.g.
-    Web Mercator or geographic CRSs)."""
-    from skyscan.geo.crs import gsd_metres as _gsd
+def _same_transform(t1: AffineTuple, t2: AffineTuple) -> bool:
+    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in zip(t1, t2, strict=True))
 
-    gsd = _gsd(transform, crs_text, width, height)
-    return check_gsd(gsd, source=f"transform {transform}")
+
+@dataclass(frozen=True)
+class Georef:
+    """Where an image sits: its CRS and transform (both ``None`` in pixel space) and
+    where they came from (``"geotiff"``, ``"aux.xml"``, ``"worldfile"``, ``"sidecar"``,
+    ``"user"`` or ``"none"``)."""
+
+    crs: str | None
+    transform: AffineTuple | None
+    source: str
+
+
+def _gdal_georef(ds: Any, path: str, crs: str | None) -> Georef | None:
+    """Georeferencing GDAL found itself, with its source; ``None`` when there is none."""
+    transform: AffineTuple | None = None
+    crs_obj = ds.crs
+    if not ds.transform.is_identity:
+        transform = tuple(ds.transform)[:6]
+    else:
+        gcps, gcp_crs = ds.gcps
+        if gcps:
+            transform = tuple(from_gcps(gcps))[:6]
+            crs_obj = crs_obj or gcp_crs
+            log.info("%s: affine transform fitted to %d ground control points", path, len(gcps))
+    if transform is None:
+        return None
+    check_transform(transform, source=path)
+    files = [str(f) for f in ds.files]
+    aux = next((f for f in files if f.lower().endswith(".aux.xml")), None)
+    # A GeoTIFF's own tags win over a world file in GDAL: same numbers, tags' credit (and
+    # no probe for a world file beside it, which costs a request per name when remote).
+    tags_win = ds.driver == "GTiff" and crs_obj is not None
+    world = None if tags_win else world_file_for(path)
+    if aux is not None and _aux_has_georef(aux):
+        source = "aux.xml"
+    elif world is not None and _same_transform(transform, read_world_file(world)):
+        source = "worldfile"
+    else:
+        source = "geotiff"
+    if crs_obj is not None:
+        wkt = crs_obj.to_wkt()
+        if not wkt:
+            raise CRSError(f"{path}: georeferenced ({source}) but its CRS is empty")
+        return Georef(
+            normalize_crs(wkt, source=f"{path} ({source} CRS)"), transform, source
+        )
+    return _external_crs(path, crs, transform, source)
+
+
+def _external_crs(path: str, crs: str | None, transform: AffineTuple, source: str) -> Georef:
+    """A transform without its own CRS takes the ``.prj`` beside the image, else ``--crs``."""
+    prj = prj_for(path)
+    if prj is not None:
+        text = read_text(prj)
+        return Georef(normalize_crs(text, source=str(prj)), transform, source)
+    if crs is not None:
+        return Georef(crs, transform, "user")
+    raise CRSError(
+        f"{path}: has a transform ({source}) but no CRS (no .prj beside it); "
+        f"pass the CRS with --crs / ReadOptions(crs=...)"
+    )
+
+
+def resolve_georef(
+    ds: Any, path: str, side: SidecarInfo | None, *, crs: str | None, require_georef: bool
+) -> Georef:
+    """The georeferencing of the open rasterio dataset ``ds`` of ``path`` (see the module
+    docstring for the order); ``side`` is its XML sidecar, read already, if any. ``crs``
+    is the user's CRS for a transform without one; ``require_georef`` refuses pixel space."""
+    found = _gdal_georef(ds, path, crs)
+    if found is not None:
+        return found
+    world = world_file_for(path)
+    if world is not None:
+        # GDAL silently ignores a world file it cannot parse; the user put it there to
+        # georeference the image, so working in pixel space instead would hide the mistake.
+        transform = read_world_file(world)  # names the file when malformed
+        check_transform(transform, source=str(world))
+        return _external_crs(path, crs, transform, "worldfile")
+    if side is not None and side.transform is not None:
+        check_transform(side.transform, source=side.path)
+        if side.crs is not None:
+            return Georef(side.crs, side.transform, "sidecar")
+        if crs is not None:
+            return Georef(crs, side.transform, "user")
+        raise CRSError(
+            f"{side.path}: sidecar gives a position but no CRS; pass --crs / ReadOptions(crs=...)"
+        )
+    if require_georef:
+        raise GeoreferenceError(
+            f"{path}: no georeferencing (no GeoTIFF tags, world file, .aux.xml or XML sidecar) "
+            f"and georeferencing is required"
+        )
+    return Georef(None, None, "none")

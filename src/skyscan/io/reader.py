@@ -1,17 +1,9 @@
 """Open images as :class:`ImageRef` (headers only) and read RGB chips through windows.
 
-Georeferencing is resolved in this order (the first that applies wins):
-
-1. what GDAL reads itself: GeoTIFF tags (``"geotiff"``), a GDAL ``.aux.xml`` holding a
-   geotransform or SRS (``"aux.xml"``), a world file ``.jgw/.pgw/.tfw/.wld``
-   (``"worldfile"``); ground control points become a best-fit affine transform;
-2. an XML sidecar (``"sidecar"``, see :mod:`skyscan.io.sidecar`).
-
-A transform without a CRS takes the CRS from a ``.prj`` beside the image, else from
-``ReadOptions.crs`` (the source is then ``"user"``: the CRS is the user's claim), else it
-is a :class:`CRSError`: skyscan never guesses a CRS. An image with no georeferencing at
-all is processed in pixel space (``georef_source="none"``, with ``ReadOptions.gsd`` as
-its GSD if given) unless ``require_georef`` is set.
+Georeferencing is resolved by :func:`skyscan.io.georef.resolve_georef` (GeoTIFF tags,
+``.aux.xml``, world files, ``.prj``, XML sidecars, ``ReadOptions.crs``); an image with
+none is processed in pixel space (with ``ReadOptions.gsd`` as its GSD if given) unless
+``require_georef`` is set.
 
 Bands: colour interpretation picks R, G, B; one or two bands (grey, grey+alpha) read as
 ``(1, 1, 1)``; alpha bands are masks, never colours; a paletted band is expanded through
@@ -44,12 +36,9 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
-from rasterio.transform import from_gcps
 from rasterio.windows import Window
 
 from skyscan.errors import (
-    CRSError,
-    GeoreferenceError,
     ImageReadError,
     ImageTooLargeError,
     InputError,
@@ -57,10 +46,11 @@ from skyscan.errors import (
     SkyscanError,
     ignore_missing_georef_warning,
 )
+from skyscan.geo.crs import gsd_metres, normalize_crs
 from skyscan.io import georef, metadata, mosaic, remote, sidecar
 from skyscan.io.prefetch import TilePrefetcher
 from skyscan.io.sidecar import XmlMapping
-from skyscan.types import AffineTuple, ChipWindow, ImageRef
+from skyscan.types import ChipWindow, ImageRef
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +101,7 @@ class ReadOptions:
 
     def __post_init__(self) -> None:
         if self.crs is not None:
-            object.__setattr__(self, "crs", georef.normalise_crs(self.crs, source="'crs' option"))
+            object.__setattr__(self, "crs", normalize_crs(self.crs, source="'crs' option"))
         if self.gsd is not None:
             low, high = georef.GSD_RANGE_M
             if not (isinstance(self.gsd, int | float) and math.isfinite(self.gsd) and low <= self.gsd <= high):
@@ -222,106 +212,6 @@ def _check_not_cut(path: str) -> None:
             remote.redact(f"{path}: cannot open as an image: {remote.CUT_OFF} (its header did not arrive in full)"),
             transient=True,
         )
-
-
-def _aux_has_georef(aux_path: str) -> bool:
-    """True when a GDAL ``.aux.xml`` carries a geotransform or SRS (not just statistics)."""
-    root = sidecar.parse_xml(aux_path)
-    return root.find("GeoTransform") is not None or root.find("SRS") is not None
-
-
-def _same_transform(t1: AffineTuple, t2: AffineTuple) -> bool:
-    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in zip(t1, t2, strict=True))
-
-
-@dataclass(frozen=True)
-class _Georef:
-    crs: str | None
-    transform: AffineTuple | None
-    source: str
-
-
-def _gdal_georef(ds: Any, path: str, options: ReadOptions) -> _Georef | None:
-    """Georeferencing GDAL found itself, with its source; ``None`` when there is none."""
-    transform: AffineTuple | None = None
-    crs_obj = ds.crs
-    if not ds.transform.is_identity:
-        transform = tuple(ds.transform)[:6]
-    else:
-        gcps, gcp_crs = ds.gcps
-        if gcps:
-            transform = tuple(from_gcps(gcps))[:6]
-            crs_obj = crs_obj or gcp_crs
-            log.info("%s: affine transform fitted to %d ground control points", path, len(gcps))
-    if transform is None:
-        return None
-    georef.check_transform(transform, source=path)
-    files = [str(f) for f in ds.files]
-    aux = next((f for f in files if f.lower().endswith(".aux.xml")), None)
-    # A GeoTIFF's own tags win over a world file in GDAL: same numbers, tags' credit (and
-    # no probe for a world file beside it, which costs a request per name when remote).
-    tags_win = ds.driver == "GTiff" and crs_obj is not None
-    world = None if tags_win else georef.world_file_for(path)
-    if aux is not None and _aux_has_georef(aux):
-        source = "aux.xml"
-    elif world is not None and _same_transform(transform, georef.read_world_file(world)):
-        source = "worldfile"
-    else:
-        source = "geotiff"
-    if crs_obj is not None:
-        wkt = crs_obj.to_wkt()
-        if not wkt:
-            raise CRSError(f"{path}: georeferenced ({source}) but its CRS is empty")
-        return _Georef(
-            georef.normalise_crs(wkt, source=f"{path} ({source} CRS)"), transform, source
-        )
-    return _external_crs(path, options, transform, source)
-
-
-def _external_crs(
-    path: str, options: ReadOptions, transform: AffineTuple, source: str
-) -> _Georef:
-    """A transform without its own CRS takes the ``.prj`` beside the image, else ``--crs``."""
-    prj = georef.prj_for(path)
-    if prj is not None:
-        text = georef.read_text(prj)
-        return _Georef(georef.normalise_crs(text, source=str(prj)), transform, source)
-    if options.crs is not None:
-        return _Georef(options.crs, transform, "user")
-    raise CRSError(
-        f"{path}: has a transform ({source}) but no CRS (no .prj beside it); "
-        f"pass the CRS with --crs / ReadOptions(crs=...)"
-    )
-
-
-def _resolve_georef(
-    ds: Any, path: str, options: ReadOptions, side: sidecar.SidecarInfo | None
-) -> _Georef:
-    found = _gdal_georef(ds, path, options)
-    if found is not None:
-        return found
-    world = georef.world_file_for(path)
-    if world is not None:
-        # GDAL silently ignores a world file it cannot parse; the user put it there to
-        # georeference the image, so working in pixel space instead would hide the mistake.
-        transform = georef.read_world_file(world)  # names the file when malformed
-        georef.check_transform(transform, source=str(world))
-        return _external_crs(path, options, transform, "worldfile")
-    if side is not None and side.transform is not None:
-        georef.check_transform(side.transform, source=side.path)
-        if side.crs is not None:
-            return _Georef(side.crs, side.transform, "sidecar")
-        if options.crs is not None:
-            return _Georef(options.crs, side.transform, "user")
-        raise CRSError(
-            f"{side.path}: sidecar gives a position but no CRS; pass --crs / ReadOptions(crs=...)"
-        )
-    if options.require_georef:
-        raise GeoreferenceError(
-            f"{path}: no georeferencing (no GeoTIFF tags, world file, .aux.xml or XML sidecar) "
-            f"and georeferencing is required"
-        )
-    return _Georef(None, None, "none")
 
 
 def choose_rgb_bands(
@@ -460,9 +350,14 @@ def open_image(
             if xml is not None
             else None
         )
-        geo = _resolve_georef(ds, path, options, side)
+        geo = georef.resolve_georef(
+            ds, path, side, crs=options.crs, require_georef=options.require_georef
+        )
         gsd = (
-            georef.gsd_metres(geo.transform, geo.crs, width, height)
+            georef.check_gsd(
+                gsd_metres(geo.transform, geo.crs, width, height),
+                source=f"transform {geo.transform}",
+            )
             if geo.transform is not None and geo.crs is not None
             else options.gsd
         )

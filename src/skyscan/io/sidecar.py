@@ -34,8 +34,8 @@ import defusedxml
 import defusedxml.ElementTree as DET
 
 from skyscan.errors import GeoreferenceError, MetadataError
+from skyscan.geo.crs import normalize_crs
 from skyscan.io import remote
-from skyscan.io.georef import normalise_crs, transform_from_bounds
 from skyscan.types import AffineTuple
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,19 @@ def _crs_value(value: str, path: str | Path) -> str:
     text = value.strip()
     if text.isdigit():
         text = f"EPSG:{text}"
-    return normalise_crs(text, source=f"{path} (crs)")
+    return normalize_crs(text, source=f"{path} (crs)")
+
+
+def transform_from_bounds(
+    west: float, south: float, east: float, north: float, width: int, height: int
+) -> AffineTuple:
+    """North-up transform for an image of ``width`` x ``height`` covering the bounds."""
+    if not (east > west and north > south):
+        raise GeoreferenceError(
+            f"bounds must have east > west and north > south "
+            f"(got west={west}, east={east}, south={south}, north={north})"
+        )
+    return ((east - west) / width, 0.0, west, 0.0, -(north - south) / height, north)
 
 
 def _bounds_transform(root: ET.Element, path: str | Path, width: int, height: int) -> AffineTuple | None:
