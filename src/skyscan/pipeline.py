@@ -22,7 +22,7 @@ import pyarrow as pa
 import shapely
 
 from skyscan import arrow_arrays
-from skyscan.chips import chip_size_in_source, interior_edges, plan_chips
+from skyscan.chips import chip_boxes_to_image, chip_size_in_source, interior_edges, plan_chips
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard, StagedDetector
 from skyscan.detectors.merge import merge_detections, touches_interior_edge
 from skyscan.errors import InputError
@@ -202,6 +202,12 @@ def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[i : i + size]
 
 
+def batch_size_for(units: Sequence[WorkUnit], options: DetectOptions) -> int:
+    """Chips per batch for some units of one image: ``options.chips_per_batch`` at the
+    size of their chips in model pixels."""
+    return options.chips_per_batch(units[0].windows[0].out_width)
+
+
 def chip_batches(units: Sequence[WorkUnit], batch_size: int) -> list[ChipBatch]:
     """The chips of some units of one image in model batches, in reading order.
 
@@ -216,8 +222,7 @@ def detect_units(
     """Detect in every chip of some units of one image, as one stream of batches."""
     if not units:
         return arrow_arrays.empty_table(RAW_SCHEMA)
-    per_batch = options.chips_per_batch(units[0].windows[0].out_width)
-    return detect_batches(units[0].image, chip_batches(units, per_batch), detector, options, overlap=overlap)
+    return detect_batches(units[0].image, chip_batches(units, batch_size_for(units, options)), detector, options, overlap=overlap)
 
 
 def detect_batches(
@@ -325,8 +330,8 @@ def _append_batch(
     out_w, out_h = per_box([w.out_width for w in windows], np.float64), per_box([w.out_height for w in windows], np.float64)
     edges = np.array([interior_edges(w, ref.width, ref.height) for w in windows], bool)[chip]
     cut = touches_interior_edge(boxes, out_w, out_h, edges)
-    sx, sy = per_box([w.scale_x for w in windows], np.float64), per_box([w.scale_y for w in windows], np.float64)
-    img = boxes * np.stack([sx, sy, sx, sy], axis=1) + np.stack([col_off, row_off, col_off, row_off], axis=1)
+    # unclipped: a box centred in the padding past the image edge is dropped, not clipped
+    img = np.concatenate([chip_boxes_to_image(d.boxes, w) for d, w in zip(found, windows, strict=True)])
     cx = (img[:, 0] + img[:, 2]) / 2
     cy = (img[:, 1] + img[:, 3]) / 2
     inside = (cx >= 0) & (cx < ref.width) & (cy >= 0) & (cy < ref.height)

@@ -27,7 +27,14 @@ from skyscan.engines.lanes import SharedBatches, lanes_for, with_fine_tail
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
 from skyscan.io.remote import display_path, redact
-from skyscan.pipeline import DetectOptions, chip_batches, detect_batches, finalize_image, plan_units
+from skyscan.pipeline import (
+    DetectOptions,
+    batch_size_for,
+    chip_batches,
+    detect_batches,
+    finalize_image,
+    plan_units,
+)
 from skyscan.run import plural
 from skyscan.run_state import OUTSIDE_AOI, PartStore
 from skyscan.types import ImageRef
@@ -102,7 +109,7 @@ def _run(
                 progress(path)
             continue
         t1 = time.perf_counter()
-        per_batch = options.chips_per_batch(units[0].windows[0].out_width)
+        per_batch = batch_size_for(units, options)
         batches = chip_batches(units, per_batch)
         # An image of at most one batch per lane goes to one lane: sharing it would open it
         # in every lane for a batch each, while other images can fill the other lanes.
