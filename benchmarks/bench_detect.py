@@ -156,7 +156,7 @@ def naive_seconds_per_chip(path: Path, windows: list, detector: object, n_chips:
 def reader_cpu_ms_per_chip(path: Path, windows: list, batch: int = 16) -> float:
     """CPU milliseconds per chip of the pipeline's reader alone (batches, one GDAL Env each,
     the local engine's block cache): what reading takes from the cores inference needs."""
-    from skyscan.engines.local import GDAL_CACHE_BYTES
+    from skyscan.engines.local.driver import GDAL_CACHE_BYTES
     from skyscan.io.reader import ImageReader, open_image
 
     ref = open_image(str(path))

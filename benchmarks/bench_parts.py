@@ -69,7 +69,7 @@ def _ms(seconds: list[float]) -> list[float]:
 
 
 def gap(runs: int) -> dict[str, Any]:
-    import skyscan.engines.local as local
+    import skyscan.engines.local.driver as local
     from skyscan.options import RunSettings
     from skyscan.run import run_detect
 
@@ -268,7 +268,7 @@ def geojson(runs: int) -> dict[str, Any]:
     return {"skyscan_from": str(Path(skyscan.__file__).parents[1]), "rows": table.num_rows, "write_geojson_ms": _ms(times)}
 
 
-IMPORTS = "import skyscan.cli.detect, skyscan.run, skyscan.engines.local, onnxruntime, pyproj"
+IMPORTS = "import skyscan.cli.detect, skyscan.run, skyscan.engines.local.driver, onnxruntime, pyproj"
 
 
 def imports(runs: int) -> dict[str, Any]:
@@ -395,7 +395,7 @@ def budget(runs: int) -> dict[str, Any]:
 
     import rasterio
 
-    import skyscan.engines.local as local
+    import skyscan.engines.local.driver as local
     import skyscan.io.reader as reader
     from skyscan.detectors import DetectorRecipe
     from skyscan.detectors.onnx_backend import OnnxDetector
@@ -470,7 +470,7 @@ def _read_and_model(scene: Path, runs: int) -> dict[str, Any]:
     from bench_detect import chip_plan, lanes_ceiling_mps
 
     from skyscan.detectors import DetectorRecipe, get_detector
-    from skyscan.engines.local import GDAL_CACHE_BYTES
+    from skyscan.engines.local.driver import GDAL_CACHE_BYTES
     from skyscan.io.reader import ImageReader, open_image
 
     detector: Any = get_detector(DetectorRecipe(model="vehicles", threads=1))

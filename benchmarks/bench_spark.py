@@ -105,7 +105,7 @@ def timed_run(paths: list[str], options: Any, engine: str, master: str | None = 
 
 
 def spark_runs(master: str, paths: list[str], options: Any, warm_runs: int = 3) -> dict[str, Any]:
-    from skyscan.engines.spark_session import spark_session
+    from skyscan.engines.spark.session import spark_session
 
     t0 = time.perf_counter()
     spark = spark_session(master, conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"})

@@ -43,7 +43,7 @@ def one_variant(variant: str) -> dict[str, object]:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from skyscan.detectors import DetectorRecipe
-    from skyscan.engines.spark_session import spark_session
+    from skyscan.engines.spark.session import spark_session
     from skyscan.options import RunSettings
     from skyscan.pipeline import DetectOptions
     from skyscan.run import run_detect

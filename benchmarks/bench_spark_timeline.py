@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from skyscan.detectors import DetectorRecipe, get_detector
-    from skyscan.engines.spark_session import spark_session
+    from skyscan.engines.spark.session import spark_session
     from skyscan.pipeline import DetectOptions
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

@@ -190,7 +190,7 @@ def plan_run(
 def measure_rate(options: DetectOptions, seconds: float = 1.5) -> float:
     """Model megapixels per second on in-memory chips, run as the local engine runs it
     (one lane per core, each a one-thread session with its batches)."""
-    from skyscan.engines.lanes import lanes_for
+    from skyscan.engines.local.lanes import lanes_for
 
     lanes, options = lanes_for(options)
     detector = get_detector(options.recipe)

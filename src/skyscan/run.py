@@ -244,11 +244,11 @@ def _run_locked(
     store = PartStore(outdir, run_id)
     t0 = time.perf_counter()
     if engine == "local":
-        from skyscan.engines.local import run_local
+        from skyscan.engines.local.driver import run_local
 
         timings = run_local(paths, image_ids, options, store, run_id, progress)
     else:
-        from skyscan.engines.spark import run_detect as run_spark
+        from skyscan.engines.spark.driver import run_detect as run_spark
 
         summary = run_spark(
             paths, options, outdir, master=run.master, run_id=run_id, store=store,

@@ -18,8 +18,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from skyscan.engines.spark_geoparquet import write_geoparquet
-from skyscan.engines.spark_session import spark_session
+from skyscan.engines.spark.geoparquet import write_geoparquet
+from skyscan.engines.spark.session import spark_session
 from skyscan.errors import InputError
 from skyscan.options import DetectSettings
 from skyscan.pipeline import DetectOptions
@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql.types import StructType
 
     from skyscan.analytics.areas import Areas
-    from skyscan.engines.spark_cluster import SparkClusterResult
-    from skyscan.engines.spark_stages import DetectorFactory
+    from skyscan.engines.spark.cluster import SparkClusterResult
+    from skyscan.engines.spark.tasks import DetectorFactory
 
 __all__ = [
     "SparkDetections",
@@ -75,7 +75,7 @@ def detection_schema(meta_columns: Sequence[str] = ()) -> StructType:
     """The Spark schema of the detections table (contract columns, then ``meta_*`` strings)."""
     import pyarrow as pa
 
-    from skyscan.engines.spark_session import to_spark_schema
+    from skyscan.engines.spark.session import to_spark_schema
     from skyscan.schema import DETECTION_SCHEMA
 
     return to_spark_schema(pa.schema([*DETECTION_SCHEMA, *(pa.field(m, pa.string()) for m in meta_columns)]))
@@ -126,9 +126,9 @@ def detect(
     """
     from pyspark import StorageLevel
 
-    from skyscan.engines import spark_stages as stages
-    from skyscan.engines.spark import new_run_id, paths_frame, plan_job
-    from skyscan.engines.spark_session import to_spark_schema
+    from skyscan.engines.spark import tasks
+    from skyscan.engines.spark.driver import new_run_id, paths_frame, plan_job
+    from skyscan.engines.spark.session import to_spark_schema
     from skyscan.schema import ERROR_SCHEMA
 
     if isinstance(options, DetectSettings):
@@ -150,10 +150,10 @@ def detect(
     det_arrow = _arrow_schema(meta_keys)
 
     def unpack_det(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return stages.unpack_detections(batches, det_arrow)
+        return tasks.unpack_detections(batches, det_arrow)
 
     def unpack_err(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        return stages.unpack_errors(batches, run_id)
+        return tasks.unpack_errors(batches, run_id)
 
     detections = packed.mapInArrow(unpack_det, detection_schema(meta_keys))
     errors = packed.mapInArrow(unpack_err, to_spark_schema(ERROR_SCHEMA))
@@ -170,8 +170,8 @@ def _arrow_schema(meta_columns: Sequence[str]) -> pa.Schema:
 
 
 def within(detections: DataFrame, areas: Areas | gpd.GeoDataFrame, *, using: str = "centroid", predicate: str = "intersects") -> DataFrame:
-    """Detections inside the area (see :func:`skyscan.engines.spark_analytics.within`)."""
-    from skyscan.engines import spark_analytics
+    """Detections inside the area (see :func:`skyscan.engines.spark.analytics.within`)."""
+    from skyscan.engines.spark import analytics as spark_analytics
 
     return spark_analytics.within(detections, areas, using=using, predicate=predicate)
 
@@ -183,9 +183,9 @@ def spatial_join(
     """Detections joined to zones, partitioned by H3 cell: the rows of ``analytics.spatial_join``.
 
     Predicates ``intersects``/``within``/``contains``/``dwithin`` (``distance_m`` metres),
-    ``how="inner"`` or ``"left"`` (see :func:`skyscan.engines.spark_analytics.spatial_join`).
+    ``how="inner"`` or ``"left"`` (see :func:`skyscan.engines.spark.analytics.spatial_join`).
     """
-    from skyscan.engines import spark_analytics
+    from skyscan.engines.spark import analytics as spark_analytics
 
     return spark_analytics.spatial_join(detections, zones, using=using, predicate=predicate, distance_m=distance_m,
                                         how=how, zone_columns=zone_columns, h3_res=h3_res)
@@ -193,22 +193,22 @@ def spatial_join(
 
 def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFrame:
     """Detections per H3 cell (and ``by`` columns), with the hexagon as WKB."""
-    from skyscan.engines import spark_analytics
+    from skyscan.engines.spark import analytics as spark_analytics
 
     return spark_analytics.h3_counts(detections, res, by)
 
 
 def cluster(detections: DataFrame, *, eps_m: float, min_samples: int, cell_m: float | None = None) -> SparkClusterResult:
-    """DBSCAN clusters in metres (see :mod:`skyscan.engines.spark_cluster`): a result with
+    """DBSCAN clusters in metres (see :mod:`skyscan.engines.spark.cluster`): a result with
     ``detections`` (+ ``cluster_id``) and ``clusters`` (one row per cluster) DataFrames."""
-    from skyscan.engines import spark_cluster
+    from skyscan.engines.spark import cluster as spark_cluster
 
     return spark_cluster.cluster(detections, eps_m=eps_m, min_samples=min_samples, cell_m=cell_m)
 
 
 def join_metadata(detections: DataFrame, metadata: DataFrame, on: str = "image_id", prefix: str = "meta_") -> DataFrame:
     """Left join of per-image attributes onto detections, new columns ``prefix + name``
-    (see :func:`skyscan.engines.spark_metadata.join_metadata`)."""
-    from skyscan.engines import spark_metadata
+    (see :func:`skyscan.engines.spark.metadata.join_metadata`)."""
+    from skyscan.engines.spark import metadata as spark_metadata
 
     return spark_metadata.join_metadata(detections, metadata, on=on, prefix=prefix)

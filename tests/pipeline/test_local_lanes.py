@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from skyscan.detectors import DetectorRecipe
-from skyscan.engines.lanes import SharedBatches, lanes_for, with_fine_tail
+from skyscan.engines.local.lanes import SharedBatches, lanes_for, with_fine_tail
 from skyscan.pipeline import DetectOptions, detect_batches
 from skyscan.types import ImageRef
 

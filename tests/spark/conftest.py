@@ -40,7 +40,7 @@ def _spark_env() -> None:
 
 
 def _java_or_skip() -> None:
-    from skyscan.engines.spark_session import check_java
+    from skyscan.engines.spark.session import check_java
     from skyscan.errors import MissingDependencyError
 
     pytest.importorskip("pyspark")
@@ -93,7 +93,7 @@ def local_spark() -> Iterator[Any]:
     """A local[2] SparkSession for one test module."""
     _java_or_skip()
     _spark_env()
-    from skyscan.engines.spark_session import spark_session
+    from skyscan.engines.spark.session import spark_session
 
     spark = spark_session("local[2]", conf=SPARK_CONF)
     spark.sparkContext.setLogLevel("ERROR")
@@ -119,7 +119,7 @@ def standalone_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
 @pytest.fixture(scope="module")
 def cluster_spark(standalone_cluster: StandaloneCluster) -> Iterator[Any]:
     """A SparkSession whose executors run on the standalone cluster's worker."""
-    from skyscan.engines.spark_session import spark_session
+    from skyscan.engines.spark.session import spark_session
 
     conf = {**SPARK_CONF, "spark.executor.cores": "2", "spark.executor.memory": "1g", "spark.cores.max": "2",
             "spark.task.maxFailures": "4"}

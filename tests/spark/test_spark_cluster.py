@@ -38,7 +38,7 @@ def _faults_by_value() -> None:
 
 
 def _run(spark: Any, paths: list[str], model: Path, outdir: Path, **kw: Any) -> tuple[dict[str, Any], pa.Table, pa.Table]:
-    from skyscan.engines.spark import run_detect
+    from skyscan.engines.spark.driver import run_detect
 
     summary = run_detect(paths, blob_options(model, chips_per_unit=CHIPS_PER_UNIT), outdir, spark=spark, run_id="r", **kw)
     det, err = PartStore(outdir, "r").collect(paths)

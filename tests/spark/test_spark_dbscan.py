@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skyscan.engines.spark_cluster import _union_find, assign_cells
+from skyscan.engines.spark.cluster import _union_find, assign_cells
 from skyscan.errors import InputError
 
 pytestmark = pytest.mark.spark
@@ -89,7 +89,7 @@ def test_union_find_merges_chains() -> None:
 @pytest.mark.parametrize("cell_m", [2 * EPS, 500.0])
 def test_spark_dbscan_equals_local_dbscan(local_spark: Any, cell_m: float) -> None:
     from skyscan.analytics.metric import metric_groups, project_xy
-    from skyscan.engines.spark_cluster import cluster
+    from skyscan.engines.spark.cluster import cluster
 
     frame = _scene()
     local = _local(frame)
@@ -148,7 +148,7 @@ def test_spark_dbscan_equals_local_dbscan(local_spark: Any, cell_m: float) -> No
 
 
 def test_cell_smaller_than_two_eps_is_refused(local_spark: Any) -> None:
-    from skyscan.engines.spark_cluster import cluster
+    from skyscan.engines.spark.cluster import cluster
 
     df = local_spark.createDataFrame(_scene().head(5))
     with pytest.raises(InputError, match="'cell_m' must be at least 2 x eps_m"):

@@ -46,7 +46,7 @@ def test_grown_zone_cells_cover_every_point_the_exact_dwithin_keeps() -> None:
     """Without Spark: the candidate cells are a superset of the local dwithin pairs."""
     from skyscan.analytics.h3cells import h3_cells
     from skyscan.analytics.join import join_points_to_zones
-    from skyscan.engines.spark_analytics import zone_cells
+    from skyscan.engines.spark.analytics import zone_cells
 
     rng = np.random.default_rng(3)
     checked = 0

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.spark
 def test_run_detect_writes_the_local_engines_rows(
     local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, local_result: tuple[pa.Table, pa.Table], tmp_path: Path
 ) -> None:
-    from skyscan.engines.spark import run_detect
+    from skyscan.engines.spark.driver import run_detect
 
     paths = blob_scenes["paths"]
     options = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)

@@ -33,7 +33,7 @@ def server(blob_scenes: dict[str, Any]) -> Iterator[RangeServer]:
 def test_spark_reads_urls_like_the_local_engine(
     local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, server: RangeServer, tmp_path: Path
 ) -> None:
-    from skyscan.engines.spark import run_detect
+    from skyscan.engines.spark.driver import run_detect
 
     names = sorted(Path(p).name for p in blob_scenes["paths"] if p.endswith(".tif") and "corrupt" not in p)
     urls = [server.url(n) for n in names] + [server.url("gone.tif?sig=SECRET")]
@@ -59,7 +59,7 @@ def test_spark_with_an_area_of_interest_matches_the_local_engine(
 
     import shapely
 
-    from skyscan.engines.spark import run_detect
+    from skyscan.engines.spark.driver import run_detect
     from skyscan.geo.aoi import AreaOfInterest
 
     # the top 80 m of the first UTM scene and the west 60 m of the second; the LV95 scene

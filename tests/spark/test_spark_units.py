@@ -1,4 +1,4 @@
-"""Spark engine pieces that need no JVM: Java check, schemas, the executor-side stages."""
+"""Spark engine pieces that need no JVM: Java check, schemas, the executor-side tasks."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 from spark_helpers import assert_same_detections, blob_options
 
-from skyscan.engines import spark_stages as stages
-from skyscan.engines.spark_session import check_java, java_major_version, to_spark_schema
+from skyscan.engines.spark import tasks
+from skyscan.engines.spark.session import check_java, java_major_version, to_spark_schema
 from skyscan.errors import MissingDependencyError
 from skyscan.schema import DETECTION_SCHEMA, ERROR_SCHEMA
 
@@ -48,7 +48,7 @@ def test_old_java_is_refused_with_its_version(tmp_path: Path, monkeypatch: pytes
 
 
 def test_local_masters_get_the_local_jvm_options_and_user_conf_wins() -> None:
-    from skyscan.engines.spark_session import DEFAULT_CONF, LOCAL_CONF, session_conf
+    from skyscan.engines.spark.session import DEFAULT_CONF, LOCAL_CONF, session_conf
 
     key = "spark.driver.extraJavaOptions"
     assert session_conf("local[2]")[key] == LOCAL_CONF[key] == "-XX:TieredStopAtLevel=1"
@@ -74,7 +74,7 @@ def test_detection_schema_converts_to_spark_types() -> None:
 
 
 def _paths_batch(paths: list[str]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([{"path": p, "image_id": None} for p in paths], schema=stages.PATHS_SCHEMA)
+    return pa.RecordBatch.from_pylist([{"path": p, "image_id": None} for p in paths], schema=tasks.PATHS_SCHEMA)
 
 
 def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any], blob_model: Path) -> None:
@@ -86,13 +86,13 @@ def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any
     big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
     options = blob_options(blob_model, chips_per_unit=8)
     detector = get_detector(options.recipe)
-    units = pa.Table.from_batches(list(stages.open_and_plan([_paths_batch([big])], detector.card, options)))
+    units = pa.Table.from_batches(list(tasks.open_and_plan([_paths_batch([big])], detector.card, options)))
     assert units.num_rows > 3 and units.column("n_units").to_pylist()[0] == units.num_rows
     shuffled = units.take(pa.array(list(range(units.num_rows))[::-1]))  # arrival order must not matter
-    results = pa.Table.from_batches(list(stages.detect_units(shuffled.to_batches(), options, get_detector)))
-    packed = stages.finalize_group(results, detector.card, "r", options)
+    results = pa.Table.from_batches(list(tasks.detect_units(shuffled.to_batches(), options, get_detector)))
+    packed = tasks.finalize_group(results, detector.card, "r", options)
     assert packed.column("status").to_pylist() == ["ok"]
-    got = stages.from_ipc(packed.column("detections")[0].as_py())
+    got = tasks.from_ipc(packed.column("detections")[0].as_py())
     expected = detect_image(open_image(big), detector, options, "r")
     assert got.num_rows == expected.num_rows > 10
     assert_same_detections(got, expected, ignore=())
@@ -110,9 +110,9 @@ def test_units_of_one_image_in_a_row_share_a_reader_and_give_each_unit_its_rows(
     other = next(p for p in blob_scenes["paths"] if p not in (big, blob_scenes["corrupt"]))
     options = blob_options(blob_model, chips_per_unit=8)
     card = get_detector(options.recipe).card
-    units = pa.Table.from_batches(list(stages.open_and_plan(
+    units = pa.Table.from_batches(list(tasks.open_and_plan(
         [_paths_batch([big, blob_scenes["corrupt"], other])], card, options)))
-    alone = [pa.Table.from_batches(list(stages.detect_units(units.slice(i, 1).to_batches(), options, get_detector)))
+    alone = [pa.Table.from_batches(list(tasks.detect_units(units.slice(i, 1).to_batches(), options, get_detector)))
              for i in range(units.num_rows)]
     opened: list[str] = []
     original_init = reader_module.ImageReader.__init__
@@ -122,15 +122,15 @@ def test_units_of_one_image_in_a_row_share_a_reader_and_give_each_unit_its_rows(
         original_init(self, ref)
 
     monkeypatch.setattr(reader_module.ImageReader, "__init__", counting_init)
-    together = pa.Table.from_batches(list(stages.detect_units(units.to_batches(), options, get_detector)))
+    together = pa.Table.from_batches(list(tasks.detect_units(units.to_batches(), options, get_detector)))
     assert opened == [big, other]  # one reader per run of units; the error row opens nothing
     assert together.num_rows == units.num_rows
     for i, one in enumerate(alone):
         row, expected = together.slice(i, 1).to_pylist()[0], one.to_pylist()[0]
         assert {k: row[k] for k in ("path", "unit_index", "error_type")} == {k: expected[k] for k in ("path", "unit_index", "error_type")}
         if expected["raw"] is not None:
-            assert stages.from_ipc(row["raw"]).equals(stages.from_ipc(expected["raw"]))
-    assert sum(stages.from_ipc(r).num_rows for r in together.column("raw").to_pylist() if r) > 10
+            assert tasks.from_ipc(row["raw"]).equals(tasks.from_ipc(expected["raw"]))
+    assert sum(tasks.from_ipc(r).num_rows for r in together.column("raw").to_pylist() if r) > 10
 
 
 def test_a_bad_image_becomes_one_error_row(blob_scenes: dict[str, Any], blob_model: Path) -> None:
@@ -139,13 +139,13 @@ def test_a_bad_image_becomes_one_error_row(blob_scenes: dict[str, Any], blob_mod
     options = blob_options(blob_model)
     card = get_detector(options.recipe).card
     missing = os.path.join(str(blob_scenes["root"]), "gone.tif")
-    units = pa.Table.from_batches(list(stages.open_and_plan([_paths_batch([blob_scenes["corrupt"], missing])], card, options)))
+    units = pa.Table.from_batches(list(tasks.open_and_plan([_paths_batch([blob_scenes["corrupt"], missing])], card, options)))
     assert units.column("error_type").to_pylist() == ["ImageReadError", "ImageReadError"]
-    results = pa.Table.from_batches(list(stages.detect_units(units.slice(0, 1).to_batches(), options, get_detector)))
-    packed = stages.finalize_group(results, card, "r", options)
+    results = pa.Table.from_batches(list(tasks.detect_units(units.slice(0, 1).to_batches(), options, get_detector)))
+    packed = tasks.finalize_group(results, card, "r", options)
     row = packed.to_pylist()[0]
     assert (row["status"], row["error_stage"], row["n_detections"]) == ("error", "read", 0)
-    errors = pa.Table.from_batches(list(stages.unpack_errors(packed.to_batches(), "r")))
+    errors = pa.Table.from_batches(list(tasks.unpack_errors(packed.to_batches(), "r")))
     assert errors.column_names == ERROR_SCHEMA.names and errors.num_rows == 1
 
 
@@ -155,9 +155,9 @@ def test_a_missing_unit_fails_the_image_instead_of_writing_half(blob_scenes: dic
     big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
     options = blob_options(blob_model, chips_per_unit=8)
     card = get_detector(options.recipe).card
-    units = pa.Table.from_batches(list(stages.open_and_plan([_paths_batch([big])], card, options)))
-    results = pa.Table.from_batches(list(stages.detect_units(units.slice(1).to_batches(), options, get_detector)))
-    row = stages.finalize_group(results, card, "r", options).to_pylist()[0]
+    units = pa.Table.from_batches(list(tasks.open_and_plan([_paths_batch([big])], card, options)))
+    results = pa.Table.from_batches(list(tasks.detect_units(units.slice(1).to_batches(), options, get_detector)))
+    row = tasks.finalize_group(results, card, "r", options).to_pylist()[0]
     assert row["status"] == "error" and "work units" in row["error_message"]
 
 
@@ -180,7 +180,7 @@ def test_zone_cover_holds_the_cell_of_every_point_inside() -> None:
     import shapely
 
     from skyscan.analytics.h3cells import h3_cells
-    from skyscan.engines.spark_analytics import zone_cells
+    from skyscan.engines.spark.analytics import zone_cells
 
     zones = [shapely.Polygon([(4.40, 51.90), (4.47, 51.91), (4.43, 51.95)]),  # a triangle in Rotterdam
              shapely.box(8.5400, 47.3700, 8.5401, 47.3701),                   # far smaller than a cell

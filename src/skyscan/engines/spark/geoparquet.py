@@ -121,7 +121,7 @@ def write_geoparquet(
     path must be a filesystem all executors and the driver share (local disk for
     ``local[*]``; NFS/DBFS/FUSE mounts on a cluster).
     """
-    from skyscan.engines.spark_session import to_spark_schema
+    from skyscan.engines.spark.session import to_spark_schema
 
     out = Path(path)
     if out.exists() and any(out.iterdir()):
@@ -132,7 +132,7 @@ def write_geoparquet(
     df = detections
     if partition_by is not None and is_h3:
         from skyscan.analytics.h3cells import check_resolution
-        from skyscan.engines.spark_analytics import _add_cell_column
+        from skyscan.engines.spark.analytics import _add_cell_column
 
         res = check_resolution(int(partition_by[3:]) if partition_by[3:].isdigit() else partition_by)
         df = _add_cell_column(df, res, PART_KEY)

@@ -224,7 +224,7 @@ def _packed_error(base: dict[str, object], stage: str, error_type: str, message:
 
 def unpack_detections(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """Packed ``ok`` rows → detection rows conformed to ``schema`` (absent meta columns null)."""
-    from skyscan.engines.spark_session import conform
+    from skyscan.engines.spark.session import conform
 
     for batch in batches:
         status = batch.column("status").to_pylist()

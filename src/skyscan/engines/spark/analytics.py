@@ -332,7 +332,7 @@ def spatial_join(
 
     from skyscan.analytics.h3cells import check_resolution
     from skyscan.analytics.join import HOW, _zone_attributes, check_predicate
-    from skyscan.engines.spark_session import to_spark_schema
+    from skyscan.engines.spark.session import to_spark_schema
 
     # Same checks, in the same order and words, as the local join.
     check_predicate(predicate, distance_m)

@@ -1,6 +1,6 @@
 """The spark engine: the per-image pipeline of :mod:`skyscan.pipeline` run as a Spark job.
 
-The job, stage by stage (functions in :mod:`skyscan.engines.spark_stages`)::
+The job, stage by stage (functions in :mod:`skyscan.engines.spark.tasks`)::
 
     (path, image_id) ──mapInArrow open_and_plan──► work units (persisted: headers read once)
         ──repartitionByRange(path, unit_index)──► mapInArrow detect_units (model once per worker)
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyscan.detectors import ModelCard, get_detector, recipe_card
-from skyscan.engines import spark_stages as stages
-from skyscan.engines.spark_session import joined_or_new_session, task_cpus, to_spark_schema
+from skyscan.engines.spark import tasks
+from skyscan.engines.spark.session import joined_or_new_session, task_cpus, to_spark_schema
 from skyscan.errors import InputError
 from skyscan.io.remote import is_transient
 from skyscan.pipeline import DetectOptions
@@ -79,7 +79,7 @@ def paths_frame(spark: SparkSession, paths: Sequence[str], image_ids: dict[str, 
 
         image_ids = unique_image_ids(list(paths))
     rows = [(p, image_ids.get(p)) for p in paths]
-    return spark.createDataFrame(rows, schema=to_spark_schema(stages.PATHS_SCHEMA))
+    return spark.createDataFrame(rows, schema=to_spark_schema(tasks.PATHS_SCHEMA))
 
 
 def plan_job(
@@ -89,7 +89,7 @@ def plan_job(
     run_id: str,
     *,
     partitions: int | None = None,
-    detector_factory: stages.DetectorFactory | None = None,
+    detector_factory: tasks.DetectorFactory | None = None,
     with_stats: bool = True,
 ) -> PackedJob:
     """Plan the detection job over ``paths`` (columns ``path``, ``image_id``).
@@ -113,18 +113,18 @@ def plan_job(
     parallelism = max(1, spark.sparkContext.defaultParallelism)
 
     def open_fn(batches: Any) -> Any:
-        return stages.open_and_plan(batches, card, options)
+        return tasks.open_and_plan(batches, card, options)
 
     def detect_fn(batches: Any) -> Any:
-        return stages.detect_units(batches, options, factory)
+        return tasks.detect_units(batches, options, factory)
 
     def finalize_fn(table: Any) -> Any:
-        return stages.finalize_group(table, card, run_id, options)
+        return tasks.finalize_group(table, card, run_id, options)
 
     units = (
         paths.select("path", "image_id")
         .repartition(parallelism, "path")
-        .mapInArrow(open_fn, to_spark_schema(stages.UNITS_SCHEMA))
+        .mapInArrow(open_fn, to_spark_schema(tasks.UNITS_SCHEMA))
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     n_units: int | None = None
@@ -142,9 +142,9 @@ def plan_job(
         logger.info("spark detect: %d work units, %s chips, %d detect tasks", n_units, stats["chips"] if stats else 0, n_parts)
     packed = (
         units.repartitionByRange(n_parts, "path", "unit_index")
-        .mapInArrow(detect_fn, to_spark_schema(stages.UNIT_RESULTS_SCHEMA))
+        .mapInArrow(detect_fn, to_spark_schema(tasks.UNIT_RESULTS_SCHEMA))
         .groupBy("path")
-        .applyInArrow(finalize_fn, to_spark_schema(stages.PACKED_SCHEMA))
+        .applyInArrow(finalize_fn, to_spark_schema(tasks.PACKED_SCHEMA))
     )
     return PackedJob(packed, units, n_units, meta, options, card, run_id)
 
@@ -160,7 +160,7 @@ def run_detect(
     store: PartStore | None = None,
     image_ids: dict[str, str] | None = None,
     partitions: int | None = None,
-    detector_factory: stages.DetectorFactory | None = None,
+    detector_factory: tasks.DetectorFactory | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Detect in ``paths`` on Spark and leave one checkpoint part per image in ``store``.
@@ -215,10 +215,10 @@ def run_detect(
 def _write_part(store: PartStore, row: Any) -> int:
     """Write one image's part (atomic, idempotent); return its number of detections."""
     if row["status"] == "ok":
-        table = stages.from_ipc(row["detections"])
+        table = tasks.from_ipc(row["detections"])
         store.write_detections(row["path"], table)
         return int(table.num_rows)
-    if row["error_type"] == stages.SKIPPED:
+    if row["error_type"] == tasks.SKIPPED:
         store.write_skip(row["path"], row["error_message"])
         return 0
     store.write_error_record(

@@ -1,6 +1,6 @@
 """The local engine: every image in this process, one checkpoint part per image.
 
-The cores are used as *lanes* (:mod:`skyscan.engines.lanes`): each lane is a thread that
+The cores are used as *lanes* (:mod:`skyscan.engines.local.lanes`): each lane is a thread that
 runs the whole per-batch pipeline in turn (read, prepare, infer with a one-thread ONNX
 session, finish), like a Spark task on one core: one-thread sessions side by side run the
 model faster than one session with every thread (docs/performance.md). An image's batches are shared by the lanes, each lane reading a contiguous
@@ -23,7 +23,7 @@ import pyarrow as pa
 import rasterio
 
 from skyscan.detectors import Detector, get_detector
-from skyscan.engines.lanes import SharedBatches, lanes_for, with_fine_tail
+from skyscan.engines.local.lanes import SharedBatches, lanes_for, with_fine_tail
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.io.reader import open_image
 from skyscan.io.remote import display_path, redact
