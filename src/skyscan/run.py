@@ -17,7 +17,6 @@ import platform
 import shutil
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +34,16 @@ from skyscan.io.writers import write_geojson, write_geoparquet, write_json, writ
 from skyscan.options import RunSettings
 from skyscan.pipeline import DetectOptions
 from skyscan.run_lock import LOCK_FILE, output_lock
-from skyscan.run_state import PARTS_DIR, STATE_FILE, PartStore, error_table, load_state, save_state
+from skyscan.run_state import (
+    PARTS_DIR,
+    STATE_FILE,
+    PartStore,
+    error_table,
+    load_state,
+    new_run_id,
+    save_state,
+)
+from skyscan.text import plural
 
 if TYPE_CHECKING:
     from skyscan.io.stac import StacQuery
@@ -224,7 +232,7 @@ def _run_locked(
             )
         logger.info("resuming run %s in %s", run_id, outdir)
     else:
-        run_id = uuid.uuid4().hex[:12]
+        run_id = new_run_id()
     if run.mosaic:
         paths, tile_failures = mosaic_inputs(paths, inputs, outdir / MOSAIC_DIR)
         failures = [*failures, *tile_failures]
@@ -320,15 +328,6 @@ def _with_stac(
     logger.info("STAC: %s, %d failed, %d outside the area or bbox (not opened)",
                 plural(len(got.stac.images), "item"), len(got.stac.failures), len(got.stac.skipped))
     return got.paths, got.failures, got.image_ids, options, got.stac.record(stac)
-
-
-def plural(n: int, word: str) -> str:
-    """``1 image``, ``2 images``.
-
-    >>> plural(1, "image"), plural(0, "input")
-    ('1 image', '0 inputs')
-    """
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _failure_records(errors: pa.Table) -> tuple[tuple[str, str, str, str], ...]:

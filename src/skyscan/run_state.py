@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,11 @@ from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA, empty_detections
 PARTS_DIR = "_parts"
 OUTSIDE_AOI = "outside the area of interest"  # why an image was skipped (run.json)
 STATE_FILE = "state.json"
+
+
+def new_run_id() -> str:
+    """A fresh run id (12 random hex digits): the ``run_id`` of every row and part of a run."""
+    return uuid.uuid4().hex[:12]
 
 
 def part_key(path: str) -> str:

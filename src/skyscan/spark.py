@@ -127,8 +127,9 @@ def detect(
     from pyspark import StorageLevel
 
     from skyscan.engines.spark import tasks
-    from skyscan.engines.spark.driver import new_run_id, paths_frame, plan_job
+    from skyscan.engines.spark.job import paths_frame, plan_job
     from skyscan.engines.spark.session import to_spark_schema
+    from skyscan.run_state import new_run_id
     from skyscan.schema import ERROR_SCHEMA
 
     if isinstance(options, DetectSettings):

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from skyscan.cli import cli
 from skyscan.detectors.synthetic import build_blob_model
-from skyscan.run import plural
+from skyscan.text import plural
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
         if bar is not None:
             bar.close()
         _fail(exc)
-    from skyscan.run import plural
+    from skyscan.text import plural
 
     counts = result.manifest["counts"]
     # every failed input on stderr with its reason (also with -q: these are errors)

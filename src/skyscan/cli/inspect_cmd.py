@@ -109,7 +109,7 @@ def inspect_command(
         for r in failed:
             click.echo(f"FAILED {r['path']} ({r['stage']}): {r['error_type']}: {r['message']}")
         n_ok = len(records) - len(failed)
-        from skyscan.run import plural
+        from skyscan.text import plural
 
         click.echo(f"{plural(n_ok, 'image')} described, {len(failed)} failed", err=True)
     if failed:

@@ -35,8 +35,8 @@ from skyscan.pipeline import (
     finalize_image,
     plan_units,
 )
-from skyscan.run import plural
 from skyscan.run_state import OUTSIDE_AOI, PartStore
+from skyscan.text import plural
 from skyscan.types import ImageRef
 
 logger = logging.getLogger(__name__)

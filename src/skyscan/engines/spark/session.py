@@ -1,6 +1,6 @@
 """Spark plumbing for the spark engine: Java check, session, Arrow → Spark schemas.
 
-Nothing here knows about detection; :mod:`skyscan.engines.spark.driver` builds the job.
+Nothing here knows about detection; :mod:`skyscan.engines.spark.job` builds the job.
 PySpark is imported inside functions, so importing this module is cheap.
 """
 
