@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_parts.py PART [--runs N]
 
 - ``gap``: how far apart the two lanes end the 100 MP scene, with and without the fine
-  tail of quarter batches (``engines.lanes.with_fine_tail``), alternated in one process;
+  tail of quarter batches (``engines.local.lanes.with_fine_tail``), alternated in one process;
 - ``open``: one GDAL open of a GeoTIFF beside 20,000 other files, with GDAL's directory
   listing on open and without it (``GDAL_DISABLE_READDIR_ON_OPEN``);
 - ``finish``: a lane's finish stage (peaks, NMS, image coordinates) and the peak search
