@@ -23,7 +23,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rasterio.transform import from_gcps
 
@@ -31,9 +31,6 @@ from skyscan.errors import CRSError, GeoreferenceError
 from skyscan.geo.crs import normalize_crs
 from skyscan.io import remote, sidecar
 from skyscan.types import AffineTuple
-
-if TYPE_CHECKING:  # pragma: no cover
-    from skyscan.io.sidecar import SidecarInfo
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +208,7 @@ def _external_crs(path: str, crs: str | None, transform: AffineTuple, source: st
 
 
 def resolve_georef(
-    ds: Any, path: str, side: SidecarInfo | None, *, crs: str | None, require_georef: bool
+    ds: Any, path: str, side: sidecar.SidecarInfo | None, *, crs: str | None, require_georef: bool
 ) -> Georef:
     """The georeferencing of the open rasterio dataset ``ds`` of ``path`` (see the module
     docstring for the order); ``side`` is its XML sidecar, read already, if any. ``crs``
