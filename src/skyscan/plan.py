@@ -27,7 +27,7 @@ from skyscan.detectors import ModelCard, get_detector, recipe_card
 from skyscan.errors import IMAGE_ERRORS
 from skyscan.io import remote
 from skyscan.io.mosaic import mosaic_inputs, mosaic_tiles, tiles_bytes
-from skyscan.io.reader import gdal_env, open_image
+from skyscan.io.reader import open_image
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
 from skyscan.pipeline import DetectOptions, plan_units
 from skyscan.types import ImageRef
@@ -111,7 +111,7 @@ def touched_bytes(ref: ImageRef, windows: Sequence[Any]) -> int | None:
     """Bytes of the distinct tiles that ``windows`` touch, for a tiled GeoTIFF."""
     import rasterio
 
-    with rasterio.Env(**gdal_env(ref.path)), rasterio.open(remote.gdal_path(ref.path)) as ds:
+    with rasterio.Env(**remote.gdal_env(ref.path)), rasterio.open(remote.gdal_path(ref.path)) as ds:
         if ds.driver != "GTiff":
             return None
         bh, bw = ds.block_shapes[0]

@@ -84,10 +84,8 @@ def is_vrt(path: str) -> bool:
 
 
 def _header(path: str) -> _Header:
-    from skyscan.io.reader import gdal_env
-
     try:
-        with rasterio.Env(**gdal_env(path)), rasterio.open(remote.gdal_path(path)) as ds:
+        with rasterio.Env(**remote.gdal_env(path)), rasterio.open(remote.gdal_path(path)) as ds:
             return _Header(
                 path,
                 ds.width,

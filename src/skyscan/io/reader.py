@@ -62,18 +62,6 @@ RESAMPLING: dict[str, Resampling] = {
     "average": Resampling.average,
     "lanczos": Resampling.lanczos,
 }
-# Truncated files must fail, not decode to plausible pixels: libjpeg only *warns* on
-# truncated data (GDAL then returns grey), and GDAL 3.10's whole-image PNG fast path
-# returns garbage without an error; the regular PNG path reports it (same speed on chips).
-# GDAL lists an image's whole directory on every open by default, to look for sidecars
-# (.aux.xml, .ovr, .msk, world files) in the list. In a folder of many images that makes
-# each open cost in proportion to the folder. With the listing off GDAL probes each
-# sidecar it wants by name instead, and finds the same files.
-_GDAL_ENV = {
-    "GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
-    "GDAL_PNG_WHOLE_IMAGE_OPTIM": "NO",
-    "GDAL_DISABLE_READDIR_ON_OPEN": "YES",
-}
 
 
 @dataclass(frozen=True)
@@ -158,11 +146,6 @@ def _wrap(path: str, action: str, exc: BaseException) -> ImageReadError:
     return ImageReadError(f"{path}: cannot {action}: {reason}")
 
 
-def gdal_env(path: str) -> dict[str, str]:
-    """The GDAL configuration skyscan reads ``path`` with (remote paths: timeouts, retries)."""
-    return {**_GDAL_ENV, **remote.gdal_options(path)}
-
-
 def _check_file(path: str) -> None:
     if remote.is_remote(path):
         return  # GDAL's open says whether it exists (404, 403...), in one request
@@ -184,7 +167,7 @@ def _remote_aux_exists(path: str) -> bool:
 
 
 def _open_dataset(path: str) -> Any:
-    env = gdal_env(path)
+    env = remote.gdal_env(path)
     if remote.is_remote(path) and _remote_aux_exists(path):
         env["GDAL_DISABLE_READDIR_ON_OPEN"] = "YES"  # let GDAL probe for (and read) it
     try:
@@ -260,7 +243,7 @@ def _value_range(
     scale = max(1.0, max(ds.width, ds.height) / SAMPLE_SIZE)
     shape = (len(bands), max(1, round(ds.height / scale)), max(1, round(ds.width / scale)))
     try:
-        with rasterio.Env(**gdal_env(path)):
+        with rasterio.Env(**remote.gdal_env(path)):
             sample = ds.read(
                 indexes=list(bands), out_shape=shape, masked=True, resampling=Resampling.nearest
             )
@@ -432,7 +415,7 @@ class ImageReader:
 
     def __init__(self, ref: ImageRef) -> None:
         self.ref = ref
-        self._env = gdal_env(ref.path)
+        self._env = remote.gdal_env(ref.path)
         self._ds = _open_dataset(ref.path)
         if (self._ds.width, self._ds.height) != (ref.width, ref.height):
             self._ds.close()

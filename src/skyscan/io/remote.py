@@ -124,6 +124,25 @@ def sibling(path: str, name: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+# Truncated files must fail, not decode to plausible pixels: libjpeg only *warns* on
+# truncated data (GDAL then returns grey), and GDAL 3.10's whole-image PNG fast path
+# returns garbage without an error; the regular PNG path reports it (same speed on chips).
+# GDAL lists an image's whole directory on every open by default, to look for sidecars
+# (.aux.xml, .ovr, .msk, world files) in the list. In a folder of many images that makes
+# each open cost in proportion to the folder. With the listing off GDAL probes each
+# sidecar it wants by name instead, and finds the same files.
+_GDAL_ENV = {
+    "GDAL_ERROR_ON_LIBJPEG_WARNING": "TRUE",
+    "GDAL_PNG_WHOLE_IMAGE_OPTIM": "NO",
+    "GDAL_DISABLE_READDIR_ON_OPEN": "YES",
+}
+
+
+def gdal_env(path: str) -> dict[str, str]:
+    """The GDAL configuration skyscan reads ``path`` with (remote paths: timeouts, retries)."""
+    return {**_GDAL_ENV, **gdal_options(path)}
+
+
 def gdal_options(path: str) -> dict[str, str]:
     """GDAL configuration for reading ``path``: for a remote path, the timeout and retry
     defaults the environment does not set (empty for a local path)."""
