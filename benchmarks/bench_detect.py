@@ -69,7 +69,7 @@ def make_scene(path: Path, size: int, gsd: float, seed: int = 0) -> Path:
 
 
 def ceiling_mps(detector: object, n_chips: int = 1024, batch: int = 16, session_only: bool = False,
-                stages: bool = False) -> float:
+                stages: bool = False, size: int | None = None) -> float:
     """Model-only throughput on in-memory chips, megapixels (model input) per second.
 
     The chips are uint8 in the reader's layout (channel planes, seen channels-last) and
@@ -77,8 +77,11 @@ def ceiling_mps(detector: object, n_chips: int = 1024, batch: int = 16, session_
     ``stages`` through the detector's own ``prepare`` and ``infer``, as the pipeline runs
     them (one ``session.run`` per ``chips_per_run`` chips); with ``session_only`` the
     normalised float tensor is prepared once and only ``session.run`` is timed (per chip
-    too with ``stages``): the strictest ceiling, the network alone."""
-    h, w = detector.card.input_size  # type: ignore[attr-defined]
+    too with ``stages``): the strictest ceiling, the network alone. ``size``: chips of
+    that side instead of the model's input size (``n_chips`` counts 256 px chips' pixels)."""
+    h, w = (size, size) if size else detector.card.input_size  # type: ignore[attr-defined]
+    if size:
+        n_chips, batch = max(1, n_chips * 256 * 256 // (size * size)), max(1, batch * 256 * 256 // (size * size))
     planes = np.random.default_rng(1).integers(0, 255, size=(batch, 3, h, w), dtype=np.uint8)
     chips = planes.transpose(0, 2, 3, 1)
     if session_only:
@@ -105,14 +108,14 @@ def ceiling_mps(detector: object, n_chips: int = 1024, batch: int = 16, session_
 
 
 def lanes_ceiling_mps(detector: object, lanes: int, n_chips: int = 1024, session_only: bool = False,
-                      stages: bool = False) -> float:
+                      stages: bool = False, size: int | None = None) -> float:
     """``lanes`` threads each running ``ceiling_mps`` at once on a one-thread session (as
     the local engine's lanes do): their summed rate."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(lanes) as pool:
-        futures = [pool.submit(ceiling_mps, detector, n_chips // lanes, session_only=session_only, stages=stages)
-                   for _ in range(lanes)]
+        futures = [pool.submit(ceiling_mps, detector, n_chips // lanes, session_only=session_only, stages=stages,
+                               size=size) for _ in range(lanes)]
         rates = [f.result() for f in futures]
     return float(sum(rates))
 
