@@ -240,13 +240,13 @@ def main() -> None:
         # Spark executor gives a job
         busy = subprocess.Popen([PY, "-c", "while True: pass"])
         try:
-            runs_load = rounds(scene, ("skyscan", "sahi_defaults", "sahi_same"), args.load_rounds, "load")
+            runs_load = rounds(scene, ("skyscan", "sahi_defaults"), args.load_rounds, "load")
         finally:
             busy.kill()
             busy.wait()
         result["under_load"] = {"beside": "one CPU-bound Python process (while True: pass)",
                                 "rounds": runs_load, "summary": summary(runs_load),
-                                "ratios": ratios(runs_load, "skyscan", ("sahi_defaults", "sahi_same"))}
+                                "ratios": ratios(runs_load, "skyscan", ("sahi_defaults",))}
         save()
 
     if "big" in parts and args.big:
