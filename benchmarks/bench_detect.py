@@ -41,6 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
 RESULTS = ROOT / "benchmarks" / "results"
 TILE_PX = 1024  # side of the tiles of --tiles
+# This benchmark's figures (and their history in docs/performance.md) are of 256 px chips
+# with 0.2 overlap, the defaults before chips came from the model card; bench_peers.py
+# measures the defaults.
+PLAN_ARGS = ["--chip-size", "256", "--overlap", "0.2"]
+PLAN = {"chip_size": 256, "overlap": 0.2}
 
 
 def make_scene(path: Path, size: int, gsd: float, seed: int = 0) -> Path:
@@ -69,7 +74,7 @@ def make_scene(path: Path, size: int, gsd: float, seed: int = 0) -> Path:
 
 
 def ceiling_mps(detector: object, n_chips: int = 1024, batch: int = 16, session_only: bool = False,
-                stages: bool = False) -> float:
+                stages: bool = False, size: int | None = None) -> float:
     """Model-only throughput on in-memory chips, megapixels (model input) per second.
 
     The chips are uint8 in the reader's layout (channel planes, seen channels-last) and
@@ -77,8 +82,11 @@ def ceiling_mps(detector: object, n_chips: int = 1024, batch: int = 16, session_
     ``stages`` through the detector's own ``prepare`` and ``infer``, as the pipeline runs
     them (one ``session.run`` per ``chips_per_run`` chips); with ``session_only`` the
     normalised float tensor is prepared once and only ``session.run`` is timed (per chip
-    too with ``stages``): the strictest ceiling, the network alone."""
-    h, w = detector.card.input_size  # type: ignore[attr-defined]
+    too with ``stages``): the strictest ceiling, the network alone. ``size``: chips of
+    that side instead of the model's input size (``n_chips`` counts 256 px chips' pixels)."""
+    h, w = (size, size) if size else detector.card.input_size  # type: ignore[attr-defined]
+    if size:
+        n_chips, batch = max(1, n_chips * 256 * 256 // (size * size)), max(1, batch * 256 * 256 // (size * size))
     planes = np.random.default_rng(1).integers(0, 255, size=(batch, 3, h, w), dtype=np.uint8)
     chips = planes.transpose(0, 2, 3, 1)
     if session_only:
@@ -105,14 +113,14 @@ def ceiling_mps(detector: object, n_chips: int = 1024, batch: int = 16, session_
 
 
 def lanes_ceiling_mps(detector: object, lanes: int, n_chips: int = 1024, session_only: bool = False,
-                      stages: bool = False) -> float:
+                      stages: bool = False, size: int | None = None) -> float:
     """``lanes`` threads each running ``ceiling_mps`` at once on a one-thread session (as
     the local engine's lanes do): their summed rate."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(lanes) as pool:
-        futures = [pool.submit(ceiling_mps, detector, n_chips // lanes, session_only=session_only, stages=stages)
-                   for _ in range(lanes)]
+        futures = [pool.submit(ceiling_mps, detector, n_chips // lanes, session_only=session_only, stages=stages,
+                               size=size) for _ in range(lanes)]
         rates = [f.result() for f in futures]
     return float(sum(rates))
 
@@ -139,7 +147,7 @@ def chip_plan(path: Path, detector: object) -> list:
     from skyscan.pipeline import DetectOptions, plan_units
 
     ref = open_image(str(path))
-    return [w for u in plan_units(ref, detector.card, DetectOptions()) for w in u.windows]  # type: ignore[attr-defined]
+    return [w for u in plan_units(ref, detector.card, DetectOptions(**PLAN)) for w in u.windows]  # type: ignore[attr-defined]
 
 
 def naive_seconds_per_chip(path: Path, windows: list, detector: object, n_chips: int = 64) -> float:
@@ -238,7 +246,7 @@ def main() -> None:
         r["ceiling_session_only"] = best_ceiling(detector, single, lanes, ways, session_only=True)
         r["naive"] = model_px / 1e6 / (naive_seconds_per_chip(scene, windows, detector) * len(windows))
         c1 = best_ceiling(detector, single, lanes, ways)
-        wall, _ = run_cli(["detect", str(scene), "-o", str(WORK / "out_e2e"), "--overwrite", "--model", args.model])
+        wall, _ = run_cli(["detect", str(scene), "-o", str(WORK / "out_e2e"), "--overwrite", "--model", args.model, *PLAN_ARGS])
         c2 = best_ceiling(detector, single, lanes, ways)
         # All rates in model-input megapixels per second over the same chip plan, so the
         # ratios isolate what reading, chipping, merging and writing cost around the model.
@@ -250,7 +258,7 @@ def main() -> None:
         # The same run inside a warm process (interpreter, imports and model load paid
         # once, as when one command processes a folder).
         t0 = time.perf_counter()
-        run_detect([str(scene)], WORK / "out_e2e_warm", DetectOptions(recipe=DetectorRecipe(model=args.model)),
+        run_detect([str(scene)], WORK / "out_e2e_warm", DetectOptions(recipe=DetectorRecipe(model=args.model), **PLAN),
                    RunSettings(overwrite=True))
         warm_wall = time.perf_counter() - t0
         c3 = best_ceiling(detector, single, lanes, ways)
@@ -258,14 +266,14 @@ def main() -> None:
         r["ceiling"] = float(np.mean([c0, c1, c2, c3]))
         r["ceiling_around_naive"], r["ceiling_around_e2e"], r["ceiling_around_warm"] = (c0 + c1) / 2, (c1 + c2) / 2, (c2 + c3) / 2
         if args.tiles:
-            tiles_wall, _ = run_cli(["detect", str(tiles), "-o", str(WORK / "out_tiles"), "--overwrite", "--model", args.model])
+            tiles_wall, _ = run_cli(["detect", str(tiles), "-o", str(WORK / "out_tiles"), "--overwrite", "--model", args.model, *PLAN_ARGS])
             c4 = best_ceiling(detector, single, lanes, ways)
             r["tiles"], r["tiles_wall"], r["ceiling_around_tiles"] = tiles_chips * h * w / 1e6 / tiles_wall, tiles_wall, (c3 + c4) / 2
         rounds.append(r)
 
     reader_ms = reader_cpu_ms_per_chip(scene, windows)
     tiny = make_scene(WORK / f"scene_256_{gsd}.tif", 256, gsd)
-    fixed = [run_cli(["detect", str(tiny), "-o", str(WORK / "out_tiny"), "--overwrite", "--model", args.model])[0]
+    fixed = [run_cli(["detect", str(tiny), "-o", str(WORK / "out_tiny"), "--overwrite", "--model", args.model, *PLAN_ARGS])[0]
              for _ in range(5)]
 
     def med(f: Any) -> float:
@@ -306,7 +314,7 @@ def main() -> None:
         big_px = len(chip_plan(big, detector)) * h * w
         before = best_ceiling(detector, single, lanes, ways)
         wall_big, peak = run_cli(["detect", str(big), "-o", str(WORK / "out_big"), "--overwrite",
-                                  "--model", args.model, "--no-geojson"])
+                                  "--model", args.model, "--no-geojson", *PLAN_ARGS])
         after = best_ceiling(detector, single, lanes, ways)
         job_big = run_total(WORK / "out_big")
         result.update(big_job_over_ceiling=round(big_px / 1e6 / job_big / ((before + after) / 2), 3),

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _requirement_names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[<>=!\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
+    # a distribution's import name spells '-' as '_' (pystac-client -> pystac_client)
+    return {re.split(r"[<>=!\[; ]", r, maxsplit=1)[0].lower().replace("-", "_") for r in requirements}
 
 
 def _require_calls() -> list[tuple[str, str, str | None]]:

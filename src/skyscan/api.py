@@ -28,7 +28,7 @@ def detect(
     gsd: float | None = None,
     crs: str | None = None,
     require_georef: bool = False,
-    overlap: float = 0.2,
+    overlap: float | None = None,
     chip_size: int | None = None,
     edge_pad: int | None = None,
     batch_size: int | None = None,

@@ -111,11 +111,12 @@ class DetectSettings(_Declared):
                                 low=0.0, low_open=True)
     crs: str | None = _option(None, "CRS for world files without .prj or sidecars without a CRS (e.g. EPSG:2056).")
     require_georef: bool = _option(False, "Fail images without georeferencing instead of working in pixel space.")
-    overlap: float = _option(0.2, "Fraction of a chip shared with its neighbour.", low=0.0, high=0.5)
+    overlap: float | None = _option(
+        None, "Fraction of a chip shared with its neighbour [default: the model's longest object at its GSD (the "
+        "card's max_object_m), 72 px of 512 for vehicles; 0.2 for a card that declares none].", low=0.0, high=0.5)
     chip_size: int | None = _option(
-        None, "Chip side in model pixels [default: the model's input size, 256 for vehicles]. Models that take any "
-        "size (vehicles: multiples of 8) run larger chips faster: less overlap to recompute; lower --overlap with it "
-        "(e.g. --chip-size 1024 --overlap 0.05).", low=1)
+        None, "Chip side in model pixels [default: 512 for models that take any size (vehicles: multiples of 8); "
+        "else the model's input size]. Larger chips recompute less overlap but run slower per pixel.", low=1)
     edge_pad: int | None = _option(
         None, "Model pixels of black the chips at an image's edges reach past it [default: the model card's "
         "input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the image].", low=0)

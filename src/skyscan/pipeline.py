@@ -22,7 +22,13 @@ import pyarrow as pa
 import shapely
 
 from skyscan import arrow_arrays
-from skyscan.chips import chip_boxes_to_image, chip_size_in_source, interior_edges, plan_chips
+from skyscan.chips import (
+    MAX_OVERLAP,
+    chip_boxes_to_image,
+    chip_size_in_source,
+    interior_edges,
+    plan_chips,
+)
 from skyscan.detectors import Detector, DetectorRecipe, ModelCard, StagedDetector
 from skyscan.detectors.merge import merge_detections, touches_interior_edge
 from skyscan.errors import InputError
@@ -60,6 +66,8 @@ MERGE_ORDER = ("px_ymin", "px_xmin", "px_ymax", "px_xmax", "class_id", "score", 
 
 
 DEFAULT_BATCH_PIXELS = 16 * 256 * 256
+# The overlap of a model whose card declares no longest object (``max_object_m``).
+FALLBACK_OVERLAP = 0.2
 TRUNCATED_MODEL_PX = 2.0  # a box this close to the image border is flagged ``truncated``
 
 
@@ -69,9 +77,11 @@ class DetectOptions:
 
     recipe: DetectorRecipe = field(default_factory=DetectorRecipe)
     read: ReadOptions = field(default_factory=ReadOptions)
-    overlap: float = 0.2  # fraction of a chip shared with its neighbour
-    # chip side in model pixels; None: the model's own input size. Only models whose card
-    # has 'input.size_multiple' (fully convolutional) take other sizes.
+    # fraction of a chip shared with its neighbour; None: the card's longest object
+    # (max_object_m at its GSD) over the chip, or FALLBACK_OVERLAP if it declares none
+    overlap: float | None = None
+    # chip side in model pixels; None: the card's default (ModelCard.chip_size). Only models
+    # whose card has 'input.size_multiple' (fully convolutional) take other sizes.
     chip_size: int | None = None
     # chips read, normalised and decoded together (the ONNX backend still runs the model
     # one chip per call); None: about 1 MP of chips (16 of 256 px)
@@ -94,8 +104,8 @@ class DetectOptions:
     aoi: AreaOfInterest | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.overlap <= 0.5:
-            raise InputError(f"'overlap' must be in [0, 0.5] (got {self.overlap})")
+        if self.overlap is not None and not 0.0 <= self.overlap <= MAX_OVERLAP:
+            raise InputError(f"'overlap' must be in [0, {MAX_OVERLAP}] (got {self.overlap})")
         if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"'batch_size' must be >= 1 (got {self.batch_size})")
         if self.edge_pad is not None and self.edge_pad < 0:
@@ -126,6 +136,21 @@ class DetectOptions:
         if pad >= out_size:
             raise InputError(f"'edge_pad' must be less than the {out_size} px chip (got {pad})")
         return pad
+
+    def overlap_for(self, card: ModelCard) -> float:
+        """The chip overlap (fraction of a chip) a run of ``card``'s model uses: the option
+        if given; else the card's longest object over the chip (at most
+        :data:`~skyscan.chips.MAX_OVERLAP`), so the object lies whole in some chip and no
+        more is run twice; :data:`FALLBACK_OVERLAP` for a card that declares no
+        ``max_object_m``; 0 for a chip classifier, whose chips tile the image."""
+        if card.output_format == "chip_classifier":
+            return 0.0
+        if self.overlap is not None:
+            return self.overlap
+        px = card.overlap_px
+        if px is None:
+            return FALLBACK_OVERLAP
+        return min(MAX_OVERLAP, px / card.chip_size(self.chip_size))
 
     def chips_per_batch(self, chip_size: int) -> int:
         """Chips per batch for chips of ``chip_size`` model pixels: ``batch_size`` if given,
@@ -176,10 +201,7 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
                 "null" if in_range is None else "false", extra={"skyscan_kind": "outside_validated_range"},
             )
     chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
-    # A chip classifier labels whole chips: overlapping chips would label the same ground
-    # twice and the merge would then drop some of them, so its chips tile the image.
-    classifier = card.output_format == "chip_classifier"
-    overlap = 0.0 if classifier else options.overlap
+    overlap = options.overlap_for(card)
     pad = options.edge_pad_for(card)
     margin = round(pad * chip_src / out_size)
     windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=overlap,

@@ -404,6 +404,9 @@ def _manifest(
                   "input_size": list(card.input_size), "classes": card.class_names,
                   "validated": card.validated.to_dict() if card.validated else None},
         "options": _options_record(options),
+        # what the defaults came to for this model (chip side in model px, overlap fraction)
+        "chips": {"size": card.chip_size(options.chip_size), "overlap": round(options.overlap_for(card), 4),
+                  "max_object_m": card.max_object_m},
         "versions": {name: _version(name) for name in ("numpy", "pyarrow", "rasterio", "shapely", "pyproj", "onnxruntime")}
         | {"python": platform.python_version(), "gdal": _gdal_version()},
         "timings_s": {k: round(v, 4) for k, v in timings.items()},

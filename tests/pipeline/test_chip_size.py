@@ -10,7 +10,7 @@ import pytest
 
 from rasters import utm_transform, write_geotiff
 from skyscan.detectors import DetectorRecipe, get_detector
-from skyscan.detectors.card import ClassSpec, ModelCard, load_card
+from skyscan.detectors.card import THROUGHPUT_CHIP_SIZE, ClassSpec, ModelCard, load_card
 from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 from skyscan.errors import InputError, ModelError
 from skyscan.io.reader import open_image
@@ -46,7 +46,7 @@ def test_chip_size_is_refused_by_a_fixed_size_model_and_checked_against_the_mult
     with pytest.raises(InputError, match=r"takes 64x64 px chips only"):
         fixed.chip_size(128)
     free = load_card(build_blob_model(tmp_path / "free.onnx", input_size=64, stride=4, any_size=True))
-    assert free.chip_size(None) == 64 and free.chip_size(256) == 256
+    assert free.chip_size(None) == THROUGHPUT_CHIP_SIZE and free.chip_size(64) == 64 and free.chip_size(256) == 256
     with pytest.raises(InputError, match="multiple of 4"):
         free.chip_size(130)
 
@@ -65,15 +65,15 @@ def test_larger_chips_find_the_same_objects_with_fewer_chips(tmp_path: Path) -> 
     draw_blobs(img, centres)
     ref = open_image(str(write_geotiff(tmp_path / "scene.tif", 390, 260, data=img, transform=utm_transform(0.5))))
     found = {}
-    for chip in (None, 192):
+    for chip in (64, 192):
         options = _options(model, chip_size=chip, overlap=0.25)
         detector = get_detector(options.recipe)
         windows = [w for u in plan_units(ref, detector.card, options) for w in u.windows]
-        assert {w.out_width for w in windows} == {chip or 64}
+        assert {w.out_width for w in windows} == {chip}
         found[chip] = (len(windows), _centres(detect_image(ref, detector, options, run_id="t")))
-    assert found[192][0] < found[None][0] / 4
-    assert found[192][1] == found[None][1]
-    assert len(found[None][1]) == len(centres)
+    assert found[192][0] < found[64][0] / 4
+    assert found[192][1] == found[64][1]
+    assert len(found[64][1]) == len(centres)
 
 
 def test_the_detector_refuses_chips_of_a_size_its_model_cannot_take(tmp_path: Path) -> None:

@@ -11,9 +11,13 @@ A card lives next to the model as ``<model>.json`` (``vehicles.onnx`` → ``vehi
                 "mean": [0.0, 0.0, 0.0], "std": [255.0, 255.0, 255.0]},
       "gsd": 0.25,
       "output": {"format": "centernet", "stride": 4},
-      "score_threshold": 0.3, "nms_iou": 0.5,
+      "score_threshold": 0.3, "nms_iou": 0.5, "max_object_m": 18.0,
       "training": {...}, "metrics": {...}
     }
+
+``max_object_m`` is the longest object the model finds, in metres (18 for a bus): a run's
+chips overlap by that much at the model's GSD by default, so every such object lies whole
+in at least one chip and no more pixels than that are run twice.
 
 Input pixels are fed as float32 NCHW RGB, ``(pixel - mean) / std`` per channel.
 Output formats (see :mod:`skyscan.detectors.decode`):
@@ -33,6 +37,7 @@ Output formats (see :mod:`skyscan.detectors.decode`):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,10 @@ TASKS = ("detection", "chip_classification")
 # The largest chip side a model that takes any size is run at: a chip is one array in
 # memory (8192^2 RGB is 192 MiB as uint8 and 768 MiB as float32 model input).
 MAX_CHIP_SIZE = 8192
+# The chip side a model that takes any size runs at by default: larger chips recompute
+# less overlap, but past this their activations leave the CPU's caches and each pixel
+# costs more (measured in docs/performance.md, "Defaults").
+THROUGHPUT_CHIP_SIZE = 512
 
 @dataclass(frozen=True)
 class ClassSpec:
@@ -83,6 +92,8 @@ class ModelCard:
     framework: str = "onnx"
     # The imagery the model's figures were measured on (``validated``); None: undeclared.
     validated: ValidatedRange | None = None
+    # The longest object the model finds, metres: the default chip overlap (None: undeclared).
+    max_object_m: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -112,14 +123,21 @@ class ModelCard:
             )
         if self.gsd is not None and not self.gsd > 0:
             raise ModelError(f"model card {self.name!r}: 'gsd' must be > 0 metres (got {self.gsd})")
+        if self.max_object_m is not None and not (math.isfinite(self.max_object_m) and self.max_object_m > 0):
+            raise ModelError(f"model card {self.name!r}: 'max_object_m' must be > 0 metres (got {self.max_object_m})")
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ModelError(
                 f"model card {self.name!r}: 'score_threshold' must be in [0, 1] (got {self.score_threshold})"
             )
 
     def chip_size(self, requested: int | None) -> int:
-        """The chip side in model pixels for a run asking for ``requested`` (``None``: native)."""
+        """The chip side in model pixels for a run asking for ``requested``. ``None``: the
+        default, the native input size, or for a model that takes any size the multiple of
+        ``size_multiple`` nearest above :data:`THROUGHPUT_CHIP_SIZE` (never below native)."""
         native = self.input_size[0]
+        if requested is None and self.size_multiple is not None:
+            m = self.size_multiple
+            return max(native, -(-THROUGHPUT_CHIP_SIZE // m) * m)
         if requested is None or requested == native:
             return native
         if self.size_multiple is None:
@@ -138,6 +156,15 @@ class ModelCard:
                 f"(got {requested})"
             )
         return requested
+
+    @property
+    def overlap_px(self) -> int | None:
+        """Model pixels the longest object spans at the model's GSD (``max_object_m / gsd``,
+        rounded up): the default overlap of neighbouring chips. ``None`` when the card does
+        not declare both."""
+        if self.max_object_m is None or self.gsd is None:
+            return None
+        return math.ceil(self.max_object_m / self.gsd - 1e-9)
 
     @property
     def class_names(self) -> list[str]:
@@ -160,7 +187,7 @@ class ModelCard:
             )
             size = inp.get("size", [256, 256])
             known = {"name", "classes", "input", "gsd", "output", "score_threshold", "nms_iou", "version", "task",
-                     "framework", "validated"}
+                     "framework", "validated", "max_object_m"}
             return cls(
                 name=str(data.get("name", Path(source).stem)),
                 classes=classes,
@@ -179,6 +206,7 @@ class ModelCard:
                 task=str(data.get("task", "detection")),
                 framework=str(data.get("framework", "onnx")),
                 validated=None if data.get("validated") is None else ValidatedRange.from_dict(data["validated"]),
+                max_object_m=None if data.get("max_object_m") is None else float(data["max_object_m"]),
                 extra={k: v for k, v in data.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -206,6 +234,7 @@ class ModelCard:
             "output": {"format": self.output_format, "stride": self.stride},
             "score_threshold": self.score_threshold,
             "nms_iou": self.nms_iou,
+            **({"max_object_m": self.max_object_m} if self.max_object_m is not None else {}),
             **({"validated": self.validated.to_dict()} if self.validated else {}),
             **self.extra,
         }

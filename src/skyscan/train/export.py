@@ -24,6 +24,9 @@ SIZE_MULTIPLE = 8
 # (train.sampler), so detection keeps its chips inside the image too: the card's
 # input.edge_pad is 0, and a vehicle cut by the border is reported (flagged truncated).
 EDGE_PAD = 0
+# The longest vehicle the model finds, metres (a bus): the card's max_object_m, from which
+# detection derives its default chip overlap.
+MAX_OBJECT_M = 18.0
 
 
 def export_onnx(net: TinyCenterNet, path: str | Path, input_size: int) -> Path:
@@ -68,6 +71,7 @@ def make_card(
     nms_iou: float = 0.5,
     version: str = "1.0",
     extra: dict[str, Any] | None = None,
+    max_object_m: float = MAX_OBJECT_M,
 ) -> ModelCard:
     return ModelCard(
         name=name,
@@ -86,6 +90,7 @@ def make_card(
         version=version,
         task="detection",
         framework="onnx",
+        max_object_m=max_object_m,
         extra=extra or {},
     )
 
