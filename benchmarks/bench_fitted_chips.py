@@ -1,0 +1,61 @@
+"""Chips fitted to each image against fixed chip sizes: fresh ``skyscan detect`` commands on a
+folder of tiles, interleaved rounds.
+
+    python benchmarks/bench_fitted_chips.py TILE_FOLDER --rounds 2 -o benchmarks/results/fitted_chips.json
+
+TILE_FOLDER: e.g. the 100 tiles of 1024 px that ``bench_peers.py`` builds
+(``benchmarks/_work/real_tiles_100``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PLANS = {
+    "default (fitted to each image)": [],
+    "--chip-size 512 (the default size, not fitted)": ["--chip-size", "512"],
+    "--chip-size 256 --overlap 0.2 (the earlier default)": ["--chip-size", "256", "--overlap", "0.2"],
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("tiles", type=Path)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("-o", "--output", type=Path, required=True)
+    args = ap.parse_args()
+    skyscan = [sys.executable, "-m", "skyscan"]
+    walls: dict[str, list[float]] = {name: [] for name in PLANS}
+    rows: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.rounds):
+            for name, extra in PLANS.items():
+                out = Path(tmp) / "out"
+                shutil.rmtree(out, ignore_errors=True)
+                t0 = time.perf_counter()
+                subprocess.run([*skyscan, "-q", "detect", str(args.tiles), "-o", str(out), "--no-geojson", *extra],
+                               check=True)
+                walls[name].append(round(time.perf_counter() - t0, 2))
+                rows[name] = json.loads((out / "run.json").read_text())["counts"]["detections"]
+    base = statistics.median(walls["default (fitted to each image)"])
+    result = {
+        "command": "python benchmarks/bench_fitted_chips.py " + " ".join(sys.argv[1:]),
+        "tiles": str(args.tiles), "n_tiles": len(list(args.tiles.glob("*.tif"))),
+        "plans": {name: {"wall_s": w, "median_s": statistics.median(w), "time_over_default": round(statistics.median(w) / base, 3),
+                         "detections": rows[name]} for name, w in walls.items()},
+    }
+    args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    for name, r in result["plans"].items():
+        print(f"{name:55s} median {r['median_s']:6.2f} s  ×{r['time_over_default']:.2f}  {r['detections']} detections")
+
+
+if __name__ == "__main__":
+    main()
