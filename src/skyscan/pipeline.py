@@ -12,7 +12,6 @@ functions; they never re-implement them.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -153,29 +152,6 @@ class DetectOptions:
             return FALLBACK_OVERLAP
         return min(MAX_OVERLAP, px / card.chip_size(self.chip_size))
 
-    def fitted_chip(self, card: ModelCard, width: float, height: float) -> tuple[int, float]:
-        """Chip side and overlap fraction for an image of ``width x height`` model pixels.
-
-        With the default chip of a model that takes any size, the chip shrinks (never below
-        the native input size) to the smallest that covers the image with as many chips as
-        the default would: a 1024 px tile runs 3 x 3 chips of 392 px instead of 512 px,
-        1.5x fewer pixels. The overlap keeps its pixels. A chip size the user chose is kept.
-        """
-        size = card.chip_size(self.chip_size)
-        overlap = self.overlap_for(card)
-        if self.chip_size is not None or card.size_multiple is None or card.output_format == "chip_classifier":
-            return size, overlap
-        overlap_px = overlap * size
-        pad = self.edge_pad_for(card)
-        need = 0.0
-        for length in (width, height):
-            span = length + 2 * pad
-            n = max(1, math.ceil((span - overlap_px) / (size - overlap_px) - 1e-9))
-            need = max(need, (span - overlap_px) / n + overlap_px)
-        m = card.size_multiple
-        fitted = max(card.input_size[0], min(size, math.ceil(need / m - 1e-9) * m))
-        return fitted, min(MAX_OVERLAP, overlap_px / fitted)
-
     def chips_per_batch(self, chip_size: int) -> int:
         """Chips per batch for chips of ``chip_size`` model pixels: ``batch_size`` if given,
         else as many as make about one megapixel (16 at 256 px, 1 at 1024 px). A batch
@@ -204,8 +180,7 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
 
     With ``options.aoi``, only chips that touch the area; none (``[]``) when the image
     misses it."""
-    scale = ref.gsd / card.gsd if ref.gsd is not None and card.gsd is not None else 1.0
-    out_size, overlap = options.fitted_chip(card, ref.width * scale, ref.height * scale)
+    out_size = card.chip_size(options.chip_size)
     if ref.gsd is not None and card.gsd is not None and ref.gsd > card.gsd * options.max_upsample:
         raise InputError(
             f"{ref.path}: image GSD {ref.gsd:.3g} m is too coarse for model {card.model_id} "
@@ -226,6 +201,7 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
                 "null" if in_range is None else "false", extra={"skyscan_kind": "outside_validated_range"},
             )
     chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
+    overlap = options.overlap_for(card)
     pad = options.edge_pad_for(card)
     margin = round(pad * chip_src / out_size)
     windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=overlap,
