@@ -1,5 +1,6 @@
 """Chips fitted to each image against fixed chip sizes: fresh ``skyscan detect`` commands on a
-folder of tiles, interleaved rounds.
+folder of tiles, interleaved rounds. The fitted default existed at commit 7db6bea only (run
+this there); at later commits the first plan is the plain default.
 
     python benchmarks/bench_fitted_chips.py TILE_FOLDER --rounds 2 -o benchmarks/results/fitted_chips.json
 
