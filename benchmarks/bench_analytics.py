@@ -54,7 +54,9 @@ def make_points(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
     return rng.uniform(x0 - pad, x1 + pad, n), rng.uniform(y0 - pad, y1 + pad, n)
 
 
-def best_of(repeats: int, funcs: dict[str, Callable[[], Any]]) -> tuple[dict[str, list[float]], dict[str, Any]]:
+def best_of(
+    repeats: int, funcs: dict[str, Callable[[], Any]]
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
     """Run each function ``repeats`` times, interleaved; keep all timings and last outputs."""
     times: dict[str, list[float]] = {k: [] for k in funcs}
     outputs: dict[str, Any] = {}
@@ -67,7 +69,9 @@ def best_of(repeats: int, funcs: dict[str, Callable[[], Any]]) -> tuple[dict[str
 
 
 def pairs_of_sjoin(joined: Any) -> np.ndarray:
-    pairs = np.column_stack([joined.index.to_numpy(np.int64), joined["index_right"].to_numpy(np.int64)])
+    pairs = np.column_stack(
+        [joined.index.to_numpy(np.int64), joined["index_right"].to_numpy(np.int64)]
+    )
     return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
 
 
@@ -105,27 +109,45 @@ def bench_join(n_points: int, n_zones: int, repeats: int) -> dict[str, Any]:
     def sjoin_table() -> Any:
         return gpd.sjoin(detections, zone_frame.copy(), predicate="intersects")
 
-    array_times, out = best_of(repeats, {
-        "skyscan_array": lambda: join_points_to_zones(lon, lat, zones, "intersects"),
-        "sjoin": sjoin_points,
-    })
+    array_times, out = best_of(
+        repeats,
+        {
+            "skyscan_array": lambda: join_points_to_zones(lon, lat, zones, "intersects"),
+            "sjoin": sjoin_points,
+        },
+    )
     ours = np.column_stack(out["skyscan_array"])
     theirs = pairs_of_sjoin(out["sjoin"])
     array_same = bool(ours.shape == theirs.shape and np.array_equal(ours, theirs))
 
-    table_times, out = best_of(repeats, {
-        "skyscan_table": lambda: spatial_join(detections, areas, using="centroid", how="inner").table,
-        "sjoin": sjoin_table,
-    })
+    table_times, out = best_of(
+        repeats,
+        {
+            "skyscan_table": lambda: (
+                spatial_join(detections, areas, using="centroid", how="inner").table
+            ),
+            "sjoin": sjoin_table,
+        },
+    )
     ours_t = out["skyscan_table"]
     theirs_t = out["sjoin"]
-    ours_pairs = np.column_stack([ours_t["detection_id"].str[1:].astype(np.int64), ours_t["zone_zone"].to_numpy(np.int64)])
+    ours_pairs = np.column_stack(
+        [ours_t["detection_id"].str[1:].astype(np.int64), ours_t["zone_zone"].to_numpy(np.int64)]
+    )
     ours_pairs = ours_pairs[np.lexsort((ours_pairs[:, 1], ours_pairs[:, 0]))]
-    theirs_pairs = np.column_stack([theirs_t["detection_id"].str[1:].astype(np.int64), theirs_t["zone"].to_numpy(np.int64)])
+    theirs_pairs = np.column_stack(
+        [theirs_t["detection_id"].str[1:].astype(np.int64), theirs_t["zone"].to_numpy(np.int64)]
+    )
     theirs_pairs = theirs_pairs[np.lexsort((theirs_pairs[:, 1], theirs_pairs[:, 0]))]
-    table_same = bool(ours_pairs.shape == theirs_pairs.shape and np.array_equal(ours_pairs, theirs_pairs))
-    same_attrs = bool(len(ours_t) == len(theirs_t) and np.array_equal(
-        np.sort(ours_t["score"].to_numpy()), np.sort(theirs_t["score"].to_numpy())))
+    table_same = bool(
+        ours_pairs.shape == theirs_pairs.shape and np.array_equal(ours_pairs, theirs_pairs)
+    )
+    same_attrs = bool(
+        len(ours_t) == len(theirs_t)
+        and np.array_equal(
+            np.sort(ours_t["score"].to_numpy()), np.sort(theirs_t["score"].to_numpy())
+        )
+    )
 
     def summary(times: dict[str, list[float]], ours_key: str, same: bool) -> dict[str, Any]:
         best_ours, best_sjoin = min(times[ours_key]), min(times["sjoin"])
@@ -201,9 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "analytics",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_avg_1m": round(os.getloadavg()[0], 2)},
-        "versions": {"shapely": shapely.__version__, "geos": shapely.geos_version_string, "geopandas": geopandas.__version__},
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+        },
+        "versions": {
+            "shapely": shapely.__version__,
+            "geos": shapely.geos_version_string,
+            "geopandas": geopandas.__version__,
+        },
         "join": join,
         "h3": h3,
     }
@@ -211,20 +241,38 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(json.dumps(result, indent=2) + "\n")
 
     rows = [
-        ("join array vs sjoin", f"{join['array']['skyscan_s']:.3f} s", f"{join['array']['sjoin_s']:.3f} s",
-         f"{join['array']['ratio']:.2f}", str(join["array"]["identical_result"])),
-        ("join table vs sjoin", f"{join['table']['skyscan_s']:.3f} s", f"{join['table']['sjoin_s']:.3f} s",
-         f"{join['table']['ratio']:.2f}", str(join["table"]["identical_result"])),
+        (
+            "join array vs sjoin",
+            f"{join['array']['skyscan_s']:.3f} s",
+            f"{join['array']['sjoin_s']:.3f} s",
+            f"{join['array']['ratio']:.2f}",
+            str(join["array"]["identical_result"]),
+        ),
+        (
+            "join table vs sjoin",
+            f"{join['table']['skyscan_s']:.3f} s",
+            f"{join['table']['sjoin_s']:.3f} s",
+            f"{join['table']['ratio']:.2f}",
+            str(join["table"]["identical_result"]),
+        ),
     ]
-    print(f"join: {join['points']:,} points x {join['zones']:,} zones, {join['pairs']:,} pairs (best of {args.repeats})")
+    print(
+        f"join: {join['points']:,} points x {join['zones']:,} zones, {join['pairs']:,} pairs (best of {args.repeats})"
+    )
     print(f"{'case':<22}{'skyscan':>10}{'sjoin':>10}{'ratio':>8}{'identical':>11}")
     for row in rows:
         print(f"{row[0]:<22}{row[1]:>10}{row[2]:>10}{row[3]:>8}{row[4]:>11}")
-    print(f"h3 res {h3['res']}: {h3['points']:,} points -> {h3['cells']:,} cells in {h3['seconds']:.3f} s "
-          f"= {h3['points_per_s']:,} points/s ({h3['backend']}); per-point loop fallback "
-          f"{h3['fallback_points_per_s']:,} points/s; identical: {h3['identical_to_fallback']}")
+    print(
+        f"h3 res {h3['res']}: {h3['points']:,} points -> {h3['cells']:,} cells in {h3['seconds']:.3f} s "
+        f"= {h3['points_per_s']:,} points/s ({h3['backend']}); per-point loop fallback "
+        f"{h3['fallback_points_per_s']:,} points/s; identical: {h3['identical_to_fallback']}"
+    )
     print(f"wrote {args.output}")
-    ok = join["array"]["identical_result"] and join["table"]["identical_result"] and h3["identical_to_fallback"]
+    ok = (
+        join["array"]["identical_result"]
+        and join["table"]["identical_result"]
+        and h3["identical_to_fallback"]
+    )
     return 0 if ok else 1
 
 

@@ -23,7 +23,12 @@ from pathlib import Path
 PLANS = {
     "default (fitted to each image)": [],
     "--chip-size 512 (the default size, not fitted)": ["--chip-size", "512"],
-    "--chip-size 256 --overlap 0.2 (the earlier default)": ["--chip-size", "256", "--overlap", "0.2"],
+    "--chip-size 256 --overlap 0.2 (the earlier default)": [
+        "--chip-size",
+        "256",
+        "--overlap",
+        "0.2",
+    ],
 }
 
 
@@ -42,20 +47,41 @@ def main() -> None:
                 out = Path(tmp) / "out"
                 shutil.rmtree(out, ignore_errors=True)
                 t0 = time.perf_counter()
-                subprocess.run([*skyscan, "-q", "detect", str(args.tiles), "-o", str(out), "--no-geojson", *extra],
-                               check=True)
+                subprocess.run(
+                    [
+                        *skyscan,
+                        "-q",
+                        "detect",
+                        str(args.tiles),
+                        "-o",
+                        str(out),
+                        "--no-geojson",
+                        *extra,
+                    ],
+                    check=True,
+                )
                 walls[name].append(round(time.perf_counter() - t0, 2))
                 rows[name] = json.loads((out / "run.json").read_text())["counts"]["detections"]
     base = statistics.median(walls["default (fitted to each image)"])
     result = {
         "command": "python benchmarks/bench_fitted_chips.py " + " ".join(sys.argv[1:]),
-        "tiles": str(args.tiles), "n_tiles": len(list(args.tiles.glob("*.tif"))),
-        "plans": {name: {"wall_s": w, "median_s": statistics.median(w), "time_over_default": round(statistics.median(w) / base, 3),
-                         "detections": rows[name]} for name, w in walls.items()},
+        "tiles": str(args.tiles),
+        "n_tiles": len(list(args.tiles.glob("*.tif"))),
+        "plans": {
+            name: {
+                "wall_s": w,
+                "median_s": statistics.median(w),
+                "time_over_default": round(statistics.median(w) / base, 3),
+                "detections": rows[name],
+            }
+            for name, w in walls.items()
+        },
     }
     args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     for name, r in result["plans"].items():
-        print(f"{name:55s} median {r['median_s']:6.2f} s  ×{r['time_over_default']:.2f}  {r['detections']} detections")
+        print(
+            f"{name:55s} median {r['median_s']:6.2f} s  ×{r['time_over_default']:.2f}  {r['detections']} detections"
+        )
 
 
 if __name__ == "__main__":

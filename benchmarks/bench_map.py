@@ -31,8 +31,15 @@ import numpy as np
 import pandas as pd
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def synthetic(n: int, seed: int = 0) -> pd.DataFrame:
@@ -45,12 +52,15 @@ def synthetic(n: int, seed: int = 0) -> pd.DataFrame:
     pick = rng.integers(0, n_lots, k)
     lon = np.r_[lots[pick, 0] + rng.normal(0, 0.0004, k), lon0 + rng.random(n - k) * span]
     lat = np.r_[lots[pick, 1] + rng.normal(0, 0.00027, k), lat0 + rng.random(n - k) * span * 0.6]
-    return pd.DataFrame({
-        "image_id": [f"tile_{i:04d}" for i in rng.integers(0, 400, n)],
-        "class_name": rng.choice(np.array(["car", "truck", "bus"]), n, p=[0.85, 0.1, 0.05]),
-        "score": rng.uniform(0.25, 0.99, n).astype("float32"),
-        "lon": lon, "lat": lat,
-    })
+    return pd.DataFrame(
+        {
+            "image_id": [f"tile_{i:04d}" for i in rng.integers(0, 400, n)],
+            "class_name": rng.choice(np.array(["car", "truck", "bus"]), n, p=[0.85, 0.1, 0.05]),
+            "score": rng.uniform(0.25, 0.99, n).astype("float32"),
+            "lon": lon,
+            "lat": lat,
+        }
+    )
 
 
 def measure(browser: Any, path: Path) -> dict[str, float]:
@@ -59,7 +69,9 @@ def measure(browser: Any, path: Path) -> dict[str, float]:
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
     # Only file:// gets through (a "https://**" glob does not match in Playwright 1.65).
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort())
+    page.route(
+        "**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort()
+    )
     page.goto(path.as_uri(), timeout=120_000)
     page.wait_for_function("window.skyscan && window.skyscan.ready === true", timeout=120_000)
     ready = page.evaluate("skyscan.readyMs")
@@ -82,9 +94,14 @@ def measure(browser: Any, path: Path) -> dict[str, float]:
         page.locator(".leaflet-popup-content").wait_for(timeout=10_000)
         click_ms = round(page.evaluate("skyscan.layers.points.lastClickMs"), 1)
     page.close()
-    return {"ready_ms": round(ready, 1), "first_draw_heat_ms": round(first[0], 1),
-            "first_draw_points_ms": round(first[1], 1), "redraw_ms": round(redraw, 1),
-            "click_ms": click_ms, "console_errors": len(errors)}
+    return {
+        "ready_ms": round(ready, 1),
+        "first_draw_heat_ms": round(first[0], 1),
+        "first_draw_points_ms": round(first[1], 1),
+        "redraw_ms": round(redraw, 1),
+        "click_ms": click_ms,
+        "console_errors": len(errors),
+    }
 
 
 def median_of(browser: Any, path: Path, repeats: int) -> dict[str, Any]:
@@ -126,24 +143,42 @@ def main() -> None:
                 path = Path(tmp) / f"map_{n}_{cap}.html"
                 path.write_text(result.html, encoding="utf-8")
                 size = path.stat().st_size
-                row = {"detections": n, "markers": result.n_markers, "mode": label,
-                       "heat_cells": result.n_heat_cells, "html_bytes": size,
-                       "bytes_per_detection": round(size / n, 2), "build_s": round(build_s, 2),
-                       **median_of(browser, path, args.repeats)}
+                row = {
+                    "detections": n,
+                    "markers": result.n_markers,
+                    "mode": label,
+                    "heat_cells": result.n_heat_cells,
+                    "html_bytes": size,
+                    "bytes_per_detection": round(size / n, 2),
+                    "build_s": round(build_s, 2),
+                    **median_of(browser, path, args.repeats),
+                }
                 print(json.dumps(row), flush=True)
                 rows.append(row)
         version = browser.version
         browser.close()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "benchmark": "offline map: HTML size and time-to-interactive in headless Chromium",
-        "chromium": version, "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
-        "viewport": "1280x800", "network": "all http(s) aborted, basemap off",
-        "repeats": args.repeats, "timings": "median over repeats",
-        "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
-        "rows": rows,
-    }, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "offline map: HTML size and time-to-interactive in headless Chromium",
+                "chromium": version,
+                "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+                "viewport": "1280x800",
+                "network": "all http(s) aborted, basemap off",
+                "repeats": args.repeats,
+                "timings": "median over repeats",
+                "load_average_before_after": [
+                    round(load_before[0], 1),
+                    round(os.getloadavg()[0], 1),
+                ],
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out}")
 
 

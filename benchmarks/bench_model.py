@@ -23,7 +23,9 @@ import time
 import numpy as np
 
 
-def bench(model: str, threads: int, batch: int, repeat: int, warmup: int = 2, spin: bool = True) -> dict[str, object]:
+def bench(
+    model: str, threads: int, batch: int, repeat: int, warmup: int = 2, spin: bool = True
+) -> dict[str, object]:
     import onnxruntime as ort
 
     from skyscan.detectors.card import load_card
@@ -58,12 +60,20 @@ def bench(model: str, threads: int, batch: int, repeat: int, warmup: int = 2, sp
     pixels = batch * h * w
     med = statistics.median(times)
     return {
-        "model": str(path.name), "threads": threads, "spin": spin, "batch": batch, "input": [h, w], "gsd": card.gsd,
-        "repeat": repeat, "median_s": round(med, 4), "mp_per_s": round(pixels / med / 1e6, 2),
+        "model": str(path.name),
+        "threads": threads,
+        "spin": spin,
+        "batch": batch,
+        "input": [h, w],
+        "gsd": card.gsd,
+        "repeat": repeat,
+        "median_s": round(med, 4),
+        "mp_per_s": round(pixels / med / 1e6, 2),
         "best_mp_per_s": round(pixels / min(times) / 1e6, 2),
         # CPU seconds per batch: on a shared machine, pixels / (cpu / threads) is the rate
         # the threads would give if they had their cores to themselves
-        "cpu_s": round(cpu, 4), "mp_per_s_if_cores_free": round(pixels / (cpu / threads) / 1e6, 2),
+        "cpu_s": round(cpu, 4),
+        "mp_per_s_if_cores_free": round(pixels / (cpu / threads) / 1e6, 2),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "km2_per_hour_at_gsd": round(pixels / med * (card.gsd or 0) ** 2 * 3600 / 1e6, 2),
         "file_mb": round(path.stat().st_size / 1e6, 3),

@@ -85,9 +85,15 @@ def gap(runs: int) -> dict[str, Any]:
     gaps: dict[str, list[float]] = {"fine_tail": [], "whole_batches": []}
     for _ in range(runs):
         for name in gaps:
-            local.with_fine_tail = real_tail if name == "fine_tail" else (lambda b, s, n: (list(b), 0))  # type: ignore[assignment]
+            local.with_fine_tail = (
+                real_tail if name == "fine_tail" else (lambda b, s, n: (list(b), 0))
+            )  # type: ignore[assignment]
             ends.clear()
-            run_detect([str(make_scene(SCENE, 10000, GSD))], WORK / "out_parts_gap", run=RunSettings(overwrite=True))
+            run_detect(
+                [str(make_scene(SCENE, 10000, GSD))],
+                WORK / "out_parts_gap",
+                run=RunSettings(overwrite=True),
+            )
             gaps[name].append(max(ends) - min(ends))
     return {name: _ms(values) for name, values in gaps.items()}
 
@@ -122,9 +128,14 @@ def _scene_batches(n: int) -> tuple[Any, Any, list[Any], list[Any]]:
     detector = get_detector(DetectorRecipe(threads=1))
     options = DetectOptions()
     ref = open_image(str(make_scene(SCENE, 10000, GSD)), options.read, image_id="scene")
-    batches = chip_batches(plan_units(ref, detector.card, options), options.chips_per_batch(detector.card.chip_size(None)))[:n]
+    batches = chip_batches(
+        plan_units(ref, detector.card, options),
+        options.chips_per_batch(detector.card.chip_size(None)),
+    )[:n]
     with ImageReader(ref) as reader:
-        outputs = [detector.infer(detector.prepare(reader.read_chips([w for _, w in b]))) for b in batches]
+        outputs = [
+            detector.infer(detector.prepare(reader.read_chips([w for _, w in b]))) for b in batches
+        ]
     return detector, ref, batches, outputs
 
 
@@ -141,14 +152,20 @@ def finish(runs: int) -> dict[str, Any]:
             _append_batch(cols, ref, batch, detector.finish(out))
         stage.append((time.perf_counter() - t) / len(batches))
         t = time.perf_counter()
-        for out in outputs:  # one batch's ONNX calls (one dict from a tree that ran one call per batch)
+        for (
+            out
+        ) in outputs:  # one batch's ONNX calls (one dict from a tree that ran one call per batch)
             for call in [out] if isinstance(out, dict) else out:
                 _local_maxima(call["heatmap"], detector.score_threshold)
         peaks.append((time.perf_counter() - t) / len(outputs))
     import skyscan
 
-    return {"skyscan_from": str(Path(skyscan.__file__).parents[1]), "batches": len(batches),
-            "finish_stage_ms_per_batch": _ms(stage), "peak_search_ms_per_batch": _ms(peaks)}
+    return {
+        "skyscan_from": str(Path(skyscan.__file__).parents[1]),
+        "batches": len(batches),
+        "finish_stage_ms_per_batch": _ms(stage),
+        "peak_search_ms_per_batch": _ms(peaks),
+    }
 
 
 def tile(runs: int) -> dict[str, Any]:
@@ -168,9 +185,15 @@ def tile(runs: int) -> dict[str, Any]:
     options = DetectOptions()
     detector = get_detector(DetectorRecipe(threads=1))
     ref = open_image(str(paths[0]), options.read, image_id="t")
-    raw = pa.concat_tables([detect_batches(ref, [b], detector, options)
-                            for b in chip_batches(plan_units(ref, detector.card, options),
-                                                         options.chips_per_batch(detector.card.chip_size(None)))])
+    raw = pa.concat_tables(
+        [
+            detect_batches(ref, [b], detector, options)
+            for b in chip_batches(
+                plan_units(ref, detector.card, options),
+                options.chips_per_batch(detector.card.chip_size(None)),
+            )
+        ]
+    )
     opens, finals = [], []
     for _ in range(runs):
         t = time.perf_counter()
@@ -211,7 +234,10 @@ def outputs(runs: int) -> dict[str, Any]:
             done.result()
 
     times: dict[str, list[float]] = {"in_turn": [], "geojson_in_side_thread": []}
-    ways: dict[str, Callable[[], None]] = {"in_turn": in_turn, "geojson_in_side_thread": side_thread}
+    ways: dict[str, Callable[[], None]] = {
+        "in_turn": in_turn,
+        "geojson_in_side_thread": side_thread,
+    }
     for _ in range(runs):
         for name, way in ways.items():
             t = time.perf_counter()
@@ -228,9 +254,18 @@ def warm(runs: int) -> dict[str, Any]:
     for _ in range(max(runs, 3)):
         before = resource.getrusage(resource.RUSAGE_SELF)
         t = time.perf_counter()
-        run_detect([str(make_scene(SCENE, 10000, GSD))], WORK / "out_parts_warm", run=RunSettings(overwrite=True))
+        run_detect(
+            [str(make_scene(SCENE, 10000, GSD))],
+            WORK / "out_parts_warm",
+            run=RunSettings(overwrite=True),
+        )
         after = resource.getrusage(resource.RUSAGE_SELF)
-        rows.append({"wall_s": round(time.perf_counter() - t, 2), "minor_faults": after.ru_minflt - before.ru_minflt})
+        rows.append(
+            {
+                "wall_s": round(time.perf_counter() - t, 2),
+                "minor_faults": after.ru_minflt - before.ru_minflt,
+            }
+        )
     return {"runs_in_one_process": rows}
 
 
@@ -245,11 +280,27 @@ def tiles(runs: int, baseline: str) -> dict[str, Any]:
         for name, src in (("current", ROOT / "src"), ("baseline", tree / "src")):
             env = {**os.environ, "PYTHONPATH": str(src)}
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(TILES), "-o", str(WORK / f"out_parts_{name}"),
-                            "--overwrite"], env=env, check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "skyscan",
+                    "-q",
+                    "detect",
+                    str(TILES),
+                    "-o",
+                    str(WORK / f"out_parts_{name}"),
+                    "--overwrite",
+                ],
+                env=env,
+                check=True,
+            )
             walls[name].append(round(time.perf_counter() - t, 2))
-    return {"baseline_commit": baseline, "walls_s": walls,
-            "mean_s": {name: round(statistics.mean(v), 2) for name, v in walls.items()}}
+    return {
+        "baseline_commit": baseline,
+        "walls_s": walls,
+        "mean_s": {name: round(statistics.mean(v), 2) for name, v in walls.items()},
+    }
 
 
 def geojson(runs: int) -> dict[str, Any]:
@@ -265,24 +316,49 @@ def geojson(runs: int) -> dict[str, Any]:
         times.append(time.perf_counter() - t)
     import skyscan
 
-    return {"skyscan_from": str(Path(skyscan.__file__).parents[1]), "rows": table.num_rows, "write_geojson_ms": _ms(times)}
+    return {
+        "skyscan_from": str(Path(skyscan.__file__).parents[1]),
+        "rows": table.num_rows,
+        "write_geojson_ms": _ms(times),
+    }
 
 
-IMPORTS = "import skyscan.cli.detect, skyscan.run, skyscan.engines.local.driver, onnxruntime, pyproj"
+IMPORTS = (
+    "import skyscan.cli.detect, skyscan.run, skyscan.engines.local.driver, onnxruntime, pyproj"
+)
 
 
 def imports(runs: int) -> dict[str, Any]:
     code = f"import time; t = time.perf_counter(); {IMPORTS}; print(time.perf_counter() - t)"
-    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
-             for _ in range(runs)]
+    times = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
     return {"imports": IMPORTS, "seconds": sorted(round(t, 3) for t in times)}
 
 
 def _one_chip(out: str) -> float:
     scene = make_scene(WORK / f"scene_256_{GSD}.tif", 256, GSD)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(scene), "-o", str(WORK / out), "--overwrite"],
-                   check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skyscan",
+            "-q",
+            "detect",
+            str(scene),
+            "-o",
+            str(WORK / out),
+            "--overwrite",
+        ],
+        check=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     return time.perf_counter() - t
 
 
@@ -314,8 +390,12 @@ def _agreement(reference: Any, other: Any) -> float:
 
     found = 0
     for cls in set(reference["class_name"]):
-        a = reference[reference["class_name"] == cls][["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy()
-        b = other[other["class_name"] == cls][["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy()
+        a = reference[reference["class_name"] == cls][
+            ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
+        ].to_numpy()
+        b = other[other["class_name"] == cls][
+            ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
+        ].to_numpy()
         if len(a) and len(b):
             found += int((box_iou(a, b).max(axis=1) >= 0.5).sum())
     return round(found / max(1, len(reference)), 4) if len(reference) else float(np.nan)
@@ -330,16 +410,36 @@ def chips(runs: int) -> dict[str, Any]:
     for _ in range(runs):
         for name, extra in CHIP_RUNS.items():
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(scene), "-o", str(WORK / f"out_chips_{name}"),
-                            "--overwrite", *extra], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "skyscan",
+                    "-q",
+                    "detect",
+                    str(scene),
+                    "-o",
+                    str(WORK / f"out_chips_{name}"),
+                    "--overwrite",
+                    *extra,
+                ],
+                check=True,
+            )
             walls[name].append(round(time.perf_counter() - t, 2))
-    tables = {name: pd.read_parquet(WORK / f"out_chips_{name}" / "detections.parquet") for name in CHIP_RUNS}
+    tables = {
+        name: pd.read_parquet(WORK / f"out_chips_{name}" / "detections.parquet")
+        for name in CHIP_RUNS
+    }
     reference = tables["default_256"]
     median = {name: statistics.median(v) for name, v in walls.items()}
     return {
-        "scene_mp": 100.0, "walls_s": walls, "median_wall_s": median,
+        "scene_mp": 100.0,
+        "walls_s": walls,
+        "median_wall_s": median,
         "image_mp_per_s": {name: round(100.0 / m, 2) for name, m in median.items()},
-        "speed_vs_default": {name: round(median["default_256"] / m, 3) for name, m in median.items()},
+        "speed_vs_default": {
+            name: round(median["default_256"] / m, 3) for name, m in median.items()
+        },
         "detections": {name: len(t) for name, t in tables.items()},
         "default_found_again": {name: _agreement(reference, t) for name, t in tables.items()},
         "found_in_default": {name: _agreement(t, reference) for name, t in tables.items()},
@@ -347,16 +447,35 @@ def chips(runs: int) -> dict[str, Any]:
 
 
 def faults(runs: int) -> dict[str, Any]:
-    scenes = {"scene_100mp": make_scene(SCENE, 10000, GSD), "one_chip": make_scene(WORK / f"scene_256_{GSD}.tif", 256, GSD)}
+    scenes = {
+        "scene_100mp": make_scene(SCENE, 10000, GSD),
+        "one_chip": make_scene(WORK / f"scene_256_{GSD}.tif", 256, GSD),
+    }
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in scenes}
     for _ in range(runs):
         for name, scene in scenes.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(scene), "-o", str(WORK / "out_parts_faults"),
-                            "--overwrite"], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "skyscan",
+                    "-q",
+                    "detect",
+                    str(scene),
+                    "-o",
+                    str(WORK / "out_parts_faults"),
+                    "--overwrite",
+                ],
+                check=True,
+            )
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            rows[name].append({"minor_faults": after.ru_minflt - before.ru_minflt,
-                               "system_cpu_s": round(after.ru_stime - before.ru_stime, 2)})
+            rows[name].append(
+                {
+                    "minor_faults": after.ru_minflt - before.ru_minflt,
+                    "system_cpu_s": round(after.ru_stime - before.ru_stime, 2),
+                }
+            )
     return rows
 
 
@@ -370,7 +489,9 @@ def calls(runs: int) -> dict[str, Any]:
 
     scene = make_scene(SCENE, 10000, GSD)
     recipe = DetectorRecipe(model="vehicles")
-    lane_detector: Any = get_detector(DetectorRecipe(model="vehicles", threads=1))  # the lanes' (cached)
+    lane_detector: Any = get_detector(
+        DetectorRecipe(model="vehicles", threads=1)
+    )  # the lanes' (cached)
     rows: dict[str, list[dict[str, float]]] = {"calls_of_16": [], "calls_of_1": []}
     own = lane_detector.chips_per_run
     try:
@@ -378,15 +499,30 @@ def calls(runs: int) -> dict[str, Any]:
             for name, per_run in (("calls_of_16", 16), ("calls_of_1", 1)):
                 lane_detector.chips_per_run = per_run
                 c0, w0 = time.process_time(), time.perf_counter()
-                run_detect([str(scene)], WORK / "out_parts_calls", DetectOptions(recipe=recipe), RunSettings(overwrite=True))
-                rows[name].append({"wall_s": round(time.perf_counter() - w0, 2),
-                                   "cpu_s": round(time.process_time() - c0, 2)})
+                run_detect(
+                    [str(scene)],
+                    WORK / "out_parts_calls",
+                    DetectOptions(recipe=recipe),
+                    RunSettings(overwrite=True),
+                )
+                rows[name].append(
+                    {
+                        "wall_s": round(time.perf_counter() - w0, 2),
+                        "cpu_s": round(time.process_time() - c0, 2),
+                    }
+                )
     finally:
         lane_detector.chips_per_run = own
-    med = {name: {k: round(statistics.median(r[k] for r in rs), 2) for k in ("wall_s", "cpu_s")} for name, rs in rows.items()}
-    return {"runs": rows, "medians": med,
-            "cpu_saved": round(1 - med["calls_of_1"]["cpu_s"] / med["calls_of_16"]["cpu_s"], 3),
-            "wall_saved": round(1 - med["calls_of_1"]["wall_s"] / med["calls_of_16"]["wall_s"], 3)}
+    med = {
+        name: {k: round(statistics.median(r[k] for r in rs), 2) for k in ("wall_s", "cpu_s")}
+        for name, rs in rows.items()
+    }
+    return {
+        "runs": rows,
+        "medians": med,
+        "cpu_saved": round(1 - med["calls_of_1"]["cpu_s"] / med["calls_of_16"]["cpu_s"], 3),
+        "wall_saved": round(1 - med["calls_of_1"]["wall_s"] / med["calls_of_16"]["wall_s"], 3),
+    }
 
 
 def budget(runs: int) -> dict[str, Any]:
@@ -423,23 +559,36 @@ def budget(runs: int) -> dict[str, Any]:
         setattr(owner, name, wrapper)
 
     for owner, name, stage in [
-        (reader.ImageReader, "read_chips", "lanes.read"), (OnnxDetector, "prepare", "lanes.prepare"),
-        (OnnxDetector, "infer", "lanes.infer"), (OnnxDetector, "finish", "lanes.finish"),
-        (local, "open_image", "main.open"), (local, "plan_units", "main.plan"),
-        (local, "finalize_image", "main.finalize"), (PartStore, "write_detections", "main.write_part"),
+        (reader.ImageReader, "read_chips", "lanes.read"),
+        (OnnxDetector, "prepare", "lanes.prepare"),
+        (OnnxDetector, "infer", "lanes.infer"),
+        (OnnxDetector, "finish", "lanes.finish"),
+        (local, "open_image", "main.open"),
+        (local, "plan_units", "main.plan"),
+        (local, "finalize_image", "main.finalize"),
+        (PartStore, "write_detections", "main.write_part"),
     ]:
         timed(owner, name, stage)
     in_process = []
     for _ in range(runs):
         cpu.clear()
         c0, w0 = time.process_time(), time.perf_counter()
-        run_detect([str(scene)], WORK / "out_parts_budget", DetectOptions(recipe=DetectorRecipe(model="vehicles")),
-                   RunSettings(overwrite=True))
+        run_detect(
+            [str(scene)],
+            WORK / "out_parts_budget",
+            DetectOptions(recipe=DetectorRecipe(model="vehicles")),
+            RunSettings(overwrite=True),
+        )
         wall, total = time.perf_counter() - w0, time.process_time() - c0
         model = cpu["lanes.prepare"] + cpu["lanes.infer"]
-        in_process.append({"wall_s": round(wall, 2), "process_cpu_s": round(total, 2),
-                           "stages_cpu_s": {k: round(v, 3) for k, v in sorted(cpu.items())},
-                           "model_share_of_cpu": round(model / total, 3)})
+        in_process.append(
+            {
+                "wall_s": round(wall, 2),
+                "process_cpu_s": round(total, 2),
+                "stages_cpu_s": {k: round(v, 3) for k, v in sorted(cpu.items())},
+                "model_share_of_cpu": round(model / total, 3),
+            }
+        )
     with rasterio.Env(GDAL_CACHEMAX=64 * 2**20), rasterio.open(scene) as ds:
         c0 = time.process_time()
         for _, window in ds.block_windows(1):
@@ -449,15 +598,40 @@ def budget(runs: int) -> dict[str, Any]:
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         w0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "skyscan", "-q", "detect", str(scene), "-o", str(WORK / "out_parts_budget"),
-                        "--overwrite"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "skyscan",
+                "-q",
+                "detect",
+                str(scene),
+                "-o",
+                str(WORK / "out_parts_budget"),
+                "--overwrite",
+            ],
+            check=True,
+        )
         wall = time.perf_counter() - w0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        job = json.loads((WORK / "out_parts_budget" / "run.json").read_text())["timings_s"]["run_total"]
-        fresh.append({"wall_s": round(wall, 2), "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
-                      "fixed_s": round(wall - job, 2)})
-    return {"in_process": in_process, "decode_every_tile_once_cpu_s": round(decode, 2), "fresh_commands": fresh,
-            "read_and_model_only": bare}
+        job = json.loads((WORK / "out_parts_budget" / "run.json").read_text())["timings_s"][
+            "run_total"
+        ]
+        fresh.append(
+            {
+                "wall_s": round(wall, 2),
+                "cpu_s": round(
+                    after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2
+                ),
+                "fixed_s": round(wall - job, 2),
+            }
+        )
+    return {
+        "in_process": in_process,
+        "decode_every_tile_once_cpu_s": round(decode, 2),
+        "fresh_commands": fresh,
+        "read_and_model_only": bare,
+    }
 
 
 def _read_and_model(scene: Path, runs: int) -> dict[str, Any]:
@@ -497,25 +671,60 @@ def _read_and_model(scene: Path, runs: int) -> dict[str, Any]:
         after = ceiling()
         walls.append(round(wall, 2))
         ratios.append(round(len(windows) * h * w / 1e6 / wall / ((before + after) / 2), 3))
-    return {"wall_s": walls, "over_ceiling": ratios, "median_over_ceiling": statistics.median(ratios)}
+    return {
+        "wall_s": walls,
+        "over_ceiling": ratios,
+        "median_over_ceiling": statistics.median(ratios),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", choices=["gap", "open", "finish", "tile", "outputs", "warm", "tiles", "geojson",
-                                         "imports", "bytecode", "faults", "chips", "budget", "calls"])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "part",
+        choices=[
+            "gap",
+            "open",
+            "finish",
+            "tile",
+            "outputs",
+            "warm",
+            "tiles",
+            "geojson",
+            "imports",
+            "bytecode",
+            "faults",
+            "chips",
+            "budget",
+            "calls",
+        ],
+    )
     parser.add_argument("--runs", type=int, default=4)
-    parser.add_argument("--baseline", default=None, help="commit for 'tiles' to compare with (e.g. the previous release)")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="commit for 'tiles' to compare with (e.g. the previous release)",
+    )
     args = parser.parse_args()
     if args.part == "tiles" and not args.baseline:
         parser.error("'tiles' compares with another commit: give --baseline COMMIT")
     WORK.mkdir(parents=True, exist_ok=True)
     measure: dict[str, Callable[[], dict[str, Any]]] = {
-        "gap": lambda: gap(args.runs), "open": lambda: open_cost(args.runs), "finish": lambda: finish(args.runs),
-        "tile": lambda: tile(args.runs), "outputs": lambda: outputs(args.runs), "warm": lambda: warm(args.runs),
-        "tiles": lambda: tiles(args.runs, args.baseline), "geojson": lambda: geojson(args.runs),
-        "imports": lambda: imports(args.runs), "bytecode": lambda: bytecode(args.runs), "faults": lambda: faults(args.runs),
-        "chips": lambda: chips(args.runs), "budget": lambda: budget(args.runs),
+        "gap": lambda: gap(args.runs),
+        "open": lambda: open_cost(args.runs),
+        "finish": lambda: finish(args.runs),
+        "tile": lambda: tile(args.runs),
+        "outputs": lambda: outputs(args.runs),
+        "warm": lambda: warm(args.runs),
+        "tiles": lambda: tiles(args.runs, args.baseline),
+        "geojson": lambda: geojson(args.runs),
+        "imports": lambda: imports(args.runs),
+        "bytecode": lambda: bytecode(args.runs),
+        "faults": lambda: faults(args.runs),
+        "chips": lambda: chips(args.runs),
+        "budget": lambda: budget(args.runs),
         "calls": lambda: calls(args.runs),
     }
     result = measure[args.part]()

@@ -45,7 +45,14 @@ from bench_detect import compile_sources, lanes_ceiling_mps, run_total  # noqa: 
 from scenes import make_real_scene, make_real_tiles  # noqa: E402
 
 PY = sys.executable
-CONTENDERS = ("skyscan", "skyscan_legacy", "sahi_defaults", "sahi_same", "loop_defaults", "loop_same")
+CONTENDERS = (
+    "skyscan",
+    "skyscan_legacy",
+    "sahi_defaults",
+    "sahi_same",
+    "loop_defaults",
+    "loop_same",
+)
 
 
 def command(name: str, source: Path, out: Path, chip: int | None = None) -> list[str]:
@@ -53,9 +60,28 @@ def command(name: str, source: Path, out: Path, chip: int | None = None) -> list
     if name.startswith("skyscan"):
         extra = ["--chip-size", "256", "--overlap", "0.2"] if name == "skyscan_legacy" else []
         extra += ["--chip-size", str(chip)] if chip else []
-        return [PY, "-m", "skyscan", "-q", "detect", str(source), "-o", str(out), "--overwrite", *extra]
+        return [
+            PY,
+            "-m",
+            "skyscan",
+            "-q",
+            "detect",
+            str(source),
+            "-o",
+            str(out),
+            "--overwrite",
+            *extra,
+        ]
     tool, plan = name.split("_")
-    return [PY, str(HERE / "peers_contenders.py"), tool, str(source), str(out / "detections.json"), "--plan", plan]
+    return [
+        PY,
+        str(HERE / "peers_contenders.py"),
+        tool,
+        str(source),
+        str(out / "detections.json"),
+        "--plan",
+        plan,
+    ]
 
 
 def measure(cmd: list[str], out: Path) -> dict[str, Any]:
@@ -72,8 +98,11 @@ def measure(cmd: list[str], out: Path) -> dict[str, Any]:
     r: dict[str, Any] = {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
     if (out / "run.json").exists() and "skyscan" in cmd:
         manifest = json.loads((out / "run.json").read_text())
-        r.update(job_s=round(run_total(out), 3), detections=manifest["counts"]["detections"],
-                 chips=manifest["chips"])
+        r.update(
+            job_s=round(run_total(out), 3),
+            detections=manifest["counts"]["detections"],
+            chips=manifest["chips"],
+        )
     else:
         r.update(json.loads(stdout.strip().splitlines()[-1]))
     return r
@@ -98,10 +127,16 @@ def model_pixels(source: Path, chip: int | None = None, legacy: bool = False) ->
     options = DetectOptions(chip_size=256, overlap=0.2) if legacy else DetectOptions(chip_size=chip)
     paths = sorted(source.glob("*.tif")) if source.is_dir() else [source]
     size = card.chip_size(options.chip_size)
-    return sum(len(u.windows) for p in paths for u in plan_units(open_image(str(p)), card, options)) * size * size
+    return (
+        sum(len(u.windows) for p in paths for u in plan_units(open_image(str(p)), card, options))
+        * size
+        * size
+    )
 
 
-def rounds(source: Path, names: tuple[str, ...], n: int, tag: str, with_ceiling: bool = False) -> list[dict[str, Any]]:
+def rounds(
+    source: Path, names: tuple[str, ...], n: int, tag: str, with_ceiling: bool = False
+) -> list[dict[str, Any]]:
     """``n`` rounds of fresh processes, the order turned by one each round."""
     out: list[dict[str, Any]] = []
     for i in range(n):
@@ -109,11 +144,15 @@ def rounds(source: Path, names: tuple[str, ...], n: int, tag: str, with_ceiling:
         if with_ceiling:
             from skyscan.detectors import DetectorRecipe, recipe_card
 
-            r["ceiling_default_chip_mps"] = round(ceiling(recipe_card(DetectorRecipe()).chip_size(None)), 2)
+            r["ceiling_default_chip_mps"] = round(
+                ceiling(recipe_card(DetectorRecipe()).chip_size(None)), 2
+            )
             r["ceiling_256_mps"] = round(ceiling(256), 2)
-        order = names[i % len(names):] + names[: i % len(names)]
+        order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
-            r[name] = measure(command(name, source, WORK / f"peers_{tag}_{name}"), WORK / f"peers_{tag}_{name}")
+            r[name] = measure(
+                command(name, source, WORK / f"peers_{tag}_{name}"), WORK / f"peers_{tag}_{name}"
+            )
             print(f"{tag} round {i + 1}: {name} {r[name]['wall_s']} s", flush=True)
         r["order"] = list(order)
         out.append(r)
@@ -136,22 +175,35 @@ def ratios(runs: list[dict[str, Any]], base: str, others: tuple[str, ...]) -> di
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     names = [k for k in runs[0] if isinstance(runs[0][k], dict)]
-    return {n: {"wall_s_median": med([r[n]["wall_s"] for r in runs]),
-                "detections": runs[-1][n].get("detections")} for n in names}
+    return {
+        n: {
+            "wall_s_median": med([r[n]["wall_s"] for r in runs]),
+            "detections": runs[-1][n].get("detections"),
+        }
+        for n in names
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=10000, help="side of the scene (px, 0.25 m)")
     parser.add_argument("--tiles", type=int, default=100, help="tiles in the folder (0 skips)")
     parser.add_argument("--tile-px", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tile-rounds", type=int, default=None, help="[default: --rounds]")
-    parser.add_argument("--load-rounds", type=int, default=2, help="rounds beside a CPU-bound process (0 skips)")
+    parser.add_argument(
+        "--load-rounds", type=int, default=2, help="rounds beside a CPU-bound process (0 skips)"
+    )
     parser.add_argument("--big", type=int, default=20000, help="side of the memory scene (0 skips)")
-    parser.add_argument("--sweep", default="", help="chip sizes to time skyscan at, comma-separated")
+    parser.add_argument(
+        "--sweep", default="", help="chip sizes to time skyscan at, comma-separated"
+    )
     parser.add_argument("--sweep-rounds", type=int, default=2)
-    parser.add_argument("--only", default="", help="comma-separated parts: sweep,scene,tiles,load,big")
+    parser.add_argument(
+        "--only", default="", help="comma-separated parts: sweep,scene,tiles,load,big"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "peers.json")
     args = parser.parse_args()
     parts = set(args.only.split(",")) if args.only else {"sweep", "scene", "tiles", "load", "big"}
@@ -165,19 +217,37 @@ def main() -> None:
     scene = make_real_scene(WORK / f"real_{args.size}.tif", args.size)
     image_px = args.size * args.size
     chip = card.chip_size(None)
-    result: dict[str, Any] = json.loads(args.out.read_text()) if args.out.exists() and args.only else {}
-    result.update({
-        "command": "python benchmarks/bench_peers.py " + " ".join(sys.argv[1:]),
-        "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "cpu_count": os.cpu_count(), "model": card.model_id, "model_gsd": card.gsd,
-        "scene": {"px": args.size, "gsd_m": 0.25, "built_by": "benchmarks/scenes.py (Gorinchem orthophoto mosaicked "
-                  "with KIT seqB frames resampled to 0.25 m; deflate, 512 px tiles)"},
-        "skyscan_default_plan": {"chip_px": chip, "overlap": round(DetectOptions().overlap_for(card), 4),
-                                 "overlap_px": card.overlap_px, "max_object_m": card.max_object_m},
-        "legacy_plan": {"chip_px": 256, "overlap": 0.2},
-        "sahi_defaults_plan": {"slice_px": 256, "overlap": 0.2, "perform_standard_pred": True,
-                               "postprocess": "GREEDYNMM, IOS 0.5 (SAHI's defaults)"},
-    })
+    result: dict[str, Any] = (
+        json.loads(args.out.read_text()) if args.out.exists() and args.only else {}
+    )
+    result.update(
+        {
+            "command": "python benchmarks/bench_peers.py " + " ".join(sys.argv[1:]),
+            "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "cpu_count": os.cpu_count(),
+            "model": card.model_id,
+            "model_gsd": card.gsd,
+            "scene": {
+                "px": args.size,
+                "gsd_m": 0.25,
+                "built_by": "benchmarks/scenes.py (Gorinchem orthophoto mosaicked "
+                "with KIT seqB frames resampled to 0.25 m; deflate, 512 px tiles)",
+            },
+            "skyscan_default_plan": {
+                "chip_px": chip,
+                "overlap": round(DetectOptions().overlap_for(card), 4),
+                "overlap_px": card.overlap_px,
+                "max_object_m": card.max_object_m,
+            },
+            "legacy_plan": {"chip_px": 256, "overlap": 0.2},
+            "sahi_defaults_plan": {
+                "slice_px": 256,
+                "overlap": 0.2,
+                "perform_standard_pred": True,
+                "postprocess": "GREEDYNMM, IOS 0.5 (SAHI's defaults)",
+            },
+        }
+    )
     import sahi
 
     result["versions"] = {"sahi": sahi.__version__, "python": sys.version.split()[0]}
@@ -191,36 +261,67 @@ def main() -> None:
         sizes = [int(s) for s in args.sweep.split(",")]
         runs: dict[int, list[dict[str, Any]]] = {s: [] for s in sizes}
         for i in range(args.sweep_rounds):
-            for s in (sizes if i % 2 == 0 else sizes[::-1]):
+            for s in sizes if i % 2 == 0 else sizes[::-1]:
                 out = WORK / f"peers_sweep_{s}"
                 runs[s].append(measure(command("skyscan", scene, out, chip=s), out))
                 print(f"sweep {s}: {runs[s][-1]['wall_s']} s", flush=True)
-        result["chip_size_sweep"] = {str(s): {
-            "wall_s_median": med([r["wall_s"] for r in runs[s]]), "walls_s": [r["wall_s"] for r in runs[s]],
-            "image_mps": round(image_px / 1e6 / statistics.median([r["wall_s"] for r in runs[s]]), 2),
-            "overlap": runs[s][0]["chips"]["overlap"], "detections": runs[s][0]["detections"],
-            "model_px_over_image_px": round(model_pixels(scene, chip=s) / image_px, 3)} for s in sizes}
+        result["chip_size_sweep"] = {
+            str(s): {
+                "wall_s_median": med([r["wall_s"] for r in runs[s]]),
+                "walls_s": [r["wall_s"] for r in runs[s]],
+                "image_mps": round(
+                    image_px / 1e6 / statistics.median([r["wall_s"] for r in runs[s]]), 2
+                ),
+                "overlap": runs[s][0]["chips"]["overlap"],
+                "detections": runs[s][0]["detections"],
+                "model_px_over_image_px": round(model_pixels(scene, chip=s) / image_px, 3),
+            }
+            for s in sizes
+        }
         save()
 
     if "scene" in parts:
         runs_scene = rounds(scene, CONTENDERS, args.rounds, "scene", with_ceiling=True)
         model_px, legacy_px = model_pixels(scene), model_pixels(scene, legacy=True)
-        e2e = [model_px / 1e6 / r["skyscan"]["wall_s"] / r["ceiling_default_chip_mps"] for r in runs_scene]
-        e2e_job = [model_px / 1e6 / r["skyscan"]["job_s"] / r["ceiling_default_chip_mps"] for r in runs_scene]
-        legacy = [legacy_px / 1e6 / r["skyscan_legacy"]["wall_s"] / r["ceiling_256_mps"] for r in runs_scene]
+        e2e = [
+            model_px / 1e6 / r["skyscan"]["wall_s"] / r["ceiling_default_chip_mps"]
+            for r in runs_scene
+        ]
+        e2e_job = [
+            model_px / 1e6 / r["skyscan"]["job_s"] / r["ceiling_default_chip_mps"]
+            for r in runs_scene
+        ]
+        legacy = [
+            legacy_px / 1e6 / r["skyscan_legacy"]["wall_s"] / r["ceiling_256_mps"]
+            for r in runs_scene
+        ]
         wall = statistics.median([r["skyscan"]["wall_s"] for r in runs_scene])
         job = statistics.median([r["skyscan"]["job_s"] for r in runs_scene])
         result["scene_100mp"] = {
-            "rounds": runs_scene, "summary": summary(runs_scene),
-            "defaults": ratios(runs_scene, "skyscan", ("sahi_defaults", "loop_defaults", "skyscan_legacy")),
+            "rounds": runs_scene,
+            "summary": summary(runs_scene),
+            "defaults": ratios(
+                runs_scene, "skyscan", ("sahi_defaults", "loop_defaults", "skyscan_legacy")
+            ),
             "same_chip_plan": ratios(runs_scene, "skyscan", ("sahi_same", "loop_same")),
             "skyscan_image_mps": round(image_px / 1e6 / wall, 2),
             "skyscan_image_mps_per_core": round(image_px / 1e6 / wall / (os.cpu_count() or 1), 2),
-            "skyscan_job_image_mps_per_core": round(image_px / 1e6 / job / (os.cpu_count() or 1), 2),
-            "model_px_over_image_px": {"default": round(model_px / image_px, 3), "legacy": round(legacy_px / image_px, 3)},
+            "skyscan_job_image_mps_per_core": round(
+                image_px / 1e6 / job / (os.cpu_count() or 1), 2
+            ),
+            "model_px_over_image_px": {
+                "default": round(model_px / image_px, 3),
+                "legacy": round(legacy_px / image_px, 3),
+            },
             "skyscan_over_model_alone": {"median": med(e2e), "rounds": [round(v, 3) for v in e2e]},
-            "skyscan_job_over_model_alone": {"median": med(e2e_job), "rounds": [round(v, 3) for v in e2e_job]},
-            "legacy_over_model_alone_256": {"median": med(legacy), "rounds": [round(v, 3) for v in legacy]},
+            "skyscan_job_over_model_alone": {
+                "median": med(e2e_job),
+                "rounds": [round(v, 3) for v in e2e_job],
+            },
+            "legacy_over_model_alone_256": {
+                "median": med(legacy),
+                "rounds": [round(v, 3) for v in legacy],
+            },
         }
         save()
 
@@ -229,8 +330,13 @@ def main() -> None:
         make_real_tiles(folder, args.tiles, args.tile_px, scene)
         runs_tiles = rounds(folder, CONTENDERS, args.tile_rounds or args.rounds, "tiles")
         result["tiles"] = {
-            "n": args.tiles, "tile_px": args.tile_px, "rounds": runs_tiles, "summary": summary(runs_tiles),
-            "defaults": ratios(runs_tiles, "skyscan", ("sahi_defaults", "loop_defaults", "skyscan_legacy")),
+            "n": args.tiles,
+            "tile_px": args.tile_px,
+            "rounds": runs_tiles,
+            "summary": summary(runs_tiles),
+            "defaults": ratios(
+                runs_tiles, "skyscan", ("sahi_defaults", "loop_defaults", "skyscan_legacy")
+            ),
             "same_chip_plan": ratios(runs_tiles, "skyscan", ("sahi_same", "loop_same")),
         }
         save()
@@ -244,24 +350,41 @@ def main() -> None:
         finally:
             busy.kill()
             busy.wait()
-        result["under_load"] = {"beside": "one CPU-bound Python process (while True: pass)",
-                                "rounds": runs_load, "summary": summary(runs_load),
-                                "ratios": ratios(runs_load, "skyscan", ("sahi_defaults",))}
+        result["under_load"] = {
+            "beside": "one CPU-bound Python process (while True: pass)",
+            "rounds": runs_load,
+            "summary": summary(runs_load),
+            "ratios": ratios(runs_load, "skyscan", ("sahi_defaults",)),
+        }
         save()
 
     if "big" in parts and args.big:
         big = make_real_scene(WORK / f"real_{args.big}.tif", args.big)
         out = WORK / "peers_big"
         r = measure([*command("skyscan", big, out), "--no-geojson"], out)
-        result["big"] = {"px": args.big, **r, "image_mps": round(args.big**2 / 1e6 / r["wall_s"], 2),
-                         "target_peak_rss_mib": 1536}
+        result["big"] = {
+            "px": args.big,
+            **r,
+            "image_mps": round(args.big**2 / 1e6 / r["wall_s"], 2),
+            "target_peak_rss_mib": 1536,
+        }
         save()
 
     save()
-    print(json.dumps({k: v for k, v in result.items() if k not in ("scene_100mp", "tiles", "under_load")}, indent=2))
+    print(
+        json.dumps(
+            {k: v for k, v in result.items() if k not in ("scene_100mp", "tiles", "under_load")},
+            indent=2,
+        )
+    )
     for key in ("scene_100mp", "tiles"):
         if key in result:
-            print(key, json.dumps({"defaults": result[key]["defaults"], "same": result[key]["same_chip_plan"]}))
+            print(
+                key,
+                json.dumps(
+                    {"defaults": result[key]["defaults"], "same": result[key]["same_chip_plan"]}
+                ),
+            )
     if "under_load" in result:
         print("under_load", json.dumps(result["under_load"]["ratios"]))
 

@@ -54,16 +54,28 @@ def make_cog(size: int) -> Path:
         return cog
     cog.parent.mkdir(parents=True, exist_ok=True)
     src = make_scene(WORK / f"remote_src_{size}.tif", size, GSD)
-    rasterio.shutil.copy(src, cog, driver="COG", BLOCKSIZE=512, COMPRESS="DEFLATE", OVERVIEWS="NONE",
-                         BIGTIFF="YES")
+    rasterio.shutil.copy(
+        src, cog, driver="COG", BLOCKSIZE=512, COMPRESS="DEFLATE", OVERVIEWS="NONE", BIGTIFF="YES"
+    )
     src.unlink()
     return cog
 
 
 def detect(inputs: list[str], out: Path, extra: list[str] | None = None) -> dict[str, float]:
     """One fresh ``skyscan detect`` command: wall time, job time (run.json), detections."""
-    cmd = [sys.executable, "-m", "skyscan", "-q", "detect", *inputs, "-o", str(out), "--overwrite",
-           "--no-geojson", *(extra or [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "skyscan",
+        "-q",
+        "detect",
+        *inputs,
+        "-o",
+        str(out),
+        "--overwrite",
+        "--no-geojson",
+        *(extra or []),
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -71,8 +83,11 @@ def detect(inputs: list[str], out: Path, extra: list[str] | None = None) -> dict
     if proc.returncode != 0:
         raise RuntimeError(f"skyscan detect failed ({proc.returncode}): {proc.stderr[-2000:]}")
     manifest = json.loads((out / "run.json").read_text())
-    return {"wall_s": wall, "job_s": float(manifest["timings_s"]["run_total"]),
-            "detections": int(manifest["counts"]["detections"])}
+    return {
+        "wall_s": wall,
+        "job_s": float(manifest["timings_s"]["run_total"]),
+        "detections": int(manifest["counts"]["detections"]),
+    }
 
 
 def touched_tile_bytes(path: Path, aoi: Path | None = None) -> tuple[int, int, int]:
@@ -102,14 +117,22 @@ def touched_tile_bytes(path: Path, aoi: Path | None = None) -> tuple[int, int, i
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--size", type=int, default=6000, help="scene side in pixels")
     ap.add_argument("--latency", type=float, default=0.02, help="seconds added to each request")
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--aoi-fraction", type=float, default=0.0, help="also time --aoi over this fraction")
-    ap.add_argument("--aoi-size", type=int, default=0, help="scene side of the --aoi run (default --size)")
+    ap.add_argument(
+        "--aoi-fraction", type=float, default=0.0, help="also time --aoi over this fraction"
+    )
+    ap.add_argument(
+        "--aoi-size", type=int, default=0, help="scene side of the --aoi run (default --size)"
+    )
     ap.add_argument("--aoi-only", action="store_true", help="only the --aoi runs")
-    ap.add_argument("--plan-items", type=int, default=0, help="only skyscan plan over this many small images")
+    ap.add_argument(
+        "--plan-items", type=int, default=0, help="only skyscan plan over this many small images"
+    )
     ap.add_argument("--out", default="remote.json", help="file name under benchmarks/results")
     args = ap.parse_args()
     if args.plan_items:
@@ -128,8 +151,12 @@ def main() -> None:
     cog = make_cog(args.size)
     result: dict[str, Any] = {
         "command": "python benchmarks/bench_remote.py " + " ".join(sys.argv[1:]),
-        "scene": {"size_px": args.size, "megapixels": args.size**2 / 1e6, "file_bytes": cog.stat().st_size,
-                  "tiles": "512 px deflate COG"},
+        "scene": {
+            "size_px": args.size,
+            "megapixels": args.size**2 / 1e6,
+            "file_bytes": cog.stat().st_size,
+            "tiles": "512 px deflate COG",
+        },
         "latency_s": args.latency,
     }
     tile_bytes, n_touched, n_tiles = touched_tile_bytes(cog)
@@ -150,10 +177,12 @@ def main() -> None:
             rec["ratio_job"] = rec["local"]["job_s"] / rec["remote"]["job_s"]
             rec["ratio_wall"] = rec["local"]["wall_s"] / rec["remote"]["wall_s"]
             rec["bytes_ratio"] = rec["remote"]["bytes_sent"] / tile_bytes
-            print(f"round {k}: local {rec['local']['job_s']:.2f} s, remote {rec['remote']['job_s']:.2f} s "
-                  f"(job ratio {rec['ratio_job']:.3f}, wall ratio {rec['ratio_wall']:.3f}); "
-                  f"{rec['remote']['requests']} requests, bytes {rec['bytes_ratio']:.3f}x the touched tiles",
-                  flush=True)
+            print(
+                f"round {k}: local {rec['local']['job_s']:.2f} s, remote {rec['remote']['job_s']:.2f} s "
+                f"(job ratio {rec['ratio_job']:.3f}, wall ratio {rec['ratio_wall']:.3f}); "
+                f"{rec['remote']['requests']} requests, bytes {rec['bytes_ratio']:.3f}x the touched tiles",
+                flush=True,
+            )
             rounds.append(rec)
         # a remote run with an area of interest over a tenth of the scene: the COG is read
         # only where the chips are
@@ -163,12 +192,20 @@ def main() -> None:
         run = detect([url], WORK / "remote_out_aoi", ["--aoi", str(aoi)])
         stats = srv.stats()
         result["remote_aoi"] = {
-            "fraction": 0.1, "touched_tiles": aoi_tiles, "touched_bytes": aoi_bytes, "bytes_sent": stats["bytes_sent"],
-            "requests": stats["requests"], "bytes_ratio": stats["bytes_sent"] / aoi_bytes,
-            "of_file": stats["bytes_sent"] / cog.stat().st_size, "job_s": run["job_s"],
+            "fraction": 0.1,
+            "touched_tiles": aoi_tiles,
+            "touched_bytes": aoi_bytes,
+            "bytes_sent": stats["bytes_sent"],
+            "requests": stats["requests"],
+            "bytes_ratio": stats["bytes_sent"] / aoi_bytes,
+            "of_file": stats["bytes_sent"] / cog.stat().st_size,
+            "job_s": run["job_s"],
         }
-        print(f"remote --aoi 0.1: {stats['bytes_sent']} bytes, {result['remote_aoi']['bytes_ratio']:.3f}x the "
-              f"touched tiles, {result['remote_aoi']['of_file']:.3f} of the file", flush=True)
+        print(
+            f"remote --aoi 0.1: {stats['bytes_sent']} bytes, {result['remote_aoi']['bytes_ratio']:.3f}x the "
+            f"touched tiles, {result['remote_aoi']['of_file']:.3f} of the file",
+            flush=True,
+        )
     result["rounds"] = rounds
     result["touched_tiles"] = {"bytes": tile_bytes, "count": n_touched, "of_tiles": n_tiles}
     result["throughput_ratio_job_median"] = statistics.median(r["ratio_job"] for r in rounds)
@@ -191,10 +228,24 @@ def write_aoi(cog: Path, fraction: float) -> Path:
     cx, cy = (left + right) / 2, (bottom + top) / 2
     aoi = cog.parent / f"aoi_{cog.stem}_{fraction}.geojson"
     x0, y0, x1, y1 = cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2
-    aoi.write_text(json.dumps({
-        "type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": crs}},
-        "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
-            [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}}]}))
+    aoi.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": crs}},
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+                        },
+                    }
+                ],
+            }
+        )
+    )
     return aoi
 
 
@@ -211,14 +262,21 @@ def bench_aoi(size: int, fraction: float, rounds: int) -> dict[str, Any]:
             rec[which] = detect([str(cog)], WORK / f"aoi_out_{which}", extra)
         rec["time_ratio_job"] = rec["aoi"]["job_s"] / rec["full"]["job_s"]
         rec["time_ratio_wall"] = rec["aoi"]["wall_s"] / rec["full"]["wall_s"]
-        print(f"aoi round {k}: full {rec['full']['job_s']:.2f} s, aoi {rec['aoi']['job_s']:.2f} s "
-              f"({rec['time_ratio_job']:.3f}; wall {rec['time_ratio_wall']:.3f})", flush=True)
+        print(
+            f"aoi round {k}: full {rec['full']['job_s']:.2f} s, aoi {rec['aoi']['job_s']:.2f} s "
+            f"({rec['time_ratio_job']:.3f}; wall {rec['time_ratio_wall']:.3f})",
+            flush=True,
+        )
         runs.append(rec)
-    return {"size_px": size, "fraction": fraction, "aoi_file": aoi.name, "rounds": runs,
-            "time_ratio_job_median": statistics.median(r["time_ratio_job"] for r in runs),
-            "time_ratio_wall_median": statistics.median(r["time_ratio_wall"] for r in runs),
-            "target": "<= 0.15"}
-
+    return {
+        "size_px": size,
+        "fraction": fraction,
+        "aoi_file": aoi.name,
+        "rounds": runs,
+        "time_ratio_job_median": statistics.median(r["time_ratio_job"] for r in runs),
+        "time_ratio_wall_median": statistics.median(r["time_ratio_wall"] for r in runs),
+        "target": "<= 0.15",
+    }
 
 
 def bench_plan(n: int) -> dict[str, Any]:
@@ -234,8 +292,17 @@ def bench_plan(n: int) -> dict[str, Any]:
         data = np.full((3, 64, 64), 90, np.uint8)
         for k in range(n):
             t = Affine(0.25, 0, 594_000 + 16 * (k % 1000), 0, -0.25, 5_760_000 - 16 * (k // 1000))
-            with rasterio.open(folder / f"t{k:06d}.tif", "w", driver="GTiff", width=64, height=64, count=3,
-                               dtype="uint8", crs="EPSG:32631", transform=t) as dst:
+            with rasterio.open(
+                folder / f"t{k:06d}.tif",
+                "w",
+                driver="GTiff",
+                width=64,
+                height=64,
+                count=3,
+                dtype="uint8",
+                crs="EPSG:32631",
+                transform=t,
+            ) as dst:
                 dst.write(data)
     small = WORK / "plan" / f"{n}_tenth"
     if not small.exists():
@@ -246,14 +313,25 @@ def bench_plan(n: int) -> dict[str, Any]:
     for name, target in (("tenth", small), ("all", folder)):
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
         t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "skyscan", "plan", str(target), "--json", "--rate", "20"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "skyscan", "plan", str(target), "--json", "--rate", "20"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         stdout, _ = proc.communicate()
         wall = time.perf_counter() - t0
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # cumulative: the larger run comes last
+        usage = resource.getrusage(
+            resource.RUSAGE_CHILDREN
+        )  # cumulative: the larger run comes last
         totals = json.loads(stdout.splitlines()[-1])["totals"]
-        out[name] = {"items": totals["images"], "wall_s": round(wall, 2), "max_rss_mib_so_far": round(usage.ru_maxrss / 1024, 1),
-                     "ms_per_item": round(1000 * wall / max(1, totals["images"]), 2)}
+        out[name] = {
+            "items": totals["images"],
+            "wall_s": round(wall, 2),
+            "max_rss_mib_so_far": round(usage.ru_maxrss / 1024, 1),
+            "ms_per_item": round(1000 * wall / max(1, totals["images"]), 2),
+        }
         print(name, out[name], flush=True)
     return out
 

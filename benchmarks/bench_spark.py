@@ -52,9 +52,17 @@ def make_scene(path: Path, size: int, gsd: float, seed: int) -> Path:
         r, c = rng.integers(0, size - 20, size=2)
         data[:, r : r + 8, c : c + 18] = rng.integers(150, 255, size=(3, 1, 1), dtype=np.uint8)
     profile = {
-        "driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
-        "crs": "EPSG:32631", "transform": Affine(gsd, 0, 594_000.0 + seed * size * gsd, 0, -gsd, 5_760_000.0),
-        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:32631",
+        "transform": Affine(gsd, 0, 594_000.0 + seed * size * gsd, 0, -gsd, 5_760_000.0),
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
     }
     tmp = path.with_suffix(".tmp.tif")
     with rasterio.open(tmp, "w", **profile) as dst:
@@ -90,7 +98,9 @@ def tree_cpu_s(root: int) -> float:
     return total
 
 
-def timed_run(paths: list[str], options: Any, engine: str, master: str | None = None) -> tuple[float, int, float]:
+def timed_run(
+    paths: list[str], options: Any, engine: str, master: str | None = None
+) -> tuple[float, int, float]:
     """Wall seconds, detections, CPU seconds (this process and every descendant)."""
     from skyscan.options import RunSettings
     from skyscan.run import run_detect
@@ -99,7 +109,9 @@ def timed_run(paths: list[str], options: Any, engine: str, master: str | None = 
     shutil.rmtree(out, ignore_errors=True)
     c0 = tree_cpu_s(os.getpid())
     t0 = time.perf_counter()
-    result = run_detect(paths, out, options, RunSettings(engine=engine, master=master, geojson=False))
+    result = run_detect(
+        paths, out, options, RunSettings(engine=engine, master=master, geojson=False)
+    )
     wall = time.perf_counter() - t0
     return wall, result.n_detections, tree_cpu_s(os.getpid()) - c0
 
@@ -108,7 +120,9 @@ def spark_runs(master: str, paths: list[str], options: Any, warm_runs: int = 3) 
     from skyscan.engines.spark.session import spark_session
 
     t0 = time.perf_counter()
-    spark = spark_session(master, conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"})
+    spark = spark_session(
+        master, conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"}
+    )
     spark.sparkContext.setLogLevel("ERROR")
     jvm = time.perf_counter() - t0
     cold, n, cold_cpu = timed_run(paths, options, "spark", master)
@@ -116,11 +130,15 @@ def spark_runs(master: str, paths: list[str], options: Any, warm_runs: int = 3) 
     spark.stop()
     assert all(n == n2 for _, n2, _ in warm)
     # the median warm job: this VM's speed drifts from minute to minute
-    return {"jvm_start_s": round(jvm, 2), "cold_s": round(cold, 2),
-            "warm_s": round(float(np.median([t for t, _, _ in warm])), 2),
-            "warm_runs_s": [round(t, 2) for t, _, _ in warm],
-            "cold_cpu_s": round(cold_cpu, 2),
-            "warm_cpu_s": round(float(np.median([c for _, _, c in warm])), 2), "detections": n}
+    return {
+        "jvm_start_s": round(jvm, 2),
+        "cold_s": round(cold, 2),
+        "warm_s": round(float(np.median([t for t, _, _ in warm])), 2),
+        "warm_runs_s": [round(t, 2) for t, _, _ in warm],
+        "cold_cpu_s": round(cold_cpu, 2),
+        "warm_cpu_s": round(float(np.median([c for _, _, c in warm])), 2),
+        "detections": n,
+    }
 
 
 _ORT_JOB = """
@@ -146,14 +164,22 @@ def machine_scaling(model: str, batches: int = 120) -> dict[str, float]:
 
     def run(n: int) -> float:
         t0 = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-c", _ORT_JOB, model, str(batches)], stdout=subprocess.PIPE)
-                 for _ in range(n)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _ORT_JOB, model, str(batches)], stdout=subprocess.PIPE
+            )
+            for _ in range(n)
+        ]
         for p in procs:
             p.communicate()
         return time.perf_counter() - t0
 
     one, two = run(1), run(2)
-    return {"one_process_s": round(one, 2), "two_processes_s": round(two, 2), "scaling": round(2 * one / two, 3)}
+    return {
+        "one_process_s": round(one, 2),
+        "two_processes_s": round(two, 2),
+        "scaling": round(2 * one / two, 3),
+    }
 
 
 def main() -> None:
@@ -161,7 +187,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=8)
     parser.add_argument("--size", type=int, default=1536, help="scene width and height in pixels")
     parser.add_argument("--model", default="vehicles")
-    parser.add_argument("--cycles", type=int, default=3, help="alternating local[2]/local[1] cycles")
+    parser.add_argument(
+        "--cycles", type=int, default=3, help="alternating local[2]/local[1] cycles"
+    )
     args = parser.parse_args()
 
     from skyscan.detectors import DetectorRecipe, get_detector
@@ -172,7 +200,10 @@ def main() -> None:
     card = get_detector(DetectorRecipe(model=args.model)).card
     gsd = card.gsd or 0.25
     WORK.mkdir(parents=True, exist_ok=True)
-    paths = [str(make_scene(WORK / f"scene{i:02d}_{args.size}.tif", args.size, gsd, i)) for i in range(args.images)]
+    paths = [
+        str(make_scene(WORK / f"scene{i:02d}_{args.size}.tif", args.size, gsd, i))
+        for i in range(args.images)
+    ]
     options = DetectOptions(recipe=DetectorRecipe(model=args.model))
     load_before = os.getloadavg()
 
@@ -185,25 +216,38 @@ def main() -> None:
         spark2 = spark_runs("local[2]", paths, options, warm_runs=1)
         spark1 = spark_runs("local[1]", paths, options, warm_runs=1)
         machine = machine_scaling(args.model)
-        cycles.append({"local2_warm_s": spark2["warm_s"], "local1_warm_s": spark1["warm_s"],
-                       "speedup": round(spark1["warm_s"] / spark2["warm_s"], 3), "machine_scaling": machine["scaling"]})
+        cycles.append(
+            {
+                "local2_warm_s": spark2["warm_s"],
+                "local1_warm_s": spark1["warm_s"],
+                "speedup": round(spark1["warm_s"] / spark2["warm_s"], 3),
+                "machine_scaling": machine["scaling"],
+            }
+        )
     speedup = float(np.median([c["speedup"] for c in cycles]))
     spark2["warm_s"] = float(np.median([c["local2_warm_s"] for c in cycles]))
     spark1["warm_s"] = float(np.median([c["local1_warm_s"] for c in cycles]))
     local_s = float(np.median([t for t, _, _ in local]))
     local_cpu = float(np.median([c for _, _, c in local]))
-    assert all(n == spark2["detections"] for _, n, _ in local), "engines disagree on the number of detections"
+    assert all(n == spark2["detections"] for _, n, _ in local), (
+        "engines disagree on the number of detections"
+    )
 
     result = {
-        "images": args.images, "size_px": args.size, "model": card.model_id,
+        "images": args.images,
+        "size_px": args.size,
+        "model": card.model_id,
         "chips_per_image": None,
         "detections": spark2["detections"],
         "local_engine_s": [round(t, 2) for t, _, _ in local],
         "local_engine_cpu_s": [round(c, 2) for _, _, c in local],
-        "spark_local2": spark2, "spark_local1": spark1,
+        "spark_local2": spark2,
+        "spark_local1": spark1,
         "speedup_local2_vs_local1_warm": round(speedup, 3),
         "cycles": cycles,
-        "machine_scaling_median": round(float(np.median([c["machine_scaling"] for c in cycles])), 3),
+        "machine_scaling_median": round(
+            float(np.median([c["machine_scaling"] for c in cycles])), 3
+        ),
         "speedup_local2_vs_local1_cold": round(spark1["cold_s"] / spark2["cold_s"], 3),
         "overhead_spark_local2_vs_local_warm": round(spark2["warm_s"] / local_s, 3),
         "overhead_spark_local2_vs_local_cold": round(spark2["cold_s"] / local_s, 3),
@@ -220,7 +264,15 @@ def main() -> None:
     from skyscan.chips import chip_size_in_source, plan_chips
 
     chip = chip_size_in_source(card.input_size[0], gsd, card.gsd)
-    result["chips_per_image"] = len(plan_chips(args.size, args.size, chip_src=chip, out_size=card.input_size[0], overlap=options.overlap))
+    result["chips_per_image"] = len(
+        plan_chips(
+            args.size,
+            args.size,
+            chip_src=chip,
+            out_size=card.input_size[0],
+            overlap=options.overlap,
+        )
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "spark.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

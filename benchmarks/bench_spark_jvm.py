@@ -33,7 +33,10 @@ def jvm_threads() -> dict[tuple[str, str], tuple[str, float]]:
                 continue
             for task in (proc / "task").iterdir():
                 fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                out[(proc.name, task.name)] = ((task / "comm").read_text().strip(), (int(fields[11]) + int(fields[12])) / tick)
+                out[(proc.name, task.name)] = (
+                    (task / "comm").read_text().strip(),
+                    (int(fields[11]) + int(fields[12])) / tick,
+                )
         except OSError:
             continue
     return out
@@ -57,7 +60,12 @@ def one_variant(variant: str) -> dict[str, object]:
     options = DetectOptions(recipe=DetectorRecipe(model="vehicles"))
 
     def job() -> None:
-        run_detect(paths, WORK / f"jvm-{variant}", options, RunSettings(engine="spark", master="local[2]", geojson=False, overwrite=True))
+        run_detect(
+            paths,
+            WORK / f"jvm-{variant}",
+            options,
+            RunSettings(engine="spark", master="local[2]", geojson=False, overwrite=True),
+        )
 
     job()  # cold
     before, t0 = jvm_threads(), time.perf_counter()
@@ -67,8 +75,15 @@ def one_variant(variant: str) -> dict[str, object]:
     by_name: dict[str, float] = {}
     for key, (name, cpu) in after.items():
         by_name[name] = by_name.get(name, 0.0) + cpu - before.get(key, (name, 0.0))[1]
-    top = dict(sorted(((n, round(c, 2)) for n, c in by_name.items() if c >= 0.05), key=lambda kv: -kv[1]))
-    return {"variant": variant, "warm_job_s": round(wall, 2), "jvm_cpu_s": round(sum(by_name.values()), 2), "jvm_threads_cpu_s": top}
+    top = dict(
+        sorted(((n, round(c, 2)) for n, c in by_name.items() if c >= 0.05), key=lambda kv: -kv[1])
+    )
+    return {
+        "variant": variant,
+        "warm_job_s": round(wall, 2),
+        "jvm_cpu_s": round(sum(by_name.values()), 2),
+        "jvm_threads_cpu_s": top,
+    }
 
 
 def main() -> None:
@@ -79,9 +94,18 @@ def main() -> None:
         sys.exit("no scenes: run benchmarks/bench_spark.py first")
     runs = []
     for variant in ("c2", "c1"):
-        done = subprocess.run([sys.executable, __file__, "--variant", variant], check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "--variant", variant],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    out = {"images": len(list(WORK.glob("scene*_4096.tif"))), "runs": runs, "command": "python benchmarks/bench_spark_jvm.py"}
+    out = {
+        "images": len(list(WORK.glob("scene*_4096.tif"))),
+        "runs": runs,
+        "command": "python benchmarks/bench_spark_jvm.py",
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "spark_jvm.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))

@@ -45,33 +45,61 @@ def timeline(events: list[dict[str, Any]], start: float, end: float, cores: int)
 
     job_ends = {e["Job ID"]: e for e in events if e["Event"] == "SparkListenerJobEnd"}
     jobs = [
-        {"job": e["Job ID"], "start_s": rel(e["Submission Time"]), "end_s": rel(job_ends[e["Job ID"]]["Completion Time"]),
-         "stages": e["Stage IDs"]}
+        {
+            "job": e["Job ID"],
+            "start_s": rel(e["Submission Time"]),
+            "end_s": rel(job_ends[e["Job ID"]]["Completion Time"]),
+            "stages": e["Stage IDs"],
+        }
         for e in events
         if e["Event"] == "SparkListenerJobStart" and t0 <= e["Submission Time"] <= t1
     ]
-    tasks = [e for e in events if e["Event"] == "SparkListenerTaskEnd" and t0 <= e["Task Info"]["Launch Time"] <= t1]
+    tasks = [
+        e
+        for e in events
+        if e["Event"] == "SparkListenerTaskEnd" and t0 <= e["Task Info"]["Launch Time"] <= t1
+    ]
     stages = []
     for e in events:
         info = e.get("Stage Info", {})
-        if e["Event"] != "SparkListenerStageCompleted" or not t0 <= info.get("Submission Time", 0) <= t1:
+        if (
+            e["Event"] != "SparkListenerStageCompleted"
+            or not t0 <= info.get("Submission Time", 0) <= t1
+        ):
             continue
         mine = [t for t in tasks if t["Stage ID"] == info["Stage ID"]]
-        stages.append({
-            "stage": info["Stage ID"], "start_s": rel(info["Submission Time"]), "end_s": rel(info["Completion Time"]),
-            "tasks": len(mine), "task_run_s": round(sum(t["Task Metrics"]["Executor Run Time"] for t in mine) / 1000, 2),
-        })
+        stages.append(
+            {
+                "stage": info["Stage ID"],
+                "start_s": rel(info["Submission Time"]),
+                "end_s": rel(info["Completion Time"]),
+                "tasks": len(mine),
+                "task_run_s": round(
+                    sum(t["Task Metrics"]["Executor Run Time"] for t in mine) / 1000, 2
+                ),
+            }
+        )
     grid = np.arange(0.0, end - start, 0.01)
     running = np.zeros_like(grid)
     for t in tasks:
-        running += (grid >= (t["Task Info"]["Launch Time"] - t0) / 1000) & (grid < (t["Task Info"]["Finish Time"] - t0) / 1000)
-    concurrency = {f"{k}_tasks_s": round(float((running == k).sum() * 0.01), 2) for k in range(cores)}
+        running += (grid >= (t["Task Info"]["Launch Time"] - t0) / 1000) & (
+            grid < (t["Task Info"]["Finish Time"] - t0) / 1000
+        )
+    concurrency = {
+        f"{k}_tasks_s": round(float((running == k).sum() * 0.01), 2) for k in range(cores)
+    }
     concurrency[f"{cores}+_tasks_s"] = round(float((running >= cores).sum() * 0.01), 2)
     detect = max(stages, key=lambda s: s["task_run_s"]) if stages else None
-    return {"wall_s": round(end - start, 2), "jobs": sorted(jobs, key=lambda j: j["job"]),
-            "stages": sorted(stages, key=lambda s: s["stage"]), "concurrency": concurrency,
-            "detect_stage": detect,
-            "outside_detect_stage_s": round(end - start - (detect["end_s"] - detect["start_s"]), 2) if detect else None}
+    return {
+        "wall_s": round(end - start, 2),
+        "jobs": sorted(jobs, key=lambda j: j["job"]),
+        "stages": sorted(stages, key=lambda s: s["stage"]),
+        "concurrency": concurrency,
+        "detect_stage": detect,
+        "outside_detect_stage_s": round(end - start - (detect["end_s"] - detect["start_s"]), 2)
+        if detect
+        else None,
+    }
 
 
 def main() -> None:
@@ -90,16 +118,35 @@ def main() -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     gsd = get_detector(DetectorRecipe(model=args.model)).card.gsd or 0.25
     bench_spark.WORK.mkdir(parents=True, exist_ok=True)
-    paths = [str(bench_spark.make_scene(bench_spark.WORK / f"scene{i:02d}_{args.size}.tif", args.size, gsd, i))
-             for i in range(args.images)]
-    tag = args.master.replace("[", "").replace("]", "").replace("*", "all").replace("/", "_").replace(":", "_")
+    paths = [
+        str(
+            bench_spark.make_scene(
+                bench_spark.WORK / f"scene{i:02d}_{args.size}.tif", args.size, gsd, i
+            )
+        )
+        for i in range(args.images)
+    ]
+    tag = (
+        args.master.replace("[", "")
+        .replace("]", "")
+        .replace("*", "all")
+        .replace("/", "_")
+        .replace(":", "_")
+    )
     log_dir = bench_spark.WORK / f"eventlog-{tag}"
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
-    spark = spark_session(args.master, conf={
-        "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4", "spark.eventLog.enabled": "true",
-        "spark.eventLog.dir": str(log_dir), "spark.eventLog.compress": "false", "spark.eventLog.rolling.enabled": "false",
-    })
+    spark = spark_session(
+        args.master,
+        conf={
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": str(log_dir),
+            "spark.eventLog.compress": "false",
+            "spark.eventLog.rolling.enabled": "false",
+        },
+    )
     spark.sparkContext.setLogLevel("ERROR")
     cores = spark.sparkContext.defaultParallelism
     options = DetectOptions(recipe=DetectorRecipe(model=args.model))
@@ -108,9 +155,14 @@ def main() -> None:
     bench_spark.timed_run(paths, options, "spark", args.master)
     end = time.time()
     spark.stop()
-    result = {"master": args.master, "images": args.images, "size_px": args.size, "cores": cores,
-              **timeline(read_events(log_dir), start, end, cores),
-              "command": "python benchmarks/bench_spark_timeline.py " + " ".join(sys.argv[1:])}
+    result = {
+        "master": args.master,
+        "images": args.images,
+        "size_px": args.size,
+        "cores": cores,
+        **timeline(read_events(log_dir), start, end, cores),
+        "command": "python benchmarks/bench_spark_timeline.py " + " ".join(sys.argv[1:]),
+    }
     out = bench_spark.RESULTS / f"spark_timeline_{tag}.json"
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -37,21 +37,37 @@ def main() -> None:
     paths = sorted(str(p) for p in WORK.glob("scene*_4096.tif"))
     if not paths:
         sys.exit("no scenes: run benchmarks/bench_spark.py first")
-    spark = spark_session("local[2]", conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"})
+    spark = spark_session(
+        "local[2]", conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"}
+    )
     spark.sparkContext.setLogLevel("ERROR")
 
     def job(chips_per_unit: int) -> dict[str, float]:
-        options = DetectOptions(recipe=DetectorRecipe(model="vehicles"), chips_per_unit=chips_per_unit)
+        options = DetectOptions(
+            recipe=DetectorRecipe(model="vehicles"), chips_per_unit=chips_per_unit
+        )
         c0, t0 = tree_cpu_s(os.getpid()), time.perf_counter()
-        result = run_detect(paths, WORK / "units", options,
-                            RunSettings(engine="spark", master="local[2]", geojson=False, overwrite=True))
-        return {"chips_per_unit": chips_per_unit, "wall_s": round(time.perf_counter() - t0, 2),
-                "cpu_s": round(tree_cpu_s(os.getpid()) - c0, 2), "detections": result.n_detections}
+        result = run_detect(
+            paths,
+            WORK / "units",
+            options,
+            RunSettings(engine="spark", master="local[2]", geojson=False, overwrite=True),
+        )
+        return {
+            "chips_per_unit": chips_per_unit,
+            "wall_s": round(time.perf_counter() - t0, 2),
+            "cpu_s": round(tree_cpu_s(os.getpid()) - c0, 2),
+            "detections": result.n_detections,
+        }
 
     job(args.sizes[0])  # cold: workers start, model loads
     runs = [job(size) for _ in range(args.pairs) for size in args.sizes]
     spark.stop()
-    out = {"images": len(paths), "runs": runs, "command": "python benchmarks/bench_spark_units.py " + " ".join(sys.argv[1:])}
+    out = {
+        "images": len(paths),
+        "runs": runs,
+        "command": "python benchmarks/bench_spark_units.py " + " ".join(sys.argv[1:]),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "spark_units.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))

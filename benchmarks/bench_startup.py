@@ -23,22 +23,34 @@ from bench_detect import RESULTS, ROOT, WORK, compile_sources, make_scene, run_c
 
 def baseline_tree(commit: str) -> Path:
     """A worktree of ``commit`` under benchmarks/_work (made once, reused)."""
-    sha = subprocess.run(["git", "rev-parse", commit], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", commit], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     tree = WORK / f"baseline-{sha[:10]}"
     if not tree.exists():
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), sha], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), sha],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
     return tree
 
 
 def fresh_command_s(src: Path, scene: Path, out: Path) -> float:
     """Wall seconds of ``skyscan detect`` run from the sources in ``src``."""
-    wall, _ = run_cli(["detect", str(scene), "-o", str(out), "--overwrite"], env={**os.environ, "PYTHONPATH": str(src)})
+    wall, _ = run_cli(
+        ["detect", str(scene), "-o", str(out), "--overwrite"],
+        env={**os.environ, "PYTHONPATH": str(src)},
+    )
     return wall
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--baseline", required=True, help="commit to compare with (e.g. the previous release)")
+    parser.add_argument(
+        "--baseline", required=True, help="commit to compare with (e.g. the previous release)"
+    )
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)

@@ -71,19 +71,27 @@ def make_sahi_model(detector: Any, image_size: int) -> Any:
                 chip, scale = image, 1.0
             else:  # letterbox: longer side to image_size, pad the rest with black
                 scale = image_size / max(h, w)
-                small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                   interpolation=cv2.INTER_AREA)
+                small = cv2.resize(
+                    image,
+                    (max(1, round(w * scale)), max(1, round(h * scale))),
+                    interpolation=cv2.INTER_AREA,
+                )
                 chip = np.zeros((image_size, image_size, 3), np.uint8)
                 chip[: small.shape[0], : small.shape[1]] = small
             self._original_predictions = (self.model.detect_batch(chip[None])[0], scale)
 
         def _create_object_prediction_list_from_original_predictions(
-            self, shift_amount_list: Any = [[0, 0]], full_shape_list: Any = None  # noqa: B006 (SAHI's signature)
+            self,
+            shift_amount_list: Any = [[0, 0]],  # noqa: B006 (SAHI's signature)
+            full_shape_list: Any = None,
         ) -> None:
             from sahi.utils.compatibility import fix_full_shape_list, fix_shift_amount_list
 
             dets, scale = self._original_predictions
-            shifts, fulls = fix_shift_amount_list(shift_amount_list), fix_full_shape_list(full_shape_list)
+            shifts, fulls = (
+                fix_shift_amount_list(shift_amount_list),
+                fix_full_shape_list(full_shape_list),
+            )
             shift = shifts[0] if shifts else [0, 0]
             full = fulls[0] if fulls else None
             out = []
@@ -91,9 +99,16 @@ def make_sahi_model(detector: Any, image_size: int) -> Any:
                 x0, y0, x1, y1 = (float(v) for v in box)
                 if x1 - x0 <= 0 or y1 - y0 <= 0:
                     continue
-                out.append(ObjectPrediction(bbox=[x0, y0, x1, y1], category_id=int(label),
-                                            category_name=card.class_names[int(label)], score=float(score),
-                                            shift_amount=list(shift), full_shape=list(full) if full is not None else None))
+                out.append(
+                    ObjectPrediction(
+                        bbox=[x0, y0, x1, y1],
+                        category_id=int(label),
+                        category_name=card.class_names[int(label)],
+                        score=float(score),
+                        shift_amount=list(shift),
+                        full_shape=list(full) if full is not None else None,
+                    )
+                )
             self._object_prediction_list_per_image = [out]
 
     return Model(confidence_threshold=card.score_threshold, device="cpu", image_size=image_size)
@@ -113,8 +128,14 @@ def run_sahi(inputs: list[Path], plan: str) -> list[dict[str, Any]]:
     rows = []
     for path in inputs:
         result = get_sliced_prediction(
-            str(path), model, slice_height=size, slice_width=size, overlap_height_ratio=overlap,
-            overlap_width_ratio=overlap, perform_standard_pred=full_pass, verbose=0,
+            str(path),
+            model,
+            slice_height=size,
+            slice_width=size,
+            overlap_height_ratio=overlap,
+            overlap_width_ratio=overlap,
+            perform_standard_pred=full_pass,
+            verbose=0,
         )
         rows.extend({"image": path.name, **a} for a in result.to_coco_annotations())
     return rows
@@ -136,27 +157,49 @@ def run_loop(inputs: list[Path], plan: str) -> list[dict[str, Any]]:
     for path in inputs:
         with rasterio.open(path) as src:
             if plan == "defaults":
-                windows = plan_chips(src.width, src.height, chip_src=LEGACY_CHIP, out_size=LEGACY_CHIP,
-                                     overlap=LEGACY_OVERLAP)
+                windows = plan_chips(
+                    src.width,
+                    src.height,
+                    chip_src=LEGACY_CHIP,
+                    out_size=LEGACY_CHIP,
+                    overlap=LEGACY_OVERLAP,
+                )
             else:
-                windows = [w for u in plan_units(open_image(str(path)), card, DetectOptions()) for w in u.windows]
+                windows = [
+                    w
+                    for u in plan_units(open_image(str(path)), card, DetectOptions())
+                    for w in u.windows
+                ]
             boxes, scores, labels = [], [], []
             for win in windows:
-                chip = src.read([1, 2, 3], window=Window(win.col_off, win.row_off, win.width, win.height),
-                                boundless=True, fill_value=0)
+                chip = src.read(
+                    [1, 2, 3],
+                    window=Window(win.col_off, win.row_off, win.width, win.height),
+                    boundless=True,
+                    fill_value=0,
+                )
                 d = detector.detect_batch(np.ascontiguousarray(chip.transpose(1, 2, 0))[None])[0]
                 boxes.append(d.boxes + np.array([win.col_off, win.row_off] * 2, np.float32))
                 scores.append(d.scores)
                 labels.append(d.labels)
         b, s, lab = np.concatenate(boxes), np.concatenate(scores), np.concatenate(labels)
         keep = nms(b, s, lab, card.nms_iou)
-        rows.extend({"image": path.name, "bbox": b[k].round(2).tolist(), "score": float(s[k]),
-                     "category_id": int(lab[k])} for k in keep)
+        rows.extend(
+            {
+                "image": path.name,
+                "bbox": b[k].round(2).tolist(),
+                "score": float(s[k]),
+                "category_id": int(lab[k]),
+            }
+            for k in keep
+        )
     return rows
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("contender", choices=["sahi", "loop"])
     parser.add_argument("input", type=Path, help="a GeoTIFF or a folder of them")
     parser.add_argument("out", type=Path, help="detections JSON")

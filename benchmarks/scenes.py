@@ -32,9 +32,15 @@ CELL = 1000  # the orthophoto's side, px
 
 def shared_data() -> Path:
     """The shared data folder: $SKYSCAN_SHARED_DATA or ../shared/data beside the repository."""
-    root = Path(os.environ.get("SKYSCAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    root = Path(
+        os.environ.get(
+            "SKYSCAN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
+    )
     if not (root / ORTHO).is_file():
-        raise SystemExit(f"{root / ORTHO}: not found; set SKYSCAN_SHARED_DATA to the shared data folder")
+        raise SystemExit(
+            f"{root / ORTHO}: not found; set SKYSCAN_SHARED_DATA to the shared data folder"
+        )
     return root
 
 
@@ -46,11 +52,17 @@ def _pieces(data: Path) -> tuple[npt.NDArray[np.uint8], list[npt.NDArray[np.uint
     for name in (data / KIT_LIST).read_text().split():
         with rasterio.open(data / "kit-ais-munich" / "images" / name) as src:
             h, w = round(src.height * KIT_GSD / GSD), round(src.width * KIT_GSD / GSD)
-            frames.append(src.read([1, 2, 3], out_shape=(3, h, w), resampling=Resampling.average).transpose(1, 2, 0))
+            frames.append(
+                src.read([1, 2, 3], out_shape=(3, h, w), resampling=Resampling.average).transpose(
+                    1, 2, 0
+                )
+            )
     return ortho, frames
 
 
-def _cell(i: int, ortho: npt.NDArray[np.uint8], frames: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:
+def _cell(
+    i: int, ortho: npt.NDArray[np.uint8], frames: list[npt.NDArray[np.uint8]]
+) -> npt.NDArray[np.uint8]:
     """Cell ``i``: the orthophoto one of eight ways, one KIT frame pasted at a row of its own."""
     cell = np.rot90(ortho, i % 4)
     if (i // 4) % 2:
@@ -72,9 +84,18 @@ def make_real_scene(path: Path, size: int, data: Path | None = None) -> Path:
         return path
     ortho, frames = _pieces(data or shared_data())
     profile = {
-        "driver": "GTiff", "width": size, "height": size, "count": 3, "dtype": "uint8",
-        "crs": "EPSG:32632", "transform": Affine(GSD, 0, 690_000.0, 0, -GSD, 5_335_000.0),
-        "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate", "BIGTIFF": "YES",
+        "driver": "GTiff",
+        "width": size,
+        "height": size,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": "EPSG:32632",
+        "transform": Affine(GSD, 0, 690_000.0, 0, -GSD, 5_335_000.0),
+        "tiled": True,
+        "blockxsize": 512,
+        "blockysize": 512,
+        "compress": "deflate",
+        "BIGTIFF": "YES",
     }
     n = -(-size // CELL)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,8 +123,15 @@ def make_real_tiles(folder: Path, n: int, tile: int, scene: Path) -> list[Path]:
         for i, p in enumerate(paths):
             col, row = (i % per_row) * step, (i // per_row) * step
             window = rasterio.windows.Window(col, row, tile, tile)
-            profile = {**src.profile, "width": tile, "height": tile, "transform": src.window_transform(window),
-                       "blockxsize": 256, "blockysize": 256, "BIGTIFF": "NO"}
+            profile = {
+                **src.profile,
+                "width": tile,
+                "height": tile,
+                "transform": src.window_transform(window),
+                "blockxsize": 256,
+                "blockysize": 256,
+                "BIGTIFF": "NO",
+            }
             with rasterio.open(p, "w", **profile) as dst:
                 dst.write(src.read(window=window))
     return paths

@@ -27,7 +27,10 @@ def main(regions_csv: str, images_dir: str, out: str) -> None:
         f = TILE / (2 * CONTEXT)
         tile = im.crop(win).resize((TILE, TILE), Image.LANCZOS)
         draw = ImageDraw.Draw(tile)
-        draw.rectangle(((x0 - win[0]) * f, (y0 - win[1]) * f, (x1 - win[0]) * f, (y1 - win[1]) * f), outline="yellow")
+        draw.rectangle(
+            ((x0 - win[0]) * f, (y0 - win[1]) * f, (x1 - win[0]) * f, (y1 - win[1]) * f),
+            outline="yellow",
+        )
         draw.text((2, TILE - 12), row["image"].rsplit("-", 1)[-1].split(".")[0], fill="yellow")
         sheet.paste(tile, ((k % COLS) * TILE, (k // COLS) * TILE))
     sheet.save(out, quality=85)

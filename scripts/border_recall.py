@@ -25,20 +25,37 @@ KIT = ROOT / ".." / "shared" / "data" / "kit-ais-munich"
 AUDIT = ROOT / "docs" / "label_audit" / "kit_seqC_unlabelled.csv"
 
 
-def whole_frames(data: Path, names: list[str], model: str, pad: int, ignore: Path | None) -> dict[str, object]:
+def whole_frames(
+    data: Path, names: list[str], model: str, pad: int, ignore: Path | None
+) -> dict[str, object]:
     """Car figures of ``skyscan evaluate`` on the whole held-out frames."""
-    report = evaluate(data / "images", data / "labels", "yolo", classes=data / "classes.txt", names=names,
-                      settings=DetectSettings(model=model, gsd=0.13, edge_pad=pad), ignore_regions=ignore).to_dict()
+    report = evaluate(
+        data / "images",
+        data / "labels",
+        "yolo",
+        classes=data / "classes.txt",
+        names=names,
+        settings=DetectSettings(model=model, gsd=0.13, edge_pad=pad),
+        ignore_regions=ignore,
+    ).to_dict()
     car = report["classes"]["car"]
-    return {"edge_pad": pad, "labels": "published + audited ignore regions" if ignore else "published",
-            "car_ap50": car["ap50"], "car_precision": car["precision"], "car_recall": car["recall"],
-            "map50": report["map50"], "bus_ap50": report["classes"]["bus"]["ap50"]}
+    return {
+        "edge_pad": pad,
+        "labels": "published + audited ignore regions" if ignore else "published",
+        "car_ap50": car["ap50"],
+        "car_precision": car["precision"],
+        "car_recall": car["recall"],
+        "map50": report["map50"],
+        "bus_ap50": report["classes"]["bus"]["ap50"],
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=KIT.resolve())
-    parser.add_argument("--split", default="seqC_MunichStreet02-MOS74-93.txt", help="held-out frames (splits/)")
+    parser.add_argument(
+        "--split", default="seqC_MunichStreet02-MOS74-93.txt", help="held-out frames (splits/)"
+    )
     parser.add_argument("--edge-pad", type=int, nargs="+", default=[0, 32])
     parser.add_argument("--model", default="vehicles")
     parser.add_argument("--crops-per-image", type=int, default=4)
@@ -46,25 +63,54 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     names = read_name_list(args.data / "splits" / args.split)
-    runs = [border_recall(args.data / "images", args.data / "labels", args.data / "classes.txt", names=names,
-                          gsd=0.13, model=args.model, edge_pad=pad, crops_per_image=args.crops_per_image,
-                          seed=args.seed) for pad in args.edge_pad]
-    frames = [whole_frames(args.data, names, args.model, pad, ignore) for pad in args.edge_pad
-              for ignore in (None, AUDIT)]
-    result = {"frames": f"KIT AIS Munich {args.split} (held out from training)", "gsd": 0.13,
-              "command": "python scripts/border_recall.py " + " ".join(
-                  ["--edge-pad", *map(str, args.edge_pad), "--model", args.model, "-o", str(args.output)]),
-              "crops": {"label_convention": "A: the clipped box is the label (vehicles cut by the crop border are "
-                                            "labelled; slivers under 30 % visible are ignored)", "runs": runs},
-              "whole_frames": {"label_convention": "B: the published labels (vehicles cut by the frame border "
-                                                   "mostly unlabelled)", "runs": frames}}
+    runs = [
+        border_recall(
+            args.data / "images",
+            args.data / "labels",
+            args.data / "classes.txt",
+            names=names,
+            gsd=0.13,
+            model=args.model,
+            edge_pad=pad,
+            crops_per_image=args.crops_per_image,
+            seed=args.seed,
+        )
+        for pad in args.edge_pad
+    ]
+    frames = [
+        whole_frames(args.data, names, args.model, pad, ignore)
+        for pad in args.edge_pad
+        for ignore in (None, AUDIT)
+    ]
+    result = {
+        "frames": f"KIT AIS Munich {args.split} (held out from training)",
+        "gsd": 0.13,
+        "command": "python scripts/border_recall.py "
+        + " ".join(
+            ["--edge-pad", *map(str, args.edge_pad), "--model", args.model, "-o", str(args.output)]
+        ),
+        "crops": {
+            "label_convention": "A: the clipped box is the label (vehicles cut by the crop border are "
+            "labelled; slivers under 30 % visible are ignored)",
+            "runs": runs,
+        },
+        "whole_frames": {
+            "label_convention": "B: the published labels (vehicles cut by the frame border "
+            "mostly unlabelled)",
+            "runs": frames,
+        },
+    }
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for run in runs:
-        print(f"edge_pad {run['edge_pad']}: recall near {run['recall_near']:.3f} far {run['recall_far']:.3f} "
-              f"ratio {run['recall_near_over_far']:.3f} precision {run['precision']:.3f}")
+        print(
+            f"edge_pad {run['edge_pad']}: recall near {run['recall_near']:.3f} far {run['recall_far']:.3f} "
+            f"ratio {run['recall_near_over_far']:.3f} precision {run['precision']:.3f}"
+        )
     for run in frames:
-        print(f"edge_pad {run['edge_pad']} whole frames, {run['labels']}: car AP50 {run['car_ap50']:.4f} "
-              f"precision {run['car_precision']:.4f} recall {run['car_recall']:.4f}")
+        print(
+            f"edge_pad {run['edge_pad']} whole frames, {run['labels']}: car AP50 {run['car_ap50']:.4f} "
+            f"precision {run['car_precision']:.4f} recall {run['car_recall']:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ from skyscan.labels.read import read_labels, read_name_list
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("images", type=Path)
     ap.add_argument("--labels", type=Path, required=True)
     ap.add_argument("--classes", type=Path, default=None)
@@ -41,11 +43,22 @@ def main() -> None:
     args = ap.parse_args()
     card = load_card(resolve_model(args.model))
     names = read_name_list(args.name_list) if args.name_list else None
-    label_set = read_labels(args.images, args.labels, "yolo", classes=args.classes, names=names,
-                            mapping=ClassMapping.for_targets(tuple(card.class_names)))
+    label_set = read_labels(
+        args.images,
+        args.labels,
+        "yolo",
+        classes=args.classes,
+        names=names,
+        mapping=ClassMapping.for_targets(tuple(card.class_names)),
+    )
     k = label_set.classes.index(args.cls)
-    gdf = skyscan.detect([im.image_path for im in label_set.images], model=args.model, gsd=args.gsd,
-                         edge_pad=args.edge_pad, score_threshold=min(SCORE_FLOOR, args.threshold))
+    gdf = skyscan.detect(
+        [im.image_path for im in label_set.images],
+        model=args.model,
+        gsd=args.gsd,
+        edge_pad=args.edge_pad,
+        score_threshold=min(SCORE_FLOOR, args.threshold),
+    )
     # detected as `skyscan evaluate` detects (down to its floor), then cut at the threshold
     gdf = gdf[(gdf["class_name"] == args.cls) & (gdf["score"] >= args.threshold)]
     rows = []
@@ -56,14 +69,25 @@ def main() -> None:
         tp = match_image(boxes, scores, im.boxes[im.labels == k])
         for (x0, y0, x1, y1), score in zip(boxes[~tp], scores[~tp], strict=True):
             border = min(x0, y0, im.width - x1, im.height - y1)
-            rows.append((float(score), Path(im.image_path).name, float(border), (round(x0), round(y0), round(x1), round(y1))))
+            rows.append(
+                (
+                    float(score),
+                    Path(im.image_path).name,
+                    float(border),
+                    (round(x0), round(y0), round(x1), round(y1)),
+                )
+            )
     rows.sort(reverse=True)
     touching = sum(border <= 1.0 for _, _, border, _ in rows)
-    print(f"{args.cls} false positives >= {args.threshold}: {len(rows)}; touching the image border (<= 1 px): {touching}")
+    print(
+        f"{args.cls} false positives >= {args.threshold}: {len(rows)}; touching the image border (<= 1 px): {touching}"
+    )
     for score, name, border, box in rows[: args.top]:
         print(f"  {score:.3f}  {name}  {border:6.1f} px from the border  {box}")
     if rows:
-        print(f"scores of the {args.top} highest: {np.round([r[0] for r in rows[: args.top]], 2).tolist()}")
+        print(
+            f"scores of the {args.top} highest: {np.round([r[0] for r in rows[: args.top]], 2).tolist()}"
+        )
 
 
 if __name__ == "__main__":

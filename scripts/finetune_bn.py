@@ -32,27 +32,56 @@ TRAIN, TEST = "seqB_MOS155-179_street.txt", "seqC_MunichStreet02-MOS74-93.txt"
 
 
 def score(data: Path, model: str) -> dict[str, object]:
-    report = evaluate(data / "images", data / "labels", "yolo", classes=data / "classes.txt",
-                      names=read_name_list(data / "splits" / TEST),
-                      settings=DetectSettings(model=model, gsd=0.13)).to_dict()
+    report = evaluate(
+        data / "images",
+        data / "labels",
+        "yolo",
+        classes=data / "classes.txt",
+        names=read_name_list(data / "splits" / TEST),
+        settings=DetectSettings(model=model, gsd=0.13),
+    ).to_dict()
     car = report["classes"]["car"]
-    return {"car_ap50": car["ap50"], "car_precision": car["precision"], "car_recall": car["recall"],
-            "map50": report["map50"]}
+    return {
+        "car_ap50": car["ap50"],
+        "car_precision": car["precision"],
+        "car_recall": car["recall"],
+        "map50": report["map50"],
+    }
 
 
 def fine_tune(data: Path, frozen: bool, cfg: TrainConfig, out: Path) -> dict[str, object]:
-    source = SourceSpec(str(data / "images"), str(data / "labels"), "yolo", 0.13, str(data / "classes.txt"),
-                        tuple(read_name_list(data / "splits" / TRAIN)))
+    source = SourceSpec(
+        str(data / "images"),
+        str(data / "labels"),
+        "yolo",
+        0.13,
+        str(data / "classes.txt"),
+        tuple(read_name_list(data / "splits" / TRAIN)),
+    )
     init = load_init("vehicles")
     init.net.frozen_bn = frozen
     t0 = time.monotonic()
     result = train(DataSpec((source,)), out / ("frozen" if frozen else "live"), cfg, None, init)
     net, _ = load_checkpoint(result.checkpoint)
     model = out / f"{'frozen' if frozen else 'live'}.onnx"
-    export_model(net, model, make_card(model.stem, ("car", "truck", "bus"), 256, 0.25, 0.3,
-                                       extra={"architecture": model_config(net)}))
-    return {"batch_norm": "frozen" if frozen else "live", "steps": result.steps,
-            "seconds": round(time.monotonic() - t0, 1), **score(data, str(model))}
+    export_model(
+        net,
+        model,
+        make_card(
+            model.stem,
+            ("car", "truck", "bus"),
+            256,
+            0.25,
+            0.3,
+            extra={"architecture": model_config(net)},
+        ),
+    )
+    return {
+        "batch_norm": "frozen" if frozen else "live",
+        "steps": result.steps,
+        "seconds": round(time.monotonic() - t0, 1),
+        **score(data, str(model)),
+    }
 
 
 def main() -> None:
@@ -63,13 +92,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
-    cfg = TrainConfig(steps=args.steps, lr=args.lr, threads=args.threads, val_every=10**6, time_limit_s=3000)
+    cfg = TrainConfig(
+        steps=args.steps, lr=args.lr, threads=args.threads, val_every=10**6, time_limit_s=3000
+    )
     with tempfile.TemporaryDirectory() as tmp:
         runs = [fine_tune(args.data, frozen, cfg, Path(tmp)) for frozen in (True, False)]
-    result = {"command": f"python scripts/finetune_bn.py --steps {args.steps} --lr {args.lr} "
-                         f"--threads {args.threads} -o {args.output}",
-              "train": f"KIT {TRAIN}", "test": f"KIT {TEST}", "lr": args.lr,
-              "shipped": score(args.data, "vehicles"), "runs": runs}
+    result = {
+        "command": f"python scripts/finetune_bn.py --steps {args.steps} --lr {args.lr} "
+        f"--threads {args.threads} -o {args.output}",
+        "train": f"KIT {TRAIN}",
+        "test": f"KIT {TEST}",
+        "lr": args.lr,
+        "shipped": score(args.data, "vehicles"),
+        "runs": runs,
+    }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 

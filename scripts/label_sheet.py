@@ -40,7 +40,9 @@ def read_rgb(path: str | Path) -> Image.Image:
     return Image.fromarray(np.moveaxis(arr, 0, -1))
 
 
-def read_yolo(txt: str | Path, classes: list[str], width: int, height: int) -> list[tuple[str, float, float, float, float]]:
+def read_yolo(
+    txt: str | Path, classes: list[str], width: int, height: int
+) -> list[tuple[str, float, float, float, float]]:
     """(class, xmin, ymin, xmax, ymax) in pixels from a YOLO txt."""
     out = []
     for line in Path(txt).read_text(encoding="utf-8").splitlines():
@@ -48,23 +50,44 @@ def read_yolo(txt: str | Path, classes: list[str], width: int, height: int) -> l
         if len(p) != 5:
             continue
         c, cx, cy, w, h = int(p[0]), *(float(v) for v in p[1:])
-        out.append((classes[c], (cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height))
+        out.append(
+            (
+                classes[c],
+                (cx - w / 2) * width,
+                (cy - h / 2) * height,
+                (cx + w / 2) * width,
+                (cy + h / 2) * height,
+            )
+        )
     return out
 
 
 def read_regions(path: str | Path, image_name: str) -> list[tuple[str, float, float, float, float]]:
     """(note, xmin, ymin, xmax, ymax) of an ignore or negative region CSV, for one image."""
     with Path(path).open(encoding="utf-8") as fh:
-        return [(r.get("note") or r.get("kind") or "", *(float(r[c]) for c in ("xmin", "ymin", "xmax", "ymax")))
-                for r in csv.DictReader(fh) if r["image"] == image_name]
+        return [
+            (
+                r.get("note") or r.get("kind") or "",
+                *(float(r[c]) for c in ("xmin", "ymin", "xmax", "ymax")),
+            )
+            for r in csv.DictReader(fh)
+            if r["image"] == image_name
+        ]
 
 
-def candidates(parquet: str, image: str, min_score: float) -> list[tuple[str, float, float, float, float, float]]:
+def candidates(
+    parquet: str, image: str, min_score: float
+) -> list[tuple[str, float, float, float, float, float]]:
     """Detections of one image above min_score, duplicates across classes merged (IoU > 0.3)."""
     import pandas as pd
 
-    df = pd.read_parquet(parquet, columns=["image_path", "class_name", "score", "px_xmin", "px_ymin", "px_xmax", "px_ymax"])
-    df = df[(df.image_path.map(lambda s: Path(s).name) == Path(image).name) & (df.score >= min_score)]
+    df = pd.read_parquet(
+        parquet,
+        columns=["image_path", "class_name", "score", "px_xmin", "px_ymin", "px_xmax", "px_ymax"],
+    )
+    df = df[
+        (df.image_path.map(lambda s: Path(s).name) == Path(image).name) & (df.score >= min_score)
+    ]
     df = df.sort_values("score", ascending=False)
     kept: list[tuple[str, float, float, float, float, float]] = []
     for r in df.itertuples():
@@ -84,7 +107,9 @@ def _iou(a, b) -> float:  # type: ignore[no-untyped-def]
 
 def grid(args: argparse.Namespace) -> None:
     im = read_rgb(args.image)
-    x0, y0, x1, y1 = [int(v) for v in args.window.split(",")] if args.window else (0, 0, im.width, im.height)
+    x0, y0, x1, y1 = (
+        [int(v) for v in args.window.split(",")] if args.window else (0, 0, im.width, im.height)
+    )
     cands = candidates(args.detections, args.image, args.min_score) if args.detections else []
     if args.labels:  # draw labelled boxes instead (score 1), to check them in place
         classes = Path(args.classes).read_text(encoding="utf-8").split()
@@ -100,7 +125,9 @@ def grid(args: argparse.Namespace) -> None:
     for cy in range(y0, y1, cell):
         for cx in range(x0, x1, cell):
             box = (cx, cy, min(cx + cell, x1), min(cy + cell, y1))
-            tile = im.crop(box).resize(((box[2] - box[0]) * s, (box[3] - box[1]) * s), Image.Resampling.LANCZOS)
+            tile = im.crop(box).resize(
+                ((box[2] - box[0]) * s, (box[3] - box[1]) * s), Image.Resampling.LANCZOS
+            )
             canvas = Image.new("RGB", (2 * tile.width + 50, tile.height + 20), "white")
             canvas.paste(tile, (40, 20))
             canvas.paste(tile, (50 + tile.width, 20))  # a clean copy beside the annotated one
@@ -121,7 +148,15 @@ def grid(args: argparse.Namespace) -> None:
                 if bx1 < box[0] or bx0 > box[2] or by1 < box[1] or by0 > box[3]:
                     continue
                 col = "red" if score >= 0.3 else "cyan"
-                d.rectangle((40 + (bx0 - cx) * s, 20 + (by0 - cy) * s, 40 + (bx1 - cx) * s, 20 + (by1 - cy) * s), outline=col)
+                d.rectangle(
+                    (
+                        40 + (bx0 - cx) * s,
+                        20 + (by0 - cy) * s,
+                        40 + (bx1 - cx) * s,
+                        20 + (by1 - cy) * s,
+                    ),
+                    outline=col,
+                )
                 d.text((40 + (bx1 - cx) * s + 1, 20 + (by0 - cy) * s), f"{n}{cls[0]}", fill=col)
             canvas.save(out / f"grid_x{cx:05d}_y{cy:05d}.png")
 
@@ -139,7 +174,10 @@ def sheet(args: argparse.Namespace) -> None:
         f = tile_px / (win[2] - win[0])
         tile = im.crop(win).resize((tile_px, tile_px), Image.Resampling.LANCZOS)
         d = ImageDraw.Draw(tile)
-        d.rectangle(((bx0 - win[0]) * f, (by0 - win[1]) * f, (bx1 - win[0]) * f, (by1 - win[1]) * f), outline=COLOURS[cls])
+        d.rectangle(
+            ((bx0 - win[0]) * f, (by0 - win[1]) * f, (bx1 - win[0]) * f, (by1 - win[1]) * f),
+            outline=COLOURS[cls],
+        )
         d.text((2, 2), f"{k} {cls}", fill=COLOURS[cls])
         sheet_im.paste(tile, ((k % cols) * tile_px, (k // cols) * tile_px))
     sheet_im.save(args.output, quality=80)
@@ -147,14 +185,22 @@ def sheet(args: argparse.Namespace) -> None:
 
 def overview(args: argparse.Namespace) -> None:
     im = read_rgb(args.image)
-    x0, y0, x1, y1 = [int(v) for v in args.window.split(",")] if args.window else (0, 0, im.width, im.height)
+    x0, y0, x1, y1 = (
+        [int(v) for v in args.window.split(",")] if args.window else (0, 0, im.width, im.height)
+    )
     name = Path(args.image).name
     f = min(1.0 * args.scale, args.max_side / max(x1 - x0, y1 - y0))
-    view = im.crop((x0, y0, x1, y1)).resize((int((x1 - x0) * f), int((y1 - y0) * f)), Image.Resampling.LANCZOS)
+    view = im.crop((x0, y0, x1, y1)).resize(
+        (int((x1 - x0) * f), int((y1 - y0) * f)), Image.Resampling.LANCZOS
+    )
     d = ImageDraw.Draw(view)
 
     def rect(b, col, width=1):  # type: ignore[no-untyped-def]
-        d.rectangle(((b[0] - x0) * f, (b[1] - y0) * f, (b[2] - x0) * f, (b[3] - y0) * f), outline=col, width=width)
+        d.rectangle(
+            ((b[0] - x0) * f, (b[1] - y0) * f, (b[2] - x0) * f, (b[3] - y0) * f),
+            outline=col,
+            width=width,
+        )
 
     for path, col in ((args.negatives, "lime"), (args.ignore, "blue")):
         for note, *b in read_regions(path, name) if path else []:
@@ -168,7 +214,9 @@ def overview(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("grid")
     g.add_argument("image")

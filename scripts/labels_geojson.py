@@ -32,7 +32,10 @@ def _polygon(box: tuple[float, float, float, float], transform: Any) -> dict[str
 
     x0, y0, x1, y1 = box
     xs, ys = pixel_to_crs([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], transform)
-    return {"type": "Polygon", "coordinates": [[[float(x), float(y)] for x, y in zip(xs, ys, strict=True)]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [[[float(x), float(y)] for x, y in zip(xs, ys, strict=True)]],
+    }
 
 
 def convert(imagery: Path, labels: Path, out: Path) -> list[Path]:
@@ -58,11 +61,24 @@ def convert(imagery: Path, labels: Path, out: Path) -> list[Path]:
                 if not line.strip():
                     continue
                 c, cx, cy, w, h = line.split()
-                fx, fy, fw, fh = float(cx) * ref.width, float(cy) * ref.height, float(w) * ref.width, float(h) * ref.height
+                fx, fy, fw, fh = (
+                    float(cx) * ref.width,
+                    float(cy) * ref.height,
+                    float(w) * ref.width,
+                    float(h) * ref.height,
+                )
                 box = (fx - fw / 2, fy - fh / 2, fx + fw / 2, fy + fh / 2)
-                feats.append({"type": "Feature", "geometry": _polygon(box, ref.transform),
-                              "properties": {"kind": "vehicle", "class": classes[int(c)],
-                                             "px": [round(v, 2) for v in box]}})
+                feats.append(
+                    {
+                        "type": "Feature",
+                        "geometry": _polygon(box, ref.transform),
+                        "properties": {
+                            "kind": "vehicle",
+                            "class": classes[int(c)],
+                            "px": [round(v, 2) for v in box],
+                        },
+                    }
+                )
         for kind, rows in (("ignore", ignore), ("negative", negative)):
             for r in rows:
                 if r["image"] != name:
@@ -70,18 +86,33 @@ def convert(imagery: Path, labels: Path, out: Path) -> list[Path]:
                 box = (float(r["xmin"]), float(r["ymin"]), float(r["xmax"]), float(r["ymax"]))
                 props: dict[str, Any] = {"kind": kind, "note": r.get("note", ""), "px": list(box)}
                 if kind == "negative":
-                    props.update(ground=r["kind"], area_ha=float(r["area_ha"]), split=r.get("split"))
-                feats.append({"type": "Feature", "geometry": _polygon(box, ref.transform), "properties": props})
+                    props.update(
+                        ground=r["kind"], area_ha=float(r["area_ha"]), split=r.get("split")
+                    )
+                feats.append(
+                    {
+                        "type": "Feature",
+                        "geometry": _polygon(box, ref.transform),
+                        "properties": props,
+                    }
+                )
         target = out / f"{Path(name).stem}.geojson"
-        doc = {"type": "FeatureCollection", "name": name, "crs": ref.crs,
-               "split": images[name]["split"] if name in images else None, "features": feats}
+        doc = {
+            "type": "FeatureCollection",
+            "name": name,
+            "crs": ref.crs,
+            "split": images[name]["split"] if name in images else None,
+            "features": feats,
+        }
         target.write_text(json.dumps(doc) + "\n", encoding="utf-8")
         written.append(target)
     return written
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("imagery", type=Path, help="the georef folder of the shared data")
     ap.add_argument("-o", "--output", type=Path, required=True)
     ap.add_argument("--labels", type=Path, default=ROOT / "data" / "labels")

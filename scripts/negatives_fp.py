@@ -44,19 +44,28 @@ def find_image(root: Path, name: str) -> Path:
 def count(dets: Any, region: dict[str, Any], threshold: float) -> tuple[int, int]:
     cx = (dets.px_xmin + dets.px_xmax) / 2
     cy = (dets.px_ymin + dets.px_ymax) / 2
-    inside = (cx >= region["xmin"]) & (cx < region["xmax"]) & (cy >= region["ymin"]) & (cy < region["ymax"])
+    inside = (
+        (cx >= region["xmin"])
+        & (cx < region["xmax"])
+        & (cy >= region["ymin"])
+        & (cy < region["ymax"])
+    )
     sel = dets[inside & (dets.score >= threshold)]
     return len(sel), int((sel.class_name == "car").sum())
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("regions")
     ap.add_argument("imagery")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--model", default="vehicles")
     ap.add_argument("--edge-pad", type=int, default=None)
-    ap.add_argument("--thresholds", default=None, help="comma-separated; default: the card's threshold and 0.5")
+    ap.add_argument(
+        "--thresholds", default=None, help="comma-separated; default: the card's threshold and 0.5"
+    )
     args = ap.parse_args(argv)
 
     import skyscan
@@ -76,7 +85,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         path = find_image(root, name)
         dets = skyscan.detect(path, model=args.model, score_threshold=FLOOR, edge_pad=args.edge_pad)
         for r in regs:
-            row = {k: r.get(k) for k in ("image", "split", "xmin", "ymin", "xmax", "ymax", "kind", "area_ha", "note")}
+            row = {
+                k: r.get(k)
+                for k in (
+                    "image",
+                    "split",
+                    "xmin",
+                    "ymin",
+                    "xmax",
+                    "ymax",
+                    "kind",
+                    "area_ha",
+                    "note",
+                )
+            }
             for t in thresholds:
                 n_all, n_car = count(dets, r, t)
                 row[f"at_{t:g}"] = {"detections": n_all, "car": n_car}
@@ -88,8 +110,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for t in thresholds:
             n_all = sum(r[f"at_{t:g}"]["detections"] for r in rows)
             n_car = sum(r[f"at_{t:g}"]["car"] for r in rows)
-            res[f"at_{t:g}"] = {"detections": n_all, "car": n_car,
-                                "per_ha": round(n_all / area, 3), "car_per_ha": round(n_car / area, 3)}
+            res[f"at_{t:g}"] = {
+                "detections": n_all,
+                "car": n_car,
+                "per_ha": round(n_all / area, 3),
+                "car_per_ha": round(n_car / area, 3),
+            }
         return res
 
     kinds: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -105,7 +131,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "edge_pad": args.edge_pad,
         "thresholds": thresholds,
         "rule": "a detection counts against a region when its box centre lies inside it",
-        "command": "python scripts/negatives_fp.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python scripts/negatives_fp.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "pooled": pool(out_regions),
         "by_kind": {k: pool(v) for k, v in sorted(kinds.items())},
         "by_split": {k: pool(v) for k, v in sorted(splits.items())},

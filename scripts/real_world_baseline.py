@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "data" / "labels"
 
 
-
 def places() -> dict[str, tuple[str, str, str]]:
     """label folder -> (image path under the imagery folder, label folder, split), from images.csv."""
     with (LABELS / "images.csv").open(encoding="utf-8") as fh:
@@ -36,11 +35,26 @@ def places() -> dict[str, tuple[str, str, str]]:
 SIDE_SUFFIXES = (".wld", ".jgw", ".tfw", ".pgw", ".prj", ".aux.xml")
 
 
-def evaluate(images: Path, labels: Path, out: Path, model: str, edge_pad: int | None,
-             shown: tuple[str, str]) -> tuple[dict[str, Any], str]:
-    args = ["evaluate", str(images), "--labels", str(labels), "--format", "yolo",
-            "--classes", str(LABELS / "classes.txt"), "--ignore-regions", str(LABELS / "ignore_regions.csv"),
-            "--model", model, "-o", str(out), "--overwrite"]
+def evaluate(
+    images: Path, labels: Path, out: Path, model: str, edge_pad: int | None, shown: tuple[str, str]
+) -> tuple[dict[str, Any], str]:
+    args = [
+        "evaluate",
+        str(images),
+        "--labels",
+        str(labels),
+        "--format",
+        "yolo",
+        "--classes",
+        str(LABELS / "classes.txt"),
+        "--ignore-regions",
+        str(LABELS / "ignore_regions.csv"),
+        "--model",
+        model,
+        "-o",
+        str(out),
+        "--overwrite",
+    ]
     if edge_pad is not None:
         args += ["--edge-pad", str(edge_pad)]
     subprocess.run([sys.executable, "-m", "skyscan", "-q", *args], check=True)
@@ -52,21 +66,31 @@ def evaluate(images: Path, labels: Path, out: Path, model: str, edge_pad: int | 
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"score_threshold": report["score_threshold"], "n_images": report["n_images"]}
+    out: dict[str, Any] = {
+        "score_threshold": report["score_threshold"],
+        "n_images": report["n_images"],
+    }
     for cls, c in report["classes"].items():
-        row = {k: c.get(k) for k in ("ap50", "precision", "recall", "f1", "n_labels", "n_detections")}
+        row = {
+            k: c.get(k) for k in ("ap50", "precision", "recall", "f1", "n_labels", "n_detections")
+        }
         row["best_f1"] = c.get("best_f1")
         out[cls] = row
     anyc = report.get("any_class")  # every class as one vehicle (skyscan evaluate)
     if anyc is not None:
-        out["any_class"] = {k: anyc.get(k) for k in ("ap50", "precision", "recall", "f1", "n_labels", "n_detections")}
+        out["any_class"] = {
+            k: anyc.get(k)
+            for k in ("ap50", "precision", "recall", "f1", "n_labels", "n_detections")
+        }
     out["map50"] = report.get("map50")
     out["ignore_regions"] = report.get("ignore_regions")
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("imagery", help="the georef folder of the shared data")
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--model", default="vehicles")
@@ -76,16 +100,30 @@ def main(argv: list[str] | None = None) -> None:
     shown_root = args.imagery.rstrip("/")
 
     result: dict[str, Any] = {
-        "model": args.model, "edge_pad": args.edge_pad,
-        "command": "python scripts/real_world_baseline.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "per_image": {}, "per_split": {},
+        "model": args.model,
+        "edge_pad": args.edge_pad,
+        "command": "python scripts/real_world_baseline.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "per_image": {},
+        "per_split": {},
     }
     with tempfile.TemporaryDirectory(prefix="skyscan-baseline-") as tmp:
         t = Path(tmp)
         for place, (rel, labdir, split) in places().items():
-            report, cmd = evaluate(imagery / rel, LABELS / labdir, t / f"{place}.json", args.model, args.edge_pad,
-                                   (f"{shown_root}/{rel}", f"data/labels/{labdir}"))
-            result["per_image"][place] = {"image": rel, "split": split, "command": cmd, **summary(report)}
+            report, cmd = evaluate(
+                imagery / rel,
+                LABELS / labdir,
+                t / f"{place}.json",
+                args.model,
+                args.edge_pad,
+                (f"{shown_root}/{rel}", f"data/labels/{labdir}"),
+            )
+            result["per_image"][place] = {
+                "image": rel,
+                "split": split,
+                "command": cmd,
+                **summary(report),
+            }
         for split in ("train", "validation", "test"):
             img_dir, lab_dir = t / split / "images", t / split / "labels"
             img_dir.mkdir(parents=True)
@@ -102,32 +140,55 @@ def main(argv: list[str] | None = None) -> None:
                             (img_dir / side.name).symlink_to(side)
                 shutil.copy(LABELS / labdir / f"{src.stem}.txt", lab_dir / f"{src.stem}.txt")
                 names.append(rel)
-            report, cmd = evaluate(img_dir, lab_dir, t / f"split_{split}.json", args.model, args.edge_pad,
-                                   ("SPLIT_IMAGES", "SPLIT_LABELS"))
-            result["per_split"][split] = {"images": names, "command": cmd,
-                                          "note": "SPLIT_IMAGES / SPLIT_LABELS: a folder linking the split's "
-                                                  "images (with sidecars) and one with their label files",
-                                          **summary(report)}
+            report, cmd = evaluate(
+                img_dir,
+                lab_dir,
+                t / f"split_{split}.json",
+                args.model,
+                args.edge_pad,
+                ("SPLIT_IMAGES", "SPLIT_LABELS"),
+            )
+            result["per_split"][split] = {
+                "images": names,
+                "command": cmd,
+                "note": "SPLIT_IMAGES / SPLIT_LABELS: a folder linking the split's "
+                "images (with sidecars) and one with their label files",
+                **summary(report),
+            }
 
     from negatives_fp import main as negatives
 
     neg_out = Path(args.output).with_name(Path(args.output).stem + "_negatives.json")
-    neg_args = [str(LABELS / "negative_regions.csv"), args.imagery, "-o", str(neg_out), "--model", args.model]
+    neg_args = [
+        str(LABELS / "negative_regions.csv"),
+        args.imagery,
+        "-o",
+        str(neg_out),
+        "--model",
+        args.model,
+    ]
     if args.edge_pad is not None:
         neg_args += ["--edge-pad", str(args.edge_pad)]
     neg = negatives(neg_args)
     shown_out = neg_out.resolve()
-    result["negatives"] = {"report": str(shown_out.relative_to(ROOT)) if shown_out.is_relative_to(ROOT)
-                           else str(neg_out),
-                           "command": neg["command"].replace(str(ROOT) + "/", ""),
-                           "pooled": neg["pooled"], "by_split": neg["by_split"], "by_kind": neg["by_kind"],
-                           "by_image": neg["by_image"]}
+    result["negatives"] = {
+        "report": str(shown_out.relative_to(ROOT))
+        if shown_out.is_relative_to(ROOT)
+        else str(neg_out),
+        "command": neg["command"].replace(str(ROOT) + "/", ""),
+        "pooled": neg["pooled"],
+        "by_split": neg["by_split"],
+        "by_kind": neg["by_kind"],
+        "by_image": neg["by_image"],
+    }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     for place, r in result["per_image"].items():
         c = r["car"]
-        print(f"{place:14s} {r['split']:10s} car AP50 {c['ap50']}  P {c['precision']:.3f}  R {c['recall']}  "
-              f"labels {c['n_labels']}  detections {c['n_detections']}")
+        print(
+            f"{place:14s} {r['split']:10s} car AP50 {c['ap50']}  P {c['precision']:.3f}  R {c['recall']}  "
+            f"labels {c['n_labels']}  detections {c['n_detections']}"
+        )
 
 
 if __name__ == "__main__":

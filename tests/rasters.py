@@ -81,8 +81,13 @@ def write_geotiff(
 
 
 def write_png_with_worldfile(
-    path: str | Path, width: int = 40, height: int = 30, *, transform: Affine | None = None,
-    prj_wkt: str | None = None, seed: int = 0,
+    path: str | Path,
+    width: int = 40,
+    height: int = 30,
+    *,
+    transform: Affine | None = None,
+    prj_wkt: str | None = None,
+    seed: int = 0,
 ) -> Path:
     """Write a PNG plus its ``.pgw`` world file (and ``.prj`` when ``prj_wkt`` is given)."""
     path = Path(path)
@@ -104,8 +109,13 @@ def write_png_with_worldfile(
 
 
 def write_jpeg_with_worldfile(
-    path: str | Path, width: int = 40, height: int = 30, *, transform: Affine | None = None,
-    prj_wkt: str | None = None, seed: int = 0,
+    path: str | Path,
+    width: int = 40,
+    height: int = 30,
+    *,
+    transform: Affine | None = None,
+    prj_wkt: str | None = None,
+    seed: int = 0,
 ) -> Path:
     """Write a JPEG plus its ``.jgw`` world file (and ``.prj`` when ``prj_wkt`` is given)."""
     path = Path(path)
@@ -125,7 +135,9 @@ def write_jpeg_with_worldfile(
     return path
 
 
-def write_plain_png(path: str | Path, width: int = 40, height: int = 30, *, count: int = 3, seed: int = 0) -> Path:
+def write_plain_png(
+    path: str | Path, width: int = 40, height: int = 30, *, count: int = 3, seed: int = 0
+) -> Path:
     """A PNG with no georeferencing at all."""
     path = Path(path)
     rng = np.random.default_rng(seed)
@@ -152,14 +164,20 @@ def write_aux_xml(image_path: str | Path, transform: Affine, wkt: str) -> Path:
     return aux
 
 
-def write_fgdc_xml(path: str | Path, west: float, south: float, east: float, north: float,
-                   *, doctype: bool = True) -> Path:
+def write_fgdc_xml(
+    path: str | Path, west: float, south: float, east: float, north: float, *, doctype: bool = True
+) -> Path:
     """A minimal FGDC metadata file with ``idinfo/spdom/bounding`` (lon/lat degrees)."""
     path = Path(path)
-    head = '<!DOCTYPE metadata SYSTEM "http://www.fgdc.gov/metadata/fgdc-std-001-1998.dtd">\n' if doctype else ""
+    head = (
+        '<!DOCTYPE metadata SYSTEM "http://www.fgdc.gov/metadata/fgdc-std-001-1998.dtd">\n'
+        if doctype
+        else ""
+    )
     path.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n' + head +
-        "<metadata><idinfo><citation><citeinfo><title>test scene</title></citeinfo></citation>"
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        + head
+        + "<metadata><idinfo><citation><citeinfo><title>test scene</title></citeinfo></citation>"
         "<spdom><bounding>"
         f"<westbc>{west}</westbc><eastbc>{east}</eastbc><northbc>{north}</northbc><southbc>{south}</southbc>"
         "</bounding></spdom></idinfo></metadata>\n"
@@ -171,9 +189,19 @@ def write_huge_sparse_tiff(path: str | Path, width: int = 100_000, height: int =
     """A tiny file whose header claims a huge image (sparse GeoTIFF: no blocks written)."""
     path = Path(path)
     with rasterio.open(
-        path, "w", driver="GTiff", width=width, height=height, count=1, dtype="uint8",
-        tiled=True, blockxsize=1024, blockysize=1024, sparse_ok=True,
-        crs="EPSG:32631", transform=utm_transform(),
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="uint8",
+        tiled=True,
+        blockxsize=1024,
+        blockysize=1024,
+        sparse_ok=True,
+        crs="EPSG:32631",
+        transform=utm_transform(),
     ):
         pass
     return path
@@ -197,7 +225,9 @@ def write_rgba_geotiff(path: str | Path, width: int = 32, height: int = 32) -> P
     return path
 
 
-def cut_tiles(source: str | Path, folder: str | Path, nx: int, ny: int, overlap: int = 0) -> list[Path]:
+def cut_tiles(
+    source: str | Path, folder: str | Path, nx: int, ny: int, overlap: int = 0
+) -> list[Path]:
     """Cut ``source`` into an ``nx`` x ``ny`` grid of GeoTIFF tiles (lossless, each reaching
     ``overlap`` pixels into its neighbours, as many tile grids do); return their paths."""
     from rasterio.windows import Window
@@ -215,9 +245,17 @@ def cut_tiles(source: str | Path, folder: str | Path, nx: int, ny: int, overlap:
                 window = Window(c0, r0, c1 - c0, r1 - r0)
                 path = folder / f"tile_{j}_{i}.tif"
                 with rasterio.open(
-                    path, "w", driver="GTiff", width=c1 - c0, height=r1 - r0, count=ds.count,
-                    dtype=ds.dtypes[0], crs=ds.crs, transform=ds.transform @ Affine.translation(c0, r0),
-                    nodata=ds.nodata, compress="deflate",
+                    path,
+                    "w",
+                    driver="GTiff",
+                    width=c1 - c0,
+                    height=r1 - r0,
+                    count=ds.count,
+                    dtype=ds.dtypes[0],
+                    crs=ds.crs,
+                    transform=ds.transform @ Affine.translation(c0, r0),
+                    nodata=ds.nodata,
+                    compress="deflate",
                 ) as dst:
                     dst.write(ds.read(window=window))
                 paths.append(path)

@@ -72,7 +72,12 @@ class _Handler(BaseHTTPRequestHandler):
         with srv.stats.lock:
             if action == "stats":
                 st = srv.stats
-                out = {"requests": st.requests, "bytes_sent": st.bytes_sent, "ranges": st.ranges, "paths": st.paths}
+                out = {
+                    "requests": st.requests,
+                    "bytes_sent": st.bytes_sent,
+                    "ranges": st.ranges,
+                    "paths": st.paths,
+                }
             elif action == "reset":
                 srv.stats.requests, srv.stats.bytes_sent = 0, 0
                 srv.stats.ranges.clear()
@@ -142,7 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
             for (start, end), part in zip(spans, parts, strict=True):
                 chunks.append(
                     f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n"
-                    f"Content-Range: bytes {start}-{end}/{data_len}\r\n\r\n".encode() + part
+                    f"Content-Range: bytes {start}-{end}/{data_len}\r\n\r\n".encode()
+                    + part
                 )
             chunks.append(f"\r\n--{boundary}--\r\n".encode())
             body = b"".join(chunks)
@@ -174,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not header.startswith("bytes="):
             return []
         spans = []
-        for item in header[len("bytes="):].split(","):
+        for item in header[len("bytes=") :].split(","):
             m = _RANGE.fullmatch(item.strip())
             if not m:
                 return []
@@ -223,7 +229,8 @@ class RangeServer:
     def __enter__(self) -> RangeServer:
         self._proc = subprocess.Popen(
             [sys.executable, __file__, str(self._root), str(self._latency)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().strip()
@@ -286,12 +293,15 @@ def moto_s3(bucket: str) -> Iterator[dict[str, str]]:
     environment GDAL (``/vsis3/``) and boto3 need (``AWS_S3_ENDPOINT`` = host:port)."""
     import pytest
 
-    pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install -e '.[dev]')")
+    pytest.importorskip(
+        "moto.server", reason="moto[server] is not installed (pip install -e '.[dev]')"
+    )
     boto3 = pytest.importorskip("boto3")
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         endpoint = f"127.0.0.1:{port}"
@@ -306,8 +316,11 @@ def moto_s3(bucket: str) -> Iterator[dict[str, str]]:
                 time.sleep(0.1)
         env = dict(S3_ENV, AWS_S3_ENDPOINT=endpoint)
         client = boto3.client(
-            "s3", endpoint_url=f"http://{endpoint}", region_name=env["AWS_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            "s3",
+            endpoint_url=f"http://{endpoint}",
+            region_name=env["AWS_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
         )
         client.create_bucket(Bucket=bucket)
         env["_client"] = client  # type: ignore[assignment]

@@ -40,11 +40,15 @@ def test_array_equals_pa_array(values: object, type_: pa.DataType) -> None:
 
 def _same(a: pa.Array, b: pa.Array) -> bool:
     """Equal values and nulls, NaN equal to NaN (``Array.equals`` says NaN != NaN)."""
+
     def key(v: object) -> object:
         return "NaN" if isinstance(v, float) and np.isnan(v) else v
-    return a.type == b.type and a.null_count == b.null_count and [key(v) for v in a.to_pylist()] == [
-        key(v) for v in b.to_pylist()
-    ]
+
+    return (
+        a.type == b.type
+        and a.null_count == b.null_count
+        and [key(v) for v in a.to_pylist()] == [key(v) for v in b.to_pylist()]
+    )
 
 
 def test_arrow_input_is_cast_not_rebuilt() -> None:
@@ -58,8 +62,17 @@ def test_floats_into_an_integer_column_are_refused_as_by_pa_array() -> None:
         arrow_arrays.array(np.array([1.5]), pa.int32())
 
 
-@pytest.mark.parametrize(("value", "type_"), [("img:1", pa.string()), (None, pa.string()), (b"x", pa.binary()),
-                                             (0.25, pa.float64()), (True, pa.bool_()), (7, pa.int32())])
+@pytest.mark.parametrize(
+    ("value", "type_"),
+    [
+        ("img:1", pa.string()),
+        (None, pa.string()),
+        (b"x", pa.binary()),
+        (0.25, pa.float64()),
+        (True, pa.bool_()),
+        (7, pa.int32()),
+    ],
+)
 def test_repeat_equals_pa_repeat(value: object, type_: pa.DataType) -> None:
     for n in (0, 1, 5):
         built = arrow_arrays.repeat(value, n, type_)
@@ -76,7 +89,9 @@ def test_to_numpy_equals_pyarrow_to_numpy_with_chunks_and_offsets() -> None:
     out = arrow_arrays.to_numpy(ints)
     assert out.dtype == np.int32 and out.tolist() == list(range(4, 10))
     assert arrow_arrays.to_numpy(pa.array(np.zeros(0, np.float32))).dtype == np.float32
-    empty = arrow_arrays.empty_table(pa.schema([pa.field("b", pa.bool_()), pa.field("f", pa.float32())]))
+    empty = arrow_arrays.empty_table(
+        pa.schema([pa.field("b", pa.bool_()), pa.field("f", pa.float32())])
+    )
     assert arrow_arrays.to_numpy(empty.column("b")).dtype == bool
     assert arrow_arrays.to_numpy(empty.column("f")).shape == (0,)
 

@@ -34,7 +34,9 @@ def image_and_chip(draw: st.DrawFn) -> tuple[int, int, int]:
 
 @settings(max_examples=150, deadline=None)
 @given(dims=image_and_chip(), overlap=overlaps)
-def test_plan_covers_every_pixel_and_stays_inside(dims: tuple[int, int, int], overlap: float) -> None:
+def test_plan_covers_every_pixel_and_stays_inside(
+    dims: tuple[int, int, int], overlap: float
+) -> None:
     width, height, chip = dims
     plan = plan_chips(width, height, chip_src=chip, out_size=256, overlap=overlap)
     cols = sorted({w.col_off for w in plan})
@@ -69,7 +71,12 @@ def test_neighbours_overlap_by_at_least_overlap(length: int, chip: int, overlap:
 def test_plan_is_row_major_and_exact() -> None:
     plan = plan_chips(1000, 600, chip_src=512, out_size=512, overlap=0.2)
     assert [(w.col_off, w.row_off) for w in plan] == [
-        (0, 0), (409, 0), (488, 0), (0, 88), (409, 88), (488, 88),
+        (0, 0),
+        (409, 0),
+        (488, 0),
+        (0, 88),
+        (409, 88),
+        (488, 88),
     ]
     assert plan[0] == ChipWindow(0, 0, 512, 512, 512, 512)
 
@@ -130,8 +137,18 @@ def test_chip_size_in_source_refuses_bad_values(args: tuple[int, float, float], 
 
 
 def test_interior_edges() -> None:
-    assert interior_edges(ChipWindow(0, 0, 512, 512, 512, 512), 1000, 512) == (False, False, True, False)
-    assert interior_edges(ChipWindow(488, 0, 512, 512, 512, 512), 1000, 1000) == (True, False, False, True)
+    assert interior_edges(ChipWindow(0, 0, 512, 512, 512, 512), 1000, 512) == (
+        False,
+        False,
+        True,
+        False,
+    )
+    assert interior_edges(ChipWindow(488, 0, 512, 512, 512, 512), 1000, 1000) == (
+        True,
+        False,
+        False,
+        True,
+    )
     # a padded chip over a small image has no interior edge
     assert interior_edges(ChipWindow(0, 0, 512, 512, 512, 512), 100, 50) == (False,) * 4
 
@@ -173,5 +190,9 @@ def test_plan_chips_refuses_a_margin_of_a_chip_or_more() -> None:
     with pytest.raises(InputError, match="margin"):
         plan_chips(500, 500, chip_src=64, out_size=64, margin=64)
     windows = plan_chips(500, 300, chip_src=64, out_size=64, overlap=0.25, margin=8)
-    assert min(w.col_off for w in windows) == -8 and max(w.col_off + w.width for w in windows) == 508
-    assert min(w.row_off for w in windows) == -8 and max(w.row_off + w.height for w in windows) == 308
+    assert (
+        min(w.col_off for w in windows) == -8 and max(w.col_off + w.width for w in windows) == 508
+    )
+    assert (
+        min(w.row_off for w in windows) == -8 and max(w.row_off + w.height for w in windows) == 308
+    )

@@ -8,7 +8,9 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("name", ["skyscan.text", "skyscan.viz.build", "skyscan.io.sources", "skyscan.io.stac"])
+@pytest.mark.parametrize(
+    "name", ["skyscan.text", "skyscan.viz.build", "skyscan.io.sources", "skyscan.io.stac"]
+)
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted and result.failed == 0

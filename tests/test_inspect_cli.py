@@ -20,7 +20,9 @@ from skyscan.cli import cli
 def images(tmp_path: Path) -> Path:
     rasters.write_geotiff(tmp_path / "utm.tif")
     (tmp_path / "sub").mkdir()
-    rasters.write_geotiff(tmp_path / "sub" / "zh.tif", crs="EPSG:2056", transform=rasters.lv95_transform())
+    rasters.write_geotiff(
+        tmp_path / "sub" / "zh.tif", crs="EPSG:2056", transform=rasters.lv95_transform()
+    )
     rasters.write_png_with_worldfile(tmp_path / "w.png")  # no .prj: needs --crs
     rasters.write_plain_png(tmp_path / "plain.png")
     return tmp_path
@@ -51,8 +53,10 @@ def test_user_crs_makes_everything_succeed_and_json(images: Path) -> None:
 
 
 def test_no_recursive_and_gsd(images: Path) -> None:
-    result = CliRunner().invoke(cli, ["inspect", "--no-recursive", "--gsd", "0.2", "--crs",
-                                      "EPSG:32631", "--json", str(images)])
+    result = CliRunner().invoke(
+        cli,
+        ["inspect", "--no-recursive", "--gsd", "0.2", "--crs", "EPSG:32631", "--json", str(images)],
+    )
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)  # sub/zh.tif is not visited
     assert sorted(Path(r["path"]).name for r in records) == ["plain.png", "utm.tif", "w.png"]
@@ -73,8 +77,18 @@ def test_python_api_matches(images: Path) -> None:
 
 def test_real_entry_point_subprocess(images: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "skyscan", "inspect", "--json", str(images / "utm.tif"), str(images / "missing.tif")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "skyscan",
+            "inspect",
+            "--json",
+            str(images / "utm.tif"),
+            str(images / "missing.tif"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 3, proc.stderr
     records = json.loads(proc.stdout)

@@ -43,14 +43,36 @@ def cli_defaults(cmd: click.Command) -> dict[str, Any]:
     ("name", "declared", "own"),
     [
         ("detect", DECLARED, {"outdir", "make_map"}),
-        ("evaluate", DETECT_ONLY, {"labels", "fmt", "classes", "name_list", "iou", "overrides", "allow_unlabelled",
-                                   "ignore_regions", "angles", "output", "plot", "record_key", "overwrite"}),
-        ("plan", {**DETECT_ONLY, "recursive": True, "mosaic": False, **STAC}, {"rate", "no_bytes", "as_json"}),
+        (
+            "evaluate",
+            DETECT_ONLY,
+            {
+                "labels",
+                "fmt",
+                "classes",
+                "name_list",
+                "iou",
+                "overrides",
+                "allow_unlabelled",
+                "ignore_regions",
+                "angles",
+                "output",
+                "plot",
+                "record_key",
+                "overwrite",
+            },
+        ),
+        (
+            "plan",
+            {**DETECT_ONLY, "recursive": True, "mosaic": False, **STAC},
+            {"rate", "no_bytes", "as_json"},
+        ),
         ("render", DETECT_ONLY, {"outdir", "scale"}),
     ],
 )
-def test_every_declared_option_is_a_cli_option_and_nothing_else(name: str, declared: dict[str, Any],
-                                                                 own: set[str]) -> None:
+def test_every_declared_option_is_a_cli_option_and_nothing_else(
+    name: str, declared: dict[str, Any], own: set[str]
+) -> None:
     options = cli_defaults(command(name))
     assert {k: options[k] for k in declared if k in options} == declared
     assert set(options) - set(declared) == own  # the command's own options, not detection options
@@ -83,9 +105,13 @@ def test_help_shows_the_real_functions_with_every_parameter() -> None:
 def test_import_skyscan_stays_light_and_version_comes_from_the_package() -> None:
     from importlib.metadata import version
 
-    probe = ("import sys, skyscan; heavy = [m for m in ('skyscan.api', 'skyscan.pipeline', 'numpy', 'click') "
-             "if m in sys.modules]; print(heavy, skyscan.__version__)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    probe = (
+        "import sys, skyscan; heavy = [m for m in ('skyscan.api', 'skyscan.pipeline', 'numpy', 'click') "
+        "if m in sys.modules]; print(heavy, skyscan.__version__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["[]", version("skyscan")]
     assert "detect" in dir(skyscan) and set(skyscan.__all__) <= set(dir(skyscan))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
@@ -107,10 +133,12 @@ def test_default_settings_build_the_default_pipeline_options() -> None:
         ({"strict_range": "yes"}, r"'strict_range' must be True or False"),
     ],
 )
-def test_declared_ranges_are_checked_in_the_api_and_on_the_command_line(values: dict[str, Any], message: str) -> None:
+def test_declared_ranges_are_checked_in_the_api_and_on_the_command_line(
+    values: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InputError, match=message):
         DetectSettings(**values)
-    (name, value), = values.items()
+    ((name, value),) = values.items()
     if isinstance(value, float):
         flag = "--" + name.replace("_", "-")
         result = CliRunner().invoke(command("detect"), ["in.tif", "-o", "out", flag, str(value)])
@@ -122,7 +150,9 @@ def test_run_settings_check_their_choices_and_refuse_overwrite_with_resume() -> 
         RunSettings(engine="dask")
     with pytest.raises(InputError, match="choose one of 'overwrite' and 'resume'"):
         RunSettings(overwrite=True, resume=True)
-    result = CliRunner().invoke(command("detect"), ["in.tif", "-o", "out", "--overwrite", "--resume"])
+    result = CliRunner().invoke(
+        command("detect"), ["in.tif", "-o", "out", "--overwrite", "--resume"]
+    )
     assert result.exit_code == 2 and "choose one of --overwrite and --resume" in result.output
 
 
@@ -139,7 +169,10 @@ def test_a_new_declared_field_becomes_a_checked_cli_option() -> None:
         seen.update(values)
 
     runner = CliRunner()
-    assert "--tile-limit INTEGER RANGE  At most this many tiles an image." in runner.invoke(probe, ["--help"]).output
+    assert (
+        "--tile-limit INTEGER RANGE  At most this many tiles an image."
+        in runner.invoke(probe, ["--help"]).output
+    )
     assert runner.invoke(probe, ["--tile-limit", "3", "--overlap", "0.1"]).exit_code == 0
     assert Extended.pick(seen) == Extended(tile_limit=3, overlap=0.1)
     assert runner.invoke(probe, ["--tile-limit", "0"]).exit_code == 2
@@ -162,12 +195,16 @@ def test_evaluate_and_spark_take_the_declared_settings() -> None:
     from skyscan.spark import detect as spark_detect
 
     for func in (evaluate, evaluate_turned, spark_detect):
-        assert not _names(func) & set(DECLARED), func.__name__  # no option restated beside the settings
+        assert not _names(func) & set(DECLARED), (
+            func.__name__
+        )  # no option restated beside the settings
     assert "settings" in _names(evaluate) and "settings" in _names(evaluate_turned)
 
 
 def test_tuple_options_repeat_or_split_on_their_separator_and_need_a_stac_source() -> None:
-    settings = StacSettings(stac="catalog.json", bbox="8.4,47.3,8.6,47.4", stac_properties="gsd, platform")
+    settings = StacSettings(
+        stac="catalog.json", bbox="8.4,47.3,8.6,47.4", stac_properties="gsd, platform"
+    )
     assert settings.stac == ("catalog.json",) and settings.bbox == (8.4, 47.3, 8.6, 47.4)
     assert settings.stac_properties == ("gsd", "platform")
     with pytest.raises(InputError, match="'bbox' must hold 4 values"):
@@ -183,8 +220,23 @@ def test_tuple_options_repeat_or_split_on_their_separator_and_need_a_stac_source
         seen.update(values)
 
     runner = CliRunner()
-    args = ["--stac", "a.json", "--stac", "b.json", "--collection", "x", "--bbox", "1,2,3,4", "--stac-properties", "p,q"]
+    args = [
+        "--stac",
+        "a.json",
+        "--stac",
+        "b.json",
+        "--collection",
+        "x",
+        "--bbox",
+        "1,2,3,4",
+        "--stac-properties",
+        "p,q",
+    ]
     assert runner.invoke(probe, args).exit_code == 0
-    assert StacSettings.pick(seen) == StacSettings(stac=("a.json", "b.json"), collections=("x",), bbox=(1.0, 2.0, 3.0, 4.0),
-                                                   stac_properties=("p", "q"))
+    assert StacSettings.pick(seen) == StacSettings(
+        stac=("a.json", "b.json"),
+        collections=("x",),
+        bbox=(1.0, 2.0, 3.0, 4.0),
+        stac_properties=("p", "q"),
+    )
     assert runner.invoke(probe, ["--bbox", "1,2,x,4"]).exit_code == 2

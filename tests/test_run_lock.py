@@ -29,10 +29,14 @@ def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path: Path) ->
         assert not created
 
 
-def test_the_lock_of_a_run_that_died_is_taken_over(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_lock_of_a_run_that_died_is_taken_over(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    (out / LOCK_FILE).write_text(json.dumps({"pid": 999_999_999, "host": "elsewhere", "started_utc": "then"}))
+    (out / LOCK_FILE).write_text(
+        json.dumps({"pid": 999_999_999, "host": "elsewhere", "started_utc": "then"})
+    )
     with caplog.at_level(logging.INFO, logger="skyscan.run_lock"), output_lock(out):
         assert json.loads((out / LOCK_FILE).read_text())["pid"] == os.getpid()
     assert "taking over the lock" in caplog.text and "pid 999999999" in caplog.text
@@ -40,7 +44,13 @@ def test_the_lock_of_a_run_that_died_is_taken_over(tmp_path: Path, caplog: pytes
 
 def test_an_output_that_cannot_be_a_directory_is_an_output_error(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
-    with pytest.raises(OutputError, match="exists and is not a directory"), output_lock(tmp_path / "afile"):
+    with (
+        pytest.raises(OutputError, match="exists and is not a directory"),
+        output_lock(tmp_path / "afile"),
+    ):
         pass
-    with pytest.raises(OutputError, match="cannot create or write"), output_lock(tmp_path / "afile" / "sub"):
+    with (
+        pytest.raises(OutputError, match="cannot create or write"),
+        output_lock(tmp_path / "afile" / "sub"),
+    ):
         pass

@@ -54,8 +54,17 @@ SPARK_KINDS = ("spark_kill", "spark_executor")
 KINDS = FAST_KINDS + SPARK_KINDS
 # A Spark attempt costs 10-20 fast ones (a JVM per run): drawn rarely, so that a budget
 # still goes mostly to fast kinds; --kinds spark_kill,spark_executor runs only those.
-WEIGHTS = {"corrupt": 3, "kill": 3, "concurrent": 3, "badargs": 2, "unwritable": 1, "diskfull": 2, "remote": 2,
-           "spark_kill": 0.25, "spark_executor": 0.15}
+WEIGHTS = {
+    "corrupt": 3,
+    "kill": 3,
+    "concurrent": 3,
+    "badargs": 2,
+    "unwritable": 1,
+    "diskfull": 2,
+    "remote": 2,
+    "spark_kill": 0.25,
+    "spark_executor": 0.15,
+}
 N_GOOD = 6
 LOCK_FILE = ".skyscan.lock"
 TIMEOUT_S = 600  # a hang guard: generous, for a machine busy with other work
@@ -98,14 +107,24 @@ def command(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "skyscan", "-q", "detect", *map(str, args)]
 
 
-def run(args: list[str], env: dict[str, str] | None = None, timeout: float = TIMEOUT_S) -> tuple[int, str]:
+def run(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = TIMEOUT_S
+) -> tuple[int, str]:
     proc = subprocess.run(args, env=_env(env), capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stderr
 
 
-def start(args: list[str], env: dict[str, str] | None = None, *, new_session: bool = False) -> subprocess.Popen[str]:
-    return subprocess.Popen(args, env=_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=new_session)
+def start(
+    args: list[str], env: dict[str, str] | None = None, *, new_session: bool = False
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        args,
+        env=_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+    )
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = TIMEOUT_S) -> tuple[int, str]:
@@ -137,8 +156,11 @@ def check_exit(out: Outcome, code: int, stderr: str, allowed: tuple[int, ...]) -
     out.check("Traceback" not in stderr, f"traceback: {stderr.strip()[-400:]}")
     # click's usage errors add its two fixed lines (Usage: ..., Try ... --help) around the message
     # and `skyscan detect` names every failed input on a line of its own ("FAILED path ...")
-    lines = [line for line in stderr.splitlines()
-             if line.strip() and not line.startswith(("Usage: ", "Try '", "FAILED "))]
+    lines = [
+        line
+        for line in stderr.splitlines()
+        if line.strip() and not line.startswith(("Usage: ", "Try '", "FAILED "))
+    ]
     out.check(len(lines) <= 1, f"{len(lines)} lines on stderr: {stderr.strip()[-300:]}")
 
 
@@ -157,18 +179,35 @@ def make_images(folder: Path) -> None:
     rng = np.random.default_rng(7)
     for i in range(N_GOOD):
         data = np.zeros((3, 160, 192), np.uint8)
-        blobs = [(float(rng.integers(8, 184)), float(rng.integers(8, 152)), int(rng.integers(0, 3))) for _ in range(5)]
+        blobs = [
+            (float(rng.integers(8, 184)), float(rng.integers(8, 152)), int(rng.integers(0, 3)))
+            for _ in range(5)
+        ]
         draw_blobs(data, blobs, sigma=3.0)
         t = Affine(0.5, 0.0, 594_000.0 + 200 * i, 0.0, -0.5, 5_758_000.0)
-        with rasterio.open(folder / f"good_{i}.tif", "w", driver="GTiff", width=192, height=160, count=3,
-                           dtype="uint8", crs="EPSG:32631", transform=t, tiled=True, blockxsize=64,
-                           blockysize=64, compress="deflate") as dst:
+        with rasterio.open(
+            folder / f"good_{i}.tif",
+            "w",
+            driver="GTiff",
+            width=192,
+            height=160,
+            count=3,
+            dtype="uint8",
+            crs="EPSG:32631",
+            transform=t,
+            tiled=True,
+            blockxsize=64,
+            blockysize=64,
+            compress="deflate",
+        ) as dst:
             dst.write(data)
 
 
 def _hostile_xml() -> str:
-    return ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
-            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><PAMDataset>&b;</PAMDataset>')
+    return (
+        '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><PAMDataset>&b;</PAMDataset>'
+    )
 
 
 def _png(path: Path) -> None:
@@ -178,9 +217,10 @@ def _png(path: Path) -> None:
     import rasterio
 
     warnings.filterwarnings("ignore", message="Dataset has no geotransform")
-    with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(
-        path, "w", driver="PNG", width=64, height=48, count=3, dtype="uint8"
-    ) as dst:
+    with (
+        rasterio.Env(GDAL_PAM_ENABLED="NO"),
+        rasterio.open(path, "w", driver="PNG", width=64, height=48, count=3, dtype="uint8") as dst,
+    ):
         dst.write(np.zeros((3, 48, 64), np.uint8))
 
 
@@ -223,6 +263,7 @@ def _corruptions(rng: random.Random) -> dict[str, tuple[Callable[[Path, Path], P
             side = d / (bad.name + suffix)
             side.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
             return bad
+
         return make
 
     def png_hostile_aux(good: Path, d: Path) -> Path:
@@ -239,8 +280,10 @@ def _corruptions(rng: random.Random) -> dict[str, tuple[Callable[[Path, Path], P
 
     bogus = '<?xml version="1.0" encoding="bogus-enc"?><metadata/>'
     utf16 = '<?xml version="1.0" encoding="utf-16"?><metadata/>'.encode("utf-16")
-    bounds = ("<metadata><idinfo><spdom><bounding><westbc>5</westbc><eastbc>4</eastbc>"
-              "<northbc>45</northbc><southbc>44</southbc></bounding></spdom></idinfo></metadata>")
+    bounds = (
+        "<metadata><idinfo><spdom><bounding><westbc>5</westbc><eastbc>4</eastbc>"
+        "<northbc>45</northbc><southbc>44</southbc></bounding></spdom></idinfo></metadata>"
+    )
     return {
         "truncated_tif": (truncated, False),  # may still be readable: either place is right
         "flipped_bytes_tif": (flipped, False),
@@ -284,8 +327,14 @@ def _normalised(table: Any) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path] | list[str], must_fail: set[str],
-                  may_fail: frozenset[str] = frozenset()) -> None:
+def check_outputs(
+    out: Outcome,
+    outdir: Path,
+    ref: Reference,
+    inputs: list[Path] | list[str],
+    must_fail: set[str],
+    may_fail: frozenset[str] = frozenset(),
+) -> None:
     """The invariant, on a finished OUTDIR (``may_fail``: good images a fault may cost)."""
     import pyarrow.parquet as pq
 
@@ -297,11 +346,15 @@ def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path]
         out.problems.append(f"outputs missing or unreadable: {exc}")
         return
     run_ids = set(dets.column("run_id").to_pylist()) | set(errs.column("run_id").to_pylist())
-    out.check(run_ids <= {manifest["run_id"]}, f"run ids mixed: {sorted(run_ids)} vs {manifest['run_id']}")
+    out.check(
+        run_ids <= {manifest["run_id"]}, f"run ids mixed: {sorted(run_ids)} vs {manifest['run_id']}"
+    )
     ids = dets.column("detection_id").to_pylist()
     out.check(len(ids) == len(set(ids)), "duplicate detection ids")
     err_paths = errs.column("path").to_pylist()
-    out.check(len(err_paths) == len(set(err_paths)), f"an input has several error rows: {err_paths}")
+    out.check(
+        len(err_paths) == len(set(err_paths)), f"an input has several error rows: {err_paths}"
+    )
     err_names = {_name(p) for p in err_paths}
     got = _normalised(dets)
     for name in sorted(must_fail):
@@ -321,11 +374,16 @@ def check_outputs(out: Outcome, outdir: Path, ref: Reference, inputs: list[Path]
             # a transient error (a server that failed) has a retry part instead
             found = [(parts / f"{part_key(path)}.{k}.arrow").exists() for k in ("err", "retry")]
             out.check(int(det) + sum(found) == 1, f"{path}: {int(det) + sum(found)} parts")
-            out.check(det == (_name(path) not in err_names), f"{path}: part and errors table disagree")
+            out.check(
+                det == (_name(path) not in err_names), f"{path}: part and errors table disagree"
+            )
     counts = manifest["counts"]
     failed_images = sum(1 for p in err_paths if p in set(manifest["images"]))
-    out.check(counts["images_ok"] + failed_images + counts.get("images_skipped", 0) == len(manifest["images"]),
-              f"counts do not add up: {counts} with {failed_images} failed of {len(manifest['images'])}")
+    out.check(
+        counts["images_ok"] + failed_images + counts.get("images_skipped", 0)
+        == len(manifest["images"]),
+        f"counts do not add up: {counts} with {failed_images} failed of {len(manifest['images'])}",
+    )
     names = {_name(p) for p in inputs}
     for name in got:
         out.check(name in names, f"detections of an image that is not an input: {name}")
@@ -349,7 +407,9 @@ class Harness:
     server: Any = None
     cluster: Any = None
 
-    def folder(self, i: int, rng: random.Random, n_bad: int) -> tuple[Path, list[Path], set[str], list[str]]:
+    def folder(
+        self, i: int, rng: random.Random, n_bad: int
+    ) -> tuple[Path, list[Path], set[str], list[str]]:
         """Inputs for attempt ``i``: the good images and ``n_bad`` corrupted ones."""
         d = self.work / f"a{i}" / "in"
         shutil.copytree(self.base, d)
@@ -377,7 +437,10 @@ class Harness:
         code, err = run(command(d, "-o", outdir, *self.opts()))
         check_exit(out, code, err, (0, 3))
         check_outputs(out, outdir, self.ref, inputs, must_fail)
-        out.check(code == out.detail.get("expected_exit", code), f"exit {code}, expected {out.detail.get('expected_exit')}")
+        out.check(
+            code == out.detail.get("expected_exit", code),
+            f"exit {code}, expected {out.detail.get('expected_exit')}",
+        )
 
     def kill(self, i: int, rng: random.Random, out: Outcome) -> None:
         n_bad = rng.choice([0, 0, 1, 2])
@@ -390,17 +453,31 @@ class Harness:
         for round_ in range(5):
             extra = ["--batch-size", str(rng.choice([1, 3, 16]))] if rng.random() < 0.3 else []
             proc = start(command(d, "-o", outdir, *self.opts(), "--resume", *extra))
-            if round_ < 2 and rng.random() < 0.5 and self._kill_somewhere(proc, rng, out, outdir, len(inputs)):
+            if (
+                round_ < 2
+                and rng.random() < 0.5
+                and self._kill_somewhere(proc, rng, out, outdir, len(inputs))
+            ):
                 continue
             code, err = finish(proc)
             check_exit(out, code, err, (0, 3))
             break
         check_outputs(out, outdir, self.ref, inputs, must_fail)
-        out.check(code == out.detail.get("expected_exit", code), f"exit {code}, expected {out.detail.get('expected_exit')}")
+        out.check(
+            code == out.detail.get("expected_exit", code),
+            f"exit {code}, expected {out.detail.get('expected_exit')}",
+        )
 
     @staticmethod
-    def _kill_after(proc: subprocess.Popen[str], delay: float, out: Outcome, outdir: Path | None = None,
-                    parts: int | None = None, timeout: float = TIMEOUT_S, group: bool = False) -> bool:
+    def _kill_after(
+        proc: subprocess.Popen[str],
+        delay: float,
+        out: Outcome,
+        outdir: Path | None = None,
+        parts: int | None = None,
+        timeout: float = TIMEOUT_S,
+        group: bool = False,
+    ) -> bool:
         """SIGKILL ``proc`` after ``delay`` s, or (``parts``) once OUTDIR holds that many image
         parts and ``delay`` more; True when it was still running. The moment and the parts
         written by then go into the attempt's record."""
@@ -424,12 +501,20 @@ class Harness:
         check_exit(out, code, err, (0, 3))
         return False
 
-    def _kill_somewhere(self, proc: subprocess.Popen[str], rng: random.Random, out: Outcome, outdir: Path,
-                        n_inputs: int) -> bool:
+    def _kill_somewhere(
+        self,
+        proc: subprocess.Popen[str],
+        rng: random.Random,
+        out: Outcome,
+        outdir: Path,
+        n_inputs: int,
+    ) -> bool:
         """Kill at a random moment (half of the time) or after a random number of parts."""
         if rng.random() < 0.5:
             return self._kill_after(proc, rng.uniform(0.0, 2.0), out, outdir)
-        return self._kill_after(proc, rng.uniform(0.0, 0.05), out, outdir, parts=rng.randrange(n_inputs))
+        return self._kill_after(
+            proc, rng.uniform(0.0, 0.05), out, outdir, parts=rng.randrange(n_inputs)
+        )
 
     def concurrent(self, i: int, rng: random.Random, out: Outcome) -> None:
         d, inputs, must_fail, kinds = self.folder(i, rng, rng.choice([0, 0, 1]))
@@ -441,7 +526,9 @@ class Harness:
             run(command(d, "-o", outdir, *self.opts()))
         elif before == "killed":
             out.detail["kills"] = []
-            self._kill_somewhere(start(command(d, "-o", outdir, *self.opts())), rng, out, outdir, len(inputs))
+            self._kill_somewhere(
+                start(command(d, "-o", outdir, *self.opts())), rng, out, outdir, len(inputs)
+            )
         modes = [rng.choice(["fresh", "overwrite", "resume"]) for _ in range(rng.choice([2, 2, 3]))]
         out.detail.update(corruptions=kinds, before=before, modes=modes)
         procs = []
@@ -453,8 +540,11 @@ class Harness:
         for mode, (code, err) in zip(modes, results, strict=True):
             check_exit(out, code, err, (0, 1, 3))
             if code == 1:
-                expected = ("another skyscan run" in err or "not empty" in err
-                            or (mode == "fresh" and before != "none"))
+                expected = (
+                    "another skyscan run" in err
+                    or "not empty" in err
+                    or (mode == "fresh" and before != "none")
+                )
                 out.check(expected, f"{mode}: exit 1 for another reason: {err.strip()[-300:]}")
         done = any(code in (0, 3) for code, _ in results) or before == "finished"
         if not done and before in ("killed", "empty", "none"):
@@ -463,22 +553,28 @@ class Harness:
         check_outputs(out, outdir, self.ref, inputs, must_fail)
 
     def badargs(self, i: int, rng: random.Random, out: Outcome) -> None:
-        cases: list[tuple[list[str], int]] = [
-            (["--chip-size", v], 2) for v in ("0", "-1", "4", "7", "12", "1000001", "1000000", "x")
-        ] + [
-            (["--edge-pad", v], 2) for v in ("1000000000", "-1", "64", "nan")
-        ] + [
-            (["--score-threshold", v], 2) for v in ("nan", "inf", "-inf", "-0.1", "1.5", "NaN")
-        ] + [
-            (["--gsd", v], 2) for v in ("1e-300", "nan", "inf", "-1", "0", "1e9", "1e-4")
-        ] + [
-            (["--overlap", v], 2) for v in ("nan", "0.6", "-inf", "-0.1")
-        ] + [
-            (["--batch-size", "0"], 2), (["--sample-ratio", "nan"], 2), (["--sample-ratio", "0"], 2),
-            (["--crs", "EPSG:0"], 2), (["--crs", "not a crs"], 2), (["--metadata", "/nonexistent.csv"], 2),
-            (["--overwrite", "--resume"], 2), (["--engine", "dask"], 2),
-            (["--model", "vehicels"], 1), (["--model", "/nonexistent/model.onnx"], 1),
-        ]
+        cases: list[tuple[list[str], int]] = (
+            [
+                (["--chip-size", v], 2)
+                for v in ("0", "-1", "4", "7", "12", "1000001", "1000000", "x")
+            ]
+            + [(["--edge-pad", v], 2) for v in ("1000000000", "-1", "64", "nan")]
+            + [(["--score-threshold", v], 2) for v in ("nan", "inf", "-inf", "-0.1", "1.5", "NaN")]
+            + [(["--gsd", v], 2) for v in ("1e-300", "nan", "inf", "-1", "0", "1e9", "1e-4")]
+            + [(["--overlap", v], 2) for v in ("nan", "0.6", "-inf", "-0.1")]
+            + [
+                (["--batch-size", "0"], 2),
+                (["--sample-ratio", "nan"], 2),
+                (["--sample-ratio", "0"], 2),
+                (["--crs", "EPSG:0"], 2),
+                (["--crs", "not a crs"], 2),
+                (["--metadata", "/nonexistent.csv"], 2),
+                (["--overwrite", "--resume"], 2),
+                (["--engine", "dask"], 2),
+                (["--model", "vehicels"], 1),
+                (["--model", "/nonexistent/model.onnx"], 1),
+            ]
+        )
         args, expected = rng.choice(cases)
         d = self.work / f"a{i}"
         d.mkdir(parents=True)
@@ -490,7 +586,9 @@ class Harness:
         out.detail.update(args=args, before=before)
         code, err = run(command(self.base, "-o", outdir, *model, *args))
         check_exit(out, code, err, (expected,))
-        state = "none" if not outdir.exists() else ("empty" if not any(outdir.iterdir()) else "written")
+        state = (
+            "none" if not outdir.exists() else ("empty" if not any(outdir.iterdir()) else "written")
+        )
         out.check(state == before, f"output folder was {before}, is {state}")
 
     def remote(self, i: int, rng: random.Random, out: Outcome) -> None:
@@ -501,7 +599,13 @@ class Harness:
         shutil.copytree(self.base, d)
         rel = {p.name: f"a{i}/www/{p.name}" for p in sorted(d.iterdir())}
         table = _remote_faults(rng, (d / "good_0.tif").stat().st_size)
-        chosen = dict(zip(rng.sample(sorted(rel), rng.randint(1, 3)), rng.choices(sorted(table), k=3), strict=False))
+        chosen = dict(
+            zip(
+                rng.sample(sorted(rel), rng.randint(1, 3)),
+                rng.choices(sorted(table), k=3),
+                strict=False,
+            )
+        )
         urls = [server.url(r) for r in rel.values()]
         must_fail: set[str] = set()
         lasting: set[str] = set()
@@ -537,7 +641,14 @@ class Harness:
         code, err = run(command(*urls, "-o", outdir, *self.opts(), "--resume"), REMOTE_ENV)
         check_exit(out, code, err, (0, 3))
         self._check_failed_named(out, outdir, err)
-        check_outputs(out, outdir, self.ref, urls, {n for n in must_fail if n in lasting}, may_fail=frozenset(lasting))
+        check_outputs(
+            out,
+            outdir,
+            self.ref,
+            urls,
+            {n for n in must_fail if n in lasting},
+            may_fail=frozenset(lasting),
+        )
 
     @staticmethod
     def _check_failed_named(out: Outcome, outdir: Path, stderr: str) -> None:
@@ -549,9 +660,14 @@ class Harness:
         except (OSError, ValueError):
             return  # check_outputs says so
         for row in errs:
-            out.check(row["path"].startswith("http://127.0.0.1:") and bool(row["message"].strip()),
-                      f"error row without its URL or reason: {row}")
-            out.check(f"FAILED {row['path']}" in stderr, f"{row['path']}: not named on stderr: {stderr[-300:]}")
+            out.check(
+                row["path"].startswith("http://127.0.0.1:") and bool(row["message"].strip()),
+                f"error row without its URL or reason: {row}",
+            )
+            out.check(
+                f"FAILED {row['path']}" in stderr,
+                f"{row['path']}: not named on stderr: {stderr[-300:]}",
+            )
 
     def range_server(self) -> Any:
         """The loopback Range server (tests/remote_servers.py) serving ``work``, started once."""
@@ -576,15 +692,31 @@ class Harness:
         out.detail.update(corruptions=kinds, kills=[])
         driver = start(command(d, "-o", outdir, *self.opts(), *spark), SPARK_ENV, new_session=True)
         if rng.random() < 0.5:
-            self._kill_after(driver, rng.uniform(2.0, 40.0), out, outdir, timeout=SPARK_TIMEOUT_S, group=True)
+            self._kill_after(
+                driver, rng.uniform(2.0, 40.0), out, outdir, timeout=SPARK_TIMEOUT_S, group=True
+            )
         else:
-            self._kill_after(driver, rng.uniform(0.0, 0.5), out, outdir, parts=rng.randrange(len(inputs)),
-                             timeout=SPARK_TIMEOUT_S, group=True)
+            self._kill_after(
+                driver,
+                rng.uniform(0.0, 0.5),
+                out,
+                outdir,
+                parts=rng.randrange(len(inputs)),
+                timeout=SPARK_TIMEOUT_S,
+                group=True,
+            )
         resume = spark if rng.random() < 0.8 else []  # now and then the local engine finishes it
-        code, err = run(command(d, "-o", outdir, *self.opts(), "--resume", *resume), SPARK_ENV, timeout=SPARK_TIMEOUT_S)
+        code, err = run(
+            command(d, "-o", outdir, *self.opts(), "--resume", *resume),
+            SPARK_ENV,
+            timeout=SPARK_TIMEOUT_S,
+        )
         check_exit(out, code, err, (0, 3))
         check_outputs(out, outdir, self.ref, inputs, must_fail)
-        out.check(code == out.detail.get("expected_exit", code), f"exit {code}, expected {out.detail.get('expected_exit')}")
+        out.check(
+            code == out.detail.get("expected_exit", code),
+            f"exit {code}, expected {out.detail.get('expected_exit')}",
+        )
 
     def spark_executor(self, i: int, rng: random.Random, out: Outcome) -> None:
         """``--engine spark`` on a standalone master + worker on loopback whose executor JVM
@@ -594,8 +726,11 @@ class Harness:
         d, inputs, must_fail, kinds = self.folder(i, rng, rng.choice([0, 0, 1]))
         outdir = d.parent / "out"
         out.detail.update(corruptions=kinds, executor_kills=[])
-        driver = start(command(d, "-o", outdir, *self.opts(), "--engine", "spark", "--master", cluster.url),
-                       SPARK_ENV, new_session=True)
+        driver = start(
+            command(d, "-o", outdir, *self.opts(), "--engine", "spark", "--master", cluster.url),
+            SPARK_ENV,
+            new_session=True,
+        )
         target = rng.randrange(len(inputs))
         t0 = time.monotonic()
         while driver.poll() is None and time.monotonic() - t0 < SPARK_TIMEOUT_S:
@@ -605,8 +740,13 @@ class Harness:
                 for pid in pids:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                out.detail["executor_kills"].append({"at_s": round(time.monotonic() - t0, 3), "parts": _n_parts(outdir),
-                                                     "running": driver.poll() is None})
+                out.detail["executor_kills"].append(
+                    {
+                        "at_s": round(time.monotonic() - t0, 3),
+                        "parts": _n_parts(outdir),
+                        "running": driver.poll() is None,
+                    }
+                )
                 break
             time.sleep(0.05)
         try:
@@ -615,7 +755,10 @@ class Harness:
             _end_group(driver.pid)
         check_exit(out, code, err, (0, 3))
         check_outputs(out, outdir, self.ref, inputs, must_fail)
-        out.check(code == out.detail.get("expected_exit", code), f"exit {code}, expected {out.detail.get('expected_exit')}")
+        out.check(
+            code == out.detail.get("expected_exit", code),
+            f"exit {code}, expected {out.detail.get('expected_exit')}",
+        )
 
     def spark_cluster(self) -> Any:
         """A standalone master + worker on 127.0.0.1 (tests/spark/spark_cluster.py), started once."""
@@ -632,7 +775,11 @@ class Harness:
     def unwritable(self, i: int, rng: random.Random, out: Outcome) -> None:
         d = self.work / f"a{i}"
         d.mkdir(parents=True)
-        how = rng.choice(["under_a_file", "proc", "read_only_mount"] if self.can_mount else ["under_a_file", "proc"])
+        how = rng.choice(
+            ["under_a_file", "proc", "read_only_mount"]
+            if self.can_mount
+            else ["under_a_file", "proc"]
+        )
         out.detail["how"] = how
         mount = None
         if how == "under_a_file":
@@ -643,7 +790,9 @@ class Harness:
         else:
             mount = d / "ro"
             mount.mkdir()
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], check=True)
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], check=True
+            )
             outdir = mount / "out"
         try:
             code, err = run(command(self.base, "-o", outdir, *self.opts()))
@@ -659,13 +808,18 @@ class Harness:
         mount.mkdir()
         size_k = rng.randint(16, 400)
         out.detail.update(corruptions=kinds, size_kib=size_k)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_k}k", "tmpfs", str(mount)], check=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_k}k", "tmpfs", str(mount)], check=True
+        )
         try:
             outdir = mount / "out"
             code, err = run(command(d, "-o", outdir, *self.opts()))
             check_exit(out, code, err, (0, 1, 3))
             if code == 1:
-                out.check("No space left" in err or "cannot create or write" in err, f"message: {err.strip()[-300:]}")
+                out.check(
+                    "No space left" in err or "cannot create or write" in err,
+                    f"message: {err.strip()[-300:]}",
+                )
                 subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
                 code, err = run(command(d, "-o", outdir, *self.opts(), "--resume"))
                 check_exit(out, code, err, (0, 3))
@@ -677,16 +831,26 @@ class Harness:
 
 # name -> (the server's fault for one file, or None: a URL with nothing behind it; must the
 # faulted run fail it; does it last, so that --resume keeps its error once the server is well)
-def _remote_faults(rng: random.Random, size: int) -> dict[str, tuple[dict[str, Any] | None, bool, bool]]:
+def _remote_faults(
+    rng: random.Random, size: int
+) -> dict[str, tuple[dict[str, Any] | None, bool, bool]]:
     return {
         "http_404": ({"status": 404}, True, True),
         "http_403": ({"status": 403}, True, True),
         "http_500": ({"status": 500}, True, False),
-        "http_503_once": ({"status": 503, "fail_first": 1}, False, False),  # GDAL's retry may get it
+        "http_503_once": (
+            {"status": 503, "fail_first": 1},
+            False,
+            False,
+        ),  # GDAL's retry may get it
         "stall": ({"latency": STALL_S}, True, False),  # longer than GDAL_HTTP_TIMEOUT
         "slow": ({"latency": 0.2}, False, False),  # slower, within the timeout: must not fail
         "disconnect": ({"disconnect_after": rng.randrange(0, size)}, False, False),
-        "truncated": ({"truncate_to": rng.randrange(1, size)}, False, True),  # may read as a corrupt file
+        "truncated": (
+            {"truncate_to": rng.randrange(1, size)},
+            False,
+            True,
+        ),  # may read as a corrupt file
         "missing": (None, True, True),
     }
 
@@ -727,15 +891,27 @@ def setup(work: Path, seed: int) -> Harness:
     if can_mount:
         probe = work / "probe"
         probe.mkdir()
-        can_mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(probe)],
-                                   capture_output=True).returncode == 0
+        can_mount = (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(probe)], capture_output=True
+            ).returncode
+            == 0
+        )
         if can_mount:
             subprocess.run(["umount", str(probe)], check=False)
     return Harness(work, model, base, ref, random.Random(seed), can_mount)
 
 
-def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...], jsonl: Path | None,
-                work: Path | None = None, *, in_turn: bool = False) -> dict[str, Any]:
+def run_harness(
+    seed: int,
+    budget_s: float,
+    attempts: int,
+    kinds: tuple[str, ...],
+    jsonl: Path | None,
+    work: Path | None = None,
+    *,
+    in_turn: bool = False,
+) -> dict[str, Any]:
     """Run attempts until the budget or the count is spent; return the summary.
 
     Kinds are drawn at random with :data:`WEIGHTS`, or taken in turn (``in_turn``: a short
@@ -765,8 +941,16 @@ def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...
                 getattr(h, kind)(n, rng, out)
             except Exception as exc:  # the harness's own failure is an attempt's failure too
                 out.problems.append(f"harness: {type(exc).__name__}: {exc}")
-            record = {"attempt": n, "seed": seed, "kind": kind, "ok": not out.problems, "exits": out.exits,
-                      "seconds": round(time.monotonic() - a0, 3), "detail": out.detail, "problems": out.problems}
+            record = {
+                "attempt": n,
+                "seed": seed,
+                "kind": kind,
+                "ok": not out.problems,
+                "exits": out.exits,
+                "seconds": round(time.monotonic() - a0, 3),
+                "detail": out.detail,
+                "problems": out.problems,
+            }
             if sink:
                 sink.write(json.dumps(record) + "\n")
                 sink.flush()
@@ -786,7 +970,7 @@ def run_harness(seed: int, budget_s: float, attempts: int, kinds: tuple[str, ...
             shutil.rmtree(work, ignore_errors=True)
     return {
         "command": f"python benchmarks/fault/harness.py --seed {seed} --budget-s {budget_s:g} --attempts {attempts}"
-                   f" --kinds {','.join(kinds)}",
+        f" --kinds {','.join(kinds)}",
         "kinds": list(kinds),
         "seed": seed,
         "budget_s": budget_s,
@@ -820,16 +1004,36 @@ def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--budget-s", type=float, default=60.0, help="stop starting attempts after this many seconds")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=60.0,
+        help="stop starting attempts after this many seconds",
+    )
     parser.add_argument("--attempts", type=int, default=10**9, help="at most this many attempts")
-    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {','.join(KINDS)}")
-    parser.add_argument("--jsonl", type=Path, default=None, help="one JSON line per attempt (appended)")
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help=f"comma-separated, of {','.join(KINDS)}"
+    )
+    parser.add_argument(
+        "--jsonl", type=Path, default=None, help="one JSON line per attempt (appended)"
+    )
     parser.add_argument("--summary", type=Path, default=None, help="write the summary JSON here")
-    parser.add_argument("--work", type=Path, default=None, help="folder for the attempts (default: a temp dir)")
-    parser.add_argument("--src", type=Path, default=SRC,
-                        help="skyscan sources to test (default: this checkout's; another commit's shows what it finds there)")
-    parser.add_argument("--combine", type=Path, nargs="+", default=None,
-                        help="summaries of runs made side by side: write their sum to --summary and exit")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for the attempts (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=SRC,
+        help="skyscan sources to test (default: this checkout's; another commit's shows what it finds there)",
+    )
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="summaries of runs made side by side: write their sum to --summary and exit",
+    )
     args = parser.parse_args()
     if args.combine:
         total = combine([json.loads(p.read_text()) for p in args.combine])

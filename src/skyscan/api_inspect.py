@@ -64,10 +64,19 @@ def describe(ref: ImageRef, card: ModelCard | None = None) -> dict[str, Any]:
 def model_range(ref: ImageRef, card: ModelCard) -> dict[str, Any]:
     """Whether ``card``'s validated range covers the image, and why not."""
     if card.validated is None:
-        return {"model": card.model_id, "in_validated_range": None, "reason": "the model card declares no validated range",
-                "validated": None}
+        return {
+            "model": card.model_id,
+            "in_validated_range": None,
+            "reason": "the model card declares no validated range",
+            "validated": None,
+        }
     ok, why = card.validated.check(ref)
-    return {"model": card.model_id, "in_validated_range": ok, "reason": why, "validated": card.validated.describe()}
+    return {
+        "model": card.model_id,
+        "in_validated_range": ok,
+        "reason": why,
+        "validated": card.validated.describe(),
+    }
 
 
 def failure_record(failure: InputFailure) -> dict[str, Any]:

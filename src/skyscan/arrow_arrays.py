@@ -34,7 +34,9 @@ def array(values: object, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
         return _variable_width(items, valid, type_)
     if pa.types.is_null(type_) or not valid.any():
         return pa.nulls(len(items), type_)
-    dense = np.array([v if ok else 0 for v, ok in zip(items, valid, strict=True)], dtype=_numpy_dtype(type_))
+    dense = np.array(
+        [v if ok else 0 for v, ok in zip(items, valid, strict=True)], dtype=_numpy_dtype(type_)
+    )
     return _primitive(dense, type_, valid)
 
 
@@ -47,7 +49,9 @@ def repeat(value: object, n: int, type_: pa.DataType) -> pa.Array:
         if len(data) * n > _MAX_OFFSET:
             raise ValueError(f"{n} copies of a {len(data)}-byte value overflow a {type_} array")
         offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
-        return pa.Array.from_buffers(type_, n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
+        return pa.Array.from_buffers(
+            type_, n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)]
+        )
     return _primitive(np.full(n, value, dtype=_numpy_dtype(type_)), type_, None)
 
 
@@ -79,7 +83,9 @@ def float_lists(matrix: np.ndarray, valid: np.ndarray | None = None) -> pa.Array
     offsets = pa.py_buffer(np.arange(n + 1, dtype=np.int32) * np.int32(width))
     nulls = 0 if valid is None else n - int(valid.sum())
     validity = _validity(valid) if valid is not None and nulls else None
-    return pa.Array.from_buffers(pa.list_(pa.float32()), n, [validity, offsets], null_count=nulls, children=[values])
+    return pa.Array.from_buffers(
+        pa.list_(pa.float32()), n, [validity, offsets], null_count=nulls, children=[values]
+    )
 
 
 def float_matrix(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -91,13 +97,19 @@ def float_matrix(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
         if len(widths) > 1:
             raise ValueError(f"float_matrix: lists of different lengths {sorted(widths)}")
         width = widths.pop() if widths else 0
-        return np.concatenate([p.reshape(len(p), width) for p in parts]) if parts else np.zeros((0, 0), np.float32)
+        return (
+            np.concatenate([p.reshape(len(p), width) for p in parts])
+            if parts
+            else np.zeros((0, 0), np.float32)
+        )
     n = len(column)
     if column.null_count:
         raise ValueError(f"float_matrix: {column.null_count} nulls in a {column.type} column")
     if n == 0:
         return np.zeros((0, 0), np.float32)
-    offsets = np.frombuffer(column.buffers()[1], np.int32, count=column.offset + n + 1)[column.offset :]
+    offsets = np.frombuffer(column.buffers()[1], np.int32, count=column.offset + n + 1)[
+        column.offset :
+    ]
     width = int(offsets[1] - offsets[0])
     if (np.diff(offsets) != width).any():
         raise ValueError("float_matrix: lists of different lengths in one column")
@@ -110,7 +122,9 @@ def _primitive(values: np.ndarray, type_: pa.DataType, valid: np.ndarray | None)
     if pa.types.is_boolean(type_):
         data = np.packbits(np.asarray(values, bool), bitorder="little")
     else:  # refuses what pa.array refuses too, e.g. floats into an integer column
-        data = np.ascontiguousarray(values.astype(_numpy_dtype(type_), casting="same_kind", copy=False))
+        data = np.ascontiguousarray(
+            values.astype(_numpy_dtype(type_), casting="same_kind", copy=False)
+        )
     nulls = 0 if valid is None else n - int(valid.sum())
     validity = _validity(valid) if valid is not None and nulls else None
     return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(data)], null_count=nulls)
@@ -122,7 +136,10 @@ def _validity(valid: np.ndarray) -> pa.Buffer:
 
 
 def _variable_width(items: Sequence[object], valid: np.ndarray, type_: pa.DataType) -> pa.Array:
-    encoded = [b"" if v is None else (v.encode() if isinstance(v, str) else bytes(v)) for v in items]  # type: ignore[call-overload]
+    encoded = [
+        b"" if v is None else (v.encode() if isinstance(v, str) else bytes(v))  # type: ignore[call-overload]
+        for v in items
+    ]
     offsets = np.zeros(len(encoded) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, encoded), np.int64, len(encoded)), out=offsets[1:])
     if offsets[-1] > _MAX_OFFSET:

@@ -43,7 +43,9 @@ def chip_size_in_source(model_input: int, image_gsd: float | None, model_gsd: fl
         raise InputError(f"'model_input' must be a positive pixel count (got {model_input})")
     for name, gsd in (("image_gsd", image_gsd), ("model_gsd", model_gsd)):
         if gsd is not None and not (math.isfinite(gsd) and gsd > 0):
-            raise InputError(f"{name!r} must be a positive number of metres per pixel or None (got {gsd})")
+            raise InputError(
+                f"{name!r} must be a positive number of metres per pixel or None (got {gsd})"
+            )
     if image_gsd is None or model_gsd is None:
         return model_input
     return max(1, round(model_input * model_gsd / image_gsd))
@@ -99,13 +101,20 @@ def plan_chips(
     ``chip_src`` source pixels square and resampled to ``out_size`` model pixels.
     Order is row-major (top row left to right first), so plans are deterministic.
     """
-    for name, value in (("width", width), ("height", height), ("chip_src", chip_src), ("out_size", out_size)):
+    for name, value in (
+        ("width", width),
+        ("height", height),
+        ("chip_src", chip_src),
+        ("out_size", out_size),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise InputError(f"{name!r} must be a positive integer (got {value!r})")
     if not (isinstance(overlap, int | float) and 0.0 <= overlap <= MAX_OVERLAP):
         raise InputError(f"'overlap' must be in [0, {MAX_OVERLAP}] (got {overlap!r})")
     if isinstance(margin, bool) or not isinstance(margin, int) or not 0 <= margin < chip_src:
-        raise InputError(f"'margin' must be a whole number of pixels in [0, chip_src) (got {margin!r})")
+        raise InputError(
+            f"'margin' must be a whole number of pixels in [0, chip_src) (got {margin!r})"
+        )
     stride = max(1, math.floor(chip_src * (1.0 - overlap)))
     cols = axis_offsets(width, chip_src, stride, margin)
     rows = axis_offsets(height, chip_src, stride, margin)
@@ -145,7 +154,9 @@ def chip_boxes_to_image(
     """
     b = np.asarray(boxes_chip_px, dtype=np.float64).reshape(-1, 4)
     scale = np.array([window.scale_x, window.scale_y, window.scale_x, window.scale_y])
-    out = b * scale + np.array([window.col_off, window.row_off, window.col_off, window.row_off], np.float64)
+    out = b * scale + np.array(
+        [window.col_off, window.row_off, window.col_off, window.row_off], np.float64
+    )
     if image_w is not None:
         out[:, 0::2] = np.clip(out[:, 0::2], 0.0, float(image_w))
     if image_h is not None:

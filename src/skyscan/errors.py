@@ -95,8 +95,14 @@ def require(module: str, extra: str | None) -> object:
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on environment
-        fix = f"pip install 'skyscan[{extra}]'" if extra else f"pip install {module} (a dependency of skyscan)"
-        raise MissingDependencyError(f"{module!r} is needed for this feature; install it with: {fix}") from exc
+        fix = (
+            f"pip install 'skyscan[{extra}]'"
+            if extra
+            else f"pip install {module} (a dependency of skyscan)"
+        )
+        raise MissingDependencyError(
+            f"{module!r} is needed for this feature; install it with: {fix}"
+        ) from exc
 
 
 # Errors that fail one image, never a run: any exception while opening, planning or
@@ -109,7 +115,13 @@ IMAGE_ERRORS: tuple[type[BaseException], ...] = (Exception,)
 # On a Spark executor, detecting or merging an opened image's units fails the *task* on
 # anything else, so Spark retries it (an executor's own trouble is not the image's fault);
 # opening and planning an input keep IMAGE_ERRORS there too.
-UNIT_ERRORS: tuple[type[BaseException], ...] = (SkyscanError, OSError, ValueError, RuntimeError, MemoryError)
+UNIT_ERRORS: tuple[type[BaseException], ...] = (
+    SkyscanError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    MemoryError,
+)
 
 
 def ignore_missing_georef_warning() -> None:
@@ -120,4 +132,3 @@ def ignore_missing_georef_warning() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message="Dataset has no geotransform, gcps, or rpcs")
-

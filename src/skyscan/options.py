@@ -27,7 +27,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from skyscan.io.stac import StacQuery
     from skyscan.pipeline import DetectOptions
 
-__all__ = ["DetectSettings", "OptionSpec", "RunSettings", "StacSettings", "item_kind", "option_specs"]
+__all__ = [
+    "DetectSettings",
+    "OptionSpec",
+    "RunSettings",
+    "StacSettings",
+    "item_kind",
+    "option_specs",
+]
 
 METADATA_HELP = (
     "CSV/Parquet table of per-image attributes, keyed by an image_id column (the image's id) "
@@ -85,7 +92,9 @@ class _Declared:
                 value = os.fspath(value)  # a pathlib.Path for a file option: kept as text
                 object.__setattr__(self, spec_field.name, value)
             if hints[spec_field.name] is tuple:
-                value = _as_tuple(spec_field.name, value, _item_kinds(type(self))[spec_field.name], spec)
+                value = _as_tuple(
+                    spec_field.name, value, _item_kinds(type(self))[spec_field.name], spec
+                )
                 object.__setattr__(self, spec_field.name, value)
                 continue
             _check(spec_field.name, value, hints[spec_field.name], spec)
@@ -107,35 +116,65 @@ class DetectSettings(_Declared):
     """
 
     model: str = _option("vehicles", "Builtin model name or path to a .onnx with its .json card.")
-    gsd: float | None = _option(None, "Ground sample distance (m/px) for images without georeferencing.",
-                                low=0.0, low_open=True)
-    crs: str | None = _option(None, "CRS for world files without .prj or sidecars without a CRS (e.g. EPSG:2056).")
-    require_georef: bool = _option(False, "Fail images without georeferencing instead of working in pixel space.")
+    gsd: float | None = _option(
+        None,
+        "Ground sample distance (m/px) for images without georeferencing.",
+        low=0.0,
+        low_open=True,
+    )
+    crs: str | None = _option(
+        None, "CRS for world files without .prj or sidecars without a CRS (e.g. EPSG:2056)."
+    )
+    require_georef: bool = _option(
+        False, "Fail images without georeferencing instead of working in pixel space."
+    )
     overlap: float | None = _option(
-        None, "Fraction of a chip shared with its neighbour [default: the model's longest object at its GSD (the "
-        "card's max_object_m), 72 px of 512 for vehicles; 0.2 for a card that declares none].", low=0.0, high=0.5)
+        None,
+        "Fraction of a chip shared with its neighbour [default: the model's longest object at its GSD (the "
+        "card's max_object_m), 72 px of 512 for vehicles; 0.2 for a card that declares none].",
+        low=0.0,
+        high=0.5,
+    )
     chip_size: int | None = _option(
-        None, "Chip side in model pixels [default: 512 for models that take any size (vehicles: multiples of 8); "
-        "else the model's input size]. Larger chips recompute less overlap but run slower per pixel.", low=1)
+        None,
+        "Chip side in model pixels [default: 512 for models that take any size (vehicles: multiples of 8); "
+        "else the model's input size]. Larger chips recompute less overlap but run slower per pixel.",
+        low=1,
+    )
     edge_pad: int | None = _option(
-        None, "Model pixels of black the chips at an image's edges reach past it [default: the model card's "
-        "input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the image].", low=0)
+        None,
+        "Model pixels of black the chips at an image's edges reach past it [default: the model card's "
+        "input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the image].",
+        low=0,
+    )
     batch_size: int | None = _option(
-        None, "Chips read, normalised and decoded together [default: about 1 MP of chips, 16 of 256 px]; the model "
-        "runs one chip per call.", low=1)
-    score_threshold: float | None = _option(None, "Override the model card's score threshold.", low=0.0, high=1.0)
+        None,
+        "Chips read, normalised and decoded together [default: about 1 MP of chips, 16 of 256 px]; the model "
+        "runs one chip per call.",
+        low=1,
+    )
+    score_threshold: float | None = _option(
+        None, "Override the model card's score threshold.", low=0.0, high=1.0
+    )
     class_aware_merge: bool = _option(
-        False, "Merge overlapping boxes of the same class only [default: one object, one row: overlapping boxes of "
-        "any class merge, the best class wins and class_scores keeps the others].")
+        False,
+        "Merge overlapping boxes of the same class only [default: one object, one row: overlapping boxes of "
+        "any class merge, the best class wins and class_scores keeps the others].",
+    )
     strict_range: bool = _option(
-        False, "Refuse images outside the model's validated range (an error row each) instead of flagging their "
-        "detections in_validated_range=false.")
+        False,
+        "Refuse images outside the model's validated range (an error row each) instead of flagging their "
+        "detections in_validated_range=false.",
+    )
     metadata_table: str | None = _option(None, METADATA_HELP, flag="--metadata", path=True)
     xml_mapping: str | None = _option(None, "JSON of XPaths for vendor XML sidecars.", path=True)
     aoi: str | None = _option(
-        None, "Area of interest: a vector file (GeoJSON, GeoPackage...; its CRS) or WKT (EPSG:4326, or "
+        None,
+        "Area of interest: a vector file (GeoJSON, GeoPackage...; its CRS) or WKT (EPSG:4326, or "
         "'SRID=2056;POLYGON(...)'). Only chips that touch it are read, detections outside it are dropped, images "
-        "that miss it are skipped (listed in run.json).", metavar="FILE|WKT")
+        "that miss it are skipped (listed in run.json).",
+        metavar="FILE|WKT",
+    )
 
     def detect_options(self) -> DetectOptions:
         """The pipeline's options: :class:`InputError` for an XML mapping or area of
@@ -157,8 +196,13 @@ class DetectSettings(_Declared):
         return DetectOptions(
             aoi=area,
             recipe=DetectorRecipe(model=self.model, score_threshold=self.score_threshold),
-            read=ReadOptions(crs=self.crs, gsd=self.gsd, require_georef=self.require_georef,
-                             sidecar_mapping=mapping, metadata_table=self.metadata_table),
+            read=ReadOptions(
+                crs=self.crs,
+                gsd=self.gsd,
+                require_georef=self.require_georef,
+                sidecar_mapping=mapping,
+                metadata_table=self.metadata_table,
+            ),
             overlap=self.overlap,
             chip_size=self.chip_size,
             edge_pad=self.edge_pad,
@@ -173,20 +217,33 @@ class RunSettings(_Declared):
     """How a run over many inputs is managed: which inputs, which engine, what to do with
     an existing output directory (validated at construction)."""
 
-    engine: str = _option("local", "Where the run computes: this process, or Spark.", choices=("local", "spark"))
-    master: str | None = _option(None, "Spark master URL (local[*], spark://HOST:PORT, ...); spark engine only.")
+    engine: str = _option(
+        "local", "Where the run computes: this process, or Spark.", choices=("local", "spark")
+    )
+    master: str | None = _option(
+        None, "Spark master URL (local[*], spark://HOST:PORT, ...); spark engine only."
+    )
     recursive: bool = _option(True, "Descend into directories.")
     mosaic: bool = _option(
-        False, "Detect the images (adjacent tiles of one CRS and GSD) as one seamless mosaic, written to "
+        False,
+        "Detect the images (adjacent tiles of one CRS and GSD) as one seamless mosaic, written to "
         "OUTDIR/mosaics/NAME.vrt: chips span tile borders, a vehicle on a seam is found once. A .vrt input is a "
-        "mosaic without it.")
-    sample_ratio: float | None = _option(None, "Process a deterministic sample of the inputs (0-1].",
-                                         low=0.0, high=1.0, low_open=True)
+        "mosaic without it.",
+    )
+    sample_ratio: float | None = _option(
+        None,
+        "Process a deterministic sample of the inputs (0-1].",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    )
     seed: int = _option(0, "Seed of the sample.")
     overwrite: bool = _option(False, "Replace an existing output directory.")
     resume: bool = _option(
-        False, "Finish an interrupted run in OUTDIR (same options; --batch-size may differ) without redoing finished "
-        "images.")
+        False,
+        "Finish an interrupted run in OUTDIR (same options; --batch-size may differ) without redoing finished "
+        "images.",
+    )
     geojson: bool = _option(True, "Also write detections.geojson.")
 
     def __post_init__(self) -> None:
@@ -201,28 +258,48 @@ class StacSettings(_Declared):
     sources, the search filters, the asset and the item properties copied into the rows."""
 
     stac: tuple[str, ...] = _option(
-        (), "Read the items of a STAC API (its URL: searched with --collection/--bbox/--aoi/--datetime), a static "
-        "catalog, collection or item (path or URL) or a stac-geoparquet file. Repeatable.", metavar="SOURCE")
-    collections: tuple[str, ...] = _option((), "STAC collection to search (repeatable).", flag="--collection",
-                                           metavar="ID")
+        (),
+        "Read the items of a STAC API (its URL: searched with --collection/--bbox/--aoi/--datetime), a static "
+        "catalog, collection or item (path or URL) or a stac-geoparquet file. Repeatable.",
+        metavar="SOURCE",
+    )
+    collections: tuple[str, ...] = _option(
+        (), "STAC collection to search (repeatable).", flag="--collection", metavar="ID"
+    )
     bbox: tuple[float, float, float, float] | None = _option(
-        None, "Only STAC items touching this lon/lat box.", separator=",", metavar="W,S,E,N")
+        None, "Only STAC items touching this lon/lat box.", separator=",", metavar="W,S,E,N"
+    )
     datetime: str | None = _option(
-        None, "Only STAC items of this time (RFC 3339; '2024-05-01/2024-06-01', '2024-05-01/..').",
-        metavar="TIME|START/END")
+        None,
+        "Only STAC items of this time (RFC 3339; '2024-05-01/2024-06-01', '2024-05-01/..').",
+        metavar="TIME|START/END",
+    )
     stac_asset: str | None = _option(
-        None, "The asset to read, by key or media type [default: 'visual' or 'image' if GeoTIFF, else the first "
-        "GeoTIFF].", metavar="NAME|MEDIA_TYPE")
+        None,
+        "The asset to read, by key or media type [default: 'visual' or 'image' if GeoTIFF, else the first "
+        "GeoTIFF].",
+        metavar="NAME|MEDIA_TYPE",
+    )
     stac_properties: tuple[str, ...] = _option(
-        (), "Item properties copied into every detection row (as meta_A, meta_B); meta_stac_item, "
-        "meta_stac_collection, meta_datetime and meta_capture_date always are.", separator=",", metavar="A,B")
+        (),
+        "Item properties copied into every detection row (as meta_A, meta_B); meta_stac_item, "
+        "meta_stac_collection, meta_datetime and meta_capture_date always are.",
+        separator=",",
+        metavar="A,B",
+    )
     stac_max_items: int | None = _option(None, "At most this many items per --stac source.", low=1)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        given = [f.name for f in fields(self) if f.name != "stac" and getattr(self, f.name) not in (None, ())]
+        given = [
+            f.name
+            for f in fields(self)
+            if f.name != "stac" and getattr(self, f.name) not in (None, ())
+        ]
         if given and not self.stac:
-            raise InputError(f"{', '.join(given)}: need --stac SOURCE (the 'stac' argument in Python)")
+            raise InputError(
+                f"{', '.join(given)}: need --stac SOURCE (the 'stac' argument in Python)"
+            )
 
     def queries(self) -> tuple[StacQuery, ...]:
         """One :class:`~skyscan.io.stac.StacQuery` per source: :class:`InputError` for a
@@ -230,8 +307,15 @@ class StacSettings(_Declared):
         from skyscan.io.stac import StacQuery
 
         return tuple(
-            StacQuery(source, collections=self.collections, bbox=self.bbox, datetime=self.datetime,
-                      asset=self.stac_asset, properties=self.stac_properties, max_items=self.stac_max_items)
+            StacQuery(
+                source,
+                collections=self.collections,
+                bbox=self.bbox,
+                datetime=self.datetime,
+                asset=self.stac_asset,
+                properties=self.stac_properties,
+                max_items=self.stac_max_items,
+            )
             for source in self.stac
         )
 
@@ -275,7 +359,9 @@ def _item_kinds(cls: type) -> dict[str, tuple[type, int | None]]:
     return _ITEMS[cls]
 
 
-def _as_tuple(name: str, value: object, item: tuple[type, int | None], spec: OptionSpec) -> tuple[Any, ...] | None:
+def _as_tuple(
+    name: str, value: object, item: tuple[type, int | None], spec: OptionSpec
+) -> tuple[Any, ...] | None:
     """A tuple field's value as a checked tuple: one text is one item, or its parts with a
     ``separator`` (``"8.4,47.3,8.6,47.4"``); a list is taken as a tuple."""
     if value is None:
@@ -283,15 +369,24 @@ def _as_tuple(name: str, value: object, item: tuple[type, int | None], spec: Opt
     if isinstance(value, os.PathLike):
         value = [value]
     elif isinstance(value, str):
-        value = [p.strip() for p in value.split(spec.separator) if p.strip()] if spec.separator else [value]
+        value = (
+            [p.strip() for p in value.split(spec.separator) if p.strip()]
+            if spec.separator
+            else [value]
+        )
     if not isinstance(value, list | tuple):
         raise InputError(f"{name!r} must be a tuple (got {value!r})")
     kind, length = item
     if kind is str:
-        value = [os.fspath(v) if isinstance(v, os.PathLike) else v for v in value]  # a local catalog's Path
+        value = [
+            os.fspath(v) if isinstance(v, os.PathLike) else v for v in value
+        ]  # a local catalog's Path
     elif kind is float:
         try:
-            value = [v if isinstance(v, int | float) and not isinstance(v, bool) else float(v) for v in value]
+            value = [
+                v if isinstance(v, int | float) and not isinstance(v, bool) else float(v)
+                for v in value
+            ]
         except (TypeError, ValueError):
             raise InputError(f"{name!r} must hold numbers (got {value!r})") from None
     for v in value:
@@ -312,7 +407,9 @@ def _check(name: str, value: object, kind: type, spec: OptionSpec) -> None:
     if kind in (int, float):
         allowed = int if kind is int else (int, float)
         if isinstance(value, bool) or not isinstance(value, allowed) or not math.isfinite(value):
-            raise InputError(f"{name!r} must be {'an integer' if kind is int else 'a finite number'} (got {value!r})")
+            raise InputError(
+                f"{name!r} must be {'an integer' if kind is int else 'a finite number'} (got {value!r})"
+            )
         low_ok = spec.low is None or (value > spec.low if spec.low_open else value >= spec.low)
         high_ok = spec.high is None or (value < spec.high if spec.high_open else value <= spec.high)
         if not (low_ok and high_ok):
@@ -321,4 +418,6 @@ def _check(name: str, value: object, kind: type, spec: OptionSpec) -> None:
     if not isinstance(value, str):
         raise InputError(f"{name!r} must be a string (got {value!r})")
     if spec.choices is not None and value not in spec.choices:
-        raise InputError(f"{name!r} must be one of {', '.join(map(repr, spec.choices))} (got {value!r})")
+        raise InputError(
+            f"{name!r} must be one of {', '.join(map(repr, spec.choices))} (got {value!r})"
+        )

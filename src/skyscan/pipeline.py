@@ -53,7 +53,9 @@ RAW_SCHEMA = pa.schema(
         pa.field("score", pa.float32()),
         pa.field("class_id", pa.int32()),
         pa.field("cut", pa.bool_()),
-        pa.field("class_scores", pa.list_(pa.float32())),  # every class's score; [] when the model gives none
+        pa.field(
+            "class_scores", pa.list_(pa.float32())
+        ),  # every class's score; [] when the model gives none
         pa.field("chip_col_off", pa.int32()),
         pa.field("chip_row_off", pa.int32()),
         pa.field("chip_width", pa.int32()),
@@ -62,7 +64,16 @@ RAW_SCHEMA = pa.schema(
 )
 # Merge order of raw rows: top to bottom, left to right, then the higher score first,
 # so the merge keeps the same boxes whichever order the units arrived in.
-MERGE_ORDER = ("px_ymin", "px_xmin", "px_ymax", "px_xmax", "class_id", "score", "chip_row_off", "chip_col_off")
+MERGE_ORDER = (
+    "px_ymin",
+    "px_xmin",
+    "px_ymax",
+    "px_xmax",
+    "class_id",
+    "score",
+    "chip_row_off",
+    "chip_col_off",
+)
 
 
 DEFAULT_BATCH_PIXELS = 16 * 256 * 256
@@ -197,15 +208,25 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
         if not in_range:
             logger.warning(
                 "%s: %s, outside the validated range of model %s: detections are flagged "
-                "in_validated_range=%s", ref.path, why, card.model_id,
-                "null" if in_range is None else "false", extra={"skyscan_kind": "outside_validated_range"},
+                "in_validated_range=%s",
+                ref.path,
+                why,
+                card.model_id,
+                "null" if in_range is None else "false",
+                extra={"skyscan_kind": "outside_validated_range"},
             )
     chip_src = chip_size_in_source(out_size, ref.gsd, card.gsd)
     overlap = options.overlap_for(card)
     pad = options.edge_pad_for(card)
     margin = round(pad * chip_src / out_size)
-    windows = plan_chips(ref.width, ref.height, chip_src=chip_src, out_size=out_size, overlap=overlap,
-                         margin=min(margin, chip_src - 1))
+    windows = plan_chips(
+        ref.width,
+        ref.height,
+        chip_src=chip_src,
+        out_size=out_size,
+        overlap=overlap,
+        margin=min(margin, chip_src - 1),
+    )
     if options.aoi is not None:
         # the same plan, less the chips away from the area: kept chips are where they
         # would be without it, so detections inside the area are the same
@@ -215,7 +236,11 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
             return []  # the image misses the area: nothing to read
     # a mosaic's chips go to units by the tile they start in (one group otherwise)
     step = options.chips_per_unit
-    chunks = [group[i : i + step] for group in window_groups(ref, windows) for i in range(0, len(group), step)]
+    chunks = [
+        group[i : i + step]
+        for group in window_groups(ref, windows)
+        for i in range(0, len(group), step)
+    ]
     return [WorkUnit(ref, tuple(chunk), i, len(chunks)) for i, chunk in enumerate(chunks)]
 
 
@@ -239,16 +264,30 @@ def chip_batches(units: Sequence[WorkUnit], batch_size: int) -> list[ChipBatch]:
 
 
 def detect_units(
-    units: Sequence[WorkUnit], detector: Detector, options: DetectOptions, *, overlap: bool | None = None
+    units: Sequence[WorkUnit],
+    detector: Detector,
+    options: DetectOptions,
+    *,
+    overlap: bool | None = None,
 ) -> pa.Table:
     """Detect in every chip of some units of one image, as one stream of batches."""
     if not units:
         return arrow_arrays.empty_table(RAW_SCHEMA)
-    return detect_batches(units[0].image, chip_batches(units, batch_size_for(units, options)), detector, options, overlap=overlap)
+    return detect_batches(
+        units[0].image,
+        chip_batches(units, batch_size_for(units, options)),
+        detector,
+        options,
+        overlap=overlap,
+    )
 
 
 def detect_batches(
-    ref: ImageRef, batches: Iterable[ChipBatch], detector: Detector, options: DetectOptions, *,
+    ref: ImageRef,
+    batches: Iterable[ChipBatch],
+    detector: Detector,
+    options: DetectOptions,
+    *,
     overlap: bool | None = None,
 ) -> pa.Table:
     """Detect in batches of chips of one image; boxes come back in image pixels (not yet merged).
@@ -269,7 +308,9 @@ def detect_batches(
     batch = next(stream, None)
     if batch is None:  # nothing left to do: do not even open the image
         return arrow_arrays.empty_table(RAW_SCHEMA)
-    cols: dict[str, list[np.ndarray]] = {name: [] for name in RAW_SCHEMA.names if name != "image_id"}
+    cols: dict[str, list[np.ndarray]] = {
+        name: [] for name in RAW_SCHEMA.names if name != "image_id"
+    }
     stages = _stages(detector)
     with ImageReader(ref) as reader:
 
@@ -305,8 +346,11 @@ def detect_batches(
                     finishing.result()
     if not cols["score"]:
         return arrow_arrays.empty_table(RAW_SCHEMA)
-    columns = {name: arrow_arrays.array(np.concatenate(parts), RAW_SCHEMA.field(name).type)
-               for name, parts in cols.items() if name != "class_scores"}
+    columns = {
+        name: arrow_arrays.array(np.concatenate(parts), RAW_SCHEMA.field(name).type)
+        for name, parts in cols.items()
+        if name != "class_scores"
+    }
     columns["class_scores"] = arrow_arrays.float_lists(np.concatenate(cols["class_scores"]))
     # every row is of one image: a repeated string, not an object array of copies
     columns["image_id"] = arrow_arrays.repeat(ref.image_id, len(columns["score"]), pa.string())
@@ -348,12 +392,20 @@ def _append_batch(
     def per_box(values: Sequence[float | int | bool], dtype: type) -> np.ndarray:
         return np.asarray(values, dtype)[chip]
 
-    col_off, row_off = per_box([w.col_off for w in windows], np.int32), per_box([w.row_off for w in windows], np.int32)
-    out_w, out_h = per_box([w.out_width for w in windows], np.float64), per_box([w.out_height for w in windows], np.float64)
+    col_off, row_off = (
+        per_box([w.col_off for w in windows], np.int32),
+        per_box([w.row_off for w in windows], np.int32),
+    )
+    out_w, out_h = (
+        per_box([w.out_width for w in windows], np.float64),
+        per_box([w.out_height for w in windows], np.float64),
+    )
     edges = np.array([interior_edges(w, ref.width, ref.height) for w in windows], bool)[chip]
     cut = touches_interior_edge(boxes, out_w, out_h, edges)
     # unclipped: a box centred in the padding past the image edge is dropped, not clipped
-    img = np.concatenate([chip_boxes_to_image(d.boxes, w) for d, w in zip(found, windows, strict=True)])
+    img = np.concatenate(
+        [chip_boxes_to_image(d.boxes, w) for d, w in zip(found, windows, strict=True)]
+    )
     cx = (img[:, 0] + img[:, 2]) / 2
     cy = (img[:, 1] + img[:, 3]) / 2
     inside = (cx >= 0) & (cx < ref.width) & (cy >= 0) & (cy < ref.height)
@@ -393,27 +445,42 @@ def finalize_image(
     selection run in numpy: ``Table.sort_by``/``take`` would import ``pyarrow.compute``,
     50-75 ms of every fresh command (it builds its docstrings on import).
     """
-    columns = {name: arrow_arrays.to_numpy(raw.column(name)) for name in RAW_SCHEMA.names
-               if name not in ("image_id", "class_scores")}
+    columns = {
+        name: arrow_arrays.to_numpy(raw.column(name))
+        for name in RAW_SCHEMA.names
+        if name not in ("image_id", "class_scores")
+    }
     columns["class_scores"] = arrow_arrays.float_matrix(raw.column("class_scores"))
     order = np.lexsort(  # the last key sorts first
         [columns[name] if name != "score" else -columns[name] for name in reversed(MERGE_ORDER)]
     )
     ordered = {name: values[order] for name, values in columns.items()}
     keep = merge_detections(
-        _boxes(ordered), ordered["score"], ordered["class_id"], cut=ordered["cut"],
-        class_aware=options.class_aware_merge, iou_threshold=card.nms_iou,
+        _boxes(ordered),
+        ordered["score"],
+        ordered["class_id"],
+        cut=ordered["cut"],
+        class_aware=options.class_aware_merge,
+        iou_threshold=card.nms_iou,
         containment_threshold=options.containment,
     )
     keep = np.sort(np.asarray(keep, np.int64))  # back to the deterministic sorted order
     if options.aoi is not None and len(keep):
         boxes = _boxes(ordered)[keep]
-        centred = inside(options.aoi.in_pixels(ref), (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2)
+        centred = inside(
+            options.aoi.in_pixels(ref),
+            (boxes[:, 0] + boxes[:, 2]) / 2,
+            (boxes[:, 1] + boxes[:, 3]) / 2,
+        )
         keep = keep[centred]
-    return detections_table(ref, {name: values[keep] for name, values in ordered.items()}, card, run_id)
+    return detections_table(
+        ref, {name: values[keep] for name, values in ordered.items()}, card, run_id
+    )
 
 
-def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard, run_id: str) -> pa.Table:
+def detections_table(
+    ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard, run_id: str
+) -> pa.Table:
     """Build contract rows (``schema.DETECTION_SCHEMA`` + ``meta_*``) from merged boxes
     (``kept``: numpy columns of ``RAW_SCHEMA``)."""
     n = len(kept["score"])
@@ -421,12 +488,17 @@ def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard
     image_ids = row_image_ids(ref, boxes)  # a mosaic's rows name the tile they lie in
     class_id = kept["class_id"].astype(np.int32)
     names = np.array(card.class_names, dtype=object)
-    xview = [card.classes[i].xview_type_id or XVIEW_TYPE_IDS.get(card.classes[i].name) for i in range(len(card.classes))]
+    xview = [
+        card.classes[i].xview_type_id or XVIEW_TYPE_IDS.get(card.classes[i].name)
+        for i in range(len(card.classes))
+    ]
     cols: dict[str, object] = {
         "run_id": run_id,
         "image_id": image_ids,
         "image_path": display_path(ref.path),  # no query string or credentials in outputs
-        "detection_id": [f"{image_ids if isinstance(image_ids, str) else image_ids[i]}:{i:06d}" for i in range(n)],
+        "detection_id": [
+            f"{image_ids if isinstance(image_ids, str) else image_ids[i]}:{i:06d}" for i in range(n)
+        ],
         "class_name": names[class_id].tolist(),
         "class_id": class_id,
         "xview_type_id": [xview[i] for i in class_id],
@@ -434,7 +506,10 @@ def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard
         "class_scores": _class_score_lists(kept["class_scores"], n),
         "truncated": _truncated(boxes, ref, card),
         "in_validated_range": card.validated.check(ref)[0] if card.validated is not None else None,
-        "px_xmin": boxes[:, 0], "px_ymin": boxes[:, 1], "px_xmax": boxes[:, 2], "px_ymax": boxes[:, 3],
+        "px_xmin": boxes[:, 0],
+        "px_ymin": boxes[:, 1],
+        "px_xmax": boxes[:, 2],
+        "px_ymax": boxes[:, 3],
         "chip_col_off": kept["chip_col_off"],
         "chip_row_off": kept["chip_row_off"],
         "chip_width": kept["chip_width"],
@@ -451,12 +526,23 @@ def detections_table(ref: ImageRef, kept: dict[str, np.ndarray], card: ModelCard
         assert ref.transform is not None and ref.crs is not None
         fp = footprints(boxes, ref.transform, ref.crs)
         cols.update(
-            lon=fp.lon, lat=fp.lat, src_x=fp.src_x, src_y=fp.src_y, area_m2=fp.area_m2,
-            geometry=shapely.to_wkb(fp.polygons_wgs84), centroid=shapely.to_wkb(fp.centroids_wgs84),
+            lon=fp.lon,
+            lat=fp.lat,
+            src_x=fp.src_x,
+            src_y=fp.src_y,
+            area_m2=fp.area_m2,
+            geometry=shapely.to_wkb(fp.polygons_wgs84),
+            centroid=shapely.to_wkb(fp.centroids_wgs84),
         )
     else:
-        area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) * ref.gsd**2 if ref.gsd else [None] * n
-        cols.update(lon=None, lat=None, src_x=None, src_y=None, area_m2=area, geometry=None, centroid=None)
+        area = (
+            (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) * ref.gsd**2
+            if ref.gsd
+            else [None] * n
+        )
+        cols.update(
+            lon=None, lat=None, src_x=None, src_y=None, area_m2=area, geometry=None, centroid=None
+        )
     arrays = [_column(cols[f.name], n, f.type) for f in DETECTION_SCHEMA]
     table = pa.Table.from_arrays(arrays, schema=DETECTION_SCHEMA)
     for key, value in sorted(ref.metadata.items()):
@@ -481,8 +567,10 @@ def _truncated(boxes: np.ndarray, ref: ImageRef, card: ModelCard) -> np.ndarray:
     scale = card.gsd / ref.gsd if card.gsd and ref.gsd else 1.0
     tol = TRUNCATED_MODEL_PX * scale
     return (
-        (boxes[:, 0] <= tol) | (boxes[:, 1] <= tol)
-        | (boxes[:, 2] >= ref.width - tol) | (boxes[:, 3] >= ref.height - tol)
+        (boxes[:, 0] <= tol)
+        | (boxes[:, 1] <= tol)
+        | (boxes[:, 2] >= ref.width - tol)
+        | (boxes[:, 3] >= ref.height - tol)
     )
 
 
@@ -497,12 +585,14 @@ def _column(values: object, n: int, type_: pa.DataType) -> pa.Array | pa.Chunked
 def _boxes(columns: dict[str, np.ndarray]) -> np.ndarray:
     """(n, 4) float64 xyxy image-pixel boxes of raw or merged columns."""
     return np.stack(
-        [columns[c].astype(np.float64) for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")], axis=1
+        [columns[c].astype(np.float64) for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")],
+        axis=1,
     ).reshape(-1, 4)
 
 
-
-def detect_image(ref: ImageRef, detector: Detector, options: DetectOptions, run_id: str) -> pa.Table:
+def detect_image(
+    ref: ImageRef, detector: Detector, options: DetectOptions, run_id: str
+) -> pa.Table:
     """All stages for one image in this process: plan, detect every unit, finalize."""
     raw = detect_units(plan_units(ref, detector.card, options), detector, options)
     return finalize_image(ref, raw, detector.card, run_id, options)

@@ -81,7 +81,9 @@ class PlanTotals:
         self.megapixels += item.megapixels
         self.model_megapixels += item.model_megapixels
         self.file_bytes += item.file_bytes or 0
-        self.read_bytes += item.read_bytes if item.read_bytes is not None else (item.file_bytes or 0)
+        self.read_bytes += (
+            item.read_bytes if item.read_bytes is not None else (item.file_bytes or 0)
+        )
 
     @property
     def estimated_s(self) -> float | None:
@@ -134,22 +136,35 @@ def touched_bytes(ref: ImageRef, windows: Sequence[Any]) -> int | None:
         return sum(size for _, size in spans)
 
 
-def plan_image(ref: ImageRef, card: ModelCard, options: DetectOptions, *, with_bytes: bool = True) -> ImagePlan:
+def plan_image(
+    ref: ImageRef, card: ModelCard, options: DetectOptions, *, with_bytes: bool = True
+) -> ImagePlan:
     """The plan of one opened image."""
     units = plan_units(ref, card, options)
     windows = [w for u in units for w in u.windows]
     model_px = sum(w.out_width * w.out_height for w in windows)
     return ImagePlan(
-        path=remote.display_path(ref.path), image_id=ref.image_id, width=ref.width, height=ref.height,
-        chips=len(windows), megapixels=ref.width * ref.height / 1e6, model_megapixels=model_px / 1e6,
+        path=remote.display_path(ref.path),
+        image_id=ref.image_id,
+        width=ref.width,
+        height=ref.height,
+        chips=len(windows),
+        megapixels=ref.width * ref.height / 1e6,
+        model_megapixels=model_px / 1e6,
         file_bytes=file_bytes(ref.path) if with_bytes else None,
         read_bytes=None if not with_bytes else (touched_bytes(ref, windows) if windows else 0),
     )
 
 
 def plan_run(
-    inputs: Sequence[str | Path], options: DetectOptions, *, recursive: bool = True,
-    sample_ratio: float | None = None, seed: int = 0, with_bytes: bool = True, mosaic: bool = False,
+    inputs: Sequence[str | Path],
+    options: DetectOptions,
+    *,
+    recursive: bool = True,
+    sample_ratio: float | None = None,
+    seed: int = 0,
+    with_bytes: bool = True,
+    mosaic: bool = False,
     stac: Sequence[StacQuery] = (),
 ) -> Iterator[ImagePlan | InputFailure]:
     """The plan of every input, one at a time, in input order (failures included).
@@ -163,7 +178,9 @@ def plan_run(
         from skyscan.io.stac import refuse_mosaic
 
         refuse_mosaic(mosaic)
-    paths, failures = expand_inputs(inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed)
+    paths, failures = expand_inputs(
+        inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed
+    )
     with tempfile.TemporaryDirectory(prefix="skyscan-plan-") as tmp:
         if mosaic:
             paths, tile_failures = mosaic_inputs(paths, inputs, tmp)
@@ -172,7 +189,9 @@ def plan_run(
         if stac:
             from skyscan.io.stac import gather
 
-            got = gather(paths, failures, ids, stac, options.aoi, sample_ratio=sample_ratio, seed=seed)
+            got = gather(
+                paths, failures, ids, stac, options.aoi, sample_ratio=sample_ratio, seed=seed
+            )
             paths, failures, ids = got.paths, got.failures, got.image_ids
         yield from failures
         for path in paths:
@@ -183,7 +202,9 @@ def plan_run(
                 yield InputFailure(path, "read", exc)
                 continue
             if path.startswith(tmp):  # name the mosaic, not its temporary file
-                plan = replace(plan, path=f"{ref.image_id} (mosaic of {len(mosaic_tiles(path))} tiles)")
+                plan = replace(
+                    plan, path=f"{ref.image_id} (mosaic of {len(mosaic_tiles(path))} tiles)"
+                )
             yield plan
 
 

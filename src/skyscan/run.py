@@ -50,7 +50,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FILES = ("detections.parquet", "detections.geojson", "errors.parquet", "run.json", "map.html", "stac_items.parquet")
+OUTPUT_FILES = (
+    "detections.parquet",
+    "detections.geojson",
+    "errors.parquet",
+    "run.json",
+    "map.html",
+    "stac_items.parquet",
+)
 
 # Exit codes of `skyscan detect` (documented in the README).
 EXIT_OK = 0
@@ -116,7 +123,13 @@ def check_can_start(options: DetectOptions, engine: str) -> None:
 def remove_temp_files(outdir: Path) -> list[Path]:
     """Delete the temporary files a killed run left in OUTDIR and its parts (``.*.tmp``,
     see :func:`skyscan.io.writers.atomic_path`); return them."""
-    found = [p for d in (outdir, outdir / PARTS_DIR) if d.is_dir() for p in d.glob(".*.tmp") if p.is_file()]
+    found = [
+        p
+        for d in (outdir, outdir / PARTS_DIR)
+        if d.is_dir()
+        for p in d.glob(".*.tmp")
+        if p.is_file()
+    ]
     for path in found:
         path.unlink(missing_ok=True)
     if found:
@@ -188,8 +201,18 @@ def run_detect(
         try:
             state = prepare_outdir(outdir, overwrite=run.overwrite, resume=run.resume)
             fresh = state is None
-            return _run_locked(inputs, outdir, options, state, run, progress=progress, on_paths=on_paths,
-                               started=started, run_t0=run_t0, stac=stac)
+            return _run_locked(
+                inputs,
+                outdir,
+                options,
+                state,
+                run,
+                progress=progress,
+                on_paths=on_paths,
+                started=started,
+                run_t0=run_t0,
+                stac=stac,
+            )
         except BaseException:
             _undo_start(outdir, created, own_state=fresh)
             raise
@@ -219,7 +242,9 @@ def _run_locked(
         digest = hashlib.sha256(f"{digest}:mosaic".encode()).hexdigest()[:16]
     if run.resume and state is None and (outdir / "run.json").is_file():
         return _finished_run(outdir, inputs, digest)
-    paths, failures = expand_inputs(inputs, recursive=run.recursive, sample_ratio=run.sample_ratio, seed=run.seed)
+    paths, failures = expand_inputs(
+        inputs, recursive=run.recursive, sample_ratio=run.sample_ratio, seed=run.seed
+    )
     if state is not None:
         run_id = str(state["run_id"])
         if state.get("options_digest") != digest:
@@ -240,11 +265,16 @@ def _run_locked(
     stac_record = None
     if stac:
         paths, failures, image_ids, options, stac_record = _with_stac(
-            stac, outdir, paths, failures, image_ids, options, run.sample_ratio, run.seed)
+            stac, outdir, paths, failures, image_ids, options, run.sample_ratio, run.seed
+        )
     save_state(outdir, {"run_id": run_id, "options_digest": digest, "engine": engine})
     logger.info(
         "run %s: %s from %s (%d matched nothing), engine %s",
-        run_id, plural(len(paths), "image"), plural(len(inputs), "input"), len(failures), engine,
+        run_id,
+        plural(len(paths), "image"),
+        plural(len(inputs), "input"),
+        len(failures),
+        engine,
     )
     if on_paths:
         on_paths(len(paths))
@@ -259,8 +289,14 @@ def _run_locked(
         from skyscan.engines.spark.driver import run_detect as run_spark
 
         summary = run_spark(
-            paths, options, outdir, master=run.master, run_id=run_id, store=store,
-            image_ids=image_ids, progress=progress,
+            paths,
+            options,
+            outdir,
+            master=run.master,
+            run_id=run_id,
+            store=store,
+            image_ids=image_ids,
+            progress=progress,
         )
         timings = {k: float(v) for k, v in summary.items() if k.endswith("_s")}
     timings["engine_total"] = time.perf_counter() - t0
@@ -269,12 +305,22 @@ def _run_locked(
     detections, errors = store.collect(paths)
     if failures:
         errors = pa.concat_tables(
-            [error_table(run_id, [(f.path, f.stage, type(f.error).__name__, str(f.error)) for f in failures]), errors]
+            [
+                error_table(
+                    run_id,
+                    [(f.path, f.stage, type(f.error).__name__, str(f.error)) for f in failures],
+                ),
+                errors,
+            ]
         )
     # GeoJSON is encoded in Python (holding the GIL) while the Parquet files are encoded
     # and compressed by Arrow (which releases it), so the two run side by side.
     with ThreadPoolExecutor(1) as side:
-        geojson_done = side.submit(write_geojson, detections, outdir / "detections.geojson") if run.geojson else None
+        geojson_done = (
+            side.submit(write_geojson, detections, outdir / "detections.geojson")
+            if run.geojson
+            else None
+        )
         write_geoparquet(detections, outdir / "detections.parquet")
         write_parquet(errors, outdir / "errors.parquet")
         if geojson_done is not None:
@@ -288,7 +334,17 @@ def _run_locked(
     skipped = store.skipped(paths)
     n_ok = len(paths) - (n_failed - len(failures)) - len(skipped)
     manifest = _manifest(
-        run_id, inputs, paths, options, detections, errors, n_ok, timings, started, engine, run.resume
+        run_id,
+        inputs,
+        paths,
+        options,
+        detections,
+        errors,
+        n_ok,
+        timings,
+        started,
+        engine,
+        run.resume,
     )
     manifest["counts"]["images_skipped"] = len(skipped)
     manifest["skipped"] = skipped
@@ -302,15 +358,33 @@ def _run_locked(
         shutil.rmtree(outdir / PARTS_DIR, ignore_errors=True)
     logger.info(
         "run %s: %d detections in %d images, %d failed; outputs in %s",
-        run_id, detections.num_rows, n_ok, n_failed, outdir,
+        run_id,
+        detections.num_rows,
+        n_ok,
+        n_failed,
+        outdir,
     )
-    return RunResult(outdir, run_id, len(paths) + len(failures), n_ok, n_failed, detections.num_rows, manifest,
-                     _failure_records(errors))
+    return RunResult(
+        outdir,
+        run_id,
+        len(paths) + len(failures),
+        n_ok,
+        n_failed,
+        detections.num_rows,
+        manifest,
+        _failure_records(errors),
+    )
 
 
 def _with_stac(
-    stac: Sequence[StacQuery], outdir: Path, paths: list[str], failures: list[InputFailure],
-    image_ids: dict[str, str], options: DetectOptions, sample_ratio: float | None, seed: int,
+    stac: Sequence[StacQuery],
+    outdir: Path,
+    paths: list[str],
+    failures: list[InputFailure],
+    image_ids: dict[str, str],
+    options: DetectOptions,
+    sample_ratio: float | None,
+    seed: int,
 ) -> tuple[list[str], list[InputFailure], dict[str, str], DetectOptions, dict[str, Any]]:
     """Add the STAC items' images; their attributes go to OUTDIR/stac_items.parquet, read
     as the run's metadata table (by the executors too)."""
@@ -319,21 +393,31 @@ def _with_stac(
     from skyscan.io import stac as stac_io
 
     if options.read.metadata_table is not None:
-        raise InputError("a metadata table cannot be combined with STAC inputs (their items' "
-                         "properties are the metadata: choose them with --stac-properties)")
-    got = stac_io.gather(paths, failures, image_ids, stac, options.aoi, sample_ratio=sample_ratio, seed=seed)
+        raise InputError(
+            "a metadata table cannot be combined with STAC inputs (their items' "
+            "properties are the metadata: choose them with --stac-properties)"
+        )
+    got = stac_io.gather(
+        paths, failures, image_ids, stac, options.aoi, sample_ratio=sample_ratio, seed=seed
+    )
     if got.attributes:
         table = stac_io.write_table(got, outdir / stac_io.TABLE_NAME)
         options = replace(options, read=replace(options.read, metadata_table=str(table.resolve())))
-    logger.info("STAC: %s, %d failed, %d outside the area or bbox (not opened)",
-                plural(len(got.stac.images), "item"), len(got.stac.failures), len(got.stac.skipped))
+    logger.info(
+        "STAC: %s, %d failed, %d outside the area or bbox (not opened)",
+        plural(len(got.stac.images), "item"),
+        len(got.stac.failures),
+        len(got.stac.skipped),
+    )
     return got.paths, got.failures, got.image_ids, options, got.stac.record(stac)
 
 
 def _failure_records(errors: pa.Table) -> tuple[tuple[str, str, str, str], ...]:
     if not errors.num_rows:
         return ()
-    columns = [errors.column(name).to_pylist() for name in ("path", "stage", "error_type", "message")]
+    columns = [
+        errors.column(name).to_pylist() for name in ("path", "stage", "error_type", "message")
+    ]
     return tuple(zip(*columns, strict=True))
 
 
@@ -341,7 +425,9 @@ def _finished_run(outdir: Path, inputs: Sequence[str | Path], digest: str) -> Ru
     """``resume`` of a run that already finished: nothing to redo when it had the same
     inputs and options; anything else is refused, as its checkpoints are gone."""
     manifest: dict[str, Any] = json.loads((outdir / "run.json").read_text(encoding="utf-8"))
-    if manifest.get("options_digest") != digest or manifest.get("inputs") != [str(i) for i in inputs]:
+    if manifest.get("options_digest") != digest or manifest.get("inputs") != [
+        str(i) for i in inputs
+    ]:
         raise InputError(
             f"{outdir}: cannot resume: the run there finished with different options or inputs; "
             "pass --overwrite to start over, or choose another output directory"
@@ -355,8 +441,17 @@ def _finished_run(outdir: Path, inputs: Sequence[str | Path], digest: str) -> Ru
         failures = _failure_records(arrow_arrays.read_parquet(outdir / "errors.parquet"))
     images = set(manifest["images"])
     n_inputs = len(images) + sum(1 for f in failures if f[0] not in images)
-    return RunResult(outdir, str(manifest["run_id"]), n_inputs, counts["images_ok"],
-                     counts["failed"], counts["detections"], manifest, failures, already_finished=True)
+    return RunResult(
+        outdir,
+        str(manifest["run_id"]),
+        n_inputs,
+        counts["images_ok"],
+        counts["failed"],
+        counts["detections"],
+        manifest,
+        failures,
+        already_finished=True,
+    )
 
 
 def _manifest(
@@ -377,9 +472,17 @@ def _manifest(
     # the card alone: get_detector(options.recipe) would build a second ONNX session, as the
     # engines ran with their own thread count in the recipe
     card = recipe_card(options.recipe)
-    classes = Counter(detections.column("class_name").to_pylist()) if detections.num_rows else Counter()
+    classes = (
+        Counter(detections.column("class_name").to_pylist()) if detections.num_rows else Counter()
+    )
     in_range = detections.column("in_validated_range").to_pylist() if detections.num_rows else []
-    outside = sorted({p for p, ok in zip(detections.column("image_path").to_pylist(), in_range, strict=True) if ok is False})
+    outside = sorted(
+        {
+            p
+            for p, ok in zip(detections.column("image_path").to_pylist(), in_range, strict=True)
+            if ok is False
+        }
+    )
     return {
         "run_id": run_id,
         "skyscan_version": _version("skyscan"),
@@ -396,18 +499,32 @@ def _manifest(
             "detections": detections.num_rows,
             "detections_by_class": dict(sorted(classes.items())),
             # rows whose image lies outside the model's validated range (null: GSD unknown)
-            "detections_in_validated_range": {"true": in_range.count(True), "false": in_range.count(False),
-                                              "null": in_range.count(None)},
+            "detections_in_validated_range": {
+                "true": in_range.count(True),
+                "false": in_range.count(False),
+                "null": in_range.count(None),
+            },
         },
         "images_outside_validated_range": outside,
-        "model": {"id": card.model_id, "path": str(options.recipe.model), "gsd": card.gsd,
-                  "input_size": list(card.input_size), "classes": card.class_names,
-                  "validated": card.validated.to_dict() if card.validated else None},
+        "model": {
+            "id": card.model_id,
+            "path": str(options.recipe.model),
+            "gsd": card.gsd,
+            "input_size": list(card.input_size),
+            "classes": card.class_names,
+            "validated": card.validated.to_dict() if card.validated else None,
+        },
         "options": _options_record(options),
         # what the defaults came to for this model (chip side in model px, overlap fraction)
-        "chips": {"size": card.chip_size(options.chip_size), "overlap": round(options.overlap_for(card), 4),
-                  "max_object_m": card.max_object_m},
-        "versions": {name: _version(name) for name in ("numpy", "pyarrow", "rasterio", "shapely", "pyproj", "onnxruntime")}
+        "chips": {
+            "size": card.chip_size(options.chip_size),
+            "overlap": round(options.overlap_for(card), 4),
+            "max_object_m": card.max_object_m,
+        },
+        "versions": {
+            name: _version(name)
+            for name in ("numpy", "pyarrow", "rasterio", "shapely", "pyproj", "onnxruntime")
+        }
         | {"python": platform.python_version(), "gdal": _gdal_version()},
         "timings_s": {k: round(v, 4) for k, v in timings.items()},
     }
@@ -420,8 +537,12 @@ def _options_record(options: DetectOptions) -> dict[str, Any]:
         import shapely
 
         geom = options.aoi.geometry
-        record["aoi"] = {"source": options.aoi.source, "crs": options.aoi.crs,
-                         "bounds": list(shapely.bounds(geom)), "vertices": int(shapely.get_num_coordinates(geom))}
+        record["aoi"] = {
+            "source": options.aoi.source,
+            "crs": options.aoi.crs,
+            "bounds": list(shapely.bounds(geom)),
+            "vertices": int(shapely.get_num_coordinates(geom)),
+        }
     return record
 
 

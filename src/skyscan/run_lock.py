@@ -149,16 +149,23 @@ def output_lock(outdir: str | Path) -> Iterator[bool]:
         if isinstance(exc, OutputLockedError):
             raise
         reason = exc.strerror or str(exc)
-        raise OutputError(f"{outdir}: cannot create or write the output directory ({reason})") from exc
+        raise OutputError(
+            f"{outdir}: cannot create or write the output directory ({reason})"
+        ) from exc
     try:
         previous = _read_holder(fd)
         if previous and previous.get("pid") != os.getpid():
-            logger.info("%s: taking over the lock of a run that ended without releasing it (%s)",
-                        outdir, _holder_text(previous))
+            logger.info(
+                "%s: taking over the lock of a run that ended without releasing it (%s)",
+                outdir,
+                _holder_text(previous),
+            )
         _write_holder(fd)
     except OSError as exc:
         os.close(fd)
-        raise OutputError(f"{outdir}: cannot write the output directory ({exc.strerror or exc})") from exc
+        raise OutputError(
+            f"{outdir}: cannot write the output directory ({exc.strerror or exc})"
+        ) from exc
     try:
         yield created
     finally:

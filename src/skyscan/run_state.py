@@ -91,7 +91,11 @@ class PartStore:
 
     def write_error(self, path: str, stage: str, exc: BaseException) -> None:
         self.write_error_record(
-            path, stage, type(exc).__name__, str(exc), transient=bool(getattr(exc, "transient", False))
+            path,
+            stage,
+            type(exc).__name__,
+            str(exc),
+            transient=bool(getattr(exc, "transient", False)),
         )
 
     def write_error_record(
@@ -118,7 +122,9 @@ class PartStore:
         # brought a column first (and the same order as the Spark engine).
         extra = sorted(c for c in det.column_names if c not in DETECTION_COLUMNS)
         det = det.select([*DETECTION_COLUMNS, *extra])
-        err = pa.concat_tables([arrow_arrays.empty_table(ERROR_SCHEMA), *errs], promote_options="default")
+        err = pa.concat_tables(
+            [arrow_arrays.empty_table(ERROR_SCHEMA), *errs], promote_options="default"
+        )
         return det, err
 
 
@@ -126,11 +132,15 @@ def error_table(run_id: str, failures: list[tuple[str, str, str, str]]) -> pa.Ta
     """Error rows from (path, stage, error_type, message) records."""
     # a remote path's query string (a pre-signed URL's signature) and credentials never
     # reach an output: paths and messages are redacted here, where every error row is made
-    failures = [(display_path(path), stage, kind, redact(message)) for path, stage, kind, message in failures]
+    failures = [
+        (display_path(path), stage, kind, redact(message))
+        for path, stage, kind, message in failures
+    ]
     columns = list(zip(*failures, strict=True)) if failures else [(), (), (), ()]
     values = [[run_id] * len(failures), *columns]
     return pa.Table.from_arrays(
-        [arrow_arrays.array(v, f.type) for v, f in zip(values, ERROR_SCHEMA, strict=True)], schema=ERROR_SCHEMA
+        [arrow_arrays.array(v, f.type) for v, f in zip(values, ERROR_SCHEMA, strict=True)],
+        schema=ERROR_SCHEMA,
     )
 
 

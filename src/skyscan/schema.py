@@ -20,7 +20,9 @@ DETECTION_FIELDS: list[pa.Field] = [
     pa.field("run_id", pa.string(), nullable=False),
     pa.field("image_id", pa.string(), nullable=False),
     pa.field("image_path", pa.string(), nullable=False),
-    pa.field("detection_id", pa.string(), nullable=False),  # image_id + index, stable across engines
+    pa.field(
+        "detection_id", pa.string(), nullable=False
+    ),  # image_id + index, stable across engines
     pa.field("class_name", pa.string(), nullable=False),
     pa.field("class_id", pa.int32(), nullable=False),  # index in the model card's classes
     pa.field("xview_type_id", pa.int32()),  # null when the class has no xView id

@@ -78,7 +78,9 @@ def detection_schema(meta_columns: Sequence[str] = ()) -> StructType:
     from skyscan.engines.spark.session import to_spark_schema
     from skyscan.schema import DETECTION_SCHEMA
 
-    return to_spark_schema(pa.schema([*DETECTION_SCHEMA, *(pa.field(m, pa.string()) for m in meta_columns)]))
+    return to_spark_schema(
+        pa.schema([*DETECTION_SCHEMA, *(pa.field(m, pa.string()) for m in meta_columns)])
+    )
 
 
 def image_paths(images: DataFrame) -> DataFrame:
@@ -98,9 +100,13 @@ def image_paths(images: DataFrame) -> DataFrame:
     elif "origin" in cols:
         path = F.col("origin")
     else:
-        raise InputError(f"images DataFrame needs a 'path', 'origin' or 'image' column (got {cols})")
+        raise InputError(
+            f"images DataFrame needs a 'path', 'origin' or 'image' column (got {cols})"
+        )
     local = F.regexp_replace(path, r"^file:(//)?(?=/)", "")
-    image_id = F.col("image_id").cast("string") if "image_id" in cols else F.lit(None).cast("string")
+    image_id = (
+        F.col("image_id").cast("string") if "image_id" in cols else F.lit(None).cast("string")
+    )
     return images.select(local.alias("path"), image_id.alias("image_id")).dropDuplicates(["path"])
 
 
@@ -145,7 +151,9 @@ def detect(
         if "image_id" not in images.columns:
             listed = [r["path"] for r in paths.select("path").collect()]
             paths = paths_frame(spark, sorted(listed))
-    job = plan_job(spark, paths, options, run_id, partitions=partitions, detector_factory=detector_factory)
+    job = plan_job(
+        spark, paths, options, run_id, partitions=partitions, detector_factory=detector_factory
+    )
     packed = job.packed.persist(StorageLevel.MEMORY_AND_DISK)
     meta_keys = job.meta_keys or ()
     det_arrow = _arrow_schema(meta_keys)
@@ -159,7 +167,9 @@ def detect(
     detections = packed.mapInArrow(unpack_det, detection_schema(meta_keys))
     errors = packed.mapInArrow(unpack_err, to_spark_schema(ERROR_SCHEMA))
     images_df = packed.select("path", "image_id", "status", "n_detections")
-    return SparkDetections(detections, errors, images_df, run_id, job.n_units or 0, (packed, job.units))
+    return SparkDetections(
+        detections, errors, images_df, run_id, job.n_units or 0, (packed, job.units)
+    )
 
 
 def _arrow_schema(meta_columns: Sequence[str]) -> pa.Schema:
@@ -167,10 +177,21 @@ def _arrow_schema(meta_columns: Sequence[str]) -> pa.Schema:
 
     from skyscan.schema import DETECTION_SCHEMA
 
-    return pa.schema([*(pa.field(f.name, f.type) for f in DETECTION_SCHEMA), *(pa.field(m, pa.string()) for m in meta_columns)])
+    return pa.schema(
+        [
+            *(pa.field(f.name, f.type) for f in DETECTION_SCHEMA),
+            *(pa.field(m, pa.string()) for m in meta_columns),
+        ]
+    )
 
 
-def within(detections: DataFrame, areas: Areas | gpd.GeoDataFrame, *, using: str = "centroid", predicate: str = "intersects") -> DataFrame:
+def within(
+    detections: DataFrame,
+    areas: Areas | gpd.GeoDataFrame,
+    *,
+    using: str = "centroid",
+    predicate: str = "intersects",
+) -> DataFrame:
     """Detections inside the area (see :func:`skyscan.engines.spark.analytics.within`)."""
     from skyscan.engines.spark import analytics as spark_analytics
 
@@ -178,8 +199,15 @@ def within(detections: DataFrame, areas: Areas | gpd.GeoDataFrame, *, using: str
 
 
 def spatial_join(
-    detections: DataFrame, zones: Areas | gpd.GeoDataFrame, *, using: str = "centroid", predicate: str = "intersects",
-    distance_m: float | None = None, how: str = "inner", zone_columns: list[str] | None = None, h3_res: int = 7,
+    detections: DataFrame,
+    zones: Areas | gpd.GeoDataFrame,
+    *,
+    using: str = "centroid",
+    predicate: str = "intersects",
+    distance_m: float | None = None,
+    how: str = "inner",
+    zone_columns: list[str] | None = None,
+    h3_res: int = 7,
 ) -> DataFrame:
     """Detections joined to zones, partitioned by H3 cell: the rows of ``analytics.spatial_join``.
 
@@ -188,8 +216,16 @@ def spatial_join(
     """
     from skyscan.engines.spark import analytics as spark_analytics
 
-    return spark_analytics.spatial_join(detections, zones, using=using, predicate=predicate, distance_m=distance_m,
-                                        how=how, zone_columns=zone_columns, h3_res=h3_res)
+    return spark_analytics.spatial_join(
+        detections,
+        zones,
+        using=using,
+        predicate=predicate,
+        distance_m=distance_m,
+        how=how,
+        zone_columns=zone_columns,
+        h3_res=h3_res,
+    )
 
 
 def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFrame:
@@ -199,7 +235,9 @@ def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFr
     return spark_analytics.h3_counts(detections, res, by)
 
 
-def cluster(detections: DataFrame, *, eps_m: float, min_samples: int, cell_m: float | None = None) -> SparkClusterResult:
+def cluster(
+    detections: DataFrame, *, eps_m: float, min_samples: int, cell_m: float | None = None
+) -> SparkClusterResult:
     """DBSCAN clusters in metres (see :mod:`skyscan.engines.spark.cluster`): a result with
     ``detections`` (+ ``cluster_id``) and ``clusters`` (one row per cluster) DataFrames."""
     from skyscan.engines.spark import cluster as spark_cluster
@@ -207,7 +245,9 @@ def cluster(detections: DataFrame, *, eps_m: float, min_samples: int, cell_m: fl
     return spark_cluster.cluster(detections, eps_m=eps_m, min_samples=min_samples, cell_m=cell_m)
 
 
-def join_metadata(detections: DataFrame, metadata: DataFrame, on: str = "image_id", prefix: str = "meta_") -> DataFrame:
+def join_metadata(
+    detections: DataFrame, metadata: DataFrame, on: str = "image_id", prefix: str = "meta_"
+) -> DataFrame:
     """Left join of per-image attributes onto detections, new columns ``prefix + name``
     (see :func:`skyscan.engines.spark.metadata.join_metadata`)."""
     from skyscan.engines.spark import metadata as spark_metadata

@@ -51,7 +51,9 @@ class ImageRef:
         from skyscan.errors import InputError
 
         if self.width <= 0 or self.height <= 0:
-            raise InputError(f"{self.path}: image size must be positive (got {self.width}x{self.height})")
+            raise InputError(
+                f"{self.path}: image size must be positive (got {self.width}x{self.height})"
+            )
         if self.georef_source not in GEOREF_SOURCES:
             raise InputError(
                 f"'georef_source' must be one of {GEOREF_SOURCES} (got {self.georef_source!r})"
@@ -116,8 +118,12 @@ class ChipDetections:
                 f"ChipDetections arrays disagree: boxes {self.boxes.shape}, "
                 f"scores {self.scores.shape}, labels {self.labels.shape}"
             )
-        if self.class_scores is not None and (self.class_scores.ndim != 2 or len(self.class_scores) != n):
-            raise ValueError(f"ChipDetections 'class_scores' must be ({n}, C) (got {self.class_scores.shape})")
+        if self.class_scores is not None and (
+            self.class_scores.ndim != 2 or len(self.class_scores) != n
+        ):
+            raise ValueError(
+                f"ChipDetections 'class_scores' must be ({n}, C) (got {self.class_scores.shape})"
+            )
 
     def take(self, keep: npt.NDArray[np.intp]) -> ChipDetections:
         """The detections at indices ``keep``, in that order."""

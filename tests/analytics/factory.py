@@ -21,7 +21,9 @@ CLASSES = ("car", "truck", "bus")
 METRES_PER_DEG_LAT = 111_320.0
 
 
-def offsets_to_lonlat(lon0: float, lat0: float, east_m: np.ndarray, north_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def offsets_to_lonlat(
+    lon0: float, lat0: float, east_m: np.ndarray, north_m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Small-offset conversion of metres east/north of (lon0, lat0) to lon/lat."""
     lat = lat0 + north_m / METRES_PER_DEG_LAT
     lon = lon0 + east_m / (METRES_PER_DEG_LAT * np.cos(np.radians(lat0)))
@@ -43,7 +45,9 @@ def detections_table(
     lat = np.asarray(lat, dtype=np.float64)
     n = len(lon)
     classes = list(classes) if classes is not None else [CLASSES[i % 3] for i in range(n)]
-    scores = np.asarray(scores if scores is not None else np.linspace(0.5, 0.99, n), dtype=np.float32)
+    scores = np.asarray(
+        scores if scores is not None else np.linspace(0.5, 0.99, n), dtype=np.float32
+    )
     geo = np.isfinite(lon) & np.isfinite(lat)
     half_w = box_m[0] / 2 / (METRES_PER_DEG_LAT * np.cos(np.radians(np.where(geo, lat, 0.0))))
     half_h = box_m[1] / 2 / METRES_PER_DEG_LAT
@@ -61,12 +65,21 @@ def detections_table(
         "class_id": [CLASSES.index(c) if c in CLASSES else 0 for c in classes],
         "xview_type_id": [XVIEW_TYPE_IDS.get(c) for c in classes],
         "score": scores,
-        "px_xmin": px, "px_ymin": px, "px_xmax": px + 9, "px_ymax": px + 4,
-        "chip_col_off": np.zeros(n, np.int32), "chip_row_off": np.zeros(n, np.int32),
-        "chip_width": np.full(n, 512, np.int32), "chip_height": np.full(n, 512, np.int32),
-        "class_scores": [None] * n, "truncated": np.zeros(n, bool), "in_validated_range": [None] * n,
-        "lon": np.where(geo, lon, None), "lat": np.where(geo, lat, None),
-        "src_x": np.where(geo, lon, None), "src_y": np.where(geo, lat, None),
+        "px_xmin": px,
+        "px_ymin": px,
+        "px_xmax": px + 9,
+        "px_ymax": px + 4,
+        "chip_col_off": np.zeros(n, np.int32),
+        "chip_row_off": np.zeros(n, np.int32),
+        "chip_width": np.full(n, 512, np.int32),
+        "chip_height": np.full(n, 512, np.int32),
+        "class_scores": [None] * n,
+        "truncated": np.zeros(n, bool),
+        "in_validated_range": [None] * n,
+        "lon": np.where(geo, lon, None),
+        "lat": np.where(geo, lat, None),
+        "src_x": np.where(geo, lon, None),
+        "src_y": np.where(geo, lat, None),
         "src_crs": np.where(geo, "EPSG:4326", None),
         "gsd_m": np.where(geo, 0.3, None),
         "area_m2": np.where(geo, box_m[0] * box_m[1], None),
@@ -76,8 +89,15 @@ def detections_table(
         "geometry": footprint,
         "centroid": centroid,
     }
-    arrays = [pa.array(list(cols[f.name]) if not isinstance(cols[f.name], np.ndarray) else cols[f.name].tolist(), type=f.type)
-              for f in DETECTION_FIELDS]
+    arrays = [
+        pa.array(
+            list(cols[f.name])
+            if not isinstance(cols[f.name], np.ndarray)
+            else cols[f.name].tolist(),
+            type=f.type,
+        )
+        for f in DETECTION_FIELDS
+    ]
     table = pa.Table.from_arrays(arrays, schema=pa.schema(DETECTION_FIELDS))
     for name, values in (meta or {}).items():
         table = table.append_column(name, pa.array(list(values)))
@@ -96,10 +116,17 @@ def detections_frame(lon: Any, lat: Any, **kwargs: Any) -> Any:
     import geopandas as gpd
 
     table = detections_table(lon, lat, **kwargs)
-    frame = gpd.GeoDataFrame(table.drop_columns(["geometry", "centroid"]).to_pandas(),
-                             geometry=gpd.GeoSeries.from_wkb(table.column("geometry").to_pylist()), crs="EPSG:4326")
-    frame["centroid"] = gpd.GeoSeries.from_wkb(table.column("centroid").to_pylist(), crs="EPSG:4326")
-    cols = [f.name for f in DETECTION_FIELDS] + [c for c in table.column_names if c.startswith("meta_")]
+    frame = gpd.GeoDataFrame(
+        table.drop_columns(["geometry", "centroid"]).to_pandas(),
+        geometry=gpd.GeoSeries.from_wkb(table.column("geometry").to_pylist()),
+        crs="EPSG:4326",
+    )
+    frame["centroid"] = gpd.GeoSeries.from_wkb(
+        table.column("centroid").to_pylist(), crs="EPSG:4326"
+    )
+    cols = [f.name for f in DETECTION_FIELDS] + [
+        c for c in table.column_names if c.startswith("meta_")
+    ]
     return frame[cols]
 
 

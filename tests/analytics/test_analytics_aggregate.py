@@ -22,8 +22,12 @@ def _zones() -> gpd.GeoDataFrame:
     # 'centre' overlaps 'west' and 'east'; 'empty' is far away.
     return gpd.GeoDataFrame(
         {"name": ["west", "east", "centre", "empty"]},
-        geometry=[shapely.box(8.50, 47.30, 8.55, 47.40), shapely.box(8.55, 47.30, 8.60, 47.40),
-                  shapely.box(8.53, 47.30, 8.57, 47.40), shapely.box(9.0, 47.0, 9.1, 47.1)],
+        geometry=[
+            shapely.box(8.50, 47.30, 8.55, 47.40),
+            shapely.box(8.55, 47.30, 8.60, 47.40),
+            shapely.box(8.53, 47.30, 8.57, 47.40),
+            shapely.box(9.0, 47.0, 9.1, 47.1),
+        ],
         crs="EPSG:4326",
     )
 
@@ -32,9 +36,20 @@ def _detections() -> gpd.GeoDataFrame:
     lon = [8.51, 8.52, 8.54, 8.56, 8.58, 8.58, np.nan]
     lat = [47.35] * 7
     return detections_frame(
-        lon, lat,
+        lon,
+        lat,
         classes=["car", "truck", "car", "car", "bus", "car", "car"],
-        meta={"meta_capture_date": ["2020-05-01", "2021-05-01", "2020-05-01", "2021-05-01", "2021-05-01", "2021-05-01", "2020-05-01"]},
+        meta={
+            "meta_capture_date": [
+                "2020-05-01",
+                "2021-05-01",
+                "2020-05-01",
+                "2021-05-01",
+                "2021-05-01",
+                "2021-05-01",
+                "2020-05-01",
+            ]
+        },
     )
 
 
@@ -55,8 +70,13 @@ def test_per_zone_counts_include_empty_zones_and_overlaps() -> None:
 
 def test_per_zone_and_class() -> None:
     table = aggregate_by_zone(_detections(), _zones(), by=["class_name"]).table
-    rows = {(z, c): n for z, c, n in zip(table["zone_name"], table["class_name"], table["count"], strict=True)}
-    assert rows[("east", "car")] == 2 and rows[("east", "bus")] == 1 and rows[("west", "truck")] == 1
+    rows = {
+        (z, c): n
+        for z, c, n in zip(table["zone_name"], table["class_name"], table["count"], strict=True)
+    }
+    assert (
+        rows[("east", "car")] == 2 and rows[("east", "bus")] == 1 and rows[("west", "truck")] == 1
+    )
 
 
 def test_two_dates_side_by_side() -> None:
@@ -71,8 +91,21 @@ def test_two_dates_side_by_side() -> None:
 
 def test_per_columns_only() -> None:
     result = aggregate_by_columns(_detections(), ["class_name", "meta_capture_date"])
-    rows = {(c, d): n for c, d, n in zip(result.table["class_name"], result.table["meta_capture_date"], result.table["count"], strict=True)}
-    assert rows == {("bus", "2021-05-01"): 1, ("car", "2020-05-01"): 3, ("car", "2021-05-01"): 2, ("truck", "2021-05-01"): 1}
+    rows = {
+        (c, d): n
+        for c, d, n in zip(
+            result.table["class_name"],
+            result.table["meta_capture_date"],
+            result.table["count"],
+            strict=True,
+        )
+    }
+    assert rows == {
+        ("bus", "2021-05-01"): 1,
+        ("car", "2020-05-01"): 3,
+        ("car", "2021-05-01"): 2,
+        ("truck", "2021-05-01"): 1,
+    }
     assert result.table["count"].sum() == 7  # rows without coordinates are still counted
 
 

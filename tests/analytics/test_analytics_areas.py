@@ -32,7 +32,9 @@ def test_wkt_needs_a_crs_and_says_how_to_set_one() -> None:
 
 
 def test_ewkt_srid_is_the_crs() -> None:
-    areas = read_areas("SRID=2056;POLYGON ((2683000 1247000, 2684000 1247000, 2684000 1248000, 2683000 1247000))")
+    areas = read_areas(
+        "SRID=2056;POLYGON ((2683000 1247000, 2684000 1247000, 2684000 1248000, 2683000 1247000))"
+    )
     assert areas.frame.crs.to_epsg() == 2056
 
 
@@ -71,7 +73,9 @@ def test_declared_crs_never_overrides_the_files(tmp_path: Path) -> None:
 
 
 def test_invalid_polygon_is_repaired_and_reported() -> None:
-    frame = gpd.GeoDataFrame({"name": ["ok", "bowtie"]}, geometry=[shapely.box(5, 5, 6, 6), BOWTIE], crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {"name": ["ok", "bowtie"]}, geometry=[shapely.box(5, 5, 6, 6), BOWTIE], crs="EPSG:4326"
+    )
     areas = prepare_areas(frame, source="zones")
     assert shapely.is_valid(areas.geometries).all()
     assert areas.geometries[1].area == pytest.approx(2.0)  # both triangles kept
@@ -83,17 +87,31 @@ def test_invalid_polygon_is_repaired_and_reported() -> None:
 def test_empty_inputs_are_errors() -> None:
     with pytest.raises(InputError, match="0 rows"):
         prepare_areas(gpd.GeoDataFrame(geometry=[], crs="EPSG:4326"))
-    frame = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1), shapely.Polygon(), None], crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        geometry=[shapely.box(0, 0, 1, 1), shapely.Polygon(), None], crs="EPSG:4326"
+    )
     with pytest.raises(InputError, match=r"2 area\(s\) are empty or null \(rows 1, 2\)"):
         prepare_areas(frame)
     with pytest.raises(InputError, match="no area left after repair"):
-        prepare_areas(gpd.GeoDataFrame(geometry=[shapely.Polygon([(0, 0), (1, 1), (2, 2), (0, 0)])], crs="EPSG:4326"))
+        prepare_areas(
+            gpd.GeoDataFrame(
+                geometry=[shapely.Polygon([(0, 0), (1, 1), (2, 2), (0, 0)])], crs="EPSG:4326"
+            )
+        )
 
 
 def test_mixed_geometry_types_are_refused_for_polygon_operations() -> None:
-    frame = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1), shapely.Point(3, 3), shapely.LineString([(0, 0), (1, 1)])],
-                             crs="EPSG:4326")
-    with pytest.raises(InputError, match=r"expected Polygon or MultiPolygon.*Point, LineString.*rows 1, 2.*mixed"):
+    frame = gpd.GeoDataFrame(
+        geometry=[
+            shapely.box(0, 0, 1, 1),
+            shapely.Point(3, 3),
+            shapely.LineString([(0, 0), (1, 1)]),
+        ],
+        crs="EPSG:4326",
+    )
+    with pytest.raises(
+        InputError, match=r"expected Polygon or MultiPolygon.*Point, LineString.*rows 1, 2.*mixed"
+    ):
         prepare_areas(frame)
     # Distance joins take any geometry (roads as lines, sites as points).
     assert len(prepare_areas(frame, polygons_only=False).frame) == 3

@@ -28,7 +28,11 @@ def test_cluster_table_describes_each_cluster() -> None:
     det = detections_frame(lon, lat, classes=classes)
     result = cluster_detections(det, eps_m=25, min_samples=3)
     ids = result.detections["cluster_id"]
-    assert ids.iloc[:30].nunique() == 1 and ids.iloc[30:60].nunique() == 1 and ids.iloc[0] != ids.iloc[30]
+    assert (
+        ids.iloc[:30].nunique() == 1
+        and ids.iloc[30:60].nunique() == 1
+        and ids.iloc[0] != ids.iloc[30]
+    )
     assert ids.iloc[60] == -1 and ids.isna().tolist()[-1]
     clusters = result.clusters.set_index("cluster_id")
     first = clusters.loc[ids.iloc[0]]
@@ -56,10 +60,15 @@ def test_no_clusters_gives_an_empty_table() -> None:
     assert result.clusters.empty and result.detections["cluster_id"].tolist() == [-1, -1]
 
 
-@pytest.mark.parametrize(("eps", "min_samples", "match"), [
-    (0, 3, "'eps_m' must be a distance > 0"), (float("nan"), 3, "'eps_m'"), (10, 0, "'min_samples' must be an integer >= 1"),
-    (10, 2.5, "'min_samples'"),
-])
+@pytest.mark.parametrize(
+    ("eps", "min_samples", "match"),
+    [
+        (0, 3, "'eps_m' must be a distance > 0"),
+        (float("nan"), 3, "'eps_m'"),
+        (10, 0, "'min_samples' must be an integer >= 1"),
+        (10, 2.5, "'min_samples'"),
+    ],
+)
 def test_bad_options(eps: float, min_samples: int, match: str) -> None:
     with pytest.raises(InputError, match=match):
         dbscan_labels([8.5], [47.3], eps_m=eps, min_samples=min_samples)

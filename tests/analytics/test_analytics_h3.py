@@ -36,7 +36,9 @@ def test_cells_equal_the_h3_library(res: int) -> None:
 
 def test_loop_fallback_gives_the_same_ids() -> None:
     lon, lat = _points(500)
-    assert np.array_equal(h3cells._latlng_to_cells_loop(lat, lon, 9), h3_cells(lon=lon, lat=lat, res=9))
+    assert np.array_equal(
+        h3cells._latlng_to_cells_loop(lat, lon, 9), h3_cells(lon=lon, lat=lat, res=9)
+    )
 
 
 def test_missing_coordinates_get_no_cell() -> None:
@@ -49,7 +51,10 @@ def test_missing_coordinates_get_no_cell() -> None:
 def test_axis_order_cannot_be_swapped_silently() -> None:
     with pytest.raises(TypeError):
         h3_cells([8.5], [47.3], 9)  # type: ignore[misc]
-    with pytest.raises(InputError, match=r"latitude must be in \[-90, 90\] \(got 147.3 at row 0\); are lon and lat swapped"):
+    with pytest.raises(
+        InputError,
+        match=r"latitude must be in \[-90, 90\] \(got 147.3 at row 0\); are lon and lat swapped",
+    ):
         h3_cells(lon=[47.3], lat=[147.3], res=9)
 
 
@@ -79,11 +84,18 @@ def test_aggregate_per_cell_and_class() -> None:
     table = result.table
     assert table["count"].sum() == 4 and len(table) == 2
     assert table.crs.to_epsg() == 4326
-    assert set(table["h3_cell"]) == {h3.latlng_to_cell(47.37, 8.54, 9), h3.latlng_to_cell(47.40, 8.60, 9)}
+    assert set(table["h3_cell"]) == {
+        h3.latlng_to_cell(47.37, 8.54, 9),
+        h3.latlng_to_cell(47.40, 8.60, 9),
+    }
     counts = dict(zip(table["h3_cell"], table["count"], strict=True))
     assert counts[h3.latlng_to_cell(47.37, 8.54, 9)] == 3
     centres = np.array([h3.cell_to_latlng(c) for c in table["h3_cell"]])  # (lat, lng)
     assert shapely.contains_xy(table.geometry.values, centres[:, 1], centres[:, 0]).all()
     assert any("no coordinates" in n for n in result.notes)
     by_class = aggregate_by_h3(det, 9, by=["class_name"]).table
-    assert sorted(zip(by_class["class_name"], by_class["count"], strict=True)) == [("car", 1), ("car", 2), ("truck", 1)]
+    assert sorted(zip(by_class["class_name"], by_class["count"], strict=True)) == [
+        ("car", 1),
+        ("car", 2),
+        ("truck", 1),
+    ]

@@ -14,11 +14,15 @@ from skyscan.analytics.join import join_geometries_to_zones, join_points_to_zone
 from skyscan.errors import CRSError, InputError
 
 
-def _sjoin_pairs(points: np.ndarray, zones: np.ndarray, predicate: str) -> tuple[np.ndarray, np.ndarray]:
+def _sjoin_pairs(
+    points: np.ndarray, zones: np.ndarray, predicate: str
+) -> tuple[np.ndarray, np.ndarray]:
     left = gpd.GeoDataFrame(geometry=points, crs="EPSG:4326")
     right = gpd.GeoDataFrame(geometry=zones, crs="EPSG:4326")
     joined = gpd.sjoin(left, right, predicate=predicate)
-    pairs = np.array(sorted(zip(joined.index, joined["index_right"], strict=True)), dtype=np.int64).reshape(-1, 2)
+    pairs = np.array(
+        sorted(zip(joined.index, joined["index_right"], strict=True)), dtype=np.int64
+    ).reshape(-1, 2)
     return pairs[:, 0], pairs[:, 1]
 
 
@@ -28,8 +32,12 @@ def _random_zones(rng: np.random.Generator, n: int) -> np.ndarray:
     r = rng.uniform(0.2, 1.5, n)
     zones = shapely.buffer(shapely.points(cx, cy), r, quad_segs=3)
     zones[::4] = shapely.box(cx[::4] - r[::4], cy[::4] - r[::4], cx[::4] + r[::4], cy[::4] + r[::4])
-    zones[1::4] = shapely.difference(zones[1::4], shapely.buffer(shapely.points(cx[1::4], cy[1::4]), r[1::4] / 2))
-    zones[2::8] = shapely.union(zones[2::8], shapely.box(cx[2::8] + 3, cy[2::8], cx[2::8] + 4, cy[2::8] + 1))
+    zones[1::4] = shapely.difference(
+        zones[1::4], shapely.buffer(shapely.points(cx[1::4], cy[1::4]), r[1::4] / 2)
+    )
+    zones[2::8] = shapely.union(
+        zones[2::8], shapely.box(cx[2::8] + 3, cy[2::8], cx[2::8] + 4, cy[2::8] + 1)
+    )
     return zones
 
 
@@ -53,11 +61,17 @@ def test_points_match_sjoin_including_boundaries(predicate: str) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    boxes=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8), st.integers(1, 4), st.integers(1, 4)), min_size=1, max_size=12),
+    boxes=st.lists(
+        st.tuples(st.integers(0, 8), st.integers(0, 8), st.integers(1, 4), st.integers(1, 4)),
+        min_size=1,
+        max_size=12,
+    ),
     points=st.lists(st.tuples(st.integers(-1, 13), st.integers(-1, 13)), min_size=1, max_size=40),
     predicate=st.sampled_from(["intersects", "within"]),
 )
-def test_grid_fast_path_equals_strtree_on_integer_grids(boxes: list, points: list, predicate: str) -> None:
+def test_grid_fast_path_equals_strtree_on_integer_grids(
+    boxes: list, points: list, predicate: str
+) -> None:
     """Integer boxes and points: many points sit exactly on edges and corners."""
     b = np.array(boxes, dtype=float)
     zones = shapely.box(b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3])
@@ -82,9 +96,15 @@ def test_footprints_match_sjoin(predicate: str) -> None:
 
 def test_dwithin_is_in_metres_in_a_local_crs() -> None:
     lon0, lat0 = 8.54, 60.0  # high latitude: a degree of longitude is ~55.8 km, not 111 km
-    zone = shapely.Polygon(np.column_stack(offsets_to_lonlat(lon0, lat0, np.array([0, 100, 100, 0]), np.array([0, 0, 100, 100]))))
+    zone = shapely.Polygon(
+        np.column_stack(
+            offsets_to_lonlat(lon0, lat0, np.array([0, 100, 100, 0]), np.array([0, 0, 100, 100]))
+        )
+    )
     # Points east of the zone's east edge at 90 m, 110 m; north of it at 95 m.
-    lon, lat = offsets_to_lonlat(lon0, lat0, np.array([190.0, 210.0, 50.0]), np.array([50.0, 50.0, 195.0]))
+    lon, lat = offsets_to_lonlat(
+        lon0, lat0, np.array([190.0, 210.0, 50.0]), np.array([50.0, 50.0, 195.0])
+    )
     pi, zi = join_points_to_zones(lon, lat, np.array([zone]), "dwithin", distance_m=100.0)
     assert pi.tolist() == [0, 2] and zi.tolist() == [0, 0]
     pi, _ = join_points_to_zones(lon, lat, np.array([zone]), "dwithin", distance_m=80.0)
@@ -93,7 +113,11 @@ def test_dwithin_is_in_metres_in_a_local_crs() -> None:
 
 def test_dwithin_accepts_lines() -> None:
     lon0, lat0 = 8.54, 47.37
-    road = shapely.LineString(np.column_stack(offsets_to_lonlat(lon0, lat0, np.array([0.0, 1000.0]), np.array([0.0, 0.0]))))
+    road = shapely.LineString(
+        np.column_stack(
+            offsets_to_lonlat(lon0, lat0, np.array([0.0, 1000.0]), np.array([0.0, 0.0]))
+        )
+    )
     lon, lat = offsets_to_lonlat(lon0, lat0, np.array([500.0, 500.0]), np.array([8.0, 12.0]))
     pi, _ = join_points_to_zones(lon, lat, np.array([road]), "dwithin", distance_m=10.0)
     assert pi.tolist() == [0]
@@ -115,7 +139,11 @@ def _two_zones(crs: str | None = "EPSG:4326") -> gpd.GeoDataFrame:
         geometry=[shapely.box(8.50, 47.30, 8.55, 47.40), shapely.box(8.55, 47.30, 8.60, 47.40)],
         crs="EPSG:4326",
     )
-    return frame if crs == "EPSG:4326" else (frame.to_crs(crs) if crs else frame.set_crs(None, allow_override=True))
+    return (
+        frame
+        if crs == "EPSG:4326"
+        else (frame.to_crs(crs) if crs else frame.set_crs(None, allow_override=True))
+    )
 
 
 def test_spatial_join_carries_zone_attributes_and_reports_reprojection() -> None:
@@ -144,7 +172,10 @@ def test_footprints_straddling_an_edge() -> None:
     lon, lat = offsets_to_lonlat(8.55, 47.35, np.array([-1.0]), np.array([0.0]))
     det = detections_frame(lon, lat)
     assert spatial_join(det, _two_zones(), using="centroid").table["zone_name"].tolist() == ["west"]
-    assert spatial_join(det, _two_zones(), using="footprint").table["zone_name"].tolist() == ["west", "east"]
+    assert spatial_join(det, _two_zones(), using="footprint").table["zone_name"].tolist() == [
+        "west",
+        "east",
+    ]
     assert spatial_join(det, _two_zones(), using="footprint", predicate="within").table.empty
 
 
@@ -163,10 +194,28 @@ def test_unknown_zone_column() -> None:
 def test_dwithin_footprints_and_high_latitude() -> None:
     # At 80°N a degree of longitude is ~19 km; a zone 15 m east of a 5 m footprint's edge.
     lon0, lat0 = 20.0, 80.0
-    zone = shapely.Polygon(np.column_stack(offsets_to_lonlat(lon0, lat0, np.array([20.0, 60, 60, 20]), np.array([-20.0, -20, 20, 20]))))
-    det = detections_frame(*offsets_to_lonlat(lon0, lat0, np.array([0.0]), np.array([0.0])), box_m=(10.0, 2.0))
+    zone = shapely.Polygon(
+        np.column_stack(
+            offsets_to_lonlat(
+                lon0, lat0, np.array([20.0, 60, 60, 20]), np.array([-20.0, -20, 20, 20])
+            )
+        )
+    )
+    det = detections_frame(
+        *offsets_to_lonlat(lon0, lat0, np.array([0.0]), np.array([0.0])), box_m=(10.0, 2.0)
+    )
     geoms = det.geometry.values
-    assert join_geometries_to_zones(geoms, np.array([zone]), "dwithin", distance_m=16.0)[0].tolist() == [0]
-    assert join_geometries_to_zones(geoms, np.array([zone]), "dwithin", distance_m=14.0)[0].tolist() == []
+    assert join_geometries_to_zones(geoms, np.array([zone]), "dwithin", distance_m=16.0)[
+        0
+    ].tolist() == [0]
+    assert (
+        join_geometries_to_zones(geoms, np.array([zone]), "dwithin", distance_m=14.0)[0].tolist()
+        == []
+    )
     # The centre is 20 m away: a centre-point join needs the larger distance.
-    assert spatial_join(det, gpd.GeoDataFrame(geometry=[zone], crs="EPSG:4326"), predicate="dwithin", distance_m=16.0).table.empty
+    assert spatial_join(
+        det,
+        gpd.GeoDataFrame(geometry=[zone], crs="EPSG:4326"),
+        predicate="dwithin",
+        distance_m=16.0,
+    ).table.empty

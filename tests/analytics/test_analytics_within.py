@@ -32,13 +32,17 @@ def test_area_in_another_crs_is_reprojected_and_reported() -> None:
     assert result.table["detection_id"].tolist() == ["img-0:0"]
     assert (result.inside, result.outside, result.unplaced) == (1, 1, 1)
     assert result.inside + result.outside + result.unplaced == len(det)
-    assert any("reprojected area of interest from EPSG:3857 to EPSG:4326" in n for n in result.notes)
+    assert any(
+        "reprojected area of interest from EPSG:3857 to EPSG:4326" in n for n in result.notes
+    )
     assert any("no coordinates" in n for n in result.notes)
     assert result.table.crs.to_epsg() == 4326
 
 
 def test_several_polygons_and_a_wkt_multipolygon() -> None:
-    areas = read_areas("MULTIPOLYGON (((0 0, 1 0, 1 1, 0 1, 0 0)), ((2 0, 3 0, 3 1, 2 1, 2 0)))", crs="EPSG:4326")
+    areas = read_areas(
+        "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 1, 0 0)), ((2 0, 3 0, 3 1, 2 1, 2 0)))", crs="EPSG:4326"
+    )
     det = detections_frame([0.5, 1.5, 2.5], [0.5, 0.5, 0.5])
     assert within_area(det, areas).table["detection_id"].tolist() == ["img-0:0", "img-0:2"]
 
@@ -47,8 +51,21 @@ def test_footprint_within_versus_intersects() -> None:
     # A box whose centre is 1 m inside the AOI's west edge: it sticks out by 1.25 m.
     lon, lat = offsets_to_lonlat(8.50, 47.35, np.array([1.0, 50.0]), np.array([0.0, 0.0]))
     det = detections_frame(lon, lat)
-    assert within_area(det, gpd.GeoDataFrame(geometry=[AOI], crs="EPSG:4326"), using="footprint").inside == 2
-    assert within_area(det, gpd.GeoDataFrame(geometry=[AOI], crs="EPSG:4326"), using="footprint", predicate="within").inside == 1
+    assert (
+        within_area(
+            det, gpd.GeoDataFrame(geometry=[AOI], crs="EPSG:4326"), using="footprint"
+        ).inside
+        == 2
+    )
+    assert (
+        within_area(
+            det,
+            gpd.GeoDataFrame(geometry=[AOI], crs="EPSG:4326"),
+            using="footprint",
+            predicate="within",
+        ).inside
+        == 1
+    )
 
 
 def test_detections_without_crs_are_an_error() -> None:

@@ -35,39 +35,126 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _cases() -> list[tuple[str, list[str], int, str]]:
     """(id, arguments with {placeholders}, exit code, a word the message must hold)."""
     return [
-        ("detect-missing-input", ["detect", "{d}/nothere.tif", "-o", "{d}/o1", "--model", "{model}"], 3, "nothere.tif"),
-        ("detect-broken-model", ["detect", "{d}/noise.tif", "-o", "{d}/o2", "--model", "{broken}"], 1, "blobs.onnx"),
-        ("detect-spark-missing-model", ["detect", "{d}/noise.tif", "-o", "{d}/o3", "--engine", "spark",
-                                        "--model", "{d}/none.onnx"], 1, "none.onnx"),
-        ("detect-spark-bad-option", ["detect", "{d}/noise.tif", "-o", "{d}/o4", "--engine", "spark",
-                                     "--model", "{model}", "--chip-size", "7"], 2, "chip"),
+        (
+            "detect-missing-input",
+            ["detect", "{d}/nothere.tif", "-o", "{d}/o1", "--model", "{model}"],
+            3,
+            "nothere.tif",
+        ),
+        (
+            "detect-broken-model",
+            ["detect", "{d}/noise.tif", "-o", "{d}/o2", "--model", "{broken}"],
+            1,
+            "blobs.onnx",
+        ),
+        (
+            "detect-spark-missing-model",
+            [
+                "detect",
+                "{d}/noise.tif",
+                "-o",
+                "{d}/o3",
+                "--engine",
+                "spark",
+                "--model",
+                "{d}/none.onnx",
+            ],
+            1,
+            "none.onnx",
+        ),
+        (
+            "detect-spark-bad-option",
+            [
+                "detect",
+                "{d}/noise.tif",
+                "-o",
+                "{d}/o4",
+                "--engine",
+                "spark",
+                "--model",
+                "{model}",
+                "--chip-size",
+                "7",
+            ],
+            2,
+            "chip",
+        ),
         ("inspect", ["inspect", "{d}/noise.tif"], 3, "noise.tif"),
         ("plan", ["plan", "{d}/nothere.tif"], 3, "nothere.tif"),
-        ("within", ["within", "{d}/noise.parquet", "{d}/noise.geojson", "-o", "{d}/w.parquet"], 1, "noise"),
-        ("join", ["join", "{d}/noise.parquet", "{d}/noise.geojson", "-o", "{d}/j.parquet"], 1, "noise"),
-        ("aggregate", ["aggregate", "{d}/noise.parquet", "--h3-res", "7", "-o", "{d}/a.parquet"], 1, "noise.parquet"),
-        ("cluster", ["cluster", "{d}/noise.parquet", "--eps-m", "5", "-o", "{d}/c.parquet"], 1, "noise.parquet"),
+        (
+            "within",
+            ["within", "{d}/noise.parquet", "{d}/noise.geojson", "-o", "{d}/w.parquet"],
+            1,
+            "noise",
+        ),
+        (
+            "join",
+            ["join", "{d}/noise.parquet", "{d}/noise.geojson", "-o", "{d}/j.parquet"],
+            1,
+            "noise",
+        ),
+        (
+            "aggregate",
+            ["aggregate", "{d}/noise.parquet", "--h3-res", "7", "-o", "{d}/a.parquet"],
+            1,
+            "noise.parquet",
+        ),
+        (
+            "cluster",
+            ["cluster", "{d}/noise.parquet", "--eps-m", "5", "-o", "{d}/c.parquet"],
+            1,
+            "noise.parquet",
+        ),
         ("map", ["map", "{d}/noise.parquet", "-o", "{d}/m.html"], 1, "noise.parquet"),
         ("review", ["review", "{d}/noise.parquet", "-o", "{d}/r.html"], 1, "noise.parquet"),
-        ("evaluate", ["evaluate", "{d}/nothere", "--model", "{model}", "--labels", "{d}/noise.geojson",
-                      "--format", "coco"], 2, "nothere"),
+        (
+            "evaluate",
+            [
+                "evaluate",
+                "{d}/nothere",
+                "--model",
+                "{model}",
+                "--labels",
+                "{d}/noise.geojson",
+                "--format",
+                "coco",
+            ],
+            2,
+            "nothere",
+        ),
         ("convert", ["convert", "{d}/nothere.pt"], 2, "nothere.pt"),
         ("train", ["train", "{d}/nothere", "-o", "{d}/m.onnx"], 2, "nothere"),
         ("models", ["models", "--bogus"], 2, "--bogus"),
-        ("render", ["render", "{d}/noise.tif", "-o", "{d}/rdir", "--model", "{model}"], 1, "noise.tif"),
-        ("quantize", ["quantize", "{model}", "--data", "{d}/nothere.json", "-o", "{d}/q.onnx"], 2, "nothere.json"),
+        (
+            "render",
+            ["render", "{d}/noise.tif", "-o", "{d}/rdir", "--model", "{model}"],
+            1,
+            "noise.tif",
+        ),
+        (
+            "quantize",
+            ["quantize", "{model}", "--data", "{d}/nothere.json", "-o", "{d}/q.onnx"],
+            2,
+            "nothere.json",
+        ),
         ("set-threshold", ["set-threshold", "{model}", "{d}/nothere.json"], 2, "nothere.json"),
     ]
 
 
-@pytest.mark.parametrize(("args", "code", "word"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()])
+@pytest.mark.parametrize(
+    ("args", "code", "word"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()]
+)
 def test_a_bad_input_ends_in_one_line_and_a_documented_code(
     bad: dict[str, Path], args: list[str], code: int, word: str
 ) -> None:
     argv = [a.format(d=bad["dir"], model=bad["model"], broken=bad["broken"]) for a in args]
-    res = subprocess.run([sys.executable, "-m", "skyscan", "-q", *argv], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "skyscan", "-q", *argv], capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == code, res.stderr
     assert "Traceback" not in res.stderr, res.stderr
-    lines = [line for line in res.stderr.splitlines() if line.strip() and not line.startswith(_FRAME)]
+    lines = [
+        line for line in res.stderr.splitlines() if line.strip() and not line.startswith(_FRAME)
+    ]
     assert len(lines) <= 1, res.stderr
     assert word in res.stderr + res.stdout, res.stderr  # inspect and plan report on stdout

@@ -16,8 +16,21 @@ def test_quiet_detect_on_many_plain_images_prints_nothing(tmp_path: Path) -> Non
     for k in range(12):
         write_plain_png(tmp_path / "in" / f"plain{k}.png", 80, 60, seed=k)
     proc = subprocess.run(
-        [sys.executable, "-m", "skyscan", "-q", "detect", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
-         "--gsd", "0.13"], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "skyscan",
+            "-q",
+            "detect",
+            str(tmp_path / "in"),
+            "-o",
+            str(tmp_path / "out"),
+            "--gsd",
+            "0.13",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
@@ -35,6 +48,10 @@ def test_warnings_go_through_logging_and_the_georef_one_is_dropped() -> None:
     )
     quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert quiet.stderr == ""
-    loud = subprocess.run([sys.executable, "-c", code.replace("setup_logging(0, 1)", "setup_logging(0, 0)")],
-                          capture_output=True, text=True, timeout=60)
+    loud = subprocess.run(
+        [sys.executable, "-c", code.replace("setup_logging(0, 1)", "setup_logging(0, 0)")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "some other library warning" in loud.stderr and "geotransform" not in loud.stderr

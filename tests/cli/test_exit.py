@@ -43,10 +43,16 @@ except SystemExit as exc:
 """
 
 
-@pytest.mark.parametrize(("mode", "how"), [("finish", "os._exit"), ("thread", "SystemExit"), ("plain", "SystemExit")])
-def test_finish_skips_teardown_only_when_nothing_else_runs(mode: str, how: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("mode", "how"), [("finish", "os._exit"), ("thread", "SystemExit"), ("plain", "SystemExit")]
+)
+def test_finish_skips_teardown_only_when_nothing_else_runs(
+    mode: str, how: str, tmp_path: Path
+) -> None:
     report = tmp_path / "report.json"
-    proc = subprocess.run([sys.executable, "-c", PROBE, mode, str(report)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, mode, str(report)], capture_output=True, text=True
+    )
     result = json.loads(report.read_text())
     assert result == {"how": how, "code": 3}, proc.stderr
     assert proc.returncode == 3 and proc.stdout == "written"

@@ -40,8 +40,19 @@ def labelled(tmp_path: Path) -> Path:
 
 
 def _evaluate(labelled: Path, model: Path, *extra: str) -> list[str]:
-    return ["evaluate", str(labelled / "images"), "--labels", str(labelled / "labels"), "--format", "yolo",
-            "--classes", str(labelled / "classes.txt"), "--model", str(model), *extra]
+    return [
+        "evaluate",
+        str(labelled / "images"),
+        "--labels",
+        str(labelled / "labels"),
+        "--format",
+        "yolo",
+        "--classes",
+        str(labelled / "classes.txt"),
+        "--model",
+        str(model),
+        *extra,
+    ]
 
 
 def test_evaluate_angles_scores_each_turned_copy_and_the_pool(labelled: Path, model: Path) -> None:
@@ -57,23 +68,33 @@ def test_evaluate_angles_scores_each_turned_copy_and_the_pool(labelled: Path, mo
     assert "    0°  car AP50" in res.output
 
 
-@pytest.mark.parametrize("extra", [["--plot", "x.png"], ["--record-in-card", "k"], ["--angles", "0,x"]])
-def test_evaluate_angles_refuses_what_does_not_apply(labelled: Path, model: Path, extra: list[str]) -> None:
+@pytest.mark.parametrize(
+    "extra", [["--plot", "x.png"], ["--record-in-card", "k"], ["--angles", "0,x"]]
+)
+def test_evaluate_angles_refuses_what_does_not_apply(
+    labelled: Path, model: Path, extra: list[str]
+) -> None:
     angles = [] if "--angles" in extra else ["--angles", "0"]
-    res = CliRunner().invoke(cli, _evaluate(labelled, model, *angles, *extra, "-o", str(labelled / "r.json")))
+    res = CliRunner().invoke(
+        cli, _evaluate(labelled, model, *angles, *extra, "-o", str(labelled / "r.json"))
+    )
     assert res.exit_code == 2, res.output
     assert not (labelled / "r.json").exists()
 
 
 def test_render_draws_each_image(labelled: Path, model: Path) -> None:
     out = labelled / "pictures"
-    res = CliRunner().invoke(cli, ["render", str(labelled / "images" / "a.png"), "-o", str(out), "--model", str(model)])
+    res = CliRunner().invoke(
+        cli, ["render", str(labelled / "images" / "a.png"), "-o", str(out), "--model", str(model)]
+    )
     assert res.exit_code == 0, res.output
     picture = Image.open(out / "detect_a.png")
     assert picture.size == (256, 224)  # narrower than 400 px: drawn twice as large
     assert "3 detections {'car': 2, 'truck': 1}" in res.output
     red = np.asarray(picture.convert("RGB"))
-    assert ((red[..., 0] == 255) & (red[..., 1] == 0) & (red[..., 2] == 0)).sum() > 50  # car boxes in red
+    assert (
+        (red[..., 0] == 255) & (red[..., 1] == 0) & (red[..., 2] == 0)
+    ).sum() > 50  # car boxes in red
 
 
 def test_set_threshold_writes_the_reports_f1_best_point(tmp_path: Path, model: Path) -> None:
@@ -97,5 +118,7 @@ def test_quantize_refuses_to_replace_its_output(tmp_path: Path, model: Path) -> 
     res = CliRunner().invoke(cli, ["quantize", str(model), "--data", str(spec), "-o", str(out)])
     assert res.exit_code == 1 and "exists (pass --overwrite" in res.output
     assert out.read_bytes() == b"earlier"
-    res = CliRunner().invoke(cli, ["quantize", str(model), "--data", str(spec), "-o", str(out), "--overwrite"])
+    res = CliRunner().invoke(
+        cli, ["quantize", str(model), "--data", str(spec), "-o", str(out), "--overwrite"]
+    )
     assert res.exit_code == 1 and "blobs.onnx: card has no 'gsd'" in res.output

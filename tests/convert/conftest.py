@@ -31,8 +31,14 @@ def _input(name: str, batch: object, size: int, channels_last: bool) -> object:
 
 
 def classifier_onnx(
-    path: Path, *, classes: int = 2, size: int = 32, out_name: str = "probs",
-    batch: object = "N", channels_last: bool = False, input_name: str = "images",
+    path: Path,
+    *,
+    classes: int = 2,
+    size: int = 32,
+    out_name: str = "probs",
+    batch: object = "N",
+    channels_last: bool = False,
+    input_name: str = "images",
 ) -> Path:
     """probs = softmax(mean RGB @ W): class 1 wins on bright chips (W favours it by mean)."""
     w = np.zeros((3, classes), np.float32)
@@ -56,15 +62,26 @@ def classifier_onnx(
 
 
 def centernet_onnx(
-    path: Path, *, classes: int = 3, size: int = 32, stride: int = 4,
-    names: tuple[str, str, str] = ("heatmap", "wh", "offset"), channels_last_outputs: bool = False,
+    path: Path,
+    *,
+    classes: int = 3,
+    size: int = 32,
+    stride: int = 4,
+    names: tuple[str, str, str] = ("heatmap", "wh", "offset"),
+    channels_last_outputs: bool = False,
 ) -> Path:
     """Three strided convolutions standing in for CenterNet heads (sigmoid heatmap)."""
     rng = np.random.default_rng(0)
     nodes, inits, outs = [], [], []
     for k, (name, ch) in enumerate(zip(names, (classes, 2, 2), strict=True)):
-        inits.append(numpy_helper.from_array(rng.normal(size=(ch, 3, stride, stride)).astype(np.float32), f"w{k}"))
-        nodes.append(helper.make_node("Conv", ["images", f"w{k}"], [f"conv{k}"], strides=[stride, stride]))
+        inits.append(
+            numpy_helper.from_array(
+                rng.normal(size=(ch, 3, stride, stride)).astype(np.float32), f"w{k}"
+            )
+        )
+        nodes.append(
+            helper.make_node("Conv", ["images", f"w{k}"], [f"conv{k}"], strides=[stride, stride])
+        )
         head = f"conv{k}"
         if k == 0:
             nodes.append(helper.make_node("Sigmoid", [head], ["sig0"]))
@@ -93,9 +110,14 @@ def boxes_onnx(path: Path, *, k: int = 5, size: int = 32) -> Path:
         helper.make_node("Mul", ["scores", "scores"], ["sq"]),
         helper.make_node("Cast", ["sq"], ["labels"], to=TensorProto.INT64),
     ]
-    outs = [helper.make_tensor_value_info(n, t, shape) for n, t, shape in
-            (("boxes", TensorProto.FLOAT, ["N", k, 4]), ("scores", TensorProto.FLOAT, ["N", k]),
-             ("labels", TensorProto.INT64, ["N", k]))]
+    outs = [
+        helper.make_tensor_value_info(n, t, shape)
+        for n, t, shape in (
+            ("boxes", TensorProto.FLOAT, ["N", k, 4]),
+            ("scores", TensorProto.FLOAT, ["N", k]),
+            ("labels", TensorProto.INT64, ["N", k]),
+        )
+    ]
     return _save(nodes, inits, _input("images", "N", size, False), outs, path)
 
 

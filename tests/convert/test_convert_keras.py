@@ -40,12 +40,16 @@ def test_keras_chip_classifier_matches_keras(tmp_path: Path, keras: Any) -> None
     out = keras.layers.Dense(3, activation="softmax")(x)
     model = keras.Model(inp, out)
     model.save(tmp_path / "chips.keras")
-    card = build_card(name="chips", classes="background,car,bus", input_size=32, output_format="chip_classifier")
+    card = build_card(
+        name="chips", classes="background,car,bus", input_size=32, output_format="chip_classifier"
+    )
     res = convert(tmp_path / "chips.keras", card)
     assert res.framework == "keras" and res.card.extra["source"]["file"] == "chips.keras"
     x_nhwc = np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32)
     want = np.asarray(model.predict(x_nhwc, verbose=0))
-    got = ort.InferenceSession(str(res.model_path)).run(["probs"], {"images": x_nhwc.transpose(0, 3, 1, 2).copy()})[0]
+    got = ort.InferenceSession(str(res.model_path)).run(
+        ["probs"], {"images": x_nhwc.transpose(0, 3, 1, 2).copy()}
+    )[0]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 

@@ -15,7 +15,11 @@ from skyscan.errors import InputError, MissingDependencyError, ModelError
 def test_parse_classes_defaults_vehicle_xview_ids() -> None:
     specs = parse_classes("background, car,truck , bus,boat:40")
     assert [(c.name, c.xview_type_id) for c in specs] == [
-        ("background", None), ("car", 18), ("truck", 23), ("bus", 19), ("boat", 40)
+        ("background", None),
+        ("car", 18),
+        ("truck", 23),
+        ("bus", 19),
+        ("boat", 40),
     ]
     with pytest.raises(InputError, match="must not repeat"):
         parse_classes("car,car")
@@ -26,7 +30,11 @@ def test_parse_classes_defaults_vehicle_xview_ids() -> None:
 
 
 def test_parse_size_and_triplets() -> None:
-    assert parse_size("256") == (256, 256) and parse_size("128x256") == (128, 256) and parse_size(64) == (64, 64)
+    assert (
+        parse_size("256") == (256, 256)
+        and parse_size("128x256") == (128, 256)
+        and parse_size(64) == (64, 64)
+    )
     for bad in ("0", "1x2x3", "abc", "-4"):
         with pytest.raises(InputError, match="'input_size'"):
             parse_size(bad)
@@ -36,9 +44,19 @@ def test_parse_size_and_triplets() -> None:
 
 
 def test_build_card_sets_task_and_validates() -> None:
-    card = build_card(name="c", classes="background,car", input_size="32", output_format="chip_classifier", gsd=0.5)
-    assert card.task == "chip_classification" and card.gsd == 0.5 and card.std == (255.0, 255.0, 255.0)
-    assert build_card(name="d", classes="car", input_size=8, output_format="boxes").task == "detection"
+    card = build_card(
+        name="c",
+        classes="background,car",
+        input_size="32",
+        output_format="chip_classifier",
+        gsd=0.5,
+    )
+    assert (
+        card.task == "chip_classification" and card.gsd == 0.5 and card.std == (255.0, 255.0, 255.0)
+    )
+    assert (
+        build_card(name="d", classes="car", input_size=8, output_format="boxes").task == "detection"
+    )
     assert output_names("centernet") == ("heatmap", "wh", "offset")
     with pytest.raises(InputError, match="'format' must be one of"):
         build_card(name="x", classes="car", input_size=8, output_format="yolo")
@@ -49,7 +67,13 @@ def test_build_card_sets_task_and_validates() -> None:
 
 
 def test_detect_framework(tmp_path: Path) -> None:
-    for name, fw in (("a.onnx", "onnx"), ("b.pt", "torch"), ("c.PTH", "torch"), ("d.keras", "keras"), ("e.h5", "keras")):
+    for name, fw in (
+        ("a.onnx", "onnx"),
+        ("b.pt", "torch"),
+        ("c.PTH", "torch"),
+        ("d.keras", "keras"),
+        ("e.h5", "keras"),
+    ):
         (tmp_path / name).write_bytes(b"")
         assert detect_framework(tmp_path / name) == fw
     (tmp_path / "f.bin").write_bytes(b"")
@@ -64,7 +88,8 @@ def test_detect_framework(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("tensorflow") is not None and importlib.util.find_spec("tf2onnx") is not None,
+    importlib.util.find_spec("tensorflow") is not None
+    and importlib.util.find_spec("tf2onnx") is not None,
     reason="tensorflow and tf2onnx are installed; this checks the error without them",
 )
 def test_saved_model_without_tensorflow_names_the_install(tmp_path: Path) -> None:

@@ -31,16 +31,39 @@ def script(module: torch.nn.Module) -> torch.jit.ScriptModule:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     # A pickled module needs its class importable: this file's folder goes on the path.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "skyscan", *args], capture_output=True, text=True, timeout=300, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "skyscan", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_torchscript_chip_classifier_end_to_end(tmp_path: Path) -> None:
     """convert (CLI) → detect (CLI): one detection per bright chip, covering that chip."""
     script(BrightChip()).save(str(tmp_path / "chips.pt"))
-    p = run_cli("convert", str(tmp_path / "chips.pt"), "-o", str(tmp_path / "chips.onnx"),
-                "--classes", "background,car", "--input-size", "32", "--gsd", "0.5",
-                "--format", "chip_classifier", "--softmax")
+    p = run_cli(
+        "convert",
+        str(tmp_path / "chips.pt"),
+        "-o",
+        str(tmp_path / "chips.onnx"),
+        "--classes",
+        "background,car",
+        "--input-size",
+        "32",
+        "--gsd",
+        "0.5",
+        "--format",
+        "chip_classifier",
+        "--softmax",
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "chips.json").read_text())["source"]["framework"] == "torch"
     # 96 x 64 px at 0.5 m = the model's GSD: a 3 x 2 grid of 32 px chips; three are bright,
@@ -50,14 +73,23 @@ def test_torchscript_chip_classifier_end_to_end(tmp_path: Path) -> None:
     for col, row in bright:
         data[:, row : row + 32, col : col + 32] = 220
     write_geotiff(tmp_path / "scene.tif", 96, 64, data=data, transform=utm_transform(0.5))
-    p = run_cli("-q", "detect", str(tmp_path / "scene.tif"), "-o", str(tmp_path / "out"),
-                "--model", str(tmp_path / "chips.onnx"))  # default overlap: chip classifiers tile
+    p = run_cli(
+        "-q",
+        "detect",
+        str(tmp_path / "scene.tif"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(tmp_path / "chips.onnx"),
+    )  # default overlap: chip classifiers tile
     assert p.returncode == 0, p.stderr
     import geopandas as gpd
     import shapely
     from pyproj import Transformer
 
-    det = gpd.read_parquet(tmp_path / "out" / "detections.parquet").sort_values(["px_ymin", "px_xmin"])
+    det = gpd.read_parquet(tmp_path / "out" / "detections.parquet").sort_values(
+        ["px_ymin", "px_xmin"]
+    )
     assert det["class_name"].tolist() == ["car"] * 3 and det["xview_type_id"].tolist() == [18] * 3
     assert (det["score"] > 0.99).all() and set(det["model_id"]) == {"chips@1.0"}
     boxes = det[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy().tolist()
@@ -75,7 +107,9 @@ def test_torchscript_chip_classifier_end_to_end(tmp_path: Path) -> None:
 
 def test_pickled_module_needs_trust(tmp_path: Path) -> None:
     torch.save(BrightChip(), tmp_path / "pickled.pt")
-    c = build_card(name="p", classes="background,car", input_size=32, output_format="chip_classifier")
+    c = build_card(
+        name="p", classes="background,car", input_size=32, output_format="chip_classifier"
+    )
     with pytest.raises(ModelError, match=r"pickled\.pt: not a TorchScript file.*--trust-pickle"):
         convert(tmp_path / "pickled.pt", c)
     res = convert(tmp_path / "pickled.pt", c, trust_pickle=True, softmax=True)
@@ -103,7 +137,13 @@ def test_dict_heads_export_in_card_order_and_match_torch(tmp_path: Path) -> None
     with torch.no_grad():
         want = net(x)
     sess = ort.InferenceSession(str(res.model_path))
-    got = dict(zip(["heatmap", "wh", "offset"], sess.run(["heatmap", "wh", "offset"], {"images": x.numpy()}), strict=True))
+    got = dict(
+        zip(
+            ["heatmap", "wh", "offset"],
+            sess.run(["heatmap", "wh", "offset"], {"images": x.numpy()}),
+            strict=True,
+        )
+    )
     for name in ("heatmap", "wh", "offset"):
         np.testing.assert_allclose(got[name], want[name].numpy(), rtol=1e-4, atol=1e-5)
 
@@ -111,7 +151,10 @@ def test_dict_heads_export_in_card_order_and_match_torch(tmp_path: Path) -> None
 def test_wrong_number_of_outputs_is_a_model_error(tmp_path: Path) -> None:
     script(TwoOutputs()).save(str(tmp_path / "two.pt"))
     c = build_card(name="t", classes="car", input_size=16, output_format="boxes")
-    with pytest.raises(ModelError, match=r"two\.pt: the model returns 2 output\(s\); format 'boxes' needs outputs \['boxes', 'scores', 'labels'\]"):
+    with pytest.raises(
+        ModelError,
+        match=r"two\.pt: the model returns 2 output\(s\); format 'boxes' needs outputs \['boxes', 'scores', 'labels'\]",
+    ):
         convert(tmp_path / "two.pt", c)
     assert not (tmp_path / "two.onnx").exists() and not (tmp_path / "two.json").exists()
 
@@ -119,10 +162,20 @@ def test_wrong_number_of_outputs_is_a_model_error(tmp_path: Path) -> None:
 def test_cli_card_file_framework_and_allow_pickle_spellings(tmp_path: Path) -> None:
     """The first version of ``skyscan convert`` took ``--card FILE --framework pytorch --allow-pickle``."""
     torch.save(Heads(stride=4).eval(), tmp_path / "heads.pt")
-    card = build_card(name="heads", classes="car,truck,bus", input_size=32, output_format="centernet", gsd=0.3)
+    card = build_card(
+        name="heads", classes="car,truck,bus", input_size=32, output_format="centernet", gsd=0.3
+    )
     (tmp_path / "card.json").write_text(json.dumps(card.to_dict()))
-    args = ["convert", str(tmp_path / "heads.pt"), "--card", str(tmp_path / "card.json"),
-            "--framework", "pytorch", "-o", str(tmp_path / "m" / "heads.onnx")]
+    args = [
+        "convert",
+        str(tmp_path / "heads.pt"),
+        "--card",
+        str(tmp_path / "card.json"),
+        "--framework",
+        "pytorch",
+        "-o",
+        str(tmp_path / "m" / "heads.onnx"),
+    ]
     p = run_cli(*args, "--allow-pickle")
     assert p.returncode == 0, p.stderr
     written = json.loads((tmp_path / "m" / "heads.json").read_text())

@@ -14,8 +14,13 @@ from skyscan.detectors.onnx_backend import OnnxDetector
 from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 from skyscan.errors import ModelError
 
-CARD = ModelCard(name="t", classes=(ClassSpec("car", 18), ClassSpec("bus", 19)), input_size=(16, 16),
-                 output_format="centernet", stride=4)
+CARD = ModelCard(
+    name="t",
+    classes=(ClassSpec("car", 18), ClassSpec("bus", 19)),
+    input_size=(16, 16),
+    output_format="centernet",
+    stride=4,
+)
 
 
 def test_centernet_peak_becomes_box_at_cell_plus_offset() -> None:
@@ -61,8 +66,12 @@ def test_centernet_peaks_match_a_max_pool_reference_including_plateaus() -> None
         stride = 16 / 9
         got = sorted(
             (int(label), round(float(cy) / stride), round(float(cx) / stride))
-            for label, cx, cy in zip(det.labels, (det.boxes[:, 0] + det.boxes[:, 2]) / 2,
-                                     (det.boxes[:, 1] + det.boxes[:, 3]) / 2, strict=True)
+            for label, cx, cy in zip(
+                det.labels,
+                (det.boxes[:, 0] + det.boxes[:, 2]) / 2,
+                (det.boxes[:, 1] + det.boxes[:, 3]) / 2,
+                strict=True,
+            )
         )
         assert got == sorted(peaks)
 
@@ -83,8 +92,13 @@ def test_boxes_format_drops_padding_and_checks_labels() -> None:
 
 
 def test_chip_classifier_reports_whole_chip_and_skips_background() -> None:
-    card = ModelCard(name="c", classes=(ClassSpec("background"), ClassSpec("car", 18)), input_size=(32, 32),
-                     output_format="chip_classifier", task="chip_classification")
+    card = ModelCard(
+        name="c",
+        classes=(ClassSpec("background"), ClassSpec("car", 18)),
+        input_size=(32, 32),
+        output_format="chip_classifier",
+        task="chip_classification",
+    )
     probs = np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)
     a, b = decode_chip_classifier({"probs": probs}, card, 0.5)
     assert len(a) == 0
@@ -106,7 +120,9 @@ def test_card_validation_messages(tmp_path: Path) -> None:
 def test_card_that_does_not_match_the_model_is_refused(tmp_path: Path) -> None:
     path = build_blob_model(tmp_path / "m.onnx", input_size=32)
     card = load_card(path)
-    wrong = ModelCard.from_dict({**card.to_dict(), "input": {**card.to_dict()["input"], "name": "pixels"}})
+    wrong = ModelCard.from_dict(
+        {**card.to_dict(), "input": {**card.to_dict()["input"], "name": "pixels"}}
+    )
     with pytest.raises(ModelError, match="not an input of the model"):
         OnnxDetector(path, wrong)
     four = ModelCard.from_dict({**card.to_dict(), "classes": ["a", "b", "c", "d"]})
@@ -134,8 +150,13 @@ def test_onnx_calls_of_any_size_give_the_batch_detections(tmp_path: Path) -> Non
     rng = np.random.default_rng(3)
     chips = np.zeros((5, 32, 32, 3), np.uint8)
     for chip in chips:
-        draw_blobs(chip, [(float(rng.uniform(4, 28)), float(rng.uniform(4, 28)), int(rng.integers(0, 3)))
-                          for _ in range(int(rng.integers(0, 3)))])
+        draw_blobs(
+            chip,
+            [
+                (float(rng.uniform(4, 28)), float(rng.uniform(4, 28)), int(rng.integers(0, 3)))
+                for _ in range(int(rng.integers(0, 3)))
+            ],
+        )
     found = {k: OnnxDetector(path, chips_per_run=k).detect_batch(chips) for k in (1, 2, 5)}
     pairs = OnnxDetector(path, chips_per_run=2)
     assert len(pairs.infer(pairs.prepare(chips))) == 3  # calls of 2, 2 and 1 chips
@@ -182,8 +203,10 @@ def test_shipped_cards_record_paths_relative_to_the_data_root(name: str) -> None
 def test_portable_paths_in_a_recorded_card(tmp_path: Path) -> None:
     from skyscan.train.run import portable_paths
 
-    report = {"sources": [{"images": str(tmp_path / "kit" / "images")}],
-              "command": f"skyscan evaluate {tmp_path}/kit/images --labels {tmp_path}/kit/labels"}
+    report = {
+        "sources": [{"images": str(tmp_path / "kit" / "images")}],
+        "command": f"skyscan evaluate {tmp_path}/kit/images --labels {tmp_path}/kit/labels",
+    }
     assert portable_paths(report, tmp_path) == {
         "sources": [{"images": "kit/images"}],
         "command": "skyscan evaluate $DATA/kit/images --labels $DATA/kit/labels",

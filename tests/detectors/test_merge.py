@@ -64,7 +64,11 @@ def _ref_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, thr: flo
 
 
 def _ref_merge(
-    boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, cut: np.ndarray, class_aware: bool = False
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    labels: np.ndarray,
+    cut: np.ndarray,
+    class_aware: bool = False,
 ) -> list[int]:
     """merge_detections' documented rules with loops (thresholds 0.5 / 0.7 / 0.7)."""
 
@@ -77,18 +81,31 @@ def _ref_merge(
 
     def drops(k: int, j: int) -> bool:
         a, b = boxes[k], boxes[j]
-        inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(
+            0.0, min(a[3], b[3]) - max(a[1], b[1])
+        )
         if (class_aware and labels[k] != labels[j]) or inter <= 0:
             return False
-        if _ref_iou(a, b) >= 0.5 or (cut[j] and inter >= 0.7 * area(b)) or (cut[k] and inter >= 0.7 * area(a)):
+        if (
+            _ref_iou(a, b) >= 0.5
+            or (cut[j] and inter >= 0.7 * area(b))
+            or (cut[k] and inter >= 0.7 * area(a))
+        ):
             return True
         seam = max(iou_1d(a[0], a[2], b[0], b[2]), iou_1d(a[1], a[3], b[1], b[3]))
         return bool(cut[k] and cut[j] and seam >= 0.7)
 
     def absorbs(k: int, j: int) -> bool:  # k is a piece inside j: j goes on acting
         a, b = boxes[k], boxes[j]
-        inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-        return bool(cut[k] and inter > 0 and inter >= 0.7 * area(a) and not (class_aware and labels[k] != labels[j]))
+        inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(
+            0.0, min(a[3], b[3]) - max(a[1], b[1])
+        )
+        return bool(
+            cut[k]
+            and inter > 0
+            and inter >= 0.7 * area(a)
+            and not (class_aware and labels[k] != labels[j])
+        )
 
     kept: list[int] = []
     acting: list[int] = []
@@ -108,8 +125,12 @@ def detections(draw: st.DrawFn, max_n: int = 40) -> tuple[np.ndarray, ...]:
     n = draw(st.integers(0, max_n))
     xy = draw(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=n, max_size=n))
     wh = draw(st.lists(st.tuples(st.integers(0, 25), st.integers(0, 25)), min_size=n, max_size=n))
-    boxes = np.array([[x, y, x + w, y + h] for (x, y), (w, h) in zip(xy, wh, strict=True)], float).reshape(-1, 4)
-    scores = np.array(draw(st.lists(st.sampled_from([0.3, 0.5, 0.9]), min_size=n, max_size=n)), float)
+    boxes = np.array(
+        [[x, y, x + w, y + h] for (x, y), (w, h) in zip(xy, wh, strict=True)], float
+    ).reshape(-1, 4)
+    scores = np.array(
+        draw(st.lists(st.sampled_from([0.3, 0.5, 0.9]), min_size=n, max_size=n)), float
+    )
     labels = np.array(draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)), np.int64)
     cut = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
     return boxes, scores, labels, cut
@@ -127,9 +148,15 @@ def test_nms_matches_reference(det: tuple[np.ndarray, ...], thr: float) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(chips=st.lists(detections(max_n=12), min_size=0, max_size=5), thr=st.sampled_from([0.3, 0.5]))
-def test_nms_per_chip_equals_nms_on_each_chip(chips: list[tuple[np.ndarray, ...]], thr: float) -> None:
-    batch = [ChipDetections(b.astype(np.float32), s.astype(np.float32), lab) for b, s, lab, _ in chips]
+@given(
+    chips=st.lists(detections(max_n=12), min_size=0, max_size=5), thr=st.sampled_from([0.3, 0.5])
+)
+def test_nms_per_chip_equals_nms_on_each_chip(
+    chips: list[tuple[np.ndarray, ...]], thr: float
+) -> None:
+    batch = [
+        ChipDetections(b.astype(np.float32), s.astype(np.float32), lab) for b, s, lab, _ in chips
+    ]
     for got, chip in zip(nms_per_chip(batch, thr), batch, strict=True):
         keep = nms(chip.boxes, chip.scores, chip.labels, thr)
         assert got.boxes.tolist() == chip.boxes[keep].tolist()
@@ -147,14 +174,18 @@ def test_merge_matches_reference(det: tuple[np.ndarray, ...], class_aware: bool)
 
 @settings(max_examples=80, deadline=None)
 @given(det=detections(), threshold=st.sampled_from([0.3, 0.5, 0.9]), class_aware=st.booleans())
-def test_merge_does_not_depend_on_the_score_floor(det: tuple[np.ndarray, ...], threshold: float,
-                                                  class_aware: bool) -> None:
+def test_merge_does_not_depend_on_the_score_floor(
+    det: tuple[np.ndarray, ...], threshold: float, class_aware: bool
+) -> None:
     # merging only the boxes >= T keeps exactly the rows >= T of merging everything
     boxes, scores, labels, cut = det
     everything = merge_detections(boxes, scores, labels, cut=cut, class_aware=class_aware)
     above = np.flatnonzero(scores >= threshold)
-    only_above = above[merge_detections(boxes[above], scores[above], labels[above], cut=cut[above],
-                                        class_aware=class_aware)]
+    only_above = above[
+        merge_detections(
+            boxes[above], scores[above], labels[above], cut=cut[above], class_aware=class_aware
+        )
+    ]
     assert only_above.tolist() == [k for k in everything.tolist() if scores[k] >= threshold]
 
 
@@ -176,15 +207,24 @@ def test_kept_rows_do_not_depend_on_input_order(det: tuple[np.ndarray, ...], see
     pb, ps, pl, pc = boxes[perm], scores[perm], labels[perm], cut[perm]
     expected = _rows(merge_detections(boxes, scores, labels, cut=cut), boxes, scores, labels, cut)
     assert _rows(merge_detections(pb, ps, pl, cut=pc), pb, ps, pl, pc) == expected
-    assert _rows(nms(pb, ps, pl, 0.5), pb, ps, pl) == _rows(nms(boxes, scores, labels, 0.5), boxes, scores, labels)
+    assert _rows(nms(pb, ps, pl, 0.5), pb, ps, pl) == _rows(
+        nms(boxes, scores, labels, 0.5), boxes, scores, labels
+    )
 
 
 # -- seams: simulate a detector on a chip plan -------------------------------------------
 
 
 def _simulate(
-    objects: np.ndarray, width: int, height: int, *, chip_src: int, out_size: int, overlap: float,
-    min_visible: float = 0.2, seed: int = 0,
+    objects: np.ndarray,
+    width: int,
+    height: int,
+    *,
+    chip_src: int,
+    out_size: int,
+    overlap: float,
+    min_visible: float = 0.2,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """What a perfect detector reports per chip: the visible part of each object (when at
     least ``min_visible`` of it is in the chip), in chip pixels, mapped back to image pixels
@@ -196,9 +236,18 @@ def _simulate(
         y0 = np.clip(objects[:, 1], w.row_off, w.row_off + w.height)
         x1 = np.clip(objects[:, 2], w.col_off, w.col_off + w.width)
         y1 = np.clip(objects[:, 3], w.row_off, w.row_off + w.height)
-        seen = (x1 - x0) * (y1 - y0) >= min_visible * (objects[:, 2] - objects[:, 0]) * (objects[:, 3] - objects[:, 1])
-        chip_px = np.stack([(x0 - w.col_off) / w.scale_x, (y0 - w.row_off) / w.scale_y,
-                            (x1 - w.col_off) / w.scale_x, (y1 - w.row_off) / w.scale_y], axis=1)[seen]
+        seen = (x1 - x0) * (y1 - y0) >= min_visible * (objects[:, 2] - objects[:, 0]) * (
+            objects[:, 3] - objects[:, 1]
+        )
+        chip_px = np.stack(
+            [
+                (x0 - w.col_off) / w.scale_x,
+                (y0 - w.row_off) / w.scale_y,
+                (x1 - w.col_off) / w.scale_x,
+                (y1 - w.row_off) / w.scale_y,
+            ],
+            axis=1,
+        )[seen]
         all_cut.append(box_touches_chip_edge(chip_px, w.out_width, w.out_height, w, width, height))
         all_boxes.append(chip_boxes_to_image(chip_px, w, width, height))
     boxes = np.concatenate(all_boxes)
@@ -207,7 +256,9 @@ def _simulate(
 
 
 @st.composite
-def scattered_objects(draw: st.DrawFn, width: int, height: int, cell: int, max_size: int) -> np.ndarray:
+def scattered_objects(
+    draw: st.DrawFn, width: int, height: int, cell: int, max_size: int
+) -> np.ndarray:
     """Disjoint objects: at most one per ``cell``-sized cell, each at most ``max_size`` wide."""
     out = []
     for cy in range(0, height - cell + 1, cell):
@@ -225,16 +276,29 @@ def scattered_objects(draw: st.DrawFn, width: int, height: int, cell: int, max_s
 def test_objects_across_seams_are_detected_once_and_whole(objects: np.ndarray, seed: int) -> None:
     # chips of 128 source px at scale 2, overlap 0.25 -> neighbours share >= 32 px, so every
     # object (<= 32 px) is whole in some chip while its neighbours see cut pieces.
-    boxes, scores, labels, cut = _simulate(objects, 300, 260, chip_src=128, out_size=64, overlap=0.25, seed=seed,
-                                           min_visible=0.5)
+    boxes, scores, labels, cut = _simulate(
+        objects, 300, 260, chip_src=128, out_size=64, overlap=0.25, seed=seed, min_visible=0.5
+    )
     keep = merge_detections(boxes, scores, labels, cut=cut)
-    owner = np.array([next(k for k, o in enumerate(objects) if (b[0] >= o[0]) & (b[2] <= o[2]) & (b[1] >= o[1])
-                           & (b[3] <= o[3])) for b in boxes], np.intp).reshape(-1)
+    owner = np.array(
+        [
+            next(
+                k
+                for k, o in enumerate(objects)
+                if (b[0] >= o[0]) & (b[2] <= o[2]) & (b[1] >= o[1]) & (b[3] <= o[3])
+            )
+            for b in boxes
+        ],
+        np.intp,
+    ).reshape(-1)
     # whatever the scores, every object keeps its best-scoring view. Two pieces that both
     # outscore the object's whole view and barely overlap (cut on two sides at a chip
     # corner) stay two rows: only the lower whole box links them, and a lower score never
     # decides (the documented limit).
-    best = {o: max(range(len(boxes)), key=lambda i: (owner[i] == o, scores[i])) for o in range(len(objects))}
+    best = {
+        o: max(range(len(boxes)), key=lambda i: (owner[i] == o, scores[i]))
+        for o in range(len(objects))
+    }
     assert set(best.values()) <= set(keep.tolist())
     assert np.bincount(owner[keep], minlength=len(objects)).max(initial=0) <= 2
     # when whole views score higher, as a real detector's do, the whole boxes are kept
@@ -262,18 +326,34 @@ def test_seam_piece_with_low_iou_is_dropped_for_the_whole_box() -> None:
     assert keep.tolist() == [1]
     assert len(nms([piece, whole], [0.6, 0.95], [0, 0], 0.5)) == 2
     # a piece that scored higher is the object's row: a lower score never decides
-    assert merge_detections([piece, whole], [0.95, 0.6], [0, 0], cut=np.array([True, False])).tolist() == [0]
+    assert merge_detections(
+        [piece, whole], [0.95, 0.6], [0, 0], cut=np.array([True, False])
+    ).tolist() == [0]
     # classes are merged unless asked not to; an uncut small box inside is a separate object
-    assert len(merge_detections([piece, whole], [0.6, 0.95], [1, 0], cut=np.array([True, False]))) == 1
-    assert len(merge_detections([piece, whole], [0.6, 0.95], [1, 0], cut=np.array([True, False]), class_aware=True)) == 2
-    assert len(merge_detections([piece, whole], [0.6, 0.95], [0, 0], cut=np.array([False, False]))) == 2
+    assert (
+        len(merge_detections([piece, whole], [0.6, 0.95], [1, 0], cut=np.array([True, False]))) == 1
+    )
+    assert (
+        len(
+            merge_detections(
+                [piece, whole], [0.6, 0.95], [1, 0], cut=np.array([True, False]), class_aware=True
+            )
+        )
+        == 2
+    )
+    assert (
+        len(merge_detections([piece, whole], [0.6, 0.95], [0, 0], cut=np.array([False, False])))
+        == 2
+    )
 
 
 def test_one_object_with_three_classes_is_one_row() -> None:
     car, bus, truck = [10.0, 10.0, 30.0, 20.0], [9.0, 10.0, 31.0, 21.0], [10.0, 9.0, 30.0, 20.0]
     keep = merge_detections([car, bus, truck], [0.5, 0.8, 0.4], [0, 2, 1], cut=np.zeros(3, bool))
     assert keep.tolist() == [1]
-    keep = merge_detections([car, bus, truck], [0.5, 0.8, 0.4], [0, 2, 1], cut=np.zeros(3, bool), class_aware=True)
+    keep = merge_detections(
+        [car, bus, truck], [0.5, 0.8, 0.4], [0, 2, 1], cut=np.zeros(3, bool), class_aware=True
+    )
     assert sorted(keep.tolist()) == [0, 1, 2]
 
 
@@ -304,12 +384,35 @@ def test_merge_of_chips_with_no_overlap_keeps_touching_neighbours() -> None:
 
 def test_box_touches_chip_edge() -> None:
     w = ChipWindow(100, 200, 256, 256, 128, 128)  # interior on all sides of a 1000x1000 image
-    boxes = np.array([[0, 50, 10, 60], [50, 1, 60, 10], [120, 50, 127, 60], [50, 50, 60, 126.5], [50, 50, 60, 60]])
-    assert box_touches_chip_edge(boxes, 128, 128, w, 1000, 1000).tolist() == [True, True, True, True, False]
-    assert box_touches_chip_edge(boxes, 128, 128, w, 1000, 1000, margin=0.0).tolist() == [True] + [False] * 4
+    boxes = np.array(
+        [
+            [0, 50, 10, 60],
+            [50, 1, 60, 10],
+            [120, 50, 127, 60],
+            [50, 50, 60, 126.5],
+            [50, 50, 60, 60],
+        ]
+    )
+    assert box_touches_chip_edge(boxes, 128, 128, w, 1000, 1000).tolist() == [
+        True,
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert (
+        box_touches_chip_edge(boxes, 128, 128, w, 1000, 1000, margin=0.0).tolist()
+        == [True] + [False] * 4
+    )
     # the same chip at the image corner: its left/top edges are the image border
     corner = ChipWindow(0, 0, 256, 256, 128, 128)
-    assert box_touches_chip_edge(boxes, 128, 128, corner, 1000, 1000).tolist() == [False, False, True, True, False]
+    assert box_touches_chip_edge(boxes, 128, 128, corner, 1000, 1000).tolist() == [
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
     assert box_touches_chip_edge(np.zeros((0, 4)), 128, 128, corner, 1000, 1000).shape == (0,)
 
 
@@ -320,14 +423,22 @@ def test_box_touches_chip_edge() -> None:
         ({"scores": [0.5, 0.5]}, r"'scores' must have one value per box \(1\) \(got 2\)"),
         ({"labels": [0.0]}, r"'labels' must be integers"),
         ({"cut": np.array([1])}, r"'cut' must be a boolean array"),
-        ({"boxes": [[5, 0, 1, 1]]}, r"x2 >= x1 and y2 >= y1 \(got \[5.0, 0.0, 1.0, 1.0\] at row 0\)"),
+        (
+            {"boxes": [[5, 0, 1, 1]]},
+            r"x2 >= x1 and y2 >= y1 \(got \[5.0, 0.0, 1.0, 1.0\] at row 0\)",
+        ),
         ({"boxes": [[0, 0, np.nan, 1]]}, r"must be finite"),
         ({"iou_threshold": 0.0}, r"'iou_threshold' must be in \(0, 1\] \(got 0.0\)"),
         ({"containment_threshold": 1.5}, r"'containment_threshold' must be in \(0, 1\]"),
     ],
 )
 def test_merge_refuses_bad_input(kwargs: dict[str, object], match: str) -> None:
-    args: dict[str, object] = {"boxes": [[0, 0, 1, 1]], "scores": [0.5], "labels": [0], "cut": np.array([False])}
+    args: dict[str, object] = {
+        "boxes": [[0, 0, 1, 1]],
+        "scores": [0.5],
+        "labels": [0],
+        "cut": np.array([False]),
+    }
     args |= kwargs
     with pytest.raises(InputError, match=match):
         merge_detections(args.pop("boxes"), args.pop("scores"), args.pop("labels"), **args)  # type: ignore[arg-type]
@@ -337,7 +448,9 @@ def test_merge_scales_to_thousands_of_boxes() -> None:
     rng = np.random.default_rng(1)
     xy = rng.uniform(0, 20_000, (20_000, 2))
     boxes = np.hstack([xy, xy + rng.uniform(5, 40, (20_000, 2))])
-    keep = merge_detections(boxes, rng.uniform(size=20_000), rng.integers(0, 3, 20_000), cut=rng.random(20_000) < 0.1)
+    keep = merge_detections(
+        boxes, rng.uniform(size=20_000), rng.integers(0, 3, 20_000), cut=rng.random(20_000) < 0.1
+    )
     assert 0 < len(keep) <= 20_000 and len(np.unique(keep)) == len(keep)
 
 

@@ -47,7 +47,11 @@ def skyscan(*args: str | Path, cwd: Path | None = None) -> CliResult:
     t0 = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "skyscan", *map(str, args)], stdout=out, stderr=err, text=True, cwd=cwd
+            [sys.executable, "-m", "skyscan", *map(str, args)],
+            stdout=out,
+            stderr=err,
+            text=True,
+            cwd=cwd,
         )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
@@ -55,8 +59,12 @@ def skyscan(*args: str | Path, cwd: Path | None = None) -> CliResult:
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     return CliResult(
-        proc.returncode, stdout, stderr, usage.ru_maxrss / 1024,
-        usage.ru_utime + usage.ru_stime, time.monotonic() - t0,
+        proc.returncode,
+        stdout,
+        stderr,
+        usage.ru_maxrss / 1024,
+        usage.ru_utime + usage.ru_stime,
+        time.monotonic() - t0,
     )
 
 
@@ -76,7 +84,13 @@ def write_scenes(folder: Path, n: int) -> Path:
     folder.mkdir()
     for i in range(n):
         t = Affine(0.5, 0.0, 594_000.0 + 100 * i, 0.0, -0.5, 5_758_000.0)
-        write_geotiff(folder / f"scene_{i}.tif", 64, 48, data=blank(64, 48, [(10 + 8 * i, 20, i % 3)]), transform=t)
+        write_geotiff(
+            folder / f"scene_{i}.tif",
+            64,
+            48,
+            data=blank(64, 48, [(10 + 8 * i, 20, i % 3)]),
+            transform=t,
+        )
     return folder
 
 
@@ -85,10 +99,19 @@ def write_raster(path: Path, data: np.ndarray, driver: str, **profile: Any) -> P
     count, height, width = data.shape
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(
-            path, "w", driver=driver, width=width, height=height, count=count,
-            dtype=str(data.dtype), **profile,
-        ) as dst:
+        with (
+            rasterio.Env(GDAL_PAM_ENABLED="NO"),
+            rasterio.open(
+                path,
+                "w",
+                driver=driver,
+                width=width,
+                height=height,
+                count=count,
+                dtype=str(data.dtype),
+                **profile,
+            ) as dst,
+        ):
             dst.write(data)
     return path
 

@@ -21,8 +21,20 @@ def _write(path: Path, data: np.ndarray, t: Affine) -> Path:
     import rasterio
 
     count, height, width = data.shape
-    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=count, dtype="uint8",
-                       crs="EPSG:2056", transform=t, tiled=True, blockxsize=256, blockysize=256) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=count,
+        dtype="uint8",
+        crs="EPSG:2056",
+        transform=t,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+    ) as dst:
         dst.write(data)
     return path
 
@@ -46,10 +58,21 @@ def _area_wkt() -> str:
 def test_aoi_keeps_the_full_runs_detections_inside_and_skips_images_outside(
     scenes: Path, blob_model: Path, tmp_path: Path
 ) -> None:
-    full = skyscan("-q", "detect", scenes / "big.tif", "-o", tmp_path / "full", "--model", blob_model)
+    full = skyscan(
+        "-q", "detect", scenes / "big.tif", "-o", tmp_path / "full", "--model", blob_model
+    )
     assert full.returncode == 0, full.stderr
-    res = skyscan("detect", scenes / "big.tif", scenes / "far.tif", "-o", tmp_path / "aoi",
-                  "--model", blob_model, "--aoi", _area_wkt())
+    res = skyscan(
+        "detect",
+        scenes / "big.tif",
+        scenes / "far.tif",
+        "-o",
+        tmp_path / "aoi",
+        "--model",
+        blob_model,
+        "--aoi",
+        _area_wkt(),
+    )
     assert res.returncode == 0, res.stderr
     assert "1 outside the area of interest" in res.stderr
     det_full = read_outputs(tmp_path / "full")[0]
@@ -61,29 +84,60 @@ def test_aoi_keeps_the_full_runs_detections_inside_and_skips_images_outside(
     assert 2 <= inside.sum() < det_full.num_rows
 
     def boxes(table: object, mask: np.ndarray | None = None) -> list[tuple[object, ...]]:
-        cols = [table.column(c).to_pylist() for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax", "class_name")]  # type: ignore[attr-defined]
+        cols = [
+            table.column(c).to_pylist()
+            for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax", "class_name")
+        ]  # type: ignore[attr-defined]
         rows = list(zip(*cols, strict=True))
         return sorted(r for k, r in enumerate(rows) if mask is None or mask[k])
 
     # the same boxes as the full run's inside the area: chips sit where they would anyway
     assert boxes(det) == boxes(det_full, inside)
     assert manifest["counts"]["images_skipped"] == 1 and manifest["counts"]["images_ok"] == 1
-    assert manifest["skipped"] == [{"path": str(scenes / "far.tif"), "reason": "outside the area of interest"}]
+    assert manifest["skipped"] == [
+        {"path": str(scenes / "far.tif"), "reason": "outside the area of interest"}
+    ]
     assert manifest["options"]["aoi"]["crs"] == "EPSG:2056"
     # another area is another run: resume refuses it
-    other = skyscan("-q", "detect", scenes / "big.tif", scenes / "far.tif", "-o", tmp_path / "aoi",
-                    "--model", blob_model, "--resume")
+    other = skyscan(
+        "-q",
+        "detect",
+        scenes / "big.tif",
+        scenes / "far.tif",
+        "-o",
+        tmp_path / "aoi",
+        "--model",
+        blob_model,
+        "--resume",
+    )
     assert other.returncode == 1 and "different options" in other.stderr
 
 
-def test_aoi_reads_only_the_tiles_of_chips_that_touch_it(scenes: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_aoi_reads_only_the_tiles_of_chips_that_touch_it(
+    scenes: Path, blob_model: Path, tmp_path: Path
+) -> None:
     with RangeServer(scenes) as srv:
         srv.reset()
-        assert skyscan("-q", "detect", srv.url("big.tif"), "-o", tmp_path / "a", "--model", blob_model).returncode == 0
+        assert (
+            skyscan(
+                "-q", "detect", srv.url("big.tif"), "-o", tmp_path / "a", "--model", blob_model
+            ).returncode
+            == 0
+        )
         full = srv.stats()["bytes_sent"]
         srv.reset()
-        res = skyscan("-q", "detect", srv.url("big.tif"), srv.url("far.tif"), "-o", tmp_path / "b",
-                      "--model", blob_model, "--aoi", _area_wkt())
+        res = skyscan(
+            "-q",
+            "detect",
+            srv.url("big.tif"),
+            srv.url("far.tif"),
+            "-o",
+            tmp_path / "b",
+            "--model",
+            blob_model,
+            "--aoi",
+            _area_wkt(),
+        )
         assert res.returncode == 0, res.stderr
         stats = srv.stats()
     # chips touching the area reach 4 of the 16 tiles

@@ -22,7 +22,10 @@ UTM = Affine(0.5, 0.0, 594_000.0, 0.0, -0.5, 5_758_000.0)
 SECRET = "s3cr3t-token-e2e-4242"
 LAUGHS = (
     '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">' for i in range(1, 10))
+    + "".join(
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">'
+        for i in range(1, 10)
+    )
     + "]>\n<metadata>&lol9;</metadata>\n"
 )
 
@@ -76,12 +79,23 @@ def run(tmp_path_factory: pytest.TempPathFactory, blob_model: Path) -> dict[str,
     _with_world(d / "good3.jpg", good, "JPEG", ".jgw", quality=95)
 
     (d / "zero.tif").write_bytes(b"")
-    write_geotiff(d / "truncated.tif", 256, 256, data=_noise(256, 256, 1), transform=UTM, compress="deflate")
+    write_geotiff(
+        d / "truncated.tif", 256, 256, data=_noise(256, 256, 1), transform=UTM, compress="deflate"
+    )
     truncate(d / "truncated.tif", 0.5)
     truncate(_with_world(d / "truncated.jpg", _noise(256, 256, 2), "JPEG", ".jgw"), 0.5)
     truncate(_with_world(d / "truncated.png", _noise(256, 256, 3), "PNG", ".pgw"), 0.6)
-    write_geotiff(d / "corrupt.tif", 256, 256, data=_noise(256, 256, 4), transform=UTM,
-                  compress="deflate", tiled=True, blockxsize=64, blockysize=64)
+    write_geotiff(
+        d / "corrupt.tif",
+        256,
+        256,
+        data=_noise(256, 256, 4),
+        transform=UTM,
+        compress="deflate",
+        tiled=True,
+        blockxsize=64,
+        blockysize=64,
+    )
     _flip_bytes(d / "corrupt.tif", 2000)
     _with_world(d / "corrupt.png", _noise(64, 64, 5), "PNG", ".pgw")
     b = bytearray((d / "corrupt.png").read_bytes())
@@ -143,7 +157,11 @@ def test_every_input_is_in_exactly_one_table(run: dict[str, Any]) -> None:
     assert failed.isdisjoint(ok) and failed | ok == inputs
     assert set(run["manifest"]["images"]) == inputs
     counts = run["manifest"]["counts"]
-    assert (counts["images"], counts["images_ok"], counts["failed"]) == (len(inputs), len(GOOD), len(EXPECTED))
+    assert (counts["images"], counts["images_ok"], counts["failed"]) == (
+        len(inputs),
+        len(GOOD),
+        len(EXPECTED),
+    )
 
 
 def test_hostile_xml_is_never_expanded_or_resolved(run: dict[str, Any]) -> None:

@@ -37,8 +37,9 @@ def _no_traceback(stderr: str) -> None:
 
 
 @pytest.mark.parametrize("sidecar", ["scene_1.tif.xml", "scene_1.tif.aux.xml"])
-def test_a_sidecar_in_an_unknown_encoding_is_its_image_error(images: Path, blob_model: Path, tmp_path: Path,
-                                                              sidecar: str) -> None:
+def test_a_sidecar_in_an_unknown_encoding_is_its_image_error(
+    images: Path, blob_model: Path, tmp_path: Path, sidecar: str
+) -> None:
     d = _copy(images, tmp_path)
     (d / sidecar).write_text('<?xml version="1.0" encoding="bogus-enc"?><metadata/>')
     out = tmp_path / "out"
@@ -48,10 +49,15 @@ def test_a_sidecar_in_an_unknown_encoding_is_its_image_error(images: Path, blob_
     dets, errs, _ = read_outputs(out)
     assert errs.column("path").to_pylist() == [str(d / "scene_1.tif")]
     assert sidecar in errs.column("message")[0].as_py()
-    assert set(dets.column("image_path").to_pylist()) == {str(d / "scene_0.tif"), str(d / "scene_2.tif")}
+    assert set(dets.column("image_path").to_pylist()) == {
+        str(d / "scene_0.tif"),
+        str(d / "scene_2.tif"),
+    }
 
 
-def test_a_hostile_aux_xml_beside_a_png_without_georeferencing_is_its_error(blob_model: Path, tmp_path: Path) -> None:
+def test_a_hostile_aux_xml_beside_a_png_without_georeferencing_is_its_error(
+    blob_model: Path, tmp_path: Path
+) -> None:
     d = tmp_path / "images"
     d.mkdir()
     write_raster(d / "a.png", blank(64, 48, [(20, 20, 0)]), "PNG")
@@ -67,14 +73,21 @@ def test_a_hostile_aux_xml_beside_a_png_without_georeferencing_is_its_error(blob
     assert errs.column("error_type").to_pylist() == ["MetadataError"]
 
 
-def test_a_second_run_on_a_locked_directory_is_refused_naming_the_holder(images: Path, blob_model: Path,
-                                                                         tmp_path: Path) -> None:
+def test_a_second_run_on_a_locked_directory_is_refused_naming_the_holder(
+    images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom skyscan.run_lock import output_lock\n"
-         "with output_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)", out],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom skyscan.run_lock import output_lock\n"
+            "with output_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)",
+            out,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
@@ -95,8 +108,19 @@ def test_a_second_run_on_a_locked_directory_is_refused_naming_the_holder(images:
 
 def test_runs_started_together_never_mix(images: Path, blob_model: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "skyscan", "-q", "detect", str(images), "-o", str(out), "--model",
-           str(blob_model), "--overwrite"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "skyscan",
+        "-q",
+        "detect",
+        str(images),
+        "-o",
+        str(out),
+        "--model",
+        str(blob_model),
+        "--overwrite",
+    ]
     procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     codes = [(p.wait(), p.stderr.read() if p.stderr else "") for p in procs]
     assert all(code in (0, 1) for code, _ in codes), codes
@@ -110,8 +134,9 @@ def test_runs_started_together_never_mix(images: Path, blob_model: Path, tmp_pat
 
 
 @pytest.mark.parametrize("kind", ["under_a_file", "read_only", "proc"])
-def test_an_unwritable_output_directory_is_one_line_and_exit_1(images: Path, blob_model: Path, tmp_path: Path,
-                                                               kind: str) -> None:
+def test_an_unwritable_output_directory_is_one_line_and_exit_1(
+    images: Path, blob_model: Path, tmp_path: Path, kind: str
+) -> None:
     if kind == "under_a_file":
         (tmp_path / "afile").write_text("x")
         out = tmp_path / "afile" / "sub"
@@ -151,10 +176,13 @@ def test_an_unwritable_output_directory_is_one_line_and_exit_1(images: Path, blo
         (["--sample-ratio", "nan"], "not a finite number"),
     ],
 )
-def test_bad_option_values_are_one_usage_error_before_any_image(images: Path, tmp_path: Path,
-                                                                 args: list[str], needle: str) -> None:
+def test_bad_option_values_are_one_usage_error_before_any_image(
+    images: Path, tmp_path: Path, args: list[str], needle: str
+) -> None:
     out = tmp_path / "out"
-    res = skyscan("detect", images, "-o", out, "--model", "vehicles", *args)  # chips: multiples of 8 up to 8192
+    res = skyscan(
+        "detect", images, "-o", out, "--model", "vehicles", *args
+    )  # chips: multiples of 8 up to 8192
     assert res.returncode == 2, res.stderr
     assert needle in res.stderr
     assert "Traceback" not in res.stderr
@@ -162,8 +190,9 @@ def test_bad_option_values_are_one_usage_error_before_any_image(images: Path, tm
 
 
 @pytest.mark.parametrize("existing", [False, True])
-def test_a_model_name_typo_leaves_outdir_as_found(images: Path, blob_model: Path, tmp_path: Path,
-                                                  existing: bool) -> None:
+def test_a_model_name_typo_leaves_outdir_as_found(
+    images: Path, blob_model: Path, tmp_path: Path, existing: bool
+) -> None:
     out = tmp_path / "out"
     if existing:
         out.mkdir()
@@ -172,12 +201,15 @@ def test_a_model_name_typo_leaves_outdir_as_found(images: Path, blob_model: Path
     _no_traceback(res.stderr)
     assert "vehicels" in res.stderr
     assert out.exists() == existing and (not existing or list(out.iterdir()) == [])
-    assert skyscan("detect", images, "-o", out, "--model", blob_model).returncode == 0  # the corrected command
+    assert (
+        skyscan("detect", images, "-o", out, "--model", blob_model).returncode == 0
+    )  # the corrected command
 
 
 @pytest.mark.parametrize("existing", [False, True])
-def test_a_run_that_fails_before_its_first_image_leaves_outdir_as_found(images: Path, blob_model: Path,
-                                                                         tmp_path: Path, existing: bool) -> None:
+def test_a_run_that_fails_before_its_first_image_leaves_outdir_as_found(
+    images: Path, blob_model: Path, tmp_path: Path, existing: bool
+) -> None:
     out = tmp_path / "out"
     if existing:
         out.mkdir()
@@ -194,7 +226,9 @@ def test_a_run_that_fails_before_its_first_image_leaves_outdir_as_found(images: 
     assert res.returncode == 0, res.stderr
 
 
-def test_resume_removes_the_temporary_files_of_a_killed_run(images: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_resume_removes_the_temporary_files_of_a_killed_run(
+    images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     res = skyscan("detect", images, "-o", out, "--model", blob_model)
     assert res.returncode == 0
@@ -213,12 +247,26 @@ def test_resume_removes_the_temporary_files_of_a_killed_run(images: Path, blob_m
     assert read_outputs(out)[0].drop(["run_id"]).equals(clean[0].drop(["run_id"]))
 
 
-def test_a_killed_run_resumes_to_the_clean_result(images: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_a_killed_run_resumes_to_the_clean_result(
+    images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     clean_out = tmp_path / "clean"
     assert skyscan("detect", images, "-o", clean_out, "--model", blob_model).returncode == 0
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "skyscan", "-q", "detect", str(images), "-o", str(out),
-                             "--model", str(blob_model)])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "skyscan",
+            "-q",
+            "detect",
+            str(images),
+            "-o",
+            str(out),
+            "--model",
+            str(blob_model),
+        ]
+    )
     time.sleep(1.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -229,9 +277,18 @@ def test_a_killed_run_resumes_to_the_clean_result(images: Path, blob_model: Path
     assert not (out / LOCK_FILE).exists()
 
 
-def test_quiet_keeps_gdal_warnings_of_a_damaged_tiff_off_stderr(images: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_quiet_keeps_gdal_warnings_of_a_damaged_tiff_off_stderr(
+    images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     d = _copy(images, tmp_path)
-    write_geotiff(d / "damaged.tif", 64, 48, data=blank(64, 48, [(20, 20, 0)]), compress="deflate", predictor=2)
+    write_geotiff(
+        d / "damaged.tif",
+        64,
+        48,
+        data=blank(64, 48, [(20, 20, 0)]),
+        compress="deflate",
+        predictor=2,
+    )
     raw = (d / "damaged.tif").read_bytes()
     entry = b"\x3d\x01\x03\x00"  # the Predictor tag (317) as a SHORT: declare it ASCII instead
     assert entry in raw
@@ -241,7 +298,9 @@ def test_quiet_keeps_gdal_warnings_of_a_damaged_tiff_off_stderr(images: Path, bl
     assert res.stderr == ""
 
 
-def test_a_refused_fresh_run_leaves_a_killed_runs_state_alone(images: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_a_refused_fresh_run_leaves_a_killed_runs_state_alone(
+    images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     (out / "_parts").mkdir(parents=True)
     state = '{"run_id": "0123456789ab", "options_digest": "x", "engine": "local"}'

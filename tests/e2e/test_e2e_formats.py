@@ -20,8 +20,15 @@ def run(tmp_path_factory: pytest.TempPathFactory, blob_model: Path) -> dict[str,
     rgb[:, :, :40] = 255  # white, but transparent
     alpha = np.full((1, 64, 96), 255, np.uint8)
     alpha[:, :, :40] = 0
-    write_geotiff(d / "rgba.tif", 96, 64, count=4, data=np.concatenate([rgb, alpha]),
-                  photometric="RGB", alpha="YES")
+    write_geotiff(
+        d / "rgba.tif",
+        96,
+        64,
+        count=4,
+        data=np.concatenate([rgb, alpha]),
+        photometric="RGB",
+        alpha="YES",
+    )
     data = np.minimum(blank(96, 64, [(70, 40, 1)]), 254)  # 255 is the nodata value
     data[:, :30, :40] = 255
     write_geotiff(d / "nodata.tif", 96, 64, data=data, nodata=255)
@@ -31,8 +38,12 @@ def run(tmp_path_factory: pytest.TempPathFactory, blob_model: Path) -> dict[str,
     return {"det": read_outputs(out)[0]}
 
 
-@pytest.mark.parametrize(("image_id", "blob", "class_id"), [("rgba", (70, 30), 0), ("nodata", (70, 40), 1)])
-def test_masked_pixels_produce_no_detections(run: dict[str, object], image_id: str, blob: tuple[int, int], class_id: int) -> None:
+@pytest.mark.parametrize(
+    ("image_id", "blob", "class_id"), [("rgba", (70, 30), 0), ("nodata", (70, 40), 1)]
+)
+def test_masked_pixels_produce_no_detections(
+    run: dict[str, object], image_id: str, blob: tuple[int, int], class_id: int
+) -> None:
     rows = rows_of(run["det"], image_id).to_pylist()  # type: ignore[arg-type]
     assert len(rows) == 1, rows
     r = rows[0]

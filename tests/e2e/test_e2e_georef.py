@@ -56,8 +56,14 @@ def _scenes(root: Path) -> dict[str, Scene]:
 
     t = Affine(0.25, 0.0, 2_683_000.0, 0.0, -0.25, 1_248_000.0)
     blobs = [(60, 80, 2), (170, 150, 0)]
-    write_geotiff(root / "lv95.tif", 240, 200, data=blank(240, 200, blobs, sigma=6.0),
-                  crs="EPSG:2056", transform=t)
+    write_geotiff(
+        root / "lv95.tif",
+        240,
+        200,
+        data=blank(240, 200, blobs, sigma=6.0),
+        crs="EPSG:2056",
+        transform=t,
+    )
     add(Scene(root / "lv95.tif", blobs, t, "EPSG:2056", "geotiff"))
 
     t = Affine(0.5, 0.0, 594_500.0, 0.0, -0.5, 5_758_000.0) @ Affine.rotation(30.0)
@@ -104,11 +110,29 @@ def run(tmp_path_factory: pytest.TempPathFactory, blob_model: Path) -> dict[str,
     base = tmp_path_factory.mktemp("georef")
     scenes = _scenes(base / "images")
     out = base / "out"
-    res = skyscan("detect", base / "images", "-o", out, "--model", blob_model,
-                  "--crs", "EPSG:2056", "--gsd", "0.25")
-    det, err, manifest = (read_outputs(out) if (out / "run.json").exists() else (None, None, None))
-    return {"scenes": scenes, "out": out, "res": res, "det": det, "err": err,
-            "manifest": manifest, "root": base / "images", "model": blob_model}
+    res = skyscan(
+        "detect",
+        base / "images",
+        "-o",
+        out,
+        "--model",
+        blob_model,
+        "--crs",
+        "EPSG:2056",
+        "--gsd",
+        "0.25",
+    )
+    det, err, manifest = read_outputs(out) if (out / "run.json").exists() else (None, None, None)
+    return {
+        "scenes": scenes,
+        "out": out,
+        "res": res,
+        "det": det,
+        "err": err,
+        "manifest": manifest,
+        "root": base / "images",
+        "model": blob_model,
+    }
 
 
 def test_every_image_succeeds_with_each_object_found_once(run: dict[str, Any]) -> None:
@@ -119,7 +143,9 @@ def test_every_image_succeeds_with_each_object_found_once(run: dict[str, Any]) -
     for image_id, scene in run["scenes"].items():
         rows = rows_of(det, image_id)
         # one row per painted object: the seam object seen by two chips is merged
-        assert sorted(rows.column("class_id").to_pylist()) == sorted(k for _, _, k in scene.blobs), image_id
+        assert sorted(rows.column("class_id").to_pylist()) == sorted(
+            k for _, _, k in scene.blobs
+        ), image_id
         assert len(set(rows.column("detection_id").to_pylist())) == rows.num_rows
 
 
@@ -146,14 +172,26 @@ def test_lonlat_and_source_xy_match_an_independent_pyproj_computation(run: dict[
             continue
         rows = rows_of(det, image_id)
         exp = expected_centres(scene, rows)
-        np.testing.assert_allclose(rows.column("lon").to_numpy(), exp["lon"], rtol=0, atol=1e-9, err_msg=image_id)
-        np.testing.assert_allclose(rows.column("lat").to_numpy(), exp["lat"], rtol=0, atol=1e-9, err_msg=image_id)
-        np.testing.assert_allclose(rows.column("src_x").to_numpy(), exp["x"], rtol=0, atol=1e-6, err_msg=image_id)
-        np.testing.assert_allclose(rows.column("src_y").to_numpy(), exp["y"], rtol=0, atol=1e-6, err_msg=image_id)
+        np.testing.assert_allclose(
+            rows.column("lon").to_numpy(), exp["lon"], rtol=0, atol=1e-9, err_msg=image_id
+        )
+        np.testing.assert_allclose(
+            rows.column("lat").to_numpy(), exp["lat"], rtol=0, atol=1e-9, err_msg=image_id
+        )
+        np.testing.assert_allclose(
+            rows.column("src_x").to_numpy(), exp["x"], rtol=0, atol=1e-6, err_msg=image_id
+        )
+        np.testing.assert_allclose(
+            rows.column("src_y").to_numpy(), exp["y"], rtol=0, atol=1e-6, err_msg=image_id
+        )
         # and each detection is where the object was painted (within a model cell, 1 m)
         truth = blob_lonlat(scene)
         for r in rows.to_pylist():
-            d = min(metres_between(r["lon"], r["lat"], lon, lat) for lon, lat, k in truth if k == r["class_id"])
+            d = min(
+                metres_between(r["lon"], r["lat"], lon, lat)
+                for lon, lat, k in truth
+                if k == r["class_id"]
+            )
             assert d < 1.0, (image_id, r["detection_id"], d)
 
 
@@ -168,7 +206,9 @@ def test_images_without_georef_stay_in_pixel_space_and_are_marked(run: dict[str,
         w, h = r["px_xmax"] - r["px_xmin"], r["px_ymax"] - r["px_ymin"]
         assert r["area_m2"] == pytest.approx(w * h * 0.25**2)
     painted = sorted((c + 0.5, r + 0.5) for c, r, _ in run["scenes"]["plain"].blobs)
-    found = sorted(((r["px_xmin"] + r["px_xmax"]) / 2, (r["px_ymin"] + r["px_ymax"]) / 2) for r in rows)
+    found = sorted(
+        ((r["px_xmin"] + r["px_xmax"]) / 2, (r["px_ymin"] + r["px_ymax"]) / 2) for r in rows
+    )
     np.testing.assert_allclose(found, painted, atol=3.0)  # a 2-cell of the model = 4 px here
 
 
@@ -186,8 +226,12 @@ def test_footprints_and_centroids_are_the_pixel_boxes_on_the_ground(run: dict[st
         assert shapely.contains(polys, cents).all(), image_id
         t = scene.transform
         for poly, r in zip(polys, rows.to_pylist(), strict=True):
-            corners = [(r["px_xmin"], r["px_ymin"]), (r["px_xmax"], r["px_ymin"]),
-                       (r["px_xmax"], r["px_ymax"]), (r["px_xmin"], r["px_ymax"])]
+            corners = [
+                (r["px_xmin"], r["px_ymin"]),
+                (r["px_xmax"], r["px_ymin"]),
+                (r["px_xmax"], r["px_ymax"]),
+                (r["px_xmin"], r["px_ymax"]),
+            ]
             xs, ys = zip(*[apply(t, *c) for c in corners], strict=True)
             lon, lat = to_lonlat(scene.crs, np.array(xs), np.array(ys))  # type: ignore[arg-type]
             ring = np.asarray(poly.exterior.coords)
@@ -217,7 +261,13 @@ def test_output_is_valid_geoparquet_with_the_contract_columns(run: dict[str, Any
         assert schema.field(f.name).type == f.type, f.name
         if not f.nullable:
             assert run["det"].column(f.name).null_count == 0, f.name
-    xview = dict(zip(run["det"].column("class_name").to_pylist(), run["det"].column("xview_type_id").to_pylist(), strict=True))
+    xview = dict(
+        zip(
+            run["det"].column("class_name").to_pylist(),
+            run["det"].column("xview_type_id").to_pylist(),
+            strict=True,
+        )
+    )
     assert xview == {"car": 18, "truck": 23, "bus": 19}
 
 
@@ -230,20 +280,32 @@ def test_geojson_holds_the_same_detections(run: dict[str, Any]) -> None:
         if r["geometry"] is None:
             assert f["geometry"] is None
         else:
-            assert shapely.geometry.shape(f["geometry"]).equals_exact(shapely.from_wkb(r["geometry"]), 1e-9)
-        assert f["properties"]["lon"] == r["lon"] and f["properties"]["georef_source"] == r["georef_source"]
+            assert shapely.geometry.shape(f["geometry"]).equals_exact(
+                shapely.from_wkb(r["geometry"]), 1e-9
+            )
+        assert (
+            f["properties"]["lon"] == r["lon"]
+            and f["properties"]["georef_source"] == r["georef_source"]
+        )
 
 
 def test_run_manifest_records_inputs_counts_model_versions_timings(run: dict[str, Any]) -> None:
     m = run["manifest"]
     assert m["inputs"] == [str(run["root"])]
-    assert sorted(Path(p).name for p in m["images"]) == sorted(s.path.name for s in run["scenes"].values())
+    assert sorted(Path(p).name for p in m["images"]) == sorted(
+        s.path.name for s in run["scenes"].values()
+    )
     n = sum(len(s.blobs) for s in run["scenes"].values())
-    assert m["counts"] == {"images": 8, "images_ok": 8, "failed": 0, "detections": n,
-                           "detections_by_class": m["counts"]["detections_by_class"],
-                           # the test model's card declares no validated range
-                           "detections_in_validated_range": {"true": 0, "false": 0, "null": n},
-                           "images_skipped": 0}  # (only --aoi skips images)
+    assert m["counts"] == {
+        "images": 8,
+        "images_ok": 8,
+        "failed": 0,
+        "detections": n,
+        "detections_by_class": m["counts"]["detections_by_class"],
+        # the test model's card declares no validated range
+        "detections_in_validated_range": {"true": 0, "false": 0, "null": n},
+        "images_skipped": 0,
+    }  # (only --aoi skips images)
     assert m["images_outside_validated_range"] == [] and m["model"]["validated"] is None
     assert m["skipped"] == []
     assert sum(m["counts"]["detections_by_class"].values()) == n
@@ -267,15 +329,24 @@ def test_inspect_reports_the_same_georeferencing(run: dict[str, Any]) -> None:
             assert r["footprint_lonlat"] is None and r["gsd_m"] == 0.25
             continue
         t = scene.transform
-        corners = [apply(t, *c) for c in [(0, 0), (r["width"], 0), (r["width"], r["height"]), (0, r["height"])]]
-        lon, lat = to_lonlat(scene.crs, np.array([c[0] for c in corners]), np.array([c[1] for c in corners]))  # type: ignore[arg-type]
-        np.testing.assert_allclose(np.asarray(r["footprint_lonlat"]), np.stack([lon, lat], axis=1), atol=1e-9)
+        corners = [
+            apply(t, *c)
+            for c in [(0, 0), (r["width"], 0), (r["width"], r["height"]), (0, r["height"])]
+        ]
+        lon, lat = to_lonlat(
+            scene.crs, np.array([c[0] for c in corners]), np.array([c[1] for c in corners])
+        )  # type: ignore[arg-type]
+        np.testing.assert_allclose(
+            np.asarray(r["footprint_lonlat"]), np.stack([lon, lat], axis=1), atol=1e-9
+        )
 
 
 def test_python_api_returns_the_same_table_as_the_cli(run: dict[str, Any], tmp_path: Path) -> None:
     import skyscan
 
-    gdf = skyscan.detect(run["root"], tmp_path / "api", model=str(run["model"]), crs="EPSG:2056", gsd=0.25)
+    gdf = skyscan.detect(
+        run["root"], tmp_path / "api", model=str(run["model"]), crs="EPSG:2056", gsd=0.25
+    )
     assert isinstance(gdf, gpd.GeoDataFrame) and gdf.crs.to_epsg() == 4326
     cli = gpd.read_parquet(run["out"] / "detections.parquet")
     cols = [c for c in cli.columns if c != "run_id"]

@@ -52,7 +52,9 @@ ALL = ["sub/MID2.TIF", "sub/deeper/deep.tiff", "sub/mid.tif", "top1.tif", "top2.
         (["--no-recursive"], ["top1.tif", "top2.png"]),
     ],
 )
-def test_directory_inputs(tree: Path, blob_model: Path, tmp_path: Path, args: list[str], expected: list[str]) -> None:
+def test_directory_inputs(
+    tree: Path, blob_model: Path, tmp_path: Path, args: list[str], expected: list[str]
+) -> None:
     res = skyscan("-q", "detect", tree, *args, "-o", tmp_path / "out", "--model", blob_model)
     assert res.returncode == 0, res.stderr
     assert _rel(tree, _images(tmp_path / "out")) == expected
@@ -67,13 +69,26 @@ def test_quoted_globs_are_expanded_by_skyscan(tree: Path, blob_model: Path, tmp_
     assert _rel(tree, _images(tmp_path / "out")) == ["sub/mid.tif", "top1.tif"]
 
 
-def test_missing_inputs_are_errors_and_duplicates_count_once(tree: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_missing_inputs_are_errors_and_duplicates_count_once(
+    tree: Path, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     empty = tmp_path / "no_images"
     empty.mkdir()
     (empty / "readme.txt").write_text("images come later")
-    res = skyscan("-q", "detect", tree / "top1.tif", tree, f"{tree}/nothing*.tif", tree / "gone.tif", empty,
-                  "-o", out, "--model", blob_model)
+    res = skyscan(
+        "-q",
+        "detect",
+        tree / "top1.tif",
+        tree,
+        f"{tree}/nothing*.tif",
+        tree / "gone.tif",
+        empty,
+        "-o",
+        out,
+        "--model",
+        blob_model,
+    )
     assert res.returncode == 3, res.stderr
     det, err, manifest = read_outputs(out)
     assert _rel(tree, manifest["images"]) == ALL  # top1.tif named twice, processed once
@@ -88,7 +103,9 @@ def test_missing_inputs_are_errors_and_duplicates_count_once(tree: Path, blob_mo
 
 
 @pytest.fixture(scope="module")
-def samples(tree: Path, blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def samples(
+    tree: Path, blob_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     many = tree.parent / "many"
     base = tmp_path_factory.mktemp("samples")
     files = sorted(many.glob("*.png"), reverse=True)
@@ -112,5 +129,7 @@ def test_sample_is_deterministic_whatever_the_input_spelling(samples: dict[str, 
 
 def test_sample_depends_on_the_seed_and_is_a_subset(samples: dict[str, list[str]]) -> None:
     assert len(samples["all"]) == 24
-    assert set(samples["seed7"]) < set(samples["all"]) and set(samples["seed8"]) < set(samples["all"])
+    assert set(samples["seed7"]) < set(samples["all"]) and set(samples["seed8"]) < set(
+        samples["all"]
+    )
     assert samples["seed7"] != samples["seed8"]

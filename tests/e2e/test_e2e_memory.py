@@ -24,9 +24,22 @@ BLOBS = [(1_000, 1_000, 0), (6_000, 7_000, 1), (11_000, 500, 2), (8_203, 11_611,
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Scene:
     path = tmp_path_factory.mktemp("big") / "big.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=SIZE, height=SIZE, count=3, dtype="uint8",
-                       tiled=True, blockxsize=512, blockysize=512, compress="deflate", sparse_ok=True,
-                       crs="EPSG:32631", transform=UTM) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=SIZE,
+        height=SIZE,
+        count=3,
+        dtype="uint8",
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        sparse_ok=True,
+        crs="EPSG:32631",
+        transform=UTM,
+    ) as dst:
         for c, r, k in BLOBS:  # only the tiles around the objects are ever written
             patch = np.zeros((3, 256, 256), np.uint8)
             draw_blobs(patch, [(128.0, 128.0, k)], sigma=24.0)
@@ -38,9 +51,10 @@ def test_a_12000_px_raster_runs_in_a_fraction_of_its_size(big: Scene, tmp_path: 
     # A model at 4 m/px: chips of 1024 source pixels, read decimated to 128 (144 chips).
     model = build_blob_model(tmp_path / "coarse.onnx", input_size=128, gsd=4.0)
     small = tmp_path / "small.tif"
-    with rasterio.open(big.path) as src, rasterio.open(
-        small, "w", **{**src.profile, "width": 512, "height": 512}
-    ) as dst:
+    with (
+        rasterio.open(big.path) as src,
+        rasterio.open(small, "w", **{**src.profile, "width": 512, "height": 512}) as dst,
+    ):
         dst.write(src.read(window=Window(744, 744, 512, 512)))
     baseline = skyscan("-q", "detect", small, "-o", tmp_path / "small_out", "--model", model)
     assert baseline.returncode == 0, baseline.stderr
@@ -52,12 +66,18 @@ def test_a_12000_px_raster_runs_in_a_fraction_of_its_size(big: Scene, tmp_path: 
     # reading the big raster whole would add its 412 MiB on top, while GDAL's block cache
     # (128 MiB in the local engine) and a few batches of chips may legitimately add some
     growth = res.max_rss_mb - baseline.max_rss_mb
-    print(f"peak RSS {res.max_rss_mb:.0f} MiB (512 px image: {baseline.max_rss_mb:.0f} MiB; raster {raster_mb:.0f} MiB); "
-          f"cpu {res.cpu_s:.1f} s")
+    print(
+        f"peak RSS {res.max_rss_mb:.0f} MiB (512 px image: {baseline.max_rss_mb:.0f} MiB; raster {raster_mb:.0f} MiB); "
+        f"cpu {res.cpu_s:.1f} s"
+    )
     assert growth < 0.4 * raster_mb, (res.max_rss_mb, baseline.max_rss_mb, raster_mb)
 
     det, _, _ = read_outputs(tmp_path / "out")
     assert det.num_rows == len(BLOBS)
-    for (lon, lat, k) in blob_lonlat(big):
-        d = min(metres_between(lon, lat, r["lon"], r["lat"]) for r in det.to_pylist() if r["class_id"] == k)
+    for lon, lat, k in blob_lonlat(big):
+        d = min(
+            metres_between(lon, lat, r["lon"], r["lat"])
+            for r in det.to_pylist()
+            if r["class_id"] == k
+        )
         assert d < 8.0, (lon, lat, d)  # within two cells of the 4 m model

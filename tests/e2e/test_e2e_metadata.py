@@ -58,31 +58,49 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "image_id,operator,flight,site\na,alice,17,007\nvendor,bob,,010\nfgdc,carol,19,\n"
     )
     pq.write_table(
-        pa.table({
-            "filename": ["a.tif", "b.tif"],
-            "image_id": [None, "scene-b"],  # a table keyed by file name may rename the image
-            "flight": pa.array([17, None], pa.int64()),
-            "speed": [1.5, 2.0],
-        }),
+        pa.table(
+            {
+                "filename": ["a.tif", "b.tif"],
+                "image_id": [None, "scene-b"],  # a table keyed by file name may rename the image
+                "flight": pa.array([17, None], pa.int64()),
+                "speed": [1.5, 2.0],
+            }
+        ),
         root / "table.parquet",
     )
-    vendor = Scene(img / "vendor.png", BLOBS, Affine(0.5, 0.0, 594_200.0, 0.0, -0.5, 5_757_900.0),
-                   "EPSG:32631", "sidecar")
+    vendor = Scene(
+        img / "vendor.png",
+        BLOBS,
+        Affine(0.5, 0.0, 594_200.0, 0.0, -0.5, 5_757_900.0),
+        "EPSG:32631",
+        "sidecar",
+    )
     return {"root": root, "img": img, "vendor": vendor}
 
 
 @pytest.fixture(scope="module")
 def csv_run(scenes: dict[str, Any], blob_model: Path) -> dict[str, Any]:
     out = scenes["root"] / "out_csv"
-    res = skyscan("detect", scenes["img"], "-o", out, "--model", blob_model,
-                  "--xml-mapping", scenes["root"] / "mapping.json",
-                  "--metadata", scenes["root"] / "table.csv")
+    res = skyscan(
+        "detect",
+        scenes["img"],
+        "-o",
+        out,
+        "--model",
+        blob_model,
+        "--xml-mapping",
+        scenes["root"] / "mapping.json",
+        "--metadata",
+        scenes["root"] / "table.csv",
+    )
     assert res.returncode == 0, res.stderr
     det, err, _ = read_outputs(out)
     return {"det": det, "err": err}
 
 
-def test_vendor_xml_georeferences_its_image(csv_run: dict[str, Any], scenes: dict[str, Any]) -> None:
+def test_vendor_xml_georeferences_its_image(
+    csv_run: dict[str, Any], scenes: dict[str, Any]
+) -> None:
     rows = rows_of(csv_run["det"], "vendor")
     assert rows.num_rows == len(BLOBS)
     assert set(rows.column("georef_source").to_pylist()) == {"sidecar"}
@@ -101,13 +119,26 @@ def test_fgdc_sidecar_still_works_when_a_vendor_mapping_is_given(csv_run: dict[s
 
 def test_sidecar_and_table_attributes_reach_every_row_as_strings(csv_run: dict[str, Any]) -> None:
     det: pa.Table = csv_run["det"]
-    meta = ["meta_acquired", "meta_cloud", "meta_flight", "meta_operator", "meta_sensor", "meta_site"]
+    meta = [
+        "meta_acquired",
+        "meta_cloud",
+        "meta_flight",
+        "meta_operator",
+        "meta_sensor",
+        "meta_site",
+    ]
     assert det.column_names == DETECTION_COLUMNS + meta  # contract first, then meta_* sorted
     assert all(det.schema.field(c).type == pa.string() for c in meta)
     expected = {
         "a": {"meta_operator": "alice", "meta_flight": "17", "meta_site": "007"},
-        "vendor": {"meta_operator": "bob", "meta_flight": None, "meta_site": "010",
-                   "meta_sensor": "WV3", "meta_acquired": "2020-05-01T10:00:00Z", "meta_cloud": "3"},
+        "vendor": {
+            "meta_operator": "bob",
+            "meta_flight": None,
+            "meta_site": "010",
+            "meta_sensor": "WV3",
+            "meta_acquired": "2020-05-01T10:00:00Z",
+            "meta_cloud": "3",
+        },
         "fgdc": {"meta_operator": "carol", "meta_flight": "19", "meta_site": None},
         "b": {},
     }
@@ -118,10 +149,21 @@ def test_sidecar_and_table_attributes_reach_every_row_as_strings(csv_run: dict[s
             assert {c: r[c] for c in meta} == {c: values.get(c) for c in meta}, image_id
 
 
-def test_parquet_table_keyed_by_filename_keeps_types_and_renames(scenes: dict[str, Any], blob_model: Path) -> None:
+def test_parquet_table_keyed_by_filename_keeps_types_and_renames(
+    scenes: dict[str, Any], blob_model: Path
+) -> None:
     out = scenes["root"] / "out_parquet"
-    res = skyscan("detect", scenes["img"] / "a.tif", scenes["img"] / "b.tif", "-o", out,
-                  "--model", blob_model, "--metadata", scenes["root"] / "table.parquet")
+    res = skyscan(
+        "detect",
+        scenes["img"] / "a.tif",
+        scenes["img"] / "b.tif",
+        "-o",
+        out,
+        "--model",
+        blob_model,
+        "--metadata",
+        scenes["root"] / "table.parquet",
+    )
     assert res.returncode == 0, res.stderr
     det, _, _ = read_outputs(out)
     assert set(det.column("image_id").to_pylist()) == {"a", "scene-b"}

@@ -17,11 +17,25 @@ from remote_servers import RangeServer
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("plan")
     data = np.random.default_rng(0).integers(0, 255, (3, 600, 600)).astype("uint8")
-    write_geotiff(root / "tiled.tif", 600, 600, data=data, crs="EPSG:2056", transform=lv95_transform(0.5),
-                  tiled=True, blockxsize=256, blockysize=256)
+    write_geotiff(
+        root / "tiled.tif",
+        600,
+        600,
+        data=data,
+        crs="EPSG:2056",
+        transform=lv95_transform(0.5),
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+    )
     for k in range(3):
-        write_geotiff(root / f"small_{k}.tif", 100, 80, crs="EPSG:2056",
-                      transform=lv95_transform(0.5, x0=2_690_000.0 + 100 * k))
+        write_geotiff(
+            root / f"small_{k}.tif",
+            100,
+            80,
+            crs="EPSG:2056",
+            transform=lv95_transform(0.5, x0=2_690_000.0 + 100 * k),
+        )
     return root
 
 
@@ -52,8 +66,15 @@ def test_plan_with_an_area_skips_images_outside_it(folder: Path, blob_model: Pat
 
 def test_plan_of_remote_images_reads_headers_only(folder: Path, blob_model: Path) -> None:
     with RangeServer(folder) as srv:
-        res = skyscan("plan", srv.url("tiled.tif"), srv.url("gone.tif?sig=SECRET"), "--model", blob_model,
-                      "--rate", "10")
+        res = skyscan(
+            "plan",
+            srv.url("tiled.tif"),
+            srv.url("gone.tif?sig=SECRET"),
+            "--model",
+            blob_model,
+            "--rate",
+            "10",
+        )
         sent = srv.stats()["bytes_sent"]
     assert res.returncode == 3, res.stderr
     assert "tiled.tif: 600 x 600 px" in res.stdout and "SECRET" not in res.stdout + res.stderr

@@ -99,6 +99,11 @@ def test_inspect_footprints_match_rasterio(run: dict[str, Any]) -> None:
             assert (r["width"], r["height"], r["count"]) == (ds.width, ds.height, ds.count)
             assert r["crs"] == crs and r["georef_source"] == "geotiff"
             assert r["gsd_m"] == pytest.approx(ds.res[0], rel=1e-3)
-        cols, rows = np.array([0, r["width"], r["width"], 0]), np.array([0, 0, r["height"], r["height"]])
+        cols, rows = (
+            np.array([0, r["width"], r["width"], 0]),
+            np.array([0, 0, r["height"], r["height"]]),
+        )
         lon, lat = to_lonlat(crs, t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f)
-        np.testing.assert_allclose(np.asarray(r["footprint_lonlat"]), np.stack([lon, lat], 1), atol=1e-9)
+        np.testing.assert_allclose(
+            np.asarray(r["footprint_lonlat"]), np.stack([lon, lat], 1), atol=1e-9
+        )

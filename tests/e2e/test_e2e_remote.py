@@ -25,8 +25,19 @@ def _write_cog(path: Path, data: np.ndarray, transform: Affine) -> None:
     import rasterio
 
     count, height, width = data.shape
-    with rasterio.open(path, "w", driver="COG", width=width, height=height, count=count, dtype="uint8",
-                       crs=CRS, transform=transform, blocksize=128, compress="deflate") as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="COG",
+        width=width,
+        height=height,
+        count=count,
+        dtype="uint8",
+        crs=CRS,
+        transform=transform,
+        blocksize=128,
+        compress="deflate",
+    ) as dst:
         dst.write(data)
 
 
@@ -35,7 +46,9 @@ def www(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("www")
     rng = np.random.default_rng(7)
     for k, name in enumerate(("a", "b", "c")):
-        blobs = [(int(c), int(r), int(rng.integers(0, 3))) for c, r in rng.integers(20, 492, (12, 2))]
+        blobs = [
+            (int(c), int(r), int(rng.integers(0, 3))) for c, r in rng.integers(20, 492, (12, 2))
+        ]
         t = Affine(0.5, 0, 2_683_000 + 300 * k, 0, -0.5, 1_248_000)
         # faint noise, so that tiles are large enough for a connection to drop in one
         noise = rng.integers(0, 6, (3, 512, 512), dtype=np.uint8)
@@ -69,8 +82,9 @@ def _no_secret(outdir: Path) -> None:
             assert b"TOPSECRET" not in data and b"KEYID" not in data, file
 
 
-def test_http_run_equals_local_run_and_redacts(server: RangeServer, local_run: pa.Table,
-                                               blob_model: Path, tmp_path: Path) -> None:
+def test_http_run_equals_local_run_and_redacts(
+    server: RangeServer, local_run: pa.Table, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     urls = [server.url("a.tif") + SIGNED, server.url("b.tif")]
     res = skyscan("-v", "detect", *urls, "-o", out, "--model", blob_model)
@@ -79,14 +93,20 @@ def test_http_run_equals_local_run_and_redacts(server: RangeServer, local_run: p
     assert err.num_rows == 0
     assert _comparable(det) == _comparable(local_run)
     assert set(det.column("image_path").to_pylist()) == {
-        server.url("a.tif") + "?<redacted>", server.url("b.tif")}
+        server.url("a.tif") + "?<redacted>",
+        server.url("b.tif"),
+    }
     assert "TOPSECRET" not in res.stderr and "KEYID" not in res.stderr
     assert all("TOPSECRET" not in i for i in manifest["inputs"] + manifest["images"])
     _no_secret(out)
 
 
 def test_http_faults_are_error_rows_and_resume_finishes_what_was_cut(
-    server: RangeServer, local_run: pa.Table, blob_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    server: RangeServer,
+    local_run: pa.Table,
+    blob_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GDAL_HTTP_RETRY_DELAY", "0.05")
     monkeypatch.setenv("GDAL_HTTP_MAX_RETRY", "1")
@@ -95,17 +115,27 @@ def test_http_faults_are_error_rows_and_resume_finishes_what_was_cut(
     server.fault("b.tif", Fault(disconnect_after=17_000))
     server.fault("c.tif", Fault(status=404))
     try:
-        urls = [server.url("a.tif"), server.url("b.tif"), server.url("c.tif") + SIGNED,
-                server.url("nothere.tif")]
+        urls = [
+            server.url("a.tif"),
+            server.url("b.tif"),
+            server.url("c.tif") + SIGNED,
+            server.url("nothere.tif"),
+        ]
         res = skyscan("-q", "detect", *urls, "-o", out, "--model", blob_model)
     finally:
         server.fault("b.tif", None)
         server.fault("c.tif", None)
     assert res.returncode == 3, res.stderr
     det, err, _ = read_outputs(out)
-    errors = {p.rsplit("/", 1)[-1]: (t, m) for p, t, m in zip(
-        err.column("path").to_pylist(), err.column("error_type").to_pylist(),
-        err.column("message").to_pylist(), strict=True)}
+    errors = {
+        p.rsplit("/", 1)[-1]: (t, m)
+        for p, t, m in zip(
+            err.column("path").to_pylist(),
+            err.column("error_type").to_pylist(),
+            err.column("message").to_pylist(),
+            strict=True,
+        )
+    }
     assert set(errors) == {"b.tif", "c.tif?<redacted>", "nothere.tif"}, errors
     assert errors["b.tif"][0] == "RemoteReadError" and "stopped answering" in errors["b.tif"][1]
     assert "not found (HTTP 404)" in errors["c.tif?<redacted>"][1]
@@ -118,21 +148,37 @@ def test_http_faults_are_error_rows_and_resume_finishes_what_was_cut(
     assert res.returncode == 3, res.stderr
     det, err, manifest = read_outputs(out)
     assert sorted(p.rsplit("/", 1)[-1] for p in err.column("path").to_pylist()) == [
-        "c.tif?<redacted>", "nothere.tif"]
+        "c.tif?<redacted>",
+        "nothere.tif",
+    ]
     assert _comparable(det) == _comparable(local_run)
     assert manifest["resumed"] is True
 
 
-def test_s3_through_moto_equals_local_run(www: Path, local_run: pa.Table, blob_model: Path,
-                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_s3_through_moto_equals_local_run(
+    www: Path,
+    local_run: pa.Table,
+    blob_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     with moto_s3("imagery") as env:
         client = env["_client"]
         for name in ("a.tif", "b.tif"):
             client.upload_file(str(www / name), "imagery", f"tiles/{name}")
         set_env(monkeypatch, env)
         out = tmp_path / "out"
-        res = skyscan("-q", "detect", "s3://imagery/tiles/a.tif", "/vsis3/imagery/tiles/b.tif",
-                      "s3://imagery/tiles/missing.tif", "-o", out, "--model", blob_model)
+        res = skyscan(
+            "-q",
+            "detect",
+            "s3://imagery/tiles/a.tif",
+            "/vsis3/imagery/tiles/b.tif",
+            "s3://imagery/tiles/missing.tif",
+            "-o",
+            out,
+            "--model",
+            blob_model,
+        )
         assert res.returncode == 3, res.stderr
         det, err, manifest = read_outputs(out)
         assert _comparable(det) == _comparable(local_run)

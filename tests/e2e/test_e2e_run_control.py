@@ -19,7 +19,9 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first(images: Path, blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def first(
+    images: Path, blob_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("ctl_out") / "out"
     res = skyscan("-v", "detect", images, "-o", out, "--model", blob_model)
     assert res.returncode == 0, res.stderr
@@ -52,7 +54,9 @@ def test_quiet_prints_nothing(images: Path, blob_model: Path, tmp_path: Path) ->
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
 
 
-def test_an_existing_outdir_is_refused_and_left_alone(first: dict[str, Any], images: Path, blob_model: Path) -> None:
+def test_an_existing_outdir_is_refused_and_left_alone(
+    first: dict[str, Any], images: Path, blob_model: Path
+) -> None:
     out = first["out"]
     before = (out / "detections.parquet").read_bytes()
     res = skyscan("detect", images, "-o", out, "--model", blob_model)
@@ -66,7 +70,9 @@ def test_a_finished_run_leaves_only_the_documented_outputs(first: dict[str, Any]
     assert names == ["detections.geojson", "detections.parquet", "errors.parquet", "run.json"]
 
 
-def test_resume_of_a_finished_run_redoes_nothing(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_resume_of_a_finished_run_redoes_nothing(
+    first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     shutil.copytree(first["out"], out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -74,8 +80,12 @@ def test_resume_of_a_finished_run_redoes_nothing(first: dict[str, Any], images: 
     assert res.returncode == 0, res.stderr
     assert "nothing to resume" in res.stderr and "5 detections in 5 images" in res.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing redone or rewritten
-    other = skyscan("-q", "detect", images / "scene_0.tif", "-o", out, "--model", blob_model, "--resume")
-    assert other.returncode == 1 and "cannot resume" in other.stderr and "--overwrite" in other.stderr
+    other = skyscan(
+        "-q", "detect", images / "scene_0.tif", "-o", out, "--model", blob_model, "--resume"
+    )
+    assert (
+        other.returncode == 1 and "cannot resume" in other.stderr and "--overwrite" in other.stderr
+    )
 
 
 def _interrupted(out: Path, images: Path, blob_model: Path) -> None:
@@ -90,7 +100,9 @@ def _interrupted(out: Path, images: Path, blob_model: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-def test_resume_finishes_only_what_is_missing(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_resume_finishes_only_what_is_missing(
+    first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     _interrupted(out, images, blob_model)
     # as if the run died after three images: two parts never written
@@ -108,26 +120,37 @@ def test_resume_finishes_only_what_is_missing(first: dict[str, Any], images: Pat
     assert not (out / "_parts").exists()
 
 
-def test_resume_refuses_other_options_but_allows_speed_settings(first: dict[str, Any], images: Path,
-                                                                blob_model: Path, tmp_path: Path) -> None:
+def test_resume_refuses_other_options_but_allows_speed_settings(
+    first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     _interrupted(out, images, blob_model)
     state = (out / "_parts" / "state.json").read_bytes()
-    other = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume", "--overlap", "0.3")
-    assert other.returncode == 1 and "cannot resume" in other.stderr and "--overwrite" in other.stderr
+    other = skyscan(
+        "-q", "detect", images, "-o", out, "--model", blob_model, "--resume", "--overlap", "0.3"
+    )
+    assert (
+        other.returncode == 1 and "cannot resume" in other.stderr and "--overwrite" in other.stderr
+    )
     assert (out / "_parts" / "state.json").read_bytes() == state and not (out / "run.json").exists()
-    faster = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume", "--batch-size", "3")
+    faster = skyscan(
+        "-q", "detect", images, "-o", out, "--model", blob_model, "--resume", "--batch-size", "3"
+    )
     assert faster.returncode == 0, faster.stderr
     det = pq.read_table(out / "detections.parquet")
     assert det.drop(["run_id"]).equals(first["tables"][0].drop(["run_id"]))
 
 
-def test_overwrite_replaces_the_previous_run(first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path) -> None:
+def test_overwrite_replaces_the_previous_run(
+    first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     shutil.copytree(first["out"], out)
     (out / "map.html").write_text("stale map of the previous run")
     (out / "my_notes.md").write_text("not skyscan's")
-    res = skyscan("-q", "detect", images / "scene_0.tif", "-o", out, "--model", blob_model, "--overwrite")
+    res = skyscan(
+        "-q", "detect", images / "scene_0.tif", "-o", out, "--model", blob_model, "--overwrite"
+    )
     assert res.returncode == 0, res.stderr
     det, err, manifest = read_outputs(out)
     assert set(det.column("image_id").to_pylist()) == {"scene_0"}  # nothing left from the old run
@@ -145,7 +168,9 @@ def test_overwrite_with_a_model_that_does_not_load_keeps_the_previous_run(
     broken = tmp_path / "broken"
     shutil.copytree(blob_model.parent, broken)  # the card reads well, the ONNX file does not
     (broken / blob_model.name).write_bytes(blob_model.read_bytes()[:100])
-    res = skyscan("-q", "detect", images, "-o", out, "--model", broken / blob_model.name, "--overwrite")
+    res = skyscan(
+        "-q", "detect", images, "-o", out, "--model", broken / blob_model.name, "--overwrite"
+    )
     assert res.returncode == 1, res.stderr
     assert "cannot load ONNX model" in res.stderr and "Traceback" not in res.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
@@ -163,8 +188,9 @@ def test_overwrite_with_a_model_that_does_not_load_keeps_the_previous_run(
         (["--no-such-option"], "No such option"),
     ],
 )
-def test_usage_errors_exit_2_before_anything_is_written(images: Path, blob_model: Path, tmp_path: Path,
-                                                        args: list[str], needle: str) -> None:
+def test_usage_errors_exit_2_before_anything_is_written(
+    images: Path, blob_model: Path, tmp_path: Path, args: list[str], needle: str
+) -> None:
     out = tmp_path / "out"
     res = skyscan("detect", images, "-o", out, "--model", blob_model, *args)
     assert res.returncode == 2, res.stderr

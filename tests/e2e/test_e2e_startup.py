@@ -45,12 +45,18 @@ def test_detect_imports_only_what_it_uses_and_exits_fast(blob_model: Path, tmp_p
     images = tmp_path / "images"
     images.mkdir()
     t = Affine(0.5, 0.0, 594_000.0, 0.0, -0.5, 5_758_000.0)
-    write_geotiff(images / "scene.tif", 64, 48, data=blank(64, 48, [(10, 20, 0), (40, 20, 1)]), transform=t)
-    write_geotiff(images / "empty.tif", 64, 48, data=blank(64, 48, []), transform=t)  # no detections
+    write_geotiff(
+        images / "scene.tif", 64, 48, data=blank(64, 48, [(10, 20, 0), (40, 20, 1)]), transform=t
+    )
+    write_geotiff(
+        images / "empty.tif", 64, 48, data=blank(64, 48, []), transform=t
+    )  # no detections
     (images / "broken.tif").write_bytes(b"II*\x00 not a tiff")
     out = tmp_path / "out"
     args = ["-q", "detect", str(images), "-o", str(out), "--model", str(blob_model)]
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True
+    )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     # one input failed, so the documented exit code 3, through the fast exit as well
     assert result["code"] == 3 and proc.returncode == 3, proc.stderr

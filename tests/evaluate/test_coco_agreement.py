@@ -19,17 +19,35 @@ coco = pytest.importorskip("pycocotools.coco")
 def _coco_ap(gts: list[np.ndarray], dets: list[tuple[np.ndarray, np.ndarray]]) -> float:
     """pycocotools' AP@[.5:.95] for one class, every box size, up to 1000 detections an image."""
     images = [{"id": i + 1, "width": 1000, "height": 1000} for i in range(len(gts))]
-    anns = [{"id": k + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
-             "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
-             "area": float((b[2] - b[0]) * (b[3] - b[1]))}
-            for k, (i, b) in enumerate((i, b) for i, g in enumerate(gts) for b in g)]
+    anns = [
+        {
+            "id": k + 1,
+            "image_id": i + 1,
+            "category_id": 1,
+            "iscrowd": 0,
+            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+            "area": float((b[2] - b[0]) * (b[3] - b[1])),
+        }
+        for k, (i, b) in enumerate((i, b) for i, g in enumerate(gts) for b in g)
+    ]
     truth = coco.COCO()
-    truth.dataset = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "car"}]}
+    truth.dataset = {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": 1, "name": "car"}],
+    }
     with contextlib.redirect_stdout(io.StringIO()):
         truth.createIndex()
-        results = [{"image_id": i + 1, "category_id": 1, "score": float(s),
-                    "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]}
-                   for i, (boxes, scores) in enumerate(dets) for b, s in zip(boxes, scores, strict=True)]
+        results = [
+            {
+                "image_id": i + 1,
+                "category_id": 1,
+                "score": float(s),
+                "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])],
+            }
+            for i, (boxes, scores) in enumerate(dets)
+            for b, s in zip(boxes, scores, strict=True)
+        ]
         found = truth.loadRes(results) if results else coco.COCO()
         ev = cocoeval.COCOeval(truth, found, "bbox")
         ev.params.maxDets = [1000]
@@ -62,11 +80,15 @@ def scenes(draw: st.DrawFn) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np
 
 @settings(max_examples=25, deadline=None)
 @given(scenes())
-def test_ap50_95_matches_pycocotools(scene: tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]) -> None:
+def test_ap50_95_matches_pycocotools(
+    scene: tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]],
+) -> None:
     gts, dets = scene
     ours = evaluate_detections(
-        ["car"], [(g, np.zeros(len(g), np.int64)) for g in gts],
-        [(b, s, np.zeros(len(b), np.int64)) for b, s in dets], score_threshold=0.3,
+        ["car"],
+        [(g, np.zeros(len(g), np.int64)) for g in gts],
+        [(b, s, np.zeros(len(b), np.int64)) for b, s in dets],
+        score_threshold=0.3,
     )["car"].ap50_95
     # COCO samples the precision envelope at 101 recall points; the all-point area differs
     # from that by at most about 1/101 per threshold

@@ -39,20 +39,28 @@ def test_false_positive_in_an_ignore_region_is_not_scored() -> None:
 def test_a_true_positive_inside_a_region_still_counts() -> None:
     gts = [(np.array([[0, 0, 10, 10]], float), np.array([0]))]
     dets = [(np.array([[0, 0, 10, 10]], float), np.array([0.9]), np.array([0]))]
-    res = evaluate_detections(["car"], gts, dets, 0.5, ignore=[np.array([[0, 0, 10, 10]], float)])["car"]
+    res = evaluate_detections(["car"], gts, dets, 0.5, ignore=[np.array([[0, 0, 10, 10]], float)])[
+        "car"
+    ]
     assert res.ap50 == pytest.approx(1.0) and res.n_detections == 1
 
 
 def test_region_count_must_match_images() -> None:
     with pytest.raises(ValueError, match="ignore regions for 2 images"):
-        evaluate_detections(["car"], [(np.zeros((0, 4)), np.zeros(0, int))],
-                            [(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))], 0.5,
-                            ignore=[np.zeros((0, 4)), np.zeros((0, 4))])
+        evaluate_detections(
+            ["car"],
+            [(np.zeros((0, 4)), np.zeros(0, int))],
+            [(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))],
+            0.5,
+            ignore=[np.zeros((0, 4)), np.zeros((0, 4))],
+        )
 
 
 def test_read_ignore_regions(tmp_path: Path) -> None:
     f = tmp_path / "regions.csv"
-    f.write_text("image,xmin,ymin,xmax,ymax,note\na.png,1,2,3,4,car at border\nsub/a.png,5,6,7,8,\nb.png,0,0,1,1,\n")
+    f.write_text(
+        "image,xmin,ymin,xmax,ymax,note\na.png,1,2,3,4,car at border\nsub/a.png,5,6,7,8,\nb.png,0,0,1,1,\n"
+    )
     regions = read_ignore_regions(f)
     assert regions.count() == 3
     assert regions.for_image("/x/y/a.png").tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
@@ -64,12 +72,20 @@ def test_read_ignore_regions(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("image,xmin,ymin,xmax\na.png,1,2,3\n", "lacks column"),
-        ("image,xmin,ymin,xmax,ymax\na.png,1,2,x,4\n", ":2: xmin, ymin, xmax, ymax must be numbers"),
-        ("image,xmin,ymin,xmax,ymax\na.png,1,2,3,4\na.png,5,2,3,4\n", ":3: region must have xmax > xmin"),
+        (
+            "image,xmin,ymin,xmax,ymax\na.png,1,2,x,4\n",
+            ":2: xmin, ymin, xmax, ymax must be numbers",
+        ),
+        (
+            "image,xmin,ymin,xmax,ymax\na.png,1,2,3,4\na.png,5,2,3,4\n",
+            ":3: region must have xmax > xmin",
+        ),
         ("image,xmin,ymin,xmax,ymax\n,1,2,3,4\n", ":2: empty image name"),
     ],
 )
-def test_bad_ignore_region_files_name_file_and_line(tmp_path: Path, text: str, message: str) -> None:
+def test_bad_ignore_region_files_name_file_and_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
     f = tmp_path / "regions.csv"
     f.write_text(text)
     with pytest.raises(LabelError, match=message) as info:

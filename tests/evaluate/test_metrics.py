@@ -38,8 +38,12 @@ def test_ap_hand_computed() -> None:
     gt = [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]]
     det = [[0, 0, 10, 10], [100, 0, 110, 10], [20, 0, 30, 10], [200, 0, 210, 10], [40, 0, 50, 10]]
     scores = [0.9, 0.8, 0.7, 0.6, 0.5]
-    res = evaluate_detections(["car"], [(np.array(gt), np.zeros(3, np.int64))],
-                              [(np.array(det), np.array(scores), np.zeros(5, np.int64))], score_threshold=0.65)
+    res = evaluate_detections(
+        ["car"],
+        [(np.array(gt), np.zeros(3, np.int64))],
+        [(np.array(det), np.array(scores), np.zeros(5, np.int64))],
+        score_threshold=0.65,
+    )
     car = res["car"]
     assert car.ap50 == pytest.approx(1 / 3 + 2 / 9 + 1 / 5)
     # at threshold 0.65: detections 0.9, 0.8, 0.7 -> 2 TP of 3 detections, 2 of 3 labels
@@ -51,12 +55,20 @@ def test_ap_hand_computed() -> None:
 
 def test_ap_edge_cases() -> None:
     assert average_precision(np.zeros(0), np.zeros(0)) == 0.0
-    res = evaluate_detections(["car", "bus"], [(np.zeros((0, 4)), np.zeros(0, np.int64))],
-                              [(np.array([[0, 0, 1, 1]]), np.array([0.9]), np.array([0]))], 0.5)
+    res = evaluate_detections(
+        ["car", "bus"],
+        [(np.zeros((0, 4)), np.zeros(0, np.int64))],
+        [(np.array([[0, 0, 1, 1]]), np.array([0.9]), np.array([0]))],
+        0.5,
+    )
     assert res["car"].n_labels == 0 and res["car"].ap50 == 0.0
     assert mean_ap(res) == 0.0  # no class present
-    perfect = evaluate_detections(["car"], [(np.array([[0, 0, 5, 5]]), np.array([0]))],
-                                  [(np.array([[0, 0, 5, 5]]), np.array([0.3]), np.array([0]))], 0.5)
+    perfect = evaluate_detections(
+        ["car"],
+        [(np.array([[0, 0, 5, 5]]), np.array([0]))],
+        [(np.array([[0, 0, 5, 5]]), np.array([0.3]), np.array([0]))],
+        0.5,
+    )
     assert perfect["car"].ap50 == 1.0
     assert perfect["car"].precision == 0.0 and perfect["car"].recall == 0.0  # below the threshold
 
@@ -69,7 +81,9 @@ def test_classes_do_not_match_each_other() -> None:
     assert res["bus"].n_detections == 1
 
 
-def _brute_force_ap(gts: list[np.ndarray], dets: list[tuple[np.ndarray, np.ndarray]], iou_thr: float) -> float:
+def _brute_force_ap(
+    gts: list[np.ndarray], dets: list[tuple[np.ndarray, np.ndarray]], iou_thr: float
+) -> float:
     """VOC-devkit style, written independently: loop detections globally by score, then
     11...all-point area with an explicit running max over precision from the right."""
     records = [(float(s), i, k) for i, (_, sc) in enumerate(dets) for k, s in enumerate(sc)]
@@ -109,19 +123,25 @@ def _brute_force_ap(gts: list[np.ndarray], dets: list[tuple[np.ndarray, np.ndarr
     return ap
 
 
-box_st = st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(2, 15), st.integers(2, 15)).map(
-    lambda t: [t[0], t[1], t[0] + t[2], t[1] + t[3]]
-)
+box_st = st.tuples(
+    st.integers(0, 40), st.integers(0, 40), st.integers(2, 15), st.integers(2, 15)
+).map(lambda t: [t[0], t[1], t[0] + t[2], t[1] + t[3]])
 
 
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.lists(box_st, max_size=6), st.lists(st.tuples(box_st, st.floats(0.01, 1.0)), max_size=8)),
-        min_size=1, max_size=4,
+        st.tuples(
+            st.lists(box_st, max_size=6),
+            st.lists(st.tuples(box_st, st.floats(0.01, 1.0)), max_size=8),
+        ),
+        min_size=1,
+        max_size=4,
     )
 )
-def test_ap_matches_brute_force(images: list[tuple[list[list[int]], list[tuple[list[int], float]]]]) -> None:
+def test_ap_matches_brute_force(
+    images: list[tuple[list[list[int]], list[tuple[list[int], float]]]],
+) -> None:
     gts = [np.array(g, np.float64).reshape(-1, 4) for g, _ in images]
     # distinct scores: tie order is implementation-defined in every AP implementation
     dets = []
@@ -132,8 +152,10 @@ def test_ap_matches_brute_force(images: list[tuple[list[list[int]], list[tuple[l
         n += len(d)
         dets.append((boxes, scores))
     res = evaluate_detections(
-        ["car"], [(g, np.zeros(len(g), np.int64)) for g in gts],
-        [(b, s, np.zeros(len(s), np.int64)) for b, s in dets], 0.5,
+        ["car"],
+        [(g, np.zeros(len(g), np.int64)) for g in gts],
+        [(b, s, np.zeros(len(s), np.int64)) for b, s in dets],
+        0.5,
     )
     assert res["car"].ap50 == pytest.approx(_brute_force_ap(gts, dets, 0.5), abs=1e-9)
 
@@ -143,8 +165,12 @@ def test_best_f1_operating_point() -> None:
     # k=1: P1 R1/3 -> 0.5; k=3: P2/3 R2/3 -> 0.667; k=5: P3/5 R1 -> 0.75 (best)
     gt = [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]]
     det = [[0, 0, 10, 10], [100, 0, 110, 10], [20, 0, 30, 10], [200, 0, 210, 10], [40, 0, 50, 10]]
-    res = evaluate_detections(["car"], [(np.array(gt), np.zeros(3, np.int64))],
-                              [(np.array(det), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.zeros(5, np.int64))], 0.65)
+    res = evaluate_detections(
+        ["car"],
+        [(np.array(gt), np.zeros(3, np.int64))],
+        [(np.array(det), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.zeros(5, np.int64))],
+        0.65,
+    )
     best = res["car"].best_f1()
     assert best == {"threshold": 0.5, "precision": 0.6, "recall": 1.0, "f1": 0.75}
 
@@ -154,7 +180,9 @@ def test_ap50_95_averages_ap_over_coco_iou_thresholds() -> None:
     thresholds), a miss above, so AP@[.5:.95] is 0.5 while AP50 is 1."""
     gt = np.array([[0, 0, 100, 10]], np.float64)
     det = np.array([[0, 0, 72, 10]], np.float64)  # IoU = 720 / 1000
-    res = evaluate_detections(["car"], [(gt, np.array([0]))], [(det, np.array([0.9]), np.array([0]))], 0.3)
+    res = evaluate_detections(
+        ["car"], [(gt, np.array([0]))], [(det, np.array([0.9]), np.array([0]))], 0.3
+    )
     assert res["car"].ap50 == pytest.approx(1.0)
     assert res["car"].ap50_95 == pytest.approx(0.5)
     assert mean_ap(res, "ap50_95") == pytest.approx(0.5)

@@ -14,8 +14,15 @@ from skyscan.evaluate.render import draw_detections, read_display
 
 def test_draw_detections_colours_and_scale(tmp_path: Path) -> None:
     Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(tmp_path / "a.png")
-    det = pd.DataFrame({"px_xmin": [2.0, 15.0], "px_ymin": [2.0, 5.0], "px_xmax": [10.0, 25.0],
-                        "px_ymax": [8.0, 15.0], "class_name": ["car", "bus"]})
+    det = pd.DataFrame(
+        {
+            "px_xmin": [2.0, 15.0],
+            "px_ymin": [2.0, 5.0],
+            "px_xmax": [10.0, 25.0],
+            "px_ymax": [8.0, 15.0],
+            "class_name": ["car", "bus"],
+        }
+    )
     out = draw_detections(tmp_path / "a.png", det, tmp_path / "out.png", scale=2.0, width=1)
     img = np.asarray(Image.open(out))
     assert img.shape == (40, 60, 3)

@@ -22,10 +22,23 @@ def test_vehicles_on_kit_seqC(shared_data: Path, tmp_path: Path) -> None:
         pytest.skip("no shipped vehicles model")
     kit = shared_data / "kit-ais-munich"
     report = tmp_path / "r.json"
-    res = CliRunner().invoke(cli, [
-        "evaluate", str(kit / "images"), "--labels", str(kit / "labels"), "--format", "yolo",
-        "--list", str(kit / "splits" / "seqC_MunichStreet02-MOS74-93.txt"), "--gsd", "0.13", "-o", str(report),
-    ])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            str(kit / "images"),
+            "--labels",
+            str(kit / "labels"),
+            "--format",
+            "yolo",
+            "--list",
+            str(kit / "splits" / "seqC_MunichStreet02-MOS74-93.txt"),
+            "--gsd",
+            "0.13",
+            "-o",
+            str(report),
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(report.read_text())
     car = data["classes"]["car"]
@@ -36,34 +49,57 @@ def test_vehicles_on_kit_seqC(shared_data: Path, tmp_path: Path) -> None:
         assert car["ap50"] == pytest.approx(recorded["classes"]["car"]["ap50"], abs=1e-4)
 
 
-def test_int8_variant_states_its_figures_and_keeps_them_within_0_01(shared_data: Path, tmp_path: Path) -> None:
+def test_int8_variant_states_its_figures_and_keeps_them_within_0_01(
+    shared_data: Path, tmp_path: Path
+) -> None:
     """The shipped int8 variant: the same command reproduces its card's figures, and they are
     within 0.01 of the fp32 model's (the rule under which scripts/train_vehicles.sh ships it)."""
     if not (BUILTIN_DIR / "vehicles-int8.onnx").is_file():
         pytest.skip("no shipped int8 variant")
     kit = shared_data / "kit-ais-munich"
     report = tmp_path / "r.json"
-    res = CliRunner().invoke(cli, [
-        "evaluate", str(kit / "images"), "--labels", str(kit / "labels"), "--format", "yolo", "--model", "vehicles-int8",
-        "--list", str(kit / "splits" / "seqC_MunichStreet02-MOS74-93.txt"), "--gsd", "0.13", "-o", str(report),
-    ])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            str(kit / "images"),
+            "--labels",
+            str(kit / "labels"),
+            "--format",
+            "yolo",
+            "--model",
+            "vehicles-int8",
+            "--list",
+            str(kit / "splits" / "seqC_MunichStreet02-MOS74-93.txt"),
+            "--gsd",
+            "0.13",
+            "-o",
+            str(report),
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(report.read_text())
     int8_card = load_card(BUILTIN_DIR / "vehicles-int8.onnx")
-    assert data["classes"]["car"]["ap50"] == pytest.approx(int8_card.extra["metrics"]["kit_seqC"]["classes"]["car"]["ap50"], abs=1e-4)
+    assert data["classes"]["car"]["ap50"] == pytest.approx(
+        int8_card.extra["metrics"]["kit_seqC"]["classes"]["car"]["ap50"], abs=1e-4
+    )
     fp32 = load_card(BUILTIN_DIR / "vehicles.onnx").extra["metrics"]["kit_seqC"]
     assert data["classes"]["car"]["ap50"] >= fp32["classes"]["car"]["ap50"] - 0.01
     assert data["map50"] >= fp32["map50"] - 0.01
 
 
-def test_larger_chips_find_the_parked_cars_of_a_real_orthophoto(shared_data: Path, tmp_path: Path) -> None:
+def test_larger_chips_find_the_parked_cars_of_a_real_orthophoto(
+    shared_data: Path, tmp_path: Path
+) -> None:
     """The shipped model takes any chip size: its default 512 px chips (overlap from its
     card's longest object) find the cars that its native 256 px chips find."""
     ortho = next((shared_data / "georef" / "orthophotos").glob("201404_13SED190110_*.tif"))
     found = {}
     for extra in (["--chip-size", "256", "--overlap", "0.2"], []):
         out = tmp_path / ("native" if extra else "default")
-        res = CliRunner().invoke(cli, ["-q", "detect", str(ortho), "-o", str(out), "--no-geojson", *extra])
+        res = CliRunner().invoke(
+            cli, ["-q", "detect", str(ortho), "-o", str(out), "--no-geojson", *extra]
+        )
         assert res.exit_code == 0, res.output
         import geopandas as gpd
 
@@ -72,7 +108,9 @@ def test_larger_chips_find_the_parked_cars_of_a_real_orthophoto(shared_data: Pat
     assert len(native) > 0
     assert (big["chip_width"] > native["chip_width"].max()).all()  # really read as larger chips
     cars = native[(native["class_name"] == "car") & (native["score"] >= 0.6)]
-    assert len(cars) >= 4  # the four parked cars (docs/model.md); weaker hits there are tree shadows
+    assert (
+        len(cars) >= 4
+    )  # the four parked cars (docs/model.md); weaker hits there are tree shadows
     for _, row in cars.iterrows():  # every confident car is found again within a metre
         d = ((big["src_x"] - row["src_x"]) ** 2 + (big["src_y"] - row["src_y"]) ** 2) ** 0.5
         assert d.min() < 1.0, row["detection_id"]

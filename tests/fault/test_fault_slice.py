@@ -32,10 +32,21 @@ def _harness() -> ModuleType:
 def test_a_seeded_slice_of_the_harness_finds_nothing(tmp_path: Path) -> None:
     harness = _harness()
     jsonl = tmp_path / "attempts.jsonl"
-    summary = harness.run_harness(SLICE_SEED, SLICE_BUDGET_S, SLICE_ATTEMPTS, harness.FAST_KINDS, jsonl,
-                                  tmp_path / "work", in_turn=True)
-    failures = [json.loads(line) for line in jsonl.read_text().splitlines() if not json.loads(line)["ok"]]
+    summary = harness.run_harness(
+        SLICE_SEED,
+        SLICE_BUDGET_S,
+        SLICE_ATTEMPTS,
+        harness.FAST_KINDS,
+        jsonl,
+        tmp_path / "work",
+        in_turn=True,
+    )
+    failures = [
+        json.loads(line) for line in jsonl.read_text().splitlines() if not json.loads(line)["ok"]
+    ]
     assert summary["failures"] == 0, json.dumps(failures[:3], indent=1)
     assert summary["attempts"] == SLICE_ATTEMPTS
     ran = set(summary["attempts_by_kind"])
-    assert ran == set(harness.FAST_KINDS) - set(summary["skipped_kinds"]), summary["attempts_by_kind"]
+    assert ran == set(harness.FAST_KINDS) - set(summary["skipped_kinds"]), summary[
+        "attempts_by_kind"
+    ]

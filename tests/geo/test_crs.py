@@ -64,8 +64,12 @@ def lv95_swisstopo_approx(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray,
     la = (lon * 3600 - 26_782.5) / 10_000
     east = 2_600_072.37 + 211_455.93 * la - 10_938.51 * la * p - 0.36 * la * p**2 - 44.54 * la**3
     north = (
-        1_200_147.07 + 308_807.95 * p + 3_745.25 * la**2 + 76.63 * p**2
-        - 194.56 * la**2 * p + 119.79 * p**3
+        1_200_147.07
+        + 308_807.95 * p
+        + 3_745.25 * la**2
+        + 76.63 * p**2
+        - 194.56 * la**2 * p
+        + 119.79 * p**3
     )
     return east, north
 
@@ -101,8 +105,12 @@ def test_lv95_matches_swisstopo_formulas() -> None:
     u=st.lists(st.tuples(st.floats(-0.5, 0.5), st.floats(-0.5, 0.5)), min_size=1, max_size=20),
 )
 def test_wgs84_round_trip(crs: str, u: list[tuple[float, float]]) -> None:
-    lon0, lat0 = {"EPSG:32631": (3.5, 52.0), "EPSG:2056": (8.0, 46.8), "EPSG:3857": (-40.0, 10.0),
-                  "EPSG:2229": (-118.3, 34.0)}[crs]
+    lon0, lat0 = {
+        "EPSG:32631": (3.5, 52.0),
+        "EPSG:2056": (8.0, 46.8),
+        "EPSG:3857": (-40.0, 10.0),
+        "EPSG:2229": (-118.3, 34.0),
+    }[crs]
     lon = lon0 + np.array([p[0] for p in u])
     lat = lat0 + np.array([p[1] for p in u])
     x, y = from_wgs84(lon, lat, crs)
@@ -223,17 +231,21 @@ def _deg_lengths(lat: float) -> tuple[float, float]:
     """Metres per degree of longitude and latitude on WGS84 (textbook formulas)."""
     s = math.sin(math.radians(lat))
     w = math.sqrt(1 - E2 * s * s)
-    return math.pi * A * math.cos(math.radians(lat)) / (180 * w), math.pi * A * (1 - E2) / (180 * w**3)
+    return math.pi * A * math.cos(math.radians(lat)) / (180 * w), math.pi * A * (1 - E2) / (
+        180 * w**3
+    )
 
 
 def test_gsd_projected_metres_and_feet() -> None:
     utm = (0.5, 0.0, 594_000.0, 0.0, -0.5, 5_758_000.0)
     assert gsd_metres(utm, "EPSG:32631", 1000, 800) == 0.5
-    assert gsd_metres((0.3, 0.0, 2_683_000.0, 0.0, -0.3, 1_248_000.0), "EPSG:2056", 100, 100) == pytest.approx(0.3)
+    assert gsd_metres(
+        (0.3, 0.0, 2_683_000.0, 0.0, -0.3, 1_248_000.0), "EPSG:2056", 100, 100
+    ) == pytest.approx(0.3)
     # US survey feet (California zone 5)
-    assert gsd_metres((1.0, 0.0, 6_500_000.0, 0.0, -1.0, 1_850_000.0), "EPSG:2229", 50, 50) == pytest.approx(
-        1200 / 3937
-    )
+    assert gsd_metres(
+        (1.0, 0.0, 6_500_000.0, 0.0, -1.0, 1_850_000.0), "EPSG:2229", 50, 50
+    ) == pytest.approx(1200 / 3937)
     assert linear_unit_metres("EPSG:4326") is None
 
 
@@ -242,7 +254,9 @@ def test_gsd_rotated_transform(degrees: float) -> None:
     a, b, c, d, e, f = tuple(rotated_transform(0.5, degrees))[:6]
     assert gsd_metres((a, b, c, d, e, f), "EPSG:32631", 100, 100) == pytest.approx(0.5)
     # non-square pixels: the geometric mean of the two pixel sides
-    assert gsd_metres((0.5, 0.0, 594_000.0, 0.0, -2.0, 5_758_000.0), "EPSG:32631", 10, 10) == pytest.approx(1.0)
+    assert gsd_metres(
+        (0.5, 0.0, 594_000.0, 0.0, -2.0, 5_758_000.0), "EPSG:32631", 10, 10
+    ) == pytest.approx(1.0)
 
 
 def test_gsd_geographic_degrees() -> None:

@@ -43,7 +43,11 @@ def transforms(draw: st.DrawFn) -> AffineTuple:
 
 
 @settings(max_examples=200, deadline=None)
-@given(t=transforms(), cols=st.lists(st.floats(-1e4, 1e5), min_size=1, max_size=10), row=st.floats(-1e4, 1e5))
+@given(
+    t=transforms(),
+    cols=st.lists(st.floats(-1e4, 1e5), min_size=1, max_size=10),
+    row=st.floats(-1e4, 1e5),
+)
 def test_pixel_crs_pixel_round_trip(t: AffineTuple, cols: list[float], row: float) -> None:
     col = np.array(cols)
     rows = np.full_like(col, row)
@@ -55,7 +59,9 @@ def test_pixel_crs_pixel_round_trip(t: AffineTuple, cols: list[float], row: floa
 
 
 def test_footprint_lonlat_rotterdam() -> None:
-    corners = footprint_lonlat((0.5, 0.0, 594_000.0, 0.0, -0.5, 5_758_000.0), "EPSG:32631", 100, 100)
+    corners = footprint_lonlat(
+        (0.5, 0.0, 594_000.0, 0.0, -0.5, 5_758_000.0), "EPSG:32631", 100, 100
+    )
     lon, lat = corners[0]
     assert 4.3 < lon < 4.5 and 51.9 < lat < 52.0  # Rotterdam, lon first
     assert corners[1][0] > lon and corners[3][1] < lat
@@ -80,7 +86,12 @@ def test_north_up_utm_footprints() -> None:
     t = _t(utm_transform(0.5))
     fp = footprints([[10, 20, 30, 24], [0, 0, 1, 1]], t, "EPSG:32631")
     assert len(fp) == 2
-    assert shapely.bounds(fp.polygons_src[0]).tolist() == [594_005.0, 5_757_988.0, 594_015.0, 5_757_990.0]
+    assert shapely.bounds(fp.polygons_src[0]).tolist() == [
+        594_005.0,
+        5_757_988.0,
+        594_015.0,
+        5_757_990.0,
+    ]
     assert fp.area_m2.tolist() == [20 * 4 * 0.25, 0.25]  # planar, in the source CRS
     assert (fp.src_x[0], fp.src_y[0]) == (594_010.0, 5_757_989.0)
     lon, lat = to_wgs84(fp.src_x, fp.src_y, "EPSG:32631")
@@ -92,7 +103,9 @@ def test_north_up_utm_footprints() -> None:
     np.testing.assert_allclose(np.c_[sx, sy], ring, atol=1e-12)
     assert 4.3 < fp.lon[0] < 4.5 and 51.9 < fp.lat[0] < 52.0
     # geodesic area agrees with the planar UTM area to UTM's scale (0.9996^2 at the central meridian)
-    assert abs(GEOD.geometry_area_perimeter(fp.polygons_wgs84[0])[0]) == pytest.approx(20.0, rel=1e-3)
+    assert abs(GEOD.geometry_area_perimeter(fp.polygons_wgs84[0])[0]) == pytest.approx(
+        20.0, rel=1e-3
+    )
 
 
 @pytest.mark.parametrize("degrees", [30.0, 90.0, -135.0])

@@ -22,7 +22,11 @@ EXPECTED = {
     "spacenet/pan1.tif": ("EPSG:32631", 0.5, (4.48, 51.92)),  # Rotterdam
     "spacenet/ms1.tif": ("EPSG:32631", 1.0, (4.48, 51.92)),
     "spacenet/sample_geotiff.tif": ("EPSG:32616", 0.5, (-84.39, 33.75)),  # Atlanta
-    "orthophotos/201404_13SED190110_201404_0x1500m_CL_1.tif": ("EPSG:26913", 0.15, (-105.5, 39.0)),  # Colorado
+    "orthophotos/201404_13SED190110_201404_0x1500m_CL_1.tif": (
+        "EPSG:26913",
+        0.15,
+        (-105.5, 39.0),
+    ),  # Colorado
     "orthophotos/pix4d_alpha_nodata.tif": ("EPSG:32750", 0.35, (115.19, -8.65)),  # Bali
     "swissimage-zurich/big_img_1091-322_00.tif": ("EPSG:2056", 0.5, (8.54, 47.37)),  # Zurich
     "neon-osbs/OSBS_029.tif": ("EPSG:32617", 0.1, (-82.0, 29.7)),  # Florida
@@ -51,7 +55,11 @@ def test_adjacent_zurich_tiles_footprints_tile_without_gaps(shared_data: Path) -
     polys = []
     for path in sorted((shared_data / "georef" / "swissimage-zurich" / "tiles").glob("*.tif")):
         with rasterio.open(path) as ds:
-            polys.append(footprints([[0, 0, ds.width, ds.height]], _transform(ds), normalize_crs(ds.crs)).polygons_wgs84[0])
+            polys.append(
+                footprints(
+                    [[0, 0, ds.width, ds.height]], _transform(ds), normalize_crs(ds.crs)
+                ).polygons_wgs84[0]
+            )
     assert len(polys) == 25
     union = shapely.union_all(polys)
     assert union.geom_type == "Polygon"  # neighbours share edges exactly: no gaps, no slivers
@@ -64,7 +72,9 @@ def test_building_labels_fall_inside_their_image(shared_data: Path) -> None:
     assert "32616" in labels["crs"]["properties"]["name"]
     with rasterio.open(root / "sample_geotiff.tif") as ds:
         t, w, h = _transform(ds), ds.width, ds.height
-    coords = np.concatenate([np.asarray(f["geometry"]["coordinates"][0])[:, :2] for f in labels["features"]])
+    coords = np.concatenate(
+        [np.asarray(f["geometry"]["coordinates"][0])[:, :2] for f in labels["features"]]
+    )
     col, row = crs_to_pixel(coords[:, 0], coords[:, 1], t)
     assert len(col) > 100
     assert ((col >= -1) & (col <= w + 1) & (row >= -1) & (row <= h + 1)).all()

@@ -34,7 +34,9 @@ def test_parquet_keyed_by_filename_renames_image(tmp_path: Path) -> None:
 def test_missing_key_column_names_columns(tmp_path: Path) -> None:
     t = tmp_path / "bad.csv"
     t.write_text("name,zone\na,b\n")
-    with pytest.raises(MetadataError, match=r"bad\.csv: .*'image_id' or 'filename'.*\['name', 'zone'\]"):
+    with pytest.raises(
+        MetadataError, match=r"bad\.csv: .*'image_id' or 'filename'.*\['name', 'zone'\]"
+    ):
         ReadOptions(metadata_table=str(t))
 
 

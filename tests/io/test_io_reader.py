@@ -41,7 +41,13 @@ def read_all(path: Path) -> np.ndarray:
 def test_geotiff_utm_rgb(tmp_path: Path) -> None:
     p = rasters.write_geotiff(tmp_path / "scene.tif")
     ref = open_image(p)
-    assert (ref.image_id, ref.width, ref.height, ref.count, ref.dtype) == ("scene", 64, 48, 3, "uint8")
+    assert (ref.image_id, ref.width, ref.height, ref.count, ref.dtype) == (
+        "scene",
+        64,
+        48,
+        3,
+        "uint8",
+    )
     assert ref.crs == "EPSG:32631" and ref.georef_source == "geotiff"
     assert ref.transform == (0.5, 0.0, 594_000.0, 0.0, -0.5, 5_758_000.0)
     assert ref.gsd == pytest.approx(0.5)
@@ -49,7 +55,9 @@ def test_geotiff_utm_rgb(tmp_path: Path) -> None:
 
 
 def test_geotiff_swiss_lv95_footprint(tmp_path: Path) -> None:
-    p = rasters.write_geotiff(tmp_path / "zh.tif", crs="EPSG:2056", transform=rasters.lv95_transform(0.25))
+    p = rasters.write_geotiff(
+        tmp_path / "zh.tif", crs="EPSG:2056", transform=rasters.lv95_transform(0.25)
+    )
     ref = open_image(p)
     assert ref.crs == "EPSG:2056" and ref.gsd == pytest.approx(0.25)
     assert ref.transform is not None
@@ -67,7 +75,9 @@ def test_rotated_transform_keeps_gsd(tmp_path: Path) -> None:
 def test_geographic_crs_gsd_in_metres(tmp_path: Path) -> None:
     step = 1e-5  # degrees
     t = Affine(step, 0, 4.47, 0, -step, 51.92)
-    ref = open_image(rasters.write_geotiff(tmp_path / "deg.tif", 100, 100, crs="EPSG:4326", transform=t))
+    ref = open_image(
+        rasters.write_geotiff(tmp_path / "deg.tif", 100, 100, crs="EPSG:4326", transform=t)
+    )
     geod = Geod(ellps="WGS84")
     lon, lat = 4.47 + 50 * step, 51.92 - 50 * step
     dx = geod.inv(lon, lat, lon + step, lat)[2]
@@ -92,7 +102,9 @@ def test_png_worldfile_with_esri_prj(tmp_path: Path) -> None:
 
 def test_jpeg_worldfile_with_prj(tmp_path: Path) -> None:
     t = rasters.lv95_transform(0.1)
-    p = rasters.write_jpeg_with_worldfile(tmp_path / "w.jpg", transform=t, prj_wkt=CRS.from_epsg(2056).to_wkt())
+    p = rasters.write_jpeg_with_worldfile(
+        tmp_path / "w.jpg", transform=t, prj_wkt=CRS.from_epsg(2056).to_wkt()
+    )
     ref = open_image(p)
     assert (ref.georef_source, ref.crs) == ("worldfile", "EPSG:2056")
     assert ref.gsd == pytest.approx(0.1)
@@ -114,8 +126,16 @@ def test_garbage_prj_is_crs_error(tmp_path: Path) -> None:
 
 def test_geotiff_transform_without_crs_is_crs_error(tmp_path: Path) -> None:
     p = tmp_path / "nocrs.tif"
-    with rasterio.open(p, "w", driver="GTiff", width=8, height=8, count=1, dtype="uint8",
-                       transform=rasters.utm_transform()) as dst:
+    with rasterio.open(
+        p,
+        "w",
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=1,
+        dtype="uint8",
+        transform=rasters.utm_transform(),
+    ) as dst:
         dst.write(np.zeros((1, 8, 8), np.uint8))
     with pytest.raises(CRSError, match=r"nocrs\.tif"):
         open_image(p)
@@ -137,7 +157,9 @@ def test_fgdc_sidecar_georeferencing(tmp_path: Path) -> None:
     assert ref.transform is not None
     corners = footprint_lonlat(ref.transform, ref.crs, ref.width, ref.height)
     assert corners[0] == pytest.approx((4.40, 51.91)) and corners[2] == pytest.approx((4.42, 51.90))
-    assert ref.gsd is not None and 30 < ref.gsd < 60  # 0.02° lon / 40 px ≈ 34 m; 0.01° lat / 20 px ≈ 56 m
+    assert (
+        ref.gsd is not None and 30 < ref.gsd < 60
+    )  # 0.02° lon / 40 px ≈ 34 m; 0.01° lat / 20 px ≈ 56 m
 
 
 def test_geotiff_wins_over_sidecar_position(tmp_path: Path) -> None:
@@ -157,9 +179,13 @@ def test_user_mapping_sidecar_with_extras(tmp_path: Path) -> None:
         '<v:res unit="m">0.3</v:res><v:sensor name="WV3"/><v:date>2024-05-01</v:date></v:scene>'
     )
     mapping = XmlMapping(
-        easting="v:pos/v:e", northing="v:pos/v:n", crs="v:pos/@crs", gsd="v:res",
+        easting="v:pos/v:e",
+        northing="v:pos/v:n",
+        crs="v:pos/@crs",
+        gsd="v:res",
         extra={"sensor": "v:sensor/@name", "acquired": "v:date", "absent": "v:nothing"},
-        namespaces={"v": "urn:vendor"}, image_id="/v:scene/v:id",
+        namespaces={"v": "urn:vendor"},
+        image_id="/v:scene/v:id",
     )
     ref = open_image(p, ReadOptions(sidecar_mapping=mapping))
     assert (ref.georef_source, ref.crs, ref.image_id) == ("sidecar", "EPSG:32631", "SCN-42")
@@ -195,7 +221,9 @@ EXTERNAL_ENTITY = """<?xml version="1.0"?>
 """
 
 
-@pytest.mark.parametrize("xml", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["billion-laughs", "external-entity"])
+@pytest.mark.parametrize(
+    "xml", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["billion-laughs", "external-entity"]
+)
 def test_hostile_sidecar_is_refused(tmp_path: Path, xml: str) -> None:
     p = rasters.write_geotiff(tmp_path / "h.tif")
     (tmp_path / "h.xml").write_text(xml)
@@ -248,8 +276,15 @@ def test_truncated_files_fail_with_image_read_error(tmp_path: Path, kind: str) -
         p = tmp_path / f"t.{kind}"
         with warnings.catch_warnings():  # a plain image, not georeferenced on purpose
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            with rasterio.open(p, "w", driver="PNG" if kind == "png" else "JPEG", width=256,
-                               height=256, count=3, dtype="uint8") as dst:
+            with rasterio.open(
+                p,
+                "w",
+                driver="PNG" if kind == "png" else "JPEG",
+                width=256,
+                height=256,
+                count=3,
+                dtype="uint8",
+            ) as dst:
                 dst.write(data)
     rasters.truncate(p, 0.6)
     with pytest.raises(ImageReadError, match=f"t\\.{kind}"):
@@ -305,7 +340,9 @@ def test_nodata_excluded_from_range_and_zero_in_chip(tmp_path: Path) -> None:
     data = np.full((1, 20, 20), 500, np.uint16)
     data[0, :, 10:] = 1500
     data[0, :5, :] = 0  # nodata stripe
-    p = rasters.write_geotiff(tmp_path / "nd.tif", 20, 20, count=1, dtype="uint16", data=data, nodata=0)
+    p = rasters.write_geotiff(
+        tmp_path / "nd.tif", 20, 20, count=1, dtype="uint16", data=data, nodata=0
+    )
     ref = open_image(p)
     assert ref.nodata == 0.0
     assert ref.value_range == pytest.approx((500.0, 1500.0))
@@ -376,9 +413,13 @@ def test_padding_is_zeroed_over_stale_batch_memory(gradient: tuple[Path, np.ndar
     p, data = gradient
     with ImageReader(open_image(p)) as reader:
         past = np.full((3, 32, 32), 255, np.uint8)
-        reader._read_into(past, ChipWindow(-8, -6, 32, 32, 32, 32), rasterio.enums.Resampling.bilinear)
+        reader._read_into(
+            past, ChipWindow(-8, -6, 32, 32, 32, 32), rasterio.enums.Resampling.bilinear
+        )
         outside = np.full((3, 8, 8), 255, np.uint8)
-        reader._read_into(outside, ChipWindow(100, 100, 16, 16, 8, 8), rasterio.enums.Resampling.bilinear)
+        reader._read_into(
+            outside, ChipWindow(100, 100, 16, 16, 8, 8), rasterio.enums.Resampling.bilinear
+        )
     assert (past[:, :6] == 0).all() and (past[:, :, :8] == 0).all()
     assert np.array_equal(past[:, 6:, 8:], data[:, :26, :24])
     assert not outside.any()
@@ -394,14 +435,20 @@ def test_downsampled_window_matches_block_average(gradient: tuple[Path, np.ndarr
 
 # rasterio's boundless read multiplies affines with `*` (pending deprecation in affine 2.4)
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
-def test_downsampled_window_past_edge_matches_boundless_read(gradient: tuple[Path, np.ndarray]) -> None:
+def test_downsampled_window_past_edge_matches_boundless_read(
+    gradient: tuple[Path, np.ndarray],
+) -> None:
     p, _ = gradient
     window = ChipWindow(-16, -16, 64, 64, 32, 32)
     with ImageReader(open_image(p)) as reader:
         chip = reader.read_chip(window, resampling="average")
     with rasterio.open(p) as ds:
-        ref = ds.read(window=rasterio.windows.Window(-16, -16, 64, 64), out_shape=(3, 32, 32),
-                      boundless=True, resampling=rasterio.enums.Resampling.average)
+        ref = ds.read(
+            window=rasterio.windows.Window(-16, -16, 64, 64),
+            out_shape=(3, 32, 32),
+            boundless=True,
+            resampling=rasterio.enums.Resampling.average,
+        )
     assert (chip[:8] == 0).all() and (chip[:, :8] == 0).all()
     assert np.abs(chip[8:, 8:].astype(int) - np.moveaxis(ref, 0, -1)[8:, 8:]).max() <= 1
 
@@ -440,8 +487,13 @@ def test_metadata_table_joined(tmp_path: Path) -> None:
     (tmp_path / "scene.xml").write_text("<m><pilot>Ann</pilot><flight>from-xml</flight></m>")
     from skyscan.io.sidecar import XmlMapping
 
-    ref = open_image(p, ReadOptions(metadata_table=str(table),
-                                    sidecar_mapping=XmlMapping(extra={"pilot": "pilot", "flight": "flight"})))
+    ref = open_image(
+        p,
+        ReadOptions(
+            metadata_table=str(table),
+            sidecar_mapping=XmlMapping(extra={"pilot": "pilot", "flight": "flight"}),
+        ),
+    )
     assert ref.metadata == {"pilot": "Ann", "flight": "F7", "altitude": "1200"}
     assert ref.image_id == "scene"
 
@@ -449,16 +501,28 @@ def test_metadata_table_joined(tmp_path: Path) -> None:
 def test_cog_with_overviews(tmp_path: Path) -> None:
     data = np.linspace(100, 4000, 512 * 512).reshape(1, 512, 512).astype(np.uint16)
     p = tmp_path / "cog.tif"
-    with rasterio.open(p, "w", driver="COG", width=512, height=512, count=1, dtype="uint16",
-                       crs="EPSG:32631", transform=rasters.utm_transform(), overview_count=2,
-                       blocksize=256) as dst:
+    with rasterio.open(
+        p,
+        "w",
+        driver="COG",
+        width=512,
+        height=512,
+        count=1,
+        dtype="uint16",
+        crs="EPSG:32631",
+        transform=rasters.utm_transform(),
+        overview_count=2,
+        blocksize=256,
+    ) as dst:
         dst.write(data)
     with rasterio.open(p) as ds:
         assert ds.overviews(1)  # a real COG with overviews
     ref = open_image(p)
     assert (ref.georef_source, ref.crs, ref.rgb_bands) == ("geotiff", "EPSG:32631", (1, 1, 1))
     assert ref.value_range is not None
-    assert ref.value_range[0] == pytest.approx(178, abs=15) and ref.value_range[1] == pytest.approx(3922, abs=15)
+    assert ref.value_range[0] == pytest.approx(178, abs=15) and ref.value_range[1] == pytest.approx(
+        3922, abs=15
+    )
     with ImageReader(ref) as reader:
         chip = reader.read_chip(ChipWindow(256, 256, 512, 512, 128, 128))
     assert chip.shape == (128, 128, 3) and not chip[64:].any()  # lower half is past the edge
@@ -467,11 +531,22 @@ def test_cog_with_overviews(tmp_path: Path) -> None:
 def test_gcps_become_an_affine_transform(tmp_path: Path) -> None:
     from rasterio.control import GroundControlPoint
 
-    gcps = [GroundControlPoint(row=r, col=c, x=594_000 + 0.5 * c, y=5_758_000 - 0.5 * r)
-            for r, c in [(0, 0), (0, 64), (48, 0), (48, 64)]]
+    gcps = [
+        GroundControlPoint(row=r, col=c, x=594_000 + 0.5 * c, y=5_758_000 - 0.5 * r)
+        for r, c in [(0, 0), (0, 64), (48, 0), (48, 64)]
+    ]
     p = tmp_path / "gcp.tif"
-    with rasterio.open(p, "w", driver="GTiff", width=64, height=48, count=1, dtype="uint8",
-                       gcps=gcps, crs="EPSG:32631") as dst:
+    with rasterio.open(
+        p,
+        "w",
+        driver="GTiff",
+        width=64,
+        height=48,
+        count=1,
+        dtype="uint8",
+        gcps=gcps,
+        crs="EPSG:32631",
+    ) as dst:
         dst.write(np.ones((1, 48, 64), np.uint8))
     ref = open_image(p)
     assert ref.crs == "EPSG:32631" and ref.georef_source == "geotiff"
@@ -484,16 +559,20 @@ def small_tif(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarra
     return rasters.write_geotiff(tmp_path_factory.mktemp("prop") / "s.tif", 31, 23, data=data), data
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(col=st.integers(-40, 40), row=st.integers(-30, 30), w=st.integers(1, 50), h=st.integers(1, 50))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    col=st.integers(-40, 40), row=st.integers(-30, 30), w=st.integers(1, 50), h=st.integers(1, 50)
+)
 def test_unresampled_window_equals_zero_padded_crop(
     small_tif: tuple[Path, np.ndarray], col: int, row: int, w: int, h: int
 ) -> None:
     p, data = small_tif
     m = 100  # margin larger than any offset + size drawn below
     padded = np.zeros((3, 23 + 2 * m, 31 + 2 * m), np.uint8)
-    padded[:, m:m + 23, m:m + 31] = data
-    expected = np.moveaxis(padded[:, row + m: row + m + h, col + m: col + m + w], 0, -1)
+    padded[:, m : m + 23, m : m + 31] = data
+    expected = np.moveaxis(padded[:, row + m : row + m + h, col + m : col + m + w], 0, -1)
     with ImageReader(open_image(p)) as reader:
         chip = reader.read_chip(ChipWindow(col, row, w, h, w, h))
     assert np.array_equal(chip, expected)
@@ -504,8 +583,18 @@ def test_paletted_band_is_expanded_through_its_colour_table(tmp_path: Path) -> N
     idx[0, :, 2:5] = 1
     idx[0, :, 5:] = 2
     p = tmp_path / "pal.tif"
-    with rasterio.open(p, "w", driver="GTiff", width=8, height=8, count=1, dtype="uint8",
-                       crs="EPSG:32631", transform=rasters.utm_transform(), photometric="palette") as dst:
+    with rasterio.open(
+        p,
+        "w",
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32631",
+        transform=rasters.utm_transform(),
+        photometric="palette",
+    ) as dst:
         dst.write(idx)
         dst.write_colormap(1, {0: (9, 9, 9, 255), 1: (255, 0, 0, 255), 2: (0, 200, 50, 255)})
     ref = open_image(p)

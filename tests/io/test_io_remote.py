@@ -25,8 +25,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RangeServ
     root = tmp_path_factory.mktemp("www")
     rng = np.random.default_rng(1)
     data = rng.integers(0, 255, (3, 1024, 1024)).astype("uint8")
-    write_geotiff(root / "cog.tif", 1024, 1024, data=data, driver="COG", compress="deflate",
-                  blocksize=256, crs="EPSG:2056", transform=lv95_transform())
+    write_geotiff(
+        root / "cog.tif",
+        1024,
+        1024,
+        data=data,
+        driver="COG",
+        compress="deflate",
+        blocksize=256,
+        crs="EPSG:2056",
+        transform=lv95_transform(),
+    )
     write_geotiff(root / "strips.tif", 2048, 64, crs="EPSG:2056", transform=lv95_transform())
     for name in ("a404", "a403", "a500", "cut", "short", "fresh", "slow"):
         (root / f"{name}.tif").write_bytes((root / "cog.tif").read_bytes())
@@ -39,10 +48,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RangeServ
     write_fgdc_xml(root / "fgdc.xml", 8.50, 47.30, 8.51, 47.31)
     write_plain_png(root / "hostile.png", 40, 30)
     (root / "hostile.xml").write_text(
-        '<?xml version="1.0"?>\n<!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<m>&x;</m>\n')
+        '<?xml version="1.0"?>\n<!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<m>&x;</m>\n'
+    )
     # a PNG georeferenced by GDAL's .aux.xml beside it
     with rasterio.Env(GDAL_PAM_ENABLED="YES"):
-        write_geotiff(root / "aux.png", 64, 48, driver="PNG", crs="EPSG:2056", transform=lv95_transform())
+        write_geotiff(
+            root / "aux.png", 64, 48, driver="PNG", crs="EPSG:2056", transform=lv95_transform()
+        )
     assert (root / "aux.png.aux.xml").exists()
     with RangeServer(root) as srv:
         yield srv, root
@@ -72,11 +84,18 @@ def test_remote_inputs_pass_through_unlisted_and_get_ids() -> None:
     assert len(set(ids.values())) == 2 and all("sig" not in v for v in ids.values())
 
 
-def test_cog_opens_and_reads_in_windows_with_range_requests(served: tuple[RangeServer, Path]) -> None:
+def test_cog_opens_and_reads_in_windows_with_range_requests(
+    served: tuple[RangeServer, Path],
+) -> None:
     srv, root = served
     srv.reset()
     ref = open_image(srv.url("cog.tif"))
-    assert (ref.width, ref.height, ref.crs, ref.georef_source) == (1024, 1024, "EPSG:2056", "geotiff")
+    assert (ref.width, ref.height, ref.crs, ref.georef_source) == (
+        1024,
+        1024,
+        "EPSG:2056",
+        "geotiff",
+    )
     opened = srv.stats()
     assert opened["bytes_sent"] <= 64 * 1024  # the header only
     # the XML sidecars are probed by name; nothing else (no listing, no ~40 GDAL probes)
@@ -106,7 +125,9 @@ def test_aux_xml_beside_a_remote_image_is_found_by_name(served: tuple[RangeServe
     assert ref.georef_source == "aux.xml" and ref.crs == "EPSG:2056"
 
 
-def test_xml_sidecars_beside_remote_images_are_read_safely(served: tuple[RangeServer, Path]) -> None:
+def test_xml_sidecars_beside_remote_images_are_read_safely(
+    served: tuple[RangeServer, Path],
+) -> None:
     srv, _ = served
     ref = open_image(srv.url("fgdc.png"))
     assert ref.georef_source == "sidecar" and ref.crs == "EPSG:4326"
@@ -132,8 +153,12 @@ def test_untiled_remote_tiff_warns_about_the_cost(
     ],
 )
 def test_http_errors_on_open_are_clear_and_redacted(
-    served: tuple[RangeServer, Path], monkeypatch: pytest.MonkeyPatch,
-    name: str, fault: Fault, words: str, transient: bool,
+    served: tuple[RangeServer, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    fault: Fault,
+    words: str,
+    transient: bool,
 ) -> None:
     srv, _ = served
     monkeypatch.setenv("GDAL_HTTP_RETRY_DELAY", "0.05")
@@ -158,7 +183,9 @@ def test_retries_with_backoff_get_past_passing_server_errors(
         srv.fault("cog.tif", None)
 
 
-@pytest.mark.parametrize("name, fault", [("cut", Fault(disconnect_after=20_000)), ("short", Fault(truncate_to=200_000))])
+@pytest.mark.parametrize(
+    "name, fault", [("cut", Fault(disconnect_after=20_000)), ("short", Fault(truncate_to=200_000))]
+)
 def test_a_server_dying_mid_read_or_a_truncated_file_fails_the_read(
     served: tuple[RangeServer, Path], monkeypatch: pytest.MonkeyPatch, name: str, fault: Fault
 ) -> None:

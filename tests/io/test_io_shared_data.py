@@ -86,7 +86,9 @@ def test_chips_from_real_images(shared_data: Path) -> None:
     # RGBA orthomosaic with a transparent border: the corners are masked to 0.
     rgba = open_image(g / "orthophotos/pix4d_alpha_nodata.tif")
     with ImageReader(rgba) as reader:
-        chip = reader.read_chip(ChipWindow(-100, -100, rgba.width + 200, rgba.height + 200, 256, 256))
+        chip = reader.read_chip(
+            ChipWindow(-100, -100, rgba.width + 200, rgba.height + 200, 256, 256)
+        )
     assert not chip[:20, :20].any() and chip[100:150, 100:150].any()
 
 

@@ -61,9 +61,11 @@ def test_xpath_subset(tmp_path: Path) -> None:
 
 def test_arcgis_bounding_box(tmp_path: Path) -> None:
     p = tmp_path / "a.xml"
-    p.write_text("<metadata><dataIdInfo><dataExt><geoEle><GeoBndBox>"
-                 "<westBL>10</westBL><eastBL>10.5</eastBL><northBL>47</northBL><southBL>46.5</southBL>"
-                 "</GeoBndBox></geoEle></dataExt></dataIdInfo></metadata>")
+    p.write_text(
+        "<metadata><dataIdInfo><dataExt><geoEle><GeoBndBox>"
+        "<westBL>10</westBL><eastBL>10.5</eastBL><northBL>47</northBL><southBL>46.5</southBL>"
+        "</GeoBndBox></geoEle></dataExt></dataIdInfo></metadata>"
+    )
     info = read_sidecar(p, 100, 50)
     assert info.crs == "EPSG:4326"
     assert info.transform == pytest.approx((0.005, 0.0, 10.0, 0.0, -0.01, 47.0))
@@ -71,7 +73,9 @@ def test_arcgis_bounding_box(tmp_path: Path) -> None:
 
 def test_fgdc_with_missing_or_bad_bounds(tmp_path: Path) -> None:
     p = tmp_path / "f.xml"
-    p.write_text("<metadata><idinfo><spdom><bounding><westbc>1</westbc></bounding></spdom></idinfo></metadata>")
+    p.write_text(
+        "<metadata><idinfo><spdom><bounding><westbc>1</westbc></bounding></spdom></idinfo></metadata>"
+    )
     with pytest.raises(MetadataError, match="lacks one of"):
         read_sidecar(p, 10, 10)
     rasters.write_fgdc_xml(p, west=2, south=0, east=1, north=1)
@@ -96,8 +100,9 @@ def test_mapping_errors(tmp_path: Path) -> None:
     p.write_text("<m><e>1</e><n>5</n><crs>not a crs</crs></m>")
     with pytest.raises(MetadataError, match="needs a positive GSD"):
         read_sidecar(p, 10, 10, XmlMapping(easting="e", northing="n"))
-    assert read_sidecar(p, 10, 10, XmlMapping(easting="e", northing="n"), default_gsd=2.0).transform == (
-        2.0, 0.0, 1.0, 0.0, -2.0, 5.0)
+    assert read_sidecar(
+        p, 10, 10, XmlMapping(easting="e", northing="n"), default_gsd=2.0
+    ).transform == (2.0, 0.0, 1.0, 0.0, -2.0, 5.0)
     with pytest.raises(CRSError, match=r"m\.xml \(crs\)"):
         read_sidecar(p, 10, 10, XmlMapping(easting="e", northing="n", gsd="n", crs="crs"))
     with pytest.raises(MetadataError, match="both 'easting' and 'northing'"):
@@ -106,11 +111,27 @@ def test_mapping_errors(tmp_path: Path) -> None:
 
 def test_mapping_from_json(tmp_path: Path) -> None:
     p = tmp_path / "map.json"
-    p.write_text(json.dumps({"easting": "e", "northing": "n", "crs": "c", "gsd": "g",
-                             "extra": {"sensor": "s/@name"}, "namespaces": {"v": "urn:v"}}))
+    p.write_text(
+        json.dumps(
+            {
+                "easting": "e",
+                "northing": "n",
+                "crs": "c",
+                "gsd": "g",
+                "extra": {"sensor": "s/@name"},
+                "namespaces": {"v": "urn:v"},
+            }
+        )
+    )
     m = XmlMapping.from_json(p)
     assert (m.easting, m.northing, m.crs, m.gsd, m.extra, m.namespaces) == (
-        "e", "n", "c", "g", {"sensor": "s/@name"}, {"v": "urn:v"})
+        "e",
+        "n",
+        "c",
+        "g",
+        {"sensor": "s/@name"},
+        {"v": "urn:v"},
+    )
     p.write_text(json.dumps({"easting": "e", "northing": "n", "eastings": "x"}))
     with pytest.raises(MetadataError, match=r"unknown keys \['eastings'\]"):
         XmlMapping.from_json(p)

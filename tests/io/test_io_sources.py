@@ -18,8 +18,18 @@ def tree(tmp_path: Path) -> Path:
     """root/{a.tif, a.tfw, a.tif.aux.xml, a.xml, b.PNG, b.pgw, b.prj, notes.txt,
     sub/c.jpg, sub/c.jgw, sub/deeper/d.tiff, sub/deeper/d.tif.ovr}"""
     files = [
-        "a.tif", "a.tfw", "a.tif.aux.xml", "a.xml", "b.PNG", "b.pgw", "b.prj", "notes.txt",
-        "sub/c.jpg", "sub/c.jgw", "sub/deeper/d.tiff", "sub/deeper/d.tif.ovr",
+        "a.tif",
+        "a.tfw",
+        "a.tif.aux.xml",
+        "a.xml",
+        "b.PNG",
+        "b.pgw",
+        "b.prj",
+        "notes.txt",
+        "sub/c.jpg",
+        "sub/c.jgw",
+        "sub/deeper/d.tiff",
+        "sub/deeper/d.tif.ovr",
     ]
     for name in files:
         p = tmp_path / name
@@ -92,7 +102,9 @@ def test_sampling_is_deterministic_and_order_independent(tmp_path: Path) -> None
     for i in range(400):
         (tmp_path / f"img_{i:03d}.png").write_bytes(b"x")
     a, _ = expand_inputs([tmp_path], sample_ratio=0.25, seed=7)
-    b, _ = expand_inputs(sorted(str(p) for p in tmp_path.iterdir())[::-1], sample_ratio=0.25, seed=7)
+    b, _ = expand_inputs(
+        sorted(str(p) for p in tmp_path.iterdir())[::-1], sample_ratio=0.25, seed=7
+    )
     c, _ = expand_inputs([tmp_path], sample_ratio=0.25, seed=8)
     assert a == b  # same files whatever the order the inputs came in
     assert a != c  # another seed, another sample
@@ -120,7 +132,9 @@ def test_is_sidecar() -> None:
 
 
 def test_unique_image_ids() -> None:
-    ids = unique_image_ids(["/d/a/scene.tif", "/d/b/scene.tif", "/d/other.png", "/d/a/x.tif", "/d/a/x.png"])
+    ids = unique_image_ids(
+        ["/d/a/scene.tif", "/d/b/scene.tif", "/d/other.png", "/d/a/x.tif", "/d/a/x.png"]
+    )
     assert ids == {
         "/d/a/scene.tif": "a/scene",
         "/d/b/scene.tif": "b/scene",

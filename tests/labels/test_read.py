@@ -16,7 +16,9 @@ from skyscan.labels.mapping import parse_overrides
 CLASSES = "car\ntruck\nbus\nminibus\ncyclist\n"
 
 
-def _yolo(tmp_path: Path, labels: dict[str, str], images: tuple[str, ...] = ("a", "b")) -> tuple[Path, Path]:
+def _yolo(
+    tmp_path: Path, labels: dict[str, str], images: tuple[str, ...] = ("a", "b")
+) -> tuple[Path, Path]:
     img_dir, lab_dir = tmp_path / "images", tmp_path / "labels"
     img_dir.mkdir()
     lab_dir.mkdir()
@@ -29,7 +31,13 @@ def _yolo(tmp_path: Path, labels: dict[str, str], images: tuple[str, ...] = ("a"
 
 
 def test_yolo_boxes_in_pixels_and_folds(tmp_path: Path) -> None:
-    img, lab = _yolo(tmp_path, {"a": "0 0.5 0.5 0.2 0.4\n3 0.25 0.5 0.1 0.2\n", "b": "4 0.5 0.5 0.1 0.1\n2 0.5 0.5 0.5 0.5\n"})
+    img, lab = _yolo(
+        tmp_path,
+        {
+            "a": "0 0.5 0.5 0.2 0.4\n3 0.25 0.5 0.1 0.2\n",
+            "b": "4 0.5 0.5 0.1 0.1\n2 0.5 0.5 0.5 0.5\n",
+        },
+    )
     ls = read_labels(img, lab, "yolo")
     a, b = ls.images
     np.testing.assert_allclose(a.boxes, [[40, 15, 60, 35], [20, 20, 30, 30]])
@@ -104,8 +112,15 @@ def _coco(tmp_path: Path, file_names: tuple[str, ...] = ("a.png", "b.png")) -> t
     for n in ("a", "b"):
         write_plain_png(img_dir / f"{n}.png", width=100, height=50)
     data = {
-        "images": [{"id": i + 1, "file_name": f, "width": 100, "height": 50} for i, f in enumerate(file_names)],
-        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "Minibus"}, {"id": 3, "name": "person"}],
+        "images": [
+            {"id": i + 1, "file_name": f, "width": 100, "height": 50}
+            for i, f in enumerate(file_names)
+        ],
+        "categories": [
+            {"id": 1, "name": "car"},
+            {"id": 2, "name": "Minibus"},
+            {"id": 3, "name": "person"},
+        ],
         "annotations": [
             {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 10]},
             {"id": 2, "image_id": 1, "category_id": 2, "bbox": [90, 40, 20, 20]},
@@ -144,17 +159,24 @@ def test_coco_unknown_category(tmp_path: Path) -> None:
 
 
 def _xview_feature(box: str, type_id: int, image_id: str) -> dict[str, object]:
-    return {"type": "Feature", "properties": {"bounds_imcoords": box, "type_id": type_id, "image_id": image_id},
-            "geometry": None}
+    return {
+        "type": "Feature",
+        "properties": {"bounds_imcoords": box, "type_id": type_id, "image_id": image_id},
+        "geometry": None,
+    }
 
 
 def test_xview(tmp_path: Path) -> None:
     img_dir = tmp_path / "images"
     img_dir.mkdir()
     write_plain_png(img_dir / "5.png", width=100, height=50)
-    feats = [_xview_feature("1,2,11,12", 18, "5.png"), _xview_feature("20,20,40,30", 23, "5.png"),
-             _xview_feature("50,5,70,15", 19, "5.png"), _xview_feature("0,0,5,5", 73, "5.png"),
-             _xview_feature("0,0,5,5", 18, "other.tif")]
+    feats = [
+        _xview_feature("1,2,11,12", 18, "5.png"),
+        _xview_feature("20,20,40,30", 23, "5.png"),
+        _xview_feature("50,5,70,15", 19, "5.png"),
+        _xview_feature("0,0,5,5", 73, "5.png"),
+        _xview_feature("0,0,5,5", 18, "other.tif"),
+    ]
     path = tmp_path / "xview.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
     ls = read_labels(img_dir, path, "xview")
@@ -169,7 +191,11 @@ def test_xview_unknown_type_id(tmp_path: Path) -> None:
     img_dir.mkdir()
     write_plain_png(img_dir / "5.png")
     path = tmp_path / "xview.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [_xview_feature("1,1,3,3", 999, "5.png")]}))
+    path.write_text(
+        json.dumps(
+            {"type": "FeatureCollection", "features": [_xview_feature("1,1,3,3", 999, "5.png")]}
+        )
+    )
     with pytest.raises(LabelError, match="unknown xView type_id 999"):
         read_labels(img_dir, path, "xview")
 
@@ -184,7 +210,9 @@ def test_xview_real_sample_parses(shared_data: Path, tmp_path: Path) -> None:
     write_plain_png(img_dir / image_id, width=3000, height=3000)
     ls = read_labels(img_dir, sample, "xview")
     assert sum(len(i) for i in ls.images) == 0  # buildings are ignored, and counted
-    assert sum(ls.ignored.values()) == sum(1 for f in data["features"] if f["properties"]["image_id"] == image_id)
+    assert sum(ls.ignored.values()) == sum(
+        1 for f in data["features"] if f["properties"]["image_id"] == image_id
+    )
 
 
 def test_mapping_rejects_bad_target() -> None:

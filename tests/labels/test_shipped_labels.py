@@ -72,15 +72,23 @@ def test_region_files_parse_and_areas_add_up() -> None:
         assert row["kind"]
         assert row["split"] == split_of.get(row["image"], row["split"]) and row["split"] in SPLITS
         gsd = float(row["gsd_m"])
-        assert float(row["area_ha"]) == pytest.approx((x1 - x0) * (y1 - y0) * gsd * gsd / 1e4, rel=1e-3)
+        assert float(row["area_ha"]) == pytest.approx(
+            (x1 - x0) * (y1 - y0) * gsd * gsd / 1e4, rel=1e-3
+        )
     for row in IMAGES:
         x0, y0, x1, y1 = _box(row)
         gsd = float(row["gsd_m"])
-        assert float(row["area_ha"]) == pytest.approx((x1 - x0) * (y1 - y0) * gsd * gsd / 1e4, rel=1e-3)
+        assert float(row["area_ha"]) == pytest.approx(
+            (x1 - x0) * (y1 - y0) * gsd * gsd / 1e4, rel=1e-3
+        )
 
 
 def test_no_reserved_image_is_named() -> None:
-    for path in [LABELS / "images.csv", LABELS / "ignore_regions.csv", LABELS / "negative_regions.csv"]:
+    for path in [
+        LABELS / "images.csv",
+        LABELS / "ignore_regions.csv",
+        LABELS / "negative_regions.csv",
+    ]:
         text = path.read_text(encoding="utf-8")
         for name in RESERVED:
             assert name not in text, f"{path} names the reserved {name}"
@@ -92,7 +100,9 @@ def georef(shared_data: Path) -> Path:
 
 
 @pytest.mark.parametrize("row", IMAGES, ids=[r["labels"] for r in IMAGES])
-def test_labels_read_with_skyscan_and_lie_inside_the_image_and_window(georef: Path, row: dict[str, str]) -> None:
+def test_labels_read_with_skyscan_and_lie_inside_the_image_and_window(
+    georef: Path, row: dict[str, str]
+) -> None:
     image = georef / row["path"]
     labels = read_labels(image, LABELS / row["labels"], "yolo", classes=LABELS / "classes.txt")
     assert not labels.issues.counts.get("clipped") and not labels.issues.counts.get("outside")
@@ -107,7 +117,10 @@ def test_labels_read_with_skyscan_and_lie_inside_the_image_and_window(georef: Pa
     for nx0, ny0, nx1, ny1 in negatives:
         assert nx1 <= item.width and ny1 <= item.height
         for bx0, by0, bx1, by1 in boxes:  # a vehicle-free region holds no labelled vehicle
-            assert bx1 <= nx0 or bx0 >= nx1 or by1 <= ny0 or by0 >= ny1, (row["image"], (nx0, ny0, nx1, ny1))
+            assert bx1 <= nx0 or bx0 >= nx1 or by1 <= ny0 or by0 >= ny1, (
+                row["image"],
+                (nx0, ny0, nx1, ny1),
+            )
 
 
 def test_regions_lie_inside_their_images(georef: Path) -> None:
@@ -127,12 +140,22 @@ def test_geojson_copies_match_the_labels(georef: Path, tmp_path: Path) -> None:
     import importlib.util
     import json
 
-    spec = importlib.util.spec_from_file_location("labels_geojson", LABELS.parents[1] / "scripts" / "labels_geojson.py")
+    spec = importlib.util.spec_from_file_location(
+        "labels_geojson", LABELS.parents[1] / "scripts" / "labels_geojson.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    fresh = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in module.convert(georef, LABELS, tmp_path)}
-    shipped = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in (LABELS / "geojson").glob("*.geojson")}
+    fresh = {
+        p.name: json.loads(p.read_text(encoding="utf-8"))
+        for p in module.convert(georef, LABELS, tmp_path)
+    }
+    shipped = {
+        p.name: json.loads(p.read_text(encoding="utf-8"))
+        for p in (LABELS / "geojson").glob("*.geojson")
+    }
     assert fresh.keys() == shipped.keys()
     for name, doc in fresh.items():
-        assert doc == shipped[name], f"{name}: run python scripts/labels_geojson.py ../shared/data/georef -o data/labels/geojson"
+        assert doc == shipped[name], (
+            f"{name}: run python scripts/labels_geojson.py ../shared/data/georef -o data/labels/geojson"
+        )

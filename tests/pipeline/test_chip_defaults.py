@@ -21,8 +21,14 @@ from skyscan.pipeline import FALLBACK_OVERLAP, DetectOptions, plan_units
 
 
 def _card(**kw: object) -> ModelCard:
-    base: dict[str, object] = {"name": "m", "classes": (ClassSpec("car", 18),), "input_size": (64, 64),
-                               "size_multiple": 8, "gsd": 0.25, "output_format": "centernet"}
+    base: dict[str, object] = {
+        "name": "m",
+        "classes": (ClassSpec("car", 18),),
+        "input_size": (64, 64),
+        "size_multiple": 8,
+        "gsd": 0.25,
+        "output_format": "centernet",
+    }
     return ModelCard(**{**base, **kw})  # type: ignore[arg-type]
 
 
@@ -48,8 +54,12 @@ def test_the_default_overlap_is_the_longest_object_over_the_chip() -> None:
     assert DetectOptions(overlap=0.05).overlap_for(card) == 0.05  # the option wins
     assert DetectOptions().overlap_for(_card()) == FALLBACK_OVERLAP  # undeclared
     assert _card(max_object_m=18.0, gsd=None).overlap_px is None
-    classifier = _card(max_object_m=18.0, size_multiple=None, output_format="chip_classifier",
-                       task="chip_classification")
+    classifier = _card(
+        max_object_m=18.0,
+        size_multiple=None,
+        output_format="chip_classifier",
+        task="chip_classification",
+    )
     assert DetectOptions().overlap_for(classifier) == 0.0
     with pytest.raises(InputError, match="overlap"):
         DetectOptions(overlap=0.7)
@@ -58,7 +68,9 @@ def test_the_default_overlap_is_the_longest_object_over_the_chip() -> None:
 def test_a_model_that_takes_any_size_runs_the_throughput_size_by_default() -> None:
     assert _card().chip_size(None) == THROUGHPUT_CHIP_SIZE
     assert _card(size_multiple=None).chip_size(None) == 64
-    assert _card(input_size=(1024, 1024), size_multiple=32).chip_size(None) == 1024  # never below native
+    assert (
+        _card(input_size=(1024, 1024), size_multiple=32).chip_size(None) == 1024
+    )  # never below native
     assert _card(size_multiple=48, input_size=(96, 96)).chip_size(None) % 48 == 0
 
 
@@ -83,8 +95,17 @@ def test_every_object_up_to_max_object_m_lies_whole_in_some_default_chip(
     tmp = tmp_path_factory.mktemp("plan")
     model = build_blob_model(tmp / "m.onnx", input_size=64, gsd=0.25, any_size=True)
     card = ModelCard.from_dict({**load_card(model).to_dict(), "max_object_m": 6.0}, source="m.json")
-    ref = open_image(str(write_geotiff(tmp / "s.tif", width, 40, data=np.zeros((3, 40, width), np.uint8),
-                                       transform=utm_transform(image_gsd))))
+    ref = open_image(
+        str(
+            write_geotiff(
+                tmp / "s.tif",
+                width,
+                40,
+                data=np.zeros((3, 40, width), np.uint8),
+                transform=utm_transform(image_gsd),
+            )
+        )
+    )
     windows = [w for u in plan_units(ref, card, DetectOptions(chip_size=64)) for w in u.windows]
     length = 6.0 / image_gsd  # the object, in image pixels
     a = start * max(0.0, width - length)

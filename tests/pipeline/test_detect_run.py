@@ -21,7 +21,9 @@ from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 
 
 def skyscan(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "skyscan", *args], capture_output=True, text=True, check=check)
+    return subprocess.run(
+        [sys.executable, "-m", "skyscan", *args], capture_output=True, text=True, check=check
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,13 @@ def make_images(folder: Path, n: int, size: int = 160) -> list[tuple[float, floa
         c = [(float(rng.integers(10, size - 10)), float(rng.integers(10, size - 10)), int(i % 3))]
         draw_blobs(img, c)
         centres += c
-        write_geotiff(folder / f"img_{i:03d}.tif", size, size, data=img,
-                      transform=utm_transform(0.5, x0=594_000.0 + 200 * i))
+        write_geotiff(
+            folder / f"img_{i:03d}.tif",
+            size,
+            size,
+            data=img,
+            transform=utm_transform(0.5, x0=594_000.0 + 200 * i),
+        )
     return centres
 
 
@@ -81,8 +88,21 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path: Path, model: Pa
     skyscan("-q", "detect", str(images), "-o", str(full), "--model", str(model), check=True)
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "skyscan", "-q", "detect", str(images), "-o", str(out),
-                             "--model", str(model)], start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "skyscan",
+            "-q",
+            "detect",
+            str(images),
+            "-o",
+            str(out),
+            "--model",
+            str(model),
+        ],
+        start_new_session=True,
+    )
     parts = out / "_parts"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -91,7 +111,9 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path: Path, model: Pa
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "run finished before it could be killed; make it longer"
+    assert proc.returncode == -signal.SIGKILL, (
+        "run finished before it could be killed; make it longer"
+    )
     assert not (out / "detections.parquet").exists()
     done_before = len(list(parts.glob("*.det.*")))
     assert 10 <= done_before < 60

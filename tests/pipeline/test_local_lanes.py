@@ -20,13 +20,17 @@ from skyscan.types import ImageRef
     ("threads", "cpus", "lanes", "lane_threads"),
     [(0, 2, 2, 1), (0, 8, 8, 1), (1, 4, 4, 1), (2, 2, 1, 2), (2, 8, 4, 2), (16, 2, 1, 16)],
 )
-def test_lanes_follow_cores_and_threads(threads: int, cpus: int, lanes: int, lane_threads: int) -> None:
+def test_lanes_follow_cores_and_threads(
+    threads: int, cpus: int, lanes: int, lane_threads: int
+) -> None:
     options = DetectOptions(recipe=DetectorRecipe(threads=threads))
     n, lane_options = lanes_for(options, cpus=cpus)
     assert (n, lane_options.recipe.threads) == (lanes, lane_threads)
 
 
-@pytest.mark.parametrize(("n", "lanes"), [(0, 2), (1, 2), (2, 2), (7, 2), (150, 2), (5, 8), (100, 3)])
+@pytest.mark.parametrize(
+    ("n", "lanes"), [(0, 2), (1, 2), (2, 2), (7, 2), (150, 2), (5, 8), (100, 3)]
+)
 def test_shared_batches_give_every_item_once_in_contiguous_stretches(n: int, lanes: int) -> None:
     shared = SharedBatches(list(range(n)), lanes)
     taken: list[list[int]] = [[] for _ in range(lanes)]
@@ -58,7 +62,14 @@ def test_shared_batches_from_threads_lose_nothing() -> None:
 
 
 def test_a_lane_that_starts_late_finds_nothing_and_opens_nothing(tmp_path: Path) -> None:
-    ref = ImageRef(image_id="i", path=str(tmp_path / "missing.tif"), width=10, height=10, count=3, dtype="uint8")
+    ref = ImageRef(
+        image_id="i",
+        path=str(tmp_path / "missing.tif"),
+        width=10,
+        height=10,
+        count=3,
+        dtype="uint8",
+    )
     shared = SharedBatches([["batch"]], 2)
     assert list(shared.lane(0)) == [["batch"]]
     # nothing left: the image (which does not exist) is never opened
@@ -66,7 +77,9 @@ def test_a_lane_that_starts_late_finds_nothing_and_opens_nothing(tmp_path: Path)
     assert table.num_rows == 0
 
 
-def test_a_local_run_builds_one_onnx_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_local_run_builds_one_onnx_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The lanes share one session; run.json's model facts come from the card, not from
     a second session built for the recipe's other thread count."""
     import onnxruntime as ort
@@ -97,14 +110,28 @@ def test_a_local_run_builds_one_onnx_session(tmp_path: Path, monkeypatch: pytest
     assert result.manifest["model"]["input_size"] == [64, 64]
 
 
-
-@pytest.mark.parametrize(("n_items", "lanes", "sizes", "tail"), [
-    (2401, 2, [16] * 147 + [4] * 12 + [1], 13),  # the 100 MP benchmark scene: its last 4 batches in quarters
-    (300, 3, [16] * 13 + [4] * 23, 23),
-    (128, 2, [16] * 8, 0),  # at most 4 * lanes batches: as they are (other images fill the lanes)
-    (2401, 1, [16] * 150 + [1], 0),  # one lane has nobody to wait for
-])
-def test_with_fine_tail_recuts_the_last_batches(n_items: int, lanes: int, sizes: list[int], tail: int) -> None:
+@pytest.mark.parametrize(
+    ("n_items", "lanes", "sizes", "tail"),
+    [
+        (
+            2401,
+            2,
+            [16] * 147 + [4] * 12 + [1],
+            13,
+        ),  # the 100 MP benchmark scene: its last 4 batches in quarters
+        (300, 3, [16] * 13 + [4] * 23, 23),
+        (
+            128,
+            2,
+            [16] * 8,
+            0,
+        ),  # at most 4 * lanes batches: as they are (other images fill the lanes)
+        (2401, 1, [16] * 150 + [1], 0),  # one lane has nobody to wait for
+    ],
+)
+def test_with_fine_tail_recuts_the_last_batches(
+    n_items: int, lanes: int, sizes: list[int], tail: int
+) -> None:
     batches = [list(range(i, min(i + 16, n_items))) for i in range(0, n_items, 16)]
     recut, n_fine = with_fine_tail(batches, 16, lanes)
     assert [len(b) for b in recut] == sizes and n_fine == tail
@@ -115,14 +142,19 @@ def test_the_tail_is_drawn_only_once_every_run_is_done() -> None:
     shared = SharedBatches(list(range(10)), 2, tail=4)  # runs [0, 3) and [3, 6), tail 6..9
     assert [shared.take(0) for _ in range(3)] == [0, 1, 2]
     assert shared.take(0) == 4  # lane 0 steals from lane 1's run before touching the tail
-    assert [shared.take(1) for _ in range(2)] == [3, 5]  # lane 1's run: 3, then the stolen 4 is gone
+    assert [shared.take(1) for _ in range(2)] == [
+        3,
+        5,
+    ]  # lane 1's run: 3, then the stolen 4 is gone
     assert [shared.take(0), shared.take(1), shared.take(0), shared.take(1)] == [6, 7, 8, 9]
     assert shared.take(0) is None and shared.take(1) is None
     with pytest.raises(ValueError, match="tail"):
         SharedBatches([1, 2], 2, tail=3)
 
 
-def test_small_images_are_read_by_one_lane_and_large_ones_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_images_are_read_by_one_lane_and_large_ones_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An image of at most one batch per lane is opened by one lane (not by every lane for
     a batch each); a larger image is shared by all lanes; every image is detected."""
     from rasters import utm_transform, write_geotiff
@@ -134,7 +166,9 @@ def test_small_images_are_read_by_one_lane_and_large_ones_shared(tmp_path: Path,
     images = tmp_path / "images"
     images.mkdir()
     for i in range(4):  # 96 px at 64 px chips: 4 chips, two batches of 2 (one per lane)
-        write_geotiff(images / f"small_{i}.tif", 96, 96, transform=utm_transform(0.5, x0=594_000.0 + 100 * i))
+        write_geotiff(
+            images / f"small_{i}.tif", 96, 96, transform=utm_transform(0.5, x0=594_000.0 + 100 * i)
+        )
     write_geotiff(images / "large.tif", 400, 400, transform=utm_transform(0.5))  # dozens of batches
     monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two lanes, whatever the machine
     opened: list[str] = []
@@ -148,5 +182,7 @@ def test_small_images_are_read_by_one_lane_and_large_ones_shared(tmp_path: Path,
     options = DetectOptions(recipe=DetectorRecipe(model=str(model)), batch_size=2)
     result = run_detect([str(images)], tmp_path / "out", options)
     assert result.n_images_ok == 5
-    assert sorted(n for n in opened if n.startswith("small")) == [f"small_{i}.tif" for i in range(4)]
+    assert sorted(n for n in opened if n.startswith("small")) == [
+        f"small_{i}.tif" for i in range(4)
+    ]
     assert opened.count("large.tif") == 2  # both lanes

@@ -25,16 +25,31 @@ from skyscan.pipeline import DetectOptions, detect_image
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 KIT = SHARED / "kit-ais-munich"
 # what a row is, without its run and its number among the image's rows
-ROW_COLUMNS = ("class_name", "score", "px_xmin", "px_ymin", "px_xmax", "px_ymax", "chip_col_off", "chip_row_off",
-               "truncated", "lon", "lat")
+ROW_COLUMNS = (
+    "class_name",
+    "score",
+    "px_xmin",
+    "px_ymin",
+    "px_xmax",
+    "px_ymax",
+    "chip_col_off",
+    "chip_row_off",
+    "truncated",
+    "lon",
+    "lat",
+)
 
 
 @pytest.fixture(scope="module")
 def blob_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_blob_model(tmp_path_factory.mktemp("model") / "blobs.onnx", input_size=64, score_threshold=0.3)
+    return build_blob_model(
+        tmp_path_factory.mktemp("model") / "blobs.onnx", input_size=64, score_threshold=0.3
+    )
 
 
-def _paint(img: np.ndarray, x: float, y: float, k: int, amplitude: float, sigma: float = 3.0) -> None:
+def _paint(
+    img: np.ndarray, x: float, y: float, k: int, amplitude: float, sigma: float = 3.0
+) -> None:
     yy, xx = np.mgrid[0 : img.shape[1], 0 : img.shape[2]]
     blob = amplitude * 255.0 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
     np.maximum(img[k], blob.astype(np.uint8), out=img[k])
@@ -48,26 +63,40 @@ def _rows(table: pa.Table, threshold: float = 0.0) -> list[tuple[object, ...]]:
 
 def _run(path: Path, model: str, threshold: float, **kw: object) -> pa.Table:
     options = DetectOptions(recipe=DetectorRecipe(model=model, score_threshold=threshold), **kw)  # type: ignore[arg-type]
-    return detect_image(open_image(str(path), options.read), get_detector(options.recipe), options, run_id="t")
+    return detect_image(
+        open_image(str(path), options.read), get_detector(options.recipe), options, run_id="t"
+    )
 
 
 def _no_overlaps(table: pa.Table) -> None:
-    boxes = np.stack([table.column(c).to_numpy() for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")], axis=1)
+    boxes = np.stack(
+        [table.column(c).to_numpy() for c in ("px_xmin", "px_ymin", "px_xmax", "px_ymax")], axis=1
+    )
     iou = box_iou(boxes, boxes)
     np.fill_diagonal(iou, 0.0)
     assert (iou < 0.5).all(), f"{int((iou >= 0.5).sum()) // 2} pairs of rows overlap at IoU >= 0.5"
 
 
 blobs = st.lists(
-    st.tuples(st.floats(2, 238), st.floats(2, 158), st.integers(0, 2), st.floats(0.45, 1.0), st.booleans()),
-    min_size=1, max_size=14,
+    st.tuples(
+        st.floats(2, 238), st.floats(2, 158), st.integers(0, 2), st.floats(0.45, 1.0), st.booleans()
+    ),
+    min_size=1,
+    max_size=14,
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(objects=blobs, threshold=st.sampled_from([0.3, 0.5, 0.8]), floor=st.sampled_from([0.01, 0.1]))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    objects=blobs, threshold=st.sampled_from([0.3, 0.5, 0.8]), floor=st.sampled_from([0.01, 0.1])
+)
 def test_a_run_at_t_is_a_lower_floor_run_filtered_at_t(
-    tmp_path: Path, blob_model: Path, objects: list[tuple[float, float, int, float, bool]], threshold: float,
+    tmp_path: Path,
+    blob_model: Path,
+    objects: list[tuple[float, float, int, float, bool]],
+    threshold: float,
     floor: float,
 ) -> None:
     img = np.zeros((3, 160, 240), np.uint8)
@@ -82,7 +111,9 @@ def test_a_run_at_t_is_a_lower_floor_run_filtered_at_t(
     _no_overlaps(low)
 
 
-def test_one_object_seen_as_two_classes_is_one_row_with_both_scores(tmp_path: Path, blob_model: Path) -> None:
+def test_one_object_seen_as_two_classes_is_one_row_with_both_scores(
+    tmp_path: Path, blob_model: Path
+) -> None:
     img = np.zeros((3, 64, 64), np.uint8)
     _paint(img, 30, 30, 0, 1.0)  # a car ...
     _paint(img, 31, 30, 2, 0.8)  # ... that the model also calls a bus, less surely
@@ -96,13 +127,21 @@ def test_one_object_seen_as_two_classes_is_one_row_with_both_scores(tmp_path: Pa
     assert sorted(aware.column("class_name").to_pylist()) == ["bus", "car"]
 
 
-def test_vehicles_at_the_border_are_reported_and_flagged_truncated(tmp_path: Path, blob_model: Path) -> None:
+def test_vehicles_at_the_border_are_reported_and_flagged_truncated(
+    tmp_path: Path, blob_model: Path
+) -> None:
     img = np.zeros((3, 100, 160), np.uint8)
     _paint(img, 1, 50, 0, 1.0)  # cut by the left border
     _paint(img, 80, 50, 1, 1.0)  # well inside
     path = write_geotiff(tmp_path / "edge.tif", 160, 100, data=img, transform=utm_transform(0.25))
     table = _run(path, str(blob_model), 0.3, edge_pad=0)
-    flags = dict(zip(table.column("class_name").to_pylist(), table.column("truncated").to_pylist(), strict=True))
+    flags = dict(
+        zip(
+            table.column("class_name").to_pylist(),
+            table.column("truncated").to_pylist(),
+            strict=True,
+        )
+    )
     assert flags == {"car": True, "truck": False}
 
 
@@ -123,12 +162,22 @@ def test_evaluate_scores_the_rows_that_detect_ships(tmp_path: Path) -> None:
     from skyscan.options import DetectSettings
 
     names = ["MunichStreet02-MOS80.png", "MunichStreet02-MOS85.png"]
-    report = evaluate(KIT / "images", KIT / "labels", "yolo", classes=KIT / "classes.txt", names=names,
-                      settings=DetectSettings(gsd=0.13))
+    report = evaluate(
+        KIT / "images",
+        KIT / "labels",
+        "yolo",
+        classes=KIT / "classes.txt",
+        names=names,
+        settings=DetectSettings(gsd=0.13),
+    )
     shipped = skyscan.api.detect([str(KIT / "images" / n) for n in names], gsd=0.13)
     scored = report.detections
     key = ["image_path", "class_name", "score", "px_xmin", "px_ymin", "px_xmax", "px_ymax"]
-    at_t = scored[scored["score"] >= report.score_threshold][key].sort_values(key).reset_index(drop=True)
+    at_t = (
+        scored[scored["score"] >= report.score_threshold][key]
+        .sort_values(key)
+        .reset_index(drop=True)
+    )
     assert len(at_t) > 20
     assert at_t.equals(shipped[key].sort_values(key).reset_index(drop=True))
     # every class as one vehicle: all labels, all rows at the threshold

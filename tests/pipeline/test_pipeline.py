@@ -27,7 +27,13 @@ def blob_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_blob_model(tmp_path_factory.mktemp("model") / "blobs.onnx", input_size=64)
 
 
-def _scene(tmp_path: Path, centres: list[tuple[float, float, int]], width: int = 300, height: int = 200, **kw: object) -> Path:
+def _scene(
+    tmp_path: Path,
+    centres: list[tuple[float, float, int]],
+    width: int = 300,
+    height: int = 200,
+    **kw: object,
+) -> Path:
     img = np.zeros((3, height, width), np.uint8)
     draw_blobs(img, centres)
     return write_geotiff(tmp_path / "scene.tif", width, height, data=img, **kw)  # type: ignore[arg-type]
@@ -40,8 +46,16 @@ def _options(model: Path, **kw: object) -> DetectOptions:
 def test_finds_each_object_once_including_seams(tmp_path: Path, blob_model: Path) -> None:
     options = _options(blob_model, overlap=0.25)
     windows = plan_chips(300, 200, chip_src=64, out_size=64, overlap=0.25)
-    seam_x = windows[1].col_off + 2  # just inside the second chip: seen whole by one chip, cut by the other
-    centres = [(30.0, 30.0, 0), (float(seam_x), 100.0, 1), (150.0, 60.0, 2), (250.0, 170.0, 0), (62.0, 150.0, 0)]
+    seam_x = (
+        windows[1].col_off + 2
+    )  # just inside the second chip: seen whole by one chip, cut by the other
+    centres = [
+        (30.0, 30.0, 0),
+        (float(seam_x), 100.0, 1),
+        (150.0, 60.0, 2),
+        (250.0, 170.0, 0),
+        (62.0, 150.0, 0),
+    ]
     ref = open_image(str(_scene(tmp_path, centres)))
     table = detect_image(ref, get_detector(options.recipe), options, run_id="t")
     assert table.column_names[: len(DETECTION_COLUMNS)] == DETECTION_COLUMNS
@@ -79,7 +93,9 @@ def test_unit_order_does_not_change_the_result(tmp_path: Path, blob_model: Path)
     import pyarrow as pa
 
     options = _options(blob_model, chips_per_unit=3)
-    centres = [(float(x), float(y), (x + y) % 3) for x in range(20, 300, 45) for y in range(20, 200, 45)]
+    centres = [
+        (float(x), float(y), (x + y) % 3) for x in range(20, 300, 45) for y in range(20, 200, 45)
+    ]
     ref = open_image(str(_scene(tmp_path, centres)))
     det = get_detector(options.recipe)
     units = plan_units(ref, det.card, options)
@@ -102,11 +118,15 @@ class _PlainDetector:
         return self._inner.detect_batch(chips)  # type: ignore[attr-defined,no-any-return]
 
 
-def test_overlapped_in_turn_and_plain_detectors_give_the_same_rows(tmp_path: Path, blob_model: Path) -> None:
+def test_overlapped_in_turn_and_plain_detectors_give_the_same_rows(
+    tmp_path: Path, blob_model: Path
+) -> None:
     from skyscan.detectors import StagedDetector
 
     options = _options(blob_model, chips_per_unit=4, batch_size=3)  # batches span units
-    centres = [(float(x), float(y), (x + y) % 3) for x in range(20, 300, 45) for y in range(20, 200, 45)]
+    centres = [
+        (float(x), float(y), (x + y) % 3) for x in range(20, 300, 45) for y in range(20, 200, 45)
+    ]
     ref = open_image(str(_scene(tmp_path, centres)))
     det = get_detector(options.recipe)
     assert isinstance(det, StagedDetector) and not isinstance(_PlainDetector(det), StagedDetector)
@@ -118,7 +138,9 @@ def test_overlapped_in_turn_and_plain_detectors_give_the_same_rows(tmp_path: Pat
     assert set(overlapped.column("unit_index").to_pylist()) == {u.unit_index for u in units}
 
 
-def test_a_failing_stage_surfaces_from_the_overlapped_pipeline(tmp_path: Path, blob_model: Path) -> None:
+def test_a_failing_stage_surfaces_from_the_overlapped_pipeline(
+    tmp_path: Path, blob_model: Path
+) -> None:
     class Broken(_PlainDetector):
         def detect_batch(self, chips: np.ndarray) -> list:
             raise RuntimeError("model exploded")

@@ -16,19 +16,39 @@ from skyscan.schema import DETECTION_SCHEMA, empty_detections
 
 
 def _rows(n: int, georef: bool = True) -> pa.Table:
-    polys = shapely.box([4.0 + i * 0.001 for i in range(n)], 52.0, [4.0005 + i * 0.001 for i in range(n)], 52.0005)
+    polys = shapely.box(
+        [4.0 + i * 0.001 for i in range(n)], 52.0, [4.0005 + i * 0.001 for i in range(n)], 52.0005
+    )
     cols = {f.name: [None] * n for f in DETECTION_SCHEMA}
     cols.update(
-        run_id=["r"] * n, image_id=["img"] * n, image_path=["/x/img.tif"] * n,
-        detection_id=[f"img:{i:06d}" for i in range(n)], class_name=["car"] * n, class_id=[0] * n,
-        xview_type_id=[18] * n, score=[0.9] * n, px_xmin=[0.0] * n, px_ymin=[0.0] * n, px_xmax=[5.0] * n,
-        px_ymax=[5.0] * n, chip_col_off=[0] * n, chip_row_off=[0] * n, chip_width=[64] * n,
-        chip_height=[64] * n, truncated=[False] * n, georeferenced=[georef] * n, georef_source=["geotiff" if georef else "none"] * n,
+        run_id=["r"] * n,
+        image_id=["img"] * n,
+        image_path=["/x/img.tif"] * n,
+        detection_id=[f"img:{i:06d}" for i in range(n)],
+        class_name=["car"] * n,
+        class_id=[0] * n,
+        xview_type_id=[18] * n,
+        score=[0.9] * n,
+        px_xmin=[0.0] * n,
+        px_ymin=[0.0] * n,
+        px_xmax=[5.0] * n,
+        px_ymax=[5.0] * n,
+        chip_col_off=[0] * n,
+        chip_row_off=[0] * n,
+        chip_width=[64] * n,
+        chip_height=[64] * n,
+        truncated=[False] * n,
+        georeferenced=[georef] * n,
+        georef_source=["geotiff" if georef else "none"] * n,
         model_id=["m@1"] * n,
     )
     if georef:
-        cols.update(geometry=shapely.to_wkb(polys).tolist(), centroid=shapely.to_wkb(shapely.centroid(polys)).tolist(),
-                    lon=shapely.get_x(shapely.centroid(polys)).tolist(), lat=[52.00025] * n)
+        cols.update(
+            geometry=shapely.to_wkb(polys).tolist(),
+            centroid=shapely.to_wkb(shapely.centroid(polys)).tolist(),
+            lon=shapely.get_x(shapely.centroid(polys)).tolist(),
+            lat=[52.00025] * n,
+        )
     return pa.table(cols, schema=DETECTION_SCHEMA)
 
 
@@ -60,8 +80,12 @@ def test_geojson_writes_nan_and_infinity_as_null(tmp_path: Path) -> None:
     """Non-finite floats are not JSON: null, whether or not the column also has nulls,
     in any chunk; finite values and other columns are untouched."""
     rows = _rows(4)
-    score = pa.chunked_array([pa.array([0.5, float("nan")], pa.float32()), pa.array([float("inf"), 0.25], pa.float32())])
-    area = pa.chunked_array([pa.array([None, 2.0], pa.float64()), pa.array([float("-inf"), 3.0], pa.float64())])
+    score = pa.chunked_array(
+        [pa.array([0.5, float("nan")], pa.float32()), pa.array([float("inf"), 0.25], pa.float32())]
+    )
+    area = pa.chunked_array(
+        [pa.array([None, 2.0], pa.float64()), pa.array([float("-inf"), 3.0], pa.float64())]
+    )
     rows = rows.set_column(rows.schema.get_field_index("score"), "score", score)
     rows = rows.set_column(rows.schema.get_field_index("area_m2"), "area_m2", area)
     text = write_geojson(rows, tmp_path / "n.geojson").read_text()

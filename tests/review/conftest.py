@@ -14,4 +14,3 @@ from review_samples import write_scene
 @pytest.fixture
 def scene(tmp_path: Path) -> tuple[Path, Path]:
     return write_scene(tmp_path / "scene")
-

@@ -30,13 +30,18 @@ def write_scene(root: Path) -> tuple[Path, Path]:
             if im == name:
                 data[:, y0:y1, x0:x1] = 230
         write_geotiff(images / name, size[0], size[1], data=data, transform=utm_transform(0.25))
-    frame = pd.DataFrame({
-        "image_path": [str(images / d[0]) for d in DETECTIONS],
-        "detection_id": [f"{d[0][0]}:{i}" for i, d in enumerate(DETECTIONS)],
-        "class_name": [d[5] for d in DETECTIONS], "score": np.array([d[6] for d in DETECTIONS], np.float32),
-        "px_xmin": [float(d[1]) for d in DETECTIONS], "px_ymin": [float(d[2]) for d in DETECTIONS],
-        "px_xmax": [float(d[3]) for d in DETECTIONS], "px_ymax": [float(d[4]) for d in DETECTIONS],
-    })
+    frame = pd.DataFrame(
+        {
+            "image_path": [str(images / d[0]) for d in DETECTIONS],
+            "detection_id": [f"{d[0][0]}:{i}" for i, d in enumerate(DETECTIONS)],
+            "class_name": [d[5] for d in DETECTIONS],
+            "score": np.array([d[6] for d in DETECTIONS], np.float32),
+            "px_xmin": [float(d[1]) for d in DETECTIONS],
+            "px_ymin": [float(d[2]) for d in DETECTIONS],
+            "px_xmax": [float(d[3]) for d in DETECTIONS],
+            "px_ymax": [float(d[4]) for d in DETECTIONS],
+        }
+    )
     table = root / "detections.parquet"
     frame.to_parquet(table)
     return images, table

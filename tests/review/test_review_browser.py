@@ -24,7 +24,9 @@ pytestmark = pytest.mark.browser
 
 
 def _open(browser: Any, html: Path, context: Any | None = None) -> tuple[Any, Any, list[str]]:
-    ctx = context or browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+    ctx = context or browser.new_context(
+        accept_downloads=True, viewport={"width": 1200, "height": 900}
+    )
     page = ctx.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda e: problems.append(f"page error {e}"))
@@ -61,7 +63,9 @@ def _save(page: Any, button: str, dest: Path) -> Path:
     return dest
 
 
-def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path], tmp_path: Path) -> None:
+def test_review_accept_reject_add_export(
+    browser: Any, scene: tuple[Path, Path], tmp_path: Path
+) -> None:
     images, table = scene
     html = tmp_path / "review.html"
     make_review(table, html, [images])
@@ -84,7 +88,13 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     page.reload()
     page.wait_for_function("window.skyscan && window.skyscan.ready === true")
     decisions = page.evaluate("window.skyscan.state().decisions")
-    assert decisions == {"a:0": "accept", "a:1": "accept", "a:2": "accept", "b:4": "accept", "a:3": "reject"}
+    assert decisions == {
+        "a:0": "accept",
+        "a:1": "accept",
+        "a:2": "accept",
+        "b:4": "accept",
+        "a:3": "reject",
+    }
     assert page.evaluate("window.skyscan.state().relabel") == {"b:4": "truck"}
 
     # add the missed car on a.tif's view; add a bus on b.tif, delete it; add a truck, undo it
@@ -113,7 +123,9 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     ctx.close()
 
     # every export reads back to the same labels: 3 accepted + 1 added on a.tif, 1 on b.tif
-    want_a = np.array([[40, 40, 58, 48], [100, 60, 118, 68], [200, 150, 230, 162], MISSED[1:]], float)
+    want_a = np.array(
+        [[40, 40, 58, 48], [100, 60, 118, 68], [200, 150, 230, 162], MISSED[1:]], float
+    )
     for export in (yolo, coco, geo):
         got = read_export(export)
         a, b = got.labels.images
@@ -123,7 +135,9 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
         assert b.boxes.shape == (1, 4) and b.labels.tolist() == [1]  # relabelled as a truck
         assert got.labels.counts() == {"car": 3, "truck": 2, "bus": 0}
         neg = got.negatives.images[0]
-        assert np.allclose(neg.boxes, [[300, 200, 318, 208]], atol=0.01) and neg.labels.tolist() == [2]
+        assert np.allclose(
+            neg.boxes, [[300, 200, 318, 208]], atol=0.01
+        ) and neg.labels.tolist() == [2]
         assert got.negatives.counts()["bus"] == 1
 
     # images that moved since the page was built: name their folder
@@ -139,8 +153,15 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     unzipped = tmp_path / "yolo"
     with zipfile.ZipFile(yolo) as zf:
         assert zf.testzip() is None  # every member's CRC checks out
-        assert sorted(zf.namelist()) == ["classes.txt", "images.txt", "labels/a.txt", "labels/b.txt",
-                                         "negatives/a.txt", "negatives/b.txt", "review.json"]
+        assert sorted(zf.namelist()) == [
+            "classes.txt",
+            "images.txt",
+            "labels/a.txt",
+            "labels/b.txt",
+            "negatives/a.txt",
+            "negatives/b.txt",
+            "review.json",
+        ]
         zf.extractall(unzipped)
     for txt in (unzipped / "labels").glob("*.txt"):
         for line in txt.read_text().splitlines():
@@ -150,7 +171,9 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
     views_seen = json.loads((unzipped / "review.json").read_text())["views"]
     assert [(v["file_name"], v["seen"]) for v in views_seen] == [("a.tif", True), ("b.tif", True)]
     assert names == ["a.tif", "b.tif"]
-    labels = read_labels(images, unzipped / "labels", "yolo", classes=unzipped / "classes.txt", names=names)
+    labels = read_labels(
+        images, unzipped / "labels", "yolo", classes=unzipped / "classes.txt", names=names
+    )
     assert labels.counts() == {"car": 3, "truck": 2, "bus": 0} and not labels.issues.counts
     assert read_labels(images, coco, "coco").counts() == {"car": 3, "truck": 2, "bus": 0}
 
@@ -174,18 +197,60 @@ def test_review_accept_reject_add_export(browser: Any, scene: tuple[Path, Path],
 
     runner = CliRunner()
     model = tmp_path / "tuned.onnx"
-    res = runner.invoke(cli, ["train", str(images), "--labels", str(unzipped / "labels"), "--classes",
-                              str(unzipped / "classes.txt"), "--list", str(unzipped / "images.txt"),
-                              "--image-gsd", "0.25", "--init", "vehicles", "-o", str(model), "--steps", "2",
-                              "--batch", "2", "--chip", "64", "--input-size", "64", "--threads", "1"])
+    res = runner.invoke(
+        cli,
+        [
+            "train",
+            str(images),
+            "--labels",
+            str(unzipped / "labels"),
+            "--classes",
+            str(unzipped / "classes.txt"),
+            "--list",
+            str(unzipped / "images.txt"),
+            "--image-gsd",
+            "0.25",
+            "--init",
+            "vehicles",
+            "-o",
+            str(model),
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--chip",
+            "64",
+            "--input-size",
+            "64",
+            "--threads",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
-    res = runner.invoke(cli, ["evaluate", str(images), "--labels", str(coco), "--format", "coco",
-                              "--model", str(model), "--gsd", "0.25", "-o", str(tmp_path / "eval.json")])
+    res = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            str(images),
+            "--labels",
+            str(coco),
+            "--format",
+            "coco",
+            "--model",
+            str(model),
+            "--gsd",
+            "0.25",
+            "-o",
+            str(tmp_path / "eval.json"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "eval.json").read_text())["classes"]["car"]["n_labels"] == 3
 
 
-def test_review_page_without_detections_or_views(browser: Any, scene: tuple[Path, Path], tmp_path: Path) -> None:
+def test_review_page_without_detections_or_views(
+    browser: Any, scene: tuple[Path, Path], tmp_path: Path
+) -> None:
     images, table = scene
     html = tmp_path / "review.html"
     make_review(table, html, [images], ReviewOptions(max_crops=0, max_views=0))
@@ -201,8 +266,9 @@ def test_review_page_without_detections_or_views(browser: Any, scene: tuple[Path
     ctx.close()
 
 
-def test_detections_without_crops_are_decided_in_the_views(browser: Any, scene: tuple[Path, Path],
-                                                           tmp_path: Path) -> None:
+def test_detections_without_crops_are_decided_in_the_views(
+    browser: Any, scene: tuple[Path, Path], tmp_path: Path
+) -> None:
     images, table = scene
     html = tmp_path / "review.html"
     make_review(table, html, [images], ReviewOptions(max_crops=2))  # crops for a:0 and a:1 only
@@ -221,7 +287,9 @@ def test_detections_without_crops_are_decided_in_the_views(browser: Any, scene: 
     page.keyboard.press("a")
     assert "5 / 5 decided (4 accepted, 1 rejected)" in page.inner_text("#progress")
     page.keyboard.press("u")  # undo keeps the view
-    assert "4 / 5 decided" in page.inner_text("#progress") and "View 2 of 2" in page.inner_text("#view-title")
+    assert "4 / 5 decided" in page.inner_text("#progress") and "View 2 of 2" in page.inner_text(
+        "#view-title"
+    )
     page.click('#view .box.det[data-id="b:4"]')
     page.keyboard.press("a")
     coco = _save(page, "#export-coco", tmp_path / "c.json")
@@ -229,6 +297,9 @@ def test_detections_without_crops_are_decided_in_the_views(browser: Any, scene: 
     assert problems == []
     ctx.close()
     got = read_export(coco)
-    assert got.labels.counts() == {"car": 3, "truck": 1, "bus": 0} and got.negatives.counts()["bus"] == 1
+    assert (
+        got.labels.counts() == {"car": 3, "truck": 1, "bus": 0}
+        and got.negatives.counts()["bus"] == 1
+    )
     features = json.loads(geo.read_text())["features"]
     assert len(features) == 5 and all(f["geometry"] is not None for f in features)

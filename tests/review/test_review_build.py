@@ -17,7 +17,9 @@ from skyscan.review.select import pick_crops, plan_views
 
 
 def _data(page: str) -> dict:
-    match = re.search(r'<script id="review-data" type="application/json">(.*?)</script>', page, re.S)
+    match = re.search(
+        r'<script id="review-data" type="application/json">(.*?)</script>', page, re.S
+    )
     assert match
     return json.loads(match.group(1))
 
@@ -29,7 +31,9 @@ def test_page_is_self_contained(scene: tuple[Path, Path]) -> None:
     assert not re.search(r'(src|href)="https?:', result.html)
     data = _data(result.html)
     assert [d["id"] for d in data["detections"]][:2] == ["a:0", "a:1"]  # highest score first
-    assert all(d["url"].startswith("data:image/jpeg;base64,") for d in data["detections"] + data["views"])
+    assert all(
+        d["url"].startswith("data:image/jpeg;base64,") for d in data["detections"] + data["views"]
+    )
     a = data["images"][0]
     assert a["file_name"] == "a.tif" and a["crs"] == "EPSG:32631" and a["gsd"] == 0.25
     # 12 m of context at 0.25 m is 48 px; crops are at least 64 px
@@ -49,7 +53,9 @@ def test_caps_are_stated_on_the_page(scene: tuple[Path, Path]) -> None:
 def test_detections_of_other_images_are_noted(scene: tuple[Path, Path], tmp_path: Path) -> None:
     images, table = scene
     result = build_review(table, [images / "b.tif"])
-    assert result.n_crops == 1 and any("4 detection(s) of 1 image(s) not found" in n for n in result.notes)
+    assert result.n_crops == 1 and any(
+        "4 detection(s) of 1 image(s) not found" in n for n in result.notes
+    )
 
 
 def test_missing_columns_are_named(tmp_path: Path) -> None:
@@ -62,7 +68,9 @@ def test_missing_columns_are_named(tmp_path: Path) -> None:
 def test_pick_and_plan() -> None:
     assert pick_crops(np.array([0.1, 0.7, 0.3]), 5).tolist() == [1, 2, 0]
     a = pick_crops(np.arange(100.0), 10, "sample", seed=3)
-    assert len(a) == 10 and a.tolist() == pick_crops(np.arange(100.0), 10, "sample", seed=3).tolist()
+    assert (
+        len(a) == 10 and a.tolist() == pick_crops(np.arange(100.0), 10, "sample", seed=3).tolist()
+    )
     views, total = plan_views([(1000, 500)], [np.array([[900.0, 400.0], [950.0, 450.0]])], 256, 1)
     assert total == 8 and (views[0].col_off, views[0].row_off) == (768, 256)
 
@@ -87,7 +95,9 @@ def test_read_export_refuses_other_files(tmp_path: Path) -> None:
         read_export(other)
 
 
-def test_images_from_the_table_and_geojson_detections(scene: tuple[Path, Path], tmp_path: Path) -> None:
+def test_images_from_the_table_and_geojson_detections(
+    scene: tuple[Path, Path], tmp_path: Path
+) -> None:
     """Without --imagery the table's image_path is read; a GeoJSON detections file works too."""
     import geopandas as gpd
     import pandas as pd
@@ -96,16 +106,21 @@ def test_images_from_the_table_and_geojson_detections(scene: tuple[Path, Path], 
     assert build_review(table).n_crops == 5
     frame = pd.read_parquet(table)
     geo = tmp_path / "detections.geojson"
-    gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.px_xmin, frame.px_ymin), crs="EPSG:32631").to_file(geo)
+    gpd.GeoDataFrame(
+        frame, geometry=gpd.points_from_xy(frame.px_xmin, frame.px_ymin), crs="EPSG:32631"
+    ).to_file(geo)
     assert build_review(geo, [images]).n_crops == 5
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("max_crops", -1, "'max_crops' must be >= 0 (got -1)"),
-    ("order", "random", "'order' must be one of"),
-    ("crop_px", 20, "'crop_px' must be in [64, 512] (got 20)"),
-    ("view_size", 8, "'view_size' must be >= 32 pixels (got 8)"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("max_crops", -1, "'max_crops' must be >= 0 (got -1)"),
+        ("order", "random", "'order' must be one of"),
+        ("crop_px", 20, "'crop_px' must be in [64, 512] (got 20)"),
+        ("view_size", 8, "'view_size' must be >= 32 pixels (got 8)"),
+    ],
+)
 def test_options_are_checked(field: str, value: object, message: str) -> None:
     with pytest.raises(InputError, match=re.escape(message)):
         ReviewOptions(**{field: value})  # type: ignore[arg-type]
@@ -118,5 +133,6 @@ def test_other_classes_are_left_out(scene: tuple[Path, Path]) -> None:
     frame = pd.read_parquet(table)
     frame.loc[0, "class_name"] = "ship"
     result = build_review(frame, [images])
-    assert result.n_crops == 4 and any("1 detection(s) of classes other than car, truck, bus" in n
-                                       for n in result.notes)
+    assert result.n_crops == 4 and any(
+        "1 detection(s) of classes other than car, truck, bus" in n for n in result.notes
+    )

@@ -17,7 +17,9 @@ from skyscan.review import read_export
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_detect_review_export_on_a_real_orthophoto(browser: Any, shared_data: Path, tmp_path: Path) -> None:
+def test_detect_review_export_on_a_real_orthophoto(
+    browser: Any, shared_data: Path, tmp_path: Path
+) -> None:
     image = shared_data / "georef" / "gorinchem" / "gorinchem_0.25m.tif"  # not a reserved test file
     if not image.is_file():
         pytest.skip(f"{image} not in the shared data")
@@ -25,15 +27,33 @@ def test_detect_review_export_on_a_real_orthophoto(browser: Any, shared_data: Pa
     res = runner.invoke(cli, ["-q", "detect", str(image), "-o", str(tmp_path / "det")])
     assert res.exit_code == 0, res.output
     html = tmp_path / "review.html"
-    res = runner.invoke(cli, ["review", str(tmp_path / "det" / "detections.parquet"), "--imagery", str(image.parent),
-                              "-o", str(html), "--max-crops", "25"])
+    res = runner.invoke(
+        cli,
+        [
+            "review",
+            str(tmp_path / "det" / "detections.parquet"),
+            "--imagery",
+            str(image.parent),
+            "-o",
+            str(html),
+            "--max-crops",
+            "25",
+        ],
+    )
     assert res.exit_code == 0, res.output
     ctx = browser.new_context(accept_downloads=True)
     page = ctx.new_page()
-    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:", "blob:")) else r.abort())
+    page.route(
+        "**/*",
+        lambda r: (
+            r.continue_() if r.request.url.startswith(("file:", "data:", "blob:")) else r.abort()
+        ),
+    )
     page.goto("file://" + os.path.abspath(html))
     page.wait_for_function("window.skyscan && window.skyscan.ready === true")
-    n = len(page.evaluate("JSON.parse(document.getElementById('review-data').textContent).detections"))
+    n = len(
+        page.evaluate("JSON.parse(document.getElementById('review-data').textContent).detections")
+    )
     assert n == 25
     for _ in range(n):
         page.keyboard.press("a")

@@ -43,8 +43,14 @@ def _run(root: Path, script: str) -> list[tuple[float, str]]:
     """Run ``script``; return its stderr/stdout lines with the time each arrived."""
     env = {**os.environ, "SKYSCAN_SHARED_DATA": str(root / "data")}
     started = time.monotonic()
-    proc = subprocess.Popen(["bash", f"scripts/{script}"], cwd=root, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["bash", f"scripts/{script}"],
+        cwd=root,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     assert proc.stdout is not None
     lines = [(time.monotonic() - started, line.rstrip("\n")) for line in proc.stdout]
     assert proc.wait(timeout=120) == 0, lines
@@ -66,11 +72,20 @@ def test_demo_installs_only_what_it_runs_and_says_what_it_does(repo: tuple[Path,
     assert not any("debconf" in text or "Java" in text for _, text in lines)
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="test.sh would install chromium with apt")
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(), reason="test.sh would install chromium with apt"
+)
 def test_the_test_command_brings_the_heavy_extras(repo: tuple[Path, Path]) -> None:
     root, log = repo
     _run(root, "test.sh")
     calls = log.read_text().splitlines()
     installs = " ".join(c for c in calls if c.startswith("pip "))
-    assert any("-m mkdocs build --strict" in c for c in calls)  # the API reference, warnings as errors
-    assert "torch==2.13.0" in installs and "dev" in installs and "spark" in installs and "train" in installs
+    assert any(
+        "-m mkdocs build --strict" in c for c in calls
+    )  # the API reference, warnings as errors
+    assert (
+        "torch==2.13.0" in installs
+        and "dev" in installs
+        and "spark" in installs
+        and "train" in installs
+    )

@@ -67,8 +67,14 @@ def blob_scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     def scene(name: str, width: int, height: int, n: int, **kw: Any) -> None:
         img = np.zeros((3, height, width), np.uint8)
-        centres = [(float(rng.uniform(10, width - 10)), float(rng.uniform(10, height - 10)), int(rng.integers(0, 3)))
-                   for _ in range(n)]
+        centres = [
+            (
+                float(rng.uniform(10, width - 10)),
+                float(rng.uniform(10, height - 10)),
+                int(rng.integers(0, 3)),
+            )
+            for _ in range(n)
+        ]
         draw_blobs(img, centres)
         paths.append(str(write_geotiff(root / name, width, height, data=img, **kw)))
 
@@ -79,7 +85,9 @@ def blob_scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # No world file: processed in pixel space (georeferenced false, no geometry).
     img = np.zeros((3, 90, 120), np.uint8)
     draw_blobs(img, [(40.0, 40.0, 0), (90.0, 60.0, 2)])
-    with rasterio.open(root / "pixels.png", "w", driver="PNG", width=120, height=90, count=3, dtype="uint8") as dst:
+    with rasterio.open(
+        root / "pixels.png", "w", driver="PNG", width=120, height=90, count=3, dtype="uint8"
+    ) as dst:
         dst.write(img)
     paths.append(str(root / "pixels.png"))
     bad = root / "corrupt.tif"
@@ -121,8 +129,13 @@ def cluster_spark(standalone_cluster: StandaloneCluster) -> Iterator[Any]:
     """A SparkSession whose executors run on the standalone cluster's worker."""
     from skyscan.engines.spark.session import spark_session
 
-    conf = {**SPARK_CONF, "spark.executor.cores": "2", "spark.executor.memory": "1g", "spark.cores.max": "2",
-            "spark.task.maxFailures": "4"}
+    conf = {
+        **SPARK_CONF,
+        "spark.executor.cores": "2",
+        "spark.executor.memory": "1g",
+        "spark.cores.max": "2",
+        "spark.task.maxFailures": "4",
+    }
     spark = spark_session(standalone_cluster.url, conf=conf)
     spark.sparkContext.setLogLevel("ERROR")
     yield spark
@@ -133,18 +146,24 @@ def cluster_spark(standalone_cluster: StandaloneCluster) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def local_result(blob_scenes: dict[str, Any], blob_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def local_result(
+    blob_scenes: dict[str, Any], blob_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Any:
     """(detections, errors) of the local engine on the blob scenes."""
     options = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
     return run_local(blob_scenes["paths"], options, tmp_path_factory.mktemp("local-out"))
 
 
 @pytest.fixture(scope="module")
-def spark_detections(local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path) -> Iterator[Any]:
+def spark_detections(
+    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path
+) -> Iterator[Any]:
     """The spark engine's detections DataFrame on the same scenes (module's local[2] session)."""
     from skyscan.spark import detect
 
-    result = detect(local_spark, blob_scenes["paths"], blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT))
+    result = detect(
+        local_spark, blob_scenes["paths"], blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
+    )
     yield result.detections
     result.release()
 

@@ -34,7 +34,9 @@ def _sorted(table: pa.Table) -> pa.Table:
     return table.sort_by([("image_id", "ascending"), ("detection_id", "ascending")])
 
 
-def assert_same_detections(spark_rows: pa.Table, local_rows: pa.Table, ignore: tuple[str, ...] = ("run_id",)) -> None:
+def assert_same_detections(
+    spark_rows: pa.Table, local_rows: pa.Table, ignore: tuple[str, ...] = ("run_id",)
+) -> None:
     """Same columns, same rows (by detection id), coordinates equal to 1e-9."""
     assert spark_rows.column_names == local_rows.column_names
     assert spark_rows.num_rows == local_rows.num_rows
@@ -73,14 +75,21 @@ def zones_from(frame: Any, *, point_and_line: bool = False) -> Any:
     lo, hi = rdam["lon"].quantile([0.1, 0.6]), rdam["lat"].quantile([0.1, 0.6])
     lo2, hi2 = rdam["lon"].quantile([0.4, 0.95]), rdam["lat"].quantile([0.3, 0.9])
     zl, zh = zurich["lon"].quantile([0.0, 0.7]), zurich["lat"].quantile([0.0, 0.7])
-    names, geoms = ["west", "east", "zurich"], [
-        shapely.box(lo[0.1], hi[0.1], lo[0.6], hi[0.6]),
-        shapely.box(lo2[0.4], hi2[0.3], lo2[0.95], hi2[0.9]),
-        shapely.box(zl[0.0] - 1e-6, zh[0.0] - 1e-6, zl[0.7], zh[0.7]),
-    ]
+    names, geoms = (
+        ["west", "east", "zurich"],
+        [
+            shapely.box(lo[0.1], hi[0.1], lo[0.6], hi[0.6]),
+            shapely.box(lo2[0.4], hi2[0.3], lo2[0.95], hi2[0.9]),
+            shapely.box(zl[0.0] - 1e-6, zh[0.0] - 1e-6, zl[0.7], zh[0.7]),
+        ],
+    )
     if point_and_line:
         q = rdam["lon"].quantile([0.05, 0.3, 0.5]), rdam["lat"].quantile([0.5, 0.95])
         names += ["dot", "line"]
-        geoms += [shapely.Point(q[0][0.5], q[1][0.5]),
-                  shapely.LineString([(q[0][0.05], q[1][0.95]), (q[0][0.3], q[1][0.95])])]
-    return gpd.GeoDataFrame({"name": names, "weight": list(range(1, len(names) + 1))}, geometry=geoms, crs="EPSG:4326")
+        geoms += [
+            shapely.Point(q[0][0.5], q[1][0.5]),
+            shapely.LineString([(q[0][0.05], q[1][0.95]), (q[0][0.3], q[1][0.95])]),
+        ]
+    return gpd.GeoDataFrame(
+        {"name": names, "weight": list(range(1, len(names) + 1))}, geometry=geoms, crs="EPSG:4326"
+    )

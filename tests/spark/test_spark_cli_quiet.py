@@ -12,11 +12,16 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(1800)]  # a fresh JVM on a busy machine
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.timeout(1800),
+]  # a fresh JVM on a busy machine
 
 
-def test_quiet_spark_run_prints_only_its_failed_input(blob_scenes: dict[str, Any], blob_model: Path,
-                                                      tmp_path: Path) -> None:
+def test_quiet_spark_run_prints_only_its_failed_input(
+    blob_scenes: dict[str, Any], blob_model: Path, tmp_path: Path
+) -> None:
     from skyscan.engines.spark_session import check_java
     from skyscan.errors import MissingDependencyError
 
@@ -27,11 +32,30 @@ def test_quiet_spark_run_prints_only_its_failed_input(blob_scenes: dict[str, Any
         pytest.skip(str(exc))
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
     res = subprocess.run(
-        [sys.executable, "-m", "skyscan", "-q", "detect", *blob_scenes["paths"], "-o", str(tmp_path / "out"),
-         "--model", str(blob_model), "--engine", "spark", "--master", "local[1]"],
-        capture_output=True, text=True, env=env, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "skyscan",
+            "-q",
+            "detect",
+            *blob_scenes["paths"],
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(blob_model),
+            "--engine",
+            "spark",
+            "--master",
+            "local[1]",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
     )
     assert res.returncode == 3, res.stderr
     # the corrupt scene is named, as by the local engine; nothing else
-    assert res.stderr.splitlines() == [line for line in res.stderr.splitlines() if line.startswith("FAILED ")]
+    assert res.stderr.splitlines() == [
+        line for line in res.stderr.splitlines() if line.startswith("FAILED ")
+    ]
     assert blob_scenes["corrupt"] in res.stderr

@@ -28,7 +28,6 @@ from skyscan.run_state import PartStore
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def _faults_by_value() -> None:
     from pyspark import cloudpickle
@@ -36,28 +35,44 @@ def _faults_by_value() -> None:
     cloudpickle.register_pickle_by_value(sys.modules[spark_faults.__name__])
 
 
-
-def _run(spark: Any, paths: list[str], model: Path, outdir: Path, **kw: Any) -> tuple[dict[str, Any], pa.Table, pa.Table]:
+def _run(
+    spark: Any, paths: list[str], model: Path, outdir: Path, **kw: Any
+) -> tuple[dict[str, Any], pa.Table, pa.Table]:
     from skyscan.engines.spark.driver import run_detect
 
-    summary = run_detect(paths, blob_options(model, chips_per_unit=CHIPS_PER_UNIT), outdir, spark=spark, run_id="r", **kw)
+    summary = run_detect(
+        paths,
+        blob_options(model, chips_per_unit=CHIPS_PER_UNIT),
+        outdir,
+        spark=spark,
+        run_id="r",
+        **kw,
+    )
     det, err = PartStore(outdir, "r").collect(paths)
     return summary, det, err
 
 
-def _check_complete(det: pa.Table, err: pa.Table, local: tuple[pa.Table, pa.Table], paths: list[str]) -> None:
+def _check_complete(
+    det: pa.Table, err: pa.Table, local: tuple[pa.Table, pa.Table], paths: list[str]
+) -> None:
     assert_same_detections(det, local[0])
     assert error_keys(err) == error_keys(local[1])
     seen = set(det.column("image_path").to_pylist()) | set(err.column("path").to_pylist())
-    images_with_rows = set(local[0].column("image_path").to_pylist()) | set(local[1].column("path").to_pylist())
+    images_with_rows = set(local[0].column("image_path").to_pylist()) | set(
+        local[1].column("path").to_pylist()
+    )
     assert seen == images_with_rows
     ids = det.column("detection_id").to_pylist()
     assert len(ids) == len(set(ids))  # no duplicate rows
 
 
 def test_job_runs_on_the_standalone_cluster(
-    cluster_spark: Any, standalone_cluster: Any, blob_scenes: dict[str, Any], blob_model: Path,
-    local_result: tuple[pa.Table, pa.Table], tmp_path: Path,
+    cluster_spark: Any,
+    standalone_cluster: Any,
+    blob_scenes: dict[str, Any],
+    blob_model: Path,
+    local_result: tuple[pa.Table, pa.Table],
+    tmp_path: Path,
 ) -> None:
     assert cluster_spark.sparkContext.master == standalone_cluster.url
     summary, det, err = _run(cluster_spark, blob_scenes["paths"], blob_model, tmp_path)
@@ -69,12 +84,18 @@ def test_job_runs_on_the_standalone_cluster(
 
 
 def test_failed_task_is_retried_without_duplicates(
-    cluster_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, local_result: tuple[pa.Table, pa.Table], tmp_path: Path
+    cluster_spark: Any,
+    blob_scenes: dict[str, Any],
+    blob_model: Path,
+    local_result: tuple[pa.Table, pa.Table],
+    tmp_path: Path,
 ) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
     factory = spark_faults.FailFirstAttempt(str(markers))  # every detect task fails once
-    _, det, err = _run(cluster_spark, blob_scenes["paths"], blob_model, tmp_path / "out", detector_factory=factory)
+    _, det, err = _run(
+        cluster_spark, blob_scenes["paths"], blob_model, tmp_path / "out", detector_factory=factory
+    )
     attempts: dict[str, set[int]] = {}
     for p in markers.iterdir():
         _, part, attempt = p.name.split("-")
@@ -85,8 +106,12 @@ def test_failed_task_is_retried_without_duplicates(
 
 
 def test_executor_killed_mid_job_loses_nothing(
-    cluster_spark: Any, standalone_cluster: Any, blob_scenes: dict[str, Any], blob_model: Path,
-    local_result: tuple[pa.Table, pa.Table], tmp_path: Path,
+    cluster_spark: Any,
+    standalone_cluster: Any,
+    blob_scenes: dict[str, Any],
+    blob_model: Path,
+    local_result: tuple[pa.Table, pa.Table],
+    tmp_path: Path,
 ) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -106,7 +131,9 @@ def test_executor_killed_mid_job_loses_nothing(
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     factory = spark_faults.SlowDetector(str(markers), delay=1.0)
-    _, det, err = _run(cluster_spark, blob_scenes["paths"], blob_model, tmp_path / "out", detector_factory=factory)
+    _, det, err = _run(
+        cluster_spark, blob_scenes["paths"], blob_model, tmp_path / "out", detector_factory=factory
+    )
     thread.join(timeout=60)
     assert killed, "no executor JVM was found to kill"
     # Markers are "pid<P>-<monotonic ns>" per detect call: work went on after the kill,
@@ -116,5 +143,7 @@ def test_executor_killed_mid_job_loses_nothing(
     before = {pid for t, pid in calls if t < killed_at[0]}
     after = {pid for t, pid in calls if t > killed_at[0]}
     assert before and after - before, (before, after)
-    assert not set(killed) & set(standalone_cluster.executor_pids())  # the worker launched a new one
+    assert not set(killed) & set(
+        standalone_cluster.executor_pids()
+    )  # the worker launched a new one
     _check_complete(det, err, local_result, blob_scenes["paths"])

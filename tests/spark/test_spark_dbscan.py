@@ -25,7 +25,11 @@ def _scene(seed: int = 3) -> pd.DataFrame:
     to_ll = pyproj.Transformer.from_crs("EPSG:32631", "EPSG:4326", always_xy=True)
     xs, ys = [], []
     for _ in range(14):
-        cx, cy, n = rng.uniform(590_000, 592_000), rng.uniform(5_750_000, 5_751_500), int(rng.integers(4, 40))
+        cx, cy, n = (
+            rng.uniform(590_000, 592_000),
+            rng.uniform(5_750_000, 5_751_500),
+            int(rng.integers(4, 40)),
+        )
         xs.append(rng.normal(cx, rng.uniform(5, 30), n))
         ys.append(rng.normal(cy, rng.uniform(5, 30), n))
     xs.append(rng.uniform(590_000, 592_000, 150))
@@ -43,13 +47,16 @@ def _scene(seed: int = 3) -> pd.DataFrame:
 
     boxes = shapely.box(lon - half, lat - half, lon + half, lat + half)
     boxes[~np.isfinite(lon)] = None
-    return pd.DataFrame({
-        "detection_id": [f"img{i % 7}:{i:05d}" for i in range(n)],
-        "class_name": rng.choice(["car", "car", "car", "truck", "bus"], n),
-        "score": rng.uniform(0.3, 1.0, n).astype(np.float32),
-        "lon": lon, "lat": lat,
-        "geometry": [None if b is None else shapely.to_wkb(b) for b in boxes],
-    })
+    return pd.DataFrame(
+        {
+            "detection_id": [f"img{i % 7}:{i:05d}" for i in range(n)],
+            "class_name": rng.choice(["car", "car", "car", "truck", "bus"], n),
+            "score": rng.uniform(0.3, 1.0, n).astype(np.float32),
+            "lon": lon,
+            "lat": lat,
+            "geometry": [None if b is None else shapely.to_wkb(b) for b in boxes],
+        }
+    )
 
 
 def _local(frame: pd.DataFrame) -> Any:
@@ -69,7 +76,9 @@ def test_halo_puts_every_pair_within_eps_in_one_cell() -> None:
     rng = np.random.default_rng(0)
     lon = 4.5 + rng.uniform(0, 0.004, 400)
     lat = 51.9 + rng.uniform(0, 0.003, 400)
-    batch = pa.RecordBatch.from_pydict({"detection_id": [str(i) for i in range(400)], "lon": lon, "lat": lat})
+    batch = pa.RecordBatch.from_pydict(
+        {"detection_id": [str(i) for i in range(400)], "lon": lon, "lat": lat}
+    )
     rows = pa.Table.from_batches(list(assign_cells([batch], EPS, 2 * EPS))).to_pandas()
     assert rows["home"].sum() == 400 and (~rows["home"]).sum() > 50
     cells = rows.groupby("detection_id")["cell"].apply(set).to_dict()
@@ -93,13 +102,26 @@ def test_spark_dbscan_equals_local_dbscan(local_spark: Any, cell_m: float) -> No
 
     frame = _scene()
     local = _local(frame)
-    got = cluster(local_spark.createDataFrame(frame), eps_m=EPS, min_samples=MIN_SAMPLES, cell_m=cell_m)
-    spark_ids = {r["detection_id"]: r["cluster_id"] for r in got.detections.select("detection_id", "cluster_id").collect()}
-    local_ids = dict(zip(local.detections["detection_id"], local.detections["cluster_id"], strict=True))
+    got = cluster(
+        local_spark.createDataFrame(frame), eps_m=EPS, min_samples=MIN_SAMPLES, cell_m=cell_m
+    )
+    spark_ids = {
+        r["detection_id"]: r["cluster_id"]
+        for r in got.detections.select("detection_id", "cluster_id").collect()
+    }
+    local_ids = dict(
+        zip(local.detections["detection_id"], local.detections["cluster_id"], strict=True)
+    )
     assert set(spark_ids) == set(local_ids) and len(spark_ids) == len(frame)
     # no coordinates -> null; noise is exactly the local noise
-    assert {k for k, v in spark_ids.items() if v is None} == {k for k, v in local_ids.items() if pd.isna(v)} != set()
-    assert {k for k, v in spark_ids.items() if v == -1} == {k for k, v in local_ids.items() if not pd.isna(v) and v == -1}
+    assert (
+        {k for k, v in spark_ids.items() if v is None}
+        == {k for k, v in local_ids.items() if pd.isna(v)}
+        != set()
+    )
+    assert {k for k, v in spark_ids.items() if v == -1} == {
+        k for k, v in local_ids.items() if not pd.isna(v) and v == -1
+    }
 
     # Core points (exact in DBSCAN) fall into the same groups: a bijection of labels.
     lon, lat = frame["lon"].to_numpy(), frame["lat"].to_numpy()

@@ -23,7 +23,11 @@ pytestmark = pytest.mark.spark
 
 
 def test_run_detect_writes_the_local_engines_rows(
-    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, local_result: tuple[pa.Table, pa.Table], tmp_path: Path
+    local_spark: Any,
+    blob_scenes: dict[str, Any],
+    blob_model: Path,
+    local_result: tuple[pa.Table, pa.Table],
+    tmp_path: Path,
 ) -> None:
     from skyscan.engines.spark.driver import run_detect
 
@@ -34,7 +38,11 @@ def test_run_detect_writes_the_local_engines_rows(
     local_det, local_err = local_result
     assert local_det.num_rows > 20  # the scenes hold 40+ blobs: a comparison of real rows
     assert_same_detections(det, local_det)
-    assert error_keys(err) == error_keys(local_err) == [(blob_scenes["corrupt"], "read", "ImageReadError")]
+    assert (
+        error_keys(err)
+        == error_keys(local_err)
+        == [(blob_scenes["corrupt"], "read", "ImageReadError")]
+    )
     assert summary["images_ok"] == len(paths) - 1 and summary["failed"] == 1
     assert summary["detections"] == det.num_rows
     assert summary["work_units"] > len(paths)  # the big scene spread over several units
@@ -42,7 +50,11 @@ def test_run_detect_writes_the_local_engines_rows(
 
 
 def test_cli_run_with_engine_spark_gives_the_same_outputs(
-    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, local_result: tuple[pa.Table, pa.Table], tmp_path: Path
+    local_spark: Any,
+    blob_scenes: dict[str, Any],
+    blob_model: Path,
+    local_result: tuple[pa.Table, pa.Table],
+    tmp_path: Path,
 ) -> None:
     """Through ``skyscan.run.run_detect`` (what ``skyscan detect --engine spark`` calls)."""
     import pyarrow.parquet as pq
@@ -51,20 +63,29 @@ def test_cli_run_with_engine_spark_gives_the_same_outputs(
     from skyscan.run import run_detect
 
     options = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
-    result = run_detect(blob_scenes["paths"], tmp_path / "out", options,
-                        RunSettings(engine="spark", master="local[2]", geojson=False))
+    result = run_detect(
+        blob_scenes["paths"],
+        tmp_path / "out",
+        options,
+        RunSettings(engine="spark", master="local[2]", geojson=False),
+    )
     assert_same_detections(pq.read_table(tmp_path / "out" / "detections.parquet"), local_result[0])
     assert result.n_failed == 1
     assert not local_spark.sparkContext._jsc.sc().isStopped()  # the engine left our session alone
 
 
 def test_dataframe_api_from_the_image_source_matches_local(
-    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, local_result: tuple[pa.Table, pa.Table]
+    local_spark: Any,
+    blob_scenes: dict[str, Any],
+    blob_model: Path,
+    local_result: tuple[pa.Table, pa.Table],
 ) -> None:
     """Spark's own ``image`` source: only ``image.origin`` is used, pixels are re-read by skyscan."""
     from skyscan.spark import detect
 
-    images = local_spark.read.format("image").option("dropInvalid", True).load(str(blob_scenes["root"]))
+    images = (
+        local_spark.read.format("image").option("dropInvalid", True).load(str(blob_scenes["root"]))
+    )
     origins = [r["origin"] for r in images.select("image.origin").collect()]
     assert origins and all(o.startswith("file:") for o in origins)  # URIs, not paths
     result = detect(local_spark, images, blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT))
@@ -84,7 +105,10 @@ def test_dataframe_api_from_the_image_source_matches_local(
 
 
 def test_dataframe_api_from_binary_files_matches_local(
-    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, local_result: tuple[pa.Table, pa.Table]
+    local_spark: Any,
+    blob_scenes: dict[str, Any],
+    blob_model: Path,
+    local_result: tuple[pa.Table, pa.Table],
 ) -> None:
     from skyscan.spark import detect
 
@@ -126,7 +150,9 @@ def test_geoparquet_partitioned_by_h3_reads_back_in_geopandas(
     georef = gdf[gdf["georeferenced"]]
     from skyscan.analytics.h3cells import cells_to_strings, h3_cells
 
-    cells = cells_to_strings(h3_cells(lon=georef["lon"].to_numpy(), lat=georef["lat"].to_numpy(), res=5))
+    cells = cells_to_strings(
+        h3_cells(lon=georef["lon"].to_numpy(), lat=georef["lat"].to_numpy(), res=5)
+    )
     assert list(georef["h3_5"].astype(str)) == list(cells)
     b = georef.geometry.bounds
     assert bool(((b["minx"] <= georef["lon"]) & (georef["lon"] <= b["maxx"])).all())
@@ -154,12 +180,17 @@ def test_within_matches_the_local_analytics(spark_detections: Any, local_frame: 
     area = zones_from(local_frame).iloc[[0]]
     for using in ("centroid", "footprint"):
         local = within_area(local_frame, area, using=using)
-        ids = sorted(r["detection_id"] for r in within(spark_detections, area, using=using).select("detection_id").collect())
+        ids = sorted(
+            r["detection_id"]
+            for r in within(spark_detections, area, using=using).select("detection_id").collect()
+        )
         assert 0 < local.inside < len(local_frame)
         assert ids == sorted(local.table["detection_id"]), using
 
 
-def test_spatial_join_by_h3_cell_matches_the_local_join(spark_detections: Any, local_frame: Any) -> None:
+def test_spatial_join_by_h3_cell_matches_the_local_join(
+    spark_detections: Any, local_frame: Any
+) -> None:
     from skyscan.analytics.join import spatial_join as local_join
     from skyscan.spark import spatial_join
 
@@ -167,9 +198,22 @@ def test_spatial_join_by_h3_cell_matches_the_local_join(spark_detections: Any, l
     for using, res in (("centroid", 9), ("centroid", 6), ("footprint", 10)):
         local = local_join(local_frame, zones, using=using).table
         got = spatial_join(spark_detections, zones, using=using, h3_res=res)
-        rows = sorted((r["detection_id"], r["zone_index"], r["zone_name"], r["zone_weight"]) for r in got.collect())
-        expected = sorted(zip(local["detection_id"], local["zone_index"].astype(int), local["zone_name"], local["zone_weight"], strict=True))
-        assert len(expected) > 5 and len({z for _, z, _, _ in expected}) == 3  # every zone matched something
+        rows = sorted(
+            (r["detection_id"], r["zone_index"], r["zone_name"], r["zone_weight"])
+            for r in got.collect()
+        )
+        expected = sorted(
+            zip(
+                local["detection_id"],
+                local["zone_index"].astype(int),
+                local["zone_name"],
+                local["zone_weight"],
+                strict=True,
+            )
+        )
+        assert (
+            len(expected) > 5 and len({z for _, z, _, _ in expected}) == 3
+        )  # every zone matched something
         assert rows == expected, (using, res)
         assert got.columns[: len(DETECTION_COLUMNS)] == DETECTION_COLUMNS
 
@@ -179,8 +223,10 @@ def test_h3_counts_match_the_local_aggregate(spark_detections: Any, local_frame:
     from skyscan.spark import h3_counts
 
     local = aggregate_by_h3(local_frame, 9, by=["class_name"]).table
-    got = {(r["h3_cell"], r["class_name"]): (r["count"], r["mean_score"], r["h3_res"])
-           for r in h3_counts(spark_detections, 9, by=["class_name"]).collect()}
+    got = {
+        (r["h3_cell"], r["class_name"]): (r["count"], r["mean_score"], r["h3_res"])
+        for r in h3_counts(spark_detections, 9, by=["class_name"]).collect()
+    }
     assert len(got) == len(local) > 3
     for row in local.itertuples():
         count, mean, res = got[(row.h3_cell, row.class_name)]
@@ -188,7 +234,9 @@ def test_h3_counts_match_the_local_aggregate(spark_detections: Any, local_frame:
         assert mean == pytest.approx(row.mean_score, abs=2e-6)
 
 
-def test_geoparquet_partitioned_by_image_id(spark_detections: Any, local_result: tuple[pa.Table, pa.Table], tmp_path: Path) -> None:
+def test_geoparquet_partitioned_by_image_id(
+    spark_detections: Any, local_result: tuple[pa.Table, pa.Table], tmp_path: Path
+) -> None:
     import geopandas as gpd
 
     from skyscan.spark import write_geoparquet
@@ -197,7 +245,9 @@ def test_geoparquet_partitioned_by_image_id(spark_detections: Any, local_result:
     local_ids = sorted(set(local_result[0].column("image_id").to_pylist()))
     dirs = sorted(p.name for p in (tmp_path / "gp").iterdir() if p.is_dir())
     assert dirs == [f"image_id={i}" for i in local_ids]
-    assert summary["files"] == len(local_ids)  # one file per value: rows of an image meet in one task
+    assert summary["files"] == len(
+        local_ids
+    )  # one file per value: rows of an image meet in one task
     gdf = gpd.read_parquet(tmp_path / "gp")
     assert sorted(gdf["image_id"].astype(str).unique()) == local_ids
     assert sorted(gdf["detection_id"]) == sorted(local_result[0].column("detection_id").to_pylist())

@@ -31,11 +31,17 @@ def server(blob_scenes: dict[str, Any]) -> Iterator[RangeServer]:
 
 
 def test_spark_reads_urls_like_the_local_engine(
-    local_spark: Any, blob_scenes: dict[str, Any], blob_model: Path, server: RangeServer, tmp_path: Path
+    local_spark: Any,
+    blob_scenes: dict[str, Any],
+    blob_model: Path,
+    server: RangeServer,
+    tmp_path: Path,
 ) -> None:
     from skyscan.engines.spark.driver import run_detect
 
-    names = sorted(Path(p).name for p in blob_scenes["paths"] if p.endswith(".tif") and "corrupt" not in p)
+    names = sorted(
+        Path(p).name for p in blob_scenes["paths"] if p.endswith(".tif") and "corrupt" not in p
+    )
     urls = [server.url(n) for n in names] + [server.url("gone.tif?sig=SECRET")]
     server.fault("gone.tif", Fault(status=404))
     options = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
@@ -45,8 +51,11 @@ def test_spark_reads_urls_like_the_local_engine(
     det, err = PartStore(tmp_path / "spark", "spark-run").collect(urls)
     assert local_det.num_rows > 20
     assert_same_detections(det, local_det)
-    assert error_keys(err) == error_keys(local_err) == [
-        (server.url("gone.tif?<redacted>"), "read", "RemoteReadError")]
+    assert (
+        error_keys(err)
+        == error_keys(local_err)
+        == [(server.url("gone.tif?<redacted>"), "read", "RemoteReadError")]
+    )
     assert summary["images_ok"] == len(names) and summary["work_units"] > len(names)
     assert "SECRET" not in str(err.to_pylist())
     assert isinstance(det, pa.Table) and server.stats()["requests"] > 0
@@ -64,8 +73,12 @@ def test_spark_with_an_area_of_interest_matches_the_local_engine(
 
     # the top 80 m of the first UTM scene and the west 60 m of the second; the LV95 scene
     # misses it
-    area = AreaOfInterest(shapely.to_wkb(shapely.box(594_000, 5_757_920, 594_560, 5_758_000)), "EPSG:32631")
-    paths = [p for p in blob_scenes["paths"] if p.endswith(("utm_a.tif", "utm_big.tif", "lv95.tif"))]
+    area = AreaOfInterest(
+        shapely.to_wkb(shapely.box(594_000, 5_757_920, 594_560, 5_758_000)), "EPSG:32631"
+    )
+    paths = [
+        p for p in blob_scenes["paths"] if p.endswith(("utm_a.tif", "utm_big.tif", "lv95.tif"))
+    ]
     options = replace(blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT), aoi=area)
     local_det, local_err = run_local(paths, options, tmp_path / "local")
     run_detect(paths, options, tmp_path / "spark", spark=local_spark, run_id="spark-run")

@@ -42,7 +42,9 @@ def test_spark_reads_stac_items_like_the_local_engine(
     results = {}
     for engine in ("local", "spark"):
         out = tmp_path / engine
-        result = run_detect([], out, options, RunSettings(engine=engine, geojson=False), stac=[query])
+        result = run_detect(
+            [], out, options, RunSettings(engine=engine, geojson=False), stac=[query]
+        )
         results[engine] = (
             pq.read_table(out / "detections.parquet"),
             pq.read_table(out / "errors.parquet"),

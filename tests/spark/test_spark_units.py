@@ -26,7 +26,9 @@ def _fake_java(tmp_path: Path, version_line: str) -> Path:
     return home
 
 
-def test_missing_java_names_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_java_names_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))
     with pytest.raises(MissingDependencyError, match=r"Java 17\+.*openjdk-17-jre-headless"):
         check_java()
@@ -36,7 +38,9 @@ def test_missing_java_names_what_to_install(tmp_path: Path, monkeypatch: pytest.
         check_java()
 
 
-def test_old_java_is_refused_with_its_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_old_java_is_refused_with_its_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = _fake_java(tmp_path, 'openjdk version "1.8.0_392"')
     monkeypatch.setenv("JAVA_HOME", str(home))
     assert java_major_version(str(home / "bin" / "java")) == 8
@@ -74,10 +78,14 @@ def test_detection_schema_converts_to_spark_types() -> None:
 
 
 def _paths_batch(paths: list[str]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([{"path": p, "image_id": None} for p in paths], schema=tasks.PATHS_SCHEMA)
+    return pa.RecordBatch.from_pylist(
+        [{"path": p, "image_id": None} for p in paths], schema=tasks.PATHS_SCHEMA
+    )
 
 
-def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any], blob_model: Path) -> None:
+def test_stages_without_spark_give_the_pipelines_rows(
+    blob_scenes: dict[str, Any], blob_model: Path
+) -> None:
     """open_and_plan → detect_units (units shuffled) → finalize_group == detect_image."""
     from skyscan.detectors import get_detector
     from skyscan.io.reader import open_image
@@ -86,10 +94,16 @@ def test_stages_without_spark_give_the_pipelines_rows(blob_scenes: dict[str, Any
     big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
     options = blob_options(blob_model, chips_per_unit=8)
     detector = get_detector(options.recipe)
-    units = pa.Table.from_batches(list(tasks.open_and_plan([_paths_batch([big])], detector.card, options)))
+    units = pa.Table.from_batches(
+        list(tasks.open_and_plan([_paths_batch([big])], detector.card, options))
+    )
     assert units.num_rows > 3 and units.column("n_units").to_pylist()[0] == units.num_rows
-    shuffled = units.take(pa.array(list(range(units.num_rows))[::-1]))  # arrival order must not matter
-    results = pa.Table.from_batches(list(tasks.detect_units(shuffled.to_batches(), options, get_detector)))
+    shuffled = units.take(
+        pa.array(list(range(units.num_rows))[::-1])
+    )  # arrival order must not matter
+    results = pa.Table.from_batches(
+        list(tasks.detect_units(shuffled.to_batches(), options, get_detector))
+    )
     packed = tasks.finalize_group(results, detector.card, "r", options)
     assert packed.column("status").to_pylist() == ["ok"]
     got = tasks.from_ipc(packed.column("detections")[0].as_py())
@@ -110,10 +124,17 @@ def test_units_of_one_image_in_a_row_share_a_reader_and_give_each_unit_its_rows(
     other = next(p for p in blob_scenes["paths"] if p not in (big, blob_scenes["corrupt"]))
     options = blob_options(blob_model, chips_per_unit=8)
     card = get_detector(options.recipe).card
-    units = pa.Table.from_batches(list(tasks.open_and_plan(
-        [_paths_batch([big, blob_scenes["corrupt"], other])], card, options)))
-    alone = [pa.Table.from_batches(list(tasks.detect_units(units.slice(i, 1).to_batches(), options, get_detector)))
-             for i in range(units.num_rows)]
+    units = pa.Table.from_batches(
+        list(
+            tasks.open_and_plan([_paths_batch([big, blob_scenes["corrupt"], other])], card, options)
+        )
+    )
+    alone = [
+        pa.Table.from_batches(
+            list(tasks.detect_units(units.slice(i, 1).to_batches(), options, get_detector))
+        )
+        for i in range(units.num_rows)
+    ]
     opened: list[str] = []
     original_init = reader_module.ImageReader.__init__
 
@@ -122,12 +143,16 @@ def test_units_of_one_image_in_a_row_share_a_reader_and_give_each_unit_its_rows(
         original_init(self, ref)
 
     monkeypatch.setattr(reader_module.ImageReader, "__init__", counting_init)
-    together = pa.Table.from_batches(list(tasks.detect_units(units.to_batches(), options, get_detector)))
+    together = pa.Table.from_batches(
+        list(tasks.detect_units(units.to_batches(), options, get_detector))
+    )
     assert opened == [big, other]  # one reader per run of units; the error row opens nothing
     assert together.num_rows == units.num_rows
     for i, one in enumerate(alone):
         row, expected = together.slice(i, 1).to_pylist()[0], one.to_pylist()[0]
-        assert {k: row[k] for k in ("path", "unit_index", "error_type")} == {k: expected[k] for k in ("path", "unit_index", "error_type")}
+        assert {k: row[k] for k in ("path", "unit_index", "error_type")} == {
+            k: expected[k] for k in ("path", "unit_index", "error_type")
+        }
         if expected["raw"] is not None:
             assert tasks.from_ipc(row["raw"]).equals(tasks.from_ipc(expected["raw"]))
     assert sum(tasks.from_ipc(r).num_rows for r in together.column("raw").to_pylist() if r) > 10
@@ -139,9 +164,13 @@ def test_a_bad_image_becomes_one_error_row(blob_scenes: dict[str, Any], blob_mod
     options = blob_options(blob_model)
     card = get_detector(options.recipe).card
     missing = os.path.join(str(blob_scenes["root"]), "gone.tif")
-    units = pa.Table.from_batches(list(tasks.open_and_plan([_paths_batch([blob_scenes["corrupt"], missing])], card, options)))
+    units = pa.Table.from_batches(
+        list(tasks.open_and_plan([_paths_batch([blob_scenes["corrupt"], missing])], card, options))
+    )
     assert units.column("error_type").to_pylist() == ["ImageReadError", "ImageReadError"]
-    results = pa.Table.from_batches(list(tasks.detect_units(units.slice(0, 1).to_batches(), options, get_detector)))
+    results = pa.Table.from_batches(
+        list(tasks.detect_units(units.slice(0, 1).to_batches(), options, get_detector))
+    )
     packed = tasks.finalize_group(results, card, "r", options)
     row = packed.to_pylist()[0]
     assert (row["status"], row["error_stage"], row["n_detections"]) == ("error", "read", 0)
@@ -149,27 +178,46 @@ def test_a_bad_image_becomes_one_error_row(blob_scenes: dict[str, Any], blob_mod
     assert errors.column_names == ERROR_SCHEMA.names and errors.num_rows == 1
 
 
-def test_a_missing_unit_fails_the_image_instead_of_writing_half(blob_scenes: dict[str, Any], blob_model: Path) -> None:
+def test_a_missing_unit_fails_the_image_instead_of_writing_half(
+    blob_scenes: dict[str, Any], blob_model: Path
+) -> None:
     from skyscan.detectors import get_detector
 
     big = next(p for p in blob_scenes["paths"] if p.endswith("utm_big.tif"))
     options = blob_options(blob_model, chips_per_unit=8)
     card = get_detector(options.recipe).card
     units = pa.Table.from_batches(list(tasks.open_and_plan([_paths_batch([big])], card, options)))
-    results = pa.Table.from_batches(list(tasks.detect_units(units.slice(1).to_batches(), options, get_detector)))
+    results = pa.Table.from_batches(
+        list(tasks.detect_units(units.slice(1).to_batches(), options, get_detector))
+    )
     row = tasks.finalize_group(results, card, "r", options).to_pylist()[0]
     assert row["status"] == "error" and "work units" in row["error_message"]
 
 
-def test_cli_without_java_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blob_scenes: dict[str, Any], blob_model: Path) -> None:
+def test_cli_without_java_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blob_scenes: dict[str, Any], blob_model: Path
+) -> None:
     from click.testing import CliRunner
 
     from skyscan.cli import cli
 
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))
     scene = next(p for p in blob_scenes["paths"] if p.endswith("utm_a.tif"))
-    result = CliRunner().invoke(cli, ["detect", scene, "-o", str(tmp_path / "out"), "--model", str(blob_model),
-                                      "--engine", "spark", "--master", "local[2]"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "detect",
+            scene,
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(blob_model),
+            "--engine",
+            "spark",
+            "--master",
+            "local[2]",
+        ],
+    )
     assert result.exit_code == 1
     assert "Java 17+" in result.output and "openjdk-17-jre-headless" in result.output
 
@@ -182,9 +230,11 @@ def test_zone_cover_holds_the_cell_of_every_point_inside() -> None:
     from skyscan.analytics.h3cells import h3_cells
     from skyscan.engines.spark.analytics import zone_cells
 
-    zones = [shapely.Polygon([(4.40, 51.90), (4.47, 51.91), (4.43, 51.95)]),  # a triangle in Rotterdam
-             shapely.box(8.5400, 47.3700, 8.5401, 47.3701),                   # far smaller than a cell
-             shapely.Point(8.55, 47.38)]
+    zones = [
+        shapely.Polygon([(4.40, 51.90), (4.47, 51.91), (4.43, 51.95)]),  # a triangle in Rotterdam
+        shapely.box(8.5400, 47.3700, 8.5401, 47.3701),  # far smaller than a cell
+        shapely.Point(8.55, 47.38),
+    ]
     zi, cells = zone_cells(list(shapely.to_wkb(np.asarray(zones, dtype=object))), 8)
     assert set(zi.tolist()) == {0, 1, 2}
     rng = np.random.default_rng(3)

@@ -38,7 +38,9 @@ def test_scale_maps_source_to_chip_size() -> None:
 
 
 def test_encode_centre_size_offset() -> None:
-    t = encode(np.array([[10, 20, 30, 28]], np.float32), np.array([1]), num_classes=3, size=64, stride=4)
+    t = encode(
+        np.array([[10, 20, 30, 28]], np.float32), np.array([1]), num_classes=3, size=64, stride=4
+    )
     # centre (20, 24) px -> cell (i=6, j=5), offset (0, 0); size 20x8 px -> log(5), log(2) cells
     assert t["heatmap"].shape == (3, 16, 16)
     assert t["heatmap"][1, 6, 5] == 1.0 and t["heatmap"][0].max() == 0.0
@@ -50,7 +52,9 @@ def test_encode_centre_size_offset() -> None:
 
 
 def test_encode_sub_cell_offset_and_outside_boxes() -> None:
-    t = encode(np.array([[1, 1, 6, 4], [100, 100, 110, 110]], np.float32), np.array([0, 0]), 1, 32, 4)
+    t = encode(
+        np.array([[1, 1, 6, 4], [100, 100, 110, 110]], np.float32), np.array([0, 0]), 1, 32, 4
+    )
     # centre (3.5, 2.5) -> cells (0.875, 0.625): cell (0, 0), offset (0.875, 0.625)
     np.testing.assert_allclose(t["offset"][:, 0, 0], [0.875, 0.625], rtol=1e-6)
     assert t["reg_mask"].sum() == 1  # the box centred outside the chip is not a target
@@ -70,8 +74,13 @@ def test_p_object_sets_the_share_of_object_centred_chips() -> None:
     from skyscan.train.data import TrainImage
     from skyscan.train.sampler import ChipSampler
 
-    image = TrainImage(np.zeros((1024, 1024, 3), np.uint8), np.array([[500, 500, 516, 508]], np.float32),
-                       np.array([0]), 0.25, "synthetic")
+    image = TrainImage(
+        np.zeros((1024, 1024, 3), np.uint8),
+        np.array([[500, 500, 516, 508]], np.float32),
+        np.array([0]),
+        0.25,
+        "synthetic",
+    )
     for p_object, low, high in ((1.0, 0.9, 1.0), (0.3, 0.2, 0.4), (0.0, 0.0, 0.05)):
         sampler = ChipSampler([image], 3, 0.25, 64, 4, AugmentConfig(), seed=0, p_object=p_object)
         share = np.mean([len(sampler.sample()[1]) > 0 for _ in range(200)])
@@ -81,7 +90,9 @@ def test_p_object_sets_the_share_of_object_centred_chips() -> None:
 def test_cut_vehicles_are_labelled_with_their_visible_part() -> None:
     from skyscan.train.sampler import clip_to_chip
 
-    boxes = np.array([[-10, 0, 10, 10], [-18, 0, 2, 10], [50, 50, 60, 60], [110, 110, 140, 140]], np.float32)
+    boxes = np.array(
+        [[-10, 0, 10, 10], [-18, 0, 2, 10], [50, 50, 60, 60], [110, 110, 140, 140]], np.float32
+    )
     kept, labels = clip_to_chip(boxes, np.array([0, 1, 2, 0]), 128)
     # half visible: clipped and kept; a tenth visible: dropped; inside: as is; a 36 % corner: kept
     assert kept.tolist() == [[0, 0, 10, 10], [50, 50, 60, 60], [110, 110, 128, 128]]

@@ -12,7 +12,9 @@ from skyscan.train.export import make_card
 from skyscan.train.run import record_metrics
 
 
-def test_recorded_metrics_use_paths_relative_to_the_data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recorded_metrics_use_paths_relative_to_the_data_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "shared" / "data"
     monkeypatch.setenv("SKYSCAN_SHARED_DATA", str(data))
     model = tmp_path / "m.onnx"
@@ -22,6 +24,9 @@ def test_recorded_metrics_use_paths_relative_to_the_data_root(tmp_path: Path, mo
     command = f"skyscan evaluate {data}/kit/images --labels {data}/kit/labels -o r.json"
     record_metrics(model, "kit", report, command)
     card = load_card(model)
-    assert card.extra["metrics"]["kit"]["command"] == "skyscan evaluate $DATA/kit/images --labels $DATA/kit/labels -o r.json"
+    assert (
+        card.extra["metrics"]["kit"]["command"]
+        == "skyscan evaluate $DATA/kit/images --labels $DATA/kit/labels -o r.json"
+    )
     assert card.extra["data_root"].startswith("$DATA")
     assert str(tmp_path) not in model.with_suffix(".json").read_text()

@@ -44,7 +44,9 @@ def test_shipped_onnx_reproduced_by_torch() -> None:
     assert init.classes == ("car", "truck", "bus") and init.net.widths == (16, 32, 48)
     assert init.source["kind"] == "onnx" and "folded" in init.source["batch_norm"]
     x = _random_chips(0)
-    for got, want in zip(_torch_outputs(init.net, x), _onnx_outputs(resolve_model("vehicles"), x), strict=True):
+    for got, want in zip(
+        _torch_outputs(init.net, x), _onnx_outputs(resolve_model("vehicles"), x), strict=True
+    ):
         assert got.shape == want.shape
         assert np.abs(got - want).max() < TOL * max(1.0, float(np.abs(want).max()))
 
@@ -66,8 +68,13 @@ def test_folded_batch_norm_round_trip(tmp_path: Path) -> None:
                 m.running_var.uniform_(0.5, 2.0)
     net.eval()
     path = tmp_path / "m.onnx"
-    export_model(net, path, make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3,
-                                      extra={"architecture": model_config(net)}))
+    export_model(
+        net,
+        path,
+        make_card(
+            "m", ("car", "truck", "bus"), 64, 0.25, 0.3, extra={"architecture": model_config(net)}
+        ),
+    )
     init = load_init(path)
     x = _random_chips(2, size=64)
     for got, want in zip(_torch_outputs(init.net, x), _onnx_outputs(path, x), strict=True):
@@ -87,17 +94,44 @@ def test_onnx_without_architecture_is_refused(tmp_path: Path) -> None:
     from skyscan.train.model import build_model
 
     path = tmp_path / "m.onnx"
-    export_model(build_model(3, (4, 8, 8)).eval(), path, make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3))
+    export_model(
+        build_model(3, (4, 8, 8)).eval(),
+        path,
+        make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3),
+    )
     with pytest.raises(ModelError, match="architecture"):
         load_init(path)
 
 
 def _train(data: Path, out: Path, *extra: str) -> None:
-    res = CliRunner().invoke(cli, [
-        "train", str(data / "images"), "--labels", str(data / "labels"), "--format", "yolo",
-        "--image-gsd", "0.25", "-o", str(out), "--steps", "3", "--batch", "2", "--chip", "64",
-        "--input-size", "64", "--val-every", "2", "--threads", "1", *extra,
-    ])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(data / "images"),
+            "--labels",
+            str(data / "labels"),
+            "--format",
+            "yolo",
+            "--image-gsd",
+            "0.25",
+            "-o",
+            str(out),
+            "--steps",
+            "3",
+            "--batch",
+            "2",
+            "--chip",
+            "64",
+            "--input-size",
+            "64",
+            "--val-every",
+            "2",
+            "--threads",
+            "1",
+            *extra,
+        ],
+    )
     assert res.exit_code == 0, res.output
 
 
@@ -112,7 +146,9 @@ def test_train_init_from_checkpoint_and_onnx(tmp_path: Path) -> None:
     _train(data, tuned, "--init", str(ckpt))
     training = load_card(tuned).extra["training"]
     assert training["from_scratch"] is False
-    assert training["init"]["kind"] == "checkpoint" and training["init"]["path"] == str(ckpt.resolve())
+    assert training["init"]["kind"] == "checkpoint" and training["init"]["path"] == str(
+        ckpt.resolve()
+    )
     assert load_card(tuned).extra["architecture"]["widths"] == [4, 8, 8]
 
     again = tmp_path / "again.onnx"
@@ -138,17 +174,43 @@ def test_train_init_from_the_shipped_model(tmp_path: Path) -> None:
 
 def test_init_and_widths_conflict(tmp_path: Path) -> None:
     data = write_tiny_dataset(tmp_path / "data")
-    res = CliRunner().invoke(cli, ["train", str(data / "images"), "--labels", str(data / "labels"),
-                                   "--image-gsd", "0.25", "-o", str(tmp_path / "m.onnx"),
-                                   "--init", "vehicles", "--widths", "4,8,8"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(data / "images"),
+            "--labels",
+            str(data / "labels"),
+            "--image-gsd",
+            "0.25",
+            "-o",
+            str(tmp_path / "m.onnx"),
+            "--init",
+            "vehicles",
+            "--widths",
+            "4,8,8",
+        ],
+    )
     assert res.exit_code != 0 and "--widths" in res.output
 
 
 def test_init_model_not_found(tmp_path: Path) -> None:
     data = write_tiny_dataset(tmp_path / "data")
-    res = CliRunner().invoke(cli, ["train", str(data / "images"), "--labels", str(data / "labels"),
-                                   "--image-gsd", "0.25", "-o", str(tmp_path / "m.onnx"),
-                                   "--init", str(tmp_path / "nope.pt")])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(data / "images"),
+            "--labels",
+            str(data / "labels"),
+            "--image-gsd",
+            "0.25",
+            "-o",
+            str(tmp_path / "m.onnx"),
+            "--init",
+            str(tmp_path / "nope.pt"),
+        ],
+    )
     assert res.exit_code == 1 and "nope.pt" in res.output and "not found" in res.output
 
 
@@ -156,5 +218,8 @@ def test_quantized_model_is_refused() -> None:
     from skyscan.errors import ModelError
     from skyscan.train.init import load_init
 
-    with pytest.raises(ModelError, match=r"quantized model cannot be fine-tuned; start from its float model \(vehicles.onnx\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"quantized model cannot be fine-tuned; start from its float model \(vehicles.onnx\)",
+    ):
         load_init("vehicles-int8")

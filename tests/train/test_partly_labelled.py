@@ -23,11 +23,18 @@ from skyscan.train.targets import region_weight  # noqa: E402
 NO_AUG = AugmentConfig(scale_jitter=1.0, rotate=False, flip=False)
 
 
-def _image(ignore: list[list[float]], negatives: list[list[float]], weight: float = 1.0) -> TrainImage:
+def _image(
+    ignore: list[list[float]], negatives: list[list[float]], weight: float = 1.0
+) -> TrainImage:
     return TrainImage(
-        pixels=np.zeros((400, 400, 3), np.uint8), boxes=np.zeros((0, 4), np.float32),
-        labels=np.zeros(0, np.int64), gsd=0.25, path="x.tif", weight=weight,
-        ignore=np.asarray(ignore, np.float32).reshape(-1, 4), negatives=np.asarray(negatives, np.float32).reshape(-1, 4),
+        pixels=np.zeros((400, 400, 3), np.uint8),
+        boxes=np.zeros((0, 4), np.float32),
+        labels=np.zeros(0, np.int64),
+        gsd=0.25,
+        path="x.tif",
+        weight=weight,
+        ignore=np.asarray(ignore, np.float32).reshape(-1, 4),
+        negatives=np.asarray(negatives, np.float32).reshape(-1, 4),
     )
 
 
@@ -62,7 +69,9 @@ def test_negative_draws_lie_in_vehicle_free_regions() -> None:
     s = ChipSampler([im], 3, 0.25, 32, 8, NO_AUG, seed=1, p_object=0.0, p_negative=1.0)
     for _ in range(20):
         _chip, _boxes, _labels, weight = s.sample()
-        assert weight is not None and weight[0, 2, 2] == 1.0  # the chip's centre cell is vehicle-free
+        assert (
+            weight is not None and weight[0, 2, 2] == 1.0
+        )  # the chip's centre cell is vehicle-free
 
 
 def test_random_centres_avoid_ignore_regions() -> None:
@@ -82,8 +91,18 @@ def test_weight_and_labelled_area_set_draw_probability() -> None:
 
 def test_spec_reads_regions_and_weight(tmp_path: Path) -> None:
     (tmp_path / "ignore.csv").write_text("image,xmin,ymin,xmax,ymax\na.png,0,0,5,5\n")
-    spec = {"train": [{"images": "im", "labels": "lb", "gsd": 0.3, "ignore": "ignore.csv",
-                       "negatives": "ignore.csv", "weight": 3}]}
+    spec = {
+        "train": [
+            {
+                "images": "im",
+                "labels": "lb",
+                "gsd": 0.3,
+                "ignore": "ignore.csv",
+                "negatives": "ignore.csv",
+                "weight": 3,
+            }
+        ]
+    }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     (src,) = load_spec(tmp_path / "spec.json").train
     assert src.weight == 3.0 and src.ignore == str(tmp_path / "ignore.csv")

@@ -16,9 +16,15 @@ from skyscan.train.threshold import set_threshold, threshold_from_report
 def test_threshold_from_report_into_card(tmp_path: Path) -> None:
     model = tmp_path / "m.onnx"
     model.write_bytes(b"")  # the card is what changes; the model file is not read
-    save_card(make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3, extra={"training": {"x": 1}}), model)
+    save_card(
+        make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3, extra={"training": {"x": 1}}), model
+    )
     report = tmp_path / "r.json"
-    report.write_text(json.dumps({"classes": {"car": {"best_f1": {"threshold": 0.4312}}, "bus": {"best_f1": None}}}))
+    report.write_text(
+        json.dumps(
+            {"classes": {"car": {"best_f1": {"threshold": 0.4312}}, "bus": {"best_f1": None}}}
+        )
+    )
     t = threshold_from_report(report)
     card = set_threshold(model, t, "test")
     assert card.score_threshold == 0.4312

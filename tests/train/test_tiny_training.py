@@ -26,12 +26,39 @@ def tiny_dataset(tmp_path: Path) -> Path:
 def test_train_export_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     model = tmp_path / "out" / "tiny.onnx"
-    res = runner.invoke(cli, [
-        "train", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"), "--format", "yolo",
-        "--image-gsd", "0.25", "--val-list", str(_names(tiny_dataset, "s1.png")), "-o", str(model),
-        "--steps", "3", "--batch", "2", "--chip", "64", "--input-size", "64", "--val-every", "2",
-        "--widths", "4,8,8", "--threads", "1", "--p-object", "0.5",
-    ])
+    res = runner.invoke(
+        cli,
+        [
+            "train",
+            str(tiny_dataset / "images"),
+            "--labels",
+            str(tiny_dataset / "labels"),
+            "--format",
+            "yolo",
+            "--image-gsd",
+            "0.25",
+            "--val-list",
+            str(_names(tiny_dataset, "s1.png")),
+            "-o",
+            str(model),
+            "--steps",
+            "3",
+            "--batch",
+            "2",
+            "--chip",
+            "64",
+            "--input-size",
+            "64",
+            "--val-every",
+            "2",
+            "--widths",
+            "4,8,8",
+            "--threads",
+            "1",
+            "--p-object",
+            "0.5",
+        ],
+    )
     assert res.exit_code == 0, res.output
     card = load_card(model)
     assert card.extra["training"]["config"]["p_object"] == 0.5
@@ -42,10 +69,23 @@ def test_train_export_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
     assert (tmp_path / "out" / "tiny-run" / "best.pt").is_file()
 
     report = tmp_path / "report.json"
-    res = runner.invoke(cli, [
-        "evaluate", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"), "--format", "yolo",
-        "--model", str(model), "--gsd", "0.25", "-o", str(report),
-    ])
+    res = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            str(tiny_dataset / "images"),
+            "--labels",
+            str(tiny_dataset / "labels"),
+            "--format",
+            "yolo",
+            "--model",
+            str(model),
+            "--gsd",
+            "0.25",
+            "-o",
+            str(report),
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(report.read_text())
     assert isinstance(data["map50"], float)
@@ -57,8 +97,23 @@ def test_train_export_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
     assert report.with_suffix(".png").stat().st_size > 1000
 
     # refuses to overwrite without --overwrite
-    res = runner.invoke(cli, ["evaluate", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"),
-                              "--format", "yolo", "--model", str(model), "--gsd", "0.25", "-o", str(report)])
+    res = runner.invoke(
+        cli,
+        [
+            "evaluate",
+            str(tiny_dataset / "images"),
+            "--labels",
+            str(tiny_dataset / "labels"),
+            "--format",
+            "yolo",
+            "--model",
+            str(model),
+            "--gsd",
+            "0.25",
+            "-o",
+            str(report),
+        ],
+    )
     assert res.exit_code == 1 and "exists" in res.output
 
 
@@ -69,8 +124,17 @@ def _names(root: Path, *names: str) -> Path:
 
 
 def test_train_requires_gsd(tiny_dataset: Path, tmp_path: Path) -> None:
-    res = CliRunner().invoke(cli, ["train", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"),
-                                   "-o", str(tmp_path / "m.onnx")])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(tiny_dataset / "images"),
+            "--labels",
+            str(tiny_dataset / "labels"),
+            "-o",
+            str(tmp_path / "m.onnx"),
+        ],
+    )
     assert res.exit_code != 0 and "--image-gsd" in res.output
 
 
@@ -100,9 +164,23 @@ def test_int8_variant_of_tiny_model(tiny_dataset: Path, tmp_path: Path) -> None:
 def test_evaluate_model_without_card_names_the_file(tiny_dataset: Path, tmp_path: Path) -> None:
     model = tmp_path / "orphan.onnx"
     model.write_bytes(b"not really a model")
-    res = CliRunner().invoke(cli, ["evaluate", str(tiny_dataset / "images"), "--labels", str(tiny_dataset / "labels"),
-                                   "--format", "yolo", "--model", str(model), "--gsd", "0.25",
-                                   "-o", str(tmp_path / "r.json")])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            str(tiny_dataset / "images"),
+            "--labels",
+            str(tiny_dataset / "labels"),
+            "--format",
+            "yolo",
+            "--model",
+            str(model),
+            "--gsd",
+            "0.25",
+            "-o",
+            str(tmp_path / "r.json"),
+        ],
+    )
     assert res.exit_code == 1
     assert "orphan.onnx: no model card found" in res.output
     assert not (tmp_path / "r.json").exists()
@@ -114,10 +192,18 @@ def test_int8_keeps_the_first_convolution_and_the_heads_in_float(tmp_path: Path)
     from skyscan.train.quantize import head_nodes, stem_nodes
 
     fp32 = tmp_path / "m.onnx"
-    export_model(build_model(3, (4, 8, 8)).eval(), fp32, make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3))
+    export_model(
+        build_model(3, (4, 8, 8)).eval(),
+        fp32,
+        make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3),
+    )
     stem, heads = stem_nodes(fp32), head_nodes(fp32)
     assert len(stem) == 1 and "stem.0" in stem[0] and stem[0].endswith("Conv")
-    assert {n.rsplit("/", 2)[-2] for n in heads if n.endswith("Conv")} == {"heatmap", "wh", "offset"}
+    assert {n.rsplit("/", 2)[-2] for n in heads if n.endswith("Conv")} == {
+        "heatmap",
+        "wh",
+        "offset",
+    }
 
 
 def test_int8_options_reach_the_quantizer_and_the_card(tiny_dataset: Path, tmp_path: Path) -> None:
@@ -126,11 +212,21 @@ def test_int8_options_reach_the_quantizer_and_the_card(tiny_dataset: Path, tmp_p
     from skyscan.train.quantize import calibration_chips, quantize_int8, stem_nodes
 
     fp32 = tmp_path / "m.onnx"
-    export_model(build_model(3, (4, 8, 8)).eval(), fp32, make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3))
+    export_model(
+        build_model(3, (4, 8, 8)).eval(),
+        fp32,
+        make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3),
+    )
     chips = calibration_chips([np.asarray(Image.open(tiny_dataset / "images" / "s0.png"))], 64, 8)
     kept = quantize_int8(fp32, tmp_path / "a.onnx", chips).extra["quantization"]
-    quantized = quantize_int8(fp32, tmp_path / "b.onnx", chips, calibration="percentile", float_stem=False,
-                              symmetric_activations=True).extra["quantization"]
+    quantized = quantize_int8(
+        fp32,
+        tmp_path / "b.onnx",
+        chips,
+        calibration="percentile",
+        float_stem=False,
+        symmetric_activations=True,
+    ).extra["quantization"]
     assert set(stem_nodes(fp32)) <= set(kept["float_nodes"])
     assert not set(stem_nodes(fp32)) & set(quantized["float_nodes"])
     assert quantized["calibration"] == "percentile" and "int8 activations" in quantized["method"]

@@ -15,4 +15,3 @@ from map_samples import sample_detections
 @pytest.fixture
 def detections() -> pd.DataFrame:
     return sample_detections()
-

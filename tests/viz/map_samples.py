@@ -11,8 +11,13 @@ import pandas as pd
 
 CHROMIUM = os.environ.get("SKYSCAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 # Rotterdam; the groups are ~100 m apart so each has its own spot on screen.
@@ -31,11 +36,17 @@ def sample_detections(n_dense: int = 200, seed: int = 0) -> pd.DataFrame:
     cls = ["car"] * n_dense + ["truck", "bus", "car"]
     score = np.r_[rng.uniform(0.3, 0.9, n_dense), 0.91, 0.92, 0.93].astype("float32")
     image = ["scene_a"] * n_dense + ["scene_b"] * 3
-    return pd.DataFrame({
-        "image_id": image, "image_path": [f"/data/{i}.tif" for i in image],
-        "class_name": cls, "score": score, "lon": lon, "lat": lat,
-        "georeferenced": True,
-    })
+    return pd.DataFrame(
+        {
+            "image_id": image,
+            "image_path": [f"/data/{i}.tif" for i in image],
+            "class_name": cls,
+            "score": score,
+            "lon": lon,
+            "lat": lat,
+            "georeferenced": True,
+        }
+    )
 
 
 class PageLog:
@@ -47,12 +58,20 @@ class PageLog:
         self.console_errors: list[tuple[str, str]] = []  # (text, url of the source)
         self.page_errors: list[str] = []
         self.aborted: list[str] = []  # requests our route refused (everything not file://)
-        self.answered: list[str] = []  # responses to requests outside file:// and data: (none, offline)
+        self.answered: list[
+            str
+        ] = []  # responses to requests outside file:// and data: (none, offline)
 
     def unexpected(self, allowed_host: str | None = None) -> list[str]:
         """Failed requests and console errors (but those of ``allowed_host``, if given)."""
-        bad = [f"failed request {u}" for u in self.failed if not allowed_host or allowed_host not in u]
-        bad += [f"console error {t} ({u})" for t, u in self.console_errors if not allowed_host or allowed_host not in u]
+        bad = [
+            f"failed request {u}" for u in self.failed if not allowed_host or allowed_host not in u
+        ]
+        bad += [
+            f"console error {t} ({u})"
+            for t, u in self.console_errors
+            if not allowed_host or allowed_host not in u
+        ]
         bad += [f"page error {e}" for e in self.page_errors]
         return bad
 
@@ -66,15 +85,25 @@ class PageLog:
         return [u for u in self.failed if not u.startswith(("file://", "data:"))]
 
 
-def open_map(browser: object, html_path: str, width: int = 1000, height: int = 700) -> tuple[object, PageLog]:
+def open_map(
+    browser: object, html_path: str, width: int = 1000, height: int = 700
+) -> tuple[object, PageLog]:
     """Open a map file with every http(s) request aborted; wait until it is ready."""
     log = PageLog()
     page = browser.new_page(viewport={"width": width, "height": height})  # type: ignore[attr-defined]
     page.on("request", lambda r: log.requests.append(r.url))
     page.on("requestfailed", lambda r: log.failed.append(r.url))
-    page.on("response", lambda r: not r.url.startswith(("file://", "data:")) and log.answered.append(r.url))
+    page.on(
+        "response",
+        lambda r: not r.url.startswith(("file://", "data:")) and log.answered.append(r.url),
+    )
     page.on("pageerror", lambda e: log.page_errors.append(str(e)))
-    page.on("console", lambda m: m.type == "error" and log.console_errors.append((m.text, m.location.get("url", ""))))
+    page.on(
+        "console",
+        lambda m: (
+            m.type == "error" and log.console_errors.append((m.text, m.location.get("url", "")))
+        ),
+    )
     page.route("**/*", lambda route: _file_only(route, log))
     page.goto("file://" + os.path.abspath(html_path))
     page.wait_for_function("window.skyscan && window.skyscan.ready === true", timeout=60_000)
@@ -82,7 +111,9 @@ def open_map(browser: object, html_path: str, width: int = 1000, height: int = 7
     return page, log
 
 
-def wait_for_network_quiet(page: Any, log: PageLog, quiet_ms: int = 500, timeout_ms: int = 20_000) -> None:
+def wait_for_network_quiet(
+    page: Any, log: PageLog, quiet_ms: int = 500, timeout_ms: int = 20_000
+) -> None:
     """Wait until the page has settled: every request it made outside file:// has ended
     (refused by our route, or cancelled by the page) and nothing new came for ``quiet_ms``.
 

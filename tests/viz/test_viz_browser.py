@@ -98,37 +98,50 @@ def test_open_map_waits_for_requests_made_after_ready(browser: Any, tmp_path: Pa
     page, log = open_map(browser, str(page_file))
     try:
         others = log.outside()
-        assert len(others) == 11 and sorted(log.aborted) == sorted(others) == sorted(log.outside_failed())
+        assert len(others) == 11 and sorted(log.aborted) == sorted(others) == sorted(
+            log.outside_failed()
+        )
     finally:
         page.close()
 
 
-def test_opens_on_the_densest_place_not_on_every_continent(browser: Any, tmp_path: Path,
-                                                           detections: pd.DataFrame) -> None:
-    far = detections.iloc[:2].assign(lon=[115.16, -104.77], lat=[-8.58, 38.95], image_id=["bali", "colorado"])
+def test_opens_on_the_densest_place_not_on_every_continent(
+    browser: Any, tmp_path: Path, detections: pd.DataFrame
+) -> None:
+    far = detections.iloc[:2].assign(
+        lon=[115.16, -104.77], lat=[-8.58, 38.95], image_id=["bali", "colorado"]
+    )
     page_file = make_map(pd.concat([detections, far], ignore_index=True), tmp_path / "map.html")
     page, _ = open_map(browser, str(page_file))
     try:
-        view = page.evaluate("() => { const b = skyscan.map.getBounds(); "
-                             "return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast(), skyscan.map.getZoom()]; }")
+        view = page.evaluate(
+            "() => { const b = skyscan.map.getBounds(); "
+            "return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast(), skyscan.map.getZoom()]; }"
+        )
         south, west, north, east, zoom = view
         assert zoom >= 15, view
         assert south <= DENSE[1] <= north and west <= DENSE[0] <= east
         assert not (west <= 115.16 <= east) and not (west <= -104.77 <= east)
         # the legend lists the images, most detections first, and jumps to one
-        options = page.eval_on_selector_all(".skyscan-places option", "os => os.map(o => o.textContent)")
+        options = page.eval_on_selector_all(
+            ".skyscan-places option", "os => os.map(o => o.textContent)"
+        )
         assert options[1].startswith("scene_a") and any(o.startswith("bali") for o in options)
         index = next(i for i, o in enumerate(options) if o.startswith("bali")) - 1
         page.select_option(".skyscan-places", str(index))
         settle(page)
-        centre = page.evaluate("() => { const c = skyscan.map.getCenter(); return [c.lng, c.lat]; }")
+        centre = page.evaluate(
+            "() => { const c = skyscan.map.getCenter(); return [c.lng, c.lat]; }"
+        )
         assert centre == pytest.approx([115.16, -8.58], abs=1e-3)
         # each image is named by the town it lies near; "All detections" shows them all
         assert options[index + 1] == "bali — 1 · Denpasar" and options[1].endswith("· Rotterdam")
         page.select_option(".skyscan-places", "all")
         settle(page)
-        south, west, north, east = page.evaluate("() => { const b = skyscan.map.getBounds(); "
-                                                 "return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }")
+        south, west, north, east = page.evaluate(
+            "() => { const b = skyscan.map.getBounds(); "
+            "return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }"
+        )
         for lon, lat in [(115.16, -8.58), (-104.77, 38.95), DENSE]:
             assert south <= lat <= north and west <= lon <= east
     finally:
@@ -161,13 +174,20 @@ def test_markers_have_class_colours_at_their_coordinates(browser: Any, map_file:
         _centre_view(page)
         _show_only(page, "points")
         img = screenshot(page)
-        for lonlat, colour, name in [(TRUCK, ORANGE, "truck"), (BUS, WHITE, "bus"), (CAR, RED, "car")]:
+        for lonlat, colour, name in [
+            (TRUCK, ORANGE, "truck"),
+            (BUS, WHITE, "bus"),
+            (CAR, RED, "car"),
+        ]:
             got = _pixel(img, container_point(page, *lonlat))
             assert _close(got, colour), f"{name} marker: expected {colour}, got {got}"
         # The white bus marker has a dark outline so it shows on light imagery.
         bx, by = container_point(page, *BUS)
         radius = page.evaluate("skyscan.layers.points.radius")
-        ring = [img[round(by), round(bx + d)].astype(int).sum() for d in np.arange(radius - 1, radius + 2, 0.5)]
+        ring = [
+            img[round(by), round(bx + d)].astype(int).sum()
+            for d in np.arange(radius - 1, radius + 2, 0.5)
+        ]
         assert min(ring) < 250, f"no dark outline around the bus marker: {ring}"
         # Away from the groups: background, no stray markers.
         assert _close(_pixel(img, (bx - 350, by)), BACKGROUND, 6)
@@ -212,10 +232,23 @@ def test_empty_table_renders_and_says_so(browser: Any, tmp_path: Path) -> None:
 def test_bad_rows_and_imagery_are_reported_and_the_rest_is_shown(
     browser: Any, tmp_path: Path, detections: pd.DataFrame
 ) -> None:
-    bad = pd.concat([detections, pd.DataFrame({
-        "image_id": ["x", "x", "y"], "image_path": "/x", "class_name": "car", "score": 0.5,
-        "lon": [np.nan, 200.0, np.nan], "lat": [1.0, 1.0, np.nan], "georeferenced": [True, True, False],
-    })], ignore_index=True)
+    bad = pd.concat(
+        [
+            detections,
+            pd.DataFrame(
+                {
+                    "image_id": ["x", "x", "y"],
+                    "image_path": "/x",
+                    "class_name": "car",
+                    "score": 0.5,
+                    "lon": [np.nan, 200.0, np.nan],
+                    "lat": [1.0, 1.0, np.nan],
+                    "georeferenced": [True, True, False],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     broken = tmp_path / "broken.tif"
     broken.write_bytes(b"II*\x00 not really a tiff")
     path = make_map(bad, tmp_path / "bad.html", imagery=[str(broken)], basemap=False)
@@ -260,21 +293,40 @@ def test_imagery_overlay_is_placed_on_its_footprint(browser: Any, tmp_path: Path
         page.close()
 
 
-def test_optional_layers_and_switcher(browser: Any, tmp_path: Path, detections: pd.DataFrame) -> None:
+def test_optional_layers_and_switcher(
+    browser: Any, tmp_path: Path, detections: pd.DataFrame
+) -> None:
     import geopandas as gpd
     from shapely.geometry import box
 
-    zones = gpd.GeoDataFrame({"name": ["lot"]}, geometry=[box(4.4685, 51.9200, 4.4695, 51.9210)], crs="EPSG:4326")
+    zones = gpd.GeoDataFrame(
+        {"name": ["lot"]}, geometry=[box(4.4685, 51.9200, 4.4695, 51.9210)], crs="EPSG:4326"
+    )
     clustered = detections.assign(cluster_id=[0] * 200 + [-1, -1, -1])
-    path = make_map(detections, tmp_path / "layers.html", zones=zones.to_crs("EPSG:32631"),
-                    h3_resolution=11, clusters=clustered, basemap=False)
+    path = make_map(
+        detections,
+        tmp_path / "layers.html",
+        zones=zones.to_crs("EPSG:32631"),
+        h3_resolution=11,
+        clusters=clustered,
+        basemap=False,
+    )
     page, log = open_map(browser, str(path))
     try:
         switcher = page.inner_text(".leaflet-control-layers")
-        for label in ["Heatmap", "Detections (203)", "H3 cells (res 11)", "Zones", "Clusters", "No basemap"]:
+        for label in [
+            "Heatmap",
+            "Detections (203)",
+            "H3 cells (res 11)",
+            "Zones",
+            "Clusters",
+            "No basemap",
+        ]:
             assert label in switcher, switcher
         assert page.evaluate("skyscan.layers.zones.getLayers().length") == 1
-        assert page.evaluate("skyscan.layers.clusters.getLayers()[0].feature.properties.size") == 200
+        assert (
+            page.evaluate("skyscan.layers.clusters.getLayers()[0].feature.properties.size") == 200
+        )
         counts = page.evaluate("skyscan.layers.h3.getLayers().map(l => l.feature.properties.count)")
         assert sum(counts) == len(detections)
         assert log.unexpected() == []
@@ -287,9 +339,15 @@ def test_many_markers_step_aside_then_draw_and_click(browser: Any, tmp_path: Pat
     # drawn as stamped discs once zoomed in, and still clickable.
     rng = np.random.default_rng(5)
     n = 60_000
-    frame = pd.DataFrame({"lon": 4.40 + rng.random(n) * 0.2, "lat": 51.90 + rng.random(n) * 0.1,
-                          "class_name": rng.choice(["car", "truck", "bus"], n), "score": rng.random(n),
-                          "image_id": "big"})
+    frame = pd.DataFrame(
+        {
+            "lon": 4.40 + rng.random(n) * 0.2,
+            "lat": 51.90 + rng.random(n) * 0.1,
+            "class_name": rng.choice(["car", "truck", "bus"], n),
+            "score": rng.random(n),
+            "image_id": "big",
+        }
+    )
     path = make_map(frame, tmp_path / "many.html", max_markers=n, basemap=False)
     page, log = open_map(browser, str(path))
     try:
@@ -297,7 +355,9 @@ def test_many_markers_step_aside_then_draw_and_click(browser: Any, tmp_path: Pat
         assert "Zoom in to see markers" in page.inner_text(".skyscan-legend")
         page.evaluate("() => { skyscan.map.setZoom(skyscan.map.getZoom() + 3, {animate: false}); }")
         settle(page)
-        state = page.evaluate("[skyscan.layers.points.suppressed, skyscan.layers.points.visible, skyscan.layers.points.radius]")
+        state = page.evaluate(
+            "[skyscan.layers.points.suppressed, skyscan.layers.points.visible, skyscan.layers.points.radius]"
+        )
         assert state[0] is False and 3000 < state[1] <= 30_000 and state[2] <= 3, state
         assert "Zoom in" not in page.inner_text(".skyscan-legend")
         _show_only(page, "points")
@@ -311,7 +371,9 @@ def test_many_markers_step_aside_then_draw_and_click(browser: Any, tmp_path: Pat
             return out; }""")  # positions from Leaflet's own projection
         assert len(sample) > 50
         got = [(_pixel(img, (x, y)), colours[name]) for x, y, name in sample]
-        assert all(not _close(px, BACKGROUND, 6) for px, _ in got)  # never background under a marker
+        assert all(
+            not _close(px, BACKGROUND, 6) for px, _ in got
+        )  # never background under a marker
         exact = sum(_close(px, want, 60) for px, want in got)
         assert exact > 0.6 * len(sample)  # mostly its own colour (others may overlap it)
         x, y, _ = sample[0]
@@ -326,10 +388,16 @@ def test_many_markers_step_aside_then_draw_and_click(browser: Any, tmp_path: Pat
 
 def test_detections_outside_the_validated_range_are_hollow(browser: Any, tmp_path: Path) -> None:
     inside, outside = (4.4695, 51.92), (4.4707, 51.92)
-    frame = pd.DataFrame({
-        "lon": [inside[0], outside[0]], "lat": [inside[1], outside[1]], "class_name": ["car", "car"],
-        "score": [0.9, 0.9], "image_id": ["a", "b"], "in_validated_range": [True, False],
-    })
+    frame = pd.DataFrame(
+        {
+            "lon": [inside[0], outside[0]],
+            "lat": [inside[1], outside[1]],
+            "class_name": ["car", "car"],
+            "score": [0.9, 0.9],
+            "image_id": ["a", "b"],
+            "in_validated_range": [True, False],
+        }
+    )
     page, log = open_map(browser, str(make_map(frame, tmp_path / "map.html")))
     try:
         _centre_view(page)
@@ -337,7 +405,9 @@ def test_detections_outside_the_validated_range_are_hollow(browser: Any, tmp_pat
         img = screenshot(page)
         assert _close(_pixel(img, container_point(page, *inside)), RED)
         ox, oy = container_point(page, *outside)
-        assert _close(_pixel(img, (ox, oy)), BACKGROUND, 10), "an out-of-range marker must be hollow"
+        assert _close(_pixel(img, (ox, oy)), BACKGROUND, 10), (
+            "an out-of-range marker must be hollow"
+        )
         radius = page.evaluate("skyscan.layers.points.radius")
         ring = [_pixel(img, (ox + d, oy)) for d in np.arange(radius - 1.5, radius + 1.5, 0.5)]
         assert any(_close(p, RED, 60) for p in ring), f"no ring in the class colour: {ring}"
@@ -389,10 +459,16 @@ def test_offline_basemap_draws_land_sea_and_names(browser: Any, map_file: str) -
 
 
 def test_markers_become_footprints_when_zoomed_in(browser: Any, tmp_path: Path) -> None:
-    cars = pd.DataFrame({
-        "lon": [4.4690, 4.4694], "lat": [51.9200, 51.9200], "class_name": ["car", "car"],
-        "score": [0.9, 0.8], "image_id": ["a", "b"], "in_validated_range": [True, False],
-    })
+    cars = pd.DataFrame(
+        {
+            "lon": [4.4690, 4.4694],
+            "lat": [51.9200, 51.9200],
+            "class_name": ["car", "car"],
+            "score": [0.9, 0.8],
+            "image_id": ["a", "b"],
+            "in_validated_range": [True, False],
+        }
+    )
     boxed = with_footprints(cars, length_m=4.6, width_m=2.0)
     page, log = open_map(browser, str(make_map(boxed, tmp_path / "map.html")))
     try:

@@ -15,7 +15,9 @@ from skyscan.viz import assets, build_map, make_map
 
 
 def _data(page: str) -> dict:
-    block = re.search(r'<script type="application/json" id="skyscan-data">(.*?)</script>', page, re.S)
+    block = re.search(
+        r'<script type="application/json" id="skyscan-data">(.*?)</script>', page, re.S
+    )
     assert block
     return json.loads(block.group(1))
 
@@ -67,7 +69,10 @@ def test_markers_are_capped_by_score_and_reported(detections: pd.DataFrame) -> N
     names = [data["classes"][c]["name"] for c in cls]
     assert sorted(names) == ["bus", "car"]
     heat = data["heat"]
-    counts = np.frombuffer(base64.b64decode(heat["count"]["b64"]), {"u1": "u1", "u2": "<u2", "u4": "<u4"}[heat["count"]["dtype"]])
+    counts = np.frombuffer(
+        base64.b64decode(heat["count"]["b64"]),
+        {"u1": "u1", "u2": "<u2", "u4": "<u4"}[heat["count"]["dtype"]],
+    )
     assert counts.sum() == len(detections)  # the heatmap still counts everything
 
 
@@ -79,19 +84,25 @@ def test_class_colours_follow_the_demo(detections: pd.DataFrame) -> None:
 def test_bad_arguments_are_named(detections: pd.DataFrame) -> None:
     with pytest.raises(InputError, match="'max_markers' must be an integer >= 0"):
         make_map(detections, max_markers=-1)
-    with pytest.raises(InputError, match=r"'h3_resolution' must be an integer in \[0, 15\] \(got 16\)"):
+    with pytest.raises(
+        InputError, match=r"'h3_resolution' must be an integer in \[0, 15\] \(got 16\)"
+    ):
         make_map(detections, h3_resolution=16)
 
 
 def test_naive_projected_input_gives_an_empty_map_that_says_why() -> None:
     import geopandas as gpd
 
-    gdf = gpd.GeoDataFrame({"class_name": ["car"]}, geometry=gpd.points_from_xy([594000.0], [5758000.0]))
+    gdf = gpd.GeoDataFrame(
+        {"class_name": ["car"]}, geometry=gpd.points_from_xy([594000.0], [5758000.0])
+    )
     result = build_map(gdf)
     assert result.n_points == 0 and "no CRS" in result.notes[-1]
 
 
-def test_zones_without_crs_and_missing_files_are_notes(tmp_path: Path, detections: pd.DataFrame) -> None:
+def test_zones_without_crs_and_missing_files_are_notes(
+    tmp_path: Path, detections: pd.DataFrame
+) -> None:
     import geopandas as gpd
     from shapely.geometry import box
 
@@ -111,11 +122,15 @@ def test_h3_layer_counts_per_class(detections: pd.DataFrame) -> None:
     assert fc["resolution"] == 9
     total = sum(f["properties"]["count"] for f in fc["features"])
     assert total == len(detections)
-    expected = {h3.latlng_to_cell(la, lo, 9) for lo, la in zip(detections.lon, detections.lat, strict=True)}
+    expected = {
+        h3.latlng_to_cell(la, lo, 9) for lo, la in zip(detections.lon, detections.lat, strict=True)
+    }
     assert {f["properties"]["h3"] for f in fc["features"]} == expected
 
 
-def test_h3_too_many_cells_coarsens_and_says_so(monkeypatch: pytest.MonkeyPatch, detections: pd.DataFrame) -> None:
+def test_h3_too_many_cells_coarsens_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, detections: pd.DataFrame
+) -> None:
     from skyscan.viz import layers
 
     monkeypatch.setattr(layers, "MAX_H3_CELLS", 1)
@@ -124,18 +139,25 @@ def test_h3_too_many_cells_coarsens_and_says_so(monkeypatch: pytest.MonkeyPatch,
     assert res < 13 and any(f"shown at resolution {res}" in n for n in result.notes)
 
 
-def test_missing_leaflet_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                    detections: pd.DataFrame) -> None:
+def test_missing_leaflet_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, detections: pd.DataFrame
+) -> None:
     monkeypatch.setenv(assets.ENV_VAR, str(tmp_path))
     with pytest.raises(MissingDependencyError, match=r"pip install 'skyscan\[map\]'"):
         make_map(detections)
 
 
-def test_leaflet_dir_from_env_var_with_inlined_images(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_leaflet_dir_from_env_var_with_inlined_images(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "layers.png").write_bytes(b"\x89PNG fake")
-    (tmp_path / "leaflet.js").write_text('window.L={};L.version="1.9.4";\n//# sourceMappingURL=leaflet.js.map\n')
-    (tmp_path / "leaflet.css").write_text(".a{background:url(images/layers.png)} .b{background:url(images/none.png)}")
+    (tmp_path / "leaflet.js").write_text(
+        'window.L={};L.version="1.9.4";\n//# sourceMappingURL=leaflet.js.map\n'
+    )
+    (tmp_path / "leaflet.css").write_text(
+        ".a{background:url(images/layers.png)} .b{background:url(images/none.png)}"
+    )
     monkeypatch.setenv(assets.ENV_VAR, str(tmp_path))
     found = assets.leaflet_assets()
     assert found.version == "1.9.4" and found.source == str(tmp_path)
@@ -148,9 +170,14 @@ def test_page_size_grows_with_occupied_cells_not_detections() -> None:
     n = 200_000
     lots = rng.uniform([4.40, 51.88], [4.68, 52.05], (300, 2))
     pick = rng.integers(0, 300, n)
-    frame = pd.DataFrame({"lon": lots[pick, 0] + rng.normal(0, 3e-4, n),
-                          "lat": lots[pick, 1] + rng.normal(0, 2e-4, n),
-                          "class_name": "car", "score": rng.random(n)})
+    frame = pd.DataFrame(
+        {
+            "lon": lots[pick, 0] + rng.normal(0, 3e-4, n),
+            "lat": lots[pick, 1] + rng.normal(0, 2e-4, n),
+            "class_name": "car",
+            "score": rng.random(n),
+        }
+    )
     small = build_map(frame.iloc[:20_000])
     big = build_map(frame)
     assert big.n_markers == 5000 and big.n_heat_cells <= 65_536
@@ -162,7 +189,9 @@ def test_page_size_grows_with_occupied_cells_not_detections() -> None:
 def test_real_imagery_overlay(shared_data: Path) -> None:
     from skyscan.viz.imagery import render_overlay
 
-    overlay = render_overlay(shared_data / "georef" / "spacenet" / "pan1.tif")  # uint16 pan, UTM 31N
+    overlay = render_overlay(
+        shared_data / "georef" / "spacenet" / "pan1.tif"
+    )  # uint16 pan, UTM 31N
     assert 4.3 < overlay.west < overlay.east < 4.6 and 51.8 < overlay.south < overlay.north < 52.0
     assert 550 <= max(overlay.width, overlay.height) <= 700
     assert len(overlay.data_uri) < 1_500_000
@@ -173,12 +202,16 @@ def test_imagery_must_be_paths(detections: pd.DataFrame) -> None:
         make_map(detections, imagery=[3])  # type: ignore[list-item]
 
 
-def test_clusters_from_analytics_table_and_labelled_detections(tmp_path: Path, detections: pd.DataFrame) -> None:
+def test_clusters_from_analytics_table_and_labelled_detections(
+    tmp_path: Path, detections: pd.DataFrame
+) -> None:
     import geopandas as gpd
 
     from skyscan.analytics.cluster import cluster_detections
 
-    gdf = gpd.GeoDataFrame(detections, geometry=gpd.points_from_xy(detections.lon, detections.lat), crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        detections, geometry=gpd.points_from_xy(detections.lon, detections.lat), crs="EPSG:4326"
+    )
     result = cluster_detections(gdf, eps_m=5.0, min_samples=5)
     assert len(result.clusters) >= 1
     sizes = sorted(result.clusters["size"].tolist())
@@ -199,8 +232,15 @@ def test_places_to_jump_between_most_detections_first() -> None:
     from skyscan.viz.build import image_places
     from skyscan.viz.points import load_points
 
-    frame = pd.DataFrame({"lon": [4.0, 4.001, 4.002, 115.0], "lat": [51.0, 51.001, 51.002, -8.5],
-                          "class_name": "car", "score": 0.9, "image_id": ["a", "a", "a", "b"]})
+    frame = pd.DataFrame(
+        {
+            "lon": [4.0, 4.001, 4.002, 115.0],
+            "lat": [51.0, 51.001, 51.002, -8.5],
+            "class_name": "car",
+            "score": 0.9,
+            "image_id": ["a", "a", "a", "b"],
+        }
+    )
     places = image_places(load_points(frame))
     assert [(p["name"], p["count"]) for p in places] == [("a", 3), ("b", 1)]
     assert places[0]["bounds"] == [[51.0, 4.0], [51.002, 4.002]]

@@ -32,11 +32,14 @@ def test_mercator_matches_pyproj() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(
-    st.floats(-170, 170), st.floats(-80, 80), st.floats(1e-5, 5.0),
+    st.floats(-170, 170),
+    st.floats(-80, 80),
+    st.floats(1e-5, 5.0),
     st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=50),
 )
-def test_quantised_points_round_trip_within_half_a_step(lon0: float, lat0: float, extent: float,
-                                                          rel: list[tuple[float, float]]) -> None:
+def test_quantised_points_round_trip_within_half_a_step(
+    lon0: float, lat0: float, extent: float, rel: list[tuple[float, float]]
+) -> None:
     lon = lon0 + extent * np.array([r[0] for r in rel])
     lat = np.clip(lat0 + extent * np.array([r[1] for r in rel]), -85, 85)
     x, y = lonlat_to_mercator(lon, lat)
@@ -80,4 +83,3 @@ def test_heat_grid_empty_and_bad_budget() -> None:
     assert heat_grid(np.zeros(0), np.zeros(0)).count.size == 0
     with pytest.raises(ValueError, match="max_cells"):
         heat_grid(np.zeros(1), np.zeros(1), max_cells=0)
-

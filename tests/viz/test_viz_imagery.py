@@ -26,9 +26,14 @@ def _decode(uri: str) -> np.ndarray:
             return src.read()
 
 
-@pytest.mark.parametrize("transform,crs", [
-    (utm_transform(0.5), "EPSG:32631"), (lv95_transform(0.5), "EPSG:2056"), (rotated_transform(0.5), "EPSG:32631"),
-])
+@pytest.mark.parametrize(
+    "transform,crs",
+    [
+        (utm_transform(0.5), "EPSG:32631"),
+        (lv95_transform(0.5), "EPSG:2056"),
+        (rotated_transform(0.5), "EPSG:32631"),
+    ],
+)
 def test_bounds_cover_the_footprint(tmp_path: Path, transform: object, crs: str) -> None:
     from rasterio.warp import transform_bounds
 
@@ -36,7 +41,9 @@ def test_bounds_cover_the_footprint(tmp_path: Path, transform: object, crs: str)
     overlay = render_overlay(tif)
     corners = [transform @ (c, r) for c in (0, 64) for r in (0, 48)]  # type: ignore[operator]
     xs, ys = [c[0] for c in corners], [c[1] for c in corners]
-    west, south, east, north = transform_bounds(crs, "EPSG:4326", min(xs), min(ys), max(xs), max(ys))
+    west, south, east, north = transform_bounds(
+        crs, "EPSG:4326", min(xs), min(ys), max(xs), max(ys)
+    )
     tol = 2e-6  # a fraction of a pixel in degrees
     assert overlay.west <= west + tol and overlay.east >= east - tol
     assert overlay.south <= south + tol and overlay.north >= north - tol
@@ -45,8 +52,14 @@ def test_bounds_cover_the_footprint(tmp_path: Path, transform: object, crs: str)
 
 
 def test_large_image_is_decimated_and_outside_is_transparent(tmp_path: Path) -> None:
-    tif = write_geotiff(tmp_path / "big.tif", 2000, 1000, count=1, dtype="uint16",
-                        transform=rotated_transform(0.5, 20.0))
+    tif = write_geotiff(
+        tmp_path / "big.tif",
+        2000,
+        1000,
+        count=1,
+        dtype="uint16",
+        transform=rotated_transform(0.5, 20.0),
+    )
     overlay = render_overlay(tif, max_size=200)
     assert max(overlay.width, overlay.height) <= 300  # 200 px source, grown by the rotation
     rgba = _decode(overlay.data_uri)

@@ -44,7 +44,8 @@ def test_geodataframe_in_another_crs_is_reprojected(detections: pd.DataFrame) ->
 
     gdf = gpd.GeoDataFrame(
         detections.drop(columns=["lon", "lat"]),
-        geometry=gpd.points_from_xy(detections["lon"], detections["lat"]), crs="EPSG:4326",
+        geometry=gpd.points_from_xy(detections["lon"], detections["lat"]),
+        crs="EPSG:4326",
     ).to_crs("EPSG:32631")
     pts = load_points(gdf)
     np.testing.assert_allclose(pts.lon, detections["lon"], atol=1e-9)
@@ -55,8 +56,11 @@ def test_geojson_file_with_polygon_footprints(tmp_path: Path) -> None:
     import geopandas as gpd
     from shapely.geometry import box
 
-    gdf = gpd.GeoDataFrame({"class_name": ["bus"], "score": [0.5]},
-                           geometry=[box(4.0, 52.0, 4.0002, 52.0002)], crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        {"class_name": ["bus"], "score": [0.5]},
+        geometry=[box(4.0, 52.0, 4.0002, 52.0002)],
+        crs="EPSG:4326",
+    )
     path = tmp_path / "d.geojson"
     gdf.to_file(path, driver="GeoJSON")
     pts = load_points(path)
@@ -76,19 +80,23 @@ def test_naive_lonlat_geometry_is_shown_with_a_note(caplog: pytest.LogCaptureFix
 def test_naive_projected_geometry_is_refused() -> None:
     import geopandas as gpd
 
-    gdf = gpd.GeoDataFrame({"class_name": ["car"]}, geometry=gpd.points_from_xy([594000.0], [5758000.0]))
+    gdf = gpd.GeoDataFrame(
+        {"class_name": ["car"]}, geometry=gpd.points_from_xy([594000.0], [5758000.0])
+    )
     with pytest.raises(CRSError, match="set_crs"):
         load_points(gdf)
 
 
 def test_bad_rows_are_skipped_counted_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    frame = pd.DataFrame({
-        "lon": [4.0, np.nan, 200.0, 4.0, np.inf, 4.0, None],
-        "lat": [52.0, 52.0, 52.0, 89.0, 52.0, 52.0, None],
-        "class_name": ["car", "car", "car", "car", "car", None, "car"],
-        "score": [0.5, 0.5, 0.5, 0.5, 0.5, None, 0.5],
-        "georeferenced": [True, True, True, True, True, True, False],
-    })
+    frame = pd.DataFrame(
+        {
+            "lon": [4.0, np.nan, 200.0, 4.0, np.inf, 4.0, None],
+            "lat": [52.0, 52.0, 52.0, 89.0, 52.0, 52.0, None],
+            "class_name": ["car", "car", "car", "car", "car", None, "car"],
+            "score": [0.5, 0.5, 0.5, 0.5, 0.5, None, 0.5],
+            "georeferenced": [True, True, True, True, True, True, False],
+        }
+    )
     with caplog.at_level(logging.WARNING):
         pts = load_points(frame)
     assert len(pts) == 2 and pts.n_input == 7

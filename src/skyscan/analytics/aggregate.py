@@ -71,14 +71,21 @@ def _check_columns(frame: pd.DataFrame, columns: Sequence[str]) -> None:
 def aggregate_by_columns(detections: pd.DataFrame, by: Sequence[str]) -> AggregateResult:
     """Counts per class, per metadata column, per any columns of the detections."""
     table = count_by(pd.DataFrame(detections.drop(columns=_geometry_columns(detections))), by)
-    return AggregateResult(table, (f"aggregate by {', '.join(by)}: {len(table)} group(s) from {len(detections)} detection(s)",))
+    return AggregateResult(
+        table,
+        (
+            f"aggregate by {', '.join(by)}: {len(table)} group(s) from {len(detections)} detection(s)",
+        ),
+    )
 
 
 def _geometry_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if frame[c].dtype.name == "geometry"]
 
 
-def aggregate_by_h3(detections: gpd.GeoDataFrame, res: int, by: Sequence[str] = ()) -> AggregateResult:
+def aggregate_by_h3(
+    detections: gpd.GeoDataFrame, res: int, by: Sequence[str] = ()
+) -> AggregateResult:
     """Counts per H3 cell at ``res`` (and per ``by``), with each cell's hexagon."""
     import geopandas as gpd
 
@@ -89,7 +96,11 @@ def aggregate_by_h3(detections: gpd.GeoDataFrame, res: int, by: Sequence[str] = 
     cells = h3_cells(lon=lon, lat=lat, res=res)
     placed = cells != 0
     report_unplaced(~placed, notes, "are not counted in any H3 cell")
-    keys = pd.DataFrame(detections.drop(columns=_geometry_columns(detections)))[list(by)] if by else pd.DataFrame(index=detections.index)
+    keys = (
+        pd.DataFrame(detections.drop(columns=_geometry_columns(detections)))[list(by)]
+        if by
+        else pd.DataFrame(index=detections.index)
+    )
     keys = keys.loc[placed].copy()
     keys.insert(0, "_cell", cells[placed])
     if "score" in detections.columns:
@@ -99,8 +110,11 @@ def aggregate_by_h3(detections: gpd.GeoDataFrame, res: int, by: Sequence[str] = 
     table.insert(0, H3_COLUMN, cells_to_strings(cell_ids))
     table.insert(1, "h3_res", np.int8(res))
     out = gpd.GeoDataFrame(table, geometry=cell_polygons(cell_ids), crs="EPSG:4326")
-    note(notes, f"aggregate per H3 cell (res {res}{', by ' + ', '.join(by) if by else ''}): "
-                f"{int(placed.sum())} detection(s) in {np.unique(cell_ids).size} cell(s)")
+    note(
+        notes,
+        f"aggregate per H3 cell (res {res}{', by ' + ', '.join(by) if by else ''}): "
+        f"{int(placed.sum())} detection(s) in {np.unique(cell_ids).size} cell(s)",
+    )
     return AggregateResult(out, tuple(notes))
 
 
@@ -126,8 +140,15 @@ def aggregate_by_zone(
 
     if not isinstance(zones, Areas):
         zones = prepare_areas(zones, source="zones", polygons_only=False)
-    joined = spatial_join(detections, zones, using=using, predicate=predicate,
-                          distance_m=distance_m, how="inner", zone_columns=zone_columns)
+    joined = spatial_join(
+        detections,
+        zones,
+        using=using,
+        predicate=predicate,
+        distance_m=distance_m,
+        how="inner",
+        zone_columns=zone_columns,
+    )
     notes = list(joined.notes)
     zone_frame = _zones_in_crs(zones, joined.table.crs)
     attrs = _zone_attribute_frame(zone_frame, zone_columns, ZONE_PREFIX)
@@ -153,7 +174,9 @@ def _zones_in_crs(zones: Areas, crs: Any) -> gpd.GeoDataFrame:
     return frame if frame.crs.equals(crs) else frame.to_crs(crs)
 
 
-def _zone_attribute_frame(zone_frame: gpd.GeoDataFrame, columns: list[str] | None, prefix: str) -> pd.DataFrame:
+def _zone_attribute_frame(
+    zone_frame: gpd.GeoDataFrame, columns: list[str] | None, prefix: str
+) -> pd.DataFrame:
     geom = zone_frame.geometry.name
     cols = columns if columns is not None else [c for c in zone_frame.columns if c != geom]
     attrs = pd.DataFrame(zone_frame[cols]).copy()
@@ -161,7 +184,9 @@ def _zone_attribute_frame(zone_frame: gpd.GeoDataFrame, columns: list[str] | Non
     return attrs
 
 
-def pivot_counts(table: pd.DataFrame, column: str, index: Sequence[str] | None = None) -> pd.DataFrame:
+def pivot_counts(
+    table: pd.DataFrame, column: str, index: Sequence[str] | None = None
+) -> pd.DataFrame:
     """One ``count_<value>`` column per value of ``column``; with exactly two values a
     ``change`` column (second minus first, in sorted order) compares them.
 
@@ -197,8 +222,12 @@ def pivot_counts(table: pd.DataFrame, column: str, index: Sequence[str] | None =
         import geopandas as gpd
 
         geo_name = geometry[0]
-        firsts = pd.DataFrame(table[index]).assign(_g=np.asarray(table[geo_name].values, dtype=object))
+        firsts = pd.DataFrame(table[index]).assign(
+            _g=np.asarray(table[geo_name].values, dtype=object)
+        )
         firsts = firsts.groupby(index, dropna=False, sort=True)["_g"].first().reset_index()
         out = out.merge(firsts, on=index, how="left")
-        out = gpd.GeoDataFrame(out.drop(columns="_g"), geometry=out["_g"].to_numpy(), crs=table[geo_name].crs)
+        out = gpd.GeoDataFrame(
+            out.drop(columns="_g"), geometry=out["_g"].to_numpy(), crs=table[geo_name].crs
+        )
     return out

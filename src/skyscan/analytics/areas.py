@@ -80,7 +80,9 @@ def read_areas(
         except shapely.errors.GEOSException as exc:
             raise InputError(f"areas: cannot parse WKT {text[:60]!r}: {exc}") from None
         frame = gpd.GeoDataFrame(geometry=[geom], crs=declared)
-        return prepare_areas(frame, source="WKT area", crs=crs, polygons_only=polygons_only, crs_flag=crs_flag)
+        return prepare_areas(
+            frame, source="WKT area", crs=crs, polygons_only=polygons_only, crs_flag=crs_flag
+        )
     if not path.exists():
         raise InputError(
             f"areas {text!r}: no such file, and not WKT (expected a path to .geojson, "
@@ -94,7 +96,9 @@ def read_areas(
             frame = gpd.read_file(path, layer=layer)
     except (ValueError, OSError, RuntimeError) as exc:
         raise InputError(f"areas {text!r}: cannot read ({type(exc).__name__}: {exc})") from None
-    return prepare_areas(frame, source=f"areas {path.name}", crs=crs, polygons_only=polygons_only, crs_flag=crs_flag)
+    return prepare_areas(
+        frame, source=f"areas {path.name}", crs=crs, polygons_only=polygons_only, crs_flag=crs_flag
+    )
 
 
 def prepare_areas(
@@ -158,7 +162,9 @@ def _check_types(geoms: Any, source: str, polygons_only: bool) -> Any:
         bad = np.flatnonzero(~np.isin(types, [3, 6]))
         if bad.size:
             found = sorted(set(shapely.get_type_id(geoms[bad]).tolist()))
-            names = [shapely.GeometryType(t).name.title().replace("string", "String") for t in found]
+            names = [
+                shapely.GeometryType(t).name.title().replace("string", "String") for t in found
+            ]
             raise InputError(
                 f"{source}: expected Polygon or MultiPolygon areas, got {', '.join(names)} "
                 f"in rows {_rows(bad)} (mixed geometry types); buffer lines or points "
@@ -187,10 +193,16 @@ def _repair(geoms: Any, source: str, notes: list[str]) -> Any:
         )
     out = geoms.copy()
     out[invalid] = fixed
-    detail = "; ".join(f"row {i}: {r}" for i, r in zip(invalid[:_MAX_LISTED], reasons[:_MAX_LISTED], strict=False))
+    detail = "; ".join(
+        f"row {i}: {r}" for i, r in zip(invalid[:_MAX_LISTED], reasons[:_MAX_LISTED], strict=False)
+    )
     more = f"; and {invalid.size - _MAX_LISTED} more" if invalid.size > _MAX_LISTED else ""
-    note(notes, f"{source}: repaired {invalid.size} invalid geometr{'y' if invalid.size == 1 else 'ies'} "
-                f"with make_valid ({detail}{more})", logging.WARNING)
+    note(
+        notes,
+        f"{source}: repaired {invalid.size} invalid geometr{'y' if invalid.size == 1 else 'ies'} "
+        f"with make_valid ({detail}{more})",
+        logging.WARNING,
+    )
     return out
 
 

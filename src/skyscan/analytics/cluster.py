@@ -33,7 +33,11 @@ CLUSTER_COLUMN = "cluster_id"
 def check_cluster_options(eps_m: float, min_samples: int) -> None:
     if not (isinstance(eps_m, int | float) and np.isfinite(eps_m) and eps_m > 0):
         raise InputError(f"'eps_m' must be a distance > 0 metres (got {eps_m!r})")
-    if isinstance(min_samples, bool) or not isinstance(min_samples, int | np.integer) or min_samples < 1:
+    if (
+        isinstance(min_samples, bool)
+        or not isinstance(min_samples, int | np.integer)
+        or min_samples < 1
+    ):
         raise InputError(f"'min_samples' must be an integer >= 1 (got {min_samples!r})")
 
 
@@ -57,7 +61,11 @@ def dbscan_labels(
     next_label = 0
     for crs, members in metric_groups(lon, lat):
         x, y = project_xy(lon[members], lat[members], crs)
-        found = DBSCAN(eps=eps_m, min_samples=min_samples, algorithm="kd_tree").fit(np.column_stack([x, y])).labels_
+        found = (
+            DBSCAN(eps=eps_m, min_samples=min_samples, algorithm="kd_tree")
+            .fit(np.column_stack([x, y]))
+            .labels_
+        )
         found = np.asarray(found, dtype=np.int64)
         clustered = found >= 0
         labels[members[clustered]] = found[clustered] + next_label
@@ -95,30 +103,56 @@ def cluster_detections(
     labels = dbscan_labels(lon, lat, eps_m=eps_m, min_samples=min_samples)
     groups = metric_groups(lon, lat)
     if len(groups) > 1:
-        note(notes, f"detections span {len(groups)} metric CRSs ({', '.join(g[0] for g in groups)}); "
-                    "clusters do not cross their edges", logging.WARNING)
+        note(
+            notes,
+            f"detections span {len(groups)} metric CRSs ({', '.join(g[0] for g in groups)}); "
+            "clusters do not cross their edges",
+            logging.WARNING,
+        )
     out = detections.copy()
     out[CLUSTER_COLUMN] = pd.array(np.where(has_xy, labels, 0), dtype="Int64")
     out.loc[~has_xy, CLUSTER_COLUMN] = pd.NA
     clusters = cluster_table(detections, labels, groups)
     noise = int(np.count_nonzero(has_xy & (labels == NOISE)))
-    note(notes, f"cluster (eps {eps_m} m, min_samples {min_samples}): {len(clusters)} cluster(s), "
-                f"{int(np.count_nonzero(labels >= 0))} clustered, {noise} noise")
+    note(
+        notes,
+        f"cluster (eps {eps_m} m, min_samples {min_samples}): {len(clusters)} cluster(s), "
+        f"{int(np.count_nonzero(labels >= 0))} clustered, {noise} noise",
+    )
     return ClusterResult(out, clusters, tuple(notes))
 
 
-def cluster_table(detections: gpd.GeoDataFrame, labels: npt.NDArray[np.int64], groups: list[tuple[str, Any]]) -> gpd.GeoDataFrame:
+def cluster_table(
+    detections: gpd.GeoDataFrame, labels: npt.NDArray[np.int64], groups: list[tuple[str, Any]]
+) -> gpd.GeoDataFrame:
     """One row per label >= 0 (see :func:`cluster_detections`); ``groups`` from ``metric_groups``.
     Any subset of whole clusters can be described on its own (the Spark engine does so)."""
     import geopandas as gpd
 
     ids = np.unique(labels[labels >= 0])
-    columns = [CLUSTER_COLUMN, "size", "classes", "mean_score", "lon", "lat", "metric_crs", "area_m2"]
+    columns = [
+        CLUSTER_COLUMN,
+        "size",
+        "classes",
+        "mean_score",
+        "lon",
+        "lat",
+        "metric_crs",
+        "area_m2",
+    ]
     if ids.size == 0:
         return gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry=[], crs="EPSG:4326")
     footprints = np.asarray(detections.geometry.values, dtype=object)
-    classes = detections["class_name"].astype(str).to_numpy() if "class_name" in detections.columns else np.full(len(detections), "object")
-    scores = detections["score"].to_numpy(np.float64) if "score" in detections.columns else np.full(len(detections), np.nan)
+    classes = (
+        detections["class_name"].astype(str).to_numpy()
+        if "class_name" in detections.columns
+        else np.full(len(detections), "object")
+    )
+    scores = (
+        detections["score"].to_numpy(np.float64)
+        if "score" in detections.columns
+        else np.full(len(detections), np.nan)
+    )
     lon, lat = detection_lonlat(detections)
     hulls = np.full(ids.size, None, dtype=object)
     areas = np.full(ids.size, np.nan)
@@ -127,26 +161,43 @@ def cluster_table(detections: gpd.GeoDataFrame, labels: npt.NDArray[np.int64], g
         members = members[labels[members] >= 0]
         if members.size == 0:
             continue
-        h, a, cluster_ids = _hulls(footprints[members], lon[members], lat[members], labels[members], crs)
+        h, a, cluster_ids = _hulls(
+            footprints[members], lon[members], lat[members], labels[members], crs
+        )
         pos = np.searchsorted(ids, cluster_ids)
         hulls[pos], areas[pos], crs_of[pos] = h, a, crs
     in_cluster = labels >= 0
-    frame = pd.DataFrame({CLUSTER_COLUMN: labels[in_cluster], "class_name": classes[in_cluster],
-                          "score": scores[in_cluster], "lon": lon[in_cluster], "lat": lat[in_cluster]})
+    frame = pd.DataFrame(
+        {
+            CLUSTER_COLUMN: labels[in_cluster],
+            "class_name": classes[in_cluster],
+            "score": scores[in_cluster],
+            "lon": lon[in_cluster],
+            "lat": lat[in_cluster],
+        }
+    )
     grouped = frame.groupby(CLUSTER_COLUMN, sort=True)
-    per_class = frame.groupby([CLUSTER_COLUMN, "class_name"]).size().unstack(fill_value=0).astype(np.int64)
+    per_class = (
+        frame.groupby([CLUSTER_COLUMN, "class_name"]).size().unstack(fill_value=0).astype(np.int64)
+    )
     per_class = per_class.reindex(columns=sorted(per_class.columns))
-    table = pd.DataFrame({
-        CLUSTER_COLUMN: ids,
-        "size": grouped.size().to_numpy(np.int64),
-        "classes": [",".join(f"{k}:{v}" for k, v in sorted(row.items(), key=lambda kv: (-kv[1], kv[0])) if v)
-                    for row in per_class.to_dict("records")],
-        "mean_score": grouped["score"].mean().to_numpy(np.float64).round(6),
-        "lon": grouped["lon"].mean().to_numpy(),
-        "lat": grouped["lat"].mean().to_numpy(),
-        "metric_crs": crs_of,
-        "area_m2": areas,
-    })
+    table = pd.DataFrame(
+        {
+            CLUSTER_COLUMN: ids,
+            "size": grouped.size().to_numpy(np.int64),
+            "classes": [
+                ",".join(
+                    f"{k}:{v}" for k, v in sorted(row.items(), key=lambda kv: (-kv[1], kv[0])) if v
+                )
+                for row in per_class.to_dict("records")
+            ],
+            "mean_score": grouped["score"].mean().to_numpy(np.float64).round(6),
+            "lon": grouped["lon"].mean().to_numpy(),
+            "lat": grouped["lat"].mean().to_numpy(),
+            "metric_crs": crs_of,
+            "area_m2": areas,
+        }
+    )
     for name in per_class.columns:
         table[f"n_{name}"] = per_class[name].to_numpy()
     return gpd.GeoDataFrame(table, geometry=hulls, crs="EPSG:4326")

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 
-def footprint_measures(geoms: npt.NDArray[Any]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def footprint_measures(
+    geoms: npt.NDArray[Any],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """``(area_m2, lon, lat)`` of EPSG:4326 polygons; NaN where a polygon is missing.
 
     >>> import shapely

@@ -56,7 +56,9 @@ def read_detections(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataF
             raise InputError(
                 f"{path}: not a detections table (no 'geometry' column; got {list(table.columns)[:8]})"
             ) from None
-        frame = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries.from_wkb(table["geometry"]), crs=None)
+        frame = gpd.GeoDataFrame(
+            table, geometry=gpd.GeoSeries.from_wkb(table["geometry"]), crs=None
+        )
     for col in GEOMETRY_COLUMNS:
         if col in frame.columns and not isinstance(frame[col], gpd.GeoSeries):
             frame[col] = gpd.GeoSeries.from_wkb(frame[col], index=frame.index, crs=frame.crs)
@@ -76,7 +78,9 @@ def _declare_crs(frame: gpd.GeoDataFrame, crs: str, what: str) -> gpd.GeoDataFra
     except ProjCRSError as exc:
         raise CRSError(f"{what}: unknown CRS {crs!r} ({exc})") from None
     if frame.crs is not None and not frame.crs.equals(declared):
-        raise CRSError(f"{what} declares {_crs_name(frame.crs)} but {crs!r} was given; drop the option")
+        raise CRSError(
+            f"{what} declares {_crs_name(frame.crs)} but {crs!r} was given; drop the option"
+        )
     frame = frame.set_crs(declared, allow_override=True)
     for col in frame.columns:
         if isinstance(frame[col], gpd.GeoSeries) and frame[col].crs is None:
@@ -104,9 +108,16 @@ def to_crs_reported(
         return frame
     out = frame.to_crs(crs)
     for col in out.columns:
-        if col != out.geometry.name and isinstance(out[col], gpd.GeoSeries) and out[col].crs is not None:
+        if (
+            col != out.geometry.name
+            and isinstance(out[col], gpd.GeoSeries)
+            and out[col].crs is not None
+        ):
             out[col] = out[col].to_crs(crs)
-    note(notes, f"reprojected {what} from {_crs_name(frame.crs)} to {_crs_name(crs)} ({len(frame)} rows)")
+    note(
+        notes,
+        f"reprojected {what} from {_crs_name(frame.crs)} to {_crs_name(crs)} ({len(frame)} rows)",
+    )
     return out
 
 
@@ -138,11 +149,17 @@ def detection_geometries(detections: gpd.GeoDataFrame, using: str) -> npt.NDArra
     return pts
 
 
-def detection_lonlat(detections: gpd.GeoDataFrame) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def detection_lonlat(
+    detections: gpd.GeoDataFrame,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Centre lon/lat arrays (NaN where the detection has no georeferencing)."""
     if "lon" in detections.columns and "lat" in detections.columns:
-        lon = pd.to_numeric(detections["lon"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        lat = pd.to_numeric(detections["lat"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        lon = pd.to_numeric(detections["lon"], errors="coerce").to_numpy(
+            np.float64, na_value=np.nan
+        )
+        lat = pd.to_numeric(detections["lat"], errors="coerce").to_numpy(
+            np.float64, na_value=np.nan
+        )
         return lon, lat
     col = "centroid" if "centroid" in detections.columns else detections.geometry.name
     geoms = np.asarray(detections[col].values, dtype=object)
@@ -166,6 +183,9 @@ def report_unplaced(missing: npt.NDArray[np.bool_], notes: list[str], action: st
     """Report detections without coordinates and what happens to them; their count."""
     count = int(np.count_nonzero(missing))
     if count:
-        note(notes, f"{count} detection(s) have no coordinates (image not georeferenced) and {action}",
-             logging.WARNING)
+        note(
+            notes,
+            f"{count} detection(s) have no coordinates (image not georeferenced) and {action}",
+            logging.WARNING,
+        )
     return count

@@ -30,8 +30,14 @@ UIntArray = npt.NDArray[np.uint64]
 
 def check_resolution(res: Any) -> int:
     """Validate an H3 resolution (an integer in 0..15)."""
-    if isinstance(res, bool) or not isinstance(res, int | np.integer) or not MIN_RES <= int(res) <= MAX_RES:
-        raise InputError(f"H3 resolution must be an integer in [{MIN_RES}, {MAX_RES}] (got {res!r})")
+    if (
+        isinstance(res, bool)
+        or not isinstance(res, int | np.integer)
+        or not MIN_RES <= int(res) <= MAX_RES
+    ):
+        raise InputError(
+            f"H3 resolution must be an integer in [{MIN_RES}, {MAX_RES}] (got {res!r})"
+        )
     return int(res)
 
 
@@ -46,7 +52,9 @@ def h3_cells(*, lon: npt.ArrayLike, lat: npt.ArrayLike, res: int) -> UIntArray:
     lon_a = np.asarray(lon, dtype=np.float64)
     lat_a = np.asarray(lat, dtype=np.float64)
     if lon_a.shape != lat_a.shape or lon_a.ndim != 1:
-        raise InputError(f"'lon' and 'lat' must be 1-D arrays of one length (got {lon_a.shape} and {lat_a.shape})")
+        raise InputError(
+            f"'lon' and 'lat' must be 1-D arrays of one length (got {lon_a.shape} and {lat_a.shape})"
+        )
     ok = np.isfinite(lon_a) & np.isfinite(lat_a)
     bad_lat = ok & (np.abs(lat_a) > 90.0)
     if bad_lat.any():
@@ -61,7 +69,9 @@ def h3_cells(*, lon: npt.ArrayLike, lat: npt.ArrayLike, res: int) -> UIntArray:
     return out
 
 
-def _latlng_to_cells(lat: npt.NDArray[np.float64], lng: npt.NDArray[np.float64], res: int) -> UIntArray:
+def _latlng_to_cells(
+    lat: npt.NDArray[np.float64], lng: npt.NDArray[np.float64], res: int
+) -> UIntArray:
     try:
         import pyarrow as pa
         from h3ronpy import vector
@@ -71,7 +81,9 @@ def _latlng_to_cells(lat: npt.NDArray[np.float64], lng: npt.NDArray[np.float64],
     return np.asarray(pa.array(cells), dtype=np.uint64)
 
 
-def _latlng_to_cells_loop(lat: npt.NDArray[np.float64], lng: npt.NDArray[np.float64], res: int) -> UIntArray:
+def _latlng_to_cells_loop(
+    lat: npt.NDArray[np.float64], lng: npt.NDArray[np.float64], res: int
+) -> UIntArray:
     """Fallback without h3ronpy: ``h3`` has no vectorized latlng_to_cell."""
     import h3.api.basic_int as h3int
 
@@ -93,7 +105,9 @@ def cells_to_strings(cells: npt.ArrayLike) -> npt.NDArray[np.object_]:
 
 def strings_to_cells(names: npt.ArrayLike) -> UIntArray:
     """Inverse of :func:`cells_to_strings` (``None`` -> 0)."""
-    return np.array([int(n, 16) if n else 0 for n in np.asarray(names, dtype=object)], dtype=np.uint64)
+    return np.array(
+        [int(n, 16) if n else 0 for n in np.asarray(names, dtype=object)], dtype=np.uint64
+    )
 
 
 def cell_polygons(cells: npt.ArrayLike) -> npt.NDArray[np.object_]:

@@ -62,9 +62,13 @@ def check_predicate(predicate: str, distance_m: float | None) -> None:
         raise InputError(f"'predicate' must be one of {PREDICATES} (got {predicate!r})")
     if predicate == "dwithin":
         if distance_m is None or not np.isfinite(distance_m) or distance_m < 0:
-            raise InputError(f"predicate 'dwithin' needs 'distance_m' >= 0 metres (got {distance_m!r})")
+            raise InputError(
+                f"predicate 'dwithin' needs 'distance_m' >= 0 metres (got {distance_m!r})"
+            )
     elif distance_m is not None:
-        raise InputError(f"'distance_m' only applies to predicate 'dwithin' (got predicate {predicate!r})")
+        raise InputError(
+            f"'distance_m' only applies to predicate 'dwithin' (got predicate {predicate!r})"
+        )
 
 
 def join_points_to_zones(
@@ -88,7 +92,9 @@ def join_points_to_zones(
     y = np.asarray(lat, dtype=np.float64)
     zones = np.asarray(zones, dtype=object)
     if x.shape != y.shape or x.ndim != 1:
-        raise InputError(f"'lon' and 'lat' must be 1-D arrays of one length (got {x.shape} and {y.shape})")
+        raise InputError(
+            f"'lon' and 'lat' must be 1-D arrays of one length (got {x.shape} and {y.shape})"
+        )
     if predicate == "dwithin":
         assert distance_m is not None
         return _dwithin_points(x, y, zones, distance_m)
@@ -155,7 +161,9 @@ def _all_polygonal(zones: GeomArray) -> bool:
     return bool(np.all(np.isin(shapely.get_type_id(zones), [3, 6])))
 
 
-def _points_in_polygons(x: FloatArray, y: FloatArray, zones: GeomArray, *, boundary: bool) -> tuple[IntArray, IntArray]:
+def _points_in_polygons(
+    x: FloatArray, y: FloatArray, zones: GeomArray, *, boundary: bool
+) -> tuple[IntArray, IntArray]:
     """Exact point-in-polygon join: grid candidates by zone, then GEOS on (x, y)."""
     pi, zi = _grid_candidates(x, y, shapely.bounds(zones))
     if pi.size:
@@ -185,7 +193,10 @@ def _grid_candidates(x: FloatArray, y: FloatArray, bounds: FloatArray) -> tuple[
     x0, y0 = float(bounds[:, 0].min()), float(bounds[:, 1].min())
     x1, y1 = float(bounds[:, 2].max()), float(bounds[:, 3].max())
     extent = max(x1 - x0, y1 - y0, 1e-12)
-    size = max(float(np.median(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]))), extent / 4096)
+    size = max(
+        float(np.median(np.maximum(bounds[:, 2] - bounds[:, 0], bounds[:, 3] - bounds[:, 1]))),
+        extent / 4096,
+    )
     bx0, by0, bx1, by1 = (np.ascontiguousarray(bounds[:, i]) for i in range(4))
     # Cells a quarter of the median zone size: few false candidates per point; grown
     # while zones would register in too many cells.
@@ -199,32 +210,45 @@ def _grid_candidates(x: FloatArray, y: FloatArray, bounds: FloatArray) -> tuple[
         per_zone = (c1x - c0x + 1) * ny
         total = int(per_zone.sum())
         ncols = int(c1y.max()) + 1
-        if total <= _MAX_ENTRIES_PER_ZONE * nz + 1024 and (int(c1x.max()) + 1) * ncols < _MAX_GRID_CELLS:
+        if (
+            total <= _MAX_ENTRIES_PER_ZONE * nz + 1024
+            and (int(c1x.max()) + 1) * ncols < _MAX_GRID_CELLS
+        ):
             break
         size *= 2.0
     # Zone-cell entries: zone z covers cells (c0x..c1x) × (c0y..c1y).
     zone_of = np.repeat(np.arange(nz, dtype=np.int64), per_zone)
     offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(per_zone) - per_zone, per_zone)
-    entry_key = (c0x[zone_of] + offset // ny[zone_of]) * ncols + (c0y[zone_of] + offset % ny[zone_of])
+    entry_key = (c0x[zone_of] + offset // ny[zone_of]) * ncols + (
+        c0y[zone_of] + offset % ny[zone_of]
+    )
     # Points inside the zones' overall box, sorted by cell.
     inside = np.flatnonzero(finite & (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
     if inside.size == 0:
         return empty
-    pkey = np.floor((x[inside] - x0) / size).astype(np.int64) * ncols + np.floor((y[inside] - y0) / size).astype(np.int64)
+    pkey = np.floor((x[inside] - x0) / size).astype(np.int64) * ncols + np.floor(
+        (y[inside] - y0) / size
+    ).astype(np.int64)
     order = stable_argsort(pkey)
     pkey_sorted = pkey[order]
     start = np.searchsorted(pkey_sorted, entry_key, side="left")
     count = np.searchsorted(pkey_sorted, entry_key, side="right") - start
     n_pairs = int(count.sum())
     zi = np.repeat(zone_of, count)
-    pos = np.repeat(start, count) + np.arange(n_pairs, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    pos = (
+        np.repeat(start, count)
+        + np.arange(n_pairs, dtype=np.int64)
+        - np.repeat(np.cumsum(count) - count, count)
+    )
     pi = inside[order[pos]]
     xb, yb = x[pi], y[pi]
     keep = (xb >= bx0[zi]) & (xb <= bx1[zi]) & (yb >= by0[zi]) & (yb <= by1[zi])
     return pi[keep], zi[keep]
 
 
-def _dwithin_points(x: FloatArray, y: FloatArray, zones: GeomArray, distance_m: float) -> tuple[IntArray, IntArray]:
+def _dwithin_points(
+    x: FloatArray, y: FloatArray, zones: GeomArray, distance_m: float
+) -> tuple[IntArray, IntArray]:
     points = shapely.points(x, y)
     return _dwithin_geoms(points, x, y, zones, distance_m)
 
@@ -247,13 +271,17 @@ def _dwithin_geoms(
         poleward = min(90.0, max(abs(gy0), abs(gy1)) + dlat)
         dlon = min(360.0, distance_m / (111_320.0 * max(np.cos(np.radians(poleward)), 1e-3)) + 1e-6)
         near = np.flatnonzero(
-            (zone_bounds[:, 2] >= gx0 - dlon) & (zone_bounds[:, 0] <= gx1 + dlon)
-            & (zone_bounds[:, 3] >= gy0 - dlat) & (zone_bounds[:, 1] <= gy1 + dlat)
+            (zone_bounds[:, 2] >= gx0 - dlon)
+            & (zone_bounds[:, 0] <= gx1 + dlon)
+            & (zone_bounds[:, 3] >= gy0 - dlat)
+            & (zone_bounds[:, 1] <= gy1 + dlat)
         )
         if near.size == 0:
             continue
         tree = shapely.STRtree(project_geometries(zones[near], crs))
-        pairs = tree.query(project_geometries(geoms[members], crs), predicate="dwithin", distance=distance_m)
+        pairs = tree.query(
+            project_geometries(geoms[members], crs), predicate="dwithin", distance=distance_m
+        )
         gi_all.append(members[pairs[0]])
         zi_all.append(near[pairs[1]])
     if not gi_all:
@@ -297,7 +325,9 @@ def spatial_join(
     zone_frame = to_crs_reported(zone_frame, detections.crs, "zones", notes)
     attrs = _zone_attributes(zone_frame, zone_columns)
     zone_geoms = np.asarray(zone_frame.geometry.values, dtype=object)
-    action = "match no zone" + (" (kept, zone columns null)" if how == "left" else " (not in output)")
+    action = "match no zone" + (
+        " (kept, zone columns null)" if how == "left" else " (not in output)"
+    )
     if using == "centroid":
         # Centres come from lon/lat: no point geometries are built on this path.
         lon, lat = detection_lonlat(detections)
@@ -319,13 +349,18 @@ def spatial_join(
         di, zi = di[order], zi[order]
     table = _assemble(detections, di, attrs, zi)
     placed = len(detections) - unplaced
-    note(notes, f"join ({predicate}{f' {distance_m} m' if distance_m is not None else ''}, {using}, {how}): "
-                f"{matched} of {placed} placed detection(s) matched {zones_hit} zone(s); "
-                f"{len(table)} output row(s)")
+    note(
+        notes,
+        f"join ({predicate}{f' {distance_m} m' if distance_m is not None else ''}, {using}, {how}): "
+        f"{matched} of {placed} placed detection(s) matched {zones_hit} zone(s); "
+        f"{len(table)} output row(s)",
+    )
     return JoinResult(table, matched, placed - matched, unplaced, tuple(notes))
 
 
-def _assemble(detections: gpd.GeoDataFrame, di: IntArray, attrs: Any, zi: IntArray) -> gpd.GeoDataFrame:
+def _assemble(
+    detections: gpd.GeoDataFrame, di: IntArray, attrs: Any, zi: IntArray
+) -> gpd.GeoDataFrame:
     """Detection rows ``di`` side by side with zone attribute rows ``zi`` (-1: none)."""
     import pandas as pd
 

@@ -60,7 +60,9 @@ def metric_groups(lon: npt.ArrayLike, lat: npt.ArrayLike) -> list[tuple[str, Int
     return groups
 
 
-def project_xy(lon: FloatArray, lat: FloatArray, dst: str, src: str = WGS84) -> tuple[FloatArray, FloatArray]:
+def project_xy(
+    lon: FloatArray, lat: FloatArray, dst: str, src: str = WGS84
+) -> tuple[FloatArray, FloatArray]:
     """Project coordinate arrays from ``src`` to ``dst`` (x, y order on both sides)."""
     transformer = _crs_module().get_transformer(src, dst)
     x, y = transformer.transform(np.asarray(lon, np.float64), np.asarray(lat, np.float64))

@@ -17,14 +17,22 @@ import shapely
 
 from skyscan.errors import InputError, OutputExistsError
 
-FORMATS = {".parquet": "parquet", ".geoparquet": "parquet", ".geojson": "geojson", ".json": "geojson", ".csv": "csv"}
+FORMATS = {
+    ".parquet": "parquet",
+    ".geoparquet": "parquet",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".csv": "csv",
+}
 
 
 def output_format(path: str | Path) -> str:
     """``"parquet"``, ``"geojson"`` or ``"csv"`` from the file name, else a clear error."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise InputError(f"output {str(path)!r}: extension must be one of {sorted(FORMATS)} (got {suffix or 'none'!r})")
+        raise InputError(
+            f"output {str(path)!r}: extension must be one of {sorted(FORMATS)} (got {suffix or 'none'!r})"
+        )
     return FORMATS[suffix]
 
 
@@ -32,7 +40,9 @@ def check_writable(path: str | Path, overwrite: bool) -> None:
     """Fail early (before any work) when the output exists and overwrite is off."""
     output_format(path)
     if Path(path).exists() and not overwrite:
-        raise OutputExistsError(f"output {str(path)!r} exists; pass --overwrite (overwrite=True) to replace it")
+        raise OutputExistsError(
+            f"output {str(path)!r} exists; pass --overwrite (overwrite=True) to replace it"
+        )
 
 
 def write_table(frame: pd.DataFrame, path: str | Path, *, overwrite: bool = False) -> Path:
@@ -69,8 +79,15 @@ def _lists_as_json(frame: Any) -> Any:
     import json
 
     for c in frame.columns:
-        if frame[c].dtype == object and frame[c].map(lambda v: isinstance(v, np.ndarray | list)).any():
-            frame[c] = frame[c].map(lambda v: json.dumps(np.asarray(v).tolist()) if isinstance(v, np.ndarray | list) else v)
+        if (
+            frame[c].dtype == object
+            and frame[c].map(lambda v: isinstance(v, np.ndarray | list)).any()
+        ):
+            frame[c] = frame[c].map(
+                lambda v: (
+                    json.dumps(np.asarray(v).tolist()) if isinstance(v, np.ndarray | list) else v
+                )
+            )
     return frame
 
 
@@ -78,12 +95,16 @@ def _write_geojson(frame: pd.DataFrame, geo: list[str], tmp: Path) -> None:
     import geopandas as gpd
 
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in geo:
-        raise InputError("GeoJSON output needs a table with geometry (use .csv or .parquet for plain tables)")
+        raise InputError(
+            "GeoJSON output needs a table with geometry (use .csv or .parquet for plain tables)"
+        )
     primary = frame.geometry.name
     out = frame.copy()
     for c in geo:
         if c != primary:
-            out[c] = shapely.to_wkt(np.asarray(frame[c].values, dtype=object), rounding_precision=-1)
+            out[c] = shapely.to_wkt(
+                np.asarray(frame[c].values, dtype=object), rounding_precision=-1
+            )
     if out.crs is not None and not out.crs.equals("EPSG:4326"):
         out = out.to_crs("EPSG:4326")  # RFC 7946: GeoJSON is WGS84
     _json_safe(_lists_as_json(out)).to_file(tmp, driver="GeoJSON")

@@ -86,7 +86,9 @@ def within_area(
     frame = to_crs_reported(areas.frame, detections.crs, "area of interest", notes)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     det_geoms = detection_geometries(detections, using)
-    unplaced = report_unplaced(missing_geometries(det_geoms), notes, "cannot be inside the area (not in output)")
+    unplaced = report_unplaced(
+        missing_geometries(det_geoms), notes, "cannot be inside the area (not in output)"
+    )
     if using == "centroid":
         lon, lat = detection_lonlat(detections)
         mask = points_in_areas(lon, lat, geoms, predicate)
@@ -96,5 +98,10 @@ def within_area(
         mask[idx] = True
     inside = int(mask.sum())
     outside = len(detections) - inside - unplaced
-    note(notes, f"within ({predicate}, {using}): {inside} inside, {outside} outside, {unplaced} without coordinates")
-    return WithinResult(detections[mask].reset_index(drop=True), inside, outside, unplaced, tuple(notes))
+    note(
+        notes,
+        f"within ({predicate}, {using}): {inside} inside, {outside} outside, {unplaced} without coordinates",
+    )
+    return WithinResult(
+        detections[mask].reset_index(drop=True), inside, outside, unplaced, tuple(notes)
+    )

@@ -105,7 +105,10 @@ class _FirstFew(logging.Filter):
             return True
         self.seen += 1
         if self.seen == self.n + 1:
-            record.msg, record.args = "more images outside the model's validated range (not listed; -v lists them, run.json names them)", None
+            record.msg, record.args = (
+                "more images outside the model's validated range (not listed; -v lists them, run.json names them)",
+                None,
+            )
         return self.seen <= self.n + 1
 
 
@@ -184,5 +187,7 @@ def _unexpected(exc: Exception) -> None:
     if logging.getLogger().getEffectiveLevel() <= logging.INFO:
         raise exc
     message = " ".join(str(exc).split()) or "no message"
-    click.echo(f"skyscan: error: {type(exc).__name__}: {message} (-v shows the traceback)", err=True)
+    click.echo(
+        f"skyscan: error: {type(exc).__name__}: {message} (-v shows the traceback)", err=True
+    )
     sys.exit(1)

@@ -16,13 +16,22 @@ from skyscan.options import DetectSettings, RunSettings, StacSettings
 
 @click.command("detect")
 @click.argument("inputs", nargs=-1)
-@click.option("-o", "--output", "outdir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output directory.",
+)
 @settings_options(DetectSettings)
 @settings_options(RunSettings)
 @settings_options(StacSettings)
 @click.option("--map", "make_map", is_flag=True, help="Write OUTDIR/map.html as the last step.")
 @click.pass_context
-def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, make_map: bool, **values: Any) -> None:
+def detect_command(
+    ctx: click.Context, inputs: tuple[str, ...], outdir: Path, make_map: bool, **values: Any
+) -> None:
     """Find vehicles in INPUTS (files, directories, globs, URLs) and the --stac items; write detections to OUTDIR.
 
     Exit codes: 0 every input succeeded; 3 some inputs failed (see OUTDIR/errors.parquet);
@@ -65,8 +74,9 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
     except SkyscanError as exc:
         raise click.UsageError(str(exc)) from exc
     try:
-        result = run_detect(list(inputs), outdir, options, run, progress=progress, on_paths=on_paths,
-                            stac=stac)
+        result = run_detect(
+            list(inputs), outdir, options, run, progress=progress, on_paths=on_paths, stac=stac
+        )
         if bar is not None:
             bar.close()
         if make_map:
@@ -75,7 +85,10 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
 
             local = [p for p in result.manifest["images"] if not is_remote(p)]  # never downloads
             build_map(outdir / "detections.parquet", outdir / "map.html", imagery=local)
-    except (SkyscanError, OSError) as exc:  # OSError: an output that cannot be written (a full disk)
+    except (
+        SkyscanError,
+        OSError,
+    ) as exc:  # OSError: an output that cannot be written (a full disk)
         if bar is not None:
             bar.close()
         _fail(exc)
@@ -86,18 +99,26 @@ def detect_command(ctx: click.Context, inputs: tuple[str, ...], outdir: Path, ma
     for path, stage, error_type, message in result.failures:
         click.echo(f"FAILED {path} ({stage}): {error_type}: {message}", err=True)
     if not quiet:
-        skipped = f", {counts['images_skipped']} outside the area of interest" if counts.get("images_skipped") else ""
+        skipped = (
+            f", {counts['images_skipped']} outside the area of interest"
+            if counts.get("images_skipped")
+            else ""
+        )
         if result.already_finished:
             click.echo(f"nothing to resume: the run in {outdir} had finished", err=True)
         click.echo(
             f"{plural(counts['detections'], 'detection')} in {plural(counts['images_ok'], 'image')} "
-            f"({counts['failed']} failed{skipped}) -> {outdir}", err=True
+            f"({counts['failed']} failed{skipped}) -> {outdir}",
+            err=True,
         )
         outside = result.manifest["counts"]["detections_in_validated_range"]["false"]
         if outside:
             n_images = len(result.manifest["images_outside_validated_range"])
-            click.echo(f"warning: {plural(outside, 'detection')} in {plural(n_images, 'image')} outside the model's validated range "
-                       "(flagged in_validated_range=false; see run.json)", err=True)
+            click.echo(
+                f"warning: {plural(outside, 'detection')} in {plural(n_images, 'image')} outside the model's validated range "
+                "(flagged in_validated_range=false; see run.json)",
+                err=True,
+            )
         if make_map:
             click.echo(f"map: {outdir / 'map.html'}", err=True)
     if run.engine == "local":

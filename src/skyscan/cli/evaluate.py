@@ -24,7 +24,9 @@ def _angles(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     try:
         angles = [float(a) for a in value.split(",")]
     except ValueError:
-        raise click.BadParameter(f"expected angles in degrees like 0,30,45 (got {value!r})") from None
+        raise click.BadParameter(
+            f"expected angles in degrees like 0,30,45 (got {value!r})"
+        ) from None
     if not all(math.isfinite(a) for a in angles):
         raise click.BadParameter(f"expected finite angles (got {value!r})")
     return angles
@@ -32,34 +34,98 @@ def _angles(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 
 @click.command("evaluate")
 @click.argument("images", type=click.Path(exists=True, path_type=Path))
-@click.option("--labels", required=True, type=click.Path(exists=True, path_type=Path),
-              help="YOLO label directory, or COCO / xView JSON file.")
-@click.option("--format", "fmt", type=click.Choice(["yolo", "coco", "xview"]), required=True, help="Label format.")
-@click.option("--classes", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="YOLO class list (one name a line); default LABELS/../classes.txt.")
-@click.option("--list", "name_list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="File of image names (one a line) inside IMAGES to evaluate, e.g. a split.")
+@click.option(
+    "--labels",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="YOLO label directory, or COCO / xView JSON file.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["yolo", "coco", "xview"]),
+    required=True,
+    help="Label format.",
+)
+@click.option(
+    "--classes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YOLO class list (one name a line); default LABELS/../classes.txt.",
+)
+@click.option(
+    "--list",
+    "name_list",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File of image names (one a line) inside IMAGES to evaluate, e.g. a split.",
+)
 @click.option("--iou", type=FINITE, default=0.5, show_default=True, help="IoU for a true positive.")
-@click.option("--map", "overrides", multiple=True, metavar="NAME=TARGET",
-              help="Extra class fold, e.g. --map van=car or --map tractor=ignore (repeatable).")
-@click.option("--allow-unlabelled", is_flag=True, help="Treat images without labels as having no objects.")
-@click.option("--ignore-regions", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="CSV image,xmin,ymin,xmax,ymax of known unlabelled objects: detections there are not scored.")
-@click.option("--angles", default=None, metavar="DEGREES,...", callback=_angles,
-              help="Score copies of the images turned by each angle (e.g. 0,30,45,60,90) and all of them pooled "
-                   "instead: does the model find vehicles at every heading? The report holds one entry per angle.")
+@click.option(
+    "--map",
+    "overrides",
+    multiple=True,
+    metavar="NAME=TARGET",
+    help="Extra class fold, e.g. --map van=car or --map tractor=ignore (repeatable).",
+)
+@click.option(
+    "--allow-unlabelled", is_flag=True, help="Treat images without labels as having no objects."
+)
+@click.option(
+    "--ignore-regions",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV image,xmin,ymin,xmax,ymax of known unlabelled objects: detections there are not scored.",
+)
+@click.option(
+    "--angles",
+    default=None,
+    metavar="DEGREES,...",
+    callback=_angles,
+    help="Score copies of the images turned by each angle (e.g. 0,30,45,60,90) and all of them pooled "
+    "instead: does the model find vehicles at every heading? The report holds one entry per angle.",
+)
 @settings_options(DetectSettings)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Report JSON.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Precision-recall PNG (default: OUTPUT with .png suffix).")
-@click.option("--record-in-card", "record_key", default=None, metavar="KEY",
-              help="Also store the scores under metrics.KEY in the model's card.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report JSON.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Precision-recall PNG (default: OUTPUT with .png suffix).",
+)
+@click.option(
+    "--record-in-card",
+    "record_key",
+    default=None,
+    metavar="KEY",
+    help="Also store the scores under metrics.KEY in the model's card.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing report/plot files.")
 @click.pass_context
-def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, classes: Path | None,
-                     name_list: Path | None, iou: float, overrides: tuple[str, ...], allow_unlabelled: bool,
-                     ignore_regions: Path | None, angles: list[float] | None, output: Path, plot: Path | None,
-                     record_key: str | None, overwrite: bool, **values: Any) -> None:
+def evaluate_command(
+    ctx: click.Context,
+    images: Path,
+    labels: Path,
+    fmt: str,
+    classes: Path | None,
+    name_list: Path | None,
+    iou: float,
+    overrides: tuple[str, ...],
+    allow_unlabelled: bool,
+    ignore_regions: Path | None,
+    angles: list[float] | None,
+    output: Path,
+    plot: Path | None,
+    record_key: str | None,
+    overwrite: bool,
+    **values: Any,
+) -> None:
     """Score MODEL on IMAGES (a directory or one image) against LABELS.
 
     Per class: AP at IoU 0.5 (all-point interpolation), precision, recall and F1 at the
@@ -74,27 +140,54 @@ def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, c
     except SkyscanError as exc:
         raise click.UsageError(str(exc)) from exc
     if angles is not None:
-        for given, flag in ((ignore_regions, "--ignore-regions"), (plot, "--plot"), (record_key, "--record-in-card")):
+        for given, flag in (
+            (ignore_regions, "--ignore-regions"),
+            (plot, "--plot"),
+            (record_key, "--record-in-card"),
+        ):
             if given is not None:
                 raise click.UsageError(f"{flag} does not apply to turned copies (--angles)")
     plot = plot or output.with_suffix(".png")
     for path in (output, plot) if angles is None else (output,):
         if path.exists() and not overwrite:
-            click.echo(f"skyscan evaluate: error: {path} exists (pass --overwrite to replace it)", err=True)
+            click.echo(
+                f"skyscan evaluate: error: {path} exists (pass --overwrite to replace it)", err=True
+            )
             sys.exit(1)
     command = "skyscan " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     names = read_name_list(name_list) if name_list else None
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     if angles is not None:
-        _evaluate_turned(images, labels, fmt, classes, names, settings, iou, overrides, allow_unlabelled, angles,
-                         output, command, quiet)
+        _evaluate_turned(
+            images,
+            labels,
+            fmt,
+            classes,
+            names,
+            settings,
+            iou,
+            overrides,
+            allow_unlabelled,
+            angles,
+            output,
+            command,
+            quiet,
+        )
         return
     from skyscan.evaluate.plot import plot_pr
 
     try:
         report = evaluate(
-            images, labels, fmt, classes=classes, names=names, settings=settings, iou_threshold=iou,
-            overrides=list(overrides), allow_missing=allow_unlabelled, ignore_regions=ignore_regions,
+            images,
+            labels,
+            fmt,
+            classes=classes,
+            names=names,
+            settings=settings,
+            iou_threshold=iou,
+            overrides=list(overrides),
+            allow_missing=allow_unlabelled,
+            ignore_regions=ignore_regions,
         )
         data = report.to_dict()
         data["command"] = command
@@ -108,27 +201,58 @@ def evaluate_command(ctx: click.Context, images: Path, labels: Path, fmt: str, c
         click.echo(f"skyscan evaluate: error: {exc}", err=True)
         sys.exit(1)
     if not quiet:
-        click.echo(f"mAP50 {data['map50']:.4f} over {data['classes_present']} on {data['n_images']} images", err=True)
+        click.echo(
+            f"mAP50 {data['map50']:.4f} over {data['classes_present']} on {data['n_images']} images",
+            err=True,
+        )
         for name, c in data["classes"].items():
             ap = "n/a" if c["ap50"] is None else f"{c['ap50']:.4f}"
-            click.echo(f"  {name:6s} AP50 {ap}  P {c['precision']:.3f}  R {c['recall'] if c['recall'] is not None else 'n/a'}"
-                       f"  labels {c['n_labels']}  detections {c['n_detections']}", err=True)
+            click.echo(
+                f"  {name:6s} AP50 {ap}  P {c['precision']:.3f}  R {c['recall'] if c['recall'] is not None else 'n/a'}"
+                f"  labels {c['n_labels']}  detections {c['n_detections']}",
+                err=True,
+            )
         if data.get("any_class"):
             v = data["any_class"]
-            click.echo(f"  any class (one vehicle, one row): AP50 {v['ap50']:.4f}  P {v['precision']:.3f}  "
-                       f"R {v['recall']:.3f}  labels {v['n_labels']}  detections {v['n_detections']}", err=True)
+            click.echo(
+                f"  any class (one vehicle, one row): AP50 {v['ap50']:.4f}  P {v['precision']:.3f}  "
+                f"R {v['recall']:.3f}  labels {v['n_labels']}  detections {v['n_detections']}",
+                err=True,
+            )
         click.echo(f"report: {output}  plot: {plot}", err=True)
 
 
-def _evaluate_turned(images: Path, labels: Path, fmt: str, classes: Path | None, names: list[str] | None,
-                     settings: DetectSettings, iou: float, overrides: tuple[str, ...], allow_unlabelled: bool,
-                     angles: list[float], output: Path, command: str, quiet: bool) -> None:
+def _evaluate_turned(
+    images: Path,
+    labels: Path,
+    fmt: str,
+    classes: Path | None,
+    names: list[str] | None,
+    settings: DetectSettings,
+    iou: float,
+    overrides: tuple[str, ...],
+    allow_unlabelled: bool,
+    angles: list[float],
+    output: Path,
+    command: str,
+    quiet: bool,
+) -> None:
     """``--angles``: the scores of turned copies, one line per angle and the pooled set."""
     from skyscan.evaluate.rotated import evaluate_turned
 
     try:
-        data = evaluate_turned(images, labels, fmt, angles, classes=classes, names=names, settings=settings,
-                               iou_threshold=iou, overrides=list(overrides), allow_missing=allow_unlabelled)
+        data = evaluate_turned(
+            images,
+            labels,
+            fmt,
+            angles,
+            classes=classes,
+            names=names,
+            settings=settings,
+            iou_threshold=iou,
+            overrides=list(overrides),
+            allow_missing=allow_unlabelled,
+        )
         data["command"] = command
         _write_json(data, output)
     except SkyscanError as exc:
@@ -137,8 +261,11 @@ def _evaluate_turned(images: Path, labels: Path, fmt: str, classes: Path | None,
     if not quiet:
         for angle, scores in [*data["angles"].items(), ("all", data["pooled"])]:
             car = scores["classes"].get("car", {})
-            click.echo(f"{angle:>5}°  car AP50 {car.get('ap50')}  P {car.get('precision')}  R {car.get('recall')}  "
-                       f"mAP50 {scores['map50']:.4f}", err=True)
+            click.echo(
+                f"{angle:>5}°  car AP50 {car.get('ap50')}  P {car.get('precision')}  R {car.get('recall')}  "
+                f"mAP50 {scores['map50']:.4f}",
+                err=True,
+            )
         click.echo(f"report: {output}", err=True)
 
 

@@ -65,8 +65,12 @@ def _fmt_image(r: dict[str, Any]) -> str:
     type=click.Path(exists=True, dir_okay=False),
     help="JSON of XPaths for vendor XML sidecars.",
 )
-@click.option("--model", default="vehicles", show_default=True,
-              help="Say whether this model's validated range (GSD, bands) covers each image.")
+@click.option(
+    "--model",
+    default="vehicles",
+    show_default=True,
+    help="Say whether this model's validated range (GSD, bands) covers each image.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of text.")
 def inspect_command(
     paths: tuple[str, ...],

@@ -17,4 +17,6 @@ def models_command() -> None:
     for name in names:
         card = load_card(BUILTIN_DIR / f"{name}.onnx")
         classes = ", ".join(f"{c.name}({c.xview_type_id})" for c in card.classes)
-        click.echo(f"{name}\t{card.model_id}\tgsd={card.gsd} m\tinput={card.input_size}\tclasses: {classes}")
+        click.echo(
+            f"{name}\t{card.model_id}\tgsd={card.gsd} m\tinput={card.input_size}\tclasses: {classes}"
+        )

@@ -17,8 +17,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def metadata_option(func: F) -> F:
     """``--metadata TABLE``, passed to the command as ``metadata_table``."""
-    return click.option("--metadata", "metadata_table", default=None,
-                        type=click.Path(exists=True, dir_okay=False), help=METADATA_HELP)(func)
+    return click.option(
+        "--metadata",
+        "metadata_table",
+        default=None,
+        type=click.Path(exists=True, dir_okay=False),
+        help=METADATA_HELP,
+    )(func)
 
 
 def require_inputs(inputs: tuple[str, ...], stac: tuple[str, ...]) -> None:
@@ -28,7 +33,9 @@ def require_inputs(inputs: tuple[str, ...], stac: tuple[str, ...]) -> None:
 
 
 def settings_options(
-    cls: type[_Declared], *, only: Collection[str] | None = None,
+    cls: type[_Declared],
+    *,
+    only: Collection[str] | None = None,
 ) -> Callable[[F], F]:
     """A decorator adding one click option per field of ``cls`` (or the fields in ``only``),
     in declaration order, each passed to the command under its field name."""
@@ -45,34 +52,65 @@ def settings_options(
     return decorate
 
 
-def option_for(name: str, kind: type, default: object, spec: OptionSpec,
-               item: tuple[type, int | None] | None = None) -> Callable[[F], F]:
+def option_for(
+    name: str,
+    kind: type,
+    default: object,
+    spec: OptionSpec,
+    item: tuple[type, int | None] | None = None,
+) -> Callable[[F], F]:
     """The click option of one declared field (``item``: a tuple field's item type and length)."""
     flag = spec.flag or "--" + name.replace("_", "-")
     if kind is tuple:
         item_type, length = item or (str, None)
         if spec.separator is None:  # repeatable: --collection A --collection B
-            return click.option(flag, name, type=_param_type(item_type, spec), multiple=True, default=default,
-                                metavar=spec.metavar,
-                                help=spec.help)
-        return click.option(flag, name, type=Separated(item_type, spec.separator, length), default=default,
-                            metavar=spec.metavar, help=spec.help)
+            return click.option(
+                flag,
+                name,
+                type=_param_type(item_type, spec),
+                multiple=True,
+                default=default,
+                metavar=spec.metavar,
+                help=spec.help,
+            )
+        return click.option(
+            flag,
+            name,
+            type=Separated(item_type, spec.separator, length),
+            default=default,
+            metavar=spec.metavar,
+            help=spec.help,
+        )
     if kind is bool:
         decls = [f"{flag}/--no-{flag[2:]}" if default else flag, name]
-        return click.option(*decls, is_flag=True, default=default, show_default=bool(default), help=spec.help)
-    return click.option(flag, name, type=_param_type(kind, spec), default=default, show_default=default is not None,
-                        metavar=spec.metavar, help=spec.help)
+        return click.option(
+            *decls, is_flag=True, default=default, show_default=bool(default), help=spec.help
+        )
+    return click.option(
+        flag,
+        name,
+        type=_param_type(kind, spec),
+        default=default,
+        show_default=default is not None,
+        metavar=spec.metavar,
+        help=spec.help,
+    )
 
 
 def _param_type(kind: type, spec: OptionSpec) -> click.ParamType:
     """The click type of one value of a declared field."""
     param_type: click.ParamType
     if kind is float:
-        param_type = FiniteFloat(spec.low, spec.high, min_open=spec.low_open, max_open=spec.high_open)
+        param_type = FiniteFloat(
+            spec.low, spec.high, min_open=spec.low_open, max_open=spec.high_open
+        )
     elif kind is int:
         low, high = (None if b is None else int(b) for b in (spec.low, spec.high))
-        param_type = (click.IntRange(low, high, min_open=spec.low_open, max_open=spec.high_open)
-                      if low is not None or high is not None else click.INT)
+        param_type = (
+            click.IntRange(low, high, min_open=spec.low_open, max_open=spec.high_open)
+            if low is not None or high is not None
+            else click.INT
+        )
     elif spec.choices:
         param_type = click.Choice(spec.choices)
     elif spec.path:
@@ -95,9 +133,16 @@ class Separated(click.ParamType):
             return value
         parts = [p.strip() for p in str(value).split(self.separator) if p.strip()]
         if self.length is not None and len(parts) != self.length:
-            self.fail(f"expected {self.length} values separated by {self.separator!r} (got {value!r})", param, ctx)
+            self.fail(
+                f"expected {self.length} values separated by {self.separator!r} (got {value!r})",
+                param,
+                ctx,
+            )
         try:
             return tuple(self.item(p) for p in parts)
         except ValueError:
-            self.fail(f"expected {self.item.__name__} values separated by {self.separator!r} (got {value!r})",
-                      param, ctx)
+            self.fail(
+                f"expected {self.item.__name__} values separated by {self.separator!r} (got {value!r})",
+                param,
+                ctx,
+            )

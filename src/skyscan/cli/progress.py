@@ -27,8 +27,14 @@ def _clock(seconds: float) -> str:
 class Progress:
     """``done`` of ``total`` items, drawn as ``desc: 40% 2/5 img [00:12<00:18, 0.17 img/s]``."""
 
-    def __init__(self, total: int, desc: str, unit: str, stream: TextIO | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        unit: str,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.total, self.desc, self.unit = total, desc, unit
         self.done = 0
         self._stream = stream if stream is not None else sys.stderr
@@ -65,7 +71,9 @@ class Progress:
         elapsed = max(now - self._started, 0.0)
         rate = self.done / elapsed if elapsed > 0 else 0.0
         percent = f"{100 * self.done // self.total:3d}% " if self.total else ""
-        left = _clock((self.total - self.done) / rate) if rate > 0 and self.total >= self.done else "?"
+        left = (
+            _clock((self.total - self.done) / rate) if rate > 0 and self.total >= self.done else "?"
+        )
         return (
             f"{self.desc}: {percent}{self.done}/{self.total} {self.unit} "
             f"[{_clock(elapsed)}<{left}, {rate:.2f} {self.unit}/s]"

@@ -15,15 +15,28 @@ from skyscan.options import DetectSettings
 
 
 @click.command("render")
-@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the pictures, one detect_<image name>.png per image.")
-@click.option("--scale", type=FiniteFloat(0, min_open=True), default=None,
-              help="Enlargement of the pictures [default: 2 for images narrower than 400 px, else 1].")
+@click.argument(
+    "images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "-o",
+    "--output",
+    "outdir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the pictures, one detect_<image name>.png per image.",
+)
+@click.option(
+    "--scale",
+    type=FiniteFloat(0, min_open=True),
+    default=None,
+    help="Enlargement of the pictures [default: 2 for images narrower than 400 px, else 1].",
+)
 @settings_options(DetectSettings)
 @click.pass_context
-def render_command(ctx: click.Context, images: tuple[Path, ...], outdir: Path, scale: float | None,
-                   **values: Any) -> None:
+def render_command(
+    ctx: click.Context, images: tuple[Path, ...], outdir: Path, scale: float | None, **values: Any
+) -> None:
     """Detect objects in each of IMAGES and draw their boxes on it: car red, truck orange,
     bus white (the detection options are those of skyscan detect)."""
     from skyscan.evaluate.render import render_image

@@ -13,7 +13,13 @@ from skyscan.errors import SkyscanError
 @click.command("set-threshold")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--class", "class_name", default="car", show_default=True, help="Class whose F1-best point to use.")
+@click.option(
+    "--class",
+    "class_name",
+    default="car",
+    show_default=True,
+    help="Class whose F1-best point to use.",
+)
 def set_threshold_command(model: Path, report: Path, class_name: str) -> None:
     """Set MODEL's card score threshold to the F1-best point of CLASS in REPORT (a skyscan
     evaluate report), and record where it came from.

@@ -30,8 +30,13 @@ logger = logging.getLogger(__name__)
 FRAMEWORKS = ("onnx", "torch", "keras", "tensorflow")
 _SUFFIXES = {
     ".onnx": "onnx",
-    ".pt": "torch", ".pth": "torch", ".ts": "torch", ".torchscript": "torch", ".ptl": "torch",
-    ".keras": "keras", ".h5": "keras",
+    ".pt": "torch",
+    ".pth": "torch",
+    ".ts": "torch",
+    ".torchscript": "torch",
+    ".ptl": "torch",
+    ".keras": "keras",
+    ".h5": "keras",
 }
 
 
@@ -55,7 +60,9 @@ def detect_framework(source: str | Path) -> str:
     if path.is_dir():
         if is_saved_model(path):
             return "tensorflow"
-        raise InputError(f"{path}: a directory is only accepted as a TensorFlow SavedModel (no saved_model.pb)")
+        raise InputError(
+            f"{path}: a directory is only accepted as a TensorFlow SavedModel (no saved_model.pb)"
+        )
     if not path.exists():
         raise InputError(f"{path}: model file not found")
     try:
@@ -115,12 +122,16 @@ def convert(
     if not overwrite:
         for path in ([] if in_place else [out]) + [card_path_for(out)]:
             if path.exists():
-                raise OutputExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+                raise OutputExistsError(
+                    f"{path} exists; pass overwrite=True (--overwrite) to replace it"
+                )
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.stem}.", dir=out.parent) as tmpdir:
         tmp = Path(tmpdir) / "model.onnx"
         try:
-            card = _to_onnx(src, fw, tmp, card, output_names, softmax, channels_last, trust_pickle, opset)
+            card = _to_onnx(
+                src, fw, tmp, card, output_names, softmax, channels_last, trust_pickle, opset
+            )
         except ModelError as exc:
             if str(src) in str(exc):
                 raise
@@ -141,8 +152,15 @@ def convert(
 
 
 def _to_onnx(
-    src: Path, fw: str, tmp: Path, card: ModelCard, output_names: Sequence[str] | None,
-    softmax: bool, channels_last: bool | None, trust_pickle: bool, opset: int,
+    src: Path,
+    fw: str,
+    tmp: Path,
+    card: ModelCard,
+    output_names: Sequence[str] | None,
+    softmax: bool,
+    channels_last: bool | None,
+    trust_pickle: bool,
+    opset: int,
 ) -> ModelCard:
     """Write the source as ONNX at ``tmp`` and return the card with the model's input name.
 
@@ -191,7 +209,9 @@ def _to_onnx(
         outs = [mapping.get(o, o) for o in outs]
     if softmax:
         if card.output_format != "chip_classifier":
-            raise InputError(f"'softmax' applies to the chip_classifier format only (got {card.output_format!r})")
+            raise InputError(
+                f"'softmax' applies to the chip_classifier format only (got {card.output_format!r})"
+            )
         current = append_softmax(current, next_path(), "probs" if "probs" in outs else outs[0])
     if current != src:
         os.replace(current, tmp)
@@ -212,14 +232,20 @@ def _output_mapping(
         )
     missing = [g for g in given if g not in outs]
     if missing:
-        raise InputError(f"{src}: 'output_names' {missing} are not outputs of the model (outputs: {outs})")
+        raise InputError(
+            f"{src}: 'output_names' {missing} are not outputs of the model (outputs: {outs})"
+        )
     return {old: new for old, new in zip(given, want, strict=True) if old != new}
 
 
 def _source_info(src: Path, fw: str) -> dict[str, str]:
     import skyscan
 
-    return {"framework": fw, "file": src.name, "converted_by": f"skyscan convert {skyscan.__version__}"}
+    return {
+        "framework": fw,
+        "file": src.name,
+        "converted_by": f"skyscan convert {skyscan.__version__}",
+    }
 
 
 def _write_card(card: ModelCard, model_path: Path, tmpdir: str) -> Path:

@@ -34,7 +34,11 @@ class CheckReport:
 
 
 def check_model(
-    model_path: str | Path, card: ModelCard, *, measure_stride: bool = False, label: str | None = None
+    model_path: str | Path,
+    card: ModelCard,
+    *,
+    measure_stride: bool = False,
+    label: str | None = None,
 ) -> CheckReport:
     """Run ``model_path`` once on zeros and check every output against ``card``.
 
@@ -86,7 +90,8 @@ def _check_input(path: Path, inp: Any, card: ModelCard) -> None:
         hint = (
             "; it looks channels-last (NHWC): convert from the source framework with "
             "skyscan convert, which puts a transpose in front"
-            if shape[3] == 3 else ""
+            if shape[3] == 3
+            else ""
         )
         raise ModelError(
             f"{path}: input {inp.name!r} must be NCHW with 3 channels (got shape {shape}){hint}"
@@ -126,7 +131,9 @@ def _check_outputs(
     fmt = card.output_format
 
     def fail(what: str) -> ModelError:
-        return ModelError(f"{path}: card format {fmt!r} with {c} classes {card.class_names}: {what}")
+        return ModelError(
+            f"{path}: card format {fmt!r} with {c} classes {card.class_names}: {what}"
+        )
 
     if fmt == "chip_classifier":
         if got[0] != (n, c):
@@ -137,11 +144,15 @@ def _check_outputs(
         if len(boxes) != 3 or boxes[0] != n or boxes[2] != 4:
             raise fail(f"'boxes' must be (batch, K, 4) (got {boxes})")
         if scores != boxes[:2] or labels != boxes[:2]:
-            raise fail(f"'scores' and 'labels' must be (batch, K) = {boxes[:2]} (got {scores}, {labels})")
+            raise fail(
+                f"'scores' and 'labels' must be (batch, K) = {boxes[:2]} (got {scores}, {labels})"
+            )
         return None
     heat, wh, off = got
     if len(heat) != 4 or heat[0] != n or heat[1] != c:
-        raise fail(f"'heatmap' must be (batch, {c}, h, w) (got {heat}); the class count must match the card")
+        raise fail(
+            f"'heatmap' must be (batch, {c}, h, w) (got {heat}); the class count must match the card"
+        )
     for name, shape in (("wh", wh), ("offset", off)):
         if shape != (n, 2, *heat[2:]):
             raise fail(f"{name!r} must be {(n, 2, *heat[2:])} like the heatmap (got {shape})")
@@ -150,5 +161,7 @@ def _check_outputs(
         raise fail(f"heatmap {heat[2:]} is not the input {card.input_size} divided by one stride")
     stride = h // heat[2]
     if stride != card.stride and not measure_stride:
-        raise fail(f"measured stride {stride} (input {h} / heatmap {heat[2]}) but the card says {card.stride}")
+        raise fail(
+            f"measured stride {stride} (input {h} / heatmap {heat[2]}) but the card says {card.stride}"
+        )
     return stride

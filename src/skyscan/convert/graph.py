@@ -18,7 +18,9 @@ def graph_io_names(model_path: str | Path) -> tuple[list[str], list[str]]:
     onnx: Any = require("onnx", "convert")
     model = _load(onnx, model_path)
     inits = {t.name for t in model.graph.initializer}
-    return [i.name for i in model.graph.input if i.name not in inits], [o.name for o in model.graph.output]
+    return [i.name for i in model.graph.input if i.name not in inits], [
+        o.name for o in model.graph.output
+    ]
 
 
 def rename_io(
@@ -50,7 +52,9 @@ def rename_io(
     used = _tensor_names(graph)
     for old, new in mapping.items():
         if new != old and new in used and new not in mapping:
-            raise InputError(f"{model_path}: cannot rename {old!r} to {new!r}: the graph already uses {new!r}")
+            raise InputError(
+                f"{model_path}: cannot rename {old!r} to {new!r}: the graph already uses {new!r}"
+            )
 
     def sub(name: str) -> str:
         return mapping.get(name, name)
@@ -126,7 +130,9 @@ def nchw_input(
         shape.dim[k].CopyFrom(src)
     graph.input.remove(old)
     graph.input.insert(0, new)
-    graph.node.insert(0, helper.make_node("Transpose", [name], [internal], perm=[0, 2, 3, 1], name=internal))
+    graph.node.insert(
+        0, helper.make_node("Transpose", [name], [internal], perm=[0, 2, 3, 1], name=internal)
+    )
     unknown = [o for o in transpose_outputs if o not in outs]
     if unknown:
         raise InputError(f"{model_path}: no output named {unknown} to transpose (outputs: {outs})")
@@ -135,7 +141,11 @@ def nchw_input(
         for node in _all_nodes(graph):
             node.output[:] = [inner if n == out_name else n for n in node.output]
             node.input[:] = [inner if n == out_name else n for n in node.input]
-        graph.node.append(helper.make_node("Transpose", [inner], [out_name], perm=[0, 3, 1, 2], name=f"{out_name}__nchw"))
+        graph.node.append(
+            helper.make_node(
+                "Transpose", [inner], [out_name], perm=[0, 3, 1, 2], name=f"{out_name}__nchw"
+            )
+        )
         out_vi = next(o for o in graph.output if o.name == out_name)
         od = list(out_vi.type.tensor_type.shape.dim)
         if len(od) == 4:
@@ -168,12 +178,16 @@ def append_softmax(model_path: str | Path, target: str | Path, output: str) -> P
     graph = model.graph
     _, outs = graph_io_names(model_path)
     if output not in outs:
-        raise InputError(f"{model_path}: no output named {output!r} to put a softmax behind (outputs: {outs})")
+        raise InputError(
+            f"{model_path}: no output named {output!r} to put a softmax behind (outputs: {outs})"
+        )
     inner = _fresh(graph, f"{output}__logits")
     for node in _all_nodes(graph):
         node.output[:] = [inner if n == output else n for n in node.output]
         node.input[:] = [inner if n == output else n for n in node.input]
-    graph.node.append(onnx.helper.make_node("Softmax", [inner], [output], axis=-1, name=f"{output}__softmax"))
+    graph.node.append(
+        onnx.helper.make_node("Softmax", [inner], [output], axis=-1, name=f"{output}__softmax")
+    )
     target = Path(target)
     onnx.save(model, str(target))
     return target

@@ -45,7 +45,9 @@ def load_keras_model(path: str | Path) -> Any:
     try:
         return keras.saving.load_model(str(path), compile=False)
     except Exception as exc:  # keras raises ValueError, TypeError, OSError, ...
-        raise ModelError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {exc})") from exc
+        raise ModelError(
+            f"{path}: cannot load the Keras model ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def is_channels_last(model: Any, source: str | Path) -> bool:

@@ -89,9 +89,15 @@ def parse_size(text: str | int | Sequence[int]) -> tuple[int, int]:
 def parse_triplet(name: str, text: str | Sequence[float]) -> tuple[float, float, float]:
     """``"0,0,0"`` or one number for all three channels → an RGB triplet."""
     try:
-        values = [float(v) for v in text.split(",")] if isinstance(text, str) else [float(v) for v in text]
+        values = (
+            [float(v) for v in text.split(",")]
+            if isinstance(text, str)
+            else [float(v) for v in text]
+        )
     except ValueError:
-        raise InputError(f"{name!r} must be 1 or 3 comma-separated numbers (got {text!r})") from None
+        raise InputError(
+            f"{name!r} must be 1 or 3 comma-separated numbers (got {text!r})"
+        ) from None
     if len(values) == 1:
         values = values * 3
     if len(values) != 3:

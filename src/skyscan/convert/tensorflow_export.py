@@ -36,8 +36,17 @@ def saved_model_to_onnx(source: str | Path, target: str | Path) -> Path:
             f"skyscan does not install; install them with: {INSTALL} "
             "(or export the model to ONNX yourself and pass the .onnx to skyscan convert)"
         )
-    cmd = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(source),
-           "--output", str(target), "--opset", str(OPSET)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tf2onnx.convert",
+        "--saved-model",
+        str(source),
+        "--output",
+        str(target),
+        "--opset",
+        str(OPSET),
+    ]
     logger.info("running %s", " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not Path(target).is_file():

@@ -39,7 +39,9 @@ def load_torch_module(path: str | Path, *, trust_pickle: bool = False) -> Any:
         raise ModelError(f"{path}: PyTorch model file not found")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # jit.load is deprecated, still the loader of .pt TorchScript
+            warnings.simplefilter(
+                "ignore", DeprecationWarning
+            )  # jit.load is deprecated, still the loader of .pt TorchScript
             return torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # not TorchScript: fall through to the pickle formats
         logger.debug("%s is not TorchScript (%s)", path, exc)
@@ -65,7 +67,9 @@ def load_torch_module(path: str | Path, *, trust_pickle: bool = False) -> Any:
             "save the whole model with torch.jit.script(model).save(path) (preferred) or "
             "torch.save(model, path)"
         )
-    raise ModelError(f"{path}: expected an nn.Module or TorchScript file (got {type(obj).__name__})")
+    raise ModelError(
+        f"{path}: expected an nn.Module or TorchScript file (got {type(obj).__name__})"
+    )
 
 
 def make_wrapper(model: Any, output_format: str) -> Any:
@@ -99,7 +103,12 @@ def make_wrapper(model: Any, output_format: str) -> Any:
 
 
 def export_torch(
-    model: Any, target: str | Path, card: ModelCard, *, channels_last: bool = False, opset: int = OPSET
+    model: Any,
+    target: str | Path,
+    card: ModelCard,
+    *,
+    channels_last: bool = False,
+    opset: int = OPSET,
 ) -> Path:
     """Export ``model`` (an ``nn.Module`` or TorchScript module) to ``target``.
 
@@ -124,8 +133,14 @@ def export_torch(
             # its tracer warnings are about Python control flow, which check_model exercises.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                module, (x,), str(target), input_names=[card.input_name], output_names=names,
-                dynamic_axes=axes, opset_version=opset, dynamo=False,
+                module,
+                (x,),
+                str(target),
+                input_names=[card.input_name],
+                output_names=names,
+                dynamic_axes=axes,
+                opset_version=opset,
+                dynamo=False,
             )
     except ModelError:
         raise

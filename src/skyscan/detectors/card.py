@@ -57,6 +57,7 @@ MAX_CHIP_SIZE = 8192
 # costs more (measured in docs/performance.md, "Defaults").
 THROUGHPUT_CHIP_SIZE = 512
 
+
 @dataclass(frozen=True)
 class ClassSpec:
     name: str
@@ -105,17 +106,27 @@ class ModelCard:
                 f"(got {self.output_format!r})"
             )
         if self.task not in TASKS:
-            raise ModelError(f"model card {self.name!r}: 'task' must be one of {TASKS} (got {self.task!r})")
+            raise ModelError(
+                f"model card {self.name!r}: 'task' must be one of {TASKS} (got {self.task!r})"
+            )
         if min(self.input_size) <= 0:
-            raise ModelError(f"model card {self.name!r}: 'input.size' must be positive (got {self.input_size})")
+            raise ModelError(
+                f"model card {self.name!r}: 'input.size' must be positive (got {self.input_size})"
+            )
         if self.size_multiple is not None:
-            if self.size_multiple <= 0 or self.input_size[0] % self.size_multiple or self.input_size[0] != self.input_size[1]:
+            if (
+                self.size_multiple <= 0
+                or self.input_size[0] % self.size_multiple
+                or self.input_size[0] != self.input_size[1]
+            ):
                 raise ModelError(
                     f"model card {self.name!r}: 'input.size_multiple' must be positive and divide a square "
                     f"'input.size' (got {self.size_multiple} for {self.input_size})"
                 )
             if self.output_format == "chip_classifier":
-                raise ModelError(f"model card {self.name!r}: a chip classifier takes one chip size ('input.size_multiple' is for detectors)")
+                raise ModelError(
+                    f"model card {self.name!r}: a chip classifier takes one chip size ('input.size_multiple' is for detectors)"
+                )
         if not 0 <= self.edge_pad < min(self.input_size):
             raise ModelError(
                 f"model card {self.name!r}: 'input.edge_pad' must be in [0, {min(self.input_size)}) model pixels "
@@ -123,8 +134,12 @@ class ModelCard:
             )
         if self.gsd is not None and not self.gsd > 0:
             raise ModelError(f"model card {self.name!r}: 'gsd' must be > 0 metres (got {self.gsd})")
-        if self.max_object_m is not None and not (math.isfinite(self.max_object_m) and self.max_object_m > 0):
-            raise ModelError(f"model card {self.name!r}: 'max_object_m' must be > 0 metres (got {self.max_object_m})")
+        if self.max_object_m is not None and not (
+            math.isfinite(self.max_object_m) and self.max_object_m > 0
+        ):
+            raise ModelError(
+                f"model card {self.name!r}: 'max_object_m' must be > 0 metres (got {self.max_object_m})"
+            )
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ModelError(
                 f"model card {self.name!r}: 'score_threshold' must be in [0, 1] (got {self.score_threshold})"
@@ -180,19 +195,36 @@ class ModelCard:
             inp = data.get("input", {})
             out = data.get("output", {})
             classes = tuple(
-                ClassSpec(str(c["name"]), None if c.get("xview_type_id") is None else int(c["xview_type_id"]))
+                ClassSpec(
+                    str(c["name"]),
+                    None if c.get("xview_type_id") is None else int(c["xview_type_id"]),
+                )
                 if isinstance(c, dict)
                 else ClassSpec(str(c))
                 for c in data["classes"]
             )
             size = inp.get("size", [256, 256])
-            known = {"name", "classes", "input", "gsd", "output", "score_threshold", "nms_iou", "version", "task",
-                     "framework", "validated", "max_object_m"}
+            known = {
+                "name",
+                "classes",
+                "input",
+                "gsd",
+                "output",
+                "score_threshold",
+                "nms_iou",
+                "version",
+                "task",
+                "framework",
+                "validated",
+                "max_object_m",
+            }
             return cls(
                 name=str(data.get("name", Path(source).stem)),
                 classes=classes,
                 input_size=(int(size[0]), int(size[1])),
-                size_multiple=None if inp.get("size_multiple") is None else int(inp["size_multiple"]),
+                size_multiple=None
+                if inp.get("size_multiple") is None
+                else int(inp["size_multiple"]),
                 edge_pad=int(inp.get("edge_pad", 0)),
                 mean=tuple(float(v) for v in inp.get("mean", (0.0, 0.0, 0.0))),  # type: ignore[arg-type]
                 std=tuple(float(v) for v in inp.get("std", (255.0, 255.0, 255.0))),  # type: ignore[arg-type]
@@ -205,8 +237,12 @@ class ModelCard:
                 version=str(data.get("version", "0")),
                 task=str(data.get("task", "detection")),
                 framework=str(data.get("framework", "onnx")),
-                validated=None if data.get("validated") is None else ValidatedRange.from_dict(data["validated"]),
-                max_object_m=None if data.get("max_object_m") is None else float(data["max_object_m"]),
+                validated=None
+                if data.get("validated") is None
+                else ValidatedRange.from_dict(data["validated"]),
+                max_object_m=None
+                if data.get("max_object_m") is None
+                else float(data["max_object_m"]),
                 extra={k: v for k, v in data.items() if k not in known},
             )
         except (KeyError, TypeError, ValueError, IndexError) as exc:

@@ -78,7 +78,9 @@ def decode_centernet(
     cy = (ii + off[b, 1, ii, jj]) * stride
     bw = np.maximum(wh[b, 0, ii, jj], 1.0)
     bh = np.maximum(wh[b, 1, ii, jj], 1.0)
-    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float32)
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(
+        np.float32
+    )
     scores = scores.astype(np.float32)
     labels = cls.astype(np.int64)
     bounds = np.searchsorted(b, np.arange(n + 1))  # np.nonzero returns b in order
@@ -139,7 +141,9 @@ def decode_chip_classifier(
         if names[k] == "background" or row[k] < score_threshold:
             results.append(ChipDetections.empty())
         else:
-            results.append(ChipDetections(whole.copy(), row[k : k + 1].copy(), np.array([k], np.int64)))
+            results.append(
+                ChipDetections(whole.copy(), row[k : k + 1].copy(), np.array([k], np.int64))
+            )
     return results
 
 

@@ -32,7 +32,13 @@ from skyscan.chips import interior_edges
 from skyscan.errors import InputError
 from skyscan.types import ChipDetections, ChipWindow
 
-__all__ = ["box_touches_chip_edge", "merge_detections", "nms", "nms_per_chip", "touches_interior_edge"]
+__all__ = [
+    "box_touches_chip_edge",
+    "merge_detections",
+    "nms",
+    "nms_per_chip",
+    "touches_interior_edge",
+]
 
 IntArray = npt.NDArray[np.intp]
 FloatArray = npt.NDArray[np.float64]
@@ -79,8 +85,12 @@ def nms_per_chip(chips: Sequence[ChipDetections], iou_threshold: float) -> list[
     chip_of = np.repeat(np.arange(len(chips)), counts)
     extent = float(boxes[:, [0, 2]].max() - boxes[:, [0, 2]].min()) + 1.0
     shifted = boxes + (chip_of * extent)[:, None] * np.array([1.0, 0.0, 1.0, 0.0])
-    keep = nms(shifted, np.concatenate([c.scores for c in chips]),
-               np.concatenate([c.labels for c in chips]), iou_threshold)
+    keep = nms(
+        shifted,
+        np.concatenate([c.scores for c in chips]),
+        np.concatenate([c.labels for c in chips]),
+        iou_threshold,
+    )
     keep = keep[np.argsort(chip_of[keep], kind="stable")]  # by chip, each in nms order
     starts = np.r_[0, np.cumsum(counts)[:-1]]
     bounds = np.searchsorted(chip_of[keep], np.arange(len(chips) + 1))
@@ -227,7 +237,9 @@ def _validate(
     bad = (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise InputError(f"'boxes' must be xyxy with x2 >= x1 and y2 >= y1 (got {b[k].tolist()} at row {k})")
+        raise InputError(
+            f"'boxes' must be xyxy with x2 >= x1 and y2 >= y1 (got {b[k].tolist()} at row {k})"
+        )
     return b, s, lab.astype(np.int64), c
 
 
@@ -277,7 +289,9 @@ def _iou_1d(a0: FloatArray, a1: FloatArray, b0: FloatArray, b1: FloatArray) -> F
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _greedy(rank: IntArray, src: IntArray, dst: IntArray, absorb: BoolArray | None = None) -> IntArray:
+def _greedy(
+    rank: IntArray, src: IntArray, dst: IntArray, absorb: BoolArray | None = None
+) -> IntArray:
     """Greedy suppression along edges ``src -> dst`` (``rank[src] < rank[dst]``).
 
     Visits boxes with outgoing edges in rank order; a box that still acts (kept, or

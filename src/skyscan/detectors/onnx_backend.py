@@ -41,7 +41,9 @@ class OnnxDetector:
         self.chips_per_run = chips_per_run
         self.model_path = Path(model_path)
         self.card = card or load_card(model_path)
-        self.score_threshold = self.card.score_threshold if score_threshold is None else score_threshold
+        self.score_threshold = (
+            self.card.score_threshold if score_threshold is None else score_threshold
+        )
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
@@ -85,8 +87,16 @@ class OnnxDetector:
     def prepare(self, chips: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         """Check the batch shape and normalise it (the ``prepare`` stage)."""
         h, w = self.card.input_size
-        if chips.ndim != 4 or chips.shape[3] != 3 or not self._takes_size(chips.shape[1], chips.shape[2]):
-            sizes = f"({h}, {w})" if not self.card.size_multiple else f"square, a multiple of {self.card.size_multiple}"
+        if (
+            chips.ndim != 4
+            or chips.shape[3] != 3
+            or not self._takes_size(chips.shape[1], chips.shape[2])
+        ):
+            sizes = (
+                f"({h}, {w})"
+                if not self.card.size_multiple
+                else f"square, a multiple of {self.card.size_multiple}"
+            )
             raise ModelError(
                 f"{self.model_path}: chips must be (N, H, W, 3) uint8 with (H, W) {sizes} (got {chips.shape})"
             )
@@ -121,7 +131,9 @@ class OnnxDetector:
         """
         joined = _join_calls(outputs)
         calls = [joined] if joined is not None else outputs
-        decoded = [chip for call in calls for chip in self._decode(call, self.card, self.score_threshold)]
+        decoded = [
+            chip for call in calls for chip in self._decode(call, self.card, self.score_threshold)
+        ]
         if self.card.output_format == "chip_classifier":
             return decoded
         return nms_per_chip(decoded, self.card.nms_iou)

@@ -58,15 +58,35 @@ def build_blob_model(
         numpy_helper.from_array(np.full((2,), 0.5, np.float32), "off_b"),
     ]
     nodes = [
-        helper.make_node("AveragePool", ["images"], ["pooled"], kernel_shape=[stride, stride], strides=[stride, stride]),
+        helper.make_node(
+            "AveragePool",
+            ["images"],
+            ["pooled"],
+            kernel_shape=[stride, stride],
+            strides=[stride, stride],
+        ),
         helper.make_node("Sub", ["pooled", "half"], ["centred"]),
         helper.make_node("Mul", ["centred", "gain"], ["logits"]),
         helper.make_node("Sigmoid", ["logits"], ["heatmap"]),
-        helper.make_node("Conv", ["images", "zero_w", "wh_b"], ["wh"], kernel_shape=[1, 1], strides=[stride, stride]),
-        helper.make_node("Conv", ["images", "zero_w", "off_b"], ["offset"], kernel_shape=[1, 1], strides=[stride, stride]),
+        helper.make_node(
+            "Conv",
+            ["images", "zero_w", "wh_b"],
+            ["wh"],
+            kernel_shape=[1, 1],
+            strides=[stride, stride],
+        ),
+        helper.make_node(
+            "Conv",
+            ["images", "zero_w", "off_b"],
+            ["offset"],
+            kernel_shape=[1, 1],
+            strides=[stride, stride],
+        ),
     ]
     graph = helper.make_graph(nodes, name, [x], outs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="skyscan")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="skyscan"
+    )
     model.ir_version = 8
     onnx.checker.check_model(model)  # type: ignore[attr-defined]
     path.parent.mkdir(parents=True, exist_ok=True)

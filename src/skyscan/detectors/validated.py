@@ -30,20 +30,33 @@ class ValidatedRange:
 
     def __post_init__(self) -> None:
         if not 0 < self.gsd_min <= self.gsd_max:
-            raise ModelError(f"'validated.gsd_m' must be [min, max] with 0 < min <= max (got [{self.gsd_min}, {self.gsd_max}])")
+            raise ModelError(
+                f"'validated.gsd_m' must be [min, max] with 0 < min <= max (got [{self.gsd_min}, {self.gsd_max}])"
+            )
         unknown = set(self.bands) - set(BAND_KINDS)
         if not self.bands or unknown:
-            raise ModelError(f"'validated.bands' must be a non-empty list of {BAND_KINDS} (got {list(self.bands)})")
+            raise ModelError(
+                f"'validated.bands' must be a non-empty list of {BAND_KINDS} (got {list(self.bands)})"
+            )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ValidatedRange:
         lo, hi = (float(v) for v in data["gsd_m"])
-        return cls(lo, hi, tuple(str(b) for b in data.get("bands", ["rgb"])), str(data.get("imagery", "")),
-                   tuple(data.get("figures", ())))
+        return cls(
+            lo,
+            hi,
+            tuple(str(b) for b in data.get("bands", ["rgb"])),
+            str(data.get("imagery", "")),
+            tuple(data.get("figures", ())),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"gsd_m": [self.gsd_min, self.gsd_max], "bands": list(self.bands), "imagery": self.imagery,
-                "figures": list(self.figures)}
+        return {
+            "gsd_m": [self.gsd_min, self.gsd_max],
+            "bands": list(self.bands),
+            "imagery": self.imagery,
+            "figures": list(self.figures),
+        }
 
     def describe(self) -> str:
         return f"GSD {self.gsd_min:g}-{self.gsd_max:g} m, {'/'.join(self.bands)}"

@@ -31,8 +31,15 @@ class Crop:
 
 
 def plan_crops(
-    image: str, width: int, height: int, boxes: np.ndarray, rng: np.random.Generator, *,
-    n: int, fraction: float = 0.6, min_visible: float = 0.3,
+    image: str,
+    width: int,
+    height: int,
+    boxes: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    n: int,
+    fraction: float = 0.6,
+    min_visible: float = 0.3,
 ) -> list[Crop]:
     """``n`` crops of ``fraction`` of the frame, each with its left and top edge (or right
     and bottom) placed inside a random labelled vehicle, so that edges cut vehicles."""
@@ -55,21 +62,42 @@ def plan_crops(
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         visible = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
         frac = np.divide(visible, area, out=np.zeros_like(area), where=area > 0)
-        crops.append(Crop(image, (x0, y0, cw, ch), clipped[frac >= min_visible], clipped[(frac > 0) & (frac < min_visible)]))
+        crops.append(
+            Crop(
+                image,
+                (x0, y0, cw, ch),
+                clipped[frac >= min_visible],
+                clipped[(frac > 0) & (frac < min_visible)],
+            )
+        )
     return crops
 
 
 def near_border(boxes: np.ndarray, width: int, height: int, near_px: float) -> np.ndarray:
     """Boxes within ``near_px`` of the image border."""
-    return (boxes[:, 0] <= near_px) | (boxes[:, 1] <= near_px) | (boxes[:, 2] >= width - near_px) | \
-        (boxes[:, 3] >= height - near_px)
+    return (
+        (boxes[:, 0] <= near_px)
+        | (boxes[:, 1] <= near_px)
+        | (boxes[:, 2] >= width - near_px)
+        | (boxes[:, 3] >= height - near_px)
+    )
 
 
 def border_recall(
-    images: str | Path, labels: str | Path, classes: str | Path, *, names: list[str] | None = None,
-    gsd: float | None = None, model: str = "vehicles", edge_pad: int | None = None,
-    score_threshold: float | None = None, crops_per_image: int = 4, seed: int = 0, near_px: float = 8.0,
-    min_visible: float = 0.3, iou_threshold: float = 0.5,
+    images: str | Path,
+    labels: str | Path,
+    classes: str | Path,
+    *,
+    names: list[str] | None = None,
+    gsd: float | None = None,
+    model: str = "vehicles",
+    edge_pad: int | None = None,
+    score_threshold: float | None = None,
+    crops_per_image: int = 4,
+    seed: int = 0,
+    near_px: float = 8.0,
+    min_visible: float = 0.3,
+    iou_threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Recall near crop borders against elsewhere, and precision, for one pipeline setting."""
     from PIL import Image
@@ -80,11 +108,28 @@ def border_recall(
 
     card = load_card(resolve_model(model))
     threshold = card.score_threshold if score_threshold is None else score_threshold
-    label_set = read_labels(images, labels, "yolo", classes=classes, names=names,
-                            mapping=ClassMapping.for_targets(tuple(card.class_names)))
+    label_set = read_labels(
+        images,
+        labels,
+        "yolo",
+        classes=classes,
+        names=names,
+        mapping=ClassMapping.for_targets(tuple(card.class_names)),
+    )
     rng = np.random.default_rng(seed)
-    crops = [c for im in label_set.images for c in plan_crops(im.image_path, im.width, im.height, im.boxes, rng,
-                                                              n=crops_per_image, min_visible=min_visible)]
+    crops = [
+        c
+        for im in label_set.images
+        for c in plan_crops(
+            im.image_path,
+            im.width,
+            im.height,
+            im.boxes,
+            rng,
+            n=crops_per_image,
+            min_visible=min_visible,
+        )
+    ]
     with tempfile.TemporaryDirectory(prefix="skyscan-borders-") as tmp:
         paths: list[str] = []
         for k, crop in enumerate(crops):
@@ -92,13 +137,19 @@ def border_recall(
             paths.append(str(Path(tmp) / f"crop{k:04d}.png"))
             with Image.open(crop.source) as im:
                 im.convert("RGB").crop((x0, y0, x0 + w, y0 + h)).save(paths[-1])
-        gdf = skyscan.api.detect(paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=threshold)
+        gdf = skyscan.api.detect(
+            paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=threshold
+        )
         found = {p: g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
         hits = {"near": [0, 0], "far": [0, 0]}  # [found, labelled]
         tp = fp = truncated_tp = 0
         for crop, crop_path in zip(crops, paths, strict=True):
             g = found.get(crop_path)
-            det = g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64) if g is not None else np.zeros((0, 4))
+            det = (
+                g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64)
+                if g is not None
+                else np.zeros((0, 4))
+            )
             scores = g["score"].to_numpy(np.float64) if g is not None else np.zeros(0)
             trunc = g["truncated"].to_numpy(bool) if g is not None else np.zeros(0, bool)
             label_of = match_pairs(det, scores, crop.boxes, iou_threshold)
@@ -115,12 +166,24 @@ def border_recall(
                 hits[key][1] += int(sel.sum())
     recall = {k: (v[0] / v[1] if v[1] else None) for k, v in hits.items()}
     return {
-        "model": card.model_id, "edge_pad": card.edge_pad if edge_pad is None else edge_pad,
-        "score_threshold": threshold, "iou_threshold": iou_threshold, "near_px": near_px,
-        "min_visible": min_visible, "crops": len(crops), "crops_per_image": crops_per_image, "seed": seed,
-        "labels_near": hits["near"][1], "labels_far": hits["far"][1],
-        "recall_near": recall["near"], "recall_far": recall["far"],
-        "recall_near_over_far": (recall["near"] / recall["far"]) if recall["near"] is not None and recall["far"] else None,
-        "precision": tp / (tp + fp) if tp + fp else None, "true_positives": tp, "false_positives": fp,
+        "model": card.model_id,
+        "edge_pad": card.edge_pad if edge_pad is None else edge_pad,
+        "score_threshold": threshold,
+        "iou_threshold": iou_threshold,
+        "near_px": near_px,
+        "min_visible": min_visible,
+        "crops": len(crops),
+        "crops_per_image": crops_per_image,
+        "seed": seed,
+        "labels_near": hits["near"][1],
+        "labels_far": hits["far"][1],
+        "recall_near": recall["near"],
+        "recall_far": recall["far"],
+        "recall_near_over_far": (recall["near"] / recall["far"])
+        if recall["near"] is not None and recall["far"]
+        else None,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "true_positives": tp,
+        "false_positives": fp,
         "true_positives_flagged_truncated": truncated_tp,
     }

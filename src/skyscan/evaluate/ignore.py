@@ -50,15 +50,21 @@ def read_ignore_regions(path: str | Path) -> IgnoreRegions:
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise LabelError(f"{p}: ignore-region CSV lacks column(s) {', '.join(missing)} (needs {', '.join(COLUMNS)})")
+        raise LabelError(
+            f"{p}: ignore-region CSV lacks column(s) {', '.join(missing)} (needs {', '.join(COLUMNS)})"
+        )
     rows: dict[str, list[list[float]]] = {}
     for line, row in enumerate(reader, start=2):
         try:
             box = [float(row[c]) for c in COLUMNS[1:]]
         except (TypeError, ValueError):
-            raise LabelError(f"{p}:{line}: xmin, ymin, xmax, ymax must be numbers (got {row})") from None
+            raise LabelError(
+                f"{p}:{line}: xmin, ymin, xmax, ymax must be numbers (got {row})"
+            ) from None
         if not (np.all(np.isfinite(box)) and box[2] > box[0] and box[3] > box[1]):
-            raise LabelError(f"{p}:{line}: region must have xmax > xmin and ymax > ymin (got {box})")
+            raise LabelError(
+                f"{p}:{line}: region must have xmax > xmin and ymax > ymin (got {box})"
+            )
         name = (row["image"] or "").strip()
         if not name:
             raise LabelError(f"{p}:{line}: empty image name")

@@ -45,14 +45,20 @@ def box_iou(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
 
 
 def match_image(
-    det_boxes: npt.ArrayLike, det_scores: npt.ArrayLike, gt_boxes: npt.ArrayLike, iou_threshold: float = 0.5
+    det_boxes: npt.ArrayLike,
+    det_scores: npt.ArrayLike,
+    gt_boxes: npt.ArrayLike,
+    iou_threshold: float = 0.5,
 ) -> npt.NDArray[np.bool_]:
     """True-positive flags for one image and one class, in the order of ``det_scores`` given."""
     return match_pairs(det_boxes, det_scores, gt_boxes, iou_threshold) >= 0
 
 
 def match_pairs(
-    det_boxes: npt.ArrayLike, det_scores: npt.ArrayLike, gt_boxes: npt.ArrayLike, iou_threshold: float = 0.5
+    det_boxes: npt.ArrayLike,
+    det_scores: npt.ArrayLike,
+    gt_boxes: npt.ArrayLike,
+    iou_threshold: float = 0.5,
 ) -> npt.NDArray[np.intp]:
     """The label each detection matched (-1: none), greedily by score: the matching behind
     :func:`match_image`, for callers that also need which labels were found."""
@@ -125,8 +131,12 @@ class ClassResult:
             return None
         f1 = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1.0), 0.0)
         k = int(np.argmax(f1))
-        return {"threshold": round(float(self.curve_scores[k]), 6), "precision": round(float(p[k]), 6),
-                "recall": round(float(r[k]), 6), "f1": round(float(f1[k]), 6)}
+        return {
+            "threshold": round(float(self.curve_scores[k]), 6),
+            "precision": round(float(p[k]), 6),
+            "recall": round(float(r[k]), 6),
+            "f1": round(float(f1[k]), 6),
+        }
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -184,7 +194,9 @@ def evaluate_detections(
         raise ValueError(f"ignore regions for {len(ignore)} images but ground truth for {len(gts)}")
     out: dict[str, ClassResult] = {}
     for c, name in enumerate(classes):
-        result = evaluate_class(name, *_class_flags(c, gts, dets, iou_threshold, ignore), score_threshold)
+        result = evaluate_class(
+            name, *_class_flags(c, gts, dets, iou_threshold, ignore), score_threshold
+        )
         aps = [average_precision_at(c, gts, dets, iou, ignore) for iou in COCO_IOUS]
         out[name] = replace(result, ap50_95=float(np.mean(aps)))
     return out
@@ -202,7 +214,9 @@ def average_precision_at(
     ignore: list[FloatArray] | None = None,
 ) -> float:
     """Class ``c``'s AP when a match needs IoU ≥ ``iou_threshold``."""
-    return evaluate_class("", *_class_flags(c, gts, dets, iou_threshold, ignore), score_threshold=1.0).ap50
+    return evaluate_class(
+        "", *_class_flags(c, gts, dets, iou_threshold, ignore), score_threshold=1.0
+    ).ap50
 
 
 def _class_flags(

@@ -23,7 +23,12 @@ def plot_pr(results: dict[str, ClassResult], path: str | Path, title: str = "") 
         if r.n_labels == 0:
             continue
         colour = _COLOURS.get(name)
-        ax.plot(r.curve_recall, r.curve_precision, color=colour, label=f"{name} AP50={r.ap50:.3f} (n={r.n_labels})")
+        ax.plot(
+            r.curve_recall,
+            r.curve_precision,
+            color=colour,
+            label=f"{name} AP50={r.ap50:.3f} (n={r.n_labels})",
+        )
         ax.plot([r.recall], [r.precision], "o", color=colour)
     ax.set_xlim(0, 1.01)
     ax.set_ylim(0, 1.01)

@@ -40,8 +40,13 @@ def read_display(path: str | Path) -> npt.NDArray[np.uint8]:
 
 
 def draw_detections(
-    image_path: str | Path, detections: pd.DataFrame, out_png: str | Path, *, scale: float = 2.0,
-    crop: tuple[int, int, int, int] | None = None, width: int = 2,
+    image_path: str | Path,
+    detections: pd.DataFrame,
+    out_png: str | Path,
+    *,
+    scale: float = 2.0,
+    crop: tuple[int, int, int, int] | None = None,
+    width: int = 2,
 ) -> Path:
     """Draw ``detections`` (a table with px_xmin..px_ymax and class_name) on the image.
 
@@ -55,11 +60,14 @@ def draw_detections(
     if crop is not None:
         x0, y0, w, h = crop
         rgb = rgb[y0 : y0 + h, x0 : x0 + w]
-    img = Image.fromarray(rgb).resize((round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
-                                      Image.Resampling.NEAREST)
+    img = Image.fromarray(rgb).resize(
+        (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), Image.Resampling.NEAREST
+    )
     draw = ImageDraw.Draw(img)
     cols = ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
-    for (a, b, c, d), name in zip(np.asarray(detections[cols], np.float64), list(detections["class_name"]), strict=True):
+    for (a, b, c, d), name in zip(
+        np.asarray(detections[cols], np.float64), list(detections["class_name"]), strict=True
+    ):
         box = [(a - x0) * scale, (b - y0) * scale, (c - x0) * scale, (d - y0) * scale]
         draw.rectangle(box, outline=COLOURS.get(str(name), (0, 255, 255)), width=width)
     out = Path(out_png)
@@ -69,7 +77,11 @@ def draw_detections(
 
 
 def render_image(
-    image: str | Path, outdir: str | Path, settings: DetectSettings | None = None, *, scale: float | None = None,
+    image: str | Path,
+    outdir: str | Path,
+    settings: DetectSettings | None = None,
+    *,
+    scale: float | None = None,
 ) -> tuple[Path, dict[str, int]]:
     """Detect objects in ``image`` (with ``settings``, as ``skyscan detect``) and draw them
     on it as ``outdir/detect_<stem>.png`` (:func:`draw_detections`; ``scale`` 2 for
@@ -80,6 +92,12 @@ def render_image(
     detections = detect_table(image, settings)
     if scale is None:
         scale = 2.0 if read_display(image).shape[1] < 400 else 1.0
-    out = draw_detections(image, detections, Path(outdir) / f"detect_{Path(image).stem}.png", scale=scale)
-    counts = {str(k): int(v) for k, v in detections["class_name"].value_counts().items()} if len(detections) else {}
+    out = draw_detections(
+        image, detections, Path(outdir) / f"detect_{Path(image).stem}.png", scale=scale
+    )
+    counts = (
+        {str(k): int(v) for k, v in detections["class_name"].value_counts().items()}
+        if len(detections)
+        else {}
+    )
     return out, counts

@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 
 
 def turn_points(
-    points: npt.NDArray[np.float64], size: tuple[int, int], new_size: tuple[int, int], degrees: float
+    points: npt.NDArray[np.float64],
+    size: tuple[int, int],
+    new_size: tuple[int, int],
+    degrees: float,
 ) -> npt.NDArray[np.float64]:
     """Pixel ``points`` (N, 2; x right, y down) of a ``size`` (w, h) image, after the image is
     turned ``degrees`` counter-clockwise as seen (PIL's ``rotate``) onto a ``new_size`` canvas
@@ -54,12 +57,22 @@ def turn_boxes(
     if len(boxes) == 0:
         return boxes.reshape(0, 4)
     x0, y0, x1, y1 = boxes.T
-    corners = np.stack([np.stack([x0, y0], 1), np.stack([x1, y0], 1), np.stack([x1, y1], 1), np.stack([x0, y1], 1)], 1)
+    corners = np.stack(
+        [
+            np.stack([x0, y0], 1),
+            np.stack([x1, y0], 1),
+            np.stack([x1, y1], 1),
+            np.stack([x0, y1], 1),
+        ],
+        1,
+    )
     p = turn_points(corners.reshape(-1, 2), size, new_size, degrees).reshape(-1, 4, 2)
     return np.concatenate([p.min(axis=1), p.max(axis=1)], axis=1)
 
 
-def write_turned_set(label_set: LabelSet, degrees: float, out: Path, prefix: str = "") -> tuple[Path, Path, Path]:
+def write_turned_set(
+    label_set: LabelSet, degrees: float, out: Path, prefix: str = ""
+) -> tuple[Path, Path, Path]:
     """Turned copies (PNG, named ``prefix + stem``) of a label set's images, their boxes as
     YOLO files in the set's target classes, and that class list; returns the three paths."""
     from PIL import Image
@@ -72,20 +85,34 @@ def write_turned_set(label_set: LabelSet, degrees: float, out: Path, prefix: str
         stem = prefix + Path(im.image_path).stem
         with Image.open(im.image_path) as src:
             rgb = src.convert("RGB")
-        turned = rgb.rotate(degrees, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=(0, 0, 0))
+        turned = rgb.rotate(
+            degrees, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=(0, 0, 0)
+        )
         turned.save(out / "images" / f"{stem}.png")
         boxes = turn_boxes(im.boxes, rgb.size, turned.size, degrees)
         w, h = turned.size
-        lines = [f"{k} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}"
-                 for k, (x0, y0, x1, y1) in zip(im.labels.tolist(), boxes.tolist(), strict=True)]
-        (out / "labels" / f"{stem}.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        lines = [
+            f"{k} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}"
+            for k, (x0, y0, x1, y1) in zip(im.labels.tolist(), boxes.tolist(), strict=True)
+        ]
+        (out / "labels" / f"{stem}.txt").write_text(
+            "".join(line + "\n" for line in lines), encoding="utf-8"
+        )
     return out / "images", out / "labels", class_file
 
 
 def evaluate_turned(
-    images: Path, labels: Path, fmt: str, angles: Sequence[float], *, classes: Path | None = None,
-    names: Sequence[str] | None = None, settings: DetectSettings | None = None, iou_threshold: float = 0.5,
-    overrides: list[str] | None = None, allow_missing: bool = False,
+    images: Path,
+    labels: Path,
+    fmt: str,
+    angles: Sequence[float],
+    *,
+    classes: Path | None = None,
+    names: Sequence[str] | None = None,
+    settings: DetectSettings | None = None,
+    iou_threshold: float = 0.5,
+    overrides: list[str] | None = None,
+    allow_missing: bool = False,
 ) -> dict[str, Any]:
     """``skyscan evaluate`` on copies of a labelled set (any format ``read_labels`` reads)
     turned by each of ``angles`` (degrees), and on all of them pooled:
@@ -105,15 +132,35 @@ def evaluate_turned(
     mapping = ClassMapping.for_targets(tuple(card.class_names))
     if overrides:
         mapping = mapping.with_overrides(parse_overrides(overrides))
-    label_set = read_labels(images, labels, fmt, classes=classes, names=list(names) if names is not None else None,
-                            mapping=mapping, allow_missing=allow_missing)
+    label_set = read_labels(
+        images,
+        labels,
+        fmt,
+        classes=classes,
+        names=list(names) if names is not None else None,
+        mapping=mapping,
+        allow_missing=allow_missing,
+    )
 
     def scores(turned: tuple[Path, Path, Path]) -> dict[str, Any]:
-        data = evaluate(turned[0], turned[1], "yolo", classes=turned[2], settings=settings,
-                        iou_threshold=iou_threshold).to_dict()
-        return {"map50": data["map50"],
-                "classes": {k: {m: v.get(m) for m in ("ap50", "precision", "recall", "n_labels", "n_detections")}
-                            for k, v in data["classes"].items() if v.get("n_labels")}}
+        data = evaluate(
+            turned[0],
+            turned[1],
+            "yolo",
+            classes=turned[2],
+            settings=settings,
+            iou_threshold=iou_threshold,
+        ).to_dict()
+        return {
+            "map50": data["map50"],
+            "classes": {
+                k: {
+                    m: v.get(m) for m in ("ap50", "precision", "recall", "n_labels", "n_detections")
+                }
+                for k, v in data["classes"].items()
+                if v.get("n_labels")
+            },
+        }
 
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="skyscan-turned-") as tmp:
@@ -122,7 +169,11 @@ def evaluate_turned(
             # each angle alone, then all of them together (the set "at all orientations")
             results[key] = scores(write_turned_set(label_set, angle, Path(tmp) / key))
             pooled = write_turned_set(label_set, angle, Path(tmp) / "all", prefix=f"a{key}_")
-            log.info("turned %s°: mAP50 %.4f, car AP50 %s", key, results[key]["map50"],
-                     results[key]["classes"].get("car", {}).get("ap50"))
+            log.info(
+                "turned %s°: mAP50 %.4f, car AP50 %s",
+                key,
+                results[key]["map50"],
+                results[key]["classes"].get("car", {}).get("ap50"),
+            )
         results_all = scores(pooled)
     return {"images": len(label_set.images), "angles": results, "pooled": results_all}

@@ -121,17 +121,30 @@ def evaluate(
     mapping = ClassMapping.for_targets(tuple(card.class_names))
     if overrides:
         mapping = mapping.with_overrides(parse_overrides(overrides))
-    label_set = read_labels(images, labels, fmt, classes=classes, mapping=mapping, names=names,
-                            allow_missing=allow_missing)
+    label_set = read_labels(
+        images,
+        labels,
+        fmt,
+        classes=classes,
+        mapping=mapping,
+        names=names,
+        allow_missing=allow_missing,
+    )
     label_set.issues.log_summary()
     regions: IgnoreRegions | None = read_ignore_regions(ignore_regions) if ignore_regions else None
     paths = [im.image_path for im in label_set.images]
-    threshold = card.score_threshold if settings.score_threshold is None else settings.score_threshold
-    gdf = detect_table(paths, replace(settings, model=str(model_path), score_threshold=min(SCORE_FLOOR, threshold)))
+    threshold = (
+        card.score_threshold if settings.score_threshold is None else settings.score_threshold
+    )
+    gdf = detect_table(
+        paths, replace(settings, model=str(model_path), score_threshold=min(SCORE_FLOOR, threshold))
+    )
     errors = list(gdf.attrs.get("errors", []))
     if errors:
         log.warning("detection failed on %d image(s): %s", len(errors), errors[0])
-    by_path: dict[str, Any] = {str(Path(p).resolve()): g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
+    by_path: dict[str, Any] = (
+        {str(Path(p).resolve()): g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
+    )
     index = {n: i for i, n in enumerate(card.class_names)}
     gts, dets = [], []
     for im in label_set.images:
@@ -141,16 +154,38 @@ def evaluate(
             dets.append((np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)))
             continue
         boxes = g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64)
-        dets.append((boxes, g["score"].to_numpy(np.float64), g["class_name"].map(index).to_numpy(np.int64)))
+        dets.append(
+            (boxes, g["score"].to_numpy(np.float64), g["class_name"].map(index).to_numpy(np.int64))
+        )
     ignore = [regions.for_image(p) for p in paths] if regions else None
     results = evaluate_detections(card.class_names, gts, dets, threshold, iou_threshold, ignore)
     as_one = evaluate_detections(
-        ["vehicle"], [(b, np.zeros(len(lab), np.int64)) for b, lab in gts],
-        [(b, s, np.zeros(len(lab), np.int64)) for b, s, lab in dets], threshold, iou_threshold, ignore,
+        ["vehicle"],
+        [(b, np.zeros(len(lab), np.int64)) for b, lab in gts],
+        [(b, s, np.zeros(len(lab), np.int64)) for b, s, lab in dets],
+        threshold,
+        iou_threshold,
+        ignore,
     )["vehicle"]
     ignore_info = None
     if regions:
-        ignore_info = {"file": regions.path, "n_regions": regions.count(), "n_regions_unused": regions.unused(paths),
-                       "min_cover": 0.5}
-    return EvalReport(results, label_set, card, str(model_path), threshold, iou_threshold, settings.gsd, len(gdf), errors,
-                      ignore_info, gdf, as_one)
+        ignore_info = {
+            "file": regions.path,
+            "n_regions": regions.count(),
+            "n_regions_unused": regions.unused(paths),
+            "min_cover": 0.5,
+        }
+    return EvalReport(
+        results,
+        label_set,
+        card,
+        str(model_path),
+        threshold,
+        iou_threshold,
+        settings.gsd,
+        len(gdf),
+        errors,
+        ignore_info,
+        gdf,
+        as_one,
+    )

@@ -38,7 +38,9 @@ class AreaOfInterest:
     def __post_init__(self) -> None:
         geom = shapely.from_wkb(self.wkb)
         if geom is None or geom.is_empty or shapely.get_type_id(geom) not in (3, 6):
-            raise InputError(f"'aoi' must be a non-empty polygon or multipolygon (got {self.source or 'geometry'})")
+            raise InputError(
+                f"'aoi' must be a non-empty polygon or multipolygon (got {self.source or 'geometry'})"
+            )
         from skyscan.geo.crs import normalize_crs
 
         object.__setattr__(self, "crs", normalize_crs(self.crs))
@@ -95,13 +97,17 @@ def touching(area_px: shapely.Geometry, windows: list[ChipWindow]) -> npt.NDArra
     return np.asarray(shapely.intersects(area_px, boxes), bool)
 
 
-def inside(area_px: shapely.Geometry, cols: npt.ArrayLike, rows: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+def inside(
+    area_px: shapely.Geometry, cols: npt.ArrayLike, rows: npt.ArrayLike
+) -> npt.NDArray[np.bool_]:
     """Which points (pixel centres of detections) lie in the area (edges included).
 
     >>> inside(shapely.box(0, 0, 10, 10), [5, 15], [5, 5]).tolist()
     [True, False]
     """
-    return np.asarray(shapely.intersects_xy(area_px, np.asarray(cols, float), np.asarray(rows, float)), bool)
+    return np.asarray(
+        shapely.intersects_xy(area_px, np.asarray(cols, float), np.asarray(rows, float)), bool
+    )
 
 
 def load_aoi(value: str | os.PathLike[str], crs: str | None = None) -> AreaOfInterest:
@@ -125,4 +131,6 @@ def load_aoi(value: str | os.PathLike[str], crs: str | None = None) -> AreaOfInt
     except InputError as exc:
         raise type(exc)(f"'aoi': {exc}") from exc
     area = shapely.make_valid(shapely.union_all(areas.geometries))
-    return AreaOfInterest(shapely.to_wkb(area), areas.frame.crs.to_string(), source="WKT" if wkt else Path(text).name)
+    return AreaOfInterest(
+        shapely.to_wkb(area), areas.frame.crs.to_string(), source="WKT" if wkt else Path(text).name
+    )

@@ -192,7 +192,11 @@ def gsd_metres(transform: AffineTuple, crs: str, width: int, height: int) -> flo
         grid_col, grid_row = step_col * unit, step_row * unit
         if _within(grid_col, ground_col) and _within(grid_row, ground_row):
             return math.sqrt(grid_col * grid_row)
-        log.debug("%s: grid scale off by more than %.0f %%, using ground distance", crs, 100 * TRUE_SCALE_TOLERANCE)
+        log.debug(
+            "%s: grid scale off by more than %.0f %%, using ground distance",
+            crs,
+            100 * TRUE_SCALE_TOLERANCE,
+        )
     return math.sqrt(ground_col * ground_row)
 
 
@@ -204,17 +208,23 @@ def is_true_scale(transform: AffineTuple, crs: str, col: float, row: float) -> b
         return False
     a, b, _, d, e, _ = (float(v) for v in transform)
     ground_col, ground_row = _ground_steps(transform, crs, col, row)
-    return _within(math.hypot(a, d) * unit, ground_col) and _within(math.hypot(b, e) * unit, ground_row)
+    return _within(math.hypot(a, d) * unit, ground_col) and _within(
+        math.hypot(b, e) * unit, ground_row
+    )
 
 
 # -- helpers -------------------------------------------------------------------------
 
 
-def _transform(t: pyproj.Transformer, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+def _transform(
+    t: pyproj.Transformer, x: npt.ArrayLike, y: npt.ArrayLike
+) -> tuple[FloatArray, FloatArray]:
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
     if xa.shape != ya.shape:
-        raise InputError(f"coordinate arrays must have the same shape (got {xa.shape} and {ya.shape})")
+        raise InputError(
+            f"coordinate arrays must have the same shape (got {xa.shape} and {ya.shape})"
+        )
     if xa.size == 0:
         return xa.copy(), ya.copy()
     ox, oy = t.transform(xa, ya)
@@ -228,7 +238,9 @@ def _ground_steps(transform: AffineTuple, crs: str, col: float, row: float) -> t
     rows = np.array([row, row, row - 0.5, row + 0.5])
     lon, lat = to_wgs84(a * cols + b * rows + c, d * cols + e * rows + f, crs)
     if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
-        raise CRSError(f"pixel ({col}, {row}) of an image in {_short(crs)} does not map to valid lon/lat")
+        raise CRSError(
+            f"pixel ({col}, {row}) of an image in {_short(crs)} does not map to valid lon/lat"
+        )
     _, _, dist = _WGS84_GEOD.inv(lon[[0, 2]], lat[[0, 2]], lon[[1, 3]], lat[[1, 3]])
     return float(dist[0]), float(dist[1])
 

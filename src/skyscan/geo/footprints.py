@@ -52,7 +52,9 @@ class Footprints:
         return len(self.lon)
 
 
-def pixel_to_crs(cols: npt.ArrayLike, rows: npt.ArrayLike, transform: AffineTuple) -> tuple[FloatArray, FloatArray]:
+def pixel_to_crs(
+    cols: npt.ArrayLike, rows: npt.ArrayLike, transform: AffineTuple
+) -> tuple[FloatArray, FloatArray]:
     """Source-CRS coordinates of pixel positions: ``x = a*col + b*row + c``,
     ``y = d*col + e*row + f`` with ``transform = (a, b, c, d, e, f)``.
 
@@ -65,7 +67,9 @@ def pixel_to_crs(cols: npt.ArrayLike, rows: npt.ArrayLike, transform: AffineTupl
     return a * col + b * row + c, d * col + e * row + f
 
 
-def crs_to_pixel(x: npt.ArrayLike, y: npt.ArrayLike, transform: AffineTuple) -> tuple[FloatArray, FloatArray]:
+def crs_to_pixel(
+    x: npt.ArrayLike, y: npt.ArrayLike, transform: AffineTuple
+) -> tuple[FloatArray, FloatArray]:
     """Fractional pixel positions of source-CRS points: the inverse affine,
     ``col = (e*(x - c) - b*(y - f)) / det``, ``row = (a*(y - f) - d*(x - c)) / det``
     with ``det = a*e - b*d`` (an :class:`InputError` when it is 0)."""
@@ -78,7 +82,9 @@ def crs_to_pixel(x: npt.ArrayLike, y: npt.ArrayLike, transform: AffineTuple) -> 
     return (e * dx - b * dy) / det, (a * dy - d * dx) / det
 
 
-def footprint_lonlat(transform: AffineTuple, crs: str, width: int, height: int) -> list[tuple[float, float]]:
+def footprint_lonlat(
+    transform: AffineTuple, crs: str, width: int, height: int
+) -> list[tuple[float, float]]:
     """An image's corners in lon/lat: top-left, top-right, bottom-right, bottom-left."""
     xs, ys = pixel_to_crs([0, width, width, 0], [0, 0, height, height], transform)
     lon, lat = to_wgs84(xs, ys, crs)
@@ -166,6 +172,8 @@ def _median(values: FloatArray) -> FloatArray:
 def _affine(transform: AffineTuple) -> tuple[float, float, float, float, float, float]:
     values = tuple(float(v) for v in tuple(transform)[:6])
     if len(values) != 6 or not all(np.isfinite(values)):
-        raise InputError(f"'transform' must be 6 finite numbers (a, b, c, d, e, f) (got {transform})")
+        raise InputError(
+            f"'transform' must be 6 finite numbers (a, b, c, d, e, f) (got {transform})"
+        )
     a, b, c, d, e, f = values
     return a, b, c, d, e, f

@@ -187,9 +187,7 @@ def _gdal_georef(ds: Any, path: str, crs: str | None) -> Georef | None:
         wkt = crs_obj.to_wkt()
         if not wkt:
             raise CRSError(f"{path}: georeferenced ({source}) but its CRS is empty")
-        return Georef(
-            normalize_crs(wkt, source=f"{path} ({source} CRS)"), transform, source
-        )
+        return Georef(normalize_crs(wkt, source=f"{path} ({source} CRS)"), transform, source)
     return _external_crs(path, crs, transform, source)
 
 

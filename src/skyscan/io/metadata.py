@@ -55,9 +55,7 @@ def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, 
             f"{path}: metadata table needs a key column {' or '.join(repr(k) for k in KEY_COLUMNS)} "
             f"(columns: {columns})"
         )
-    records = [
-        {str(c): _clean(v) for c, v in rec.items() if c != "filename"} for rec in rows
-    ]
+    records = [{str(c): _clean(v) for c, v in rec.items() if c != "filename"} for rec in rows]
     index: dict[str, dict[str, dict[str, Any]]] = {}
     for key in keys:
         values = [str(rec[key]) for rec in rows]

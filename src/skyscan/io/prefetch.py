@@ -74,7 +74,10 @@ class TilePrefetcher:
             if w.width > FULL_RESOLUTION * w.out_width:
                 continue  # a decimated read may use an overview, whose tiles are others
             c0, r0 = max(0, w.col_off), max(0, w.row_off)
-            c1, r1 = min(self._ds.width, w.col_off + w.width) - 1, min(self._ds.height, w.row_off + w.height) - 1
+            c1, r1 = (
+                min(self._ds.width, w.col_off + w.width) - 1,
+                min(self._ds.height, w.row_off + w.height) - 1,
+            )
             if c1 < c0 or r1 < r0:
                 continue
             for r in range(r0 // bh, r1 // bh + 1):

@@ -92,7 +92,11 @@ class ReadOptions:
             object.__setattr__(self, "crs", normalize_crs(self.crs, source="'crs' option"))
         if self.gsd is not None:
             low, high = georef.GSD_RANGE_M
-            if not (isinstance(self.gsd, int | float) and math.isfinite(self.gsd) and low <= self.gsd <= high):
+            if not (
+                isinstance(self.gsd, int | float)
+                and math.isfinite(self.gsd)
+                and low <= self.gsd <= high
+            ):
                 raise InputError(
                     f"'gsd' must be a number of metres per pixel between {low:g} and {high:g} "
                     f"(got {self.gsd!r})"
@@ -178,7 +182,11 @@ def _open_dataset(path: str) -> Any:
         if remote.is_remote(path) and not remote.explain(path, _reason(exc))[0]:
             _check_not_cut(path)  # no HTTP status or cut named: "not recognized", say
         raise _wrap(path, "open as an image", exc) from exc
-    if remote.is_remote(path) and ds.driver == "GTiff" and (ds.crs is None or ds.transform.is_identity):
+    if (
+        remote.is_remote(path)
+        and ds.driver == "GTiff"
+        and (ds.crs is None or ds.transform.is_identity)
+    ):
         try:
             _check_not_cut(path)
         except RemoteReadError:
@@ -192,7 +200,9 @@ def _check_not_cut(path: str) -> None:
     connection cut inside the header: then it is a transient error, not the file's state."""
     if not remote.head_is_complete(path):
         raise RemoteReadError(
-            remote.redact(f"{path}: cannot open as an image: {remote.CUT_OFF} (its header did not arrive in full)"),
+            remote.redact(
+                f"{path}: cannot open as an image: {remote.CUT_OFF} (its header did not arrive in full)"
+            ),
             transient=True,
         )
 
@@ -285,7 +295,10 @@ def _warn_untiled(ds: Any, path: str) -> None:
             "%s: not tiled (strips of %d x %d px): every chip fetches whole image rows, "
             "up to %.0fx the bytes of its window; convert it to a cloud-optimized GeoTIFF "
             "(gdal_translate -of COG) to read it in windows",
-            remote.redact(path), block_w, block_h, ds.width / 256,
+            remote.redact(path),
+            block_w,
+            block_h,
+            ds.width / 256,
         )
 
 
@@ -471,7 +484,9 @@ class ImageReader:
         """
         return self.read_chips([window], resampling)[0]
 
-    def read_chips(self, windows: Sequence[ChipWindow], resampling: str = "bilinear") -> npt.NDArray[np.uint8]:
+    def read_chips(
+        self, windows: Sequence[ChipWindow], resampling: str = "bilinear"
+    ) -> npt.NDArray[np.uint8]:
         """``read_chip`` for several windows of one size: ``(n, out_height, out_width, 3)``.
 
         The result is a channels-last *view* of a channels-first array: GDAL delivers bands
@@ -488,7 +503,9 @@ class ImageReader:
             )
         sizes = {(w.out_height, w.out_width) for w in windows}
         if len(sizes) > 1:
-            raise InputError(f"{self.ref.path}: windows read together must share one output size (got {sorted(sizes)})")
+            raise InputError(
+                f"{self.ref.path}: windows read together must share one output size (got {sorted(sizes)})"
+            )
         # Each chip is written straight into its planes of the batch: no per-chip copies.
         # Not zeroed here: ``_read_into`` zeroes only the chips that reach past the image.
         planes = np.empty((len(windows), 3, windows[0].out_height, windows[0].out_width), np.uint8)
@@ -497,7 +514,9 @@ class ImageReader:
                 self._read_into(out, window, method)
         return planes.transpose(0, 2, 3, 1)
 
-    def _read_into(self, out: npt.NDArray[np.uint8], window: ChipWindow, method: Resampling) -> None:
+    def _read_into(
+        self, out: npt.NDArray[np.uint8], window: ChipWindow, method: Resampling
+    ) -> None:
         """Fill ``out`` (``(3, out_height, out_width)``, any content) with the chip of ``window``."""
         if min(window.width, window.height, window.out_width, window.out_height) <= 0:
             raise InputError(f"{self.ref.path}: window sizes must be positive (got {window})")

@@ -51,9 +51,16 @@ REMOTE_DEFAULTS: dict[str, str] = {
 }
 # Environment variables whose values must never be written anywhere.
 SECRET_VARIABLES = (
-    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "GDAL_HTTP_USERPWD",
-    "GDAL_HTTP_HEADERS", "GDAL_HTTP_BEARER", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_SAS_TOKEN",
-    "GS_SECRET_ACCESS_KEY", "GOOGLE_APPLICATION_CREDENTIALS",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "GDAL_HTTP_USERPWD",
+    "GDAL_HTTP_HEADERS",
+    "GDAL_HTTP_BEARER",
+    "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "GS_SECRET_ACCESS_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
 )
 MAX_SIDECAR_READ = 16 * 1024 * 1024
 
@@ -164,11 +171,15 @@ def gdal_lib() -> Any:
     candidates = sorted(glob.glob(os.path.join(base, "rasterio.libs", "libgdal*.so*")))
     if not candidates and os.path.exists("/proc/self/maps"):
         with open("/proc/self/maps", encoding="utf-8") as maps:
-            candidates = sorted({line.split()[-1] for line in maps if "libgdal" in line.split()[-1]})
+            candidates = sorted(
+                {line.split()[-1] for line in maps if "libgdal" in line.split()[-1]}
+            )
     if not candidates and (found := ctypes.util.find_library("gdal")):
         candidates = [found]
     if not candidates:  # pragma: no cover - rasterio always loads a libgdal
-        raise ImageReadError("cannot find the GDAL library rasterio uses (needed for remote sidecars)")
+        raise ImageReadError(
+            "cannot find the GDAL library rasterio uses (needed for remote sidecars)"
+        )
     lib = ctypes.CDLL(candidates[0])
     lib.VSIFOpenL.restype = ctypes.c_void_p
     lib.VSIFOpenL.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
@@ -262,9 +273,14 @@ def head_is_complete(path: str, limit: int = 1 << 20) -> bool:
 
 _STATUS = re.compile(r"HTTP response code:\s*(\d{3})")
 # what S3-like services say instead of a status code (GDAL relays their error message)
-_S3_NOT_FOUND = re.compile(r"NoSuchKey|NoSuchBucket|key does not exist|bucket does not exist", re.IGNORECASE)
-_S3_DENIED = re.compile(r"AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Access Denied|"
-                        r"credentials", re.IGNORECASE)
+_S3_NOT_FOUND = re.compile(
+    r"NoSuchKey|NoSuchBucket|key does not exist|bucket does not exist", re.IGNORECASE
+)
+_S3_DENIED = re.compile(
+    r"AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|Access Denied|"
+    r"credentials",
+    re.IGNORECASE,
+)
 _TRANSIENT = re.compile(
     r"timed? ?out|connection|recv failure|transfer closed|couldn't connect|"
     r"IReadBlock failed|TIFFRead|Cannot read|curl error|Read failed|partial",
@@ -292,8 +308,10 @@ def explain(path: str, reason: str) -> tuple[str, bool]:
         if code == 404:
             return "not found (HTTP 404)", False
         if code in (401, 403):
-            return (f"access denied (HTTP {code}): check the credentials (AWS_*, GDAL_HTTP_*) "
-                    "and the URL"), False
+            return (
+                f"access denied (HTTP {code}): check the credentials (AWS_*, GDAL_HTTP_*) "
+                "and the URL"
+            ), False
         if code >= 500 or code == 429:
             return f"server error (HTTP {code}) {_AFTER_RETRIES}", True
         return f"HTTP {code}", False

@@ -140,7 +140,9 @@ def parse_xml(path: str | Path) -> ET.Element:
         try:
             text = remote.read_bytes(str(path), MAX_SIDECAR_BYTES)
         except OSError as exc:
-            raise MetadataError(f"{remote.redact(str(path))}: cannot read XML sidecar: {exc}") from exc
+            raise MetadataError(
+                f"{remote.redact(str(path))}: cannot read XML sidecar: {exc}"
+            ) from exc
         source: Any = io.BytesIO(text)
     else:
         path = Path(path)
@@ -231,7 +233,9 @@ def transform_from_bounds(
     return ((east - west) / width, 0.0, west, 0.0, -(north - south) / height, north)
 
 
-def _bounds_transform(root: ET.Element, path: str | Path, width: int, height: int) -> AffineTuple | None:
+def _bounds_transform(
+    root: ET.Element, path: str | Path, width: int, height: int
+) -> AffineTuple | None:
     layouts = (
         ("idinfo/spdom/bounding", ("westbc", "southbc", "eastbc", "northbc")),
         (".//GeoBndBox", ("westBL", "southBL", "eastBL", "northBL")),

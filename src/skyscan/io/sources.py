@@ -211,7 +211,10 @@ def unique_image_ids(paths: Sequence[str]) -> dict[str, str]:
             ids[group[0]] = stem
     if clashing:
         root = os.path.commonpath([os.path.abspath(_id_path(p)) for p in clashing])
-        rel = {p: Path(os.path.relpath(os.path.abspath(_id_path(p)), root)).as_posix() for p in clashing}
+        rel = {
+            p: Path(os.path.relpath(os.path.abspath(_id_path(p)), root)).as_posix()
+            for p in clashing
+        }
         no_ext = {p: r.rsplit(".", 1)[0] if "." in Path(r).name else r for p, r in rel.items()}
         counts: dict[str, int] = {}
         for v in no_ext.values():

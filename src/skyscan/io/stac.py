@@ -99,8 +99,10 @@ class StacQuery:
 def refuse_mosaic(mosaic: bool) -> None:
     """STAC items are not mosaicked: each item's attributes travel into its own rows."""
     if mosaic:
-        raise InputError("--mosaic does not take --stac items (each item's attributes travel into its own rows): "
-                         "run them without --mosaic")
+        raise InputError(
+            "--mosaic does not take --stac items (each item's attributes travel into its own rows): "
+            "run them without --mosaic"
+        )
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,12 @@ def geo_metadata(table: pa.Table) -> dict[str, Any]:
         meta: dict[str, Any] = {"encoding": "WKB", "geometry_types": types, "crs": crs}
         if len(valid):
             b = shapely.bounds(valid)
-            meta["bbox"] = [float(np.min(b[:, 0])), float(np.min(b[:, 1])), float(np.max(b[:, 2])), float(np.max(b[:, 3]))]
+            meta["bbox"] = [
+                float(np.min(b[:, 0])),
+                float(np.min(b[:, 1])),
+                float(np.max(b[:, 2])),
+                float(np.max(b[:, 3])),
+            ]
         columns[name] = meta
     return {"version": GEOPARQUET_VERSION, "primary_column": "geometry", "columns": columns}
 
@@ -131,8 +136,10 @@ def write_geojson(table: pa.Table, target: str | Path, geometry: str = "geometry
     geoms = shapely.from_wkb(table.column(geometry).to_pylist()) if table.num_rows else []
     geo_json = shapely.to_geojson(geoms) if len(geoms) else []
     nonfinite = [
-        name for name in props
-        if pa.types.is_floating(table.schema.field(name).type) and _has_nonfinite(table.column(name))
+        name
+        for name in props
+        if pa.types.is_floating(table.schema.field(name).type)
+        and _has_nonfinite(table.column(name))
     ]
     rows = table.select(props).to_pylist()
     encode = json.JSONEncoder(default=str).encode
@@ -145,8 +152,10 @@ def write_geojson(table: pa.Table, target: str | Path, geometry: str = "geometry
                 if value is not None and not math.isfinite(value):
                     row[name] = None
             sep = ",\n" if i else ""
-            fh.write(f'{sep}{{"type": "Feature", "geometry": {g if g is not None else "null"}, '
-                     f'"properties": {encode(row)}}}')
+            fh.write(
+                f'{sep}{{"type": "Feature", "geometry": {g if g is not None else "null"}, '
+                f'"properties": {encode(row)}}}'
+            )
         fh.write("\n]}\n")
 
     return write_atomic_text(target, write)

@@ -27,27 +27,120 @@ from skyscan.errors import LabelError
 DEFAULT_TARGETS: tuple[str, ...] = ("car", "truck", "bus")
 
 _NAME_FOLDS: dict[str, str | None] = {
-    "car": "car", "cars": "car", "small car": "car", "small_car": "car",
-    "passenger vehicle": "car", "pickup truck": "car", "pickup": "car", "van": "car",
-    "truck": "truck", "trucks": "truck", "utility truck": "truck", "cargo truck": "truck",
-    "truck w/box": "truck", "truck tractor": "truck", "truck w/flatbed": "truck",
-    "truck w/liquid": "truck", "dump truck": "truck", "lorry": "truck",
-    "bus": "bus", "buses": "bus", "minibus": "bus", "mini bus": "bus",
-    "cyclist": None, "bicycle": None, "pedestrian": None, "person": None,
-    "people": None, "motorcycle": None, "motorbike": None, "tricycle": None,
+    "car": "car",
+    "cars": "car",
+    "small car": "car",
+    "small_car": "car",
+    "passenger vehicle": "car",
+    "pickup truck": "car",
+    "pickup": "car",
+    "van": "car",
+    "truck": "truck",
+    "trucks": "truck",
+    "utility truck": "truck",
+    "cargo truck": "truck",
+    "truck w/box": "truck",
+    "truck tractor": "truck",
+    "truck w/flatbed": "truck",
+    "truck w/liquid": "truck",
+    "dump truck": "truck",
+    "lorry": "truck",
+    "bus": "bus",
+    "buses": "bus",
+    "minibus": "bus",
+    "mini bus": "bus",
+    "cyclist": None,
+    "bicycle": None,
+    "pedestrian": None,
+    "person": None,
+    "people": None,
+    "motorcycle": None,
+    "motorbike": None,
+    "tricycle": None,
 }
 
 # xView type_id -> target (None: ignored). Ids not listed here and not in xView's class
 # list are errors; ids in the list but not vehicles of our classes are ignored.
 XVIEW_MAPPING: dict[int, str | None] = {
-    17: "car", 18: "car", 20: "car", 19: "bus",
-    21: "truck", 23: "truck", 24: "truck", 25: "truck", 26: "truck", 28: "truck",
-    29: "truck", 32: "truck", 60: "truck", 61: "truck", 65: "truck",
+    17: "car",
+    18: "car",
+    20: "car",
+    19: "bus",
+    21: "truck",
+    23: "truck",
+    24: "truck",
+    25: "truck",
+    26: "truck",
+    28: "truck",
+    29: "truck",
+    32: "truck",
+    60: "truck",
+    61: "truck",
+    65: "truck",
 }
 XVIEW_TYPE_IDS: frozenset[int] = frozenset(
-    [11, 12, 13, 15, 17, 18, 19, 20, 21, 23, 24, 25, 26, 27, 28, 29, 32, 33, 34, 35, 36, 37,
-     38, 40, 41, 42, 44, 45, 47, 49, 50, 51, 52, 53, 54, 55, 56, 57, 59, 60, 61, 62, 63, 64,
-     65, 66, 71, 72, 73, 74, 76, 77, 79, 83, 84, 86, 89, 91, 93, 94]
+    [
+        11,
+        12,
+        13,
+        15,
+        17,
+        18,
+        19,
+        20,
+        21,
+        23,
+        24,
+        25,
+        26,
+        27,
+        28,
+        29,
+        32,
+        33,
+        34,
+        35,
+        36,
+        37,
+        38,
+        40,
+        41,
+        42,
+        44,
+        45,
+        47,
+        49,
+        50,
+        51,
+        52,
+        53,
+        54,
+        55,
+        56,
+        57,
+        59,
+        60,
+        61,
+        62,
+        63,
+        64,
+        65,
+        66,
+        71,
+        72,
+        73,
+        74,
+        76,
+        77,
+        79,
+        83,
+        84,
+        86,
+        89,
+        91,
+        93,
+        94,
+    ]
 )
 
 
@@ -62,7 +155,9 @@ class ClassMapping:
     def __post_init__(self) -> None:
         for src, dst in [*self.names.items(), *self.xview.items()]:
             if dst is not None and dst not in self.targets:
-                raise LabelError(f"class mapping: {src!r} maps to {dst!r}, not one of {self.targets}")
+                raise LabelError(
+                    f"class mapping: {src!r} maps to {dst!r}, not one of {self.targets}"
+                )
 
     @classmethod
     def for_targets(cls, targets: tuple[str, ...] | list[str]) -> ClassMapping:
@@ -94,7 +189,9 @@ class ClassMapping:
             return self.xview[type_id]
         if type_id in XVIEW_TYPE_IDS:
             return None
-        raise LabelError(f"{source}: unknown xView type_id {type_id} (not in xView's 60-class list)")
+        raise LabelError(
+            f"{source}: unknown xView type_id {type_id} (not in xView's 60-class list)"
+        )
 
     def index(self, target: str) -> int:
         return self.targets.index(target)

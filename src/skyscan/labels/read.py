@@ -53,7 +53,9 @@ def list_images(images: str | Path, names: list[str] | None = None) -> list[Path
         paths = [root / n for n in names]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
-            raise LabelError(f"image list names {len(missing)} file(s) not found, e.g. {missing[0]}")
+            raise LabelError(
+                f"image list names {len(missing)} file(s) not found, e.g. {missing[0]}"
+            )
         return paths
     paths = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
@@ -81,18 +83,29 @@ def _clip_boxes(
     boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
     keep = (boxes[:, 2] - boxes[:, 0] >= 1.0) & (boxes[:, 3] - boxes[:, 1] >= 1.0)
     if (~keep).any():
-        issues.add("outside", f"{source}: {int((~keep).sum())} box(es) outside the image or empty, dropped",
-                   int((~keep).sum()))
+        issues.add(
+            "outside",
+            f"{source}: {int((~keep).sum())} box(es) outside the image or empty, dropped",
+            int((~keep).sum()),
+        )
     clipped = over & keep
     if clipped.any():
-        issues.add("clipped", f"{source}: {int(clipped.sum())} box(es) partly outside the image, clipped",
-                   int(clipped.sum()))
+        issues.add(
+            "clipped",
+            f"{source}: {int(clipped.sum())} box(es) partly outside the image, clipped",
+            int(clipped.sum()),
+        )
     return keep
 
 
 def _finish(
-    path: Path, width: int, height: int, boxes: list[list[float]], labels: list[int],
-    source: str, issues: LabelIssues,
+    path: Path,
+    width: int,
+    height: int,
+    boxes: list[list[float]],
+    labels: list[int],
+    source: str,
+    issues: LabelIssues,
 ) -> ImageLabels:
     arr = np.asarray(boxes, np.float64).reshape(-1, 4)
     lab = np.asarray(labels, np.int64)
@@ -101,8 +114,12 @@ def _finish(
 
 
 def read_yolo(
-    images: list[Path], labels_dir: Path, class_names: list[str], mapping: ClassMapping,
-    allow_missing: bool = False, check_orphans: bool = True,
+    images: list[Path],
+    labels_dir: Path,
+    class_names: list[str],
+    mapping: ClassMapping,
+    allow_missing: bool = False,
+    check_orphans: bool = True,
 ) -> LabelSet:
     """YOLO: ``<labels_dir>/<image stem>.txt``, lines ``class cx cy w h`` normalised to 0..1."""
     issues, ignored = LabelIssues(), Counter[str]()
@@ -111,7 +128,9 @@ def read_yolo(
     stems = {p.stem for p in images}
     for txt in sorted(labels_dir.glob("*.txt")) if check_orphans else []:
         if txt.stem not in stems and txt.name != "classes.txt":
-            issues.add("orphan_labels", f"{txt}: no image named {txt.stem}.* among the images, skipped")
+            issues.add(
+                "orphan_labels", f"{txt}: no image named {txt.stem}.* among the images, skipped"
+            )
     for img in images:
         txt = labels_dir / f"{img.stem}.txt"
         width, height = image_size(img)
@@ -134,7 +153,9 @@ def read_yolo(
             if not parts:
                 continue
             if len(parts) != 5:
-                raise LabelError(f"{txt}:{lineno}: expected 'class cx cy w h' (got {line.strip()!r})")
+                raise LabelError(
+                    f"{txt}:{lineno}: expected 'class cx cy w h' (got {line.strip()!r})"
+                )
             try:
                 cls_id = int(parts[0])
                 cx, cy, w, h = (float(v) for v in parts[1:])
@@ -147,9 +168,19 @@ def read_yolo(
             target = targets[cls_id]
             if target is None:
                 ignored[class_names[cls_id]] += 1
-                issues.add("ignored_class", f"{txt}:{lineno}: class {class_names[cls_id]!r} ignored by the mapping")
+                issues.add(
+                    "ignored_class",
+                    f"{txt}:{lineno}: class {class_names[cls_id]!r} ignored by the mapping",
+                )
                 continue
-            boxes.append([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height])
+            boxes.append(
+                [
+                    (cx - w / 2) * width,
+                    (cy - h / 2) * height,
+                    (cx + w / 2) * width,
+                    (cy + h / 2) * height,
+                ]
+            )
             labels.append(mapping.index(target))
         out.append(_finish(img, width, height, boxes, labels, str(txt), issues))
     return LabelSet(mapping.targets, out, issues, ignored)
@@ -163,15 +194,22 @@ def _load_json(path: Path) -> Any:
 
 
 def _group_by_image(
-    images: list[Path], records: dict[str, list[tuple[list[float], str | None, str]]],
-    label_file: Path, mapping: ClassMapping, allow_missing: bool, issues: LabelIssues,
+    images: list[Path],
+    records: dict[str, list[tuple[list[float], str | None, str]]],
+    label_file: Path,
+    mapping: ClassMapping,
+    allow_missing: bool,
+    issues: LabelIssues,
     ignored: Counter[str],
 ) -> list[ImageLabels]:
     by_name = {p.name: p for p in images}
     unknown = sorted(set(records) - set(by_name))
     for name in unknown:
-        issues.add("orphan_labels", f"{label_file}: labels for {name!r}, which is not among the images; skipped",
-                   len(records[name]))
+        issues.add(
+            "orphan_labels",
+            f"{label_file}: labels for {name!r}, which is not among the images; skipped",
+            len(records[name]),
+        )
     if unknown and len(unknown) == len(records) and records:
         raise LabelError(
             f"{label_file}: none of its {len(records)} image names match the images "
@@ -187,13 +225,18 @@ def _group_by_image(
                     f"{img}: no labels in {label_file}; pass allow_missing/--allow-unlabelled to "
                     "treat unlabelled images as having no objects"
                 )
-            issues.add("missing_labels", f"{img}: no labels in {label_file.name}, treated as no objects")
+            issues.add(
+                "missing_labels", f"{img}: no labels in {label_file.name}, treated as no objects"
+            )
             recs = []
         boxes, labels = [], []
         for box, target, src_name in recs:
             if target is None:
                 ignored[src_name] += 1
-                issues.add("ignored_class", f"{label_file}: class {src_name!r} on {name} ignored by the mapping")
+                issues.add(
+                    "ignored_class",
+                    f"{label_file}: class {src_name!r} on {name} ignored by the mapping",
+                )
                 continue
             boxes.append(box)
             labels.append(mapping.index(target))
@@ -201,7 +244,9 @@ def _group_by_image(
     return out
 
 
-def read_coco(images: list[Path], label_file: Path, mapping: ClassMapping, allow_missing: bool = False) -> LabelSet:
+def read_coco(
+    images: list[Path], label_file: Path, mapping: ClassMapping, allow_missing: bool = False
+) -> LabelSet:
     """COCO detection JSON: ``images`` (id, file_name), ``annotations`` (bbox x,y,w,h), ``categories``."""
     data = _load_json(label_file)
     issues, ignored = LabelIssues(), Counter[str]()
@@ -210,8 +255,12 @@ def read_coco(images: list[Path], label_file: Path, mapping: ClassMapping, allow
         names = {int(im["id"]): Path(str(im["file_name"])).name for im in data["images"]}
         anns = data["annotations"]
     except (KeyError, TypeError, ValueError) as exc:
-        raise LabelError(f"{label_file}: not a COCO detection file ({type(exc).__name__}: {exc})") from exc
-    cat_target = {cid: mapping.map_name(name, f"{label_file} category {cid}") for cid, name in cats.items()}
+        raise LabelError(
+            f"{label_file}: not a COCO detection file ({type(exc).__name__}: {exc})"
+        ) from exc
+    cat_target = {
+        cid: mapping.map_name(name, f"{label_file} category {cid}") for cid, name in cats.items()
+    }
     records: dict[str, list[tuple[list[float], str | None, str]]] = {n: [] for n in names.values()}
     for i, ann in enumerate(anns):
         try:
@@ -220,18 +269,25 @@ def read_coco(images: list[Path], label_file: Path, mapping: ClassMapping, allow
         except (KeyError, TypeError, ValueError) as exc:
             raise LabelError(f"{label_file}: annotation #{i} is malformed ({exc})") from exc
         if cid not in cats:
-            raise LabelError(f"{label_file}: annotation #{i} has unknown category_id {cid} (known {sorted(cats)})")
+            raise LabelError(
+                f"{label_file}: annotation #{i} has unknown category_id {cid} (known {sorted(cats)})"
+            )
         if iid not in names:
             raise LabelError(f"{label_file}: annotation #{i} refers to unknown image_id {iid}")
         records[names[iid]].append(([x, y, x + w, y + h], cat_target[cid], cats[cid]))
     for name, recs in records.items():
         if not recs:
-            issues.add("empty_file", f"{label_file}: image {name!r} has no annotations, image has no objects")
+            issues.add(
+                "empty_file",
+                f"{label_file}: image {name!r} has no annotations, image has no objects",
+            )
     out = _group_by_image(images, records, label_file, mapping, allow_missing, issues, ignored)
     return LabelSet(mapping.targets, out, issues, ignored)
 
 
-def read_xview(images: list[Path], label_file: Path, mapping: ClassMapping, allow_missing: bool = False) -> LabelSet:
+def read_xview(
+    images: list[Path], label_file: Path, mapping: ClassMapping, allow_missing: bool = False
+) -> LabelSet:
     """xView GeoJSON: features with ``bounds_imcoords`` "xmin,ymin,xmax,ymax", ``type_id``, ``image_id``."""
     data = _load_json(label_file)
     issues, ignored = LabelIssues(), Counter[str]()
@@ -245,9 +301,13 @@ def read_xview(images: list[Path], label_file: Path, mapping: ClassMapping, allo
             box = [float(v) for v in str(props["bounds_imcoords"]).split(",")]
             type_id, image_id = int(props["type_id"]), str(props["image_id"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise LabelError(f"{label_file}: feature #{i} lacks a valid bounds_imcoords/type_id/image_id ({exc})") from exc
+            raise LabelError(
+                f"{label_file}: feature #{i} lacks a valid bounds_imcoords/type_id/image_id ({exc})"
+            ) from exc
         if len(box) != 4:
-            raise LabelError(f"{label_file}: feature #{i}: bounds_imcoords needs 4 numbers (got {len(box)})")
+            raise LabelError(
+                f"{label_file}: feature #{i}: bounds_imcoords needs 4 numbers (got {len(box)})"
+            )
         target = mapping.map_xview(type_id, f"{label_file} feature #{i}")
         records.setdefault(image_id, []).append((box, target, f"xview:{type_id}"))
     out = _group_by_image(images, records, label_file, mapping, allow_missing, issues, ignored)
@@ -280,11 +340,15 @@ def read_labels(
             raise LabelError(f"yolo labels must be a directory of .txt files (got {lab})")
         class_file = Path(classes) if classes else lab.parent / "classes.txt"
         if not class_file.is_file():
-            raise LabelError(f"yolo labels need a class list file (one name a line): {class_file} not found")
+            raise LabelError(
+                f"yolo labels need a class list file (one name a line): {class_file} not found"
+            )
         class_names = read_name_list(class_file)
         if not class_names:
             raise LabelError(f"{class_file}: class list is empty")
-        return read_yolo(paths, lab, class_names, mapping, allow_missing, check_orphans=names is None)
+        return read_yolo(
+            paths, lab, class_names, mapping, allow_missing, check_orphans=names is None
+        )
     if not lab.is_file():
         raise LabelError(f"{fmt} labels must be a JSON file (got {lab})")
     reader = read_coco if fmt == "coco" else read_xview

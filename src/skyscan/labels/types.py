@@ -69,7 +69,10 @@ class LabelIssues:
                     ex.append(msg)
 
     def summary(self) -> dict[str, object]:
-        return {kind: {"count": n, "examples": self.examples.get(kind, [])} for kind, n in sorted(self.counts.items())}
+        return {
+            kind: {"count": n, "examples": self.examples.get(kind, [])}
+            for kind, n in sorted(self.counts.items())
+        }
 
     def log_summary(self) -> None:
         for kind, n in sorted(self.counts.items()):
@@ -95,8 +98,12 @@ class LabelSet:
 
     def __add__(self, other: LabelSet) -> LabelSet:
         if self.classes != other.classes:
-            raise LabelError(f"cannot combine label sets with classes {self.classes} and {other.classes}")
+            raise LabelError(
+                f"cannot combine label sets with classes {self.classes} and {other.classes}"
+            )
         issues = LabelIssues()
         issues.merge(self.issues)
         issues.merge(other.issues)
-        return LabelSet(self.classes, self.images + other.images, issues, self.ignored + other.ignored)
+        return LabelSet(
+            self.classes, self.images + other.images, issues, self.ignored + other.ignored
+        )

@@ -10,4 +10,11 @@ from skyscan.review.build import ReviewResult, build_review, make_review
 from skyscan.review.export import ReviewExport, read_export
 from skyscan.review.options import ReviewOptions
 
-__all__ = ["ReviewExport", "ReviewOptions", "ReviewResult", "build_review", "make_review", "read_export"]
+__all__ = [
+    "ReviewExport",
+    "ReviewOptions",
+    "ReviewResult",
+    "build_review",
+    "make_review",
+    "read_export",
+]

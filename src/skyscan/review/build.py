@@ -69,7 +69,9 @@ def _read_table(detections: Any) -> Any:
             import pyarrow.parquet as pq
 
             names = arrow_arrays.parquet_columns(path)
-            frame = pq.read_table(path, columns=[c for c in (*NEEDED, "detection_id") if c in names]).to_pandas()
+            frame = pq.read_table(
+                path, columns=[c for c in (*NEEDED, "detection_id") if c in names]
+            ).to_pandas()
         elif path.suffix.lower() in {".geojson", ".json"}:
             import geopandas as gpd
 
@@ -77,11 +79,15 @@ def _read_table(detections: Any) -> Any:
         elif path.suffix.lower() == ".csv":
             frame = pd.read_csv(path)
         else:
-            raise InputError(f"detections file {path}: expected .parquet, .geojson or .csv (got {path.suffix!r})")
+            raise InputError(
+                f"detections file {path}: expected .parquet, .geojson or .csv (got {path.suffix!r})"
+            )
     missing = [c for c in NEEDED if c not in frame.columns]
     if missing:
-        raise InputError(f"detections lack the column(s) {missing}: the review needs {list(NEEDED)} "
-                         "(the table skyscan detect writes)")
+        raise InputError(
+            f"detections lack the column(s) {missing}: the review needs {list(NEEDED)} "
+            "(the table skyscan detect writes)"
+        )
     return frame
 
 
@@ -126,10 +132,14 @@ def _ll(ref: ImageRef, col: int, row: int, width: int, height: int) -> list[floa
     return lonlat_affine(ref.transform, ref.crs, col, row, width, height)
 
 
-def _open_images(frame: Any, imagery: list[str | Path] | None, notes: list[str]) -> tuple[Any, list[ImageRef]]:
+def _open_images(
+    frame: Any, imagery: list[str | Path] | None, notes: list[str]
+) -> tuple[Any, list[ImageRef]]:
     """The rows whose image could be opened (with an ``_image`` index column) and those images."""
     paths = sorted({str(p) for p in frame["image_path"].astype(str)})
-    matched, match_notes = _match_images(paths, [str(i) for i in imagery] if imagery is not None else None)
+    matched, match_notes = _match_images(
+        paths, [str(i) for i in imagery] if imagery is not None else None
+    )
     notes += match_notes
     refs: list[ImageRef] = []
     index_of: dict[str, int] = {}
@@ -146,25 +156,38 @@ def _open_images(frame: Any, imagery: list[str | Path] | None, notes: list[str])
     names = [Path(r.path).name for r in refs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise InputError(f"two images share the file name {dupes[0]!r}: exported labels name images by file "
-                         "name; review them separately")
+        raise InputError(
+            f"two images share the file name {dupes[0]!r}: exported labels name images by file "
+            "name; review them separately"
+        )
     found = frame["image_path"].astype(str).isin(list(index_of))
     if (~found).any():
-        notes.append(f"{int((~found).sum()):,} detection(s) of {frame.loc[~found, 'image_path'].nunique()} "
-                     "image(s) not found in the imagery are left out")
+        notes.append(
+            f"{int((~found).sum()):,} detection(s) of {frame.loc[~found, 'image_path'].nunique()} "
+            "image(s) not found in the imagery are left out"
+        )
     other = found & ~frame["class_name"].astype(str).isin(CLASSES)
     if other.any():
-        notes.append(f"{int(other.sum()):,} detection(s) of classes other than {', '.join(CLASSES)} are left out")
+        notes.append(
+            f"{int(other.sum()):,} detection(s) of classes other than {', '.join(CLASSES)} are left out"
+        )
     frame = frame[found & ~other].reset_index(drop=True)
     return frame.assign(_image=frame["image_path"].astype(str).map(index_of).astype(np.int64)), refs
 
 
-def _cut(refs: list[ImageRef], frame: Any, chosen: npt.NDArray[np.intp], views: list[ViewTile],
-         opts: ReviewOptions) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _cut(
+    refs: list[ImageRef],
+    frame: Any,
+    chosen: npt.NDArray[np.intp],
+    views: list[ViewTile],
+    opts: ReviewOptions,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The chosen detections with their crops, and the views, read image by image."""
     boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
     img_idx = frame["_image"].to_numpy(np.int64)
-    det_id = frame["detection_id"].astype(str).to_numpy() if "detection_id" in frame.columns else None
+    det_id = (
+        frame["detection_id"].astype(str).to_numpy() if "detection_id" in frame.columns else None
+    )
     classes = frame["class_name"].astype(str).to_numpy()
     scores = np.nan_to_num(frame["score"].to_numpy(np.float64))
     dets: dict[int, dict[str, Any]] = {}
@@ -176,41 +199,72 @@ def _cut(refs: list[ImageRef], frame: Any, chosen: npt.NDArray[np.intp], views: 
             continue
         with ImageReader(ref) as reader:
             for k in rows:
-                col, row, side = crop_window((boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]), ref.gsd,
-                                             opts.context_m)
-                pixels = reader.read_chip(ChipWindow(col, row, side, side, opts.crop_px, opts.crop_px))
-                dets[k] = {"id": det_id[k] if det_id is not None else f"{Path(ref.path).stem}:{k}", "image": i,
-                           "cls": classes[k], "score": round(float(scores[k]), 4),
-                           "box": [round(float(v), 2) for v in boxes[k]], "url": jpeg_data_uri(pixels),
-                           "win": [col, row, side], "ll": _ll(ref, col, row, side, side)}
+                col, row, side = crop_window(
+                    (boxes[k, 0], boxes[k, 1], boxes[k, 2], boxes[k, 3]), ref.gsd, opts.context_m
+                )
+                pixels = reader.read_chip(
+                    ChipWindow(col, row, side, side, opts.crop_px, opts.crop_px)
+                )
+                dets[k] = {
+                    "id": det_id[k] if det_id is not None else f"{Path(ref.path).stem}:{k}",
+                    "image": i,
+                    "cls": classes[k],
+                    "score": round(float(scores[k]), 4),
+                    "box": [round(float(v), 2) for v in boxes[k]],
+                    "url": jpeg_data_uri(pixels),
+                    "win": [col, row, side],
+                    "ll": _ll(ref, col, row, side, side),
+                }
             for v in views_i:
                 pixels, scale = read_window(reader, v.col_off, v.row_off, v.width, v.height, 768)
-                view_data.append({"image": i, "win": [v.col_off, v.row_off, v.width, v.height], "scale": scale,
-                                  "url": jpeg_data_uri(pixels, 88),
-                                  "ll": _ll(ref, v.col_off, v.row_off, v.width, v.height)})
+                view_data.append(
+                    {
+                        "image": i,
+                        "win": [v.col_off, v.row_off, v.width, v.height],
+                        "scale": scale,
+                        "url": jpeg_data_uri(pixels, 88),
+                        "ll": _ll(ref, v.col_off, v.row_off, v.width, v.height),
+                    }
+                )
     return [dets[k] for k in chosen.tolist()], view_data
 
 
-def _in_views(frame: Any, chosen: npt.NDArray[np.intp], views: list[ViewTile],
-              view_data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _in_views(
+    frame: Any, chosen: npt.NDArray[np.intp], views: list[ViewTile], view_data: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Detections without a crop whose centre lies in an embedded view: shown and decided there."""
     boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
     img_idx = frame["_image"].to_numpy(np.int64)
     taken = np.zeros(len(frame), bool)
     taken[chosen] = True
-    det_id = frame["detection_id"].astype(str).to_numpy() if "detection_id" in frame.columns else None
+    det_id = (
+        frame["detection_id"].astype(str).to_numpy() if "detection_id" in frame.columns else None
+    )
     classes = frame["class_name"].astype(str).to_numpy()
     scores = np.nan_to_num(frame["score"].to_numpy(np.float64))
     out = []
     for n, v in enumerate(views):
-        inside = np.flatnonzero(~taken & (img_idx == v.image) & (cx >= v.col_off) & (cx < v.col_off + v.width)
-                                & (cy >= v.row_off) & (cy < v.row_off + v.height))
+        inside = np.flatnonzero(
+            ~taken
+            & (img_idx == v.image)
+            & (cx >= v.col_off)
+            & (cx < v.col_off + v.width)
+            & (cy >= v.row_off)
+            & (cy < v.row_off + v.height)
+        )
         taken[inside] = True
         for k in inside.tolist():
-            out.append({"id": det_id[k] if det_id is not None else f"{v.image}:{k}", "image": v.image,
-                        "cls": classes[k], "score": round(float(scores[k]), 4),
-                        "box": [round(float(b), 2) for b in boxes[k]], "ll": view_data[n]["ll"]})
+            out.append(
+                {
+                    "id": det_id[k] if det_id is not None else f"{v.image}:{k}",
+                    "image": v.image,
+                    "cls": classes[k],
+                    "score": round(float(scores[k]), 4),
+                    "box": [round(float(b), 2) for b in boxes[k]],
+                    "ll": view_data[n]["ll"],
+                }
+            )
     return out
 
 
@@ -227,39 +281,92 @@ def build_review(
     frame, refs = _open_images(_read_table(detections), imagery, notes)
     chosen = pick_crops(frame["score"].to_numpy(np.float64), opts.max_crops, opts.order, opts.seed)
     if len(frame) > len(chosen):
-        how = "highest scores first" if opts.order == "score" else f"a random sample, seed {opts.seed}"
-        notes.append(f"{len(chosen):,} of {len(frame):,} detections shown as crops ({how}); the others "
-                     "inside the image views can be decided there (click, then a or r); the rest are neither "
-                     "labels nor negatives in the export")
+        how = (
+            "highest scores first"
+            if opts.order == "score"
+            else f"a random sample, seed {opts.seed}"
+        )
+        notes.append(
+            f"{len(chosen):,} of {len(frame):,} detections shown as crops ({how}); the others "
+            "inside the image views can be decided there (click, then a or r); the rest are neither "
+            "labels nor negatives in the export"
+        )
     centre = np.c_[frame.px_xmin + frame.px_xmax, frame.px_ymin + frame.px_ymax] / 2
     img_idx = frame["_image"].to_numpy(np.int64)
-    views, n_views_total = plan_views([(r.width, r.height) for r in refs],
-                                      [centre[img_idx == i] for i in range(len(refs))], opts.view_size,
-                                      opts.max_views)
+    views, n_views_total = plan_views(
+        [(r.width, r.height) for r in refs],
+        [centre[img_idx == i] for i in range(len(refs))],
+        opts.view_size,
+        opts.max_views,
+    )
     if n_views_total > len(views):
-        notes.append(f"{len(views)} of {n_views_total} image views embedded (those with the most detections): "
-                     "vehicles outside them cannot be added, so labels are complete only where you looked")
+        notes.append(
+            f"{len(views)} of {n_views_total} image views embedded (those with the most detections): "
+            "vehicles outside them cannot be added, so labels are complete only where you looked"
+        )
     dets, view_data = _cut(refs, frame, chosen, views, opts)
     extra = _in_views(frame, chosen, views, view_data) if len(frame) > len(chosen) else []
-    images = [{"file_name": Path(r.path).name, "path": r.path, "width": r.width, "height": r.height,
-               "gsd": r.gsd, "crs": _crs_name(r)} for r in refs]
-    page_id = hashlib.sha256(json.dumps([images, [(d["id"], d["box"]) for d in dets],
-                                         [v["win"] for v in view_data], [d["id"] for d in extra]]).encode()
-                             ).hexdigest()[:16]
-    data = {"title": opts.title, "classes": list(CLASSES), "images": images, "detections": dets,
-            "in_views": extra, "views": view_data, "notes": notes, "n_detections": len(frame), "page_id": page_id}
+    images = [
+        {
+            "file_name": Path(r.path).name,
+            "path": r.path,
+            "width": r.width,
+            "height": r.height,
+            "gsd": r.gsd,
+            "crs": _crs_name(r),
+        }
+        for r in refs
+    ]
+    page_id = hashlib.sha256(
+        json.dumps(
+            [
+                images,
+                [(d["id"], d["box"]) for d in dets],
+                [v["win"] for v in view_data],
+                [d["id"] for d in extra],
+            ]
+        ).encode()
+    ).hexdigest()[:16]
+    data = {
+        "title": opts.title,
+        "classes": list(CLASSES),
+        "images": images,
+        "detections": dets,
+        "in_views": extra,
+        "views": view_data,
+        "notes": notes,
+        "n_detections": len(frame),
+        "page_id": page_id,
+    }
     page = Template((TEMPLATES / "review.html").read_text(encoding="utf-8")).substitute(
-        title=html.escape(opts.title), css=(TEMPLATES / "review.css").read_text(encoding="utf-8"),
-        js=(TEMPLATES / "review.js").read_text(encoding="utf-8"), data=script_json(data),
+        title=html.escape(opts.title),
+        css=(TEMPLATES / "review.css").read_text(encoding="utf-8"),
+        js=(TEMPLATES / "review.js").read_text(encoding="utf-8"),
+        data=script_json(data),
     )
     for note in notes:
         log.warning("review: %s", note)
-    return ReviewResult(page, page_id, len(frame), len(dets), len(images), len(view_data), n_views_total, notes,
-                        time.perf_counter() - t0)
+    return ReviewResult(
+        page,
+        page_id,
+        len(frame),
+        len(dets),
+        len(images),
+        len(view_data),
+        n_views_total,
+        notes,
+        time.perf_counter() - t0,
+    )
 
 
-def make_review(detections: Any, output: str | Path, imagery: list[str | Path] | None = None,
-                options: ReviewOptions | None = None, *, overwrite: bool = False) -> ReviewResult:
+def make_review(
+    detections: Any,
+    output: str | Path,
+    imagery: list[str | Path] | None = None,
+    options: ReviewOptions | None = None,
+    *,
+    overwrite: bool = False,
+) -> ReviewResult:
     """Build the review page and write it to ``output`` (refused when it exists, unless ``overwrite``)."""
     out = Path(output)
     if out.exists() and not overwrite:

@@ -10,8 +10,9 @@ from skyscan.types import ChipWindow
 from skyscan.viz.imagery import encode_data_uri
 
 
-def read_window(reader: ImageReader, col: int, row: int, width: int, height: int,
-                max_out: int) -> tuple[npt.NDArray[np.uint8], float]:
+def read_window(
+    reader: ImageReader, col: int, row: int, width: int, height: int, max_out: int
+) -> tuple[npt.NDArray[np.uint8], float]:
     """RGB pixels of a window (padded black past the image), at most ``max_out`` px on the
     long side; returns the pixels and the display scale (output px per source px)."""
     scale = min(1.0, max_out / max(width, height))

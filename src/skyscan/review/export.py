@@ -41,8 +41,9 @@ def _image_paths(entries: list[dict[str, Any]], images: str | Path | None) -> li
     return [Path(e.get("path") or e.get("skyscan_path") or e["file_name"]) for e in entries]
 
 
-def read_export(path: str | Path, images: str | Path | None = None,
-                mapping: ClassMapping | None = None) -> ReviewExport:
+def read_export(
+    path: str | Path, images: str | Path | None = None, mapping: ClassMapping | None = None
+) -> ReviewExport:
     """Read ``review-yolo.zip``, ``review-coco.json`` or ``review.geojson``.
 
     ``images`` is the folder holding the reviewed images when they moved since the page was
@@ -75,7 +76,9 @@ def _read_yolo_zip(p: Path, images: str | Path | None, mapping: ClassMapping) ->
     return ReviewExport(labels, negatives, summary)
 
 
-def _read_coco(p: Path, data: dict[str, Any], images: str | Path | None, mapping: ClassMapping) -> ReviewExport:
+def _read_coco(
+    p: Path, data: dict[str, Any], images: str | Path | None, mapping: ClassMapping
+) -> ReviewExport:
     paths = _image_paths(data["images"], images)
     negatives_file = {**data, "annotations": data.get("skyscan_negatives", [])}
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,14 +89,17 @@ def _read_coco(p: Path, data: dict[str, Any], images: str | Path | None, mapping
     return ReviewExport(read_coco(paths, p, mapping), negatives, summary)
 
 
-def _read_geojson(p: Path, data: dict[str, Any], images: str | Path | None, mapping: ClassMapping) -> ReviewExport:
+def _read_geojson(
+    p: Path, data: dict[str, Any], images: str | Path | None, mapping: ClassMapping
+) -> ReviewExport:
     summary = data.get("skyscan") or {}
     if "images" not in summary:
         raise LabelError(f"{p}: a GeoJSON without the review's 'skyscan' summary")
     paths = _image_paths(summary["images"], images)
     # file name -> {False: labels, True: negatives}, each a list of (box, class index)
     by_name: dict[str, dict[bool, list[tuple[list[float], int]]]] = {
-        e["file_name"]: {False: [], True: []} for e in summary["images"]}
+        e["file_name"]: {False: [], True: []} for e in summary["images"]
+    }
     for i, feat in enumerate(data["features"]):
         try:
             props = feat["properties"]
@@ -101,7 +107,9 @@ def _read_geojson(p: Path, data: dict[str, Any], images: str | Path | None, mapp
             target = mapping.map_name(str(props["class_name"]), f"{p} feature #{i}")
             slot = by_name[str(props["image"])]
         except (KeyError, TypeError, ValueError) as exc:
-            raise LabelError(f"{p}: feature #{i} is not a review label ({type(exc).__name__}: {exc})") from exc
+            raise LabelError(
+                f"{p}: feature #{i} is not a review label ({type(exc).__name__}: {exc})"
+            ) from exc
         if target is not None:
             slot[bool(props.get("negative"))].append((box, mapping.index(target)))
     labels: list[ImageLabels] = []
@@ -110,8 +118,17 @@ def _read_geojson(p: Path, data: dict[str, Any], images: str | Path | None, mapp
         width, height = image_size(path)
         for negative, out in ((False, labels), (True, negatives)):
             items = by_name[entry["file_name"]][negative]
-            out.append(ImageLabels(str(path), width, height,
-                                   np.asarray([b for b, _ in items], np.float64).reshape(-1, 4),
-                                   np.asarray([c for _, c in items], np.int64)))
-    return ReviewExport(LabelSet(mapping.targets, labels, LabelIssues()),
-                        LabelSet(mapping.targets, negatives, LabelIssues()), summary)
+            out.append(
+                ImageLabels(
+                    str(path),
+                    width,
+                    height,
+                    np.asarray([b for b, _ in items], np.float64).reshape(-1, 4),
+                    np.asarray([c for _, c in items], np.int64),
+                )
+            )
+    return ReviewExport(
+        LabelSet(mapping.targets, labels, LabelIssues()),
+        LabelSet(mapping.targets, negatives, LabelIssues()),
+        summary,
+    )

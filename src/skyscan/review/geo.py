@@ -9,8 +9,9 @@ from skyscan.geo.footprints import pixel_to_crs
 from skyscan.types import AffineTuple
 
 
-def lonlat_affine(transform: AffineTuple, crs: str, col: float, row: float, width: float,
-                  height: float) -> list[float]:
+def lonlat_affine(
+    transform: AffineTuple, crs: str, col: float, row: float, width: float, height: float
+) -> list[float]:
     """``[a, b, c, d, e, f]`` with lon = a·col + b·row + c, lat = d·col + e·row + f.
 
     Exact at the window's top-left, top-right and bottom-left corners; inside a window of a

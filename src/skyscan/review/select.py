@@ -8,8 +8,9 @@ import numpy as np
 import numpy.typing as npt
 
 
-def pick_crops(scores: npt.NDArray[np.floating], max_crops: int, order: str = "score",
-               seed: int = 0) -> npt.NDArray[np.intp]:
+def pick_crops(
+    scores: npt.NDArray[np.floating], max_crops: int, order: str = "score", seed: int = 0
+) -> npt.NDArray[np.intp]:
     """Indices of at most ``max_crops`` rows: the highest scores, or a seeded random sample.
 
     >>> pick_crops(np.array([0.2, 0.9, 0.5]), 2).tolist()
@@ -17,20 +18,34 @@ def pick_crops(scores: npt.NDArray[np.floating], max_crops: int, order: str = "s
     """
     n = len(scores)
     if order == "sample":
-        chosen = np.sort(np.random.default_rng(seed).permutation(n)[:max_crops]) if n > max_crops else np.arange(n)
+        chosen = (
+            np.sort(np.random.default_rng(seed).permutation(n)[:max_crops])
+            if n > max_crops
+            else np.arange(n)
+        )
         return chosen[np.argsort(-np.nan_to_num(scores[chosen], nan=-1.0), kind="stable")]
     return np.argsort(-np.nan_to_num(scores, nan=-1.0), kind="stable")[:max_crops]
 
 
-def crop_window(box: tuple[float, float, float, float], gsd: float | None, context_m: float = 12.0,
-                min_px: int = 64, max_px: int = 1024) -> tuple[int, int, int]:
+def crop_window(
+    box: tuple[float, float, float, float],
+    gsd: float | None,
+    context_m: float = 12.0,
+    min_px: int = 64,
+    max_px: int = 1024,
+) -> tuple[int, int, int]:
     """A square (col_off, row_off, side) around a pixel box: three box sizes or ``context_m``.
 
     >>> crop_window((100, 100, 120, 110), 0.25)
     (78, 73, 64)
     """
     x0, y0, x1, y1 = (float(v) for v in box)
-    side = round(min(max(3 * max(x1 - x0, y1 - y0), context_m / gsd if gsd else 0.0, float(min_px)), float(max_px)))
+    side = round(
+        min(
+            max(3 * max(x1 - x0, y1 - y0), context_m / gsd if gsd else 0.0, float(min_px)),
+            float(max_px),
+        )
+    )
     return round((x0 + x1 - side) / 2), round((y0 + y1 - side) / 2), side
 
 
@@ -45,8 +60,9 @@ class ViewTile:
     height: int
 
 
-def plan_views(sizes: list[tuple[int, int]], centres: list[npt.NDArray[np.floating]], tile: int,
-               max_views: int) -> tuple[list[ViewTile], int]:
+def plan_views(
+    sizes: list[tuple[int, int]], centres: list[npt.NDArray[np.floating]], tile: int, max_views: int
+) -> tuple[list[ViewTile], int]:
     """Tiles of ``tile`` px over every image; when there are more than ``max_views``, those
     with the most detections (``centres``: (N, 2) per image) come first. Returns (views, total).
 
@@ -64,7 +80,13 @@ def plan_views(sizes: list[tuple[int, int]], centres: list[npt.NDArray[np.floati
             counts = np.bincount(ty * nx + tx, minlength=nx * ny)
         for k in range(nx * ny):
             row, col = (k // nx) * tile, (k % nx) * tile
-            cands.append((-int(counts[k]), len(cands), ViewTile(i, col, row, min(tile, w - col), min(tile, h - row))))
+            cands.append(
+                (
+                    -int(counts[k]),
+                    len(cands),
+                    ViewTile(i, col, row, min(tile, w - col), min(tile, h - row)),
+                )
+            )
     total = len(cands)
     if total > max_views:
         cands = sorted(cands)[:max_views]

@@ -29,7 +29,9 @@ class AugmentConfig:
     p_blur: float = 0.3
     max_blur_sigma: float = 1.2
     p_noise: float = 0.2
-    p_degrade: float = 0.3  # coarser source imagery (e.g. 0.5 m satellite) upsampled to the model GSD
+    p_degrade: float = (
+        0.3  # coarser source imagery (e.g. 0.5 m satellite) upsampled to the model GSD
+    )
     max_degrade: float = 2.5
     brightness: float = 0.25
     contrast: float = 0.3
@@ -62,14 +64,20 @@ def chip_affine(
     return m
 
 
-def transform_boxes(boxes: npt.NDArray[np.float32], src_to_chip: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+def transform_boxes(
+    boxes: npt.NDArray[np.float32], src_to_chip: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float32]:
     """Axis-aligned boxes of the transformed corners of xyxy ``boxes``."""
     if len(boxes) == 0:
         return boxes.reshape(0, 4)
     x0, y0, x1, y1 = boxes.T
-    corners = np.stack([np.stack([x0, y0]), np.stack([x1, y0]), np.stack([x1, y1]), np.stack([x0, y1])])  # (4,2,N)
+    corners = np.stack(
+        [np.stack([x0, y0]), np.stack([x1, y0]), np.stack([x1, y1]), np.stack([x0, y1])]
+    )  # (4,2,N)
     pts = np.einsum("ij,kjn->kin", src_to_chip[:2, :2], corners) + src_to_chip[:2, 2][None, :, None]
-    return np.stack([pts[:, 0].min(0), pts[:, 1].min(0), pts[:, 0].max(0), pts[:, 1].max(0)], axis=1).astype(np.float32)
+    return np.stack(
+        [pts[:, 0].min(0), pts[:, 1].min(0), pts[:, 0].max(0), pts[:, 1].max(0)], axis=1
+    ).astype(np.float32)
 
 
 def warp(image: torch.Tensor, chip_to_src: npt.NDArray[np.float64], size: int) -> torch.Tensor:
@@ -81,7 +89,9 @@ def warp(image: torch.Tensor, chip_to_src: npt.NDArray[np.float64], size: int) -
     x = m[0, 0] * uu + m[0, 1] * vv + m[0, 2]
     y = m[1, 0] * uu + m[1, 1] * vv + m[1, 2]
     grid = torch.stack([2 * x / w - 1, 2 * y / h - 1], dim=-1).float()[None]
-    return F.grid_sample(image[None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+    return F.grid_sample(
+        image[None], grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )[0]
 
 
 def photometric(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
@@ -112,7 +122,9 @@ def photometric(batch: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -
             sigma = 0.3 + float(rand(1)) * (cfg.max_blur_sigma - 0.3)
             batch[i] = _blur(batch[i], sigma)
     noisy = (rand(n, 1, 1, 1) < cfg.p_noise).float()
-    batch = (batch + noisy * torch.randn(batch.shape, generator=gen) * (rand(n, 1, 1, 1) * 6)).clamp(0, 255)
+    batch = (
+        batch + noisy * torch.randn(batch.shape, generator=gen) * (rand(n, 1, 1, 1) * 6)
+    ).clamp(0, 255)
     for i in range(n):
         if float(rand(1)) < cfg.p_jpeg:
             batch[i] = _jpeg(batch[i], int(15 + float(rand(1)) * 55))
@@ -128,7 +140,11 @@ def _shadow(batch: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor
     angle = torch.rand(n, generator=gen) * 2 * math.pi
     offset = (torch.rand(n, generator=gen) - 0.5) * min(h, w)
     ys, xs = torch.meshgrid(torch.arange(h) - h / 2, torch.arange(w) - w / 2, indexing="ij")
-    dist = xs[None] * torch.cos(angle)[:, None, None] + ys[None] * torch.sin(angle)[:, None, None] - offset[:, None, None]
+    dist = (
+        xs[None] * torch.cos(angle)[:, None, None]
+        + ys[None] * torch.sin(angle)[:, None, None]
+        - offset[:, None, None]
+    )
     side = torch.sigmoid(dist / 2)  # 1 on the shadowed side
     depth = 0.35 + torch.rand(n, generator=gen) * 0.4  # the shadow keeps 25..60 % of the light
     factor = 1 - side * (depth * chosen.float())[:, None, None]
@@ -153,7 +169,9 @@ def _degrade(img: torch.Tensor, factor: float) -> torch.Tensor:
     """Down-sample by ``factor`` (area) and back up (bilinear): what a pipeline does to
     imagery coarser than the model GSD."""
     h, w = img.shape[-2:]
-    small = F.interpolate(img[None], size=(max(1, round(h / factor)), max(1, round(w / factor))), mode="area")
+    small = F.interpolate(
+        img[None], size=(max(1, round(h / factor)), max(1, round(w / factor))), mode="area"
+    )
     return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)[0]
 
 
@@ -163,6 +181,12 @@ def _blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
     k = torch.exp(-(x**2) / (2 * sigma**2))
     k = k / k.sum()
     c = img.shape[0]
-    out = F.conv2d(F.pad(img[None], (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-    out = F.conv2d(F.pad(out, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    out = F.conv2d(
+        F.pad(img[None], (r, r, 0, 0), mode="replicate"),
+        k.view(1, 1, 1, -1).repeat(c, 1, 1, 1),
+        groups=c,
+    )
+    out = F.conv2d(
+        F.pad(out, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c
+    )
     return out[0]

@@ -60,22 +60,40 @@ class SourceSpec:
         if not self.gsd > 0:
             raise InputError(f"source {self.images}: 'gsd' must be > 0 metres (got {self.gsd})")
         if not (self.weight > 0 and np.isfinite(self.weight)):
-            raise InputError(f"source {self.images}: 'weight' must be a finite number > 0 (got {self.weight})")
+            raise InputError(
+                f"source {self.images}: 'weight' must be a finite number > 0 (got {self.weight})"
+            )
 
     def regions(self) -> tuple[IgnoreRegions | None, IgnoreRegions | None]:
         """The source's ignore and vehicle-free regions (pixels of the original images)."""
-        return (read_ignore_regions(self.ignore) if self.ignore else None,
-                read_ignore_regions(self.negatives) if self.negatives else None)
+        return (
+            read_ignore_regions(self.ignore) if self.ignore else None,
+            read_ignore_regions(self.negatives) if self.negatives else None,
+        )
 
     def read(self, mapping: ClassMapping) -> LabelSet:
-        m = mapping.with_overrides(parse_overrides(list(self.overrides))) if self.overrides else mapping
+        m = (
+            mapping.with_overrides(parse_overrides(list(self.overrides)))
+            if self.overrides
+            else mapping
+        )
         return read_labels(
-            self.images, self.labels, self.fmt, classes=self.classes, mapping=m,
-            names=list(self.names) if self.names is not None else None, allow_missing=self.allow_missing,
+            self.images,
+            self.labels,
+            self.fmt,
+            classes=self.classes,
+            mapping=m,
+            names=list(self.names) if self.names is not None else None,
+            allow_missing=self.allow_missing,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"images": self.images, "labels": self.labels, "format": self.fmt, "gsd": self.gsd}
+        out: dict[str, Any] = {
+            "images": self.images,
+            "labels": self.labels,
+            "format": self.fmt,
+            "gsd": self.gsd,
+        }
         if self.classes:
             out["classes"] = self.classes
         if self.names is not None:
@@ -102,12 +120,19 @@ def _source_from(entry: dict[str, Any], base: Path, where: str) -> SourceSpec:
         fmt = str(entry.get("format", "yolo"))
         gsd = float(entry["gsd"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{where}: each source needs 'images', 'labels' and 'gsd' ({type(exc).__name__}: {exc})") from exc
+        raise InputError(
+            f"{where}: each source needs 'images', 'labels' and 'gsd' ({type(exc).__name__}: {exc})"
+        ) from exc
     names = tuple(read_name_list(base / entry["list"])) if entry.get("list") else None
     return SourceSpec(
-        images=images, labels=labels, fmt=fmt, gsd=gsd,
+        images=images,
+        labels=labels,
+        fmt=fmt,
+        gsd=gsd,
         classes=str(base / entry["classes"]) if entry.get("classes") else None,
-        names=names, overrides=tuple(entry.get("map", ())), allow_missing=bool(entry.get("allow_missing", False)),
+        names=names,
+        overrides=tuple(entry.get("map", ())),
+        allow_missing=bool(entry.get("allow_missing", False)),
         ignore=str(base / entry["ignore"]) if entry.get("ignore") else None,
         negatives=str(base / entry["negatives"]) if entry.get("negatives") else None,
         weight=_number(entry.get("weight", 1.0), f"{where}: 'weight'"),
@@ -195,21 +220,33 @@ def load_images(
         for im in labels.images:
             pixels = read_rgb(im.image_path)
             if pixels.shape[:2] != (im.height, im.width):
-                raise LabelError(f"{im.image_path}: image is {pixels.shape[1]}x{pixels.shape[0]} but labels say {im.width}x{im.height}")
+                raise LabelError(
+                    f"{im.image_path}: image is {pixels.shape[1]}x{pixels.shape[0]} but labels say {im.width}x{im.height}"
+                )
             small = resample(pixels, factor)
             fy, fx = small.shape[0] / im.height, small.shape[1] / im.width
             scale = np.array([fx, fy, fx, fy])
             boxes = (im.boxes * scale).astype(np.float32)
-            out.append(TrainImage(
-                small, boxes, im.labels.copy(), src.gsd / factor, im.image_path, src.weight,
-                ignore=_scaled(ignore, im.image_path, scale), negatives=_scaled(negatives, im.image_path, scale),
-            ))
+            out.append(
+                TrainImage(
+                    small,
+                    boxes,
+                    im.labels.copy(),
+                    src.gsd / factor,
+                    im.image_path,
+                    src.weight,
+                    ignore=_scaled(ignore, im.image_path, scale),
+                    negatives=_scaled(negatives, im.image_path, scale),
+                )
+            )
     if total is None:
         raise InputError("no training sources")
     return out, total
 
 
-def _scaled(regions: IgnoreRegions | None, image_path: str, scale: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+def _scaled(
+    regions: IgnoreRegions | None, image_path: str, scale: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float32]:
     if regions is None:
         return np.zeros((0, 4), np.float32)
     return (regions.for_image(image_path) * scale).astype(np.float32)

@@ -38,9 +38,17 @@ def export_onnx(net: TinyCenterNet, path: str | Path, input_size: int) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            wrapper, (x,), str(path), input_names=["images"], output_names=["heatmap", "wh", "offset"],
-            dynamic_axes={name: {0: "batch", 2: "height", 3: "width"} for name in ("images", "heatmap", "wh", "offset")},
-            opset_version=OPSET, dynamo=False,
+            wrapper,
+            (x,),
+            str(path),
+            input_names=["images"],
+            output_names=["heatmap", "wh", "offset"],
+            dynamic_axes={
+                name: {0: "batch", 2: "height", 3: "width"}
+                for name in ("images", "heatmap", "wh", "offset")
+            },
+            opset_version=OPSET,
+            dynamo=False,
         )
     for size in (input_size, 2 * input_size + SIZE_MULTIPLE):  # the native size and a larger one
         _check_outputs(path, net.num_classes, size)
@@ -59,7 +67,9 @@ def _check_outputs(path: Path, num_classes: int, input_size: int) -> None:
     want = {"heatmap": (2, num_classes, h, h), "wh": (2, 2, h, h), "offset": (2, 2, h, h)}
     got = {n: tuple(o.shape) for n, o in zip(names, outs, strict=True)}
     if got != want:
-        raise RuntimeError(f"{path}: exported outputs {got} do not match the centernet format {want}")
+        raise RuntimeError(
+            f"{path}: exported outputs {got} do not match the centernet format {want}"
+        )
 
 
 def make_card(

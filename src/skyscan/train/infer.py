@@ -16,7 +16,11 @@ from skyscan.train.model import STRIDE, TinyCenterNet, decode_raw
 
 
 def decode(
-    heat: torch.Tensor, wh: torch.Tensor, off: torch.Tensor, top_k: int = 500, min_score: float = 0.01
+    heat: torch.Tensor,
+    wh: torch.Tensor,
+    off: torch.Tensor,
+    top_k: int = 500,
+    min_score: float = 0.01,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Peaks of one image's (C, h, w) sigmoid heatmap → xyxy boxes (input pixels), scores, labels."""
     _c, h, w = heat.shape

@@ -49,7 +49,9 @@ def load_init(model: str | Path) -> InitModel:
         return _from_checkpoint(path, str(model))
     if path.suffix == ".onnx":
         return _from_onnx(path, str(model))
-    raise ModelError(f"--init {model}: expected a training checkpoint (.pt) or an ONNX model (.onnx)")
+    raise ModelError(
+        f"--init {model}: expected a training checkpoint (.pt) or an ONNX model (.onnx)"
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -62,11 +64,19 @@ def _from_checkpoint(path: Path, given: str) -> InitModel:
     try:
         net, ckpt = load_checkpoint(path)
     except (KeyError, RuntimeError, OSError) as exc:
-        raise ModelError(f"--init {path}: not a skyscan training checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise ModelError(
+            f"--init {path}: not a skyscan training checkpoint ({type(exc).__name__}: {exc})"
+        ) from exc
     meta = ckpt["meta"]
-    source = {"model": given, "path": str(path.resolve()), "kind": "checkpoint", "sha256": _sha256(path),
-              "architecture": meta["model"], "step": ckpt.get("step"),
-              "gsd": meta.get("config", {}).get("gsd")}
+    source = {
+        "model": given,
+        "path": str(path.resolve()),
+        "kind": "checkpoint",
+        "sha256": _sha256(path),
+        "architecture": meta["model"],
+        "step": ckpt.get("step"),
+        "gsd": meta.get("config", {}).get("gsd"),
+    }
     return InitModel(net, tuple(meta["classes"]), source)
 
 
@@ -76,22 +86,38 @@ def _from_onnx(path: Path, given: str) -> InitModel:
 
     card = load_card(path)
     if "quantization" in card.extra:
-        raise ModelError(f"--init {path}: a quantized model cannot be fine-tuned; start from its float model "
-                         f"({card.extra['quantization'].get('from', 'the .onnx it was quantized from')})")
+        raise ModelError(
+            f"--init {path}: a quantized model cannot be fine-tuned; start from its float model "
+            f"({card.extra['quantization'].get('from', 'the .onnx it was quantized from')})"
+        )
     arch = card.extra.get("architecture")
     if not isinstance(arch, dict) or arch.get("arch") != "tiny_centernet":
-        raise ModelError(f"--init {path}: its card has no 'architecture' entry of a skyscan tiny_centernet "
-                         f"(got {arch!r}); only models trained by skyscan can be fine-tuned")
+        raise ModelError(
+            f"--init {path}: its card has no 'architecture' entry of a skyscan tiny_centernet "
+            f"(got {arch!r}); only models trained by skyscan can be fine-tuned"
+        )
     classes = tuple(card.class_names)
     if int(arch["num_classes"]) != len(classes):
-        raise ModelError(f"--init {path}: architecture has {arch['num_classes']} classes, the card lists {classes}")
-    net = build_model(len(classes), (int(arch["widths"][0]), int(arch["widths"][1]), int(arch["widths"][2])))
+        raise ModelError(
+            f"--init {path}: architecture has {arch['num_classes']} classes, the card lists {classes}"
+        )
+    net = build_model(
+        len(classes), (int(arch["widths"][0]), int(arch["widths"][1]), int(arch["widths"][2]))
+    )
     load_onnx_weights(net, path)
     net.frozen_bn = True
     net.eval()
-    source = {"model": given, "path": str(path.resolve()), "kind": "onnx", "sha256": _sha256(path),
-              "name": card.name, "version": card.version, "gsd": card.gsd, "architecture": model_config(net),
-              "batch_norm": FOLDED_BN_NOTE}
+    source = {
+        "model": given,
+        "path": str(path.resolve()),
+        "kind": "onnx",
+        "sha256": _sha256(path),
+        "name": card.name,
+        "version": card.version,
+        "gsd": card.gsd,
+        "architecture": model_config(net),
+        "batch_norm": FOLDED_BN_NOTE,
+    }
     return InitModel(net, classes, source)
 
 
@@ -112,9 +138,13 @@ def onnx_conv_weights(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarra
             continue
         parts = [p for p in node.name.split("/") if p]
         if len(parts) < 3 or parts[-1] != "Conv":
-            raise ModelError(f"{path}: cannot tell which layer the Conv node {node.name!r} came from")
+            raise ModelError(
+                f"{path}: cannot tell which layer the Conv node {node.name!r} came from"
+            )
         module = parts[-2]
-        if node.input[1] not in inits or (len(node.input) > 2 and node.input[2] and node.input[2] not in inits):
+        if node.input[1] not in inits or (
+            len(node.input) > 2 and node.input[2] and node.input[2] not in inits
+        ):
             raise ModelError(f"{path}: the weights of {node.name!r} are not initializers")
         bias = inits[node.input[2]] if len(node.input) > 2 and node.input[2] else None
         out[module] = (inits[node.input[1]], bias)
@@ -130,12 +160,16 @@ def load_onnx_weights(net: Any, path: str | Path) -> None:
     modules = dict(net.named_modules())
     convs = {name for name, m in modules.items() if isinstance(m, nn.Conv2d)}
     if set(weights) != convs:
-        raise ModelError(f"{path}: its convolutions {sorted(weights)} do not match the architecture's {sorted(convs)}")
+        raise ModelError(
+            f"{path}: its convolutions {sorted(weights)} do not match the architecture's {sorted(convs)}"
+        )
     with torch.no_grad():
         for name, (w, b) in weights.items():
             conv = modules[name]
             if tuple(conv.weight.shape) != w.shape:
-                raise ModelError(f"{path}: {name} has weights {w.shape}, the architecture {tuple(conv.weight.shape)}")
+                raise ModelError(
+                    f"{path}: {name} has weights {w.shape}, the architecture {tuple(conv.weight.shape)}"
+                )
             conv.weight.copy_(torch.from_numpy(w.copy()))
             bias = torch.from_numpy(b.copy()) if b is not None else torch.zeros(w.shape[0])
             parent, _, index = name.rpartition(".")
@@ -149,4 +183,6 @@ def load_onnx_weights(net: Any, path: str | Path) -> None:
             elif conv.bias is not None:
                 conv.bias.copy_(bias)
             elif b is not None and np.any(b):
-                raise ModelError(f"{path}: {name} has a bias but neither a bias nor a batch norm in the architecture")
+                raise ModelError(
+                    f"{path}: {name} has a bias but neither a bias nor a batch norm in the architecture"
+                )

@@ -61,7 +61,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.input_size % 32 or self.chip % 32:
-            raise InputError(f"'input_size' and 'chip' must be multiples of 32 (got {self.input_size}, {self.chip})")
+            raise InputError(
+                f"'input_size' and 'chip' must be multiples of 32 (got {self.input_size}, {self.chip})"
+            )
         if not self.gsd > 0:
             raise InputError(f"'gsd' must be > 0 metres (got {self.gsd})")
         if not 0 <= self.p_object <= 1:
@@ -91,7 +93,9 @@ def learning_rate(peak: float, progress: float, warmup: float = 0.05, floor: flo
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
-def validate(net: Any, images: list[TrainImage], classes: tuple[str, ...], score_threshold: float) -> dict[str, Any]:
+def validate(
+    net: Any, images: list[TrainImage], classes: tuple[str, ...], score_threshold: float
+) -> dict[str, Any]:
     """AP@0.5 per class on whole validation images (already at the model GSD)."""
     from skyscan.evaluate.metrics import evaluate_detections, mean_ap
     from skyscan.train.infer import predict_image
@@ -130,29 +134,52 @@ def train(
     train_images, train_labels = load_images(spec.train, mapping, base_gsd)
     train_labels.issues.log_summary()
     val_images, val_labels = load_images(spec.val, mapping, cfg.gsd) if spec.val else ([], None)
-    log.info("train: %d images %s; val: %d images %s", len(train_images), train_labels.counts(),
-             len(val_images), val_labels.counts() if val_labels else {})
+    log.info(
+        "train: %d images %s; val: %d images %s",
+        len(train_images),
+        train_labels.counts(),
+        len(val_images),
+        val_labels.counts() if val_labels else {},
+    )
     classes = mapping.targets
-    sampler = ChipSampler(train_images, len(classes), cfg.gsd, cfg.chip, STRIDE, cfg.aug, seed=cfg.seed,
-                          p_object=cfg.p_object, p_negative=cfg.p_negative)
+    sampler = ChipSampler(
+        train_images,
+        len(classes),
+        cfg.gsd,
+        cfg.chip,
+        STRIDE,
+        cfg.aug,
+        seed=cfg.seed,
+        p_object=cfg.p_object,
+        p_negative=cfg.p_negative,
+    )
     if init is None:
         net = build_model(len(classes), cfg.widths)
     else:
         if init.classes != tuple(classes):
-            raise InputError(f"the init model's classes {list(init.classes)} differ from the training classes "
-                             f"{list(classes)}")
+            raise InputError(
+                f"the init model's classes {list(init.classes)} differ from the training classes "
+                f"{list(classes)}"
+            )
         if tuple(init.net.widths) != tuple(cfg.widths):
-            raise InputError(f"'widths' {list(cfg.widths)} differ from the init model's {list(init.net.widths)}")
+            raise InputError(
+                f"'widths' {list(cfg.widths)} differ from the init model's {list(init.net.widths)}"
+            )
         net = init.net
     net.train()
     averaged = WeightAverage(net, cfg.ema) if cfg.ema > 0 else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     meta = {
-        "model": model_config(net), "config": _jsonable(asdict(cfg)), "classes": list(classes),
-        "train_sources": [s.to_dict() for s in spec.train], "val_sources": [s.to_dict() for s in spec.val],
-        "train_counts": train_labels.counts(), "val_counts": val_labels.counts() if val_labels else {},
+        "model": model_config(net),
+        "config": _jsonable(asdict(cfg)),
+        "classes": list(classes),
+        "train_sources": [s.to_dict() for s in spec.train],
+        "val_sources": [s.to_dict() for s in spec.val],
+        "train_counts": train_labels.counts(),
+        "val_counts": val_labels.counts() if val_labels else {},
         "label_issues": train_labels.issues.summary(),
-        "init": init.source if init is not None else None, "frozen_bn": bool(net.frozen_bn),
+        "init": init.source if init is not None else None,
+        "frozen_bn": bool(net.frozen_bn),
     }
     history: list[dict[str, Any]] = []
     best_score, best_val = -1.0, {}
@@ -180,7 +207,12 @@ def train(
             elapsed = time.monotonic() - t0
             last = step == cfg.steps or elapsed >= cfg.time_limit_s
             if step % 25 == 0 or last:
-                rec: dict[str, Any] = {"step": step, "s": round(elapsed, 1), "loss": round(float(loss.detach()), 4), **{k: round(v, 4) for k, v in parts.items()}}
+                rec: dict[str, Any] = {
+                    "step": step,
+                    "s": round(elapsed, 1),
+                    "loss": round(float(loss.detach()), 4),
+                    **{k: round(v, 4) for k, v in parts.items()},
+                }
                 scored = averaged.net if averaged is not None else net
                 if (step % cfg.val_every == 0 or last) and val_images:
                     val = validate(scored, val_images, classes, cfg.score_threshold)
@@ -189,7 +221,10 @@ def train(
                     score = val["classes"][classes[0]]["ap50"] + 0.25 * val["map50"]
                     if score > best_score:
                         best_score, best_val = score, val
-                        torch.save({"state": scored.state_dict(), "meta": meta, "step": step, "val": val}, out / "best.pt")
+                        torch.save(
+                            {"state": scored.state_dict(), "meta": meta, "step": step, "val": val},
+                            out / "best.pt",
+                        )
                 history.append(rec)
                 logf.write(json.dumps(rec) + "\n")
                 logf.flush()
@@ -200,9 +235,13 @@ def train(
         logf.close()
     seconds = time.monotonic() - t0
     final = averaged.net if averaged is not None else net
-    torch.save({"state": final.state_dict(), "meta": meta, "step": step, "val": best_val}, out / "last.pt")
+    torch.save(
+        {"state": final.state_dict(), "meta": meta, "step": step, "val": best_val}, out / "last.pt"
+    )
     if not val_images:
-        torch.save({"state": final.state_dict(), "meta": meta, "step": step, "val": {}}, out / "best.pt")
+        torch.save(
+            {"state": final.state_dict(), "meta": meta, "step": step, "val": {}}, out / "best.pt"
+        )
     return TrainResult(out / "best.pt", step, seconds, best_val, history)
 
 

@@ -6,7 +6,11 @@ import torch
 
 
 def focal_loss(
-    logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0, weight: torch.Tensor | None = None
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    alpha: float = 2.0,
+    beta: float = 4.0,
+    weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """CenterNet's focal loss (Law & Deng 2018), normalised by the number of centres;
     ``weight`` (N, 1, H, W) switches the background term off where it is 0 (ignore regions)."""
@@ -22,7 +26,9 @@ def focal_loss(
 
 
 def centernet_loss(
-    out: tuple[torch.Tensor, torch.Tensor, torch.Tensor], t: dict[str, torch.Tensor], wh_weight: float = 1.0
+    out: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    t: dict[str, torch.Tensor],
+    wh_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     heat, wh, off = out
     mask = t["reg_mask"]
@@ -31,4 +37,8 @@ def centernet_loss(
     l_wh = (torch.abs(wh - t["wh"]) * mask).sum() / n
     l_off = (torch.abs(torch.sigmoid(off) - t["offset"]) * mask).sum() / n
     total = l_heat + wh_weight * l_wh + l_off
-    return total, {"heat": float(l_heat.detach()), "wh": float(l_wh.detach()), "off": float(l_off.detach())}
+    return total, {
+        "heat": float(l_heat.detach()),
+        "wh": float(l_wh.detach()),
+        "off": float(l_off.detach()),
+    }

@@ -48,7 +48,10 @@ class TinyCenterNet(nn.Module):
         self.frozen_bn = False
         self.stem = nn.Sequential(_conv(3, w1, stride=2), _conv(w1, w2, stride=2), _conv(w2, w2))
         self.deep = nn.Sequential(
-            _conv(w2, w3, stride=2), _conv(w3, w3), _conv(w3, w3, dilation=2), _conv(w3, w3, dilation=4)
+            _conv(w2, w3, stride=2),
+            _conv(w3, w3),
+            _conv(w3, w3, dilation=2),
+            _conv(w3, w3, dilation=4),
         )
         self.lateral = nn.Sequential(nn.Conv2d(w3, w2, 1, bias=False), nn.BatchNorm2d(w2))
         self.neck = _conv(w2, w2)
@@ -80,7 +83,11 @@ def decode_raw(
     heat_logits: torch.Tensor, wh_raw: torch.Tensor, off_raw: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Map raw head outputs to the card's ``centernet`` convention."""
-    return torch.sigmoid(heat_logits), torch.exp(wh_raw.clamp(max=6.0)) * STRIDE, torch.sigmoid(off_raw)
+    return (
+        torch.sigmoid(heat_logits),
+        torch.exp(wh_raw.clamp(max=6.0)) * STRIDE,
+        torch.sigmoid(off_raw),
+    )
 
 
 class ExportWrapper(nn.Module):

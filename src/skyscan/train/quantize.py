@@ -90,8 +90,14 @@ CALIBRATIONS = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entr
 
 
 def quantize_int8(
-    src: str | Path, dst: str | Path, chips: npt.NDArray[np.uint8], name: str | None = None, *,
-    calibration: str = "minmax", float_stem: bool = True, symmetric_activations: bool = False,
+    src: str | Path,
+    dst: str | Path,
+    chips: npt.NDArray[np.uint8],
+    name: str | None = None,
+    *,
+    calibration: str = "minmax",
+    float_stem: bool = True,
+    symmetric_activations: bool = False,
 ) -> ModelCard:
     """Write an int8 (QDQ, per-channel weights) copy of ``src`` and its card to ``dst``;
     the first convolution (unless ``float_stem`` is off) and the output heads stay float
@@ -106,7 +112,9 @@ def quantize_int8(
     )
 
     if calibration not in CALIBRATIONS:
-        raise InputError(f"'calibration' must be one of {sorted(CALIBRATIONS)} (got {calibration!r})")
+        raise InputError(
+            f"'calibration' must be one of {sorted(CALIBRATIONS)} (got {calibration!r})"
+        )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     card = load_card(src)
@@ -136,20 +144,30 @@ def quantize_int8(
     activations = QuantType.QInt8 if symmetric_activations else QuantType.QUInt8
     try:
         quantize_static(
-            str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=activations, weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
-            calibrate_method=method, extra_options=extra,
+            str(pre),
+            str(dst),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=activations,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=excluded,
+            calibrate_method=method,
+            extra_options=extra,
         )
     finally:
         pre.unlink(missing_ok=True)
     data = card.to_dict()
     data["name"] = name or f"{card.name}-int8"
     kind = "int8" if symmetric_activations else "uint8"
-    data["quantization"] = {"method": f"onnxruntime quantize_static QDQ, per-channel int8 weights, {kind} activations",
-                            "calibration": calibration,
-                            "calibration_chips": len(chips), "calibration_source": "training images",
-                            "float_nodes": excluded,
-                            "from": Path(src).name}
+    data["quantization"] = {
+        "method": f"onnxruntime quantize_static QDQ, per-channel int8 weights, {kind} activations",
+        "calibration": calibration,
+        "calibration_chips": len(chips),
+        "calibration_source": "training images",
+        "float_nodes": excluded,
+        "from": Path(src).name,
+    }
     qcard = ModelCard.from_dict(data, source=str(dst))
     save_card(qcard, dst)
     log.info("int8 model %s", dst)
@@ -157,8 +175,14 @@ def quantize_int8(
 
 
 def quantize_from_spec(
-    model: str | Path, spec_path: str | Path, dst: str | Path, n_chips: int = 256, *,
-    calibration: str = "minmax", float_stem: bool = True, symmetric_activations: bool = False,
+    model: str | Path,
+    spec_path: str | Path,
+    dst: str | Path,
+    n_chips: int = 256,
+    *,
+    calibration: str = "minmax",
+    float_stem: bool = True,
+    symmetric_activations: bool = False,
 ) -> ModelCard:
     """Quantize ``model`` with calibration chips from the training sources of a dataset spec
     (what ``skyscan quantize`` runs); the options are :func:`quantize_int8`'s."""
@@ -171,5 +195,11 @@ def quantize_from_spec(
     spec = load_spec(spec_path)
     images, _ = load_images(spec.train, ClassMapping.for_targets(tuple(card.class_names)), card.gsd)
     chips = calibration_chips([im.pixels for im in images], card.input_size[0], n_chips)
-    return quantize_int8(model, dst, chips, calibration=calibration, float_stem=float_stem,
-                         symmetric_activations=symmetric_activations)
+    return quantize_int8(
+        model,
+        dst,
+        chips,
+        calibration=calibration,
+        float_stem=float_stem,
+        symmetric_activations=symmetric_activations,
+    )

@@ -43,7 +43,7 @@ def portable_paths(value: Any, root: str | Path) -> Any:
         return type(value)(portable_paths(v, root) for v in value)
     if isinstance(value, str):
         if value.startswith(prefix) and " " not in value:
-            return value[len(prefix):]
+            return value[len(prefix) :]
         return value.replace(prefix, "$DATA/")
     return value
 
@@ -79,7 +79,12 @@ def train_and_export(
         log.info("widths %s taken from the init model %s", list(start.net.widths), init)
         cfg = replace(cfg, widths=tuple(start.net.widths))
     if start is not None and start.source.get("gsd") not in (None, cfg.gsd):
-        log.warning("fine-tuning %s (trained at %s m) at a model GSD of %s m", init, start.source["gsd"], cfg.gsd)
+        log.warning(
+            "fine-tuning %s (trained at %s m) at a model GSD of %s m",
+            init,
+            start.source["gsd"],
+            cfg.gsd,
+        )
     result = train(spec, run, cfg, mapping, start)
     net, ckpt = load_checkpoint(result.checkpoint)
     meta = ckpt["meta"]
@@ -109,13 +114,21 @@ def train_and_export(
             "classes": ckpt["val"].get("classes"),
         },
     }
-    card = make_card(name or out.stem, tuple(meta["classes"]), cfg.input_size, cfg.gsd, cfg.score_threshold,
-                     extra=portable_paths(extra, data_root()))
+    card = make_card(
+        name or out.stem,
+        tuple(meta["classes"]),
+        cfg.input_size,
+        cfg.gsd,
+        cfg.score_threshold,
+        extra=portable_paths(extra, data_root()),
+    )
     export_model(net, out, card)
     return out, card, result
 
 
-def record_metrics(model_path: str | Path, key: str, report: dict[str, Any], command: str | None) -> Path:
+def record_metrics(
+    model_path: str | Path, key: str, report: dict[str, Any], command: str | None
+) -> Path:
     """Store an evaluation report (and the command that measured it) in a model's card."""
     card = load_card(model_path)
     extra = dict(card.extra)

@@ -39,7 +39,10 @@ def centre_inside(
 
 
 def clip_to_chip(
-    boxes: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], chip: int, min_visible: float = MIN_VISIBLE
+    boxes: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int64],
+    chip: int,
+    min_visible: float = MIN_VISIBLE,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
     """Boxes clipped to the chip, kept when at least ``min_visible`` of each is inside."""
     clipped = boxes.clip(0, chip)
@@ -74,26 +77,44 @@ class ChipSampler:
         self.p_object = p_object
         self.rng = np.random.default_rng(seed)
         self.gen = torch.Generator().manual_seed(seed)
-        self.tensors = [torch.from_numpy(im.pixels.copy()).permute(2, 0, 1).float() for im in images]
-        area = np.array([im.pixels.shape[0] * im.pixels.shape[1] * im.gsd**2 * labelled_share(im) * im.weight
-                         for im in images])
+        self.tensors = [
+            torch.from_numpy(im.pixels.copy()).permute(2, 0, 1).float() for im in images
+        ]
+        area = np.array(
+            [
+                im.pixels.shape[0] * im.pixels.shape[1] * im.gsd**2 * labelled_share(im) * im.weight
+                for im in images
+            ]
+        )
         self.p_image = area / area.sum()
         boost = np.asarray(class_boost, np.float64)
         # object-centred draws: every labelled object, rare classes boosted
         self.objects = [(k, n) for k, im in enumerate(images) for n in range(len(im.labels))]
         if self.objects:
-            w = np.array([boost[min(images[k].labels[n], len(boost) - 1)] * images[k].weight for k, n in self.objects])
+            w = np.array(
+                [
+                    boost[min(images[k].labels[n], len(boost) - 1)] * images[k].weight
+                    for k, n in self.objects
+                ]
+            )
             self.p_object_pick = w / w.sum()
         # hard-negative draws: verified vehicle-free regions, by ground area
         self.negatives = [(k, r) for k, im in enumerate(images) for r in im.negatives]
         self.p_negative = p_negative if self.negatives else 0.0
         if self.negatives:
-            a = np.array([(r[2] - r[0]) * (r[3] - r[1]) * images[k].gsd**2 * images[k].weight for k, r in self.negatives])
+            a = np.array(
+                [
+                    (r[2] - r[0]) * (r[3] - r[1]) * images[k].gsd ** 2 * images[k].weight
+                    for k, r in self.negatives
+                ]
+            )
             self.p_negative_pick = a / a.sum()
 
     def sample(
         self,
-    ) -> tuple[torch.Tensor, npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.float32] | None]:
+    ) -> tuple[
+        torch.Tensor, npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.float32] | None
+    ]:
         """One chip (3, S, S) in 0..255, its boxes in chip pixels, and its loss weight
         (None where the whole chip is labelled)."""
         draw = self.rng.random()
@@ -107,7 +128,10 @@ class ChipSampler:
             b = im.boxes[n]
             centre = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
             spread = self.chip * 0.4 * self.model_gsd / im.gsd
-            centre = (centre[0] + self.rng.uniform(-spread, spread), centre[1] + self.rng.uniform(-spread, spread))
+            centre = (
+                centre[0] + self.rng.uniform(-spread, spread),
+                centre[1] + self.rng.uniform(-spread, spread),
+            )
         else:
             k = int(self.rng.choice(len(self.images), p=self.p_image))
             im = self.images[k]
@@ -125,7 +149,11 @@ class ChipSampler:
         chip = warp(self.tensors[k], m, self.chip)
         boxes = transform_boxes(im.boxes, np.linalg.inv(m).astype(np.float64))
         boxes, labels = clip_to_chip(boxes, im.labels, self.chip)
-        weight = region_weight(m, self.chip, self.stride, im.ignore, im.negatives) if len(im.ignore) else None
+        weight = (
+            region_weight(m, self.chip, self.stride, im.ignore, im.negatives)
+            if len(im.ignore)
+            else None
+        )
         return chip, boxes, labels, weight
 
     def _labelled_centre(self, im: TrainImage) -> tuple[float, float]:
@@ -142,14 +170,18 @@ class ChipSampler:
         for _ in range(n):
             chip, boxes, labels, weight = self.sample()
             chips.append(chip)
-            targets.append(encode(boxes, labels, self.num_classes, self.chip, self.stride, weight=weight))
+            targets.append(
+                encode(boxes, labels, self.num_classes, self.chip, self.stride, weight=weight)
+            )
         x = photometric(torch.stack(chips), self.aug, self.gen)
         t = {key: torch.from_numpy(np.stack([d[key] for d in targets])) for key in targets[0]}
         return x, t
 
 
-def _ignored(im: TrainImage, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-    return (inside_any(x, y, im.ignore) > inside_any(x, y, im.negatives))
+def _ignored(
+    im: TrainImage, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> npt.NDArray[np.bool_]:
+    return inside_any(x, y, im.ignore) > inside_any(x, y, im.negatives)
 
 
 def labelled_share(im: TrainImage, grid: int = 64) -> float:

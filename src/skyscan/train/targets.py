@@ -68,7 +68,9 @@ def region_weight(
     return weight[None].astype(np.float32)
 
 
-def inside_any(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], regions: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def inside_any(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], regions: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
     """1 where (x, y) lies inside any xyxy region, else 0."""
     if len(regions) == 0:
         return np.zeros(np.shape(x), np.float32)

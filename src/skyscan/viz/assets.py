@@ -103,7 +103,9 @@ def _load(env_value: str | None, cwd: str) -> LeafletAssets:
                 f"{ENV_VAR}={directory} does not hold leaflet.js and leaflet.css; "
                 f"point it at Leaflet's dist directory, or install Leaflet: {INSTALL_HINT}"
             )
-    raise MissingDependencyError(f"Leaflet is needed for the HTML map; install it with: {INSTALL_HINT}")
+    raise MissingDependencyError(
+        f"Leaflet is needed for the HTML map; install it with: {INSTALL_HINT}"
+    )
 
 
 def leaflet_assets() -> LeafletAssets:

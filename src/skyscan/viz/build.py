@@ -76,7 +76,7 @@ def outline_colour(colour: str) -> str:
     >>> outline_colour("#ffffff"), outline_colour("#e31a1c")
     ('#222222', '#710d0e')
     """
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     if 0.2126 * r + 0.7152 * g + 0.0722 * b > 180:
         return "#222222"
     return f"#{r // 2:02x}{g // 2:02x}{b // 2:02x}"
@@ -124,7 +124,9 @@ def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any
     n = len(points)
     score = np.nan_to_num(points.score, nan=-1.0)
     if n > max_markers:  # the best max_markers in O(n): no full sort of a million scores
-        chosen = np.argpartition(-score, max_markers - 1)[:max_markers] if max_markers else np.arange(0)
+        chosen = (
+            np.argpartition(-score, max_markers - 1)[:max_markers] if max_markers else np.arange(0)
+        )
     else:
         chosen = np.arange(n)
     chosen = chosen[np.argsort(score[chosen], kind="stable")]  # best drawn last, on top
@@ -140,7 +142,14 @@ def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any
         "img": pack(points.image_codes[chosen]),
         "score": pack(score_q, "u2"),  # 65535 = no score
         # 1: the image lies outside the model's validated range (drawn hollow)
-        "out": pack((points.outside[chosen] if points.outside is not None else np.zeros(chosen.size, bool)).astype(np.uint8), "u1"),
+        "out": pack(
+            (
+                points.outside[chosen]
+                if points.outside is not None
+                else np.zeros(chosen.size, bool)
+            ).astype(np.uint8),
+            "u1",
+        ),
     }
     if points.footprints is not None:  # box outlines once zoomed in (see map.js)
         fp = footprint_offsets(points.footprints[chosen], points.lon[chosen], points.lat[chosen])
@@ -149,7 +158,9 @@ def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any
     return markers
 
 
-def _view_bounds(points: MapPoints, overlays: list[dict[str, Any]], layers: list[dict[str, Any]]) -> list[list[float]] | None:
+def _view_bounds(
+    points: MapPoints, overlays: list[dict[str, Any]], layers: list[dict[str, Any]]
+) -> list[list[float]] | None:
     """[[south, west], [north, east]] around everything shown, or None for nothing."""
     lats: list[float] = []
     lons: list[float] = []
@@ -170,8 +181,9 @@ def _view_bounds(points: MapPoints, overlays: list[dict[str, Any]], layers: list
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
 
 
-def densest_view(lon: np.ndarray, lat: np.ndarray, cell_deg: float = 0.01,
-                 spread_deg: float = 0.5) -> list[list[float]] | None:
+def densest_view(
+    lon: np.ndarray, lat: np.ndarray, cell_deg: float = 0.01, spread_deg: float = 0.5
+) -> list[list[float]] | None:
     """[[south, west], [north, east]] around the detections nearest the densest place,
     when they spread wider than ``spread_deg`` (about 50 km; None otherwise): the
     ``cell_deg`` cell (about a kilometre) holding most detections and its eight
@@ -192,7 +204,10 @@ def densest_view(lon: np.ndarray, lat: np.ndarray, cell_deg: float = 0.01,
     cells, counts = np.unique(np.stack([col, row], axis=1), axis=0, return_counts=True)
     best_col, best_row = cells[int(np.argmax(counts))]
     near = (np.abs(col - best_col) <= 1) & (np.abs(row - best_row) <= 1)
-    return [[float(lat[near].min()), float(lon[near].min())], [float(lat[near].max()), float(lon[near].max())]]
+    return [
+        [float(lat[near].min()), float(lon[near].min())],
+        [float(lat[near].max()), float(lon[near].max())],
+    ]
 
 
 MAX_PLACES = 200
@@ -211,9 +226,14 @@ def image_places(points: MapPoints, limit: int = MAX_PLACES) -> list[dict[str, A
     lon, lat = np.asarray(points.lon)[order], np.asarray(points.lat)[order]
     counts = np.diff(np.r_[starts, len(order)])
     places: list[dict[str, Any]] = [
-        {"name": points.image_names[int(codes[order][s])] or "(no image id)", "count": int(n),
-         "bounds": [[float(np.min(lat[s:s + n])), float(np.min(lon[s:s + n]))],
-                    [float(np.max(lat[s:s + n])), float(np.max(lon[s:s + n]))]]}
+        {
+            "name": points.image_names[int(codes[order][s])] or "(no image id)",
+            "count": int(n),
+            "bounds": [
+                [float(np.min(lat[s : s + n])), float(np.min(lon[s : s + n]))],
+                [float(np.max(lat[s : s + n])), float(np.max(lon[s : s + n]))],
+            ],
+        }
         for s, n in zip(starts, counts, strict=True)
     ]
     places.sort(key=lambda p: (-p["count"], p["name"]))
@@ -311,7 +331,9 @@ def build_map(
     markers = _markers(points, frame, int(max_markers))
     heat = heat_grid(x, y, MAX_HEAT_CELLS)
     if len(points) and not markers["n"]:
-        notes.append(f"Markers are off (max_markers=0); the heatmap counts all {len(points):,} detections.")
+        notes.append(
+            f"Markers are off (max_markers=0); the heatmap counts all {len(points):,} detections."
+        )
     elif len(points) > markers["n"]:
         notes.append(
             f"Markers show the {markers['n']:,} highest-scoring of {len(points):,} detections "
@@ -363,7 +385,9 @@ def build_map(
     bounds = _view_bounds(points, overlays, list(vectors.values()))
     base: dict[str, Any] | None = None
     if basemap:
-        base, base_notes = basemap_module.build_basemap([p["bounds"] for p in places] or ([bounds] if bounds else []))
+        base, base_notes = basemap_module.build_basemap(
+            [p["bounds"] for p in places] or ([bounds] if bounds else [])
+        )
         notes += base_notes
         for place in places:
             (s, w), (n, e) = place["bounds"]
@@ -399,8 +423,13 @@ def build_map(
         skyscan_js=assets.template("map.js"),
     )
     return MapResult(
-        html=page, n_input=points.n_input, n_points=len(points), n_markers=markers["n"],
-        n_heat_cells=int(heat.count.size), n_overlays=len(overlays), notes=notes,
+        html=page,
+        n_input=points.n_input,
+        n_points=len(points),
+        n_markers=markers["n"],
+        n_heat_cells=int(heat.count.size),
+        n_overlays=len(overlays),
+        notes=notes,
         seconds=time.perf_counter() - started,
     )
 
@@ -482,9 +511,16 @@ def make_map(
     and logged as warnings; they never stop the map.
     """
     result = build_map(
-        detections, imagery=imagery, zones=zones, h3_resolution=h3_resolution,
-        clusters=clusters, title=title, max_markers=max_markers, basemap=basemap,
-        page_dir=Path(output).parent if output is not None else None, full_paths=full_paths,
+        detections,
+        imagery=imagery,
+        zones=zones,
+        h3_resolution=h3_resolution,
+        clusters=clusters,
+        title=title,
+        max_markers=max_markers,
+        basemap=basemap,
+        page_dir=Path(output).parent if output is not None else None,
+        full_paths=full_paths,
     )
     if output is None:
         return result.html

@@ -77,7 +77,9 @@ class Frame:
         q = 65535 if span / 65535 <= MAX_STEP_M else 2**32 - 1
         return cls(x0, y0, x0 + span, y0 + span, q)
 
-    def quantise(self, x: FloatArray, y: FloatArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def quantise(
+        self, x: FloatArray, y: FloatArray
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         qx = np.rint((x - self.x0) / (self.x1 - self.x0) * self.q)
         qy = np.rint((y - self.y0) / (self.y1 - self.y0) * self.q)
         return (np.clip(qx, 0, self.q).astype(np.int64), np.clip(qy, 0, self.q).astype(np.int64))
@@ -108,8 +110,12 @@ class HeatGrid:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "cell": self.cell_m, "ix0": self.ix0, "iy0": self.iy0,
-            "col": pack(self.col), "row": pack(self.row), "count": pack(self.count),
+            "cell": self.cell_m,
+            "ix0": self.ix0,
+            "iy0": self.iy0,
+            "col": pack(self.col),
+            "row": pack(self.row),
+            "count": pack(self.count),
         }
 
 

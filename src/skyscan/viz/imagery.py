@@ -45,12 +45,16 @@ class Overlay:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "name": self.name, "path": self.path, "url": self.data_uri,
+            "name": self.name,
+            "path": self.path,
+            "url": self.data_uri,
             "bounds": [[self.south, self.west], [self.north, self.east]],
         }
 
 
-def _stretch(bands: npt.NDArray[np.floating], valid: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+def _stretch(
+    bands: npt.NDArray[np.floating], valid: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint8]:
     """Linear 2–98 % stretch of each band over valid pixels, to uint8."""
     out = np.zeros(bands.shape, np.uint8)
     for i, band in enumerate(bands):
@@ -83,8 +87,13 @@ def encode_data_uri(bands: npt.NDArray[np.uint8], driver: str, mime: str, **opti
     from skyscan.errors import ignore_missing_georef_warning
 
     ignore_missing_georef_warning()
-    profile = {"driver": driver, "width": bands.shape[2], "height": bands.shape[1], "count": bands.shape[0],
-               "dtype": "uint8"}
+    profile = {
+        "driver": driver,
+        "width": bands.shape[2],
+        "height": bands.shape[1],
+        "count": bands.shape[0],
+        "dtype": "uint8",
+    }
     with rasterio.Env(GDAL_PAM_ENABLED="NO"), MemoryFile() as memfile:
         with memfile.open(**profile, **options) as dst:
             dst.write(np.ascontiguousarray(bands))
@@ -112,7 +121,9 @@ def render_overlay(path: str | Path, max_size: int = 1024) -> Overlay:
             src = rasterio.open(path)
         with src:
             if src.crs is None or src.transform == Affine.identity():
-                raise GeoreferenceError(f"{path}: image has no CRS/transform; cannot place it on the map")
+                raise GeoreferenceError(
+                    f"{path}: image has no CRS/transform; cannot place it on the map"
+                )
             factor = max(1.0, max(src.width, src.height) / max_size)
             out_w = max(1, math.ceil(src.width / factor))
             out_h = max(1, math.ceil(src.height / factor))
@@ -136,15 +147,29 @@ def render_overlay(path: str | Path, max_size: int = 1024) -> Overlay:
         )
     dst = np.zeros((4, int(dst_h), int(dst_w)), np.uint8)
     reproject(
-        src_rgba, dst, src_transform=transform, src_crs=src_crs, dst_transform=dst_transform,
-        dst_crs="EPSG:3857", resampling=Resampling.bilinear, src_nodata=None, dst_nodata=0,
+        src_rgba,
+        dst,
+        src_transform=transform,
+        src_crs=src_crs,
+        dst_transform=dst_transform,
+        dst_crs="EPSG:3857",
+        resampling=Resampling.bilinear,
+        src_nodata=None,
+        dst_nodata=0,
     )
     x0, y1 = dst_transform @ (0, 0)
     x1, y0 = dst_transform @ (dst_w, dst_h)
     west, south, east, north = transform_bounds("EPSG:3857", "EPSG:4326", x0, y0, x1, y1)
     return Overlay(
-        name=Path(path).name, path=path, south=south, west=west, north=north, east=east,
-        data_uri=_encode(dst), width=int(dst_w), height=int(dst_h),
+        name=Path(path).name,
+        path=path,
+        south=south,
+        west=west,
+        north=north,
+        east=east,
+        data_uri=_encode(dst),
+        width=int(dst_w),
+        height=int(dst_h),
     )
 
 
@@ -156,7 +181,9 @@ def _bounds(transform: Affine, width: int, height: int) -> tuple[float, float, f
     return min(xs), min(ys), max(xs), max(ys)
 
 
-def load_overlays(paths: Sequence[str | Path], max_size: int = 1024) -> tuple[list[Overlay], list[str]]:
+def load_overlays(
+    paths: Sequence[str | Path], max_size: int = 1024
+) -> tuple[list[Overlay], list[str]]:
     """Render every image of ``paths`` (files, directories, globs); return overlays and notes.
 
     An image that cannot be read or placed becomes a note, never an exception: the map

@@ -52,7 +52,11 @@ def h3_cells(points: MapPoints, resolution: int) -> tuple[dict[str, Any], list[s
     from skyscan.analytics.h3cells import cell_polygons, cells_to_strings
     from skyscan.analytics.h3cells import h3_cells as cells_of
 
-    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) or not 0 <= resolution <= 15:
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, int | np.integer)
+        or not 0 <= resolution <= 15
+    ):
         raise InputError(f"'h3_resolution' must be an integer in [0, 15] (got {resolution!r})")
     notes: list[str] = []
     res = int(resolution)
@@ -63,8 +67,10 @@ def h3_cells(points: MapPoints, resolution: int) -> tuple[dict[str, Any], list[s
         cells = cells_of(lon=points.lon, lat=points.lat, res=res)
         uniq, inverse = np.unique(cells, return_inverse=True)
     if res != resolution:
-        note = (f"H3 resolution {resolution} gives more than {MAX_H3_CELLS:,} cells; "
-                f"cells are shown at resolution {res}.")
+        note = (
+            f"H3 resolution {resolution} gives more than {MAX_H3_CELLS:,} cells; "
+            f"cells are shown at resolution {res}."
+        )
         log.warning(note)
         notes.append(note)
     per_class = np.zeros((uniq.size, len(points.class_names)), np.int64)
@@ -74,7 +80,13 @@ def h3_cells(points: MapPoints, resolution: int) -> tuple[dict[str, Any], list[s
     features = []
     for i in range(uniq.size):
         props: dict[str, Any] = {"h3": names[i], "count": int(per_class[i].sum())}
-        props.update({name: int(per_class[i, k]) for k, name in enumerate(points.class_names) if per_class[i, k]})
+        props.update(
+            {
+                name: int(per_class[i, k])
+                for k, name in enumerate(points.class_names)
+                if per_class[i, k]
+            }
+        )
         geometry = json.loads(shapely.to_geojson(polygons[i]))
         features.append({"type": "Feature", "properties": props, "geometry": geometry})
     collection = {"type": "FeatureCollection", "features": features, "resolution": res}
@@ -96,7 +108,9 @@ def _to_frame(obj: Any, what: str) -> Any:
         return gpd.GeoDataFrame(geometry=obj)
     if isinstance(obj, gpd.GeoDataFrame):
         return obj
-    raise InputError(f"'{what}' must be a GeoDataFrame, GeoSeries or a path (got {type(obj).__name__})")
+    raise InputError(
+        f"'{what}' must be a GeoDataFrame, GeoSeries or a path (got {type(obj).__name__})"
+    )
 
 
 def vector_layer(obj: Any, what: str) -> tuple[dict[str, Any] | None, list[str]]:
@@ -111,8 +125,10 @@ def vector_layer(obj: Any, what: str) -> tuple[dict[str, Any] | None, list[str]]
     except Exception as exc:  # an unreadable file is a note, not a failed map
         return None, [f"{what.capitalize()} not shown: cannot read {obj}: {exc}"]
     if frame.crs is None:
-        return None, [f"{what.capitalize()} not shown: they have no CRS; set one "
-                      "(for example gdf.set_crs('EPSG:4326')) or use a file that declares it."]
+        return None, [
+            f"{what.capitalize()} not shown: they have no CRS; set one "
+            "(for example gdf.set_crs('EPSG:4326')) or use a file that declares it."
+        ]
     if not frame.crs.equals("EPSG:4326"):
         frame = frame.to_crs("EPSG:4326")
     frame = frame[~(frame.geometry.is_empty | frame.geometry.isna())]
@@ -147,10 +163,13 @@ def clusters_from_points(points_frame: Any) -> Any:
         hulls.append(hull.buffer(1e-5) if hull.geom_type != "Polygon" else hull)  # ~1 m: visible
     result = gpd.GeoDataFrame(
         {"cluster_id": list(grouped.groups.keys()), "size": grouped.size().to_numpy()},
-        geometry=hulls, crs="EPSG:4326",
+        geometry=hulls,
+        crs="EPSG:4326",
     )
     if "class_name" in frame.columns:
-        result["classes"] = grouped["class_name"].agg(
-            lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items())
-        ).to_numpy()
+        result["classes"] = (
+            grouped["class_name"]
+            .agg(lambda s: ", ".join(f"{k} {v}" for k, v in s.value_counts().items()))
+            .to_numpy()
+        )
     return result

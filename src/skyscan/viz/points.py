@@ -26,8 +26,18 @@ from skyscan.errors import CRSError, InputError
 log = logging.getLogger(__name__)
 
 MAX_MERCATOR_LAT = 85.05112878  # Web Mercator (the map's projection) stops here
-_WANTED = ("lon", "lat", "class_name", "class_id", "score", "image_id", "image_path", "georeferenced",
-           "in_validated_range", "geometry")
+_WANTED = (
+    "lon",
+    "lat",
+    "class_name",
+    "class_id",
+    "score",
+    "image_id",
+    "image_path",
+    "georeferenced",
+    "in_validated_range",
+    "geometry",
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -195,7 +205,9 @@ def _from_geometry(frame: Any, notes: list[str]) -> tuple[FloatArray, FloatArray
     return lon, lat
 
 
-def _skip(keep: npt.NDArray[np.bool_], bad: npt.NDArray[np.bool_], why: str, notes: list[str]) -> None:
+def _skip(
+    keep: npt.NDArray[np.bool_], bad: npt.NDArray[np.bool_], why: str, notes: list[str]
+) -> None:
     """Drop ``bad`` rows still kept, and note how many and why."""
     count = int(np.count_nonzero(bad & keep))
     if count:
@@ -220,10 +232,16 @@ def load_points(detections: Any) -> MapPoints:
         not_georef = ~(georef == True)  # noqa: E712 - element-wise; nulls count as False
         _skip(keep, not_georef, "their image has no georeferencing (pixel coordinates only)", notes)
     with np.errstate(invalid="ignore"):
-        _skip(keep, ~(np.isfinite(lon) & np.isfinite(lat)), "missing, NaN or infinite lon/lat", notes)
+        _skip(
+            keep, ~(np.isfinite(lon) & np.isfinite(lat)), "missing, NaN or infinite lon/lat", notes
+        )
         _skip(keep, (np.abs(lon) > 180) | (np.abs(lat) > 90), "lon/lat out of range", notes)
-        _skip(keep, np.abs(lat) > MAX_MERCATOR_LAT,
-              f"latitude beyond ±{MAX_MERCATOR_LAT:.4f}° (outside Web Mercator)", notes)
+        _skip(
+            keep,
+            np.abs(lat) > MAX_MERCATOR_LAT,
+            f"latitude beyond ±{MAX_MERCATOR_LAT:.4f}° (outside Web Mercator)",
+            notes,
+        )
 
     if "class_name" in cols:
         class_codes, class_names = _codes(cols["class_name"][keep], "unknown")
@@ -253,8 +271,10 @@ def load_points(detections: Any) -> MapPoints:
     if "in_validated_range" in cols:
         outside = np.asarray(cols["in_validated_range"][keep] == False, bool)  # noqa: E712 - nulls are not outside
         if outside.any():
-            notes.append(f"{int(outside.sum()):,} detections come from images outside the model's validated range "
-                         "(hollow markers): treat them with care.")
+            notes.append(
+                f"{int(outside.sum()):,} detections come from images outside the model's validated range "
+                "(hollow markers): treat them with care."
+            )
     return MapPoints(
         lon=np.ascontiguousarray(lon[keep]),
         lat=np.ascontiguousarray(lat[keep]),

@@ -116,11 +116,17 @@ def _run(
         sharing = lanes if len(batches) > lanes else 1
         batches, tail = with_fine_tail(batches, per_batch, sharing)
         shared = SharedBatches(batches, sharing, tail=tail)
-        parts = [pool.submit(detect_batches, ref, shared.lane(k), detector, options) for k in range(sharing)]
+        parts = [
+            pool.submit(detect_batches, ref, shared.lane(k), detector, options)
+            for k in range(sharing)
+        ]
         queue.append(_InFlight(path, ref, parts, t1 - t0, t1))
         # keep every lane busy with memory bounded: about one image per lane in flight,
         # and one more waiting so a lane that finishes never waits for the next open
-        while sum(not f.done() for item in queue for f in item.parts) > lanes or len(queue) > lanes + 1:
+        while (
+            sum(not f.done() for item in queue for f in item.parts) > lanes
+            or len(queue) > lanes + 1
+        ):
             _finish(queue.popleft(), detector, options, store, run_id, progress, timings)
     while queue:
         _finish(queue.popleft(), detector, options, store, run_id, progress, timings)
@@ -150,8 +156,12 @@ def _finish(
     store.write_detections(item.path, table)
     ref = item.ref
     logger.info(
-        "%s: %s (%d x %d px, georef %s, GSD %s)", display_path(item.path), plural(table.num_rows, "detection"),
-        ref.width, ref.height, ref.georef_source,
+        "%s: %s (%d x %d px, georef %s, GSD %s)",
+        display_path(item.path),
+        plural(table.num_rows, "detection"),
+        ref.width,
+        ref.height,
+        ref.georef_source,
         f"{ref.gsd:.3g} m" if ref.gsd is not None else "unknown",
     )
     timings["open"] += item.opened_s
@@ -162,7 +172,11 @@ def _finish(
 
 
 def _failed(
-    store: PartStore, path: str, stage: str, exc: BaseException, progress: Callable[[str], None] | None
+    store: PartStore,
+    path: str,
+    stage: str,
+    exc: BaseException,
+    progress: Callable[[str], None] | None,
 ) -> None:
     logger.warning("%s: %s failed: %s", display_path(path), stage, redact(str(exc)))
     store.write_error(path, stage, exc)

@@ -83,7 +83,9 @@ class SharedBatches(Generic[T]):
             yield self._items[index]
 
 
-def with_fine_tail(batches: Sequence[Sequence[T]], batch_size: int, lanes: int) -> tuple[list[Sequence[T]], int]:
+def with_fine_tail(
+    batches: Sequence[Sequence[T]], batch_size: int, lanes: int
+) -> tuple[list[Sequence[T]], int]:
     """``batches`` with the items of the last ``2 * lanes`` re-cut into batches a quarter
     the size, and how many such fine batches end the list (``SharedBatches``' ``tail``).
 

@@ -48,7 +48,9 @@ def _footprints(batch: pa.RecordBatch) -> np.ndarray:
     return shapely.from_wkb(np.asarray(batch.column("geometry").to_pylist(), dtype=object))
 
 
-def _areas_4326(areas: Areas | gpd.GeoDataFrame, source: str, polygons_only: bool) -> gpd.GeoDataFrame:
+def _areas_4326(
+    areas: Areas | gpd.GeoDataFrame, source: str, polygons_only: bool
+) -> gpd.GeoDataFrame:
     """Areas as a GeoDataFrame in EPSG:4326 (validated, repaired and reprojected as locally)."""
     from skyscan.analytics.areas import Areas, prepare_areas
 
@@ -89,7 +91,11 @@ def within_batches(
 
 
 def within(
-    detections: DataFrame, areas: Areas | gpd.GeoDataFrame, *, using: str = "centroid", predicate: str = "intersects"
+    detections: DataFrame,
+    areas: Areas | gpd.GeoDataFrame,
+    *,
+    using: str = "centroid",
+    predicate: str = "intersects",
 ) -> DataFrame:
     """Detections whose centre (or footprint) lies in the area: ``analytics.within_area`` on Spark."""
     from skyscan.analytics.within import WITHIN_PREDICATES
@@ -109,15 +115,18 @@ def within(
 # -------------------------------------------------------------------------------- H3
 
 
-def with_cells(batches: Iterable[pa.RecordBatch], res: int, name: str = CELL) -> Iterator[pa.RecordBatch]:
+def with_cells(
+    batches: Iterable[pa.RecordBatch], res: int, name: str = CELL
+) -> Iterator[pa.RecordBatch]:
     """Append the H3 cell (int64; 0 = no coordinates) of each row's centre."""
     from skyscan.analytics.h3cells import h3_cells
 
     for batch in batches:
         lon, lat = _lonlat(batch)
         cells = h3_cells(lon=lon, lat=lat, res=res).astype(np.int64)  # H3 ids fit in 63 bits
-        yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(cells, pa.int64())],
-                                         names=[*batch.schema.names, name])
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, pa.array(cells, pa.int64())], names=[*batch.schema.names, name]
+        )
 
 
 def _add_cell_column(detections: DataFrame, res: int, name: str = CELL) -> DataFrame:
@@ -144,7 +153,9 @@ def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFr
     res = check_resolution(res)
     missing = [c for c in by if c not in detections.columns]
     if missing:
-        raise InputError(f"'by' column(s) {missing} not found (detections have {detections.columns})")
+        raise InputError(
+            f"'by' column(s) {missing} not found (detections have {detections.columns})"
+        )
     cells = _add_cell_column(detections, res).where(F.col(CELL) != 0)
     counts = cells.groupBy(CELL, *by).agg(
         F.count(F.lit(1)).cast("long").alias("count"),
@@ -158,18 +169,25 @@ def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFr
             ids = batch.column(CELL).to_numpy(zero_copy_only=False).astype(np.uint64)
             rest = [c for c in batch.schema.names if c != CELL]
             yield pa.RecordBatch.from_arrays(
-                [pa.array(cells_to_strings(ids), pa.string()), pa.array(np.full(len(ids), res, np.int8)),
-                 *(batch.column(c) for c in rest),
-                 pa.array(shapely.to_wkb(cell_polygons(ids)), pa.binary())],
+                [
+                    pa.array(cells_to_strings(ids), pa.string()),
+                    pa.array(np.full(len(ids), res, np.int8)),
+                    *(batch.column(c) for c in rest),
+                    pa.array(shapely.to_wkb(cell_polygons(ids)), pa.binary()),
+                ],
                 names=["h3_cell", "h3_res", *rest, "geometry"],
             )
 
     from pyspark.sql.types import BinaryType, ByteType, StringType, StructField, StructType
 
-    schema = StructType([
-        StructField("h3_cell", StringType()), StructField("h3_res", ByteType()),
-        *(f for f in counts.schema.fields if f.name != CELL), StructField("geometry", BinaryType()),
-    ])
+    schema = StructType(
+        [
+            StructField("h3_cell", StringType()),
+            StructField("h3_res", ByteType()),
+            *(f for f in counts.schema.fields if f.name != CELL),
+            StructField("geometry", BinaryType()),
+        ]
+    )
     return counts.mapInArrow(hexagons, schema)
 
 
@@ -208,7 +226,10 @@ def grown_zone(geom: Any, distance_m: float) -> Any:
     sx = dlat / dlon
     scaled = shapely.transform(geom, lambda c: c * np.array([sx, 1.0]))
     radius = dlat / np.cos(np.pi / (4 * _QUAD_SEGS))
-    grown = shapely.transform(shapely.buffer(scaled, radius, quad_segs=_QUAD_SEGS), lambda c: c * np.array([1.0 / sx, 1.0]))
+    grown = shapely.transform(
+        shapely.buffer(scaled, radius, quad_segs=_QUAD_SEGS),
+        lambda c: c * np.array([1.0 / sx, 1.0]),
+    )
     return shapely.intersection(grown, _WORLD)
 
 
@@ -227,14 +248,18 @@ def _h3_cover(shape: Any, res: int) -> list[str]:
         pieces = [shapely.intersection(shape, s) for s in strips]
     found: list[str] = []
     for piece in pieces:
-        polys = [p for p in shapely.get_parts(piece) if shapely.get_type_id(p) == 3 and not p.is_empty]
+        polys = [
+            p for p in shapely.get_parts(piece) if shapely.get_type_id(p) == 3 and not p.is_empty
+        ]
         if polys:
             shp = h3.geo_to_h3shape(shapely.geometry.mapping(shapely.multipolygons(polys)))
             found.extend(h3.h3shape_to_cells_experimental(shp, res, contain="overlap"))
     return found
 
 
-def zone_cells(zones_wkb: Sequence[bytes], res: int, grow_m: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def zone_cells(
+    zones_wkb: Sequence[bytes], res: int, grow_m: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(zone_index, cell)`` for every H3 cell at ``res`` a zone overlaps (a superset is fine).
 
     Polygons are covered with H3's ``overlap`` mode; other geometries by their (slightly
@@ -290,7 +315,9 @@ def exact_pairs(
             lon, lat = _lonlat(batch)
             pi, local_z = join_points_to_zones(lon, lat, zones[used], predicate, distance_m)
         else:
-            pi, local_z = join_geometries_to_zones(_footprints(batch), zones[used], predicate, distance_m)
+            pi, local_z = join_geometries_to_zones(
+                _footprints(batch), zones[used], predicate, distance_m
+            )
         true_keys = pi * len(zones) + used[local_z]
         keep = np.isin(np.arange(batch.num_rows) * len(zones) + zi, true_keys)
         if not keep.any():
@@ -299,8 +326,11 @@ def exact_pairs(
         zone_rows = attrs.take(pa.array(zi[keep]))
         names = [n for n in kept.schema.names if n not in (CELL, ZONE_INDEX)]
         yield pa.RecordBatch.from_arrays(
-            [*(kept.column(n) for n in names), *(zone_rows.column(c).combine_chunks() for c in attrs.column_names),
-             kept.column(ZONE_INDEX)],
+            [
+                *(kept.column(n) for n in names),
+                *(zone_rows.column(c).combine_chunks() for c in attrs.column_names),
+                kept.column(ZONE_INDEX),
+            ],
             names=[*names, *attrs.column_names, ZONE_INDEX],
         )
 
@@ -340,11 +370,15 @@ def spatial_join(
         raise InputError(f"'how' must be one of {HOW} (got {how!r})")
     _check_using(using)
     if "detection_id" not in detections.columns and (how == "left" or using == "footprint"):
-        raise InputError(f"the spark join needs a 'detection_id' column (detections have {detections.columns})")
+        raise InputError(
+            f"the spark join needs a 'detection_id' column (detections have {detections.columns})"
+        )
     res = check_resolution(h3_res)
     frame = _areas_4326(zones, "zones", polygons_only=False)
     attrs_df = _zone_attributes(frame, zone_columns)
-    attrs = pa.Table.from_pandas(pd.DataFrame(attrs_df).reset_index(drop=True), preserve_index=False)
+    attrs = pa.Table.from_pandas(
+        pd.DataFrame(attrs_df).reset_index(drop=True), preserve_index=False
+    )
     wkb = list(shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object)))
     zi, cells = zone_cells(wkb, res, grow_m=distance_m if predicate == "dwithin" else None)
     spark = detections.sparkSession
@@ -359,7 +393,9 @@ def spatial_join(
     if using == "footprint":
         pairs = pairs.drop(CELL).dropDuplicates(["detection_id", ZONE_INDEX])
     attr_schema = to_spark_schema(attrs.schema)
-    schema = StructType([*detections.schema.fields, *attr_schema.fields, StructField(ZONE_INDEX, LongType())])
+    schema = StructType(
+        [*detections.schema.fields, *attr_schema.fields, StructField(ZONE_INDEX, LongType())]
+    )
 
     def fn(batches: Any) -> Any:
         return exact_pairs(batches, wkb, attrs, using, predicate, distance_m)
@@ -370,7 +406,9 @@ def spatial_join(
     # Left: every detection against its matched zones by id; a detection with none
     # (including those without coordinates, never candidates) gets one all-null row.
     zone_cols = [*attrs.column_names, ZONE_INDEX]
-    joined = detections.join(matched.select("detection_id", *zone_cols), on="detection_id", how="left")
+    joined = detections.join(
+        matched.select("detection_id", *zone_cols), on="detection_id", how="left"
+    )
     return joined.select(*detections.columns, *zone_cols)
 
 
@@ -391,8 +429,10 @@ def _footprint_cells(detections: DataFrame, res: int) -> DataFrame:
                     continue
                 _, c = zone_cells([shapely.to_wkb(g)], res)
                 cells.append([int(v) for v in c])
-            yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(cells, pa.list_(pa.int64()))],
-                                             names=[*batch.schema.names, name])
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, pa.array(cells, pa.list_(pa.int64()))],
+                names=[*batch.schema.names, name],
+            )
 
     from pyspark.sql import functions as F
 

@@ -66,7 +66,9 @@ def default_cell_m(eps_m: float) -> float:
     return max(MIN_CELL_M, CELL_EPS_FACTOR * eps_m)
 
 
-def assign_cells(batches: Iterable[pa.RecordBatch], eps_m: float, cell_m: float) -> Iterator[pa.RecordBatch]:
+def assign_cells(
+    batches: Iterable[pa.RecordBatch], eps_m: float, cell_m: float
+) -> Iterator[pa.RecordBatch]:
     """Centres → rows ``(detection_id, metric_crs, x, y, cell, home)``: the home cell and every
     neighbouring cell within ``eps_m`` (halo). Points without coordinates produce no row."""
     from skyscan.analytics.metric import metric_groups, project_xy
@@ -79,8 +81,12 @@ def assign_cells(batches: Iterable[pa.RecordBatch], eps_m: float, cell_m: float)
             x, y = project_xy(lon[members], lat[members], crs)
             ix, iy = np.floor(x / cell_m).astype(np.int64), np.floor(y / cell_m).astype(np.int64)
             # Offsets to the neighbouring cell on each axis: -1, +1 or 0 (none within eps).
-            dx = np.where(x - ix * cell_m <= eps_m, -1, np.where((ix + 1) * cell_m - x <= eps_m, 1, 0))
-            dy = np.where(y - iy * cell_m <= eps_m, -1, np.where((iy + 1) * cell_m - y <= eps_m, 1, 0))
+            dx = np.where(
+                x - ix * cell_m <= eps_m, -1, np.where((ix + 1) * cell_m - x <= eps_m, 1, 0)
+            )
+            dy = np.where(
+                y - iy * cell_m <= eps_m, -1, np.where((iy + 1) * cell_m - y <= eps_m, 1, 0)
+            )
             # home cell, then the neighbour across x, across y, and across the corner
             for use_x, use_y in ((False, False), (True, False), (False, True), (True, True)):
                 sel = np.ones(len(members), bool)
@@ -94,9 +100,14 @@ def assign_cells(batches: Iterable[pa.RecordBatch], eps_m: float, cell_m: float)
                 cx, cy = ix[sel] + dx[sel] * use_x, iy[sel] + dy[sel] * use_y
                 cells = [f"{crs}/{a}/{b}" for a, b in zip(cx.tolist(), cy.tolist(), strict=True)]
                 yield pa.RecordBatch.from_arrays(
-                    [pa.array(ids[members][sel], pa.string()), pa.array([crs] * int(sel.sum()), pa.string()),
-                     pa.array(x[sel]), pa.array(y[sel]), pa.array(cells, pa.string()),
-                     pa.array(np.full(int(sel.sum()), home))],
+                    [
+                        pa.array(ids[members][sel], pa.string()),
+                        pa.array([crs] * int(sel.sum()), pa.string()),
+                        pa.array(x[sel]),
+                        pa.array(y[sel]),
+                        pa.array(cells, pa.string()),
+                        pa.array(np.full(int(sel.sum()), home)),
+                    ],
                     names=["detection_id", "metric_crs", "x", "y", "cell", "home"],
                 )
 
@@ -107,11 +118,20 @@ def local_dbscan(cell: pd.DataFrame, eps_m: float, min_samples: int) -> pd.DataF
 
     # Sorted input makes the local labels reproducible if Spark recomputes the partition.
     cell = cell.sort_values(["detection_id", "home"], kind="stable").reset_index(drop=True)
-    fit = DBSCAN(eps=eps_m, min_samples=min_samples, algorithm="kd_tree").fit(cell[["x", "y"]].to_numpy())
+    fit = DBSCAN(eps=eps_m, min_samples=min_samples, algorithm="kd_tree").fit(
+        cell[["x", "y"]].to_numpy()
+    )
     core = np.zeros(len(cell), bool)
     core[fit.core_sample_indices_] = True
-    return pd.DataFrame({"detection_id": cell["detection_id"], "cell": cell["cell"], "home": cell["home"],
-                         "label": np.asarray(fit.labels_, np.int64), "core": core})
+    return pd.DataFrame(
+        {
+            "detection_id": cell["detection_id"],
+            "cell": cell["cell"],
+            "home": cell["home"],
+            "label": np.asarray(fit.labels_, np.int64),
+            "core": core,
+        }
+    )
 
 
 def assign_non_core(cell: pd.DataFrame, eps_m: float) -> pd.DataFrame:
@@ -125,7 +145,9 @@ def assign_non_core(cell: pd.DataFrame, eps_m: float) -> pd.DataFrame:
     todo = np.flatnonzero(pd.isna(nodes))
     if len(todo) and len(cores):
         tree = KDTree(cores[["x", "y"]].to_numpy())
-        found, dist = tree.query_radius(home[["x", "y"]].to_numpy()[todo], r=eps_m, return_distance=True)
+        found, dist = tree.query_radius(
+            home[["x", "y"]].to_numpy()[todo], r=eps_m, return_distance=True
+        )
         core_nodes = cores["node"].to_numpy(dtype=object)
         for k, (idx, d) in enumerate(zip(found, dist, strict=True)):
             if len(idx):
@@ -178,37 +200,67 @@ def cluster(
 
     points = detections.select("detection_id", "lon", "lat").mapInArrow(cells_fn, _POINTS)
     points = points.localCheckpoint()  # reused by both passes; computed once
-    pass1 = (points.groupBy("cell")
-             .applyInPandas(lambda df: local_dbscan(df, eps_m, min_samples), _PASS1)
-             .localCheckpoint())
+    pass1 = (
+        points.groupBy("cell")
+        .applyInPandas(lambda df: local_dbscan(df, eps_m, min_samples), _PASS1)
+        .localCheckpoint()
+    )
     node = F.concat_ws("#", F.col("cell"), F.col("label").cast("string"))
-    true_core = pass1.where(F.col("home") & F.col("core")).select("detection_id", node.alias("home_node"))
+    true_core = pass1.where(F.col("home") & F.col("core")).select(
+        "detection_id", node.alias("home_node")
+    )
     # Local clusters sharing a true core point are one cluster: collect those links.
-    links = (pass1.where(F.col("label") >= 0).join(true_core.select("detection_id"), "detection_id")
-             .groupBy("detection_id").agg(F.collect_set(node).alias("nodes"))
-             .where(F.size("nodes") > 1).select("nodes"))
+    links = (
+        pass1.where(F.col("label") >= 0)
+        .join(true_core.select("detection_id"), "detection_id")
+        .groupBy("detection_id")
+        .agg(F.collect_set(node).alias("nodes"))
+        .where(F.size("nodes") > 1)
+        .select("nodes")
+    )
     link_rows = [list(r["nodes"]) for r in links.collect()]
     rep = _union_find(link_rows)
     spark = detections.sparkSession
-    rep_df = spark.createDataFrame(pd.DataFrame({"home_node": list(rep), "rep": list(rep.values())}),
-                                   schema="home_node string, rep string")
-    core_nodes = (true_core.join(F.broadcast(rep_df), "home_node", "left")
-                  .select("detection_id", F.coalesce("rep", "home_node").alias("node")))
+    rep_df = spark.createDataFrame(
+        pd.DataFrame({"home_node": list(rep), "rep": list(rep.values())}),
+        schema="home_node string, rep string",
+    )
+    core_nodes = true_core.join(F.broadcast(rep_df), "home_node", "left").select(
+        "detection_id", F.coalesce("rep", "home_node").alias("node")
+    )
     with_nodes = points.join(core_nodes, "detection_id", "left")
-    assigned = (with_nodes.groupBy("cell")
-                .applyInPandas(lambda df: assign_non_core(df, eps_m), _ASSIGN)
-                .join(points.where("home").select("detection_id", "metric_crs"), "detection_id"))
-    firsts = (assigned.where(F.col("node").isNotNull()).groupBy("node")
-              .agg(F.min("detection_id").alias("first_id"), F.first("metric_crs").alias("crs")))
+    assigned = (
+        with_nodes.groupBy("cell")
+        .applyInPandas(lambda df: assign_non_core(df, eps_m), _ASSIGN)
+        .join(points.where("home").select("detection_id", "metric_crs"), "detection_id")
+    )
+    firsts = (
+        assigned.where(F.col("node").isNotNull())
+        .groupBy("node")
+        .agg(F.min("detection_id").alias("first_id"), F.first("metric_crs").alias("crs"))
+    )
     numbered = firsts.select(
-        "node", (F.dense_rank().over(Window.orderBy("crs", "first_id")) - 1).cast("long").alias(CLUSTER_COLUMN))
-    labels = (assigned.join(numbered, "node", "left")
-              .select("detection_id", F.coalesce(F.col(CLUSTER_COLUMN), F.lit(NOISE).cast("long")).alias(CLUSTER_COLUMN)))
-    labelled = detections.join(labels, "detection_id", "left").select(*detections.columns, CLUSTER_COLUMN)
+        "node",
+        (F.dense_rank().over(Window.orderBy("crs", "first_id")) - 1)
+        .cast("long")
+        .alias(CLUSTER_COLUMN),
+    )
+    labels = assigned.join(numbered, "node", "left").select(
+        "detection_id",
+        F.coalesce(F.col(CLUSTER_COLUMN), F.lit(NOISE).cast("long")).alias(CLUSTER_COLUMN),
+    )
+    labelled = detections.join(labels, "detection_id", "left").select(
+        *detections.columns, CLUSTER_COLUMN
+    )
     labelled = labelled.localCheckpoint()
     clusters = describe_clusters(labelled)
-    logger.info("spark DBSCAN (eps %s m, min_samples %s, cells %s m): %d cross-cell link(s)",
-                eps_m, min_samples, cell_m, len(link_rows))
+    logger.info(
+        "spark DBSCAN (eps %s m, min_samples %s, cells %s m): %d cross-cell link(s)",
+        eps_m,
+        min_samples,
+        cell_m,
+        len(link_rows),
+    )
     return SparkClusterResult(labelled, clusters, len(link_rows))
 
 
@@ -224,18 +276,30 @@ def describe_clusters(labelled: DataFrame, buckets: int | None = None) -> DataFr
         StructType,
     )
 
-    classes = sorted(r[0] for r in labelled.select("class_name").distinct().collect() if r[0] is not None)
-    schema = StructType([
-        StructField(CLUSTER_COLUMN, LongType()), StructField("size", LongType()), StructField("classes", StringType()),
-        StructField("mean_score", DoubleType()), StructField("lon", DoubleType()), StructField("lat", DoubleType()),
-        StructField("metric_crs", StringType()), StructField("area_m2", DoubleType()),
-        *(StructField(f"n_{c}", LongType()) for c in classes), StructField("geometry", BinaryType()),
-    ])
+    classes = sorted(
+        r[0] for r in labelled.select("class_name").distinct().collect() if r[0] is not None
+    )
+    schema = StructType(
+        [
+            StructField(CLUSTER_COLUMN, LongType()),
+            StructField("size", LongType()),
+            StructField("classes", StringType()),
+            StructField("mean_score", DoubleType()),
+            StructField("lon", DoubleType()),
+            StructField("lat", DoubleType()),
+            StructField("metric_crs", StringType()),
+            StructField("area_m2", DoubleType()),
+            *(StructField(f"n_{c}", LongType()) for c in classes),
+            StructField("geometry", BinaryType()),
+        ]
+    )
     names = [f.name for f in schema.fields]
     n = buckets or labelled.sparkSession.sparkContext.defaultParallelism
-    members = (labelled.where(F.col(CLUSTER_COLUMN) >= 0)
-               .select(CLUSTER_COLUMN, "class_name", "score", "lon", "lat", "geometry")
-               .withColumn("_bucket", F.col(CLUSTER_COLUMN) % n))
+    members = (
+        labelled.where(F.col(CLUSTER_COLUMN) >= 0)
+        .select(CLUSTER_COLUMN, "class_name", "score", "lon", "lat", "geometry")
+        .withColumn("_bucket", F.col(CLUSTER_COLUMN) % n)
+    )
 
     def describe(group: pd.DataFrame) -> pd.DataFrame:
         import geopandas as gpd
@@ -245,9 +309,13 @@ def describe_clusters(labelled: DataFrame, buckets: int | None = None) -> DataFr
         from skyscan.analytics.metric import metric_groups
 
         geoms = shapely.from_wkb(group["geometry"].to_numpy(dtype=object))
-        frame = gpd.GeoDataFrame(group.drop(columns=["geometry", "_bucket"]), geometry=geoms, crs="EPSG:4326")
+        frame = gpd.GeoDataFrame(
+            group.drop(columns=["geometry", "_bucket"]), geometry=geoms, crs="EPSG:4326"
+        )
         labels = group[CLUSTER_COLUMN].to_numpy(np.int64)
-        table = cluster_table(frame, labels, metric_groups(frame["lon"].to_numpy(), frame["lat"].to_numpy()))
+        table = cluster_table(
+            frame, labels, metric_groups(frame["lon"].to_numpy(), frame["lat"].to_numpy())
+        )
         out = pd.DataFrame(table.drop(columns="geometry"))
         for c in classes:  # every class in the schema, 0 where a bucket has none
             if f"n_{c}" not in out:

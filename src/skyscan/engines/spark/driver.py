@@ -46,8 +46,12 @@ def run_detect(
     store = store or PartStore(outdir, run_id)
     todo = [p for p in paths if not store.is_done(p)]
     summary: dict[str, Any] = {
-        "images": len(paths), "skipped": len(paths) - len(todo), "images_ok": 0,
-        "failed": 0, "detections": 0, "work_units": 0,
+        "images": len(paths),
+        "skipped": len(paths) - len(todo),
+        "images_ok": 0,
+        "failed": 0,
+        "detections": 0,
+        "work_units": 0,
     }
     if not todo:
         return summary
@@ -61,9 +65,24 @@ def run_detect(
     try:
         t1 = time.perf_counter()
         # parts are written per image: no schema is needed up front, so no stats job
-        job = plan_job(session, paths_frame(session, todo, image_ids), options, run_id,
-                       partitions=partitions, detector_factory=detector_factory, with_stats=False)
-        columns = ["path", "status", "n_units", "detections", "error_stage", "error_type", "error_message"]
+        job = plan_job(
+            session,
+            paths_frame(session, todo, image_ids),
+            options,
+            run_id,
+            partitions=partitions,
+            detector_factory=detector_factory,
+            with_stats=False,
+        )
+        columns = [
+            "path",
+            "status",
+            "n_units",
+            "detections",
+            "error_stage",
+            "error_type",
+            "error_message",
+        ]
         for row in job.packed.select(*columns).toLocalIterator(prefetchPartitions=True):
             summary["detections"] += _write_part(store, row)
             summary["work_units"] += row["n_units"]
@@ -78,7 +97,9 @@ def run_detect(
             session.stop()
     missing = [p for p in todo if not store.has_part(p)]
     if missing:  # every input must end as detections or an error; never silently lost
-        raise RuntimeError(f"spark engine: {len(missing)} images have no result (first: {missing[0]})")
+        raise RuntimeError(
+            f"spark engine: {len(missing)} images have no result (first: {missing[0]})"
+        )
     return summary
 
 
@@ -92,7 +113,10 @@ def _write_part(store: PartStore, row: Any) -> int:
         store.write_skip(row["path"], row["error_message"])
         return 0
     store.write_error_record(
-        row["path"], row["error_stage"], row["error_type"], row["error_message"],
+        row["path"],
+        row["error_stage"],
+        row["error_type"],
+        row["error_message"],
         transient=is_transient(row["error_type"], row["error_message"]),
     )
     return 0

@@ -100,7 +100,9 @@ def write_partition_files(
         target = Path(staging) / f"attempt-{attempt}" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(with_geo_metadata(sub), target, compression="zstd")
-        rows.append({"partition": part, "file": str(target.relative_to(staging)), "rows": sub.num_rows})
+        rows.append(
+            {"partition": part, "file": str(target.relative_to(staging)), "rows": sub.num_rows}
+        )
     yield pa.RecordBatch.from_pylist(rows, schema=MANIFEST_SCHEMA)
 
 
@@ -126,7 +128,9 @@ def write_geoparquet(
     out = Path(path)
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise OutputExistsError(f"{out}: exists and is not empty; pass overwrite=True to replace it")
+            raise OutputExistsError(
+                f"{out}: exists and is not empty; pass overwrite=True to replace it"
+            )
         shutil.rmtree(out)
     is_h3 = partition_by is not None and partition_by.startswith("h3_")
     df = detections
@@ -134,11 +138,15 @@ def write_geoparquet(
         from skyscan.analytics.h3cells import check_resolution
         from skyscan.engines.spark.analytics import _add_cell_column
 
-        res = check_resolution(int(partition_by[3:]) if partition_by[3:].isdigit() else partition_by)
+        res = check_resolution(
+            int(partition_by[3:]) if partition_by[3:].isdigit() else partition_by
+        )
         df = _add_cell_column(df, res, PART_KEY)
     elif partition_by is not None:
         if partition_by not in detections.columns:
-            raise InputError(f"'partition_by' must be 'h3_<res>' or one of {detections.columns} (got {partition_by!r})")
+            raise InputError(
+                f"'partition_by' must be 'h3_<res>' or one of {detections.columns} (got {partition_by!r})"
+            )
         df = df.withColumnRenamed(partition_by, PART_KEY)
     if partition_by is not None:
         # All rows of one partition value meet in one task: one file per value, not per task.

@@ -32,7 +32,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-UNITS_PER_CORE = 8  # detect partitions per core (capped by the number of units): small tail, low overhead
+UNITS_PER_CORE = (
+    8  # detect partitions per core (capped by the number of units): small tail, low overhead
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,9 @@ def for_spark(spark: SparkSession, options: DetectOptions) -> DetectOptions:
     return replace(options, recipe=replace(options.recipe, threads=task_cpus(spark)))
 
 
-def paths_frame(spark: SparkSession, paths: Sequence[str], image_ids: dict[str, str] | None = None) -> DataFrame:
+def paths_frame(
+    spark: SparkSession, paths: Sequence[str], image_ids: dict[str, str] | None = None
+) -> DataFrame:
     """A DataFrame of ``path, image_id`` (ids from :func:`skyscan.io.sources.unique_image_ids` by default)."""
     if image_ids is None:
         image_ids = unique_image_ids(list(paths))
@@ -132,7 +136,12 @@ def plan_job(
         n_units = int(stats["units"] or 0) if stats else 0
         meta = tuple(stats["meta"] or ()) if stats else ()
         n_parts = partitions or max(1, min(n_units, n_parts))
-        logger.info("spark detect: %d work units, %s chips, %d detect tasks", n_units, stats["chips"] if stats else 0, n_parts)
+        logger.info(
+            "spark detect: %d work units, %s chips, %d detect tasks",
+            n_units,
+            stats["chips"] if stats else 0,
+            n_parts,
+        )
     packed = (
         units.repartitionByRange(n_parts, "path", "unit_index")
         .mapInArrow(detect_fn, to_spark_schema(tasks.UNIT_RESULTS_SCHEMA))

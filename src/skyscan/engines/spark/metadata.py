@@ -19,7 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_REPORTED = 5  # duplicate keys named in an error message
 
 
-def join_metadata(detections: DataFrame, metadata: DataFrame, on: str = "image_id", prefix: str = "meta_") -> DataFrame:
+def join_metadata(
+    detections: DataFrame, metadata: DataFrame, on: str = "image_id", prefix: str = "meta_"
+) -> DataFrame:
     """``detections`` with every other column of ``metadata`` added as ``prefix + name``.
 
     A left join on ``on``: row count and column order of ``detections`` are kept, the new
@@ -32,7 +34,11 @@ def join_metadata(detections: DataFrame, metadata: DataFrame, on: str = "image_i
     """
     from pyspark.sql import functions as F
 
-    missing = [side for side, df in (("detections", detections), ("metadata", metadata)) if on not in df.columns]
+    missing = [
+        side
+        for side, df in (("detections", detections), ("metadata", metadata))
+        if on not in df.columns
+    ]
     if missing:
         raise InputError(
             f"join_metadata: key column {on!r} is missing from {' and '.join(missing)} "
@@ -50,8 +56,13 @@ def join_metadata(detections: DataFrame, metadata: DataFrame, on: str = "image_i
     if len(set(renamed)) != len(renamed):  # a DataFrame may carry one name twice after a join
         raise InputError(f"join_metadata: metadata has repeated column names {extra}")
     dupes = (
-        metadata.where(F.col(on).isNotNull()).groupBy(on).count().where(F.col("count") > 1)
-        .select(on).limit(MAX_REPORTED).collect()
+        metadata.where(F.col(on).isNotNull())
+        .groupBy(on)
+        .count()
+        .where(F.col("count") > 1)
+        .select(on)
+        .limit(MAX_REPORTED)
+        .collect()
     )
     if dupes:
         raise InputError(
@@ -61,6 +72,8 @@ def join_metadata(detections: DataFrame, metadata: DataFrame, on: str = "image_i
     # Rename through a private key so the join condition is never ambiguous, whatever the
     # two sides are derived from.
     key = "__skyscan_join_key"
-    right = metadata.select(F.col(on).alias(key), *(F.col(c).alias(p) for c, p in zip(extra, renamed, strict=True)))
+    right = metadata.select(
+        F.col(on).alias(key), *(F.col(c).alias(p) for c, p in zip(extra, renamed, strict=True))
+    )
     joined = detections.join(right, detections[on] == right[key], "left")
     return joined.select(*(detections[c] for c in detections.columns), *renamed)

@@ -64,7 +64,9 @@ def java_executable() -> str | None:
 def java_major_version(java: str) -> int | None:
     """Major version reported by ``java -version`` (8 for ``1.8.0_x``), or None if unparseable."""
     try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
+        out = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
@@ -78,8 +80,14 @@ def check_java() -> str:
     """Return the java executable, or raise :class:`MissingDependencyError` saying what to install."""
     java = java_executable()
     if java is None:
-        where = f"JAVA_HOME={os.environ['JAVA_HOME']!r} has no bin/java" if os.environ.get("JAVA_HOME") else "no 'java' on PATH"
-        raise MissingDependencyError(f"the spark engine needs Java {MIN_JAVA}+ ({where}); {JAVA_INSTALL_HINT}")
+        where = (
+            f"JAVA_HOME={os.environ['JAVA_HOME']!r} has no bin/java"
+            if os.environ.get("JAVA_HOME")
+            else "no 'java' on PATH"
+        )
+        raise MissingDependencyError(
+            f"the spark engine needs Java {MIN_JAVA}+ ({where}); {JAVA_INSTALL_HINT}"
+        )
     major = java_major_version(java)
     if major is not None and major < MIN_JAVA:
         raise MissingDependencyError(
@@ -119,8 +127,10 @@ def spark_session(
         # Without this, local executors run plain 'python3', which lacks skyscan's venv.
         os.environ["PYSPARK_PYTHON"] = sys.executable
     builder: Any = SparkSession.builder.appName(app_name)
-    if master is None and not os.environ.get("SPARK_MASTER") and "pyspark-shell" not in os.environ.get(
-        "PYSPARK_SUBMIT_ARGS", ""
+    if (
+        master is None
+        and not os.environ.get("SPARK_MASTER")
+        and "pyspark-shell" not in os.environ.get("PYSPARK_SUBMIT_ARGS", "")
     ):
         master = "local[*]"
     if master is not None:
@@ -129,7 +139,9 @@ def spark_session(
         builder = builder.config(key, value)
     with _jvm_output_off_the_terminal():
         session: SparkSession = builder.getOrCreate()
-    logger.info("spark session: master=%s, version=%s", session.sparkContext.master, session.version)
+    logger.info(
+        "spark session: master=%s, version=%s", session.sparkContext.master, session.version
+    )
     return session
 
 
@@ -179,7 +191,11 @@ def joined_or_new_session(master: str | None) -> tuple[SparkSession, bool]:
     active = SparkSession.getActiveSession()
     if active is not None:
         if master is not None and active.sparkContext.master != master:
-            logger.warning("using the active Spark session (master %s), not %s", active.sparkContext.master, master)
+            logger.warning(
+                "using the active Spark session (master %s), not %s",
+                active.sparkContext.master,
+                master,
+            )
         return active, False
     return spark_session(master), True
 
@@ -211,4 +227,6 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
             arrays.append(table.column(f.name).cast(f.type))
         else:
             arrays.append(pa.nulls(table.num_rows, f.type))
-    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(f.name, f.type) for f in schema]))
+    return pa.Table.from_arrays(
+        arrays, schema=pa.schema([pa.field(f.name, f.type) for f in schema])
+    )

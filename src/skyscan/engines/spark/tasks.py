@@ -51,7 +51,9 @@ UNITS_SCHEMA = pa.schema(
         pa.field("n_chips", pa.int32()),
         pa.field("ref", pa.binary()),  # pickled ImageRef
         pa.field("unit", pa.binary()),  # pickled WorkUnit
-        pa.field("meta_keys", pa.list_(pa.string())),  # the image's meta_* columns (first unit only)
+        pa.field(
+            "meta_keys", pa.list_(pa.string())
+        ),  # the image's meta_* columns (first unit only)
         *_ERROR_FIELDS,
     ]
 )
@@ -108,33 +110,66 @@ def open_and_plan(
 
     for batch in batches:
         rows: list[dict[str, object]] = []
-        for path, image_id in zip(batch.column("path").to_pylist(), batch.column("image_id").to_pylist(), strict=True):
+        for path, image_id in zip(
+            batch.column("path").to_pylist(), batch.column("image_id").to_pylist(), strict=True
+        ):
             try:
                 # As the local engine: the run's id goes in, so a metadata table is looked up
                 # by it (not by the bare stem); a sidecar/table id still wins inside.
                 ref = open_image(path, options.read, image_id=image_id or None)
             except IMAGE_ERRORS as exc:
                 logger.warning("%s: read failed: %s", display_path(path), redact(str(exc)))
-                rows.append({"path": path, "image_id": image_id, "unit_index": 0, "n_units": 1, **_error_parts("read", exc)})
+                rows.append(
+                    {
+                        "path": path,
+                        "image_id": image_id,
+                        "unit_index": 0,
+                        "n_units": 1,
+                        **_error_parts("read", exc),
+                    }
+                )
                 continue
             try:
                 units = plan_units(ref, card, options)
             except IMAGE_ERRORS as exc:  # the local engine plans inside its detect stage
-                rows.append({"path": path, "image_id": image_id, "unit_index": 0, "n_units": 1, **_error_parts("detect", exc)})
+                rows.append(
+                    {
+                        "path": path,
+                        "image_id": image_id,
+                        "unit_index": 0,
+                        "n_units": 1,
+                        **_error_parts("detect", exc),
+                    }
+                )
                 continue
             if not units:  # outside the area of interest: the driver records a skip
-                rows.append({"path": path, "image_id": image_id, "unit_index": 0, "n_units": 1,
-                             "error_stage": "skip", "error_type": SKIPPED, "error_message": OUTSIDE_AOI})
+                rows.append(
+                    {
+                        "path": path,
+                        "image_id": image_id,
+                        "unit_index": 0,
+                        "n_units": 1,
+                        "error_stage": "skip",
+                        "error_type": SKIPPED,
+                        "error_message": OUTSIDE_AOI,
+                    }
+                )
                 continue
             ref_blob = pickle.dumps(ref, protocol=pickle.HIGHEST_PROTOCOL)
             keys = sorted(METADATA_PREFIX + k for k in ref.metadata)
             for unit in units:
-                rows.append({
-                    "path": path, "image_id": ref.image_id, "unit_index": unit.unit_index,
-                    "n_units": unit.n_units, "n_chips": len(unit.windows), "ref": ref_blob,
-                    "unit": pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL),
-                    "meta_keys": keys if unit.unit_index == 0 else [],
-                })
+                rows.append(
+                    {
+                        "path": path,
+                        "image_id": ref.image_id,
+                        "unit_index": unit.unit_index,
+                        "n_units": unit.n_units,
+                        "n_chips": len(unit.windows),
+                        "ref": ref_blob,
+                        "unit": pickle.dumps(unit, protocol=pickle.HIGHEST_PROTOCOL),
+                        "meta_keys": keys if unit.unit_index == 0 else [],
+                    }
+                )
         yield pa.RecordBatch.from_pylist(rows, schema=UNITS_SCHEMA)
 
 
@@ -151,7 +186,16 @@ def detect_units(
     Consecutive units of one image (the range partitioning keeps them together) share
     one reader, so the tiles at their boundaries are decoded once.
     """
-    passthrough = ["path", "image_id", "unit_index", "n_units", "ref", "error_stage", "error_type", "error_message"]
+    passthrough = [
+        "path",
+        "image_id",
+        "unit_index",
+        "n_units",
+        "ref",
+        "error_stage",
+        "error_type",
+        "error_message",
+    ]
     for batch in batches:
         for run in _runs_of_one_image(batch.to_pylist()):
             outs = [{k: row[k] for k in passthrough} for row in run]
@@ -163,8 +207,12 @@ def detect_units(
                     for out in outs:
                         out["raw"] = to_ipc(raw.filter(unit_of_row == out["unit_index"]))
                 except UNIT_ERRORS as exc:
-                    logger.warning("%s: detect failed in units %s: %s", run[0]["path"],
-                                   [u.unit_index for u in units], exc)
+                    logger.warning(
+                        "%s: detect failed in units %s: %s",
+                        run[0]["path"],
+                        [u.unit_index for u in units],
+                        exc,
+                    )
                     for out in outs:
                         out.update(_error_parts("detect", exc))
             # One small batch per unit keeps executor memory flat on dense scenes.
@@ -184,7 +232,9 @@ def _runs_of_one_image(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, An
         yield run
 
 
-def finalize_group(table: pa.Table, card: ModelCard, run_id: str, options: DetectOptions) -> pa.Table:
+def finalize_group(
+    table: pa.Table, card: ModelCard, run_id: str, options: DetectOptions
+) -> pa.Table:
     """All unit results of one image → one packed row (merged detections or the error)."""
     rows = sorted(table.to_pylist(), key=lambda r: r["unit_index"])
     first = rows[0]
@@ -197,8 +247,12 @@ def finalize_group(table: pa.Table, card: ModelCard, run_id: str, options: Detec
     expected = int(first["n_units"])
     if sorted(by_unit) != list(range(expected)):
         # Cannot happen with Spark's exactly-once shuffle; refuse to write a partial image.
-        return _packed_error(base, "detect", "RuntimeError",
-                             f"{first['path']}: got work units {sorted(by_unit)} of {expected}")
+        return _packed_error(
+            base,
+            "detect",
+            "RuntimeError",
+            f"{first['path']}: got work units {sorted(by_unit)} of {expected}",
+        )
     try:
         ref = pickle.loads(first["ref"])
         raw = pa.concat_tables([from_ipc(by_unit[i]["raw"]) for i in range(expected)])
@@ -208,21 +262,39 @@ def finalize_group(table: pa.Table, card: ModelCard, run_id: str, options: Detec
         return _packed_error(base, "detect", type(exc).__name__, str(exc))
     meta = [n for n in det.column_names if n.startswith(METADATA_PREFIX)]
     return pa.Table.from_pylist(
-        [{**base, "image_id": ref.image_id, "status": "ok", "n_detections": det.num_rows,
-          "detections": to_ipc(det), "meta_keys": meta}],
+        [
+            {
+                **base,
+                "image_id": ref.image_id,
+                "status": "ok",
+                "n_detections": det.num_rows,
+                "detections": to_ipc(det),
+                "meta_keys": meta,
+            }
+        ],
         schema=PACKED_SCHEMA,
     )
 
 
 def _packed_error(base: dict[str, object], stage: str, error_type: str, message: str) -> pa.Table:
     return pa.Table.from_pylist(
-        [{**base, "status": "error", "n_detections": 0, "error_stage": stage,
-          "error_type": error_type, "error_message": message}],
+        [
+            {
+                **base,
+                "status": "error",
+                "n_detections": 0,
+                "error_stage": stage,
+                "error_type": error_type,
+                "error_message": message,
+            }
+        ],
         schema=PACKED_SCHEMA,
     )
 
 
-def unpack_detections(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def unpack_detections(
+    batches: Iterable[pa.RecordBatch], schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
     """Packed ``ok`` rows → detection rows conformed to ``schema`` (absent meta columns null)."""
     from skyscan.engines.spark.session import conform
 
@@ -244,9 +316,16 @@ def unpack_errors(batches: Iterable[pa.RecordBatch], run_id: str) -> Iterator[pa
     schema = pa.schema([pa.field(f.name, f.type) for f in ERROR_SCHEMA])
     for batch in batches:
         rows = [
-            {"run_id": run_id, "path": r["path"], "stage": r["error_stage"],
-             "error_type": r["error_type"], "message": r["error_message"]}
-            for r in batch.select(["path", "status", "error_stage", "error_type", "error_message"]).to_pylist()
+            {
+                "run_id": run_id,
+                "path": r["path"],
+                "stage": r["error_stage"],
+                "error_type": r["error_type"],
+                "message": r["error_message"],
+            }
+            for r in batch.select(
+                ["path", "status", "error_stage", "error_type", "error_message"]
+            ).to_pylist()
             if r["status"] == "error" and r["error_type"] != SKIPPED
         ]
         if rows:
