@@ -22,7 +22,7 @@ pytestmark = [
 def test_quiet_spark_run_prints_only_its_failed_input(
     blob_scenes: dict[str, Any], blob_model: Path, tmp_path: Path
 ) -> None:
-    from skyscan.engines.spark_session import check_java
+    from skyscan.engines.spark.session import check_java
     from skyscan.errors import MissingDependencyError
 
     pytest.importorskip("pyspark")
