@@ -245,3 +245,25 @@ def test_places_to_jump_between_most_detections_first() -> None:
     assert [(p["name"], p["count"]) for p in places] == [("a", 3), ("b", 1)]
     assert places[0]["bounds"] == [[51.0, 4.0], [51.002, 4.002]]
     assert image_places(load_points(frame[frame.image_id == "a"])) == []
+
+
+def test_page_opens_on_detections_inside_the_validated_range() -> None:
+    """Many detections on out-of-range imagery elsewhere do not pull the first view away
+    from the few the model was validated for."""
+    from skyscan.viz.build import opening_view
+    from skyscan.viz.points import load_points
+
+    frame = pd.DataFrame(
+        {
+            "lon": [4.0, 4.001, 4.002] + [115.0 + 0.0001 * i for i in range(50)],
+            "lat": [51.0, 51.001, 51.002] + [-8.5] * 50,
+            "class_name": "car",
+            "score": 0.9,
+            "image_id": ["a"] * 3 + ["b"] * 50,
+            "in_validated_range": [True] * 3 + [False] * 50,
+        }
+    )
+    assert opening_view(load_points(frame)) == [[51.0, 4.0], [51.002, 4.002]]
+    everything = load_points(frame.drop(columns="in_validated_range"))
+    view = opening_view(everything)
+    assert view is not None and view[0][1] >= 115.0  # without the column: the densest place

@@ -210,6 +210,20 @@ def densest_view(
     ]
 
 
+def opening_view(points: MapPoints) -> list[list[float]] | None:
+    """Where the page opens: around the detections inside the model's validated range when
+    some are and some are not (the ones to trust first, not the densest false alarms on
+    imagery the model was never validated on), else :func:`densest_view` of all."""
+    inside = None if points.outside is None else ~points.outside
+    if inside is None or inside.all() or not inside.any():
+        return densest_view(points.lon, points.lat)
+    lon, lat = points.lon[inside], points.lat[inside]
+    return densest_view(lon, lat) or [
+        [float(lat.min()), float(lon.min())],
+        [float(lat.max()), float(lon.max())],
+    ]
+
+
 MAX_PLACES = 200
 
 
@@ -408,7 +422,7 @@ def build_map(
         "overlays": overlays,
         "vectors": vectors,
         "bounds": bounds,
-        "view": densest_view(points.lon, points.lat),
+        "view": opening_view(points),
         "places": places,
         "basemap": base,
         "notes": notes,
