@@ -241,6 +241,8 @@ def _run_locked(
     if run.mosaic:  # other images to detect: a resume must not mix the two
         digest = hashlib.sha256(f"{digest}:mosaic".encode()).hexdigest()[:16]
     if run.resume and state is None and (outdir / "run.json").is_file():
+        # checkpoints without their state: a kill while the finished run removed them
+        shutil.rmtree(outdir / PARTS_DIR, ignore_errors=True)
         return _finished_run(outdir, inputs, digest)
     paths, failures = expand_inputs(
         inputs, recursive=run.recursive, sample_ratio=run.sample_ratio, seed=run.seed

@@ -70,6 +70,21 @@ def test_a_finished_run_leaves_only_the_documented_outputs(first: dict[str, Any]
     assert names == ["detections.geojson", "detections.parquet", "errors.parquet", "run.json"]
 
 
+def test_resume_ends_the_cleanup_a_kill_interrupted(
+    first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path
+) -> None:
+    """Killed while the finished run removed its checkpoints (state.json already gone, a
+    part left): --resume finds the run finished and removes the rest (found by the fault
+    harness, kind 'kill')."""
+    out = tmp_path / "out"
+    shutil.copytree(first["out"], out)
+    (out / "_parts").mkdir()
+    (out / "_parts" / "0123456789abcdef0123.det.arrow").write_bytes(b"left over")
+    res = skyscan("-q", "detect", images, "-o", out, "--model", blob_model, "--resume")
+    assert res.returncode == 0, res.stderr
+    assert not (out / "_parts").exists()
+
+
 def test_resume_of_a_finished_run_redoes_nothing(
     first: dict[str, Any], images: Path, blob_model: Path, tmp_path: Path
 ) -> None:
