@@ -19,7 +19,7 @@ import torch
 
 from skyscan.train.augment import AugmentConfig, chip_affine, photometric, transform_boxes, warp
 from skyscan.train.data import TrainImage
-from skyscan.train.targets import encode, inside_any, region_weight
+from skyscan.train.targets import encode, labelled, region_weight
 
 MIN_VISIBLE = 0.3  # a cut vehicle is labelled (clipped) when this much of it is in the chip
 BORDER_BAND_M = 5.0  # chips keep this far inside an image's border (about a car's length)
@@ -181,7 +181,7 @@ class ChipSampler:
 def _ignored(
     im: TrainImage, x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.bool_]:
-    return inside_any(x, y, im.ignore) > inside_any(x, y, im.negatives)
+    return labelled(x, y, im.ignore, im.negatives) == 0
 
 
 def labelled_share(im: TrainImage, grid: int = 64) -> float:

@@ -63,9 +63,18 @@ def region_weight(
     u, v = (xs + 0.5) * stride, (ys + 0.5) * stride
     x = chip_to_src[0, 0] * u + chip_to_src[0, 1] * v + chip_to_src[0, 2]
     y = chip_to_src[1, 0] * u + chip_to_src[1, 1] * v + chip_to_src[1, 2]
-    weight = 1.0 - inside_any(x, y, ignore)
-    weight = np.maximum(weight, inside_any(x, y, vehicle_free))
-    return weight[None].astype(np.float32)
+    return labelled(x, y, ignore, vehicle_free)[None]
+
+
+def labelled(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    ignore: npt.NDArray[np.float32],
+    vehicle_free: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]:
+    """1 where (x, y) counts as labelled: outside every ignore region, or inside a
+    verified vehicle-free one; else 0."""
+    return np.maximum(1.0 - inside_any(x, y, ignore), inside_any(x, y, vehicle_free))
 
 
 def inside_any(
