@@ -33,7 +33,7 @@ from skyscan.pipeline import DetectOptions, plan_units
 from skyscan.types import ImageRef
 
 if TYPE_CHECKING:
-    from skyscan.io.stac import StacQuery
+    from skyscan.io.stac import RasterGrid, StacQuery
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,30 @@ def plan_image(
     )
 
 
+def plan_declared(
+    grid: RasterGrid,
+    path: str,
+    image_id: str,
+    card: ModelCard,
+    options: DetectOptions,
+    same_grid: dict[tuple[Any, ...], ImagePlan],
+) -> ImagePlan:
+    """The plan of a STAC item from the grid it declares, unopened: the bytes read are
+    the asset's ``file:size`` (its touched tiles are not known without its header).
+
+    Without an area of interest the chips depend on the grid's size and GSD only, and a
+    country's tiles share a few of those: ``same_grid`` keeps each one's plan."""
+    key = (grid.width, grid.height, grid.gsd, grid.bands) if options.aoi is None else None
+    plan = same_grid.get(key) if key else None
+    if plan is None:
+        plan = plan_image(grid.image_ref(path, image_id), card, options, with_bytes=False)
+        if key:
+            same_grid[key] = plan
+    return replace(
+        plan, path=remote.display_path(path), image_id=image_id, file_bytes=grid.file_size
+    )
+
+
 def plan_run(
     inputs: Sequence[str | Path],
     options: DetectOptions,
@@ -186,16 +210,23 @@ def plan_run(
             paths, tile_failures = mosaic_inputs(paths, inputs, tmp)
             failures = [*failures, *tile_failures]
         ids = unique_image_ids(paths)
+        grids: dict[str, RasterGrid] = {}
+        same_grid: dict[tuple[Any, ...], ImagePlan] = {}
         if stac:
             from skyscan.io.stac import gather
 
             got = gather(
                 paths, failures, ids, stac, options.aoi, sample_ratio=sample_ratio, seed=seed
             )
-            paths, failures, ids = got.paths, got.failures, got.image_ids
+            paths, failures, ids, grids = got.paths, got.failures, got.image_ids, got.grids
         yield from failures
         for path in paths:
             try:
+                grid = grids.get(path)
+                if grid is not None:  # the item declares its grid: nothing to open
+                    plan = plan_declared(grid, path, ids[path], card, options, same_grid)
+                    yield plan
+                    continue
                 ref = open_image(path, options.read, image_id=ids[path])
                 plan = plan_image(ref, card, options, with_bytes=with_bytes)
             except IMAGE_ERRORS as exc:

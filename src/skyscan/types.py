@@ -17,7 +17,7 @@ import numpy.typing as npt
 AffineTuple = tuple[float, float, float, float, float, float]
 BBox = tuple[float, float, float, float]  # (minx, miny, maxx, maxy)
 
-GEOREF_SOURCES = ("geotiff", "worldfile", "aux.xml", "sidecar", "user", "none")
+GEOREF_SOURCES = ("geotiff", "worldfile", "aux.xml", "sidecar", "user", "stac", "none")
 
 
 @dataclass(frozen=True)

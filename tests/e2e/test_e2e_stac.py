@@ -401,3 +401,47 @@ def test_usage_errors(blob_model: Path, tmp_path: Path) -> None:
     )
     assert res.returncode == 2 and "datetime" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def _with_projection(item: Any, scene: Scene) -> Any:
+    """The item with its asset's grid declared (projection extension, ``file:size``)."""
+    import rasterio
+
+    with rasterio.open(scene.path) as ds:
+        item.properties["proj:code"] = ds.crs.to_string()
+        item.properties["proj:shape"] = [ds.height, ds.width]
+        item.properties["proj:transform"] = list(ds.transform)[:6]
+    item.assets["visual"].extra_fields["file:size"] = scene.path.stat().st_size
+    return item
+
+
+def test_plan_of_items_that_declare_their_grid_opens_nothing_and_agrees(
+    www: tuple[Path, list[Scene]], server: RangeServer, blob_model: Path, tmp_path: Path
+) -> None:
+    """A country's catalog is planned from the items alone: with proj:shape,
+    proj:transform and proj:code the chips equal those of the opened images, and the
+    images (served over HTTP here) are never requested."""
+    _root, scenes = www
+    opened = [
+        json.loads(x)
+        for x in skyscan(
+            "plan", *(s.path for s in scenes), "--json", "--rate", "1", "--model", blob_model
+        ).stdout.splitlines()
+    ]
+    items = [
+        _with_projection(item_for(s, href=server.url(f"img/{s.path.name}")), s) for s in scenes
+    ]
+    table = write_geoparquet(items, tmp_path / "items.parquet")
+    before = len(server.stats()["paths"])
+    res = skyscan("plan", "--stac", table, "--json", "--rate", "1", "--model", blob_model)
+    assert res.returncode == 0, res.stderr
+    declared = [json.loads(x) for x in res.stdout.splitlines()]
+    assert len(server.stats()["paths"]) == before  # no image was opened
+
+    def key(plan: dict[str, Any]) -> tuple[Any, ...]:
+        return plan["width"], plan["height"], plan["chips"], plan["model_megapixels"]
+
+    assert sorted(key(p) for p in declared[:-1]) == sorted(key(p) for p in opened[:-1])
+    assert {p["image_id"] for p in declared[:-1]} == {s.item_id for s in scenes}
+    assert {p["file_bytes"] for p in declared[:-1]} == {s.path.stat().st_size for s in scenes}
+    assert declared[-1]["totals"]["chips"] == opened[-1]["totals"]["chips"] > 0

@@ -190,3 +190,47 @@ def test_stac_items_are_not_mosaicked(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--mosaic does not take --stac items"):
         run_detect([], tmp_path / "out", None, RunSettings(mosaic=True), stac=[StacQuery("c.json")])
     assert not (tmp_path / "out").exists()
+
+
+def test_declared_grid_is_read_from_asset_or_item_and_bad_metadata_is_ignored() -> None:
+    from skyscan.io.stac import raster_grid
+
+    item = _item({"visual": ("v.tif", COG_TYPE)})
+    asset = item.assets["visual"]
+    assert raster_grid(item, asset) is None  # nothing declared: the header will be read
+    item.properties.update(
+        {
+            "proj:epsg": 2056,
+            "proj:shape": [100, 200],
+            "proj:transform": [0.5, 0, 2.6e6, 0, -0.5, 1.2e6],
+        }
+    )
+    grid = raster_grid(item, asset)
+    assert grid is not None
+    assert (grid.width, grid.height, grid.crs, grid.gsd, grid.bands) == (
+        200,
+        100,
+        "EPSG:2056",
+        0.5,
+        3,
+    )
+    asset.extra_fields.update(
+        {"proj:shape": [10, 20], "eo:bands": [{"name": "pan"}], "file:size": 7}
+    )
+    grid = raster_grid(item, asset)  # the asset's fields win over the item's
+    assert grid is not None and (grid.width, grid.height, grid.bands, grid.file_size) == (
+        20,
+        10,
+        1,
+        7,
+    )
+    assert grid.image_ref("v.tif", "x").rgb_bands == (1, 1, 1)
+    for bad in (
+        {"proj:shape": ["a", 2]},
+        {"proj:transform": [0, 0, 0, 0, 0, 0]},
+        {"proj:code": "EPSG:0"},
+    ):
+        asset.extra_fields.update(bad)
+        assert raster_grid(item, asset) is None, bad
+        for key in bad:
+            del asset.extra_fields[key]

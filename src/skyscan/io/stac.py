@@ -34,8 +34,11 @@ import numpy.typing as npt
 import shapely
 
 from skyscan.errors import InputError, require
+from skyscan.geo.crs import gsd_metres, normalize_crs
 from skyscan.io import remote
+from skyscan.io.georef import check_gsd
 from skyscan.io.sources import InputFailure, sample_key
+from skyscan.types import AffineTuple, ImageRef
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ ITEM_SEARCH = "https://api.stacspec.org/v1.0.0/item-search"
 # a static walk follows child/item links at most this deep (a loop of links would not end)
 MAX_DEPTH = 32
 TABLE_NAME = "stac_items.parquet"
+GEOPARQUET_BATCH = 4096  # items decoded at a time from a stac-geoparquet file
 HTTP_TIMEOUT_S = 60
 
 
@@ -106,12 +110,44 @@ def refuse_mosaic(mosaic: bool) -> None:
 
 
 @dataclass(frozen=True)
+class RasterGrid:
+    """An asset's pixel grid as its item declares it (the projection extension's
+    ``proj:shape``, ``proj:transform`` and CRS, ``file:size``): enough to plan its chips
+    without opening it, which is what makes planning a country's catalog fast."""
+
+    width: int
+    height: int
+    crs: str
+    transform: AffineTuple
+    gsd: float  # metres per pixel at the centre (skyscan.geo.crs.gsd_metres)
+    bands: int  # from raster:bands / eo:bands; 3 when the item does not say
+    file_size: int | None
+
+    def image_ref(self, path: str, image_id: str) -> ImageRef:
+        """The image as ``skyscan plan`` sees it (uint8 assumed: only the grid matters)."""
+        return ImageRef(
+            image_id=image_id,
+            path=path,
+            width=self.width,
+            height=self.height,
+            count=self.bands,
+            dtype="uint8",
+            crs=self.crs,
+            transform=self.transform,
+            gsd=self.gsd,
+            georef_source="stac",
+            rgb_bands=(1, 1, 1) if self.bands < 3 else (1, 2, 3),
+        )
+
+
+@dataclass(frozen=True)
 class StacImage:
     """One item's chosen asset: what the engines read, and what its rows carry."""
 
     href: str
     image_id: str
     attributes: dict[str, str | None] = field(hash=False, compare=False)
+    grid: RasterGrid | None = field(default=None, hash=False, compare=False)
 
 
 @dataclass
@@ -295,15 +331,22 @@ def _geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[dic
     require("stac_geoparquet", "stac")
     import io
 
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from stac_geoparquet.arrow import stac_table_to_items
 
     try:
-        if remote.is_remote(source):
-            table = pq.read_table(io.BytesIO(remote.read_bytes(source, limit=1 << 30)))
-        else:
-            table = pq.read_table(source)
-        items = list(stac_table_to_items(table))
+        # streamed batch by batch: a country's catalog is never all in memory as dicts
+        parquet = pq.ParquetFile(
+            io.BytesIO(remote.read_bytes(source, limit=1 << 30))
+            if remote.is_remote(source)
+            else source
+        )
+        batches = parquet.iter_batches(batch_size=GEOPARQUET_BATCH)
+        reader = pa.RecordBatchReader.from_batches(parquet.schema_arrow, batches)
+        for item in stac_table_to_items(reader):
+            item["_href"] = _self_href(item) or f"{source}#{item.get('id')}"
+            yield item
     except Exception as exc:  # pyarrow and stac-geoparquet raise many types for bad files
         failures.append(
             InputFailure(
@@ -314,10 +357,6 @@ def _geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[dic
                 ),
             )
         )
-        return
-    for item in items:
-        item["_href"] = _self_href(item) or f"{source}#{item.get('id')}"
-        yield item
 
 
 def _image(item: dict[str, Any], query: StacQuery, out: StacInputs) -> StacImage | None:
@@ -330,7 +369,7 @@ def _image(item: dict[str, Any], query: StacQuery, out: StacInputs) -> StacImage
         import pystac
 
         parsed = pystac.Item.from_dict(
-            item, href=href if "#" not in href else None, migrate=False, preserve_dict=True
+            item, href=href if "#" not in href else None, migrate=False, preserve_dict=False
         )
     except Exception as exc:  # pystac raises KeyError/ValueError/STACTypeError on bad items
         out.failures.append(
@@ -374,7 +413,47 @@ def _image(item: dict[str, Any], query: StacQuery, out: StacInputs) -> StacImage
         attrs[name] = (
             None if value is None else value if isinstance(value, str) else json.dumps(value)
         )
-    return StacImage(_absolute(asset_href), parsed.id, attrs)
+    return StacImage(_absolute(asset_href), parsed.id, attrs, raster_grid(parsed, asset))
+
+
+def raster_grid(item: Any, asset: Any) -> RasterGrid | None:
+    """The asset's grid from the projection extension (asset fields over item
+    properties), or ``None`` when the item does not declare all of it or declares it
+    wrongly (the image's own header is then read)."""
+
+    def field_(name: str) -> Any:
+        value = asset.extra_fields.get(name)
+        return item.properties.get(name) if value is None else value
+
+    shape, transform = field_("proj:shape"), field_("proj:transform")
+    crs = (
+        field_("proj:code") or field_("proj:epsg") or field_("proj:wkt2") or field_("proj:projjson")
+    )
+    if not (shape and transform and crs):
+        return None
+    try:
+        height, width = (int(v) for v in shape)
+        if isinstance(crs, int):
+            crs = f"EPSG:{crs}"
+        affine: AffineTuple = tuple(float(v) for v in transform[:6])  # type: ignore[assignment]
+        bands = field_("raster:bands") or field_("eo:bands") or field_("bands")
+        crs = normalize_crs(crs, source=f"item {item.id!r}")
+        grid = RasterGrid(
+            width=width,
+            height=height,
+            crs=crs,
+            transform=affine,
+            gsd=check_gsd(gsd_metres(affine, crs, width, height), source=f"item {item.id!r}"),
+            bands=len(bands) if isinstance(bands, list) and bands else 3,
+            file_size=int(asset.extra_fields["file:size"])
+            if "file:size" in asset.extra_fields
+            else None,
+        )
+        grid.image_ref(str(asset.href), str(item.id))  # its GSD and sizes make sense
+    except Exception as exc:  # malformed metadata: fall back on the image's header
+        log.debug("item %r: projection metadata not used: %s", item.id, exc)
+        return None
+    return grid
 
 
 def choose_asset(item: Any, wanted: str | None) -> tuple[str, Any]:
@@ -579,6 +658,7 @@ class Gathered:
     image_ids: dict[str, str]
     attributes: dict[str, dict[str, str | None]]  # path -> attributes (STAC images only)
     stac: StacInputs
+    grids: dict[str, RasterGrid] = field(default_factory=dict)  # path -> declared grid
 
 
 def gather(
@@ -601,8 +681,11 @@ def gather(
     ids = dict(image_ids)
     taken = set(ids.values())
     attributes: dict[str, dict[str, str | None]] = {}
+    grids: dict[str, RasterGrid] = {}
     for image in images:
         attributes[image.href] = image.attributes
+        if image.grid is not None:
+            grids[image.href] = image.grid
         if image.href in ids:
             continue  # also named as a plain input: read once, with the item's attributes
         # an item id a file's id already has: told apart by a hash of the href
@@ -614,7 +697,7 @@ def gather(
         taken.add(image_id)
         ids[image.href] = image_id
     all_paths = sorted(set(paths) | set(attributes))
-    return Gathered(all_paths, [*failures, *found.failures], ids, attributes, found)
+    return Gathered(all_paths, [*failures, *found.failures], ids, attributes, found, grids)
 
 
 def _short(text: str) -> str:
