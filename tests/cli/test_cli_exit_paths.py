@@ -138,6 +138,18 @@ def _cases() -> list[tuple[str, list[str], int, str]]:
             "nothere.json",
         ),
         ("set-threshold", ["set-threshold", "{model}", "{d}/nothere.json"], 2, "nothere.json"),
+        (
+            "train-binary-spec",
+            ["train", "--data", "{d}/noise.parquet", "-o", "{d}/m.onnx"],
+            1,
+            "noise.parquet: cannot read dataset spec",
+        ),
+        (
+            "set-threshold-binary",
+            ["set-threshold", "{model}", "{d}/noise.parquet"],
+            1,
+            "noise.parquet: cannot read a skyscan evaluate report",
+        ),
     ]
 
 

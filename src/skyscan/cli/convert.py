@@ -245,15 +245,12 @@ def convert_command(
 
 def _card_from_file(path: Path) -> Any:
     """A card JSON given directly (not necessarily beside a model)."""
-    import json
 
     from skyscan.detectors.card import ModelCard
     from skyscan.errors import ModelError
+    from skyscan.jsonfile import load_json_file
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read model card ({exc})") from exc
+    data = load_json_file(path, "model card", ModelError)
     if not isinstance(data, dict):
         raise ModelError(f"{path}: model card must be a JSON object")
     return ModelCard.from_dict(data, source=str(path))

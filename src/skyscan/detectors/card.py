@@ -44,6 +44,7 @@ from typing import Any
 
 from skyscan.detectors.validated import ValidatedRange
 from skyscan.errors import InputError, ModelError
+from skyscan.jsonfile import load_json_file
 
 OUTPUT_FORMATS = ("centernet", "boxes", "chip_classifier")
 TASKS = ("detection", "chip_classification")
@@ -289,10 +290,7 @@ def load_card(model_path: str | Path) -> ModelCard:
             f"{model_path}: no model card found (expected {path}); every model needs a card "
             "naming its classes, input size, GSD, normalisation and output format"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: model card is not valid JSON ({exc})") from exc
+    data = load_json_file(path, "model card (JSON)", ModelError)
     if not isinstance(data, dict):
         raise ModelError(f"{path}: model card must be a JSON object")
     return ModelCard.from_dict(data, source=str(path))

@@ -9,7 +9,6 @@ images without labels (unless ``allow_missing``) and names that match no image.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from skyscan.errors import ImageReadError, LabelError
+from skyscan.jsonfile import load_json_file
 from skyscan.labels.mapping import ClassMapping
 from skyscan.labels.types import ImageLabels, LabelIssues, LabelSet
 
@@ -187,10 +187,7 @@ def read_yolo(
 
 
 def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LabelError(f"{path}: cannot read label JSON ({exc})") from exc
+    return load_json_file(path, "label JSON", LabelError)
 
 
 def _group_by_image(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from skyscan.errors import LabelError
+from skyscan.jsonfile import load_json_file
 from skyscan.labels import ClassMapping
 from skyscan.labels.read import image_size, read_coco, read_name_list, read_yolo
 from skyscan.labels.types import ImageLabels, LabelIssues, LabelSet
@@ -53,10 +54,7 @@ def read_export(
     mapping = mapping or ClassMapping()
     if p.suffix.lower() == ".zip":
         return _read_yolo_zip(p, images, mapping)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LabelError(f"{p}: cannot read the review export ({exc})") from exc
+    data = load_json_file(p, "the review export", LabelError)
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         return _read_geojson(p, data, images, mapping)
     if isinstance(data, dict) and "annotations" in data:

@@ -21,7 +21,6 @@ often its images and objects are drawn than their area and count alone would giv
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import numpy.typing as npt
 
 from skyscan.errors import ImageReadError, InputError, LabelError
 from skyscan.evaluate.ignore import IgnoreRegions, read_ignore_regions
+from skyscan.jsonfile import load_json_file
 from skyscan.labels import ClassMapping, LabelSet, read_labels
 from skyscan.labels.mapping import parse_overrides
 from skyscan.labels.read import read_name_list
@@ -149,10 +149,7 @@ def _number(value: Any, what: str) -> float:
 def load_spec(path: str | Path) -> DataSpec:
     """Read a dataset spec JSON (see the module docstring)."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{p}: cannot read dataset spec ({exc})") from exc
+    data = load_json_file(p, "dataset spec", InputError)
     if not isinstance(data, dict) or not data.get("train"):
         raise InputError(f"{p}: dataset spec needs a non-empty 'train' list of sources")
     base = p.resolve().parent

@@ -8,18 +8,20 @@ then tuned on that report's images: say so wherever its figures are quoted.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from skyscan.detectors.card import ModelCard, load_card, save_card
 from skyscan.errors import InputError
+from skyscan.jsonfile import load_json_file
 
 
 def threshold_from_report(report_path: str | Path, class_name: str = "car") -> float:
     """The F1-best score threshold of ``class_name`` in a ``skyscan evaluate`` report."""
-    data = json.loads(Path(report_path).read_text(encoding="utf-8"))
-    best = (data.get("classes", {}).get(class_name) or {}).get("best_f1")
-    if not best:
+    data = load_json_file(report_path, "a skyscan evaluate report (JSON)", InputError)
+    classes = data.get("classes") if isinstance(data, dict) else None
+    entry = classes.get(class_name) if isinstance(classes, dict) else None
+    best = entry.get("best_f1") if isinstance(entry, dict) else None
+    if not isinstance(best, dict) or not isinstance(best.get("threshold"), int | float):
         raise InputError(f"{report_path}: no best_f1 operating point for class {class_name!r}")
     return float(best["threshold"])
 
