@@ -6,6 +6,7 @@
 #   scripts/train_vehicles.sh            # full run: <= 50 min of training on 2 CPU cores
 #   STEPS=200 TIME_LIMIT=120 scripts/train_vehicles.sh   # quick smoke run
 #   GENERALISE=1 scripts/train_vehicles.sh   # the generalisation recipe (docs/model.md: not shipped)
+#   INIT=vehicles LR=0.001 STEPS=3000 GENERALISE=1 scripts/train_vehicles.sh   # fine-tune the shipped weights
 #
 # Train: KIT AIS Munich seqB (the long street, 0.13 m) + all Minsk drone frames (0.058 m).
 # GENERALISE=1 adds the hand-checked training places of data/labels (Autzen 0.30 m cars in a
@@ -28,6 +29,8 @@ GENERALISE=${GENERALISE:-0}
 P_NEGATIVE=${P_NEGATIVE:-0.1}  # with GENERALISE=1
 PLACE_WEIGHT=${PLACE_WEIGHT:-3}  # with GENERALISE=1: the labelled places are small, drawn this much more often
 SEED=${SEED:-0}
+INIT=${INIT:-}  # a model to fine-tune (e.g. vehicles) instead of training from scratch
+LR=${LR:-0.003}
 STEPS=${STEPS:-20000}
 TIME_LIMIT=${TIME_LIMIT:-3000}
 SKYSCAN=${SKYSCAN:-.venv/bin/skyscan}
@@ -38,6 +41,9 @@ LABELS=$(pwd)/data/labels
 mkdir -p "$RUN"
 PLACES=""
 EXTRA_ARGS=()
+if [[ -n $INIT ]]; then
+  EXTRA_ARGS+=(--init "$INIT")
+fi
 if [[ $GENERALISE == 1 ]]; then
   RUN_ABS=$(cd "$RUN" && pwd)
   # one image list per training place of data/labels/images.csv (columns: labels,image,path,split,...)
@@ -52,7 +58,7 @@ if [[ $GENERALISE == 1 ]]; then
      "negatives": "$LABELS/negative_regions.csv", "weight": $PLACE_WEIGHT}
 JSON
 )
-  EXTRA_ARGS=(--p-negative "$P_NEGATIVE" --sensor-augment)
+  EXTRA_ARGS+=(--p-negative "$P_NEGATIVE" --sensor-augment)
 fi
 
 cat > "$RUN/data.json" <<JSON
@@ -73,7 +79,7 @@ JSON
 # 1. train from scratch and export (model GSD 0.25 m unless MODEL_GSD is set, 256 px chips, centernet outputs)
 $SKYSCAN -v train --data "$RUN/data.json" -o "$MODELS/vehicles.onnx" --run-dir "$RUN" \
   --gsd "$MODEL_GSD" --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
-  --widths "$WIDTHS" --p-object "$P_OBJECT" --threads 2 --seed "$SEED" --overwrite "${EXTRA_ARGS[@]}"
+  --widths "$WIDTHS" --p-object "$P_OBJECT" --lr "$LR" --threads 2 --seed "$SEED" --overwrite "${EXTRA_ARGS[@]}"
 
 # 2. measure through the real pipeline on the held-out street at KIT GSD; record in the card
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \
