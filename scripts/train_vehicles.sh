@@ -42,7 +42,9 @@ mkdir -p "$RUN"
 PLACES=""
 EXTRA_ARGS=()
 if [[ -n $INIT ]]; then
-  EXTRA_ARGS+=(--init "$INIT")
+  EXTRA_ARGS+=(--init "$INIT")  # the network's widths come from it
+else
+  EXTRA_ARGS+=(--widths "$WIDTHS")
 fi
 if [[ $GENERALISE == 1 ]]; then
   RUN_ABS=$(cd "$RUN" && pwd)
@@ -79,7 +81,7 @@ JSON
 # 1. train from scratch and export (model GSD 0.25 m unless MODEL_GSD is set, 256 px chips, centernet outputs)
 $SKYSCAN -v train --data "$RUN/data.json" -o "$MODELS/vehicles.onnx" --run-dir "$RUN" \
   --gsd "$MODEL_GSD" --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
-  --widths "$WIDTHS" --p-object "$P_OBJECT" --lr "$LR" --threads 2 --seed "$SEED" --overwrite "${EXTRA_ARGS[@]}"
+  --p-object "$P_OBJECT" --lr "$LR" --threads 2 --seed "$SEED" --overwrite "${EXTRA_ARGS[@]}"
 
 # 2. measure through the real pipeline on the held-out street at KIT GSD; record in the card
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \
