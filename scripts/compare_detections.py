@@ -2,9 +2,13 @@
 
     python scripts/compare_detections.py out/before out/after
     python scripts/compare_detections.py a/detections.parquet b/detections.parquet
+    python scripts/compare_detections.py out/run --save-csv reference.csv   # store a reference
+    python scripts/compare_detections.py out/run reference.csv --box-tol 0.01 --score-tol 1e-4
 
-Each argument is a ``skyscan detect`` output directory or its ``detections.parquet``.
-The runs must hold the same images, and each image the same rows: rows are paired
+Each argument is a ``skyscan detect`` output directory, its ``detections.parquet``, or a
+reference CSV written by ``--save-csv`` (rounded: boxes to 1/1000 px, scores to 1e-6,
+lon/lat to 1e-8 degrees, so compare it with tolerances at least that wide).
+The runs must hold the same images (by ``image_id``), and each image the same rows: rows are paired
 within an image in box order; boxes must agree within ``--box-tol`` pixels, classes
 exactly, scores within ``--score-tol``, ``lon``/``lat`` within ``--coord-tol`` degrees
 (missing in both counts as equal). For directories the failed images
@@ -20,10 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 BOX = ["px_xmin", "px_ymin", "px_xmax", "px_ymax"]
-KEY = "image_path"
+KEY = "image_id"
+COLUMNS = [KEY, *BOX, "class_name", "score", "lon", "lat"]
+DECIMALS = {**dict.fromkeys(BOX, 3), "score": 6, "lon": 8, "lat": 8}
 MAX_REPORTED = 20  # differences printed per run pair; the count is always printed
 
 
@@ -31,15 +38,29 @@ def _table(path: Path, name: str) -> pa.Table | None:
     file = path / name if path.is_dir() else path
     if not file.is_file():
         return None
+    if file.suffix.lower() == ".csv":
+        return pacsv.read_csv(file)
     return pq.read_table(file)
+
+
+def save_csv(run: Path, out: Path) -> int:
+    """Write ``run``'s detections as a rounded reference CSV; returns the row count."""
+    table = _table(run, "detections.parquet")
+    if table is None:
+        raise SystemExit(f"{run}: no detections.parquet")
+    cols = {c: table.column(c).to_numpy(zero_copy_only=False) for c in COLUMNS}
+    order = np.lexsort([cols[c] for c in reversed([KEY, *BOX])])
+    rounded = {
+        c: np.round(v[order].astype(np.float64), DECIMALS[c]) if c in DECIMALS else v[order]
+        for c, v in cols.items()
+    }
+    pacsv.write_csv(pa.table(rounded), out)
+    return table.num_rows
 
 
 def _by_image(table: pa.Table) -> dict[str, dict[str, np.ndarray]]:
     """Rows per image, as columns sorted by box (then class) so both runs pair alike."""
-    cols = {
-        c: table.column(c).to_numpy(zero_copy_only=False)
-        for c in [KEY, *BOX, "class_name", "score", "lon", "lat"]
-    }
+    cols = {c: table.column(c).to_numpy(zero_copy_only=False) for c in COLUMNS}
     out: dict[str, dict[str, np.ndarray]] = {}
     for image in sorted(set(cols[KEY])):
         rows = np.flatnonzero(cols[KEY] == image)
@@ -95,13 +116,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("a", type=Path, help="first run: output directory or detections.parquet")
-    parser.add_argument("b", type=Path, help="second run")
+    parser.add_argument("b", type=Path, nargs="?", help="second run or reference CSV")
+    parser.add_argument(
+        "--save-csv", type=Path, help="write the first run's rows as a reference CSV and stop"
+    )
     parser.add_argument("--box-tol", type=float, default=1e-6, help="pixels [default: 1e-6]")
     parser.add_argument("--score-tol", type=float, default=1e-6, help="[default: 1e-6]")
     parser.add_argument(
         "--coord-tol", type=float, default=1e-9, help="degrees of lon/lat [default: 1e-9]"
     )
     args = parser.parse_args(argv)
+    if args.save_csv is not None:
+        print(f"{save_csv(args.a, args.save_csv)} detections -> {args.save_csv}")
+        return 0
+    if args.b is None:
+        parser.error("give a second run or reference CSV to compare with")
     diffs = compare(
         args.a, args.b, box_tol=args.box_tol, score_tol=args.score_tol, coord_tol=args.coord_tol
     )
@@ -112,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if diffs:
         print(f"{len(diffs)} differences", file=sys.stderr)
         return 1
-    n = pq.read_metadata(args.a / "detections.parquet" if args.a.is_dir() else args.a).num_rows
-    print(f"identical: {n} detections")
+    table = _table(args.a, "detections.parquet")
+    print(f"identical: {0 if table is None else table.num_rows} detections")
     return 0
 
 

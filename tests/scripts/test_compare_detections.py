@@ -23,7 +23,7 @@ def _script() -> ModuleType:
 
 
 ROWS = {
-    "image_path": ["a.tif", "a.tif", "b.tif"],
+    "image_id": ["a", "a", "b"],
     "px_xmin": [10.0, 50.0, 1.0],
     "px_ymin": [20.0, 60.0, 2.0],
     "px_xmax": [30.0, 70.0, 3.0],
@@ -79,5 +79,15 @@ def test_missing_image_and_exit_code(tmp_path: Path, capsys: pytest.CaptureFixtu
     pq.write_table(pa.table(ROWS).slice(0, 2), b / "detections.parquet")
     script = _script()
     assert script.main([str(a), str(b)]) == 1
-    assert "b.tif: detections only in" in capsys.readouterr().out
+    assert "b: detections only in" in capsys.readouterr().out
     assert script.main([str(a), str(a / "detections.parquet")]) == 0
+
+
+def test_a_saved_reference_equals_its_run_within_its_rounding(tmp_path: Path) -> None:
+    script = _script()
+    a = _run(tmp_path, "a")
+    reference = tmp_path / "reference.csv"
+    assert script.main([str(a), "--save-csv", str(reference)]) == 0
+    assert script.compare(a, reference, box_tol=1e-3, score_tol=1e-6, coord_tol=1e-8) == []
+    b = _run(tmp_path, "b", score=[0.9, 0.5, 0.702])
+    assert len(script.compare(b, reference, box_tol=1e-3, score_tol=1e-6, coord_tol=1e-8)) == 1
