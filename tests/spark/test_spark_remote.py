@@ -88,3 +88,49 @@ def test_spark_with_an_area_of_interest_matches_the_local_engine(
     assert err.num_rows == local_err.num_rows == 0
     assert [s["path"] for s in store.skipped(paths)] == [p for p in paths if p.endswith("lv95.tif")]
     assert det.num_rows > 0
+
+
+def test_spark_cli_reads_s3_like_the_local_engine(
+    blob_scenes: dict[str, Any], blob_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``skyscan detect --engine spark`` over ``s3://`` and ``/vsis3/`` paths (moto's S3
+    server on loopback): the executors read S3 with the credentials of their own
+    environment, as on a cluster, and give the local engine's rows and error rows."""
+    import json
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from remote_servers import moto_s3, set_env
+
+    names = sorted(
+        Path(p).name for p in blob_scenes["paths"] if p.endswith(".tif") and "corrupt" not in p
+    )
+    with moto_s3("imagery") as env:
+        for name in names:
+            env["_client"].upload_file(str(blob_scenes["root"] / name), "imagery", f"t/{name}")  # type: ignore[attr-defined]
+        set_env(monkeypatch, env)
+        inputs = [f"s3://imagery/t/{n}" for n in names[:-1]]
+        inputs += [f"/vsis3/imagery/t/{names[-1]}", "s3://imagery/t/missing.tif"]
+        outs = {}
+        for engine in ("local", "spark"):
+            out = tmp_path / engine
+            args = ["detect", *inputs, "-o", str(out), "--model", str(blob_model)]
+            args += ["--engine", "spark", "--master", "local[2]"] if engine == "spark" else []
+            res = subprocess.run(
+                [sys.executable, "-m", "skyscan", "-q", *args],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert res.returncode == 3, res.stderr  # one input missing
+            outs[engine] = out
+    local = pq.read_table(outs["local"] / "detections.parquet")
+    assert local.num_rows > 20
+    assert_same_detections(pq.read_table(outs["spark"] / "detections.parquet"), local)
+    for out in outs.values():
+        errors = pq.read_table(out / "errors.parquet")
+        assert errors.column("path").to_pylist() == ["s3://imagery/t/missing.tif"]
+        text = json.dumps(json.loads((out / "run.json").read_text()))
+        assert env["AWS_SECRET_ACCESS_KEY"] not in text
