@@ -30,10 +30,13 @@ from skyscan.io.mosaic import mosaic_inputs, mosaic_tiles, tiles_bytes
 from skyscan.io.reader import open_image
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
 from skyscan.pipeline import DetectOptions, plan_units
-from skyscan.types import ImageRef
+from skyscan.types import ChipWindow, ImageRef
 
 if TYPE_CHECKING:
     from skyscan.io.stac import RasterGrid, StacQuery
+
+
+GridKey = tuple[int, int, float, int]  # width, height, GSD, bands of a declared grid
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def file_bytes(path: str) -> int | None:
     return remote.size(path)
 
 
-def touched_bytes(ref: ImageRef, windows: Sequence[Any]) -> int | None:
+def touched_bytes(ref: ImageRef, windows: Sequence[ChipWindow]) -> int | None:
     """Bytes of the distinct tiles that ``windows`` touch, for a tiled GeoTIFF."""
     import rasterio
 
@@ -162,7 +165,7 @@ def plan_declared(
     image_id: str,
     card: ModelCard,
     options: DetectOptions,
-    same_grid: dict[tuple[Any, ...], ImagePlan],
+    same_grid: dict[GridKey, ImagePlan],
 ) -> ImagePlan:
     """The plan of a STAC item from the grid it declares, unopened: the bytes read are
     the asset's ``file:size`` (its touched tiles are not known without its header).
@@ -211,7 +214,7 @@ def plan_run(
             failures = [*failures, *tile_failures]
         ids = unique_image_ids(paths)
         grids: dict[str, RasterGrid] = {}
-        same_grid: dict[tuple[Any, ...], ImagePlan] = {}
+        same_grid: dict[GridKey, ImagePlan] = {}
         if stac:
             from skyscan.io.stac import gather
 

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import rasterio
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from skyscan.errors import (
@@ -170,7 +171,7 @@ def _remote_aux_exists(path: str) -> bool:
     return remote.exists(remote.sibling(path, remote.name_of(path) + ".aux.xml"))
 
 
-def _open_dataset(path: str) -> Any:
+def _open_dataset(path: str) -> DatasetReader:
     env = remote.gdal_env(path)
     if remote.is_remote(path) and _remote_aux_exists(path):
         env["GDAL_DISABLE_READDIR_ON_OPEN"] = "YES"  # let GDAL probe for (and read) it
@@ -225,7 +226,9 @@ def choose_rgb_bands(
     return (colour[0], colour[1], colour[2])
 
 
-def _palette_lut(ds: Any, rgb_bands: tuple[int, int, int]) -> npt.NDArray[np.uint8] | None:
+def _palette_lut(
+    ds: DatasetReader, rgb_bands: tuple[int, int, int]
+) -> npt.NDArray[np.uint8] | None:
     """RGBA lookup table of a single paletted band (PNG/GIF-style colour maps), else None."""
     band = rgb_bands[0]
     if len(set(rgb_bands)) != 1 or ds.colorinterp[band - 1] != ColorInterp.palette:
@@ -242,12 +245,12 @@ def _palette_lut(ds: Any, rgb_bands: tuple[int, int, int]) -> npt.NDArray[np.uin
     return lut
 
 
-def _needs_mask(ds: Any, bands: tuple[int, ...]) -> bool:
+def _needs_mask(ds: DatasetReader, bands: tuple[int, ...]) -> bool:
     return any(MaskFlags.all_valid not in ds.mask_flag_enums[b - 1] for b in bands)
 
 
 def _value_range(
-    ds: Any, path: str, bands: tuple[int, ...], percentiles: tuple[float, float]
+    ds: DatasetReader, path: str, bands: tuple[int, ...], percentiles: tuple[float, float]
 ) -> tuple[float, float]:
     """Robust range of the bands from a decimated read (never the full image)."""
     scale = max(1.0, max(ds.width, ds.height) / SAMPLE_SIZE)
@@ -287,7 +290,7 @@ def _joined_metadata(
     return image_id, attrs
 
 
-def _warn_untiled(ds: Any, path: str) -> None:
+def _warn_untiled(ds: DatasetReader, path: str) -> None:
     """Warn when a remote image is not tiled: each chip then fetches whole rows of it."""
     block_h, block_w = ds.block_shapes[0]
     if block_w >= ds.width and ds.width > 1024:
