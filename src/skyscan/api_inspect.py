@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyscan.detectors.card import ModelCard
 from skyscan.errors import SkyscanError
@@ -26,6 +26,9 @@ from skyscan.io.remote import display_path, redact
 from skyscan.io.sidecar import XmlMapping
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
 from skyscan.types import ImageRef
+
+if TYPE_CHECKING:
+    from skyscan.options import StacSettings
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +105,13 @@ def inspect(
     seed: int = 0,
     options: ReadOptions | None = None,
     model: str | None = "vehicles",
+    stac: StacSettings | None = None,
 ) -> list[dict[str, Any]]:
     """Describe every image under ``paths`` (a file, directory or glob, or a list of them)
     without reading its pixels: one record per image (see :mod:`skyscan.api_inspect`).
+
+    ``stac`` adds the images of STAC items (their header read, like a file's); each
+    record's ``metadata`` then holds the item's attributes, as its detection rows would.
 
     ``model`` (a builtin name or a .onnx path; None: none) adds whether its validated
     range covers each image. ``options`` replaces the individual read settings when given. ``sidecar_mapping`` may
@@ -133,6 +140,13 @@ def inspect(
         paths, recursive=recursive, sample_ratio=sample_ratio, seed=seed
     )
     ids = unique_image_ids(files)
+    attributes: dict[str, dict[str, str | None]] = {}
+    queries = stac.queries() if stac is not None else ()
+    if queries:
+        from skyscan.io.stac import gather
+
+        got = gather(files, failures, ids, queries, None, sample_ratio=sample_ratio, seed=seed)
+        files, failures, ids, attributes = got.paths, got.failures, got.image_ids, got.attributes
     card = None
     if model is not None:
         from skyscan.detectors.card import load_card
@@ -142,7 +156,9 @@ def inspect(
     records = [failure_record(f) for f in failures]
     for path in files:
         try:
-            records.append(describe(open_image(path, options, image_id=ids[path]), card))
+            record = describe(open_image(path, options, image_id=ids[path]), card)
+            record["metadata"].update(attributes.get(path, {}))
+            records.append(record)
         except (SkyscanError, OSError) as exc:
             log.info("%s: %s", path, exc)
             records.append(failure_record(InputFailure(path, "read", exc)))

@@ -445,3 +445,27 @@ def test_plan_of_items_that_declare_their_grid_opens_nothing_and_agrees(
     assert {p["image_id"] for p in declared[:-1]} == {s.item_id for s in scenes}
     assert {p["file_bytes"] for p in declared[:-1]} == {s.path.stat().st_size for s in scenes}
     assert declared[-1]["totals"]["chips"] == opened[-1]["totals"]["chips"] > 0
+
+
+def test_inspect_describes_the_items_images_with_their_attributes(
+    www: tuple[Path, list[Scene]], server: RangeServer
+) -> None:
+    _root, scenes = www
+    res = skyscan(
+        "inspect",
+        "--stac",
+        server.url("stac/catalog.json"),
+        "--stac-properties",
+        "eo:cloud_cover",
+        "--json",
+    )
+    assert res.returncode == 0, res.stderr
+    records = {r["image_id"]: r for r in json.loads(res.stdout)}
+    assert set(records) == {s.item_id for s in scenes}
+    for scene in scenes:
+        record = records[scene.item_id]
+        assert (record["width"], record["height"], record["crs"]) == (192, 160, "EPSG:2056")
+        assert record["metadata"]["stac_item"] == scene.item_id
+        assert record["metadata"]["datetime"] == scene.datetime
+        assert json.loads(record["metadata"]["eo:cloud_cover"]) == scene.cloud_cover
+    assert skyscan("inspect").returncode == 2  # nothing to describe

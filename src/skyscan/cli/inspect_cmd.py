@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from skyscan.cli.options import metadata_option
+from skyscan.cli.options import metadata_option, require_inputs, settings_options
 from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
+from skyscan.options import StacSettings
 
 EXIT_SOME_FAILED = 3  # at least one input could not be described (2 is a usage error)
 
@@ -40,7 +41,7 @@ def _fmt_image(r: dict[str, Any]) -> str:
 
 
 @click.command("inspect")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @click.option(
     "--recursive/--no-recursive", default=True, show_default=True, help="Descend into directories."
 )
@@ -71,6 +72,7 @@ def _fmt_image(r: dict[str, Any]) -> str:
     show_default=True,
     help="Say whether this model's validated range (GSD, bands) covers each image.",
 )
+@settings_options(StacSettings)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of text.")
 def inspect_command(
     paths: tuple[str, ...],
@@ -82,14 +84,17 @@ def inspect_command(
     xml_mapping: str | None,
     model: str,
     as_json: bool,
+    **stac_values: Any,
 ) -> None:
-    """Describe the images in PATHS (files, directories, globs): size, bands, dtype, CRS,
-    GSD in metres, footprint in lon/lat and where the georeferencing came from.
+    """Describe the images in PATHS (files, directories, globs, URLs) and of the --stac
+    items: size, bands, dtype, CRS, GSD in metres, footprint in lon/lat and where the
+    georeferencing came from (for an item, also its id, date and asked properties).
 
     Exits with 3 when some inputs could not be described (they are listed with the reason).
     """
     from skyscan.api_inspect import inspect
 
+    require_inputs(paths, stac_values["stac"])
     try:
         records = inspect(
             list(paths),
@@ -100,6 +105,7 @@ def inspect_command(
             sidecar_mapping=xml_mapping,
             metadata_table=metadata_table,
             model=model,
+            stac=StacSettings.pick(stac_values),
         )
     except SkyscanError as exc:  # a bad option, not a bad image
         raise click.UsageError(str(exc)) from exc
