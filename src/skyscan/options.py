@@ -228,7 +228,7 @@ class RunSettings(_Declared):
         False,
         "Detect the images (adjacent tiles of one CRS and GSD) as one seamless mosaic, written to "
         "OUTDIR/mosaics/NAME.vrt: chips span tile borders, a vehicle on a seam is found once. A .vrt input is a "
-        "mosaic without it.",
+        "mosaic without it. --stac items become tiles of it, each row with its tile's item attributes.",
     )
     sample_ratio: float | None = _option(
         None,

@@ -33,7 +33,7 @@ from skyscan.detectors import Detector, DetectorRecipe, ModelCard, StagedDetecto
 from skyscan.detectors.merge import merge_detections, touches_interior_edge
 from skyscan.errors import InputError
 from skyscan.geo.aoi import AreaOfInterest, inside, touching
-from skyscan.io.mosaic import row_image_ids, window_groups
+from skyscan.io.mosaic import row_image_ids, row_tiles, window_groups
 from skyscan.io.reader import ImageReader, ReadOptions
 from skyscan.io.remote import display_path
 from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
@@ -485,7 +485,8 @@ def detections_table(
     (``kept``: numpy columns of ``RAW_SCHEMA``)."""
     n = len(kept["score"])
     boxes = _boxes(kept)
-    image_ids = row_image_ids(ref, boxes)  # a mosaic's rows name the tile they lie in
+    which_tile = row_tiles(ref, boxes)
+    image_ids = row_image_ids(ref, which_tile)  # a mosaic's rows name the tile they lie in
     class_id = kept["class_id"].astype(np.int32)
     names = np.array(card.class_names, dtype=object)
     xview = [
@@ -545,10 +546,26 @@ def detections_table(
         )
     arrays = [_column(cols[f.name], n, f.type) for f in DETECTION_SCHEMA]
     table = pa.Table.from_arrays(arrays, schema=DETECTION_SCHEMA)
+    if ref.tile_metadata and which_tile is not None:
+        return _with_tile_metadata(table, ref, which_tile)
     for key, value in sorted(ref.metadata.items()):
         table = table.append_column(
             pa.field(METADATA_PREFIX + key, pa.string()),
             arrow_arrays.repeat(None if value is None else str(value), n, pa.string()),
+        )
+    return table
+
+
+def _with_tile_metadata(table: pa.Table, ref: ImageRef, which: np.ndarray) -> pa.Table:
+    """``meta_*`` columns of a mosaic's rows: each row its tile's attributes (over the
+    mosaic's own; a row in a hole has the mosaic's)."""
+    per_tile = [{**ref.metadata, **attrs} for _, attrs in ref.tile_metadata] + [ref.metadata]
+    keys = sorted({k for attrs in per_tile for k in attrs})
+    for key in keys:
+        values = [per_tile[k].get(key) for k in which.tolist()]
+        table = table.append_column(
+            pa.field(METADATA_PREFIX + key, pa.string()),
+            pa.array([None if v is None else str(v) for v in values], pa.string()),
         )
     return table
 

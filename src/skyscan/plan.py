@@ -199,19 +199,13 @@ def plan_run(
     With ``mosaic`` the images that are not VRTs are planned as one mosaic, as
     ``skyscan detect --mosaic`` runs them (its VRT lives in a temporary folder meanwhile).
     ``stac``: STAC queries whose items are planned too (items that miss the area of
-    interest are left out unopened, as a run leaves them)."""
+    interest are left out unopened, as a run leaves them; with ``mosaic`` their images are
+    tiles of it)."""
     card = recipe_card(options.recipe)
-    if stac:
-        from skyscan.io.stac import refuse_mosaic
-
-        refuse_mosaic(mosaic)
     paths, failures = expand_inputs(
         inputs, recursive=recursive, sample_ratio=sample_ratio, seed=seed
     )
     with tempfile.TemporaryDirectory(prefix="skyscan-plan-") as tmp:
-        if mosaic:
-            paths, tile_failures = mosaic_inputs(paths, inputs, tmp)
-            failures = [*failures, *tile_failures]
         ids = unique_image_ids(paths)
         grids: dict[str, RasterGrid] = {}
         same_grid: dict[GridKey, ImagePlan] = {}
@@ -222,6 +216,10 @@ def plan_run(
                 paths, failures, ids, stac, options.aoi, sample_ratio=sample_ratio, seed=seed
             )
             paths, failures, ids, grids = got.paths, got.failures, got.image_ids, got.grids
+        if mosaic:  # after STAC: the items' images are tiles too
+            paths, tile_failures = mosaic_inputs(paths, inputs, tmp)
+            failures = [*failures, *tile_failures]
+            ids, grids = unique_image_ids(paths), {}
         yield from failures
         for path in paths:
             try:

@@ -180,15 +180,12 @@ def run_detect(
     fails before its first image leaves OUTDIR as it found it. With ``run.mosaic`` the images
     that are not VRTs are detected as one mosaic (:mod:`skyscan.io.mosaic`), written to
     ``OUTDIR/mosaics/NAME.vrt``; a ``.vrt`` input is a mosaic with or without it.
-    ``stac``: STAC queries whose items are read too (:mod:`skyscan.io.stac`; not with
-    ``run.mosaic``).
+    ``stac``: STAC queries whose items are read too (:mod:`skyscan.io.stac`); with
+    ``run.mosaic`` the items' images are tiles of the mosaic, each row carrying its tile's
+    item attributes.
     """
     options = options or DetectOptions()
     run = run or RunSettings()
-    if stac:
-        from skyscan.io.stac import refuse_mosaic
-
-        refuse_mosaic(run.mosaic)
     from skyscan.detectors import recipe_card
 
     options.check_against(recipe_card(options.recipe))
@@ -260,15 +257,16 @@ def _run_locked(
         logger.info("resuming run %s in %s", run_id, outdir)
     else:
         run_id = new_run_id()
-    if run.mosaic:
-        paths, tile_failures = mosaic_inputs(paths, inputs, outdir / MOSAIC_DIR)
-        failures = [*failures, *tile_failures]
     image_ids = unique_image_ids(paths)
     stac_record = None
     if stac:
         paths, failures, image_ids, options, stac_record = _with_stac(
             stac, outdir, paths, failures, image_ids, options, run.sample_ratio, run.seed
         )
+    if run.mosaic:  # after STAC: the items' images are tiles too
+        paths, tile_failures = mosaic_inputs(paths, inputs, outdir / MOSAIC_DIR)
+        failures = [*failures, *tile_failures]
+        image_ids = unique_image_ids(paths)
     save_state(outdir, {"run_id": run_id, "options_digest": digest, "engine": engine})
     logger.info(
         "run %s: %s from %s (%d matched nothing), engine %s",

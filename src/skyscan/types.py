@@ -46,6 +46,11 @@ class ImageRef:
     # Source value range mapped linearly to 0..255 for non-uint8 data (None: use as is).
     value_range: tuple[float, float] | None = None
     metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # a mosaic's tiles (in its VRT's order): each one's id and attributes from the
+    # metadata table, when it names them (a STAC mosaic: the items)
+    tile_metadata: tuple[tuple[str, dict[str, Any]], ...] = field(
+        default=(), hash=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         from skyscan.errors import InputError

@@ -35,7 +35,8 @@ def test_missing_key_column_names_columns(tmp_path: Path) -> None:
     t = tmp_path / "bad.csv"
     t.write_text("name,zone\na,b\n")
     with pytest.raises(
-        MetadataError, match=r"bad\.csv: .*'image_id' or 'filename'.*\['name', 'zone'\]"
+        MetadataError,
+        match=r"bad\.csv: .*'image_id' or 'image_path' or 'filename'.*\['name', 'zone'\]",
     ):
         ReadOptions(metadata_table=str(t))
 
@@ -61,3 +62,12 @@ def test_table_reloaded_when_changed(tmp_path: Path) -> None:
     assert lookup(t, "a", "a.tif") == {"image_id": "a", "v": "1"}
     t.write_text("image_id,v\na,22\n")
     assert lookup(t, "a", "a.tif") == {"image_id": "a", "v": "22"}
+
+
+def test_a_table_keyed_by_path_matches_urls_in_gdals_form(tmp_path: Path) -> None:
+    t = tmp_path / "by_path.csv"
+    t.write_text("image_path,zone\ns3://b/tiles/a.tif,north\n/data/b.tif,south\n")
+    assert lookup(t, "x", "/vsis3/b/tiles/a.tif") == {"zone": "north"}
+    assert lookup(t, "x", "s3://b/tiles/a.tif") == {"zone": "north"}
+    assert lookup(t, "y", "/data/b.tif") == {"zone": "south"}
+    assert lookup(t, "z", "/elsewhere/b.tif") == {}  # a path, not a file name

@@ -183,15 +183,6 @@ def test_python_api_takes_the_stac_options(scenes: list[Scene], tmp_path: Path) 
     assert set(gdf["meta_platform"]) == {"drone"} and gdf.attrs["run"]["stac"]["items"] == 2
 
 
-def test_stac_items_are_not_mosaicked(tmp_path: Path) -> None:
-    from skyscan.options import RunSettings
-    from skyscan.run import run_detect
-
-    with pytest.raises(InputError, match="--mosaic does not take --stac items"):
-        run_detect([], tmp_path / "out", None, RunSettings(mosaic=True), stac=[StacQuery("c.json")])
-    assert not (tmp_path / "out").exists()
-
-
 def test_declared_grid_is_read_from_asset_or_item_and_bad_metadata_is_ignored() -> None:
     from skyscan.io.stac import raster_grid
 

@@ -203,3 +203,49 @@ def test_an_interrupted_mosaic_run_resumes_to_the_same_rows(
         Path(p).name for p in full.column("image_path").to_pylist()
     ]
     assert len(done) == 2  # both inputs accounted for, one of them from its earlier part
+
+
+def test_stac_items_as_tiles_of_a_mosaic_keep_their_items_attributes(
+    scene: Path, model: Path, tmp_path: Path
+) -> None:
+    """``--stac ... --mosaic``: the items' COGs are detected as one surface (the scene's
+    rows, seams included), and each row names and carries the item of its tile."""
+    pystac = pytest.importorskip("pystac")
+    pytest.importorskip("stac_geoparquet")
+    import rasterio
+    import shapely
+    from rasterio.warp import transform_bounds
+
+    from skyscan.io.stac import StacQuery
+
+    items = []
+    dates = {}
+    for k, path in enumerate(cut_tiles(scene, tmp_path / "tiles", 2, 2)):
+        with rasterio.open(path) as ds:
+            bounds = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds)
+        when = f"2024-05-0{k + 1}T10:00:00Z"
+        item = pystac.Item(
+            f"flight-{k}",
+            shapely.geometry.mapping(shapely.box(*bounds)),
+            list(bounds),
+            pystac.utils.str_to_datetime(when),
+            {},
+        )
+        item.add_asset("visual", pystac.Asset(str(path), media_type="image/tiff"))
+        items.append(item)
+        dates[path.stem] = (item.id, when)
+    collection = tmp_path / "items.json"
+    collection.write_text(
+        json.dumps({"type": "FeatureCollection", "features": [i.to_dict() for i in items]})
+    )
+    run_detect([str(scene)], tmp_path / "scene", _options(model), RunSettings(geojson=False))
+    run_detect([], tmp_path / "out", _options(model), MOSAIC, stac=[StacQuery(str(collection))])
+    whole, mosaic = _rows(tmp_path / "scene"), _rows(tmp_path / "out")
+    _assert_same_boxes(mosaic, whole)
+    cx = (mosaic.column("px_xmin").to_numpy() + mosaic.column("px_xmax").to_numpy()) / 2
+    cy = (mosaic.column("px_ymin").to_numpy() + mosaic.column("px_ymax").to_numpy()) / 2
+    tiles = [f"tile_{int(y >= SEAM_Y)}_{int(x >= SEAM_X)}" for x, y in zip(cx, cy, strict=True)]
+    assert mosaic.column("image_id").to_pylist() == [f"mosaic/{dates[t][0]}" for t in tiles]
+    assert mosaic.column("meta_stac_item").to_pylist() == [dates[t][0] for t in tiles]
+    assert mosaic.column("meta_datetime").to_pylist() == [dates[t][1] for t in tiles]
+    assert len(set(tiles)) == 4  # rows in every tile

@@ -64,3 +64,29 @@ def test_spark_reads_stac_items_like_the_local_engine(
     assert error_keys(spark_err) == error_keys(local_err) and len(error_keys(spark_err)) == 1
     assert "item 'png-only': no GeoTIFF asset" in spark_err.column("message")[0].as_py()
     assert spark_result.manifest["engine"] == "spark"
+
+
+def test_a_mosaic_of_stac_items_over_http_gives_the_local_engines_rows(
+    local_spark: Any, catalog_server: RangeServer, blob_model: Path, tmp_path: Path
+) -> None:
+    """``--stac URL --mosaic``: the items' COGs, read over HTTP by the executors, are tiles
+    of one mosaic; both engines give the same rows, each row its tile's item."""
+    from skyscan.io.stac import StacQuery
+    from skyscan.options import RunSettings
+    from skyscan.run import run_detect
+
+    query = StacQuery(catalog_server.url("stac/catalog.json"))
+    options = blob_options(blob_model, chips_per_unit=4)
+    rows = {}
+    for engine in ("local", "spark"):
+        out = tmp_path / engine
+        run_detect(
+            [], out, options, RunSettings(engine=engine, geojson=False, mosaic=True), stac=[query]
+        )
+        rows[engine] = pq.read_table(out / "detections.parquet")
+    local, spark = rows["local"], rows["spark"]
+    assert local.num_rows > 3
+    assert_same_detections(spark, local, ignore=("run_id", "image_path"))  # each run's own VRT
+    items = spark.column("meta_stac_item").to_pylist()
+    assert set(items) == {"scene-0", "scene-1"}
+    assert spark.column("image_id").to_pylist() == [f"mosaic/{i}" for i in items]

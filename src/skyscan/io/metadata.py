@@ -1,8 +1,8 @@
 """Metadata tables: per-image attributes from a CSV or Parquet file.
 
-The table is keyed by an ``image_id`` column (matched against the image's id) and/or a
-``filename`` column (matched against the file's name, e.g. ``scene.tif``); ``image_id``
-is tried first. Every other column
+The table is keyed by an ``image_id`` column (matched against the image's id), an
+``image_path`` column (the image's path or URL, as given) and/or a ``filename`` column
+(matched against the file's name, e.g. ``scene.tif``), tried in that order. Every other column
 becomes an attribute of the image and travels into each of its detection rows. A table
 keyed by file name may carry an ``image_id`` column: it then names the image.
 
@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from skyscan.errors import MetadataError
+from skyscan.io.remote import gdal_path
 
-KEY_COLUMNS = ("image_id", "filename")
+KEY_COLUMNS = ("image_id", "image_path", "filename")
+_NOT_ATTRIBUTES = ("filename", "image_path")  # keys only: the rows carry these already
 
 
 @lru_cache(maxsize=8)
@@ -55,15 +57,22 @@ def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, 
             f"{path}: metadata table needs a key column {' or '.join(repr(k) for k in KEY_COLUMNS)} "
             f"(columns: {columns})"
         )
-    records = [{str(c): _clean(v) for c, v in rec.items() if c != "filename"} for rec in rows]
+    records = [
+        {str(c): _clean(v) for c, v in rec.items() if c not in _NOT_ATTRIBUTES} for rec in rows
+    ]
     index: dict[str, dict[str, dict[str, Any]]] = {}
     for key in keys:
-        values = [str(rec[key]) for rec in rows]
+        values = [_key(key, rec[key]) for rec in rows]
         dupes = sorted(v for v, n in Counter(values).items() if n > 1)
         if dupes:
             raise MetadataError(f"{path}: key column {key!r} has duplicate values {dupes[:5]}")
         index[key] = dict(zip(values, records, strict=True))
     return index
+
+
+def _key(column: str, value: Any) -> str:
+    """A key as matched: paths in GDAL's form (``s3://b/a.tif`` = ``/vsis3/b/a.tif``)."""
+    return gdal_path(str(value)) if column == "image_path" else str(value)
 
 
 def _read_csv(path: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -102,11 +111,14 @@ def load_table(path: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
 def lookup(table_path: str | Path, image_id: str, image_path: str | Path) -> dict[str, Any]:
     """The attributes for one image (empty when the table has no row for it).
 
-    Matched by ``image_id`` first, then by file name (``scene.tif``). The returned dict
-    holds ``image_id`` when the table has that column (the caller renames the image).
+    Matched by ``image_id`` first, then by path, then by file name (``scene.tif``). The
+    returned dict holds ``image_id`` when the table has that column (the caller renames
+    the image).
     """
     index = load_table(table_path)
     row = index.get("image_id", {}).get(image_id)
+    if row is None:
+        row = index.get("image_path", {}).get(_key("image_path", os.fspath(image_path)))
     if row is None:
         row = index.get("filename", {}).get(Path(image_path).name)
     return dict(row) if row is not None else {}

@@ -10,7 +10,9 @@ and the rows:
 - :func:`window_groups`: chips are grouped by the tile they start in, so a work unit
   (a local lane's stretch, a Spark task) reads one tile and the edges of its neighbours;
 - :func:`row_image_ids`: each detection's ``image_id`` is ``MOSAIC/TILE``, the tile its
-  centre lies in (the last such source of the VRT: the one whose pixels GDAL shows).
+  centre lies in (the last such source of the VRT: the one whose pixels GDAL shows); a
+  metadata table that names the tiles (a STAC mosaic's items) gives each row its tile's
+  attributes.
 
 Tiles of different CRS, pixel size, band layout or data type, rotated tiles and tiles off
 the mosaic's pixel grid are refused with an :class:`InputError` naming two of the files:
@@ -362,14 +364,27 @@ def window_groups(ref: ImageRef, windows: Sequence[ChipWindow]) -> list[list[Chi
     return [groups[k] for k in sorted(groups)]
 
 
-def row_image_ids(ref: ImageRef, boxes: npt.NDArray[np.float64]) -> str | list[str]:
-    """Each box's ``image_id``: ``MOSAIC/TILE`` for the tile its centre lies in, for a
-    mosaic of several tiles; the image's own id otherwise (and in a hole)."""
+def row_tiles(ref: ImageRef, boxes: npt.NDArray[np.float64]) -> npt.NDArray[np.intp] | None:
+    """Each box's tile (the one its centre lies in; -1 in a hole), for a mosaic of several
+    tiles; ``None`` for any other image."""
     tiles = mosaic_tiles(ref.path)
     if len(tiles) < 2:
+        return None
+    return tile_index(tiles, (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2)
+
+
+def row_image_ids(ref: ImageRef, which: npt.NDArray[np.intp] | None) -> str | list[str]:
+    """Each box's ``image_id`` (``which``: :func:`row_tiles`): ``MOSAIC/TILE`` for the
+    tile its centre lies in, the tile named as the metadata table names it (a STAC
+    mosaic: the item's id); the image's own id otherwise (and in a hole)."""
+    if which is None:
         return ref.image_id
-    which = tile_index(tiles, (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2)
-    names = [f"{ref.image_id}/{t.tile_id}" for t in tiles] + [ref.image_id]
+    tile_ids = (
+        [name for name, _ in ref.tile_metadata]
+        if ref.tile_metadata
+        else [t.tile_id for t in mosaic_tiles(ref.path)]
+    )
+    names = [f"{ref.image_id}/{t}" for t in tile_ids] + [ref.image_id]
     return [names[k] for k in which.tolist()]
 
 

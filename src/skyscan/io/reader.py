@@ -290,6 +290,19 @@ def _joined_metadata(
     return image_id, attrs
 
 
+def _tile_metadata(path: str, options: ReadOptions) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """Each tile's id and attributes from the metadata table, for a mosaic of several
+    tiles some of which the table names (by id, path or file name); else ``()``."""
+    tiles = mosaic.mosaic_tiles(path)
+    if options.metadata_table is None or len(tiles) < 2:
+        return ()
+    found = []
+    for tile in tiles:
+        row = metadata.lookup(options.metadata_table, tile.tile_id, tile.path)
+        found.append((str(row.pop("image_id", None) or tile.tile_id), row))
+    return tuple(found) if any(attrs for _, attrs in found) else ()
+
+
 def _warn_untiled(ds: DatasetReader, path: str) -> None:
     """Warn when a remote image is not tiled: each chip then fetches whole rows of it."""
     block_h, block_w = ds.block_shapes[0]
@@ -369,6 +382,7 @@ def open_image(
         nodata = None if ds.nodata is None else float(ds.nodata)
     default_id = Path(remote.name_of(path)).stem if remote.is_remote(path) else Path(path).stem
     final_id, attrs = _joined_metadata(path, image_id or default_id, side, options)
+    tile_metadata = _tile_metadata(path, options)
     return ImageRef(
         image_id=final_id,
         path=path,
@@ -384,6 +398,7 @@ def open_image(
         rgb_bands=rgb,
         value_range=value_range,
         metadata=attrs,
+        tile_metadata=tile_metadata,
     )
 
 

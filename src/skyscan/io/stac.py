@@ -100,15 +100,6 @@ class StacQuery:
         return out
 
 
-def refuse_mosaic(mosaic: bool) -> None:
-    """STAC items are not mosaicked: each item's attributes travel into its own rows."""
-    if mosaic:
-        raise InputError(
-            "--mosaic does not take --stac items (each item's attributes travel into its own rows): "
-            "run them without --mosaic"
-        )
-
-
 @dataclass(frozen=True)
 class RasterGrid:
     """An asset's pixel grid as its item declares it (the projection extension's
@@ -719,8 +710,9 @@ def _lonlat(area: Any) -> shapely.Geometry | None:
 
 
 def write_table(gathered: Gathered, path: Path) -> Path:
-    """The STAC images' attributes as a metadata table keyed by ``image_id`` (what
-    ``ReadOptions.metadata_table`` reads on every engine, executors included)."""
+    """The STAC images' attributes as a metadata table keyed by ``image_id`` and by the
+    asset's ``image_path`` (a mosaic's tiles are found by it), what
+    ``ReadOptions.metadata_table`` reads on every engine, executors included."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -730,7 +722,11 @@ def write_table(gathered: Gathered, path: Path) -> Path:
     rows = [
         (gathered.image_ids[href], attrs) for href, attrs in sorted(gathered.attributes.items())
     ]
-    columns = {"image_id": [i for i, _ in rows]} | {n: [a.get(n) for _, a in rows] for n in names}
+    columns = (
+        {"image_id": [i for i, _ in rows]}
+        | {"image_path": sorted(gathered.attributes)}
+        | {n: [a.get(n) for _, a in rows] for n in names}
+    )
     table = pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
