@@ -37,6 +37,7 @@ from skyscan.errors import InputError
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
 
     from skyscan.analytics.areas import Areas
 
@@ -387,7 +388,7 @@ def _zone_frame(zones: Areas | gpd.GeoDataFrame, notes: list[str]) -> gpd.GeoDat
     return zones.frame
 
 
-def _zone_attributes(zone_frame: gpd.GeoDataFrame, columns: list[str] | None) -> Any:
+def _zone_attributes(zone_frame: gpd.GeoDataFrame, columns: list[str] | None) -> pd.DataFrame:
     geom_name = zone_frame.geometry.name
     available = [c for c in zone_frame.columns if c != geom_name]
     if columns is None:

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,9 @@ from skyscan.review.chips import jpeg_data_uri, read_window
 from skyscan.review.geo import lonlat_affine
 from skyscan.review.options import ReviewOptions
 from skyscan.review.select import ViewTile, crop_window, pick_crops, plan_views
+
+if TYPE_CHECKING:
+    import pandas as pd
 from skyscan.types import ChipWindow, ImageRef
 from skyscan.viz.build import script_json, write_atomic
 
@@ -55,7 +58,7 @@ class ReviewResult:
     seconds: float = 0.0
 
 
-def _read_table(detections: Any) -> Any:
+def _read_table(detections: str | Path | pd.DataFrame) -> pd.DataFrame:
     """The columns the page needs, as a pandas DataFrame."""
     import pandas as pd
 

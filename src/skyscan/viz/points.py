@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,9 @@ import pyarrow as pa
 
 from skyscan import arrow_arrays
 from skyscan.errors import CRSError, InputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ def _codes(values: npt.NDArray[Any], fill: str) -> tuple[IntArray, list[str]]:
     return codes, names
 
 
-def _read_path(path: Path) -> Any:
+def _read_path(path: Path) -> pa.Table | gpd.GeoDataFrame:
     """Read a detections file into a pyarrow Table or a GeoDataFrame."""
     if not path.exists():
         raise InputError(f"detections file {path} does not exist")
