@@ -37,8 +37,9 @@ __all__ = [
 ]
 
 METADATA_HELP = (
-    "CSV/Parquet table of per-image attributes, keyed by an image_id column (the image's id) "
-    "and/or a filename column (e.g. scene.tif); its other columns become meta_* columns."
+    "CSV/Parquet table of per-image attributes, keyed by an image_id column (the image's id), "
+    "an image_path column (its path or URL) and/or a filename column (e.g. scene.tif); its "
+    "other columns become meta_* columns."
 )
 
 
