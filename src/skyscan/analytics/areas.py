@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 
 from skyscan.analytics.frames import note, require_crs
@@ -44,7 +45,7 @@ class Areas:
     source: str
 
     @property
-    def geometries(self) -> Any:
+    def geometries(self) -> npt.NDArray[np.object_]:
         return np.asarray(self.frame.geometry.values, dtype=object)
 
 
@@ -149,7 +150,9 @@ def _apply_declared_crs(frame: gpd.GeoDataFrame, crs: str | None, source: str) -
     return frame
 
 
-def _check_types(geoms: Any, source: str, polygons_only: bool) -> Any:
+def _check_types(
+    geoms: npt.NDArray[np.object_], source: str, polygons_only: bool
+) -> npt.NDArray[np.object_]:
     types = shapely.get_type_id(geoms)
     if polygons_only:
         # Collections of polygons (as some writers emit) become MultiPolygons.
@@ -173,7 +176,9 @@ def _check_types(geoms: Any, source: str, polygons_only: bool) -> Any:
     return geoms
 
 
-def _repair(geoms: Any, source: str, notes: list[str]) -> Any:
+def _repair(
+    geoms: npt.NDArray[np.object_], source: str, notes: list[str]
+) -> npt.NDArray[np.object_]:
     invalid = np.flatnonzero(~shapely.is_valid(geoms))
     if invalid.size == 0:
         return geoms

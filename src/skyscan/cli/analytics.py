@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 PREDICATES = ("intersects", "within", "contains", "dwithin")
 
@@ -88,7 +91,7 @@ def _pick_output(output_opt: str | None, output_arg: str | None) -> str:
     return output
 
 
-def _read(detections: str, detections_crs: str | None) -> Any:
+def _read(detections: str, detections_crs: str | None) -> gpd.GeoDataFrame:
     from skyscan.analytics.frames import read_detections
 
     return read_detections(detections, crs=detections_crs)

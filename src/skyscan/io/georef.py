@@ -23,7 +23,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rasterio.transform import from_gcps
 
@@ -31,6 +31,9 @@ from skyscan.errors import CRSError, GeoreferenceError
 from skyscan.geo.crs import normalize_crs
 from skyscan.io import remote, sidecar
 from skyscan.types import AffineTuple
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +159,7 @@ class Georef:
     source: str
 
 
-def _gdal_georef(ds: Any, path: str, crs: str | None) -> Georef | None:
+def _gdal_georef(ds: DatasetReader, path: str, crs: str | None) -> Georef | None:
     """Georeferencing GDAL found itself, with its source; ``None`` when there is none."""
     transform: AffineTuple | None = None
     crs_obj = ds.crs
@@ -206,7 +209,12 @@ def _external_crs(path: str, crs: str | None, transform: AffineTuple, source: st
 
 
 def resolve_georef(
-    ds: Any, path: str, side: sidecar.SidecarInfo | None, *, crs: str | None, require_georef: bool
+    ds: DatasetReader,
+    path: str,
+    side: sidecar.SidecarInfo | None,
+    *,
+    crs: str | None,
+    require_georef: bool,
 ) -> Georef:
     """The georeferencing of the open rasterio dataset ``ds`` of ``path`` (see the module
     docstring for the order); ``side`` is its XML sidecar, read already, if any. ``crs``

@@ -16,12 +16,15 @@ import ctypes
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING
 
 import rasterio
 
 from skyscan.io import remote
 from skyscan.types import ChipWindow
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,9 @@ FULL_RESOLUTION = 1.2
 class TilePrefetcher:
     """Fetch the tiles that windows of ``ds`` touch, one batch ahead (see the module)."""
 
-    def __init__(self, ds: Any, path: str, bands: Sequence[int], env: dict[str, str]) -> None:
+    def __init__(
+        self, ds: DatasetReader, path: str, bands: Sequence[int], env: dict[str, str]
+    ) -> None:
         self._ds = ds
         self._path = remote.gdal_path(path)
         self._bands = tuple(bands)
@@ -47,7 +52,7 @@ class TilePrefetcher:
         self._last: Future[None] | None = None
 
     @staticmethod
-    def usable(ds: Any) -> bool:
+    def usable(ds: DatasetReader) -> bool:
         """Tiled: a strip is a whole row of the image, already read in one request."""
         return bool(ds.block_shapes[0][1] < ds.width)
 

@@ -27,7 +27,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +39,11 @@ from skyscan.io import remote
 from skyscan.io.georef import check_gsd
 from skyscan.io.sources import InputFailure, sample_key
 from skyscan.types import AffineTuple, ImageRef
+
+if TYPE_CHECKING:
+    import pystac
+
+    from skyscan.geo.aoi import AreaOfInterest
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +412,7 @@ def _image(item: dict[str, Any], query: StacQuery, out: StacInputs) -> StacImage
     return StacImage(_absolute(asset_href), parsed.id, attrs, raster_grid(parsed, asset))
 
 
-def raster_grid(item: Any, asset: Any) -> RasterGrid | None:
+def raster_grid(item: pystac.Item, asset: pystac.Asset) -> RasterGrid | None:
     """The asset's grid from the projection extension (asset fields over item
     properties), or ``None`` when the item does not declare all of it or declares it
     wrongly (the image's own header is then read)."""
@@ -447,7 +452,7 @@ def raster_grid(item: Any, asset: Any) -> RasterGrid | None:
     return grid
 
 
-def choose_asset(item: Any, wanted: str | None) -> tuple[str, Any]:
+def choose_asset(item: pystac.Item, wanted: str | None) -> tuple[str, pystac.Asset]:
     """The asset to read: ``wanted`` as a key, else as a media type; by default
     ``visual`` or ``image`` when GeoTIFF, else the first GeoTIFF asset (by media type,
     else by a ``.tif``/``.tiff`` href). :class:`StacError` naming the item when none fits."""
@@ -484,7 +489,7 @@ def choose_asset(item: Any, wanted: str | None) -> tuple[str, Any]:
     )
 
 
-def _is_geotiff(asset: Any) -> bool:
+def _is_geotiff(asset: pystac.Asset) -> bool:
     if asset.media_type:
         return _media(asset.media_type) in GEOTIFF_MEDIA_TYPES
     return bool(remote.name_of(asset.href).lower().endswith((".tif", ".tiff")))
@@ -657,7 +662,7 @@ def gather(
     failures: list[InputFailure],
     image_ids: dict[str, str],
     queries: Sequence[StacQuery],
-    area: Any,
+    area: AreaOfInterest | None,
     *,
     sample_ratio: float | None = None,
     seed: int = 0,
@@ -695,7 +700,7 @@ def _short(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def _lonlat(area: Any) -> shapely.Geometry | None:
+def _lonlat(area: AreaOfInterest | None) -> shapely.Geometry | None:
     """The area of interest in lon/lat, as STAC geometries are."""
     if area is None:
         return None

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from skyscan.errors import InputError
 from skyscan.viz.points import MapPoints
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ def h3_cells(points: MapPoints, resolution: int) -> tuple[dict[str, Any], list[s
     return _round_coords(collection), notes
 
 
-def _to_frame(obj: Any, what: str) -> Any:
+def _to_frame(obj: Any, what: str) -> gpd.GeoDataFrame:
     """A GeoDataFrame from a GeoDataFrame, GeoSeries or path."""
     import geopandas as gpd
 
