@@ -40,6 +40,17 @@ def test_page_is_self_contained(scene: tuple[Path, Path]) -> None:
     assert data["detections"][0]["win"] == [17, 12, 64]
 
 
+def test_a_table_file_a_frame_and_an_arrow_table_give_the_same_page(
+    scene: tuple[Path, Path],
+) -> None:
+    import pyarrow.parquet as pq
+
+    images, table = scene
+    arrow = pq.read_table(table)
+    pages = [build_review(t, [images]).html for t in (table, arrow.to_pandas(), arrow)]
+    assert _data(pages[1]) == _data(pages[0]) == _data(pages[2])
+
+
 def test_caps_are_stated_on_the_page(scene: tuple[Path, Path]) -> None:
     images, table = scene
     result = build_review(table, [images], ReviewOptions(max_crops=2, max_views=1, view_size=128))

@@ -32,6 +32,8 @@ from skyscan.review.select import ViewTile, crop_window, pick_crops, plan_views
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from skyscan.viz.build import Detections
 from skyscan.types import ChipWindow, ImageRef
 from skyscan.viz.build import script_json, write_atomic
 
@@ -58,12 +60,14 @@ class ReviewResult:
     seconds: float = 0.0
 
 
-def _read_table(detections: str | Path | pd.DataFrame) -> pd.DataFrame:
+def _read_table(detections: Detections) -> pd.DataFrame:
     """The columns the page needs, as a pandas DataFrame."""
     import pandas as pd
 
     if isinstance(detections, pd.DataFrame):
         frame = detections
+    elif hasattr(detections, "to_pandas"):  # an Arrow table
+        frame = detections.to_pandas()
     else:
         path = Path(detections)
         if not path.is_file():
@@ -272,7 +276,7 @@ def _in_views(
 
 
 def build_review(
-    detections: Any,
+    detections: Detections,
     imagery: list[str | Path] | None = None,
     options: ReviewOptions | None = None,
 ) -> ReviewResult:
@@ -363,7 +367,7 @@ def build_review(
 
 
 def make_review(
-    detections: Any,
+    detections: Detections,
     output: str | Path,
     imagery: list[str | Path] | None = None,
     options: ReviewOptions | None = None,

@@ -26,6 +26,8 @@ from skyscan.errors import CRSError, InputError
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from skyscan.viz.build import Detections
+
 log = logging.getLogger(__name__)
 
 MAX_MERCATOR_LAT = 85.05112878  # Web Mercator (the map's projection) stops here
@@ -220,7 +222,7 @@ def _skip(
         keep &= ~bad
 
 
-def load_points(detections: Any) -> MapPoints:
+def load_points(detections: Detections) -> MapPoints:
     """Read and validate detections for the map; see the module docstring."""
     import pandas as pd
 
