@@ -27,6 +27,7 @@ def main() -> None:
         "model": report["model"],
         "images": split["images"],
         "command": split["command"],
+        "score_threshold": split.get("score_threshold"),
         "classes": {c: split[c] for c in classes if c in split},
     }
     args.output.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")

@@ -35,3 +35,19 @@ def test_threshold_from_report_into_card(tmp_path: Path) -> None:
         threshold_from_report(report, "bus")
     with pytest.raises(InputError, match=r"must be in \(0, 1\)"):
         set_threshold(model, 1.5, "x")
+
+
+def test_a_report_scored_from_a_high_threshold_says_how_to_search_lower(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    report = tmp_path / "r.json"
+    best = {"car": {"best_f1": {"threshold": 0.41}}}
+    report.write_text(json.dumps({"score_threshold": 0.3665, "classes": best}))
+    with caplog.at_level("WARNING"):
+        assert threshold_from_report(report) == 0.41
+    assert "--score-threshold 0.01" in caplog.text and "0.3665" in caplog.text
+    caplog.clear()
+    report.write_text(json.dumps({"score_threshold": 0.01, "classes": best}))
+    with caplog.at_level("WARNING"):
+        threshold_from_report(report)
+    assert caplog.text == ""
