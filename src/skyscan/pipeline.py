@@ -546,28 +546,29 @@ def detections_table(
         )
     arrays = [_column(cols[f.name], n, f.type) for f in DETECTION_SCHEMA]
     table = pa.Table.from_arrays(arrays, schema=DETECTION_SCHEMA)
-    if ref.tile_metadata and which_tile is not None:
-        return _with_tile_metadata(table, ref, which_tile)
-    for key, value in sorted(ref.metadata.items()):
-        table = table.append_column(
-            pa.field(METADATA_PREFIX + key, pa.string()),
-            arrow_arrays.repeat(None if value is None else str(value), n, pa.string()),
-        )
+    for key, values in _metadata_columns(ref, which_tile, n).items():
+        table = table.append_column(pa.field(METADATA_PREFIX + key, pa.string()), values)
     return table
 
 
-def _with_tile_metadata(table: pa.Table, ref: ImageRef, which: np.ndarray) -> pa.Table:
-    """``meta_*`` columns of a mosaic's rows: each row its tile's attributes (over the
-    mosaic's own; a row in a hole has the mosaic's)."""
+def _metadata_columns(ref: ImageRef, which_tile: np.ndarray | None, n: int) -> dict[str, pa.Array]:
+    """The ``meta_*`` values by attribute: the image's attributes in every row, or, for a
+    mosaic whose tiles the metadata table names, each row its tile's (over the mosaic's
+    own; a row in a hole keeps the mosaic's)."""
+
+    def text(value: object) -> str | None:
+        return None if value is None else str(value)
+
+    if not ref.tile_metadata or which_tile is None:
+        return {
+            key: arrow_arrays.repeat(text(value), n, pa.string())
+            for key, value in sorted(ref.metadata.items())
+        }
     per_tile = [{**ref.metadata, **attrs} for _, attrs in ref.tile_metadata] + [ref.metadata]
-    keys = sorted({k for attrs in per_tile for k in attrs})
-    for key in keys:
-        values = [per_tile[k].get(key) for k in which.tolist()]
-        table = table.append_column(
-            pa.field(METADATA_PREFIX + key, pa.string()),
-            pa.array([None if v is None else str(v) for v in values], pa.string()),
-        )
-    return table
+    rows = [per_tile[k] for k in which_tile.tolist()]
+    return {
+        key: pa.array([text(r.get(key)) for r in rows], pa.string()) for key in ref.metadata_keys
+    }
 
 
 def _class_score_lists(matrix: np.ndarray, n: int) -> pa.Array:

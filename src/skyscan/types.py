@@ -75,6 +75,11 @@ class ImageRef:
     def is_georeferenced(self) -> bool:
         return self.crs is not None
 
+    @property
+    def metadata_keys(self) -> list[str]:
+        """The attributes its rows carry as ``meta_*`` columns (a mosaic's tiles' too)."""
+        return sorted(set(self.metadata).union(*(attrs for _, attrs in self.tile_metadata)))
+
 
 @dataclass(frozen=True)
 class ChipWindow:

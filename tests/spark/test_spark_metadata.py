@@ -341,3 +341,34 @@ def test_join_metadata_refuses_colliding_names_and_repeated_keys(
     )
     with pytest.raises(InputError, match=r"several rows for image_id \['utm_a'\]"):
         join_metadata(detections_df, repeated)
+
+
+def test_spark_dataframe_detect_gives_a_mosaics_rows_their_tiles_metadata(
+    local_spark: Any, blob_model: Path, tmp_path: Path
+) -> None:
+    """A mosaic whose tiles a metadata table names: each row carries its tile's attributes,
+    on ``skyscan.spark.detect`` as on the local engine (the columns come from the tiles)."""
+    from dataclasses import replace
+
+    from rasters import cut_tiles
+    from skyscan.io.mosaic import build_vrt
+    from skyscan.spark import detect
+
+    img = np.zeros((3, 160, 240), np.uint8)
+    draw_blobs(img, [(40.0, 40.0, 0), (200.0, 40.0, 1), (40.0, 120.0, 2), (200.0, 120.0, 0)])
+    scene = write_geotiff(tmp_path / "scene.tif", 240, 160, data=img, transform=utm_transform(0.5))
+    tiles = cut_tiles(scene, tmp_path / "tiles", 2, 2)
+    vrt, _ = build_vrt([str(t) for t in tiles], tmp_path / "m.vrt")
+    table = tmp_path / "flights.csv"
+    table.write_text("filename,flight\n" + "".join(f"{t.name},F{k}\n" for k, t in enumerate(tiles)))
+    base = blob_options(blob_model, chips_per_unit=CHIPS_PER_UNIT)
+    options = replace(base, read=replace(base.read, metadata_table=str(table)))
+    local, _ = run_local([str(vrt)], options, tmp_path / "local")
+    assert sorted(set(local.column("meta_flight").to_pylist())) == ["F0", "F1", "F2", "F3"]
+    result = detect(local_spark, [str(vrt)], options)
+    try:
+        det = result.detections.toArrow()
+        assert det.column_names == local.column_names
+        assert_same_detections(det.cast(local.schema), local)
+    finally:
+        result.release()

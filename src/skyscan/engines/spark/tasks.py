@@ -99,6 +99,11 @@ def _error_parts(stage: str, exc: BaseException) -> dict[str, str]:
     return {"error_stage": stage, "error_type": type(exc).__name__, "error_message": str(exc)}
 
 
+def _image_row(path: str, image_id: str, error: dict[str, str]) -> dict[str, object]:
+    """The one row of an image that gives no work units: failed, or skipped."""
+    return {"path": path, "image_id": image_id, "unit_index": 0, "n_units": 1, **error}
+
+
 def open_and_plan(
     batches: Iterable[pa.RecordBatch], card: ModelCard, options: DetectOptions
 ) -> Iterator[pa.RecordBatch]:
@@ -119,44 +124,19 @@ def open_and_plan(
                 ref = open_image(path, options.read, image_id=image_id or None)
             except IMAGE_ERRORS as exc:
                 logger.warning("%s: read failed: %s", display_path(path), redact(str(exc)))
-                rows.append(
-                    {
-                        "path": path,
-                        "image_id": image_id,
-                        "unit_index": 0,
-                        "n_units": 1,
-                        **_error_parts("read", exc),
-                    }
-                )
+                rows.append(_image_row(path, image_id, _error_parts("read", exc)))
                 continue
             try:
                 units = plan_units(ref, card, options)
             except IMAGE_ERRORS as exc:  # the local engine plans inside its detect stage
-                rows.append(
-                    {
-                        "path": path,
-                        "image_id": image_id,
-                        "unit_index": 0,
-                        "n_units": 1,
-                        **_error_parts("detect", exc),
-                    }
-                )
+                rows.append(_image_row(path, image_id, _error_parts("detect", exc)))
                 continue
             if not units:  # outside the area of interest: the driver records a skip
-                rows.append(
-                    {
-                        "path": path,
-                        "image_id": image_id,
-                        "unit_index": 0,
-                        "n_units": 1,
-                        "error_stage": "skip",
-                        "error_type": SKIPPED,
-                        "error_message": OUTSIDE_AOI,
-                    }
-                )
+                skip = {"error_stage": "skip", "error_type": SKIPPED, "error_message": OUTSIDE_AOI}
+                rows.append(_image_row(path, image_id, skip))
                 continue
             ref_blob = pickle.dumps(ref, protocol=pickle.HIGHEST_PROTOCOL)
-            keys = sorted(METADATA_PREFIX + k for k in ref.metadata)
+            keys = [METADATA_PREFIX + k for k in ref.metadata_keys]
             for unit in units:
                 rows.append(
                     {
