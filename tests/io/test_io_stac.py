@@ -218,6 +218,7 @@ def test_declared_grid_is_read_from_asset_or_item_and_bad_metadata_is_ignored() 
     assert grid.image_ref("v.tif", "x").rgb_bands == (1, 1, 1)
     for bad in (
         {"proj:shape": ["a", 2]},
+        {"proj:shape": [0, 5]},
         {"proj:transform": [0, 0, 0, 0, 0, 0]},
         {"proj:code": "EPSG:0"},
     ):

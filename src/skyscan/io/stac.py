@@ -429,6 +429,8 @@ def raster_grid(item: pystac.Item, asset: pystac.Asset) -> RasterGrid | None:
         return None
     try:
         height, width = (int(v) for v in shape)
+        if width <= 0 or height <= 0:
+            raise ValueError(f"proj:shape {shape} is not a size")
         if isinstance(crs, int):
             crs = f"EPSG:{crs}"
         affine: AffineTuple = tuple(float(v) for v in transform[:6])  # type: ignore[assignment]
@@ -445,7 +447,6 @@ def raster_grid(item: pystac.Item, asset: pystac.Asset) -> RasterGrid | None:
             if "file:size" in asset.extra_fields
             else None,
         )
-        grid.image_ref(str(asset.href), str(item.id))  # its GSD and sizes make sense
     except Exception as exc:  # malformed metadata: fall back on the image's header
         log.debug("item %r: projection metadata not used: %s", item.id, exc)
         return None
