@@ -30,17 +30,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 def synthetic(n: int, seed: int = 0) -> pd.DataFrame:
     """``n`` detections: 80 % in parking-lot clusters (30 m spread), 20 % along a city."""
@@ -127,11 +116,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from skyscan.viz import build_map
+    from skyscan.viz.headless import launch_chromium
 
     rows: list[dict[str, Any]] = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         for n in [int(s) for s in args.sizes.split(",")]:
             frame = synthetic(n)
             for label, cap in [("default (5,000 markers)", 5000), ("all markers", n)]:

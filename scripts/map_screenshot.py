@@ -7,11 +7,7 @@ driven by Playwright; no browser is downloaded). Used for the README's picture:
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-
-CHROMIUM = os.environ.get("SKYSCAN_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 def main() -> None:
@@ -22,9 +18,11 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
+    from skyscan.viz.headless import launch_chromium
+
     width, height = (int(v) for v in args.size.split("x"))
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": width, "height": height})
         # the map is offline: any request that is not a local file is refused
         page.route(

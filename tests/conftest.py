@@ -32,13 +32,12 @@ def browser() -> Iterator[Any]:
     """One real headless Chromium for every browser test (Debian's ``chromium`` driven by
     ``playwright``; its own browser downloads are never used), or skip. One per session:
     Playwright's sync API refuses a second one while the first is running."""
-    sys.path.insert(0, str(Path(__file__).parent / "viz"))
-    from map_samples import CHROMIUM, CHROMIUM_ARGS
+    from skyscan.viz.headless import CHROMIUM, launch_chromium
 
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.skip(f"headless Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()

@@ -1,4 +1,4 @@
-"""Sample detections and browser settings shared by the map tests."""
+"""Sample detections and page helpers shared by the map tests."""
 
 from __future__ import annotations
 
@@ -8,17 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-CHROMIUM = os.environ.get("SKYSCAN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 # Rotterdam; the groups are ~100 m apart so each has its own spot on screen.
 CENTRE = (4.4700, 51.9200)
