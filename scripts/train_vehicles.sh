@@ -24,6 +24,7 @@ PLOT=${PLOT:-docs/images/pr_kit_seqC.png}
 RENDER_OUT=${RENDER_OUT:-docs/images}
 MODEL_GSD=${MODEL_GSD:-0.25}
 WIDTHS=${WIDTHS:-16,32,48}
+ARCH=${ARCH:-tiny_centernet}  # lite_centernet: CenterNet on an ImageNet-trained EfficientNet-Lite0 trunk
 P_OBJECT=${P_OBJECT:-0.7}
 GENERALISE=${GENERALISE:-0}
 P_NEGATIVE=${P_NEGATIVE:-0.1}  # with GENERALISE=1
@@ -43,8 +44,10 @@ PLACES=""
 EXTRA_ARGS=()
 if [[ -n $INIT ]]; then
   EXTRA_ARGS+=(--init "$INIT")  # the network's widths come from it
-else
+elif [[ $ARCH == tiny_centernet ]]; then
   EXTRA_ARGS+=(--widths "$WIDTHS")
+else
+  EXTRA_ARGS+=(--arch "$ARCH")
 fi
 if [[ $GENERALISE == 1 ]]; then
   RUN_ABS=$(cd "$RUN" && pwd)

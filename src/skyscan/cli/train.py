@@ -95,6 +95,13 @@ def _widths(text: str) -> tuple[int, int, int]:
     help="Channels at strides 2, 4, 8 [default: 16,32,48, or the --init model's].",
 )
 @click.option(
+    "--arch",
+    type=click.Choice(["tiny_centernet", "lite_centernet"]),
+    default="tiny_centernet",
+    show_default=True,
+    help="Network: the tiny CenterNet, or one on an ImageNet-trained EfficientNet-Lite0 trunk.",
+)
+@click.option(
     "--init",
     "init",
     default=None,
@@ -164,6 +171,7 @@ def train_command(
     chip: int,
     input_size: int,
     widths: str | None,
+    arch: str,
     init: str | None,
     val_every: int,
     score_threshold: float,
@@ -191,6 +199,8 @@ def train_command(
     try:
         if init is not None and widths is not None:
             raise click.UsageError("--widths comes from the --init model; leave it out")
+        if arch != "tiny_centernet" and widths is not None:
+            raise click.UsageError(f"--widths sets the tiny_centernet's channels, not {arch}'s")
         if spec_path is not None:
             if images is not None or labels is not None:
                 raise click.UsageError("give either --data or IMAGES --labels, not both")
@@ -221,6 +231,7 @@ def train_command(
             batch=batch,
             lr=lr,
             widths=_widths(widths or "16,32,48"),
+            arch=arch,
             val_every=val_every,
             seed=seed,
             threads=threads,

@@ -95,6 +95,11 @@ def _from_onnx(path: Path, given: str) -> InitModel:
         raise ModelError(
             f"--init {path}: its card has no 'architecture' entry of a skyscan tiny_centernet "
             f"(got {arch!r}); only models trained by skyscan can be fine-tuned"
+            + (
+                " (a lite_centernet is fine-tuned from its checkpoint, best.pt or last.pt)"
+                if isinstance(arch, dict) and arch.get("arch") == "lite_centernet"
+                else ""
+            )
         )
     classes = tuple(card.class_names)
     if int(arch["num_classes"]) != len(classes):

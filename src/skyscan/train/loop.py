@@ -42,6 +42,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     widths: tuple[int, int, int] = (16, 32, 48)
+    arch: str = "tiny_centernet"  # or "lite_centernet" (skyscan.train.model)
     val_every: int = 250
     seed: int = 0
     threads: int = 2
@@ -154,7 +155,7 @@ def train(
         p_negative=cfg.p_negative,
     )
     if init is None:
-        net = build_model(len(classes), cfg.widths)
+        net = build_model(len(classes), cfg.widths, cfg.arch)
     else:
         if init.classes != tuple(classes):
             raise InputError(
@@ -280,7 +281,7 @@ def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
 
     ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
     m = ckpt["meta"]["model"]
-    net = build_model(int(m["num_classes"]), tuple(m["widths"]))
+    net = build_model(int(m["num_classes"]), tuple(m.get("widths", (16, 32, 48))), m["arch"])
     net.load_state_dict(ckpt["state"])
     net.frozen_bn = bool(ckpt["meta"].get("frozen_bn", False))
     net.eval()
