@@ -103,7 +103,9 @@ def main() -> None:
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for run in runs:
         print(
-            f"edge_pad {run['edge_pad']}: recall near {run['recall_near']:.3f} far {run['recall_far']:.3f} "
+            f"edge_pad {run['edge_pad']}: recall near {run['recall_near']:.3f} "
+            f"(cut {run['recall_near_cut']:.3f}, whole {run['recall_near_whole']:.3f}) "
+            f"far {run['recall_far']:.3f} "
             f"ratio {run['recall_near_over_far']:.3f} precision {run['precision']:.3f}"
         )
     for run in frames:

@@ -141,7 +141,8 @@ def border_recall(
             paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=threshold
         )
         found = {p: g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
-        hits = {"near": [0, 0], "far": [0, 0]}  # [found, labelled]
+        # [found, labelled]; "cut": near labels the crop's edge cuts, "whole": near but uncut
+        hits = {"near": [0, 0], "far": [0, 0], "cut": [0, 0], "whole": [0, 0]}
         tp = fp = truncated_tp = 0
         for crop, crop_path in zip(crops, paths, strict=True):
             g = found.get(crop_path)
@@ -161,7 +162,13 @@ def border_recall(
             fp += int((~is_tp & ~ignored).sum())
             truncated_tp += int((is_tp & trunc).sum())
             near = near_border(crop.boxes, crop.window[2], crop.window[3], near_px)
-            for key, sel in (("near", near), ("far", ~near)):
+            cut = near_border(crop.boxes, crop.window[2], crop.window[3], 0.5)
+            for key, sel in (
+                ("near", near),
+                ("far", ~near),
+                ("cut", near & cut),
+                ("whole", near & ~cut),
+            ):
                 hits[key][0] += int(matched_gt[sel].sum())
                 hits[key][1] += int(sel.sum())
     recall = {k: (v[0] / v[1] if v[1] else None) for k, v in hits.items()}
@@ -182,6 +189,10 @@ def border_recall(
         "recall_near_over_far": (recall["near"] / recall["far"])
         if recall["near"] is not None and recall["far"]
         else None,
+        # of the near labels: the ones the crop's edge cuts, and the whole ones beside it
+        "labels_near_cut": hits["cut"][1],
+        "recall_near_cut": recall["cut"],
+        "recall_near_whole": recall["whole"],
         "precision": tp / (tp + fp) if tp + fp else None,
         "true_positives": tp,
         "false_positives": fp,

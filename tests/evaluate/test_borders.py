@@ -1,0 +1,33 @@
+"""The crops that measure recall at image borders: their edges cut labelled vehicles, the
+clipped box is the label, and slivers are neither a label nor a false positive."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from skyscan.evaluate.borders import near_border, plan_crops
+
+
+def test_crop_edges_cut_vehicles_and_clip_their_labels() -> None:
+    rng = np.random.default_rng(3)
+    boxes = np.array([[100, 100, 140, 120], [300, 200, 340, 220], [500, 400, 540, 420]], float)
+    crops = plan_crops("frame.png", 800, 600, boxes, rng, n=20, fraction=0.6, min_visible=0.3)
+    cut_any = 0
+    for crop in crops:
+        x0, y0, w, h = crop.window
+        assert (w, h) == (480, 360) and 0 <= x0 <= 320 and 0 <= y0 <= 240
+        kept = np.vstack([crop.boxes, crop.ignore])
+        assert (kept[:, [0, 2]] >= 0).all() and (kept[:, [0, 2]] <= w).all()
+        assert (kept[:, [1, 3]] >= 0).all() and (kept[:, [1, 3]] <= h).all()
+        visible = (kept[:, 2] - kept[:, 0]) * (kept[:, 3] - kept[:, 1]) / 800.0
+        assert (visible[: len(crop.boxes)] >= 0.3).all() and (
+            visible[len(crop.boxes) :] < 0.3
+        ).all()
+        cut_any += int(near_border(crop.boxes, w, h, 0.5).sum())
+    assert cut_any >= 10  # the point of the crops: many labels end on a crop edge
+
+
+def test_near_border_counts_boxes_within_the_distance() -> None:
+    boxes = np.array([[0, 50, 10, 60], [7, 50, 20, 60], [50, 50, 60, 60], [85, 50, 100, 60]], float)
+    assert near_border(boxes, 100, 100, 8.0).tolist() == [True, True, False, True]
+    assert near_border(boxes, 100, 100, 0.5).tolist() == [True, False, False, True]
