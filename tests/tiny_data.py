@@ -24,3 +24,30 @@ def write_tiny_dataset(root: Path, n_images: int = 2) -> Path:
         Image.fromarray(img).save(root / "images" / f"s{i}.png")
         (root / "labels" / f"s{i}.txt").write_text("".join(lines))
     return root
+
+
+def tiny_train_args(data: Path, model: Path, *extra: str, steps: int = 3) -> list[str]:
+    """``skyscan train`` arguments for a few steps on :func:`write_tiny_dataset`'s images."""
+    return [
+        "train",
+        str(data / "images"),
+        "--labels",
+        str(data / "labels"),
+        "--format",
+        "yolo",
+        "--image-gsd",
+        "0.25",
+        "-o",
+        str(model),
+        "--steps",
+        str(steps),
+        "--batch",
+        "2",
+        "--chip",
+        "64",
+        "--input-size",
+        "64",
+        "--threads",
+        "1",
+        *extra,
+    ]

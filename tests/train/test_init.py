@@ -16,7 +16,7 @@ from skyscan.detectors.registry import resolve_model
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from tiny_data import write_tiny_dataset  # noqa: E402  (tests/tiny_data.py)
+from tiny_data import tiny_train_args, write_tiny_dataset  # noqa: E402  (tests/tiny_data.py)
 
 TOL = 2e-4
 
@@ -104,34 +104,7 @@ def test_onnx_without_architecture_is_refused(tmp_path: Path) -> None:
 
 
 def _train(data: Path, out: Path, *extra: str) -> None:
-    res = CliRunner().invoke(
-        cli,
-        [
-            "train",
-            str(data / "images"),
-            "--labels",
-            str(data / "labels"),
-            "--format",
-            "yolo",
-            "--image-gsd",
-            "0.25",
-            "-o",
-            str(out),
-            "--steps",
-            "3",
-            "--batch",
-            "2",
-            "--chip",
-            "64",
-            "--input-size",
-            "64",
-            "--val-every",
-            "2",
-            "--threads",
-            "1",
-            *extra,
-        ],
-    )
+    res = CliRunner().invoke(cli, tiny_train_args(data, out, "--val-every", "2", *extra))
     assert res.exit_code == 0, res.output
 
 

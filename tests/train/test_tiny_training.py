@@ -13,7 +13,7 @@ from PIL import Image
 
 from skyscan.cli import cli
 from skyscan.detectors.card import load_card
-from tiny_data import write_tiny_dataset
+from tiny_data import tiny_train_args, write_tiny_dataset
 
 pytest.importorskip("torch")
 
@@ -28,36 +28,18 @@ def test_train_export_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
     model = tmp_path / "out" / "tiny.onnx"
     res = runner.invoke(
         cli,
-        [
-            "train",
-            str(tiny_dataset / "images"),
-            "--labels",
-            str(tiny_dataset / "labels"),
-            "--format",
-            "yolo",
-            "--image-gsd",
-            "0.25",
+        tiny_train_args(
+            tiny_dataset,
+            model,
             "--val-list",
             str(_names(tiny_dataset, "s1.png")),
-            "-o",
-            str(model),
-            "--steps",
-            "3",
-            "--batch",
-            "2",
-            "--chip",
-            "64",
-            "--input-size",
-            "64",
             "--val-every",
             "2",
             "--widths",
             "4,8,8",
-            "--threads",
-            "1",
             "--p-object",
             "0.5",
-        ],
+        ),
     )
     assert res.exit_code == 0, res.output
     card = load_card(model)
@@ -251,30 +233,7 @@ def test_lite_centernet_starts_from_imagenet_weights_and_exports(
     assert torch.equal(net.stem[0].weight, published["_conv_stem.weight"])
 
     model = tmp_path / "out" / "lite.onnx"
-    args = [
-        "train",
-        str(tiny_dataset / "images"),
-        "--labels",
-        str(tiny_dataset / "labels"),
-        "--format",
-        "yolo",
-        "--image-gsd",
-        "0.25",
-        "-o",
-        str(model),
-        "--steps",
-        "2",
-        "--batch",
-        "2",
-        "--chip",
-        "64",
-        "--input-size",
-        "64",
-        "--threads",
-        "1",
-        "--arch",
-        "lite_centernet",
-    ]
+    args = tiny_train_args(tiny_dataset, model, "--arch", "lite_centernet", steps=2)
     res = CliRunner().invoke(cli, [*args, "--widths", "4,8,8"])
     assert res.exit_code != 0 and "--widths" in res.output
     res = CliRunner().invoke(cli, args)

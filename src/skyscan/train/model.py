@@ -35,7 +35,23 @@ def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequent
     )
 
 
-class TinyCenterNet(nn.Module):
+class _CenterNet(nn.Module):
+    """What both networks share: batch norms that may keep their running statistics in
+    training mode too (``frozen_bn``, set when the weights come from an export that
+    folded them: skyscan.train.init)."""
+
+    frozen_bn = False
+
+    def train(self, mode: bool = True) -> _CenterNet:
+        super().train(mode)
+        if self.frozen_bn:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
+
+
+class TinyCenterNet(_CenterNet):
     """Stride-4 CenterNet with widths ``(w1, w2, w3)`` at strides 2, 4 and 8."""
 
     def __init__(self, num_classes: int, widths: tuple[int, int, int] = (16, 32, 48)) -> None:
@@ -43,9 +59,6 @@ class TinyCenterNet(nn.Module):
         w1, w2, w3 = widths
         self.num_classes = num_classes
         self.widths = widths
-        # Batch norms keep their running statistics in training mode too (set when the
-        # weights come from an export that folded them: skyscan.train.init).
-        self.frozen_bn = False
         self.stem = nn.Sequential(_conv(3, w1, stride=2), _conv(w1, w2, stride=2), _conv(w2, w2))
         self.deep = nn.Sequential(
             _conv(w2, w3, stride=2),
@@ -60,14 +73,6 @@ class TinyCenterNet(nn.Module):
         self.offset = nn.Conv2d(w2, 2, 1)
         assert self.heatmap.bias is not None
         nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_BIAS)
-
-    def train(self, mode: bool = True) -> TinyCenterNet:
-        super().train(mode)
-        if self.frozen_bn:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-        return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         s4 = self.stem(x)
@@ -101,7 +106,7 @@ class ExportWrapper(nn.Module):
         return decode_raw(*self.net(x))
 
 
-class LiteCenterNet(nn.Module):
+class LiteCenterNet(_CenterNet):
     """Stride-4 CenterNet on the first five stages of an ImageNet-trained EfficientNet-Lite0.
 
     Why: the tiny network learns only what the training streets show, so tree crowns, roof
@@ -127,7 +132,6 @@ class LiteCenterNet(nn.Module):
             trunk = EfficientNet.from_name("efficientnet-lite0")
         self.num_classes = num_classes
         self.widths = (0, 0, 0)  # not a TinyCenterNet: no widths
-        self.frozen_bn = False
         self.stem = nn.Sequential(trunk._conv_stem, trunk._bn0, nn.ReLU6(inplace=True))
         blocks = list(trunk._blocks)
         self.to4 = nn.Sequential(*blocks[:3])  # 24 channels at stride 4
@@ -155,14 +159,6 @@ class LiteCenterNet(nn.Module):
         p4 = self.lat4(s4) + nn.functional.interpolate(p8, size=s4.shape[-2:], mode="nearest")
         feat = self.neck(torch.relu(p4))
         return self.heatmap(feat), self.wh(feat), self.offset(feat)
-
-    def train(self, mode: bool = True) -> LiteCenterNet:
-        super().train(mode)
-        if self.frozen_bn:
-            for m in self.modules():
-                if isinstance(m, nn.BatchNorm2d):
-                    m.eval()
-        return self
 
 
 def build_model(
