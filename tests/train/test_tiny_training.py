@@ -242,6 +242,12 @@ def test_lite_centernet_starts_from_imagenet_weights_and_exports(
     assert card.extra["architecture"] == {"arch": "lite_centernet", "num_classes": 3}
     loaded, _ = load_checkpoint(tmp_path / "out" / "lite-run" / "last.pt")
     assert isinstance(loaded, LiteCenterNet)
+    # fine-tuning from the checkpoint keeps its network (no --arch given)
+    again = tmp_path / "again" / "lite.onnx"
+    ckpt = str(tmp_path / "out" / "lite-run" / "last.pt")
+    res = CliRunner().invoke(cli, tiny_train_args(tiny_dataset, again, "--init", ckpt, steps=1))
+    assert res.exit_code == 0, res.output
+    assert load_card(again).extra["architecture"]["arch"] == "lite_centernet"
     res = CliRunner().invoke(
         cli,
         [

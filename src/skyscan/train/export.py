@@ -11,7 +11,7 @@ import torch
 
 from skyscan.detectors.card import ClassSpec, ModelCard, save_card
 from skyscan.schema import XVIEW_TYPE_IDS
-from skyscan.train.model import STRIDE, ExportWrapper, TinyCenterNet
+from skyscan.train.model import STRIDE, CenterNet, ExportWrapper
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -29,7 +29,7 @@ EDGE_PAD = 0
 MAX_OBJECT_M = 18.0
 
 
-def export_onnx(net: TinyCenterNet, path: str | Path, input_size: int) -> Path:
+def export_onnx(net: CenterNet, path: str | Path, input_size: int) -> Path:
     """Write ``net`` (sigmoid heatmap, wh, offset; dynamic batch, height and width) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def make_card(
     )
 
 
-def export_model(net: TinyCenterNet, path: str | Path, card: ModelCard) -> tuple[Path, Path]:
+def export_model(net: CenterNet, path: str | Path, card: ModelCard) -> tuple[Path, Path]:
     """ONNX file plus its card beside it."""
     onnx_path = export_onnx(net, path, card.input_size[0])
     card_path = save_card(card, onnx_path)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
-from skyscan.train.model import STRIDE, TinyCenterNet, decode_raw
+from skyscan.train.model import STRIDE, CenterNet, decode_raw
 
 
 def decode(
@@ -40,7 +40,7 @@ def decode(
 
 @torch.no_grad()
 def predict_image(
-    net: TinyCenterNet, pixels: npt.NDArray[np.uint8], mean: float = 0.0, std: float = 255.0
+    net: CenterNet, pixels: npt.NDArray[np.uint8], mean: float = 0.0, std: float = 255.0
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Detections on one image already at the model GSD (boxes in its pixels)."""
     h, w = pixels.shape[:2]

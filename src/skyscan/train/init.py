@@ -35,7 +35,7 @@ FOLDED_BN_NOTE = (
 class InitModel:
     """A network to start from and where it came from (recorded in the new card)."""
 
-    net: Any  # skyscan.train.model.TinyCenterNet
+    net: Any  # skyscan.train.model.CenterNet
     classes: tuple[str, ...]
     source: dict[str, Any]
 
@@ -82,7 +82,7 @@ def _from_checkpoint(path: Path, given: str) -> InitModel:
 
 def _from_onnx(path: Path, given: str) -> InitModel:
     from skyscan.detectors.card import load_card
-    from skyscan.train.model import build_model, model_config
+    from skyscan.train.model import model_from_config
 
     card = load_card(path)
     if "quantization" in card.extra:
@@ -94,21 +94,15 @@ def _from_onnx(path: Path, given: str) -> InitModel:
     if not isinstance(arch, dict) or arch.get("arch") != "tiny_centernet":
         raise ModelError(
             f"--init {path}: its card has no 'architecture' entry of a skyscan tiny_centernet "
-            f"(got {arch!r}); only models trained by skyscan can be fine-tuned"
-            + (
-                " (a lite_centernet is fine-tuned from its checkpoint, best.pt or last.pt)"
-                if isinstance(arch, dict) and arch.get("arch") == "lite_centernet"
-                else ""
-            )
+            f"(got {arch!r}); only models trained by skyscan can be fine-tuned, other "
+            "architectures from their checkpoint (best.pt or last.pt)"
         )
     classes = tuple(card.class_names)
     if int(arch["num_classes"]) != len(classes):
         raise ModelError(
             f"--init {path}: architecture has {arch['num_classes']} classes, the card lists {classes}"
         )
-    net = build_model(
-        len(classes), (int(arch["widths"][0]), int(arch["widths"][1]), int(arch["widths"][2]))
-    )
+    net = model_from_config(arch)
     load_onnx_weights(net, path)
     net.frozen_bn = True
     net.eval()
@@ -120,7 +114,7 @@ def _from_onnx(path: Path, given: str) -> InitModel:
         "name": card.name,
         "version": card.version,
         "gsd": card.gsd,
-        "architecture": model_config(net),
+        "architecture": net.config(),
         "batch_norm": FOLDED_BN_NOTE,
     }
     return InitModel(net, classes, source)

@@ -122,7 +122,7 @@ def train(
     import torch
 
     from skyscan.train.loss import centernet_loss
-    from skyscan.train.model import STRIDE, build_model, model_config
+    from skyscan.train.model import STRIDE, build_model
     from skyscan.train.sampler import ChipSampler
 
     torch.set_num_threads(cfg.threads)
@@ -162,16 +162,18 @@ def train(
                 f"the init model's classes {list(init.classes)} differ from the training classes "
                 f"{list(classes)}"
             )
-        if tuple(init.net.widths) != tuple(cfg.widths):
+        shape = init.net.config()
+        if shape["arch"] != cfg.arch or tuple(shape.get("widths", cfg.widths)) != cfg.widths:
             raise InputError(
-                f"'widths' {list(cfg.widths)} differ from the init model's {list(init.net.widths)}"
+                f"'arch' {cfg.arch} with 'widths' {list(cfg.widths)} differ from the init "
+                f"model's {shape}"
             )
         net = init.net
     net.train()
     averaged = WeightAverage(net, cfg.ema) if cfg.ema > 0 else None
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     meta = {
-        "model": model_config(net),
+        "model": net.config(),
         "config": _jsonable(asdict(cfg)),
         "classes": list(classes),
         "train_sources": [s.to_dict() for s in spec.train],
@@ -277,11 +279,10 @@ def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
     """The network and metadata stored by :func:`train`."""
     import torch
 
-    from skyscan.train.model import build_model
+    from skyscan.train.model import model_from_config
 
     ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
-    m = ckpt["meta"]["model"]
-    net = build_model(int(m["num_classes"]), tuple(m.get("widths", (16, 32, 48))), m["arch"])
+    net = model_from_config(ckpt["meta"]["model"])
     net.load_state_dict(ckpt["state"])
     net.frozen_bn = bool(ckpt["meta"].get("frozen_bn", False))
     net.eval()

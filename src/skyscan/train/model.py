@@ -35,14 +35,33 @@ def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequent
     )
 
 
-class _CenterNet(nn.Module):
-    """What both networks share: batch norms that may keep their running statistics in
-    training mode too (``frozen_bn``, set when the weights come from an export that
-    folded them: skyscan.train.init)."""
+ARCHITECTURES = ("tiny_centernet", "lite_centernet")
+
+
+class CenterNet(nn.Module):
+    """What both networks share: the centre-point heads on stride-4 features, batch norms
+    that may keep their running statistics in training mode too (``frozen_bn``, set when
+    the weights come from an export that folded them: skyscan.train.init), and the
+    ``config()`` that a card's or checkpoint's ``architecture`` entry records."""
 
     frozen_bn = False
+    num_classes: int
 
-    def train(self, mode: bool = True) -> _CenterNet:
+    def _add_heads(self, channels: int, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.heatmap = nn.Conv2d(channels, num_classes, 1)
+        self.wh = nn.Conv2d(channels, 2, 1)
+        self.offset = nn.Conv2d(channels, 2, 1)
+        assert self.heatmap.bias is not None
+        nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_BIAS)
+
+    def _heads(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.heatmap(feat), self.wh(feat), self.offset(feat)
+
+    def config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def train(self, mode: bool = True) -> CenterNet:
         super().train(mode)
         if self.frozen_bn:
             for m in self.modules():
@@ -51,13 +70,12 @@ class _CenterNet(nn.Module):
         return self
 
 
-class TinyCenterNet(_CenterNet):
+class TinyCenterNet(CenterNet):
     """Stride-4 CenterNet with widths ``(w1, w2, w3)`` at strides 2, 4 and 8."""
 
     def __init__(self, num_classes: int, widths: tuple[int, int, int] = (16, 32, 48)) -> None:
         super().__init__()
         w1, w2, w3 = widths
-        self.num_classes = num_classes
         self.widths = widths
         self.stem = nn.Sequential(_conv(3, w1, stride=2), _conv(w1, w2, stride=2), _conv(w2, w2))
         self.deep = nn.Sequential(
@@ -68,11 +86,14 @@ class TinyCenterNet(_CenterNet):
         )
         self.lateral = nn.Sequential(nn.Conv2d(w3, w2, 1, bias=False), nn.BatchNorm2d(w2))
         self.neck = _conv(w2, w2)
-        self.heatmap = nn.Conv2d(w2, num_classes, 1)
-        self.wh = nn.Conv2d(w2, 2, 1)
-        self.offset = nn.Conv2d(w2, 2, 1)
-        assert self.heatmap.bias is not None
-        nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_BIAS)
+        self._add_heads(w2, num_classes)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "arch": "tiny_centernet",
+            "num_classes": self.num_classes,
+            "widths": list(self.widths),
+        }
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         s4 = self.stem(x)
@@ -81,7 +102,7 @@ class TinyCenterNet(_CenterNet):
         feat = self.neck(torch.relu(s4 + up))
         # wh is predicted in log space (exp keeps it positive and makes the loss scale-free);
         # offset is squashed to [0, 1) cells.
-        return self.heatmap(feat), self.wh(feat), self.offset(feat)
+        return self._heads(feat)
 
 
 def decode_raw(
@@ -98,7 +119,7 @@ def decode_raw(
 class ExportWrapper(nn.Module):
     """What goes into the ONNX file: sigmoid heatmap, wh in input pixels, offset in cells."""
 
-    def __init__(self, net: TinyCenterNet) -> None:
+    def __init__(self, net: CenterNet) -> None:
         super().__init__()
         self.net = net
 
@@ -106,13 +127,14 @@ class ExportWrapper(nn.Module):
         return decode_raw(*self.net(x))
 
 
-class LiteCenterNet(_CenterNet):
+class LiteCenterNet(CenterNet):
     """Stride-4 CenterNet on the first five stages of an ImageNet-trained EfficientNet-Lite0.
 
     Why: the tiny network learns only what the training streets show, so tree crowns, roof
     fixtures and water look like cars to it; features learned from a million photographs
-    know those textures. The trunk stops at stride 16 (112 channels: a 70 m receptive field
-    at 0.25 m), and a light top-down neck brings strides 16 and 8 back to stride 4.
+    know those textures. The trunk stops at stride 16 (112 channels), and a light top-down
+    neck brings strides 16 and 8 back to stride 4. ``pretrained=False`` skips reading the
+    ImageNet weights, for a network whose weights come from a checkpoint.
     Lite0 uses ReLU6 and no squeeze-excitation, so it exports and quantises cleanly.
     """
 
@@ -130,8 +152,6 @@ class LiteCenterNet(_CenterNet):
             )
         else:
             trunk = EfficientNet.from_name("efficientnet-lite0")
-        self.num_classes = num_classes
-        self.widths = (0, 0, 0)  # not a TinyCenterNet: no widths
         self.stem = nn.Sequential(trunk._conv_stem, trunk._bn0, nn.ReLU6(inplace=True))
         blocks = list(trunk._blocks)
         self.to4 = nn.Sequential(*blocks[:3])  # 24 channels at stride 4
@@ -142,11 +162,10 @@ class LiteCenterNet(_CenterNet):
         self.lat8 = nn.Sequential(nn.Conv2d(40, n, 1, bias=False), nn.BatchNorm2d(n))
         self.lat16 = nn.Sequential(nn.Conv2d(112, n, 1, bias=False), nn.BatchNorm2d(n))
         self.neck = _conv(n, n)
-        self.heatmap = nn.Conv2d(n, num_classes, 1)
-        self.wh = nn.Conv2d(n, 2, 1)
-        self.offset = nn.Conv2d(n, 2, 1)
-        assert self.heatmap.bias is not None
-        nn.init.constant_(self.heatmap.bias, HEATMAP_PRIOR_BIAS)
+        self._add_heads(n, num_classes)
+
+    def config(self) -> dict[str, Any]:
+        return {"arch": "lite_centernet", "num_classes": self.num_classes}
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         # Lite0 was trained on pixels scaled to [-1, 1]
@@ -157,19 +176,31 @@ class LiteCenterNet(_CenterNet):
             self.lat16(s16), size=s8.shape[-2:], mode="nearest"
         )
         p4 = self.lat4(s4) + nn.functional.interpolate(p8, size=s4.shape[-2:], mode="nearest")
-        feat = self.neck(torch.relu(p4))
-        return self.heatmap(feat), self.wh(feat), self.offset(feat)
+        return self._heads(self.neck(torch.relu(p4)))
 
 
 def build_model(
     num_classes: int, widths: tuple[int, int, int] = (16, 32, 48), arch: str = "tiny_centernet"
-) -> TinyCenterNet:
+) -> CenterNet:
+    """A new network to train: ``widths`` shape the tiny one; the lite one starts from
+    its ImageNet weights."""
     if arch == "lite_centernet":
-        return LiteCenterNet(num_classes)  # type: ignore[return-value]
+        return LiteCenterNet(num_classes)
+    if arch != "tiny_centernet":
+        raise ValueError(f"unknown architecture {arch!r} (expected one of {ARCHITECTURES})")
     return TinyCenterNet(num_classes, widths)
 
 
-def model_config(net: TinyCenterNet) -> dict[str, Any]:
-    if isinstance(net, LiteCenterNet):
-        return {"arch": "lite_centernet", "num_classes": net.num_classes}
-    return {"arch": "tiny_centernet", "num_classes": net.num_classes, "widths": list(net.widths)}
+def model_from_config(config: dict[str, Any]) -> CenterNet:
+    """The network an ``architecture`` entry describes, for weights loaded after it (so
+    the lite trunk's ImageNet weights are not read only to be replaced)."""
+    if config.get("arch") == "lite_centernet":
+        return LiteCenterNet(int(config["num_classes"]), pretrained=False)
+    widths = tuple(int(w) for w in config["widths"])
+    return build_model(
+        int(config["num_classes"]), (widths[0], widths[1], widths[2]), config["arch"]
+    )
+
+
+def model_config(net: CenterNet) -> dict[str, Any]:
+    return net.config()

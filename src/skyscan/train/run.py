@@ -75,9 +75,10 @@ def train_and_export(
         raise OutputExistsError(f"{out} exists; pass overwrite=True / --overwrite to replace it")
     run = Path(run_dir) if run_dir else out.parent / f"{out.stem}-run"
     start = load_init(init) if init is not None else None
-    if start is not None and tuple(start.net.widths) != tuple(cfg.widths):
-        log.info("widths %s taken from the init model %s", list(start.net.widths), init)
-        cfg = replace(cfg, widths=tuple(start.net.widths))
+    if start is not None:  # the network's shape comes from the init model
+        shape = start.net.config()
+        cfg = replace(cfg, arch=shape["arch"], widths=tuple(shape.get("widths", cfg.widths)))
+        log.info("network %s taken from the init model %s", shape, init)
     if start is not None and start.source.get("gsd") not in (None, cfg.gsd):
         log.warning(
             "fine-tuning %s (trained at %s m) at a model GSD of %s m",
