@@ -1,8 +1,7 @@
-"""Chips fitted to each image against fixed chip sizes: fresh ``skyscan detect`` commands on a
-folder of tiles, interleaved rounds. The fitted default existed at commit 7db6bea only (run
-this there); at later commits the first plan is the plain default.
+"""One chip fitted to each image (the default for images up to 1024 model px) against fixed
+chip sizes: fresh ``skyscan detect`` commands on a folder of tiles, interleaved rounds.
 
-    python benchmarks/bench_fitted_chips.py TILE_FOLDER --rounds 2 -o benchmarks/results/fitted_chips.json
+    python benchmarks/bench_fitted_chips.py TILE_FOLDER --rounds 3 -o benchmarks/results/fitted_chips.json
 
 TILE_FOLDER: e.g. the 100 tiles of 1024 px that ``bench_peers.py`` builds
 (``benchmarks/_work/real_tiles_100``).
@@ -42,8 +41,10 @@ def main() -> None:
     walls: dict[str, list[float]] = {name: [] for name in PLANS}
     rows: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.rounds):
-            for name, extra in PLANS.items():
+        names = list(PLANS)
+        for i in range(args.rounds):
+            for name in names[i % len(names) :] + names[: i % len(names)]:  # turned each round
+                extra = PLANS[name]
                 out = Path(tmp) / "out"
                 shutil.rmtree(out, ignore_errors=True)
                 t0 = time.perf_counter()

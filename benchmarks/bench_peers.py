@@ -122,15 +122,13 @@ def model_pixels(source: Path, chip: int | None = None, legacy: bool = False) ->
     from skyscan.detectors import DetectorRecipe, recipe_card
     from skyscan.io.reader import open_image
     from skyscan.pipeline import DetectOptions, plan_units
+    from skyscan.pipeline import model_pixels as of_windows
 
     card = recipe_card(DetectorRecipe())
     options = DetectOptions(chip_size=256, overlap=0.2) if legacy else DetectOptions(chip_size=chip)
     paths = sorted(source.glob("*.tif")) if source.is_dir() else [source]
-    size = card.chip_size(options.chip_size)
-    return (
-        sum(len(u.windows) for p in paths for u in plan_units(open_image(str(p)), card, options))
-        * size
-        * size
+    return sum(
+        of_windows(u.windows) for p in paths for u in plan_units(open_image(str(p)), card, options)
     )
 
 
@@ -332,6 +330,13 @@ def main() -> None:
         result["tiles"] = {
             "n": args.tiles,
             "tile_px": args.tile_px,
+            # what the model runs on: one chip fitted to each tile, and the 256 px default before
+            "model_px_over_image_px": round(
+                model_pixels(folder) / (args.tiles * args.tile_px**2), 3
+            ),
+            "legacy_model_px_over_image_px": round(
+                model_pixels(folder, legacy=True) / (args.tiles * args.tile_px**2), 3
+            ),
             "rounds": runs_tiles,
             "summary": summary(runs_tiles),
             "defaults": ratios(

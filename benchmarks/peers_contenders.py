@@ -9,7 +9,8 @@ measurement:
     inference is skyscan's detector on one slice. ``defaults``: what a SAHI user sets and
     leaves (slices of the model's input size, 256 px, SAHI's default 0.2 overlap, its
     default full-image pass, GREEDYNMM merge); ``same``: skyscan's default chip plan
-    (chip side and overlap), no full-image pass.
+    (chip side and overlap, or one slice of the whole image where skyscan fits one chip
+    to it), no full-image pass.
 ``loop``
     A plain rasterio loop: one open dataset per image, a window read per chip, the model
     on that chip, boxes shifted to the image, one class-aware NMS at the end.
@@ -37,11 +38,27 @@ def images_of(path: Path) -> list[Path]:
     return sorted(path.glob("*.tif")) if path.is_dir() else [path]
 
 
-def skyscan_plan(detector: Any) -> tuple[int, float]:
-    """skyscan's default chip side (model px) and overlap fraction for this model."""
+def skyscan_windows(path: Path, card: Any) -> list[Any]:
+    """The chip windows skyscan's default plan reads from one image."""
+    from skyscan.io.reader import open_image
+    from skyscan.pipeline import DetectOptions, plan_units
+
+    return [w for u in plan_units(open_image(str(path)), card, DetectOptions()) for w in u.windows]
+
+
+def skyscan_slices(path: Path, detector: Any) -> tuple[int, float]:
+    """SAHI's slice side and overlap for skyscan's default plan of one image: the image
+    itself when skyscan fits one chip to it (SAHI clips a slice to the image, so without
+    skyscan's edge pad), else skyscan's chip side and overlap."""
     from skyscan.pipeline import DetectOptions
 
-    return detector.card.chip_size(None), DetectOptions().overlap_for(detector.card)
+    card = detector.card
+    if len(skyscan_windows(path, card)) == 1:
+        import rasterio
+
+        with rasterio.open(path) as src:
+            return max(src.width, src.height), 0.0
+    return card.chip_size(None), DetectOptions().overlap_for(card)
 
 
 def make_sahi_model(detector: Any, image_size: int) -> Any:
@@ -120,13 +137,14 @@ def run_sahi(inputs: list[Path], plan: str) -> list[dict[str, Any]]:
     from skyscan.detectors import DetectorRecipe, get_detector
 
     detector = get_detector(DetectorRecipe())
-    if plan == "defaults":
-        size, overlap, full_pass = LEGACY_CHIP, LEGACY_OVERLAP, True
-    else:
-        (size, overlap), full_pass = skyscan_plan(detector), False
-    model = make_sahi_model(detector, size)
+    full_pass = plan == "defaults"
+    model = make_sahi_model(detector, LEGACY_CHIP if full_pass else detector.card.chip_size(None))
     rows = []
     for path in inputs:
+        if full_pass:
+            size, overlap = LEGACY_CHIP, LEGACY_OVERLAP
+        else:
+            size, overlap = skyscan_slices(path, detector)
         result = get_sliced_prediction(
             str(path),
             model,
@@ -148,8 +166,6 @@ def run_loop(inputs: list[Path], plan: str) -> list[dict[str, Any]]:
     from skyscan.chips import plan_chips
     from skyscan.detectors import DetectorRecipe, get_detector
     from skyscan.detectors.merge import nms
-    from skyscan.io.reader import open_image
-    from skyscan.pipeline import DetectOptions, plan_units
 
     detector = get_detector(DetectorRecipe())
     card = detector.card
@@ -165,11 +181,7 @@ def run_loop(inputs: list[Path], plan: str) -> list[dict[str, Any]]:
                     overlap=LEGACY_OVERLAP,
                 )
             else:
-                windows = [
-                    w
-                    for u in plan_units(open_image(str(path)), card, DetectOptions())
-                    for w in u.windows
-                ]
+                windows = skyscan_windows(path, card)
             boxes, scores, labels = [], [], []
             for win in windows:
                 chip = src.read(

@@ -2,7 +2,11 @@
 their vehicle-free regions, and write one JSON report.
 
     python scripts/real_world_baseline.py ../shared/data/georef -o docs/results/real_world_baseline.json \
-        [--model vehicles] [--edge-pad N]
+        [--model vehicles] [--edge-pad N] [--score-threshold T]
+
+``--score-threshold`` scores the labelled places at T instead of the card's threshold (a
+report to search a new operating point from with ``skyscan set-threshold``); the
+vehicle-free regions are always counted at the card's threshold and at 0.5.
 
 Every figure comes from ``skyscan evaluate`` (run as a command, with the ignore regions of
 data/labels/ignore_regions.csv) and from scripts/negatives_fp.py; the exact commands are in
@@ -36,7 +40,7 @@ SIDE_SUFFIXES = (".wld", ".jgw", ".tfw", ".pgw", ".prj", ".aux.xml")
 
 
 def evaluate(
-    images: Path, labels: Path, out: Path, model: str, edge_pad: int | None, shown: tuple[str, str]
+    images: Path, labels: Path, out: Path, model: str, options: list[str], shown: tuple[str, str]
 ) -> tuple[dict[str, Any], str]:
     args = [
         "evaluate",
@@ -54,12 +58,11 @@ def evaluate(
         "-o",
         str(out),
         "--overwrite",
+        *options,
     ]
-    if edge_pad is not None:
-        args += ["--edge-pad", str(edge_pad)]
     subprocess.run([sys.executable, "-m", "skyscan", "-q", *args], check=True)
     report = json.loads(out.read_text(encoding="utf-8"))
-    command = "skyscan " + " ".join([*args[:-3], "-o", "REPORT.json"])
+    command = "skyscan " + " ".join([*args[: -3 - len(options)], *options, "-o", "REPORT.json"])
     command = command.replace(str(images), shown[0]).replace(str(labels), shown[1])
     command = command.replace(str(ROOT) + "/", "")
     return report, command
@@ -95,13 +98,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--model", default="vehicles")
     ap.add_argument("--edge-pad", type=int, default=None)
+    ap.add_argument("--score-threshold", type=float, default=None)
     args = ap.parse_args(argv)
+    options = [] if args.edge_pad is None else ["--edge-pad", str(args.edge_pad)]
+    if args.score_threshold is not None:
+        options += ["--score-threshold", str(args.score_threshold)]
     imagery = Path(args.imagery)
     shown_root = args.imagery.rstrip("/")
 
     result: dict[str, Any] = {
         "model": args.model,
         "edge_pad": args.edge_pad,
+        "score_threshold": args.score_threshold,
         "command": "python scripts/real_world_baseline.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "per_image": {},
@@ -115,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
                 LABELS / labdir,
                 t / f"{place}.json",
                 args.model,
-                args.edge_pad,
+                options,
                 (f"{shown_root}/{rel}", f"data/labels/{labdir}"),
             )
             result["per_image"][place] = {
@@ -145,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
                 lab_dir,
                 t / f"split_{split}.json",
                 args.model,
-                args.edge_pad,
+                options,
                 ("SPLIT_IMAGES", "SPLIT_LABELS"),
             )
             result["per_split"][split] = {

@@ -138,8 +138,9 @@ class DetectSettings(_Declared):
     )
     chip_size: int | None = _option(
         None,
-        "Chip side in model pixels [default: 512 for models that take any size (vehicles: multiples of 8); "
-        "else the model's input size]. Larger chips recompute less overlap but run slower per pixel.",
+        "Chip side in model pixels [default: 512 for models that take any size (vehicles: multiples of 8), and "
+        "an image up to 1024 model px long runs as one chip fitted to it when that is fewer pixels; else the "
+        "model's input size]. Larger chips recompute less overlap but run slower per pixel.",
         low=1,
     )
     edge_pad: int | None = _option(

@@ -110,3 +110,60 @@ def test_every_object_up_to_max_object_m_lies_whole_in_some_default_chip(
     length = 6.0 / image_gsd  # the object, in image pixels
     a = start * max(0.0, width - length)
     assert any(w.col_off <= a and a + length <= w.col_off + w.width for w in windows)
+
+
+def test_a_model_that_takes_any_size_fits_one_chip_to_a_small_image() -> None:
+    card = _card()
+    assert card.fits_one_chip(None, 1024) and card.fits_one_chip(None, 1024.0000001)
+    assert not card.fits_one_chip(None, 1024.5)  # longer than twice the chip
+    assert not card.fits_one_chip(512, 300)  # the run asked for a chip size
+    assert not _card(size_multiple=None).fits_one_chip(None, 50)  # one size only
+    assert card.whole_multiple(1088) == 1088 and card.whole_multiple(1000.0000001) == 1000
+    assert card.whole_multiple(1001) == 1008 and card.whole_multiple(0.5) == 8
+    with pytest.raises(InputError, match="one chip size"):
+        _card(size_multiple=None).whole_multiple(64)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "gsd", "fitted"),
+    [
+        (1000, 1000, 0.25, 1064),  # a tile: one chip instead of nine
+        (300, 200, 0.25, 368),  # smaller than a chip: no 512 px of black
+        (1000, 700, 0.13, 584),  # resampled to 520 x 364 model px
+        (1284, 377, 0.13, None),  # a KIT frame: a 736 px square is more than two chips of 512
+        (2000, 500, 0.25, None),  # too long: the grid
+        (800, 800, 0.35, None),  # 800 px, but 1120 model px once resampled: the grid
+    ],
+)
+def test_small_images_run_as_one_fitted_chip_when_that_runs_fewer_model_pixels(
+    width: int, height: int, gsd: float, fitted: int | None
+) -> None:
+    from skyscan.pipeline import model_pixels
+    from skyscan.types import ImageRef
+
+    card = _card(edge_pad=32)
+    ref = ImageRef("a", "a.tif", width, height, 3, "uint8", gsd=gsd)
+    windows = [w for u in plan_units(ref, card, DetectOptions()) for w in u.windows]
+    grid = [w for u in plan_units(ref, card, DetectOptions(chip_size=512)) for w in u.windows]
+    if fitted is None:
+        assert windows == grid
+        return
+    (window,) = windows
+    assert window.out_width == window.out_height == fitted
+    assert model_pixels(windows) < model_pixels(grid)
+    # the whole image inside it, centred, with the edge pad (in source px) on every side
+    pad = 32 * 0.25 / gsd
+    assert window.col_off <= -pad + 1 and window.row_off <= -pad + 1
+    assert window.col_off + window.width >= width + pad - 1
+    assert window.row_off + window.height >= height + pad - 1
+    assert abs(window.col_off + window.width / 2 - width / 2) <= 1
+
+
+def test_without_an_edge_pad_a_small_image_is_its_own_chip() -> None:
+    """The chip's borders are the image's (resampled to whole multiples, no black)."""
+    from skyscan.types import ChipWindow, ImageRef
+
+    card = _card(edge_pad=32)
+    ref = ImageRef("a", "a.tif", 1284, 377, 3, "uint8", gsd=0.13)  # 667.7 x 196 model px
+    (window,) = [w for u in plan_units(ref, card, DetectOptions(edge_pad=0)) for w in u.windows]
+    assert window == ChipWindow(0, 0, 1284, 377, 672, 200)

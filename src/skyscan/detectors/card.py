@@ -57,6 +57,11 @@ MAX_CHIP_SIZE = 8192
 # less overlap, but past this their activations leave the CPU's caches and each pixel
 # costs more (measured in docs/performance.md, "Defaults").
 THROUGHPUT_CHIP_SIZE = 512
+# The longest image side (model pixels) run as one chip fitted to the whole image by
+# default: a tile or frame up to twice the throughput chip runs as one chip instead of a
+# grid that recomputes its overlaps (a 1024 px tile: one 1088 px chip with its edge pads,
+# 1.2 MP, against nine of 512, 2.4 MP), when that runs fewer model pixels.
+MAX_FITTED_IMAGE_SIZE = 2 * THROUGHPUT_CHIP_SIZE
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class ModelCard:
     name: str
     classes: tuple[ClassSpec, ...]
     input_size: tuple[int, int]  # (height, width) in model pixels
-    # A fully convolutional model takes any square chip whose side is a multiple of this
+    # A fully convolutional model takes any chip whose sides are multiples of this
     # (``input.size_multiple``; ``input_size`` is then its native size): bigger chips mean
     # less overlap to recompute. ``None``: ``input_size`` only.
     size_multiple: int | None = None
@@ -172,6 +177,22 @@ class ModelCard:
                 f"(got {requested})"
             )
         return requested
+
+    def fits_one_chip(self, requested: int | None, longest_px: float) -> bool:
+        """Whether an image whose longest side is ``longest_px`` model pixels may run as one
+        chip fitted to it: not when the run asked for a chip size, the model takes one
+        size only, or the image is longer than :data:`MAX_FITTED_IMAGE_SIZE`."""
+        if requested is not None or self.size_multiple is None or self.task != "detection":
+            return False
+        return round(longest_px, 6) <= MAX_FITTED_IMAGE_SIZE  # round: float noise
+
+    def whole_multiple(self, px: float) -> int:
+        """``px`` model pixels rounded up to a whole multiple of ``size_multiple`` (at least
+        one); :class:`InputError` for a model that takes one size only."""
+        if self.size_multiple is None:
+            raise InputError(f"model {self.model_id} takes one chip size only")
+        m = self.size_multiple
+        return max(m, math.ceil(round(px, 6) / m) * m)  # round: no extra multiple for float noise
 
     @property
     def overlap_px(self) -> int | None:

@@ -95,7 +95,7 @@ class OnnxDetector:
             sizes = (
                 f"({h}, {w})"
                 if not self.card.size_multiple
-                else f"square, a multiple of {self.card.size_multiple}"
+                else f"multiples of {self.card.size_multiple}"
             )
             raise ModelError(
                 f"{self.model_path}: chips must be (N, H, W, 3) uint8 with (H, W) {sizes} (got {chips.shape})"
@@ -106,7 +106,7 @@ class OnnxDetector:
         if (h, w) == self.card.input_size:
             return True
         m = self.card.size_multiple
-        return m is not None and h == w and h >= m and h % m == 0
+        return m is not None and min(h, w) >= m and h % m == 0 and w % m == 0
 
     def infer(self, prepared: npt.NDArray[np.float32]) -> list[dict[str, np.ndarray]]:
         """Run the model on a prepared batch, ``chips_per_run`` chips per ONNX Runtime

@@ -35,7 +35,7 @@ def build_blob_model(
 
     heatmap = sigmoid(20 · (avgpool_stride(x) − 0.5)) per channel, wh = box_size,
     offset = 0.5 cell: a blob centred in a cell is found at the cell centre. With
-    ``any_size`` the graph takes any square chip that is a multiple of ``stride`` (its card
+    ``any_size`` the graph takes any chip whose sides are multiples of ``stride`` (its card
     says so with ``size_multiple``), as a fully convolutional network does.
     """
     onnx = require("onnx", "convert")

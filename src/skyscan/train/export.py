@@ -18,7 +18,7 @@ OPSET = 17
 
 
 # The network downsamples by 8 at most (its stride-8 stage) and is fully convolutional:
-# it takes any square chip whose side is a multiple of this (the card's input.size_multiple).
+# it takes any chip whose sides are multiples of this (the card's input.size_multiple).
 SIZE_MULTIPLE = 8
 # Training chips stay inside their image and label cut vehicles by their visible part
 # (train.sampler), so detection keeps its chips inside the image too: the card's
