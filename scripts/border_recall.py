@@ -3,7 +3,8 @@
     python scripts/border_recall.py --edge-pad 0 32 -o docs/results/border_recall.json
 
 Convention A, the clipped box is the label: crops of the held-out frames whose edges cut
-through labelled vehicles (skyscan.evaluate.borders). Convention B, the published labels,
+through labelled vehicles (skyscan.evaluate.borders; the audited unlabelled vehicles where a
+crop shows them are ignored, counted neither way). Convention B, the published labels,
 which leave out most vehicles cut by the frame's border: ``skyscan evaluate`` on the whole
 frames, as published and with the audited unlabelled vehicles as ignore regions
 (docs/label_audit/kit_seqC_unlabelled.csv).
@@ -74,6 +75,7 @@ def main() -> None:
             edge_pad=pad,
             crops_per_image=args.crops_per_image,
             seed=args.seed,
+            unlabelled=AUDIT,
         )
         for pad in args.edge_pad
     ]
@@ -91,7 +93,7 @@ def main() -> None:
         ),
         "crops": {
             "label_convention": "A: the clipped box is the label (vehicles cut by the crop border are "
-            "labelled; slivers under 30 % visible are ignored)",
+            "labelled; slivers under 30 % visible and the audited unlabelled vehicles are ignored)",
             "runs": runs,
         },
         "whole_frames": {

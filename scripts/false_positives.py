@@ -8,6 +8,11 @@ image border, which the labels leave out.
     python scripts/false_positives.py ../shared/data/kit-ais-munich/images \
         --labels ../shared/data/kit-ais-munich/labels --classes ../shared/data/kit-ais-munich/classes.txt \
         --list ../shared/data/kit-ais-munich/splits/seqC_MunichStreet02-MOS74-93.txt --gsd 0.13 --edge-pad 0
+
+``--border-px N --csv OUT.csv --sheet OUT.jpg`` keeps the false positives within N px of
+the image border (less the regions of ``--ignore``, e.g. an earlier audit) and writes them
+as a numbered list and a contact sheet of crops (the box drawn), to be judged by eye:
+this is how the border audit of docs/label_audit/ was made.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ def main() -> None:
     ap.add_argument("--cls", default="car")
     ap.add_argument("--threshold", type=float, default=0.3)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--border-px", type=float, default=None)
+    ap.add_argument("--ignore", type=Path, default=None, help="regions already judged (CSV)")
+    ap.add_argument("--csv", type=Path, default=None)
+    ap.add_argument("--sheet", type=Path, default=None)
     args = ap.parse_args()
     card = load_card(resolve_model(args.model))
     names = read_name_list(args.name_list) if args.name_list else None
@@ -78,6 +87,9 @@ def main() -> None:
                 )
             )
     rows.sort(reverse=True)
+    if args.border_px is not None:
+        rows = [r for r in rows if r[2] <= args.border_px and not judged(r, args.ignore)]
+        write_candidates(rows, args.images, args.csv, args.sheet)
     touching = sum(border <= 1.0 for _, _, border, _ in rows)
     print(
         f"{args.cls} false positives >= {args.threshold}: {len(rows)}; touching the image border (<= 1 px): {touching}"
@@ -88,6 +100,60 @@ def main() -> None:
         print(
             f"scores of the {args.top} highest: {np.round([r[0] for r in rows[: args.top]], 2).tolist()}"
         )
+
+
+def judged(row: tuple[float, str, float, tuple[int, ...]], ignore: Path | None) -> bool:
+    """Whether the box's centre lies in a region of the ``ignore`` CSV for its image."""
+    if ignore is None:
+        return False
+    import csv
+
+    _, name, _, (x0, y0, x1, y1) = row
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    with ignore.open(encoding="utf-8") as fh:
+        return any(
+            r["image"] == name
+            and float(r["xmin"]) <= cx <= float(r["xmax"])
+            and float(r["ymin"]) <= cy <= float(r["ymax"])
+            for r in csv.DictReader(fh)
+        )
+
+
+def write_candidates(
+    rows: list[tuple[float, str, float, tuple[int, ...]]],
+    images: Path,
+    csv_out: Path | None,
+    sheet: Path | None,
+    context: int = 24,
+    tile: int = 160,
+    cols: int = 8,
+) -> None:
+    """The candidates as a numbered CSV and a contact sheet of crops with the box drawn."""
+    import csv
+
+    from PIL import Image, ImageDraw
+
+    if csv_out is not None:
+        with csv_out.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["n", "image", "xmin", "ymin", "xmax", "ymax", "score"])
+            for n, (score, name, _, box) in enumerate(rows):
+                w.writerow([n, name, *box, round(score, 3)])
+    if sheet is None or not rows:
+        return
+    out = Image.new("RGB", (cols * tile, -(-len(rows) // cols) * tile), "black")
+    for n, (_, name, _, (x0, y0, x1, y1)) in enumerate(rows):
+        img = Image.open(images / name).convert("RGB")
+        side = max(x1 - x0, y1 - y0) + 2 * context
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        crop = img.crop((cx - side // 2, cy - side // 2, cx + side // 2, cy + side // 2))
+        draw = ImageDraw.Draw(crop)
+        ox, oy = cx - side // 2, cy - side // 2
+        draw.rectangle((x0 - ox, y0 - oy, x1 - ox, y1 - oy), outline="yellow")
+        crop = crop.resize((tile, tile))
+        ImageDraw.Draw(crop).text((3, 3), str(n), fill="red")
+        out.paste(crop, ((n % cols) * tile, (n // cols) * tile))
+    out.save(sheet, quality=90)
 
 
 if __name__ == "__main__":

@@ -31,3 +31,18 @@ def test_near_border_counts_boxes_within_the_distance() -> None:
     boxes = np.array([[0, 50, 10, 60], [7, 50, 20, 60], [50, 50, 60, 60], [85, 50, 100, 60]], float)
     assert near_border(boxes, 100, 100, 8.0).tolist() == [True, True, False, True]
     assert near_border(boxes, 100, 100, 0.5).tolist() == [True, False, False, True]
+
+
+def test_audited_unlabelled_vehicles_are_ignored_where_a_crop_shows_them() -> None:
+    boxes = np.zeros((0, 4))  # no labels: no slivers, crops anywhere
+    unlabelled = np.array([[0, 0, 30, 20], [780, 580, 800, 600]], float)  # two frame corners
+    crops = plan_crops(
+        "f.png", 800, 600, boxes, np.random.default_rng(0), n=12, unlabelled=unlabelled
+    )
+    for crop in crops:
+        x0, y0, w, h = crop.window
+        shows = [x0 < r[2] and r[0] < x0 + w and y0 < r[3] and r[1] < y0 + h for r in unlabelled]
+        assert len(crop.ignore) == sum(shows)
+        for r in crop.ignore:
+            assert 0 <= r[0] < r[2] <= w and 0 <= r[1] < r[3] <= h
+    assert any(len(c.ignore) for c in crops)

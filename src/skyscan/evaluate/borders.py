@@ -3,8 +3,9 @@
 A vehicle cut by an image's border is still a vehicle. This measures whether the pipeline
 finds it: each labelled frame is cropped so that the crop's edges pass through labelled
 vehicles, the clipped box is the label (slivers under ``min_visible`` of the vehicle are
-ignore regions, counted neither way), and recall within ``near_px`` of a crop border is
-compared with recall elsewhere. Matching is class-agnostic (a vehicle found is found).
+ignore regions, counted neither way, as are the known unlabelled vehicles of an
+``unlabelled`` audit), and recall within ``near_px`` of a crop border is compared with
+recall elsewhere. Matching is class-agnostic (a vehicle found is found).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from skyscan.evaluate.ignore import read_ignore_regions
 from skyscan.evaluate.metrics import ignored_flags, match_pairs
 from skyscan.labels import ClassMapping, read_labels
 
@@ -27,7 +29,9 @@ class Crop:
     source: str
     window: tuple[int, int, int, int]  # col_off, row_off, width, height
     boxes: np.ndarray  # clipped labels kept as labels
-    ignore: np.ndarray  # slivers: neither a miss nor a false positive
+    ignore: (
+        np.ndarray
+    )  # slivers and audited unlabelled vehicles: neither a miss nor a false positive
 
 
 def plan_crops(
@@ -40,9 +44,12 @@ def plan_crops(
     n: int,
     fraction: float = 0.6,
     min_visible: float = 0.3,
+    unlabelled: np.ndarray | None = None,
 ) -> list[Crop]:
     """``n`` crops of ``fraction`` of the frame, each with its left and top edge (or right
-    and bottom) placed inside a random labelled vehicle, so that edges cut vehicles."""
+    and bottom) placed inside a random labelled vehicle, so that edges cut vehicles.
+    ``unlabelled``: regions of vehicles the labels leave out (frame pixels), ignored where
+    a crop shows them."""
     cw, ch = int(width * fraction), int(height * fraction)
     crops = []
     for _ in range(n):
@@ -62,14 +69,14 @@ def plan_crops(
         area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         visible = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
         frac = np.divide(visible, area, out=np.zeros_like(area), where=area > 0)
-        crops.append(
-            Crop(
-                image,
-                (x0, y0, cw, ch),
-                clipped[frac >= min_visible],
-                clipped[(frac > 0) & (frac < min_visible)],
-            )
-        )
+        ignore = clipped[(frac > 0) & (frac < min_visible)]
+        if unlabelled is not None and len(unlabelled):
+            shown = unlabelled - np.array([x0, y0, x0, y0], np.float64)
+            shown[:, [0, 2]] = shown[:, [0, 2]].clip(0, cw)
+            shown[:, [1, 3]] = shown[:, [1, 3]].clip(0, ch)
+            keep = (shown[:, 2] > shown[:, 0]) & (shown[:, 3] > shown[:, 1])
+            ignore = np.concatenate([ignore, shown[keep]])
+        crops.append(Crop(image, (x0, y0, cw, ch), clipped[frac >= min_visible], ignore))
     return crops
 
 
@@ -98,8 +105,10 @@ def border_recall(
     near_px: float = 8.0,
     min_visible: float = 0.3,
     iou_threshold: float = 0.5,
+    unlabelled: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Recall near crop borders against elsewhere, and precision, for one pipeline setting."""
+    """Recall near crop borders against elsewhere, and precision, for one pipeline setting.
+    ``unlabelled``: an ignore-region CSV of vehicles the labels leave out (an audit)."""
     from PIL import Image
 
     import skyscan.api
@@ -116,6 +125,7 @@ def border_recall(
         names=names,
         mapping=ClassMapping.for_targets(tuple(card.class_names)),
     )
+    audit = read_ignore_regions(unlabelled) if unlabelled is not None else None
     rng = np.random.default_rng(seed)
     crops = [
         c
@@ -128,6 +138,7 @@ def border_recall(
             rng,
             n=crops_per_image,
             min_visible=min_visible,
+            unlabelled=audit.for_image(im.image_path) if audit is not None else None,
         )
     ]
     with tempfile.TemporaryDirectory(prefix="skyscan-borders-") as tmp:
@@ -179,6 +190,7 @@ def border_recall(
         "iou_threshold": iou_threshold,
         "near_px": near_px,
         "min_visible": min_visible,
+        "unlabelled_ignored": str(unlabelled) if unlabelled is not None else None,
         "crops": len(crops),
         "crops_per_image": crops_per_image,
         "seed": seed,
