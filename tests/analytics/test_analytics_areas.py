@@ -40,6 +40,7 @@ def test_ewkt_srid_is_the_crs() -> None:
 
 def test_is_wkt_tells_paths_from_wkt() -> None:
     assert is_wkt(SQUARE) and is_wkt("  multipolygon (((0 0, 1 0, 1 1, 0 0)))")
+    assert is_wkt("SRID=2056;GEOMETRYCOLLECTION (POINT (1 2))")
     assert not is_wkt("zones/polygons.geojson")
 
 
@@ -128,3 +129,65 @@ def test_not_a_file_and_not_wkt() -> None:
         read_areas("nowhere/zones.geojson")
     with pytest.raises(InputError, match="cannot parse WKT"):
         read_areas("POLYGON ((0 0, 1", crs="EPSG:4326")
+
+
+def _geojson(path: Path, features: list[dict[str, object]], crs: str | None = None) -> Path:
+    import json
+
+    data: dict[str, object] = {"type": "FeatureCollection", "features": features}
+    if crs:
+        data["crs"] = {"type": "name", "properties": {"name": crs}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def _feature(geom: shapely.Geometry | None) -> dict[str, object]:
+    return {
+        "type": "Feature",
+        "properties": {},
+        "geometry": None if geom is None else shapely.geometry.mapping(geom),
+    }
+
+
+@pytest.mark.parametrize(
+    ("features", "crs"),
+    [
+        ([shapely.box(8.5, 47.3, 8.6, 47.4)], None),
+        ([shapely.box(2683000, 1247000, 2684000, 1248000)], "urn:ogc:def:crs:EPSG::2056"),
+        ([BOWTIE, shapely.box(3, 3, 4, 4)], None),  # repaired, with a note
+        ([shapely.GeometryCollection([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])], None),
+    ],
+)
+def test_the_light_reader_gives_what_geopandas_reads(
+    tmp_path: Path, features: list[shapely.Geometry], crs: str | None
+) -> None:
+    """read_area_shapes parses GeoJSON itself (no pandas at a run's start): the same
+    geometries, CRS and notes as read_areas through GDAL."""
+    from skyscan.analytics.areas import read_area_shapes
+
+    path = _geojson(tmp_path / "a.geojson", [_feature(g) for g in features], crs)
+    light, full = read_area_shapes(path), read_areas(path)
+    assert light.crs.equals(full.frame.crs)
+    assert shapely.equals(light.geometries, full.geometries).all()
+    assert light.notes == full.notes and light.source == full.source
+    wkt = f"SRID=2056;{features[0].wkt}"
+    assert shapely.equals(read_area_shapes(wkt).geometries, read_areas(wkt).geometries).all()
+
+
+def test_the_light_reader_refuses_what_read_areas_refuses(tmp_path: Path) -> None:
+    from skyscan.analytics.areas import read_area_shapes
+
+    null = _geojson(tmp_path / "null.geojson", [_feature(shapely.box(0, 0, 1, 1)), _feature(None)])
+    line = _geojson(tmp_path / "line.geojson", [_feature(shapely.LineString([(0, 0), (1, 1)]))])
+    none = _geojson(tmp_path / "none.geojson", [])
+    for path, match in ((null, "empty or null"), (line, "LineString"), (none, "no areas")):
+        with pytest.raises(InputError, match=match):
+            read_area_shapes(path)
+    with pytest.raises(CRSError, match="declares"):
+        read_area_shapes(null, crs="EPSG:2056")
+    with pytest.raises(CRSError, match=r"no CRS.*--zones-crs"):
+        read_area_shapes(SQUARE)
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.geojson.*cannot read"):
+        read_area_shapes(bad)

@@ -5,6 +5,10 @@ Checks, in order: a CRS is known (never guessed; WKT has none, so it must be giv
 set is not empty, no row is null or empty, geometry types are polygonal (or, for
 distance joins, any single kind), and invalid polygons are repaired with
 ``shapely.make_valid`` — the repaired rows are named in the notes.
+
+:func:`read_areas` gives a GeoDataFrame (for joins); :func:`read_area_shapes` gives the
+same checked geometries and CRS, reading WKT and GeoJSON without pandas or geopandas
+(an area of interest is read at the start of every run).
 """
 
 from __future__ import annotations
@@ -19,19 +23,29 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from skyscan.analytics.frames import note, require_crs
+from skyscan.analytics.frames import SET_CRS_HINT, note
 from skyscan.errors import CRSError, InputError
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pyproj
 
 logger = logging.getLogger(__name__)
 
 PARQUET_SUFFIXES = (".parquet", ".geoparquet")
 FILE_SUFFIXES = (".geojson", ".json", ".shp", ".gpkg", ".fgb", ".zip")
 POLYGONAL = ("Polygon", "MultiPolygon")
+GEOJSON_GEOMETRIES = (
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+    "GeometryCollection",
+)
 _WKT_START = re.compile(
-    r"^\s*(SRID=\d+;\s*)?(MULTI)?(POLYGON|POINT|LINESTRING)|^\s*GEOMETRYCOLLECTION", re.IGNORECASE
+    r"^\s*(SRID=\d+;\s*)?((MULTI)?(POLYGON|POINT|LINESTRING)|GEOMETRYCOLLECTION)", re.IGNORECASE
 )
 _MAX_LISTED = 5
 
@@ -73,22 +87,12 @@ def read_areas(
     text = str(source)
     path = Path(text)
     if isinstance(source, str) and is_wkt(text):
-        srid = re.match(r"^\s*SRID=(\d+);", text, re.IGNORECASE)
-        wkt = text.split(";", 1)[1] if srid else text
-        declared = f"EPSG:{srid.group(1)}" if srid else None
-        try:
-            geom = shapely.from_wkt(wkt)
-        except shapely.errors.GEOSException as exc:
-            raise InputError(f"areas: cannot parse WKT {text[:60]!r}: {exc}") from None
+        geom, declared = _parse_wkt(text)
         frame = gpd.GeoDataFrame(geometry=[geom], crs=declared)
         return prepare_areas(
             frame, source="WKT area", crs=crs, polygons_only=polygons_only, crs_flag=crs_flag
         )
-    if not path.exists():
-        raise InputError(
-            f"areas {text!r}: no such file, and not WKT (expected a path to .geojson, "
-            f".parquet, .shp, .gpkg or a WKT string such as 'POLYGON ((...))')"
-        )
+    _require_file(path, text)
     suffix = path.suffix.lower()
     try:
         if suffix in PARQUET_SUFFIXES:
@@ -111,13 +115,71 @@ def prepare_areas(
     crs_flag: str = "zones-crs",
 ) -> Areas:
     """Check and repair an areas GeoDataFrame; return it with notes. Does not mutate."""
+    geoms, checked_crs, notes = _checked(
+        np.asarray(frame.geometry.values, dtype=object),
+        frame.crs,
+        source,
+        crs,
+        polygons_only,
+        crs_flag,
+    )
+    frame = frame.copy().set_geometry(geoms, crs=checked_crs)
+    return Areas(frame=frame.reset_index(drop=True), notes=tuple(notes), source=source)
+
+
+@dataclass(frozen=True)
+class AreaShapes:
+    """Checked areas as shapely geometries with their CRS, without a frame."""
+
+    geometries: npt.NDArray[np.object_]
+    crs: pyproj.CRS
+    notes: tuple[str, ...]
+    source: str
+
+
+def read_area_shapes(
+    source: str | Path,
+    *,
+    crs: str | None = None,
+    polygons_only: bool = True,
+    crs_flag: str = "zones-crs",
+) -> AreaShapes:
+    """:func:`read_areas`' geometries and CRS, with the same checks: WKT and GeoJSON are
+    parsed here (GeoJSON's CRS is EPSG:4326 unless it names another, as GDAL reads it),
+    any other format through :func:`read_areas`."""
+    text = str(source)
+    if isinstance(source, str) and is_wkt(text):
+        geom, declared = _parse_wkt(text)
+        geoms, found, name = np.array([geom], dtype=object), declared, "WKT area"
+    else:
+        path = Path(text)
+        _require_file(path, text)
+        parsed = _parse_geojson(path) if path.suffix.lower() in (".geojson", ".json") else None
+        if parsed is None:
+            areas = read_areas(path, crs=crs, polygons_only=polygons_only, crs_flag=crs_flag)
+            return AreaShapes(areas.geometries, areas.frame.crs, areas.notes, areas.source)
+        (geoms, found), name = parsed, f"areas {path.name}"
+    checked, checked_crs, notes = _checked(geoms, found, name, crs, polygons_only, crs_flag)
+    return AreaShapes(checked, checked_crs, tuple(notes), name)
+
+
+def _checked(
+    geoms: npt.NDArray[np.object_],
+    found: Any,
+    source: str,
+    crs: str | None,
+    polygons_only: bool,
+    crs_flag: str,
+) -> tuple[npt.NDArray[np.object_], Any, list[str]]:
+    """The module's checks on geometries whose data declares CRS ``found`` (or None):
+    the checked and repaired geometries, their CRS and the notes."""
     notes: list[str] = []
-    frame = frame.copy()
-    frame = _apply_declared_crs(frame, crs, source)
-    require_crs(frame, source, flag=crs_flag)
-    if len(frame) == 0:
+    found = _apply_declared_crs(found, crs, source)
+    if found is None:
+        raise CRSError(f"{source} has no CRS: {SET_CRS_HINT.format(flag=crs_flag)}")
+    if len(geoms) == 0:
         raise InputError(f"{source}: no areas (the file has 0 rows)")
-    geoms = np.asarray(frame.geometry.values, dtype=object)
+    geoms = geoms.copy()
     bad = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if bad.size:
         raise InputError(
@@ -125,29 +187,84 @@ def prepare_areas(
             "remove them or give them a geometry"
         )
     geoms = _check_types(geoms, source, polygons_only)
-    geoms = _repair(geoms, source, notes)
-    frame = frame.set_geometry(geoms, crs=frame.crs)
-    return Areas(frame=frame.reset_index(drop=True), notes=tuple(notes), source=source)
+    return _repair(geoms, source, notes), found, notes
 
 
-def _apply_declared_crs(frame: gpd.GeoDataFrame, crs: str | None, source: str) -> gpd.GeoDataFrame:
-    if crs is None:
-        return frame
+def _require_file(path: Path, text: str) -> None:
+    if not path.exists():
+        raise InputError(
+            f"areas {text!r}: no such file, and not WKT (expected a path to .geojson, "
+            f".parquet, .shp, .gpkg or a WKT string such as 'POLYGON ((...))')"
+        )
+
+
+def _parse_wkt(text: str) -> tuple[shapely.Geometry, str | None]:
+    """The geometry of WKT or EWKT, and the CRS an ``SRID=n;`` prefix declares."""
+    srid = re.match(r"^\s*SRID=(\d+);", text, re.IGNORECASE)
+    wkt = text.split(";", 1)[1] if srid else text
+    try:
+        geom = shapely.from_wkt(wkt)
+    except shapely.errors.GEOSException as exc:
+        raise InputError(f"areas: cannot parse WKT {text[:60]!r}: {exc}") from None
+    return geom, (f"EPSG:{srid.group(1)}" if srid else None)
+
+
+def _parse_geojson(path: Path) -> tuple[npt.NDArray[np.object_], str] | None:
+    """Every feature's geometry (None for a null one) and the CRS of a GeoJSON file;
+    None when the file is JSON but not GeoJSON (left to GDAL, e.g. Esri JSON)."""
+    import json
+
+    import shapely.geometry
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(
+            f"areas {str(path)!r}: cannot read ({type(exc).__name__}: {exc})"
+        ) from None
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "FeatureCollection":
+        features = data.get("features") or []
+        shapes = [f.get("geometry") if isinstance(f, dict) else None for f in features]
+    elif kind == "Feature":
+        shapes = [data.get("geometry")]
+    elif kind in GEOJSON_GEOMETRIES:
+        shapes = [data]
+    else:
+        return None
+    try:
+        geoms = np.array(
+            [None if g is None else shapely.geometry.shape(g) for g in shapes], dtype=object
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise InputError(f"areas {str(path)!r}: invalid GeoJSON geometry ({exc})") from None
+    named = data.get("crs")  # the 2008 GeoJSON's "crs" member, which GDAL still honours
+    name = named.get("properties", {}).get("name") if isinstance(named, dict) else None
+    return geoms, name if isinstance(name, str) else "EPSG:4326"  # as GDAL reads it
+
+
+def _apply_declared_crs(found: Any, crs: str | None, source: str) -> Any:
+    """The CRS of data that declares ``found`` (a pyproj CRS, a CRS string or None), with
+    ``crs`` given for it: ``crs`` if it declares none, a :class:`CRSError` if they differ."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError as ProjCRSError
 
+    if found is not None and not isinstance(found, CRS):
+        found = CRS.from_user_input(found)
+    if crs is None:
+        return found
     try:
         declared = CRS.from_user_input(crs)
     except ProjCRSError as exc:
         raise CRSError(f"{source}: unknown CRS {crs!r} ({exc})") from None
-    if frame.crs is None:
-        return frame.set_crs(declared)
-    if not frame.crs.equals(declared):
+    if found is None:
+        return declared
+    if not found.equals(declared):
         raise CRSError(
-            f"{source}: the data declares {frame.crs.to_string()} but {crs!r} was given; "
+            f"{source}: the data declares {found.to_string()} but {crs!r} was given; "
             "drop the option to use the data's own CRS (skyscan reprojects explicitly)"
         )
-    return frame
+    return found
 
 
 def _check_types(

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import shapely
 
 from skyscan import arrow_arrays
@@ -29,7 +28,7 @@ Using = Literal["centroid", "footprint"]
 USING = ("centroid", "footprint")
 GEOMETRY_COLUMNS = ("geometry", "centroid")
 
-_SET_CRS_HINT = (
+SET_CRS_HINT = (
     "set one on the file (e.g. GeoDataFrame.set_crs('EPSG:4326') before writing) "
     "or declare it with the command's --{flag} option (crs= in Python)"
 )
@@ -42,6 +41,7 @@ def read_detections(path: str | Path, *, crs: str | None = None) -> gpd.GeoDataF
     declares (a disagreement is a :class:`CRSError`).
     """
     import geopandas as gpd
+    import pandas as pd
 
     path = Path(path)
     if not path.is_file():
@@ -91,7 +91,7 @@ def _declare_crs(frame: gpd.GeoDataFrame, crs: str, what: str) -> gpd.GeoDataFra
 def require_crs(frame: gpd.GeoDataFrame, what: str, *, flag: str = "crs") -> None:
     """Raise :class:`CRSError` naming how to set a CRS when ``frame`` has none."""
     if frame.crs is None:
-        raise CRSError(f"{what} has no CRS: {_SET_CRS_HINT.format(flag=flag)}")
+        raise CRSError(f"{what} has no CRS: {SET_CRS_HINT.format(flag=flag)}")
 
 
 def to_crs_reported(
@@ -153,6 +153,8 @@ def detection_lonlat(
     detections: gpd.GeoDataFrame,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Centre lon/lat arrays (NaN where the detection has no georeferencing)."""
+    import pandas as pd
+
     if "lon" in detections.columns and "lat" in detections.columns:
         lon = pd.to_numeric(detections["lon"], errors="coerce").to_numpy(
             np.float64, na_value=np.nan

@@ -120,17 +120,17 @@ def load_aoi(value: str | os.PathLike[str], crs: str | None = None) -> AreaOfInt
     >>> load_aoi("SRID=2056;POLYGON((2683000 1247000, 2684000 1247000, 2684000 1248000, 2683000 1247000))").crs
     'EPSG:2056'
     """
-    from skyscan.analytics.areas import is_wkt, read_areas
+    from skyscan.analytics.areas import is_wkt, read_area_shapes
 
     text = os.fspath(value)
     wkt = is_wkt(text)
     if wkt and crs is None and not text.strip().upper().startswith("SRID="):
         crs = DEFAULT_CRS  # WKT without a CRS: longitude/latitude
     try:
-        areas = read_areas(text, crs=crs, polygons_only=True, crs_flag="aoi-crs")
+        areas = read_area_shapes(text, crs=crs, polygons_only=True, crs_flag="aoi-crs")
     except InputError as exc:
         raise type(exc)(f"'aoi': {exc}") from exc
     area = shapely.make_valid(shapely.union_all(areas.geometries))
     return AreaOfInterest(
-        shapely.to_wkb(area), areas.frame.crs.to_string(), source="WKT" if wkt else Path(text).name
+        shapely.to_wkb(area), areas.crs.to_string(), source="WKT" if wkt else Path(text).name
     )
