@@ -92,7 +92,7 @@ class DetectOptions:
     # (max_object_m at its GSD) over the chip, or FALLBACK_OVERLAP if it declares none
     overlap: float | None = None
     # chip side in model pixels; None: the card's default (ModelCard.chip_size), or one chip
-    # fitted to a small image (ModelCard.fitted_chip) when that runs fewer pixels. Only models
+    # fitted to a small image (fitted_window) when that runs fewer pixels. Only models
     # whose card has 'input.size_multiple' (fully convolutional) take other sizes.
     chip_size: int | None = None
     # chips read, normalised and decoded together (the ONNX backend still runs the model
