@@ -38,12 +38,13 @@ def images_of(path: Path) -> list[Path]:
     return sorted(path.glob("*.tif")) if path.is_dir() else [path]
 
 
-def skyscan_windows(path: Path, card: Any) -> list[Any]:
-    """The chip windows skyscan's default plan reads from one image."""
+def skyscan_plan(path: Path, card: Any) -> tuple[Any, list[Any]]:
+    """One image's header and the chip windows skyscan's default plan reads from it."""
     from skyscan.io.reader import open_image
     from skyscan.pipeline import DetectOptions, plan_units
 
-    return [w for u in plan_units(open_image(str(path)), card, DetectOptions()) for w in u.windows]
+    ref = open_image(str(path))
+    return ref, [w for u in plan_units(ref, card, DetectOptions()) for w in u.windows]
 
 
 def skyscan_slices(path: Path, detector: Any) -> tuple[int, float]:
@@ -53,11 +54,9 @@ def skyscan_slices(path: Path, detector: Any) -> tuple[int, float]:
     from skyscan.pipeline import DetectOptions
 
     card = detector.card
-    if len(skyscan_windows(path, card)) == 1:
-        import rasterio
-
-        with rasterio.open(path) as src:
-            return max(src.width, src.height), 0.0
+    ref, windows = skyscan_plan(path, card)
+    if len(windows) == 1:
+        return max(ref.width, ref.height), 0.0
     return card.chip_size(None), DetectOptions().overlap_for(card)
 
 
@@ -181,7 +180,7 @@ def run_loop(inputs: list[Path], plan: str) -> list[dict[str, Any]]:
                     overlap=LEGACY_OVERLAP,
                 )
             else:
-                windows = skyscan_windows(path, card)
+                _, windows = skyscan_plan(path, card)
             boxes, scores, labels = [], [], []
             for win in windows:
                 chip = src.read(

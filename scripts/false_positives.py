@@ -25,6 +25,7 @@ import numpy as np
 import skyscan
 from skyscan.detectors.card import load_card
 from skyscan.detectors.registry import resolve_model
+from skyscan.evaluate.ignore import IgnoreRegions, read_ignore_regions
 from skyscan.evaluate.metrics import match_image
 from skyscan.evaluate.run import SCORE_FLOOR
 from skyscan.labels import ClassMapping
@@ -88,7 +89,8 @@ def main() -> None:
             )
     rows.sort(reverse=True)
     if args.border_px is not None:
-        rows = [r for r in rows if r[2] <= args.border_px and not judged(r, args.ignore)]
+        regions = read_ignore_regions(args.ignore) if args.ignore else None
+        rows = [r for r in rows if r[2] <= args.border_px and not judged(r, regions)]
         write_candidates(rows, args.images, args.csv, args.sheet)
     touching = sum(border <= 1.0 for _, _, border, _ in rows)
     print(
@@ -102,21 +104,14 @@ def main() -> None:
         )
 
 
-def judged(row: tuple[float, str, float, tuple[int, ...]], ignore: Path | None) -> bool:
-    """Whether the box's centre lies in a region of the ``ignore`` CSV for its image."""
-    if ignore is None:
+def judged(row: tuple[float, str, float, tuple[int, ...]], regions: IgnoreRegions | None) -> bool:
+    """Whether the box's centre lies in one of ``regions`` of its image (already judged)."""
+    if regions is None:
         return False
-    import csv
-
     _, name, _, (x0, y0, x1, y1) = row
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    with ignore.open(encoding="utf-8") as fh:
-        return any(
-            r["image"] == name
-            and float(r["xmin"]) <= cx <= float(r["xmax"])
-            and float(r["ymin"]) <= cy <= float(r["ymax"])
-            for r in csv.DictReader(fh)
-        )
+    r = regions.for_image(name)
+    return bool(((r[:, 0] <= cx) & (cx <= r[:, 2]) & (r[:, 1] <= cy) & (cy <= r[:, 3])).any())
 
 
 def write_candidates(
@@ -142,8 +137,11 @@ def write_candidates(
     if sheet is None or not rows:
         return
     out = Image.new("RGB", (cols * tile, -(-len(rows) // cols) * tile), "black")
+    opened: dict[str, Image.Image] = {}
     for n, (_, name, _, (x0, y0, x1, y1)) in enumerate(rows):
-        img = Image.open(images / name).convert("RGB")
+        if name not in opened:
+            opened[name] = Image.open(images / name).convert("RGB")
+        img = opened[name]
         side = max(x1 - x0, y1 - y0) + 2 * context
         cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
         crop = img.crop((cx - side // 2, cy - side // 2, cx + side // 2, cy + side // 2))

@@ -26,13 +26,17 @@ def write_tiny_dataset(root: Path, n_images: int = 2) -> Path:
     return root
 
 
-def tiny_train_args(data: Path, model: Path, *extra: str, steps: int = 3) -> list[str]:
-    """``skyscan train`` arguments for a few steps on :func:`write_tiny_dataset`'s images."""
+def tiny_train_args(
+    data: Path, model: Path, *extra: str, steps: int = 3, labels: Path | None = None
+) -> list[str]:
+    """``skyscan train`` arguments for a few steps on :func:`write_tiny_dataset`'s images
+    (``data/images``, ``data/labels``), or on the images in ``data`` with ``labels``."""
+    images = data / "images" if labels is None else data
     return [
         "train",
-        str(data / "images"),
+        str(images),
         "--labels",
-        str(data / "labels"),
+        str(data / "labels" if labels is None else labels),
         "--format",
         "yolo",
         "--image-gsd",

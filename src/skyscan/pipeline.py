@@ -256,7 +256,8 @@ def fitted_window(
 
     With an edge pad: a square of the longest side plus ``pad`` model pixels each way, the
     image centred (a chip cut close to a short image's long sides scored cars lower: KIT
-    frames, 668 x 196 model px, car recall 0.967 in 736 x 264 chips, 0.978 in squares).
+    frames, 668 x 196 model px, car recall 0.967 in 736 x 264 chips, 0.978 in squares:
+    scripts/chip_shape_trial.py).
     Without one: the image itself, resampled to whole multiples, so that its borders are
     the chip's and a vehicle they cut has no black beside it (the model finds those: on
     crops of held-out frames, recall of cut vehicles 0.71, against 0.50 with black on two

@@ -19,6 +19,7 @@ from skyscan.cli import cli
 from skyscan.labels import read_labels
 from skyscan.labels.read import read_name_list
 from skyscan.review import ReviewOptions, make_review, read_export
+from tiny_data import tiny_train_args
 
 pytestmark = pytest.mark.browser
 
@@ -199,32 +200,18 @@ def test_review_accept_reject_add_export(
     model = tmp_path / "tuned.onnx"
     res = runner.invoke(
         cli,
-        [
-            "train",
-            str(images),
-            "--labels",
-            str(unzipped / "labels"),
+        tiny_train_args(
+            images,
+            model,
             "--classes",
             str(unzipped / "classes.txt"),
             "--list",
             str(unzipped / "images.txt"),
-            "--image-gsd",
-            "0.25",
             "--init",
             "vehicles",
-            "-o",
-            str(model),
-            "--steps",
-            "2",
-            "--batch",
-            "2",
-            "--chip",
-            "64",
-            "--input-size",
-            "64",
-            "--threads",
-            "1",
-        ],
+            steps=2,
+            labels=unzipped / "labels",
+        ),
     )
     assert res.exit_code == 0, res.output
     res = runner.invoke(

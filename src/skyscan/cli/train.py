@@ -10,6 +10,7 @@ import click
 
 from skyscan.cli.params import FINITE, FiniteFloat
 from skyscan.errors import SkyscanError
+from skyscan.train import ARCHITECTURES
 
 
 def _widths(text: str) -> tuple[int, int, int]:
@@ -96,7 +97,7 @@ def _widths(text: str) -> tuple[int, int, int]:
 )
 @click.option(
     "--arch",
-    type=click.Choice(["tiny_centernet", "lite_centernet"]),
+    type=click.Choice(ARCHITECTURES),
     default="tiny_centernet",
     show_default=True,
     help="Network: the tiny CenterNet, or one on an ImageNet-trained EfficientNet-Lite0 trunk.",

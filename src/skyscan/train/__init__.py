@@ -6,3 +6,7 @@ validate by place) → ``export`` (ONNX + model card) → ``quantize`` (optional
 ``run.train_and_export`` is what ``skyscan train`` calls. torch is imported only by the
 modules that need it (install with ``pip install 'skyscan[train]'``).
 """
+
+# The networks ``skyscan train --arch`` builds (train.model.build_model); here, without
+# torch, so that the command line can list them.
+ARCHITECTURES = ("tiny_centernet", "lite_centernet")

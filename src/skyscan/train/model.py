@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from skyscan.train import ARCHITECTURES
+
 STRIDE = 4
 # Heatmap bias so that the initial sigmoid output is ~0.01 (CenterNet's prior): training
 # starts without a flood of false-positive gradient from the background.
@@ -33,9 +35,6 @@ def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequent
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     )
-
-
-ARCHITECTURES = ("tiny_centernet", "lite_centernet")
 
 
 class CenterNet(nn.Module):
