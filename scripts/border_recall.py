@@ -16,29 +16,22 @@ import argparse
 import json
 from pathlib import Path
 
+from kit_frames import GSD, HELD_OUT, KIT, ROOT, kit_report
+
 from skyscan.evaluate.borders import border_recall
-from skyscan.evaluate.run import evaluate
 from skyscan.labels.read import read_name_list
 from skyscan.options import DetectSettings
 
-ROOT = Path(__file__).resolve().parents[1]
-KIT = ROOT / ".." / "shared" / "data" / "kit-ais-munich"
 AUDIT = ROOT / "docs" / "label_audit" / "kit_seqC_unlabelled.csv"
 
 
 def whole_frames(
-    data: Path, names: list[str], model: str, pad: int, ignore: Path | None
+    data: Path, split: str, model: str, pad: int, ignore: Path | None
 ) -> dict[str, object]:
     """Car figures of ``skyscan evaluate`` on the whole held-out frames."""
-    report = evaluate(
-        data / "images",
-        data / "labels",
-        "yolo",
-        classes=data / "classes.txt",
-        names=names,
-        settings=DetectSettings(model=model, gsd=0.13, edge_pad=pad),
-        ignore_regions=ignore,
-    ).to_dict()
+    report = kit_report(
+        data, DetectSettings(model=model, gsd=GSD, edge_pad=pad), split=split, ignore=ignore
+    )
     car = report["classes"]["car"]
     return {
         "edge_pad": pad,
@@ -54,9 +47,7 @@ def whole_frames(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=KIT.resolve())
-    parser.add_argument(
-        "--split", default="seqC_MunichStreet02-MOS74-93.txt", help="held-out frames (splits/)"
-    )
+    parser.add_argument("--split", default=HELD_OUT, help="held-out frames (splits/)")
     parser.add_argument("--edge-pad", type=int, nargs="+", default=[0, 32])
     parser.add_argument("--model", default="vehicles")
     parser.add_argument("--crops-per-image", type=int, default=4)
@@ -70,7 +61,7 @@ def main() -> None:
             args.data / "labels",
             args.data / "classes.txt",
             names=names,
-            gsd=0.13,
+            gsd=GSD,
             model=args.model,
             edge_pad=pad,
             crops_per_image=args.crops_per_image,
@@ -80,7 +71,7 @@ def main() -> None:
         for pad in args.edge_pad
     ]
     frames = [
-        whole_frames(args.data, names, args.model, pad, ignore)
+        whole_frames(args.data, args.split, args.model, pad, ignore)
         for pad in args.edge_pad
         for ignore in (None, AUDIT)
     ]

@@ -14,17 +14,13 @@ import argparse
 import json
 from pathlib import Path
 
+from kit_frames import GSD, HELD_OUT, KIT, kit_report
+
 import skyscan.pipeline
 from skyscan.chips import chip_size_in_source
 from skyscan.detectors.card import ModelCard
-from skyscan.evaluate.run import evaluate
-from skyscan.labels.read import read_name_list
 from skyscan.options import DetectSettings
 from skyscan.types import ChipWindow, ImageRef
-
-ROOT = Path(__file__).resolve().parents[1]
-KIT = ROOT / ".." / "shared" / "data" / "kit-ais-munich"
-SPLIT = "seqC_MunichStreet02-MOS74-93.txt"
 
 
 def own_shape(ref: ImageRef, card: ModelCard, chip_size: int | None, pad: int) -> ChipWindow:
@@ -40,14 +36,7 @@ def own_shape(ref: ImageRef, card: ModelCard, chip_size: int | None, pad: int) -
 
 
 def car(data: Path, chip_size: int | None) -> dict[str, object]:
-    report = evaluate(
-        data / "images",
-        data / "labels",
-        "yolo",
-        classes=data / "classes.txt",
-        names=read_name_list(data / "splits" / SPLIT),
-        settings=DetectSettings(gsd=0.13, chip_size=chip_size),
-    ).to_dict()
+    report = kit_report(data, DetectSettings(gsd=GSD, chip_size=chip_size))
     c = report["classes"]["car"]
     return {k: c[k] for k in ("ap50", "ap50_95", "precision", "recall", "n_detections")}
 
@@ -65,7 +54,7 @@ def main() -> None:
     finally:
         skyscan.pipeline.fitted_window = shipped
     result = {
-        "frames": f"KIT AIS Munich {SPLIT} (held out), published labels, card threshold",
+        "frames": f"KIT AIS Munich {HELD_OUT} (held out), published labels, card threshold",
         "command": f"python scripts/chip_shape_trial.py -o {args.output}",
         "own_shape_736x264": shaped,
         "square_736": square,

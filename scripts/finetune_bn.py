@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from skyscan.evaluate.run import evaluate
+from kit_frames import GSD, HELD_OUT, KIT, kit_report
+
 from skyscan.labels.read import read_name_list
 from skyscan.options import DetectSettings
 from skyscan.train.data import DataSpec, SourceSpec
@@ -26,20 +27,11 @@ from skyscan.train.init import load_init
 from skyscan.train.loop import TrainConfig, load_checkpoint, train
 from skyscan.train.model import model_config
 
-ROOT = Path(__file__).resolve().parents[1]
-KIT = ROOT / ".." / "shared" / "data" / "kit-ais-munich"
-TRAIN, TEST = "seqB_MOS155-179_street.txt", "seqC_MunichStreet02-MOS74-93.txt"
+TRAIN, TEST = "seqB_MOS155-179_street.txt", HELD_OUT
 
 
 def score(data: Path, model: str) -> dict[str, object]:
-    report = evaluate(
-        data / "images",
-        data / "labels",
-        "yolo",
-        classes=data / "classes.txt",
-        names=read_name_list(data / "splits" / TEST),
-        settings=DetectSettings(model=model, gsd=0.13),
-    ).to_dict()
+    report = kit_report(data, DetectSettings(model=model, gsd=GSD))
     car = report["classes"]["car"]
     return {
         "car_ap50": car["ap50"],
@@ -54,7 +46,7 @@ def fine_tune(data: Path, frozen: bool, cfg: TrainConfig, out: Path) -> dict[str
         str(data / "images"),
         str(data / "labels"),
         "yolo",
-        0.13,
+        GSD,
         str(data / "classes.txt"),
         tuple(read_name_list(data / "splits" / TRAIN)),
     )
