@@ -21,6 +21,8 @@ from the matching builtin, so callers can catch either::
 
 from __future__ import annotations
 
+from types import ModuleType
+
 
 class SkyscanError(Exception):
     """Root of all skyscan errors."""
@@ -86,7 +88,7 @@ class MissingDependencyError(SkyscanError, ImportError):
     """An optional dependency is missing; the message names the install command."""
 
 
-def require(module: str, extra: str | None) -> object:
+def require(module: str, extra: str | None) -> ModuleType:
     """Import a dependency or raise an error saying how to install it: the extra of
     pyproject.toml that brings it, or (``extra`` None) the package itself, one of
     skyscan's own dependencies that went missing."""

@@ -363,7 +363,7 @@ def _item_kinds(cls: type) -> dict[str, tuple[type, int | None]]:
 
 def _as_tuple(
     name: str, value: object, item: tuple[type, int | None], spec: OptionSpec
-) -> tuple[Any, ...] | None:
+) -> tuple[object, ...] | None:
     """A tuple field's value as a checked tuple: one text is one item, or its parts with a
     ``separator`` (``"8.4,47.3,8.6,47.4"``); a list is taken as a tuple."""
     if value is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -169,7 +169,7 @@ def aggregate_by_zone(
     return AggregateResult(out, tuple(notes))
 
 
-def _zones_in_crs(zones: Areas, crs: Any) -> gpd.GeoDataFrame:
+def _zones_in_crs(zones: Areas, crs: object) -> gpd.GeoDataFrame:
     frame = zones.frame
     return frame if frame.crs.equals(crs) else frame.to_crs(crs)
 

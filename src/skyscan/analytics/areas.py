@@ -17,7 +17,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -165,12 +165,12 @@ def read_area_shapes(
 
 def _checked(
     geoms: npt.NDArray[np.object_],
-    found: Any,
+    found: object,
     source: str,
     crs: str | None,
     polygons_only: bool,
     crs_flag: str,
-) -> tuple[npt.NDArray[np.object_], Any, list[str]]:
+) -> tuple[npt.NDArray[np.object_], pyproj.CRS, list[str]]:
     """The module's checks on geometries whose data declares CRS ``found`` (or None):
     the checked and repaired geometries, their CRS and the notes."""
     notes: list[str] = []
@@ -243,28 +243,27 @@ def _parse_geojson(path: Path) -> tuple[npt.NDArray[np.object_], str] | None:
     return geoms, name if isinstance(name, str) else "EPSG:4326"  # as GDAL reads it
 
 
-def _apply_declared_crs(found: Any, crs: str | None, source: str) -> Any:
+def _apply_declared_crs(found: object, crs: str | None, source: str) -> pyproj.CRS | None:
     """The CRS of data that declares ``found`` (a pyproj CRS, a CRS string or None), with
     ``crs`` given for it: ``crs`` if it declares none, a :class:`CRSError` if they differ."""
     from pyproj import CRS
     from pyproj.exceptions import CRSError as ProjCRSError
 
-    if found is not None and not isinstance(found, CRS):
-        found = CRS.from_user_input(found)
+    parsed = None if found is None else CRS.from_user_input(found)
     if crs is None:
-        return found
+        return parsed
     try:
         declared = CRS.from_user_input(crs)
     except ProjCRSError as exc:
         raise CRSError(f"{source}: unknown CRS {crs!r} ({exc})") from None
-    if found is None:
+    if parsed is None:
         return declared
-    if not found.equals(declared):
+    if not parsed.equals(declared):
         raise CRSError(
-            f"{source}: the data declares {found.to_string()} but {crs!r} was given; "
+            f"{source}: the data declares {parsed.to_string()} but {crs!r} was given; "
             "drop the option to use the data's own CRS (skyscan reprojects explicitly)"
         )
-    return found
+    return parsed
 
 
 def _check_types(
@@ -328,6 +327,6 @@ def _repair(
     return out
 
 
-def _rows(idx: Any) -> str:
+def _rows(idx: npt.NDArray[np.intp]) -> str:
     shown = ", ".join(str(int(i)) for i in idx[:_MAX_LISTED])
     return shown + (f" and {len(idx) - _MAX_LISTED} more" if len(idx) > _MAX_LISTED else "")

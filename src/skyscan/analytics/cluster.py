@@ -203,7 +203,13 @@ def cluster_table(
     return gpd.GeoDataFrame(table, geometry=hulls, crs="EPSG:4326")
 
 
-def _hulls(footprints: Any, lon: Any, lat: Any, labels: Any, crs: str) -> tuple[Any, Any, Any]:
+def _hulls(
+    footprints: npt.NDArray[np.object_],
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    crs: str,
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Convex hull per label of the footprints' vertices (centres where missing), in
     EPSG:4326 (so it covers every member exactly), and its area in m² in ``crs``."""
     missing = shapely.is_missing(footprints) | shapely.is_empty(footprints)

@@ -95,7 +95,7 @@ def require_crs(frame: gpd.GeoDataFrame, what: str, *, flag: str = "crs") -> Non
 
 
 def to_crs_reported(
-    frame: gpd.GeoDataFrame, crs: Any, what: str, notes: list[str]
+    frame: gpd.GeoDataFrame, crs: object, what: str, notes: list[str]
 ) -> gpd.GeoDataFrame:
     """Reproject every geometry column of ``frame`` to ``crs``; record it in ``notes``.
 
@@ -121,7 +121,7 @@ def to_crs_reported(
     return out
 
 
-def _crs_name(crs: Any) -> str:
+def _crs_name(crs: object) -> str:
     from pyproj import CRS
 
     crs = CRS.from_user_input(crs)

@@ -12,7 +12,6 @@ identical ids; tests check it.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +27,7 @@ NO_CELL = np.uint64(0)
 UIntArray = npt.NDArray[np.uint64]
 
 
-def check_resolution(res: Any) -> int:
+def check_resolution(res: object) -> int:
     """Validate an H3 resolution (an integer in 0..15)."""
     if (
         isinstance(res, bool)

@@ -360,7 +360,7 @@ def spatial_join(
 
 
 def _assemble(
-    detections: gpd.GeoDataFrame, di: IntArray, attrs: Any, zi: IntArray
+    detections: gpd.GeoDataFrame, di: IntArray, attrs: pd.DataFrame, zi: IntArray
 ) -> gpd.GeoDataFrame:
     """Detection rows ``di`` side by side with zone attribute rows ``zi`` (-1: none)."""
     import pandas as pd

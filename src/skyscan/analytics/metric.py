@@ -9,7 +9,7 @@ edges fall on whole degrees) and calls ``local_metric_crs`` once per cell, not p
 from __future__ import annotations
 
 import logging
-from typing import Any
+from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -21,10 +21,10 @@ WGS84 = "EPSG:4326"
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-GeomArray = npt.NDArray[Any]  # object array of shapely geometries
+GeomArray = npt.NDArray[np.object_]  # object array of shapely geometries
 
 
-def _crs_module() -> Any:
+def _crs_module() -> ModuleType:
     # Imported lazily: skyscan.geo.crs is owned by the geo helper and pulls in pyproj.
     from skyscan.geo import crs
 

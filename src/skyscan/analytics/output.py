@@ -9,13 +9,16 @@ all geometry columns in CSV.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import shapely
 
 from skyscan.errors import InputError, OutputExistsError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 FORMATS = {
     ".parquet": "parquet",
@@ -73,7 +76,7 @@ def _as_text(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def _lists_as_json(frame: Any) -> Any:
+def _lists_as_json(frame: pd.DataFrame) -> pd.DataFrame:
     """List columns (``class_scores``) as JSON text, which CSV and GDAL's GeoJSON writer
     would otherwise print as numpy reprs."""
     import json
@@ -110,7 +113,7 @@ def _write_geojson(frame: pd.DataFrame, geo: list[str], tmp: Path) -> None:
     _json_safe(_lists_as_json(out)).to_file(tmp, driver="GeoJSON")
 
 
-def _json_safe(frame: Any) -> Any:
+def _json_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Columns GDAL cannot write to GeoJSON (unsigned 64-bit, nullable ints with NA,
     objects holding bytes) become text or floats."""
     for c in frame.columns:

@@ -8,13 +8,14 @@ replaced without ``--overwrite``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
+from skyscan.cli.options import F
 from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
 
@@ -44,7 +45,7 @@ def _report(notes: tuple[str, ...], written: list[Path]) -> None:
         click.echo(f"wrote {path}", err=True)
 
 
-def _start(outputs: list[str | None], overwrite: bool) -> Any:
+def _start(outputs: list[str | None], overwrite: bool) -> None:
     from skyscan.analytics.output import check_writable
 
     for out in outputs:
@@ -52,7 +53,7 @@ def _start(outputs: list[str | None], overwrite: bool) -> Any:
             check_writable(out, overwrite)
 
 
-def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+def _common(func: F) -> F:
     func = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")(func)
     return click.option(
         "--detections-crs",
@@ -62,7 +63,7 @@ def _common(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _output(func: Callable[..., Any]) -> Callable[..., Any]:
+def _output(func: F) -> F:
     """``-o/--output OUTPUT``, the convention of every command; the older trailing
     positional OUTPUT is still accepted."""
     func = click.argument(

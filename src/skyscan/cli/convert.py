@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
+
+if TYPE_CHECKING:
+    from skyscan.detectors.card import ModelCard
 
 # --framework values; "pytorch" is the spelling of the first version of this command.
 FRAMEWORK_ALIASES = {
@@ -243,7 +246,7 @@ def convert_command(
         )
 
 
-def _card_from_file(path: Path) -> Any:
+def _card_from_file(path: Path) -> ModelCard:
     """A card JSON given directly (not necessarily beside a model)."""
 
     from skyscan.detectors.card import ModelCard

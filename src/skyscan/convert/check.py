@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from skyscan.convert.spec import output_names
 from skyscan.detectors.card import ModelCard
 from skyscan.errors import ModelError, require
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ def check_model(
     (unless ``measure_stride``: the report then carries the measured stride for the card).
     Messages name ``label`` (default: the path), e.g. the file a model was converted from.
     """
-    ort: Any = require("onnxruntime", None)
+    ort = require("onnxruntime", None)
     file = Path(model_path)
     path = Path(label) if label is not None else file
     try:
@@ -78,7 +81,7 @@ def check_model(
     return CheckReport(card.input_name, shapes, stride)
 
 
-def _check_input(path: Path, inp: Any, card: ModelCard) -> None:
+def _check_input(path: Path, inp: onnxruntime.NodeArg, card: ModelCard) -> None:
     """Rank 4, float, three channels first and, where fixed, the card's size."""
     shape = list(inp.shape)
     if len(shape) != 4:

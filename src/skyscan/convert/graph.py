@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from skyscan.errors import InputError, ModelError, require
+
+if TYPE_CHECKING:
+    from onnx import GraphProto, ModelProto, NodeProto
 
 
 def graph_io_names(model_path: str | Path) -> tuple[list[str], list[str]]:
     """(input names without initializers, output names) of an ONNX file."""
-    onnx: Any = require("onnx", "convert")
+    onnx = require("onnx", "convert")
     model = _load(onnx, model_path)
     inits = {t.name for t in model.graph.initializer}
     return [i.name for i in model.graph.input if i.name not in inits], [
@@ -36,7 +40,7 @@ def rename_io(
     Raises :class:`InputError` for an unknown old name or a new name already used by
     another tensor of the graph.
     """
-    onnx: Any = require("onnx", "convert")
+    onnx = require("onnx", "convert")
     model = _load(onnx, model_path)
     graph = model.graph
     mapping: dict[str, str] = dict(outputs or {})
@@ -69,14 +73,14 @@ def rename_io(
     return target
 
 
-def _load(onnx: Any, model_path: str | Path) -> Any:
+def _load(onnx: ModuleType, model_path: str | Path) -> ModelProto:
     try:
         return onnx.load(str(model_path))
     except Exception as exc:  # onnx raises DecodeError, OSError, ...
         raise ModelError(f"{model_path}: not a readable ONNX model ({exc})") from exc
 
 
-def _all_nodes(graph: Any) -> list[Any]:
+def _all_nodes(graph: GraphProto) -> list[NodeProto]:
     """Nodes of the graph and of every subgraph (If/Loop bodies), which may refer to outer names."""
     nodes = []
     for node in graph.node:
@@ -89,7 +93,7 @@ def _all_nodes(graph: Any) -> list[Any]:
     return nodes
 
 
-def _tensor_names(graph: Any) -> set[str]:
+def _tensor_names(graph: GraphProto) -> set[str]:
     names = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     for node in _all_nodes(graph):
         names.update(node.input)
@@ -107,7 +111,7 @@ def nchw_input(
     ``transpose_outputs`` (4-D NHWC heads such as a CenterNet heatmap) gets a
     ``Transpose(perm=[0, 3, 1, 2])`` behind it. The input keeps its name.
     """
-    onnx: Any = require("onnx", "convert")
+    onnx = require("onnx", "convert")
     helper = onnx.helper
     model = _load(onnx, model_path)
     graph = model.graph
@@ -161,7 +165,7 @@ def nchw_input(
     return target
 
 
-def _fresh(graph: Any, base: str) -> str:
+def _fresh(graph: GraphProto, base: str) -> str:
     used = _tensor_names(graph)
     name, k = base, 0
     while name in used:
@@ -173,7 +177,7 @@ def _fresh(graph: Any, base: str) -> str:
 def append_softmax(model_path: str | Path, target: str | Path, output: str) -> Path:
     """Write ``model_path`` to ``target`` with ``Softmax(axis=-1)`` behind ``output``
     (a classifier that returns logits then returns probabilities under the same name)."""
-    onnx: Any = require("onnx", "convert")
+    onnx = require("onnx", "convert")
     model = _load(onnx, model_path)
     graph = model.graph
     _, outs = graph_io_names(model_path)

@@ -16,17 +16,21 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from skyscan.errors import MissingDependencyError, ModelError, require
 
+if TYPE_CHECKING:
+    import keras
 
-def import_keras_torch() -> Any:
+
+def import_keras_torch() -> ModuleType:
     """Import Keras on the torch backend, or explain why that is not possible."""
     wanted = os.environ.get("KERAS_BACKEND")
     if "keras" not in sys.modules and wanted in (None, "", "torch"):
         os.environ["KERAS_BACKEND"] = "torch"  # read once by keras at import time
-    keras: Any = require("keras", "keras")
+    keras = require("keras", "keras")
     backend = keras.backend.backend()
     if backend != "torch":
         raise MissingDependencyError(
@@ -36,7 +40,7 @@ def import_keras_torch() -> Any:
     return keras
 
 
-def load_keras_model(path: str | Path) -> Any:
+def load_keras_model(path: str | Path) -> keras.Model:
     """Load a ``.keras`` (or legacy ``.h5``) model with Keras's safe mode on."""
     keras = import_keras_torch()
     path = Path(path)
@@ -50,7 +54,7 @@ def load_keras_model(path: str | Path) -> Any:
         ) from exc
 
 
-def is_channels_last(model: Any, source: str | Path) -> bool:
+def is_channels_last(model: keras.Model, source: str | Path) -> bool:
     """Whether the model's image input is (None, H, W, 3) rather than (None, 3, H, W)."""
     shapes = [tuple(t.shape) for t in getattr(model, "inputs", None) or []]
     if len(shapes) != 1 or len(shapes[0]) != 4:

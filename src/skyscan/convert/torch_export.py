@@ -15,25 +15,28 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from skyscan.convert.spec import output_names
 from skyscan.detectors.card import ModelCard
 from skyscan.errors import ModelError, require
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
 OPSET = 17
 
 
-def load_torch_module(path: str | Path, *, trust_pickle: bool = False) -> Any:
+def load_torch_module(path: str | Path, *, trust_pickle: bool = False) -> torch.nn.Module:
     """A TorchScript file, or (with ``trust_pickle``) a whole pickled ``nn.Module``.
 
     A file that holds only weights (a ``state_dict``) cannot be converted: the
     architecture is code that the file does not contain; the error says how to save a
     convertible file.
     """
-    torch: Any = require("torch", "convert")
+    torch = require("torch", "convert")
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: PyTorch model file not found")
@@ -72,22 +75,24 @@ def load_torch_module(path: str | Path, *, trust_pickle: bool = False) -> Any:
     )
 
 
-def make_wrapper(model: Any, output_format: str) -> Any:
+def make_wrapper(model: torch.nn.Module, output_format: str) -> torch.nn.Module:
     """An ``nn.Module`` returning ``model``'s outputs as a tuple in the format's order.
 
     A model may return one tensor, a tuple/list, or a dict keyed by the format's output
     names. TorchScript modules are exported as they are (the tracer cannot step into
     them from a Python wrapper), so they must return a tensor or a tuple.
     """
-    torch: Any = require("torch", "convert")
+    require("torch", "convert")
+    from torch import Tensor, nn
+
     names = output_names(output_format)
 
-    class CardOutputs(torch.nn.Module):
+    class CardOutputs(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, x: Any) -> Any:
+        def forward(self, x: Tensor) -> tuple[Tensor, ...]:
             out = self.model(x)
             if isinstance(out, dict):
                 missing = [n for n in names if n not in out]
@@ -103,7 +108,7 @@ def make_wrapper(model: Any, output_format: str) -> Any:
 
 
 def export_torch(
-    model: Any,
+    model: torch.nn.Module,
     target: str | Path,
     card: ModelCard,
     *,
@@ -117,7 +122,7 @@ def export_torch(
     model is traced with an NHWC input; :func:`skyscan.convert.graph.nchw_input` then puts
     the transpose in front.
     """
-    torch: Any = require("torch", "convert")
+    torch = require("torch", "convert")
     names = list(output_names(card.output_format))
     is_script = isinstance(model, torch.jit.ScriptModule)
     module = model if is_script else make_wrapper(model, card.output_format)
@@ -152,9 +157,11 @@ def export_torch(
     return Path(target)
 
 
-def _check_output_count(module: Any, x: Any, names: list[str], output_format: str) -> None:
+def _check_output_count(
+    module: torch.nn.Module, x: torch.Tensor, names: list[str], output_format: str
+) -> None:
     """Run the module once so a wrong number of outputs is named before tracing."""
-    torch: Any = require("torch", "convert")
+    torch = require("torch", "convert")
     try:
         with torch.no_grad():
             out = module(x)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +34,7 @@ class OnnxDetector:
         score_threshold: float | None = None,
         chips_per_run: int = 1,
     ) -> None:
-        ort: Any = require("onnxruntime", None)
+        ort = require("onnxruntime", None)
         if chips_per_run < 1:
             raise ModelError(f"chips_per_run must be >= 1 (got {chips_per_run})")
         self.chips_per_run = chips_per_run

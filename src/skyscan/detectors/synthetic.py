@@ -88,9 +88,9 @@ def build_blob_model(
         graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="skyscan"
     )
     model.ir_version = 8
-    onnx.checker.check_model(model)  # type: ignore[attr-defined]
+    onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))  # type: ignore[attr-defined]
+    onnx.save(model, str(path))
     card = ModelCard(
         name=name,
         classes=BLOB_CLASSES,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from skyscan.evaluate.metrics import ClassResult
 
@@ -14,7 +13,7 @@ def plot_pr(results: dict[str, ClassResult], path: str | Path, title: str = "") 
     """One PR curve per class with labels; the operating point (card threshold) is marked."""
     from skyscan.errors import require
 
-    matplotlib: Any = require("matplotlib", "train")
+    matplotlib = require("matplotlib", "train")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import math
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,7 +53,7 @@ TRUE_SCALE_TOLERANCE = 0.01
 _WGS84_GEOD = pyproj.Geod(ellps="WGS84")
 
 
-def normalize_crs(crs: Any, *, source: str | None = None) -> str:
+def normalize_crs(crs: object, *, source: str | None = None) -> str:
     """A CRS as ``"EPSG:n"`` when an equivalent EPSG code exists, else as WKT2.
 
     Accepts anything :meth:`pyproj.CRS.from_user_input` does: ``"EPSG:2056"``, an int,
@@ -73,7 +72,7 @@ def normalize_crs(crs: Any, *, source: str | None = None) -> str:
         raise CRSError(f"{source}: {exc}") from exc.__cause__
 
 
-def _normalize_any(crs: Any) -> str:
+def _normalize_any(crs: object) -> str:
     if crs is None or (isinstance(crs, str) and not crs.strip()):
         raise CRSError(f"a CRS is required (got {crs!r}); pass e.g. 'EPSG:32631'")
     if isinstance(crs, str):
@@ -88,7 +87,7 @@ def _normalize_text(text: str) -> str:
     return _normalize(text)
 
 
-def _normalize(crs: Any) -> str:
+def _normalize(crs: object) -> str:
     try:
         parsed = pyproj.CRS.from_user_input(crs)
     except (ProjCRSError, TypeError, ValueError) as exc:
@@ -257,6 +256,6 @@ def _parse(crs: str) -> pyproj.CRS:
         raise CRSError(f"unknown CRS {_short(crs)}: {exc}") from exc
 
 
-def _short(crs: Any) -> str:
+def _short(crs: object) -> str:
     text = repr(crs)
     return text if len(text) <= 80 else text[:77] + "..."

@@ -70,7 +70,7 @@ def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, 
     return index
 
 
-def _key(column: str, value: Any) -> str:
+def _key(column: str, value: object) -> str:
     """A key as matched: paths in GDAL's form (``s3://b/a.tif`` = ``/vsis3/b/a.tif``)."""
     return gdal_path(str(value)) if column == "image_path" else str(value)
 
@@ -89,7 +89,7 @@ def _read_csv(path: str) -> tuple[list[str], list[dict[str, Any]]]:
     return [str(c) for c in df.columns], rows
 
 
-def _clean(value: Any) -> Any:
+def _clean(value: object) -> object:
     """numpy scalars -> Python; NaN -> None (a missing cell)."""
     if hasattr(value, "item"):
         value = value.item()

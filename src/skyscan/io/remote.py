@@ -23,7 +23,6 @@ import functools
 import glob
 import os
 import re
-from typing import Any
 
 from skyscan.errors import ImageReadError
 
@@ -162,7 +161,7 @@ def gdal_options(path: str) -> dict[str, str]:
 
 
 @functools.cache
-def gdal_lib() -> Any:
+def gdal_lib() -> ctypes.CDLL:
     """The GDAL library rasterio runs on (the same instance, so the same configuration)."""
     import rasterio
     import rasterio._base  # loads libgdal

@@ -143,7 +143,7 @@ def parse_xml(path: str | Path) -> ET.Element:
             raise MetadataError(
                 f"{remote.redact(str(path))}: cannot read XML sidecar: {exc}"
             ) from exc
-        source: Any = io.BytesIO(text)
+        source: io.BytesIO | str = io.BytesIO(text)
     else:
         path = Path(path)
         size = path.stat().st_size

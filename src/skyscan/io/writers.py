@@ -172,5 +172,5 @@ def _has_nonfinite(column: pa.ChunkedArray) -> bool:
     return False
 
 
-def write_json(data: Any, target: str | Path) -> Path:
+def write_json(data: object, target: str | Path) -> Path:
     return write_atomic_text(target, lambda fh: json.dump(data, fh, indent=2, default=str))

@@ -140,8 +140,8 @@ def _ll(ref: ImageRef, col: int, row: int, width: int, height: int) -> list[floa
 
 
 def _open_images(
-    frame: Any, imagery: list[str | Path] | None, notes: list[str]
-) -> tuple[Any, list[ImageRef]]:
+    frame: pd.DataFrame, imagery: list[str | Path] | None, notes: list[str]
+) -> tuple[pd.DataFrame, list[ImageRef]]:
     """The rows whose image could be opened (with an ``_image`` index column) and those images."""
     paths = sorted({str(p) for p in frame["image_path"].astype(str)})
     matched, match_notes = _match_images(
@@ -184,7 +184,7 @@ def _open_images(
 
 def _cut(
     refs: list[ImageRef],
-    frame: Any,
+    frame: pd.DataFrame,
     chosen: npt.NDArray[np.intp],
     views: list[ViewTile],
     opts: ReviewOptions,

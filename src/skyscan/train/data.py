@@ -139,7 +139,7 @@ def _source_from(entry: dict[str, Any], base: Path, where: str) -> SourceSpec:
     )
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str) -> float:  # a raw JSON value
     try:
         return float(value)
     except (TypeError, ValueError):

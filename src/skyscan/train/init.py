@@ -19,11 +19,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from skyscan.errors import ModelError
+
+if TYPE_CHECKING:
+    from skyscan.train.model import CenterNet
 
 FOLDED_BN_NOTE = (
     "batch norm folded into the convolutions at export: loaded as conv weights with identity "
@@ -35,7 +38,7 @@ FOLDED_BN_NOTE = (
 class InitModel:
     """A network to start from and where it came from (recorded in the new card)."""
 
-    net: Any  # skyscan.train.model.CenterNet
+    net: CenterNet
     classes: tuple[str, ...]
     source: dict[str, Any]
 
@@ -150,7 +153,7 @@ def onnx_conv_weights(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarra
     return out
 
 
-def load_onnx_weights(net: Any, path: str | Path) -> None:
+def load_onnx_weights(net: CenterNet, path: str | Path) -> None:
     """Copy an exported model's (batch-norm folded) weights into ``net`` (a TinyCenterNet)."""
     import torch
     from torch import nn

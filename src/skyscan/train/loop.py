@@ -26,6 +26,7 @@ from skyscan.train.data import DataSpec, TrainImage, load_images
 
 if TYPE_CHECKING:
     from skyscan.train.init import InitModel
+    from skyscan.train.model import CenterNet
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def learning_rate(peak: float, progress: float, warmup: float = 0.05, floor: flo
 
 
 def validate(
-    net: Any, images: list[TrainImage], classes: tuple[str, ...], score_threshold: float
+    net: CenterNet, images: list[TrainImage], classes: tuple[str, ...], score_threshold: float
 ) -> dict[str, Any]:
     """AP@0.5 per class on whole validation images (already at the model GSD)."""
     from skyscan.evaluate.metrics import evaluate_detections, mean_ap
@@ -255,7 +256,7 @@ class WeightAverage:
     random initial weights early in short runs.
     """
 
-    def __init__(self, net: Any, decay: float) -> None:
+    def __init__(self, net: CenterNet, decay: float) -> None:
         import copy
 
         self.decay = decay
@@ -264,7 +265,7 @@ class WeightAverage:
         for p in self.net.parameters():
             p.requires_grad_(False)
 
-    def update(self, net: Any, step: int) -> None:
+    def update(self, net: CenterNet, step: int) -> None:
         import torch
 
         d = min(self.decay, (1 + step) / (10 + step))
@@ -275,7 +276,7 @@ class WeightAverage:
                 avg_b.copy_(cur_b)
 
 
-def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
+def load_checkpoint(path: str | Path) -> tuple[CenterNet, dict[str, Any]]:
     """The network and metadata stored by :func:`train`."""
     import torch
 
@@ -289,7 +290,7 @@ def load_checkpoint(path: str | Path) -> tuple[Any, dict[str, Any]]:
     return net, ckpt
 
 
-def _jsonable(obj: Any) -> Any:
+def _jsonable(obj: object) -> object:
     if isinstance(obj, dict):
         return {k: _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -69,7 +69,7 @@ def stem_nodes(model_path: str | Path) -> list[str]:
     import onnx
 
     graph = onnx.load(str(model_path)).graph
-    consumers: dict[str, list[Any]] = {}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)

@@ -29,7 +29,7 @@ def data_root() -> Path:
     return Path(os.environ.get("SKYSCAN_SHARED_DATA", "../shared/data")).absolute()
 
 
-def portable_paths(value: Any, root: str | Path) -> Any:
+def portable_paths(value: Any, root: str | Path) -> Any:  # JSON in, JSON out
     """``value`` with paths under ``root`` made relative to it (``$DATA/...`` inside a
     command line), so that a card records no machine's directory layout.
 

@@ -21,12 +21,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from skyscan.viz.encode import pack
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import shapely
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ def package_file(package: str, relative: str) -> Path | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _countries() -> Any:
+def _countries() -> gpd.GeoDataFrame:
     """Natural Earth's countries: name, label point, label zoom range and geometry."""
     import geopandas as gpd
 
@@ -100,7 +104,7 @@ def _places() -> Places:
     )
 
 
-def detail_regions(bounds: Sequence[Bounds]) -> Any:
+def detail_regions(bounds: Sequence[Bounds]) -> shapely.Geometry:
     """The union of the places' bounds, each padded by :data:`DETAIL_PAD`: where the
     basemap is drawn finely (a shapely geometry, empty for none)."""
     import shapely
@@ -120,7 +124,7 @@ def detail_regions(bounds: Sequence[Bounds]) -> Any:
     return shapely.union_all(boxes) if boxes else shapely.Polygon()
 
 
-def _lines(geoms: Any) -> Any:
+def _lines(geoms: npt.NDArray[np.object_]) -> shapely.Geometry:
     """Polygon outlines of ``geoms`` as one (multi)line geometry (shapely)."""
     import shapely
 
@@ -173,7 +177,7 @@ def _pack_lines(geom: Any) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
-def _world_parts() -> tuple[Any, Any]:
+def _world_parts() -> tuple[npt.NDArray[np.object_], npt.NDArray[np.intp]]:
     """The countries' polygons simplified for the world view, small islands left out,
     with the index of the country each belongs to (computed once a process)."""
     import shapely
@@ -185,7 +189,9 @@ def _world_parts() -> tuple[Any, Any]:
     return parts[big], owner[big]
 
 
-def _land_and_borders(parts: Any, clip: Any, keep_inside: bool) -> tuple[Any, Any]:
+def _land_and_borders(
+    parts: npt.NDArray[np.object_], clip: shapely.Geometry, keep_inside: bool
+) -> tuple[shapely.Geometry, shapely.Geometry]:
     """Land (one geometry) and country outlines of ``parts`` inside ``clip`` (or outside
     it when not ``keep_inside``), without the clipping edges."""
     import shapely

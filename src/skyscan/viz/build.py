@@ -270,7 +270,7 @@ def _all_coords(collection: dict[str, Any]) -> np.ndarray:
     return np.array(out).reshape(-1, 2)
 
 
-def script_json(obj: Any) -> str:
+def script_json(obj: object) -> str:
     """JSON safe inside a ``<script>`` element (no ``</script>``, no ``<!--``)."""
     text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

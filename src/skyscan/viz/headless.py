@@ -8,7 +8,10 @@ the README's screenshot.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 CHROMIUM = os.environ.get("SKYSCAN_CHROMIUM", "/usr/bin/chromium")
 # No sandbox (containers), no GPU, and nothing that phones home while a page is measured.
@@ -23,6 +26,6 @@ CHROMIUM_ARGS = (
 )
 
 
-def launch_chromium(playwright: Any) -> Any:
+def launch_chromium(playwright: Playwright) -> Browser:
     """A headless Chromium browser from a started ``sync_playwright()`` context."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))

@@ -19,6 +19,7 @@ from skyscan.viz.points import MapPoints
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def h3_cells(points: MapPoints, resolution: int) -> tuple[dict[str, Any], list[s
     return _round_coords(collection), notes
 
 
-def _to_frame(obj: Any, what: str) -> gpd.GeoDataFrame:
+def _to_frame(obj: object, what: str) -> gpd.GeoDataFrame:
     """A GeoDataFrame from a GeoDataFrame, GeoSeries or path."""
     import geopandas as gpd
 
@@ -145,7 +146,7 @@ def vector_layer(obj: Any, what: str) -> tuple[dict[str, Any] | None, list[str]]
     return _round_coords(collection), []
 
 
-def clusters_from_points(points_frame: Any) -> Any:
+def clusters_from_points(points_frame: pd.DataFrame) -> gpd.GeoDataFrame:
     """Cluster hulls from detections with a ``cluster_id`` column (−1 = noise)."""
     import geopandas as gpd
     import shapely

@@ -25,6 +25,7 @@ from skyscan.errors import CRSError, InputError
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
 
     from skyscan.viz.build import Detections
 
@@ -123,7 +124,7 @@ def _read_path(path: Path) -> pa.Table | gpd.GeoDataFrame:
     )
 
 
-def _columns(obj: Any, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
+def _columns(obj: Detections, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
     """The map's columns as numpy arrays, lon/lat in EPSG:4326 (maybe NaN)."""
     import pandas as pd
 
@@ -156,7 +157,7 @@ def _columns(obj: Any, notes: list[str]) -> dict[str, npt.NDArray[Any]]:
     return cols
 
 
-def _footprint_column(frame: Any) -> npt.NDArray[np.object_] | None:
+def _footprint_column(frame: pd.DataFrame) -> npt.NDArray[np.object_] | None:
     """The footprints as an object array in EPSG:4326 (WKB bytes or shapely), or None."""
     import geopandas as gpd
 
@@ -170,7 +171,7 @@ def _footprint_column(frame: Any) -> npt.NDArray[np.object_] | None:
     return None
 
 
-def _from_geometry(frame: Any, notes: list[str]) -> tuple[FloatArray, FloatArray]:
+def _from_geometry(frame: pd.DataFrame, notes: list[str]) -> tuple[FloatArray, FloatArray]:
     """Lon/lat of each geometry's centre, reprojected to EPSG:4326 from the frame's CRS."""
     import geopandas as gpd
     import shapely

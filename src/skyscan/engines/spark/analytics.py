@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -106,7 +106,7 @@ def within(
     frame = _areas_4326(areas, "area of interest", polygons_only=True)
     wkb = list(shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object)))
 
-    def fn(batches: Any) -> Any:
+    def fn(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return within_batches(batches, wkb, using, predicate)
 
     return detections.mapInArrow(fn, detections.schema)
@@ -134,7 +134,7 @@ def _add_cell_column(detections: DataFrame, res: int, name: str = CELL) -> DataF
 
     schema = StructType([*detections.schema.fields, StructField(name, LongType(), nullable=False)])
 
-    def fn(batches: Any) -> Any:
+    def fn(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return with_cells(batches, res, name)
 
     return detections.mapInArrow(fn, schema)
@@ -162,7 +162,7 @@ def h3_counts(detections: DataFrame, res: int, by: Sequence[str] = ()) -> DataFr
         F.round(F.avg("score").cast("double"), 6).alias("mean_score"),
     )
 
-    def hexagons(batches: Any) -> Any:
+    def hexagons(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from skyscan.analytics.h3cells import cell_polygons, cells_to_strings
 
         for batch in batches:
@@ -206,7 +206,7 @@ _QUAD_SEGS = 8
 _WORLD = shapely.box(-180.0, -90.0, 180.0, 90.0)
 
 
-def grown_zone(geom: Any, distance_m: float) -> Any:
+def grown_zone(geom: shapely.Geometry, distance_m: float) -> shapely.Geometry:
     """A lon/lat polygon holding every point within ``distance_m`` metres of ``geom`` (a superset).
 
     The Minkowski sum with an ellipse of ``dlon × dlat`` degrees, ``dlon`` taken at the
@@ -233,7 +233,7 @@ def grown_zone(geom: Any, distance_m: float) -> Any:
     return shapely.intersection(grown, _WORLD)
 
 
-def _h3_cover(shape: Any, res: int) -> list[str]:
+def _h3_cover(shape: shapely.Geometry, res: int) -> list[str]:
     """H3 cells (``overlap`` mode) of a lon/lat polygon or multipolygon.
 
     Shapes wider than 90° are cut into 90° strips first: H3 reads an edge spanning more
@@ -397,7 +397,7 @@ def spatial_join(
         [*detections.schema.fields, *attr_schema.fields, StructField(ZONE_INDEX, LongType())]
     )
 
-    def fn(batches: Any) -> Any:
+    def fn(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return exact_pairs(batches, wkb, attrs, using, predicate, distance_m)
 
     matched = pairs.mapInArrow(fn, schema)
@@ -419,7 +419,7 @@ def _footprint_cells(detections: DataFrame, res: int) -> DataFrame:
     name = CELL + "s"
     schema = StructType([*detections.schema.fields, StructField(name, ArrayType(LongType()))])
 
-    def fn(batches: Any) -> Any:
+    def fn(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             geoms = _footprints(batch)
             cells: list[list[int] | None] = []

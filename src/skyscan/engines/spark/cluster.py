@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -195,7 +195,7 @@ def cluster(
         if col not in detections.columns:
             raise InputError(f"detections lack column {col!r} (have {detections.columns})")
 
-    def cells_fn(batches: Any) -> Any:
+    def cells_fn(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return assign_cells(batches, eps_m, cell_m)
 
     points = detections.select("detection_id", "lon", "lat").mapInArrow(cells_fn, _POINTS)

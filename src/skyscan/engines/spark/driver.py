@@ -18,7 +18,7 @@ from skyscan.pipeline import DetectOptions
 from skyscan.run_state import PartStore
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import SparkSession
+    from pyspark.sql import Row, SparkSession
 
 
 def run_detect(
@@ -103,7 +103,7 @@ def run_detect(
     return summary
 
 
-def _write_part(store: PartStore, row: Any) -> int:
+def _write_part(store: PartStore, row: Row) -> int:
     """Write one image's part (atomic, idempotent); return its number of detections."""
     if row["status"] == "ok":
         table = tasks.from_ipc(row["detections"])

@@ -157,7 +157,7 @@ def write_geoparquet(
     staging = out / TEMPORARY / job
     staging.mkdir(parents=True, exist_ok=True)
 
-    def write_fn(batches: Any) -> Any:
+    def write_fn(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return write_partition_files(batches, str(staging), partition_by, is_h3)
 
     manifest = df.mapInArrow(write_fn, to_spark_schema(MANIFEST_SCHEMA)).collect()

@@ -16,9 +16,9 @@ recomputes the same rows and Spark's exactly-once shuffle keeps one copy.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from skyscan.detectors import ModelCard, get_detector, recipe_card
 from skyscan.engines.spark import tasks
@@ -28,6 +28,7 @@ from skyscan.io.sources import unique_image_ids
 from skyscan.pipeline import DetectOptions
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
 logger = logging.getLogger(__name__)
@@ -109,13 +110,13 @@ def plan_job(
     factory = detector_factory or get_detector
     parallelism = max(1, spark.sparkContext.defaultParallelism)
 
-    def open_fn(batches: Any) -> Any:
+    def open_fn(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return tasks.open_and_plan(batches, card, options)
 
-    def detect_fn(batches: Any) -> Any:
+    def detect_fn(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return tasks.detect_units(batches, options, factory)
 
-    def finalize_fn(table: Any) -> Any:
+    def finalize_fn(table: pa.Table) -> pa.Table:
         return tasks.finalize_group(table, card, run_id, options)
 
     units = (

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -126,7 +126,7 @@ def spark_session(
     elif "PYSPARK_PYTHON" not in os.environ and is_local_master(master):
         # Without this, local executors run plain 'python3', which lacks skyscan's venv.
         os.environ["PYSPARK_PYTHON"] = sys.executable
-    builder: Any = SparkSession.builder.appName(app_name)
+    builder: SparkSession.Builder = SparkSession.builder.appName(app_name)
     if (
         master is None
         and not os.environ.get("SPARK_MASTER")
