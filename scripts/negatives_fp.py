@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--model", default="vehicles")
     ap.add_argument("--edge-pad", type=int, default=None)
+    ap.add_argument("--tta", action="store_true", help="test-time mirroring (skyscan --tta)")
     ap.add_argument(
         "--thresholds", default=None, help="comma-separated; default: the card's threshold and 0.5"
     )
@@ -83,7 +84,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out_regions = []
     for name, regs in by_image.items():
         path = find_image(root, name)
-        dets = skyscan.detect(path, model=args.model, score_threshold=FLOOR, edge_pad=args.edge_pad)
+        dets = skyscan.detect(
+            path, model=args.model, score_threshold=FLOOR, edge_pad=args.edge_pad, tta=args.tta
+        )
         for r in regs:
             row = {
                 k: r.get(k)

@@ -99,10 +99,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default="vehicles")
     ap.add_argument("--edge-pad", type=int, default=None)
     ap.add_argument("--score-threshold", type=float, default=None)
+    ap.add_argument("--tta", action="store_true", help="test-time mirroring (skyscan --tta)")
     args = ap.parse_args(argv)
     options = [] if args.edge_pad is None else ["--edge-pad", str(args.edge_pad)]
     if args.score_threshold is not None:
         options += ["--score-threshold", str(args.score_threshold)]
+    if args.tta:
+        options += ["--tta"]
     imagery = Path(args.imagery)
     shown_root = args.imagery.rstrip("/")
 
@@ -110,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         "model": args.model,
         "edge_pad": args.edge_pad,
         "score_threshold": args.score_threshold,
+        "tta": args.tta,
         "command": "python scripts/real_world_baseline.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "per_image": {},
@@ -177,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if args.edge_pad is not None:
         neg_args += ["--edge-pad", str(args.edge_pad)]
+    if args.tta:
+        neg_args += ["--tta"]
     neg = negatives(neg_args)
     shown_out = neg_out.resolve()
     result["negatives"] = {

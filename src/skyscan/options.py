@@ -158,6 +158,12 @@ class DetectSettings(_Declared):
     score_threshold: float | None = _option(
         None, "Override the model card's score threshold.", low=0.0, high=1.0
     )
+    tta: bool = _option(
+        False,
+        "Test-time mirroring: also run each chip mirrored left to right and average the two heatmaps "
+        "(models with CenterNet outputs, as vehicles). Fewer false vehicles, twice the model time "
+        "(docs/model.md, Test-time mirroring).",
+    )
     class_aware_merge: bool = _option(
         False,
         "Merge overlapping boxes of the same class only [default: one object, one row: overlapping boxes of "
@@ -197,7 +203,9 @@ class DetectSettings(_Declared):
             area = load_aoi(self.aoi)
         return DetectOptions(
             aoi=area,
-            recipe=DetectorRecipe(model=self.model, score_threshold=self.score_threshold),
+            recipe=DetectorRecipe(
+                model=self.model, score_threshold=self.score_threshold, tta=self.tta
+            ),
             read=ReadOptions(
                 crs=self.crs,
                 gsd=self.gsd,

@@ -34,7 +34,9 @@ def get_detector(recipe: DetectorRecipe) -> Detector:
     if recipe.backend == "onnx":
         from skyscan.detectors.onnx_backend import OnnxDetector
 
-        return OnnxDetector(path, threads=recipe.threads, score_threshold=recipe.score_threshold)
+        return OnnxDetector(
+            path, threads=recipe.threads, score_threshold=recipe.score_threshold, tta=recipe.tta
+        )
     raise InputError(f"'backend' must be 'onnx' (got {recipe.backend!r})")
 
 

@@ -60,6 +60,7 @@ class DetectorRecipe:
     backend: str = "onnx"
     threads: int = 0  # ONNX intra-op threads; 0 lets the runtime decide
     score_threshold: float | None = None  # overrides the card's
+    tta: bool = False  # also run each chip mirrored, heatmaps averaged (OnnxDetector)
 
     def __post_init__(self) -> None:
         t = self.score_threshold

@@ -18,11 +18,18 @@ from skyscan.types import ChipDetections
 logger = logging.getLogger(__name__)
 
 
+# Outputs of a CenterNet model that test-time mirroring averages: a mirrored chip's maps,
+# mirrored back, score and size the same objects (the offset stays the plain chip's: its
+# x part does not mirror by flipping the map).
+TTA_AVERAGED = ("heatmap", "wh")
+
+
 class OnnxDetector:
     """A :class:`~skyscan.detectors.base.Detector` running an ONNX model on the CPU.
 
     Stateless after construction: ``InferenceSession.run`` is thread-safe, so one
-    instance serves every thread of a process.
+    instance serves every thread of a process. With ``tta`` (CenterNet models) each chip
+    also runs mirrored left to right and the two heatmaps and sizes are averaged.
     """
 
     def __init__(
@@ -33,6 +40,7 @@ class OnnxDetector:
         threads: int = 0,
         score_threshold: float | None = None,
         chips_per_run: int = 1,
+        tta: bool = False,
     ) -> None:
         ort = require("onnxruntime", None)
         if chips_per_run < 1:
@@ -43,6 +51,12 @@ class OnnxDetector:
         self.score_threshold = (
             self.card.score_threshold if score_threshold is None else score_threshold
         )
+        if tta and self.card.output_format != "centernet":
+            raise ModelError(
+                f"{self.model_path}: test-time mirroring (tta) needs a model with CenterNet "
+                f"outputs; model {self.card.model_id} gives {self.card.output_format!r}"
+            )
+        self.tta = tta
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
@@ -119,8 +133,16 @@ class OnnxDetector:
         return [self._run(prepared[i : i + step]) for i in range(0, len(prepared), step)]
 
     def _run(self, prepared: npt.NDArray[np.float32]) -> dict[str, np.ndarray]:
+        if self.tta:  # the chips and their mirror images in one call
+            prepared = np.concatenate([prepared, prepared[..., ::-1]])
         values = self._session.run(self._output_names, {self.card.input_name: prepared})
-        return dict(zip(self._output_names, values, strict=True))
+        out = dict(zip(self._output_names, values, strict=True))
+        if self.tta:
+            n = len(prepared) // 2
+            out = {name: v[:n] for name, v in out.items()} | {
+                name: (out[name][:n] + out[name][n:, ..., ::-1]) / 2 for name in TTA_AVERAGED
+            }
+        return out
 
     def finish(self, outputs: list[dict[str, np.ndarray]]) -> list[ChipDetections]:
         """Decode the calls' outputs, then NMS within each chip (the ``finish`` stage).

@@ -1,0 +1,44 @@
+"""Test-time mirroring (``--tta``) against a plain run: fresh ``skyscan detect`` commands,
+interleaved rounds, on the 100 MP scene and on the folder of 100 tiles of ``bench_peers.py``.
+
+    python benchmarks/bench_tta.py --rounds 3 -o benchmarks/results/tta.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench_detect import RESULTS, WORK
+from bench_fitted_chips import print_plans, time_plans
+
+PLANS = {"default": [], "--tta": ["--tta"]}
+TARGETS = {
+    "scene of 100 MP (10,000 px square, 0.25 m)": WORK / "real_10000.tif",
+    "folder of 100 tiles of 1024 px": WORK / "real_tiles_100",
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("-o", "--output", type=Path, default=RESULTS / "tta.json")
+    args = ap.parse_args()
+    missing = [str(p) for p in TARGETS.values() if not p.exists()]
+    if missing:
+        sys.exit(f"missing {missing}: run benchmarks/bench_peers.py once to build them")
+    result: dict[str, Any] = {
+        "command": "python benchmarks/bench_tta.py " + " ".join(sys.argv[1:]),
+    }
+    for name, target in TARGETS.items():
+        print(name)
+        result[name] = time_plans(target, PLANS, args.rounds, "default")
+        print_plans(result[name])
+    args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
