@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from skyscan.detectors.card import ModelCard
 from skyscan.errors import SkyscanError
@@ -25,7 +25,7 @@ from skyscan.io.reader import ReadOptions, open_image
 from skyscan.io.remote import display_path, redact
 from skyscan.io.sidecar import XmlMapping
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
-from skyscan.types import ImageRef
+from skyscan.types import ImageRef, JsonObject
 
 if TYPE_CHECKING:
     from skyscan.options import StacSettings
@@ -33,10 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def describe(ref: ImageRef, card: ModelCard | None = None) -> dict[str, Any]:
+def describe(ref: ImageRef, card: ModelCard | None = None) -> JsonObject:
     """The inspect record of one opened image (JSON-serialisable); with ``card``, whether
     that model's validated range covers it."""
-    record: dict[str, Any] = {
+    record: JsonObject = {
         "path": display_path(ref.path),
         "image_id": ref.image_id,
         "ok": True,
@@ -64,7 +64,7 @@ def describe(ref: ImageRef, card: ModelCard | None = None) -> dict[str, Any]:
     return record
 
 
-def model_range(ref: ImageRef, card: ModelCard) -> dict[str, Any]:
+def model_range(ref: ImageRef, card: ModelCard) -> JsonObject:
     """Whether ``card``'s validated range covers the image, and why not."""
     if card.validated is None:
         return {
@@ -82,7 +82,7 @@ def model_range(ref: ImageRef, card: ModelCard) -> dict[str, Any]:
     }
 
 
-def failure_record(failure: InputFailure) -> dict[str, Any]:
+def failure_record(failure: InputFailure) -> JsonObject:
     return {
         "path": display_path(failure.path),
         "ok": False,
@@ -106,7 +106,7 @@ def inspect(
     options: ReadOptions | None = None,
     model: str | None = "vehicles",
     stac: StacSettings | None = None,
-) -> list[dict[str, Any]]:
+) -> list[JsonObject]:
     """Describe every image under ``paths`` (a file, directory or glob, or a list of them)
     without reading its pixels: one record per image (see :mod:`skyscan.api_inspect`).
 

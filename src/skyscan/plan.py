@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from skyscan.io.mosaic import mosaic_inputs, mosaic_tiles, tiles_bytes
 from skyscan.io.reader import open_image
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
 from skyscan.pipeline import DetectOptions, plan_units
-from skyscan.types import ChipWindow, ImageRef
+from skyscan.types import ChipWindow, ImageRef, JsonObject
 
 if TYPE_CHECKING:
     from skyscan.io.stac import RasterGrid, StacQuery
@@ -53,7 +53,7 @@ class ImagePlan:
     file_bytes: int | None
     read_bytes: int | None  # bytes of the tiles the chips touch (tiled GeoTIFF), else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return asdict(self)
 
 
@@ -93,7 +93,7 @@ class PlanTotals:
         """Model megapixels over the measured rate (a lower bound of the run's time)."""
         return self.model_megapixels / self.rate_model_mps if self.rate_model_mps else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         out = asdict(self)
         out["estimated_s"] = self.estimated_s
         return out

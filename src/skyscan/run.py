@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -44,6 +44,7 @@ from skyscan.run_state import (
     save_state,
 )
 from skyscan.text import plural
+from skyscan.types import JsonObject
 
 if TYPE_CHECKING:
     from skyscan.io.stac import StacQuery
@@ -72,7 +73,7 @@ class RunResult:
     n_images_ok: int
     n_failed: int
     n_detections: int
-    manifest: dict[str, Any]
+    manifest: JsonObject
     #: (path, stage, error type, message) of every input that failed, in input order
     failures: tuple[tuple[str, str, str, str], ...] = ()
     #: ``resume`` found the run already finished and left its outputs as they were
@@ -83,7 +84,7 @@ class RunResult:
         return EXIT_SOME_FAILED if self.n_failed else EXIT_OK
 
 
-def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> dict[str, Any] | None:
+def prepare_outdir(outdir: Path, *, overwrite: bool, resume: bool) -> JsonObject | None:
     """Refuse to clobber an existing OUTDIR unless asked; return resume state if any.
 
     Call it holding OUTDIR's lock (:func:`skyscan.run_lock.output_lock`), which also
@@ -219,7 +220,7 @@ def _run_locked(
     inputs: Sequence[str | Path],
     outdir: Path,
     options: DetectOptions,
-    state: dict[str, Any] | None,
+    state: JsonObject | None,
     run: RunSettings,
     *,
     progress: Callable[[str], None] | None,
@@ -385,7 +386,7 @@ def _with_stac(
     options: DetectOptions,
     sample_ratio: float | None,
     seed: int,
-) -> tuple[list[str], list[InputFailure], dict[str, str], DetectOptions, dict[str, Any]]:
+) -> tuple[list[str], list[InputFailure], dict[str, str], DetectOptions, JsonObject]:
     """Add the STAC items' images; their attributes go to OUTDIR/stac_items.parquet, read
     as the run's metadata table (by the executors too)."""
     from dataclasses import replace
@@ -424,7 +425,7 @@ def _failure_records(errors: pa.Table) -> tuple[tuple[str, str, str, str], ...]:
 def _finished_run(outdir: Path, inputs: Sequence[str | Path], digest: str) -> RunResult:
     """``resume`` of a run that already finished: nothing to redo when it had the same
     inputs and options; anything else is refused, as its checkpoints are gone."""
-    manifest: dict[str, Any] = json.loads((outdir / "run.json").read_text(encoding="utf-8"))
+    manifest: JsonObject = json.loads((outdir / "run.json").read_text(encoding="utf-8"))
     if manifest.get("options_digest") != digest or manifest.get("inputs") != [
         str(i) for i in inputs
     ]:
@@ -466,7 +467,7 @@ def _manifest(
     started: float,
     engine: str,
     resumed: bool,
-) -> dict[str, Any]:
+) -> JsonObject:
     from skyscan.detectors import recipe_card
 
     # the card alone: get_detector(options.recipe) would build a second ONNX session, as the
@@ -530,7 +531,7 @@ def _manifest(
     }
 
 
-def _options_record(options: DetectOptions) -> dict[str, Any]:
+def _options_record(options: DetectOptions) -> JsonObject:
     """The options as JSON values (the area of interest as its source, CRS and bounds)."""
     record = asdict(options)
     if options.aoi is not None:

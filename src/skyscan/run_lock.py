@@ -27,9 +27,9 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from skyscan.errors import OutputError, OutputLockedError
+from skyscan.types import JsonObject
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +37,12 @@ LOCK_FILE = ".skyscan.lock"
 _NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 
 
-def _holder_text(info: dict[str, Any]) -> str:
+def _holder_text(info: JsonObject) -> str:
     since = info.get("started_utc", "an unknown time")
     return f"pid {info.get('pid', '?')} on host {info.get('host', '?')} (since {since})"
 
 
-def _read_holder(fd: int) -> dict[str, Any]:
+def _read_holder(fd: int) -> JsonObject:
     os.lseek(fd, 0, os.SEEK_SET)
     raw = os.read(fd, 4096)
     try:
@@ -76,14 +76,14 @@ def _pid_alive(pid: object) -> bool:
     return True
 
 
-def _refuse(outdir: Path, info: dict[str, Any]) -> OutputLockedError:
+def _refuse(outdir: Path, info: JsonObject) -> OutputLockedError:
     return OutputLockedError(
         f"{outdir}: another skyscan run is writing here ({_holder_text(info)}); wait for it "
         "to end or choose another output directory"
     )
 
 
-def _check_without_flock(outdir: Path, info: dict[str, Any]) -> None:
+def _check_without_flock(outdir: Path, info: JsonObject) -> None:
     """The contents-only lock of a filesystem without ``flock``: refuse a live holder."""
     if not info or info.get("pid") == os.getpid():
         return

@@ -14,7 +14,6 @@ import hashlib
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
@@ -22,6 +21,7 @@ from skyscan import arrow_arrays
 from skyscan.io.remote import display_path, redact
 from skyscan.io.writers import write_arrow, write_json
 from skyscan.schema import DETECTION_COLUMNS, ERROR_SCHEMA, empty_detections
+from skyscan.types import JsonObject
 
 PARTS_DIR = "_parts"
 OUTSIDE_AOI = "outside the area of interest"  # why an image was skipped (run.json)
@@ -144,13 +144,13 @@ def error_table(run_id: str, failures: list[tuple[str, str, str, str]]) -> pa.Ta
     )
 
 
-def load_state(outdir: str | Path) -> dict[str, Any] | None:
+def load_state(outdir: str | Path) -> JsonObject | None:
     path = Path(outdir) / PARTS_DIR / STATE_FILE
     if not path.is_file():
         return None
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data: JsonObject = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
-def save_state(outdir: str | Path, state: dict[str, Any]) -> None:
+def save_state(outdir: str | Path, state: JsonObject) -> None:
     write_json(state, Path(outdir) / PARTS_DIR / STATE_FILE)

@@ -7,7 +7,7 @@ image with no georeferencing, which is an explicit state, see ``georef_source``)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,9 @@ import numpy.typing as npt
 # ``affine``/rasterio order (a, b, c, d, e, f): x = a*col + b*row + c, y = d*col + e*row + f.
 AffineTuple = tuple[float, float, float, float, float, float]
 BBox = tuple[float, float, float, float]  # (minx, miny, maxx, maxy)
+# A JSON object as read or about to be written (reports, manifests, cards, STAC documents,
+# the map's data, attributes joined to images): its values are whatever the JSON holds.
+JsonObject: TypeAlias = dict[str, Any]
 
 GEOREF_SOURCES = ("geotiff", "worldfile", "aux.xml", "sidecar", "user", "stac", "none")
 
@@ -45,12 +48,10 @@ class ImageRef:
     rgb_bands: tuple[int, int, int] = (1, 2, 3)
     # Source value range mapped linearly to 0..255 for non-uint8 data (None: use as is).
     value_range: tuple[float, float] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    metadata: JsonObject = field(default_factory=dict, hash=False, compare=False)
     # a mosaic's tiles (in its VRT's order): each one's id and attributes from the
     # metadata table, when it names them (a STAC mosaic: the items)
-    tile_metadata: tuple[tuple[str, dict[str, Any]], ...] = field(
-        default=(), hash=False, compare=False
-    )
+    tile_metadata: tuple[tuple[str, JsonObject], ...] = field(default=(), hash=False, compare=False)
 
     def __post_init__(self) -> None:
         from skyscan.errors import InputError

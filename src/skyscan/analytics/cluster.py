@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from skyscan.analytics.frames import check_detections_crs, detection_lonlat, note, report_unplaced
-from skyscan.analytics.metric import metric_groups, project_geometries, project_xy
+from skyscan.analytics.metric import IntArray, metric_groups, project_geometries, project_xy
 from skyscan.errors import InputError
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def cluster_detections(
 
 
 def cluster_table(
-    detections: gpd.GeoDataFrame, labels: npt.NDArray[np.int64], groups: list[tuple[str, Any]]
+    detections: gpd.GeoDataFrame, labels: npt.NDArray[np.int64], groups: list[tuple[str, IntArray]]
 ) -> gpd.GeoDataFrame:
     """One row per label >= 0 (see :func:`cluster_detections`); ``groups`` from ``metric_groups``.
     Any subset of whole clusters can be described on its own (the Spark engine does so)."""

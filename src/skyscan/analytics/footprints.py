@@ -7,7 +7,7 @@ with polygons only (imported labels, another detector's output) or to re-check a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def footprint_measures(
-    geoms: npt.NDArray[Any],
+    geoms: npt.NDArray[np.object_],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """``(area_m2, lon, lat)`` of EPSG:4326 polygons; NaN where a polygon is missing.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -135,7 +135,7 @@ def note(notes: list[str], message: str, level: int = logging.INFO) -> None:
     notes.append(message)
 
 
-def detection_geometries(detections: gpd.GeoDataFrame, using: str) -> npt.NDArray[Any]:
+def detection_geometries(detections: gpd.GeoDataFrame, using: str) -> npt.NDArray[np.object_]:
     """The shapely array an operation works on: centre points or footprints."""
     if using not in USING:
         raise InputError(f"'using' must be one of {USING} (got {using!r})")
@@ -176,7 +176,7 @@ def check_detections_crs(detections: gpd.GeoDataFrame, notes: list[str]) -> gpd.
     return to_crs_reported(detections, "EPSG:4326", "detections", notes)
 
 
-def missing_geometries(geoms: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+def missing_geometries(geoms: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
     """True where a detection has no geometry (its image had no georeferencing)."""
     return shapely.is_missing(geoms) | shapely.is_empty(geoms)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +49,7 @@ ZONE_PREFIX = "zone_"
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-GeomArray = npt.NDArray[Any]
+GeomArray = npt.NDArray[np.object_]
 
 # Grid sizing: cells about the size of a typical zone; at most this many zone-cell
 # entries per zone on average before the cell size is doubled.

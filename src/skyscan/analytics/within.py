@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,10 @@ WITHIN_PREDICATES = ("intersects", "within")
 
 
 def points_in_areas(
-    lon: npt.ArrayLike, lat: npt.ArrayLike, areas: npt.NDArray[Any], predicate: str = "intersects"
+    lon: npt.ArrayLike,
+    lat: npt.ArrayLike,
+    areas: npt.NDArray[np.object_],
+    predicate: str = "intersects",
 ) -> npt.NDArray[np.bool_]:
     """Mask of points inside any of ``areas`` (EPSG:4326). ``"intersects"`` counts a
     point on the boundary as inside; ``"within"`` does not.

@@ -15,6 +15,7 @@ from skyscan.cli.options import settings_options
 from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
 from skyscan.options import DetectSettings
+from skyscan.types import JsonObject
 
 
 def _angles(_ctx: click.Context, _param: click.Parameter, value: str | None) -> list[float] | None:
@@ -269,6 +270,6 @@ def _evaluate_turned(
         click.echo(f"report: {output}", err=True)
 
 
-def _write_json(data: dict[str, Any], output: Path) -> None:
+def _write_json(data: JsonObject, output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -12,11 +12,12 @@ from skyscan.cli.options import metadata_option, require_inputs, settings_option
 from skyscan.cli.params import FINITE
 from skyscan.errors import SkyscanError
 from skyscan.options import StacSettings
+from skyscan.types import JsonObject
 
 EXIT_SOME_FAILED = 3  # at least one input could not be described (2 is a usage error)
 
 
-def _fmt_image(r: dict[str, Any]) -> str:
+def _fmt_image(r: JsonObject) -> str:
     bands = f"{r['count']} x {r['dtype']}, RGB from bands {','.join(map(str, r['rgb_bands']))}"
     gsd = f"{r['gsd_m']:.3f} m" if r["gsd_m"] is not None else "unknown"
     lines = [

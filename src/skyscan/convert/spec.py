@@ -9,11 +9,11 @@ model's outputs. Converters name a source model's outputs in this order, and
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from skyscan.detectors.card import OUTPUT_FORMATS, ClassSpec, ModelCard
 from skyscan.errors import InputError
 from skyscan.schema import XVIEW_TYPE_IDS
+from skyscan.types import JsonObject
 
 # Output names in the order a source model returns them (a tuple, or a dict with these keys).
 OUTPUT_NAMES: dict[str, tuple[str, ...]] = {
@@ -119,7 +119,7 @@ def build_card(
     nms_iou: float = 0.5,
     version: str = "1.0",
     input_name: str = INPUT_NAME,
-    extra: dict[str, Any] | None = None,
+    extra: JsonObject | None = None,
 ) -> ModelCard:
     """A validated model card from plain options (the shape of ``skyscan convert``'s)."""
     output_names(output_format)  # validates the format with an InputError

@@ -40,11 +40,11 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from skyscan.detectors.validated import ValidatedRange
 from skyscan.errors import InputError, ModelError
 from skyscan.jsonfile import load_json_file
+from skyscan.types import JsonObject
 
 OUTPUT_FORMATS = ("centernet", "boxes", "chip_classifier")
 TASKS = ("detection", "chip_classification")
@@ -101,7 +101,7 @@ class ModelCard:
     validated: ValidatedRange | None = None
     # The longest object the model finds, metres: the default chip overlap (None: undeclared).
     max_object_m: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    extra: JsonObject = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.classes:
@@ -212,7 +212,7 @@ class ModelCard:
         return f"{self.name}@{self.version}"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> ModelCard:
+    def from_dict(cls, data: JsonObject, source: str = "<dict>") -> ModelCard:
         try:
             inp = data.get("input", {})
             out = data.get("output", {})
@@ -272,7 +272,7 @@ class ModelCard:
                 raise
             raise ModelError(f"{source}: invalid model card ({type(exc).__name__}: {exc})") from exc
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "name": self.name,
             "version": self.version,

@@ -10,10 +10,9 @@ imagery says nothing about another.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from skyscan.errors import ModelError
-from skyscan.types import ImageRef
+from skyscan.types import ImageRef, JsonObject
 
 BAND_KINDS = ("rgb", "pan")
 
@@ -26,7 +25,7 @@ class ValidatedRange:
     gsd_max: float
     bands: tuple[str, ...] = ("rgb",)
     imagery: str = ""  # what kind of imagery, in words, for people
-    figures: tuple[dict[str, Any], ...] = field(default=(), hash=False, compare=False)
+    figures: tuple[JsonObject, ...] = field(default=(), hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.gsd_min <= self.gsd_max:
@@ -40,7 +39,7 @@ class ValidatedRange:
             )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ValidatedRange:
+    def from_dict(cls, data: JsonObject) -> ValidatedRange:
         lo, hi = (float(v) for v in data["gsd_m"])
         return cls(
             lo,
@@ -50,7 +49,7 @@ class ValidatedRange:
             tuple(data.get("figures", ())),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "gsd_m": [self.gsd_min, self.gsd_max],
             "bands": list(self.bands),

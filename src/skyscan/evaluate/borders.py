@@ -13,13 +13,13 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from skyscan.evaluate.ignore import read_ignore_regions
 from skyscan.evaluate.metrics import ignored_flags, match_pairs
 from skyscan.labels import ClassMapping, read_labels
+from skyscan.types import JsonObject
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def border_recall(
     min_visible: float = 0.3,
     iou_threshold: float = 0.5,
     unlabelled: str | Path | None = None,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Recall near crop borders against elsewhere, and precision, for one pipeline setting.
     ``unlabelled``: an ignore-region CSV of vehicles the labels leave out (an audit)."""
     from PIL import Image

@@ -20,7 +20,6 @@ import math
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +27,7 @@ import numpy.typing as npt
 from skyscan.errors import InputError
 from skyscan.labels.types import LabelSet
 from skyscan.options import DetectSettings
+from skyscan.types import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def evaluate_turned(
     iou_threshold: float = 0.5,
     overrides: list[str] | None = None,
     allow_missing: bool = False,
-) -> dict[str, Any]:
+) -> JsonObject:
     """``skyscan evaluate`` on copies of a labelled set (any format ``read_labels`` reads)
     turned by each of ``angles`` (degrees), and on all of them pooled:
     ``{"images": n, "angles": {"30": scores, ...}, "pooled": scores}``, where scores are
@@ -142,7 +142,7 @@ def evaluate_turned(
         allow_missing=allow_missing,
     )
 
-    def scores(turned: tuple[Path, Path, Path]) -> dict[str, Any]:
+    def scores(turned: tuple[Path, Path, Path]) -> JsonObject:
         data = evaluate(
             turned[0],
             turned[1],
@@ -162,7 +162,7 @@ def evaluate_turned(
             },
         }
 
-    results: dict[str, Any] = {}
+    results: JsonObject = {}
     with tempfile.TemporaryDirectory(prefix="skyscan-turned-") as tmp:
         for angle in angles:
             key = f"{angle:g}"

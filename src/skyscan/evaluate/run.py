@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from skyscan.evaluate.metrics import ClassResult, evaluate_detections, mean_ap
 from skyscan.labels import ClassMapping, LabelSet, read_labels
 from skyscan.labels.mapping import parse_overrides
 from skyscan.options import DetectSettings
+from skyscan.types import JsonObject
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -47,8 +48,8 @@ class EvalReport:
     iou_threshold: float
     gsd: float | None
     n_detections: int
-    errors: list[dict[str, Any]]
-    ignore: dict[str, Any] | None = None
+    errors: list[JsonObject]
+    ignore: JsonObject | None = None
     # every row scored (down to the floor), as ``skyscan.api.detect`` returns them; the
     # rows at or above ``score_threshold`` are exactly what ``skyscan detect`` ships
     detections: gpd.GeoDataFrame | None = None
@@ -59,15 +60,15 @@ class EvalReport:
     def map50(self) -> float:
         return mean_ap(self.results)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """``{"map50": float, "classes": {name: {ap50, precision, recall, f1, n_labels}}, ...}``.
 
         Classes without labels keep their detection count, but ``ap50`` and ``recall`` are
         ``null`` (undefined) and they are left out of ``map50``.
         """
-        classes: dict[str, Any] = {}
+        classes: JsonObject = {}
         for name, r in self.results.items():
-            d: dict[str, Any] = r.to_dict()
+            d: JsonObject = r.to_dict()
             if r.n_labels == 0:
                 d["ap50"] = None
                 d["ap50_95"] = None
@@ -142,7 +143,7 @@ def evaluate(
     errors = list(gdf.attrs.get("errors", []))
     if errors:
         log.warning("detection failed on %d image(s): %s", len(errors), errors[0])
-    by_path: dict[str, Any] = (
+    by_path: JsonObject = (
         {str(Path(p).resolve()): g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
     )
     index = {n: i for i, n in enumerate(card.class_names)}

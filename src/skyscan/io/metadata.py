@@ -20,17 +20,17 @@ import os
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from skyscan.errors import MetadataError
 from skyscan.io.remote import gdal_path
+from skyscan.types import JsonObject
 
 KEY_COLUMNS = ("image_id", "image_path", "filename")
 _NOT_ATTRIBUTES = ("filename", "image_path")  # keys only: the rows carry these already
 
 
 @lru_cache(maxsize=8)
-def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, Any]]]:
+def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, JsonObject]]:
     """``{key_column: {key: row}}`` for each key column the table has."""
     suffix = Path(path).suffix.lower()
     try:
@@ -60,7 +60,7 @@ def _load(path: str, size: int, mtime_ns: int) -> dict[str, dict[str, dict[str, 
     records = [
         {str(c): _clean(v) for c, v in rec.items() if c not in _NOT_ATTRIBUTES} for rec in rows
     ]
-    index: dict[str, dict[str, dict[str, Any]]] = {}
+    index: dict[str, dict[str, JsonObject]] = {}
     for key in keys:
         values = [_key(key, rec[key]) for rec in rows]
         dupes = sorted(v for v, n in Counter(values).items() if n > 1)
@@ -75,7 +75,7 @@ def _key(column: str, value: object) -> str:
     return gdal_path(str(value)) if column == "image_path" else str(value)
 
 
-def _read_csv(path: str) -> tuple[list[str], list[dict[str, Any]]]:
+def _read_csv(path: str) -> tuple[list[str], list[JsonObject]]:
     """Columns and rows of a CSV, every cell kept as the text the user wrote.
 
     Attributes travel as strings anyway; type inference would only lose information on
@@ -98,7 +98,7 @@ def _clean(value: object) -> object:
     return value
 
 
-def load_table(path: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
+def load_table(path: str | Path) -> dict[str, dict[str, JsonObject]]:
     """``{key_column: {key: {column: value}}}`` for a CSV/Parquet table (cached)."""
     p = os.path.abspath(path)
     try:
@@ -108,7 +108,7 @@ def load_table(path: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
     return _load(p, st.st_size, st.st_mtime_ns)
 
 
-def lookup(table_path: str | Path, image_id: str, image_path: str | Path) -> dict[str, Any]:
+def lookup(table_path: str | Path, image_id: str, image_path: str | Path) -> JsonObject:
     """The attributes for one image (empty when the table has no row for it).
 
     Matched by ``image_id`` first, then by path, then by file name (``scene.tif``). The

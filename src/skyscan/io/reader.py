@@ -51,7 +51,7 @@ from skyscan.geo.crs import gsd_metres, normalize_crs
 from skyscan.io import georef, metadata, mosaic, remote, sidecar
 from skyscan.io.prefetch import TilePrefetcher
 from skyscan.io.sidecar import XmlMapping
-from skyscan.types import ChipWindow, ImageRef
+from skyscan.types import ChipWindow, ImageRef, JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +275,8 @@ def _value_range(
 
 def _joined_metadata(
     path: str, image_id: str, side: sidecar.SidecarInfo | None, options: ReadOptions
-) -> tuple[str, dict[str, Any]]:
-    attrs: dict[str, Any] = dict(side.attributes) if side is not None else {}
+) -> tuple[str, JsonObject]:
+    attrs: JsonObject = dict(side.attributes) if side is not None else {}
     if side is not None and side.image_id:
         image_id = side.image_id
     if options.metadata_table is not None:
@@ -290,7 +290,7 @@ def _joined_metadata(
     return image_id, attrs
 
 
-def _tile_metadata(path: str, options: ReadOptions) -> tuple[tuple[str, dict[str, Any]], ...]:
+def _tile_metadata(path: str, options: ReadOptions) -> tuple[tuple[str, JsonObject], ...]:
     """Each tile's id and attributes from the metadata table, for a mosaic of several
     tiles some of which the table names (by id, path or file name); else ``()``."""
     tiles = mosaic.mosaic_tiles(path)

@@ -28,7 +28,6 @@ import logging
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import defusedxml
 import defusedxml.ElementTree as DET
@@ -36,7 +35,7 @@ import defusedxml.ElementTree as DET
 from skyscan.errors import GeoreferenceError, MetadataError
 from skyscan.geo.crs import normalize_crs
 from skyscan.io import remote
-from skyscan.types import AffineTuple
+from skyscan.types import AffineTuple, JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +109,7 @@ class SidecarInfo:
     transform: AffineTuple | None = None
     crs: str | None = None
     image_id: str | None = None
-    attributes: dict[str, Any] = field(default_factory=dict, hash=False)
+    attributes: JsonObject = field(default_factory=dict, hash=False)
 
 
 def find_sidecar(image_path: str | Path) -> str | Path | None:
@@ -273,7 +272,7 @@ def read_sidecar(
     root = parse_xml(path)
     transform: AffineTuple | None = None
     crs: str | None = None
-    attributes: dict[str, Any] = {}
+    attributes: JsonObject = {}
     image_id: str | None = None
     if mapping is not None:
         ns = mapping.namespaces

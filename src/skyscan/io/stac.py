@@ -38,7 +38,7 @@ from skyscan.geo.crs import gsd_metres, normalize_crs
 from skyscan.io import remote
 from skyscan.io.georef import check_gsd
 from skyscan.io.sources import InputFailure, sample_key
-from skyscan.types import AffineTuple, ImageRef
+from skyscan.types import AffineTuple, ImageRef, JsonObject
 
 if TYPE_CHECKING:
     import pystac
@@ -99,7 +99,7 @@ class StacQuery:
         if self.max_items is not None and self.max_items < 1:
             raise InputError(f"'max_items' must be >= 1 (got {self.max_items})")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         out = asdict(self)
         out["source"] = remote.display_path(self.source)
         return out
@@ -154,7 +154,7 @@ class StacInputs:
     failures: list[InputFailure] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # item ids outside the area / bbox
 
-    def record(self, queries: Sequence[StacQuery]) -> dict[str, Any]:
+    def record(self, queries: Sequence[StacQuery]) -> JsonObject:
         """What run.json says about the STAC inputs."""
         return {
             "queries": [q.to_dict() for q in queries],
@@ -196,11 +196,11 @@ def resolve(queries: Sequence[StacQuery], area: shapely.Geometry | None = None) 
 
 def _items(
     query: StacQuery, failures: list[InputFailure], area: shapely.Geometry | None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[JsonObject]:
     """The item dicts of one query (each with ``_href``: where it was read), filtered."""
     source = query.source
     if remote.name_of(source).lower().endswith(GEOPARQUET_SUFFIXES):
-        items: Iterable[dict[str, Any]] = _geoparquet_items(source, failures)
+        items: Iterable[JsonObject] = _geoparquet_items(source, failures)
         filtered = True
     else:
         try:
@@ -233,7 +233,7 @@ def _items(
 
 def _search(
     query: StacQuery, area: shapely.Geometry | None, failures: list[InputFailure]
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[JsonObject]:
     """The items of a STAC API item search (pystac-client; pages followed)."""
     require("pystac_client", "stac")
     from pystac_client import Client
@@ -266,8 +266,8 @@ def _search(
 
 
 def _walk(
-    href: str, doc: dict[str, Any], failures: list[InputFailure], depth: int
-) -> Iterator[dict[str, Any]]:
+    href: str, doc: JsonObject, failures: list[InputFailure], depth: int
+) -> Iterator[JsonObject]:
     """The items of a static catalog, collection, item or item collection, depth first.
 
     A child or item that cannot be read is a failure naming it; its siblings go on."""
@@ -322,7 +322,7 @@ def _walk(
         yield from _walk(target, child, failures, depth + 1)
 
 
-def _geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[dict[str, Any]]:
+def _geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[JsonObject]:
     """The items of a stac-geoparquet file (local, or remote through GDAL)."""
     require("stac_geoparquet", "stac")
     import io
@@ -355,7 +355,7 @@ def _geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[dic
         )
 
 
-def _image(item: dict[str, Any], query: StacQuery, out: StacInputs) -> StacImage | None:
+def _image(item: JsonObject, query: StacQuery, out: StacInputs) -> StacImage | None:
     """The image of one item dict, or ``None`` (skipped, or a failure added to ``out``)."""
     if item.get("_skipped"):
         out.skipped.append(str(item.get("id")))
@@ -500,7 +500,7 @@ def _media(media_type: str) -> str:
     return media_type.split(";", 1)[0].strip().lower()
 
 
-def _describe(assets: dict[str, Any]) -> str:
+def _describe(assets: JsonObject) -> str:
     return (
         ", ".join(f"{k} ({a.media_type or 'no media type'})" for k, a in assets.items()) or "none"
     )
@@ -509,7 +509,7 @@ def _describe(assets: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ filters
 
 
-def _touches(item: dict[str, Any], area: shapely.Geometry | None) -> bool:
+def _touches(item: JsonObject, area: shapely.Geometry | None) -> bool:
     """Whether the item's geometry (else bbox) touches ``area`` (lon/lat); an item with
     neither is kept: opening it will tell."""
     if area is None:
@@ -563,9 +563,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
 
-def _in_interval(
-    item: dict[str, Any], interval: tuple[dt.datetime | None, dt.datetime | None]
-) -> bool:
+def _in_interval(item: JsonObject, interval: tuple[dt.datetime | None, dt.datetime | None]) -> bool:
     from pystac.utils import str_to_datetime
 
     props = item.get("properties") or {}
@@ -591,7 +589,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 # ------------------------------------------------------------------ reading documents
 
 
-def read_json(href: str) -> dict[str, Any]:
+def read_json(href: str) -> JsonObject:
     """A STAC JSON document from a local path, an HTTP(S) URL or an ``s3://``/``/vsi*/``
     path (through GDAL, with its credentials)."""
     try:
@@ -627,7 +625,7 @@ def _http_get(url: str) -> bytes:
         return bytes(response.read(remote.MAX_SIDECAR_READ + 1))[: remote.MAX_SIDECAR_READ]
 
 
-def _self_href(item: dict[str, Any]) -> str | None:
+def _self_href(item: JsonObject) -> str | None:
     for link in item.get("links") or []:
         if isinstance(link, dict) and link.get("rel") == "self" and link.get("href"):
             return str(link["href"])

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import shapely
 
 from skyscan import arrow_arrays
+from skyscan.types import JsonObject
 
 GEOPARQUET_VERSION = "1.1.0"
 # Geometry columns of the detections table and their types (GeoParquet metadata).
@@ -63,22 +64,22 @@ def write_atomic_text(target: str | Path, writer: Callable[[IO[str]], None]) -> 
     return Path(target)
 
 
-def _wgs84_projjson() -> dict[str, Any]:
+def _wgs84_projjson() -> JsonObject:
     from pyproj import CRS
 
     return CRS.from_epsg(4326).to_json_dict()
 
 
-def geo_metadata(table: pa.Table) -> dict[str, Any]:
+def geo_metadata(table: pa.Table) -> JsonObject:
     """GeoParquet 1.1 ``geo`` metadata for the detections table's WKB columns."""
-    columns: dict[str, Any] = {}
+    columns: JsonObject = {}
     crs = _wgs84_projjson()
     for name, types in GEOMETRY_COLUMNS.items():
         if name not in table.column_names:
             continue
         geoms = shapely.from_wkb(table.column(name).to_pylist())
         valid = geoms[~shapely.is_missing(geoms)] if len(geoms) else geoms
-        meta: dict[str, Any] = {"encoding": "WKB", "geometry_types": types, "crs": crs}
+        meta: JsonObject = {"encoding": "WKB", "geometry_types": types, "crs": crs}
         if len(valid):
             b = shapely.bounds(valid)
             meta["bbox"] = [

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from skyscan.viz.build import Detections
-from skyscan.types import ChipWindow, ImageRef
+from skyscan.types import ChipWindow, ImageRef, JsonObject
 from skyscan.viz.build import script_json, write_atomic
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def _cut(
     chosen: npt.NDArray[np.intp],
     views: list[ViewTile],
     opts: ReviewOptions,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[JsonObject], list[JsonObject]]:
     """The chosen detections with their crops, and the views, read image by image."""
     boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
     img_idx = frame["_image"].to_numpy(np.int64)
@@ -197,8 +197,8 @@ def _cut(
     )
     classes = frame["class_name"].astype(str).to_numpy()
     scores = np.nan_to_num(frame["score"].to_numpy(np.float64))
-    dets: dict[int, dict[str, Any]] = {}
-    view_data: list[dict[str, Any]] = []
+    dets: dict[int, JsonObject] = {}
+    view_data: list[JsonObject] = []
     for i, ref in enumerate(refs):
         rows = [k for k in chosen.tolist() if img_idx[k] == i]
         views_i = [v for v in views if v.image == i]
@@ -237,8 +237,11 @@ def _cut(
 
 
 def _in_views(
-    frame: Any, chosen: npt.NDArray[np.intp], views: list[ViewTile], view_data: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    frame: pd.DataFrame,
+    chosen: npt.NDArray[np.intp],
+    views: list[ViewTile],
+    view_data: list[JsonObject],
+) -> list[JsonObject]:
     """Detections without a crop whose centre lies in an embedded view: shown and decided there."""
     boxes = frame[list(BOX_COLUMNS)].to_numpy(np.float64)
     cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2

@@ -14,7 +14,6 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from skyscan.jsonfile import load_json_file
 from skyscan.labels import ClassMapping
 from skyscan.labels.read import image_size, read_coco, read_name_list, read_yolo
 from skyscan.labels.types import ImageLabels, LabelIssues, LabelSet
+from skyscan.types import JsonObject
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ class ReviewExport:
 
     labels: LabelSet
     negatives: LabelSet
-    summary: dict[str, Any]
+    summary: JsonObject
 
 
-def _image_paths(entries: list[dict[str, Any]], images: str | Path | None) -> list[Path]:
+def _image_paths(entries: list[JsonObject], images: str | Path | None) -> list[Path]:
     """Where the reviewed images are: ``images`` (a folder) or the paths the page recorded."""
     if images is not None:
         root = Path(images)
@@ -75,7 +75,7 @@ def _read_yolo_zip(p: Path, images: str | Path | None, mapping: ClassMapping) ->
 
 
 def _read_coco(
-    p: Path, data: dict[str, Any], images: str | Path | None, mapping: ClassMapping
+    p: Path, data: JsonObject, images: str | Path | None, mapping: ClassMapping
 ) -> ReviewExport:
     paths = _image_paths(data["images"], images)
     negatives_file = {**data, "annotations": data.get("skyscan_negatives", [])}
@@ -88,7 +88,7 @@ def _read_coco(
 
 
 def _read_geojson(
-    p: Path, data: dict[str, Any], images: str | Path | None, mapping: ClassMapping
+    p: Path, data: JsonObject, images: str | Path | None, mapping: ClassMapping
 ) -> ReviewExport:
     summary = data.get("skyscan") or {}
     if "images" not in summary:

@@ -36,6 +36,7 @@ from skyscan.jsonfile import load_json_file
 from skyscan.labels import ClassMapping, LabelSet, read_labels
 from skyscan.labels.mapping import parse_overrides
 from skyscan.labels.read import read_name_list
+from skyscan.types import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,8 @@ class SourceSpec:
             allow_missing=self.allow_missing,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> JsonObject:
+        out: JsonObject = {
             "images": self.images,
             "labels": self.labels,
             "format": self.fmt,
@@ -113,7 +114,7 @@ class DataSpec:
     source: str = "<spec>"
 
 
-def _source_from(entry: dict[str, Any], base: Path, where: str) -> SourceSpec:
+def _source_from(entry: JsonObject, base: Path, where: str) -> SourceSpec:
     try:
         images = str(base / entry["images"])
         labels = str(base / entry["labels"])

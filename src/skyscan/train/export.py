@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from skyscan.detectors.card import ClassSpec, ModelCard, save_card
 from skyscan.schema import XVIEW_TYPE_IDS
 from skyscan.train.model import STRIDE, CenterNet, ExportWrapper
+from skyscan.types import JsonObject
 
 log = logging.getLogger(__name__)
 OPSET = 17
@@ -80,7 +80,7 @@ def make_card(
     score_threshold: float,
     nms_iou: float = 0.5,
     version: str = "1.0",
-    extra: dict[str, Any] | None = None,
+    extra: JsonObject | None = None,
     max_object_m: float = MAX_OBJECT_M,
 ) -> ModelCard:
     return ModelCard(

@@ -19,11 +19,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from skyscan.errors import ModelError
+from skyscan.types import JsonObject
 
 if TYPE_CHECKING:
     from skyscan.train.model import CenterNet
@@ -40,7 +41,7 @@ class InitModel:
 
     net: CenterNet
     classes: tuple[str, ...]
-    source: dict[str, Any]
+    source: JsonObject
 
 
 def load_init(model: str | Path) -> InitModel:

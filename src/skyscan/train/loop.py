@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from skyscan.errors import InputError
 from skyscan.labels import ClassMapping
 from skyscan.train.augment import AugmentConfig
 from skyscan.train.data import DataSpec, TrainImage, load_images
+from skyscan.types import JsonObject
 
 if TYPE_CHECKING:
     from skyscan.train.init import InitModel
@@ -83,8 +84,8 @@ class TrainResult:
     checkpoint: Path
     steps: int
     seconds: float
-    val: dict[str, Any]
-    history: list[dict[str, Any]]
+    val: JsonObject
+    history: list[JsonObject]
 
 
 def learning_rate(peak: float, progress: float, warmup: float = 0.05, floor: float = 0.02) -> float:
@@ -97,7 +98,7 @@ def learning_rate(peak: float, progress: float, warmup: float = 0.05, floor: flo
 
 def validate(
     net: CenterNet, images: list[TrainImage], classes: tuple[str, ...], score_threshold: float
-) -> dict[str, Any]:
+) -> JsonObject:
     """AP@0.5 per class on whole validation images (already at the model GSD)."""
     from skyscan.evaluate.metrics import evaluate_detections, mean_ap
     from skyscan.train.infer import predict_image
@@ -185,7 +186,7 @@ def train(
         "init": init.source if init is not None else None,
         "frozen_bn": bool(net.frozen_bn),
     }
-    history: list[dict[str, Any]] = []
+    history: list[JsonObject] = []
     best_score, best_val = -1.0, {}
     t0 = time.monotonic()
     logf = (out / "log.jsonl").open("w", encoding="utf-8")
@@ -211,7 +212,7 @@ def train(
             elapsed = time.monotonic() - t0
             last = step == cfg.steps or elapsed >= cfg.time_limit_s
             if step % 25 == 0 or last:
-                rec: dict[str, Any] = {
+                rec: JsonObject = {
                     "step": step,
                     "s": round(elapsed, 1),
                     "loss": round(float(loss.detach()), 4),
@@ -276,7 +277,7 @@ class WeightAverage:
                 avg_b.copy_(cur_b)
 
 
-def load_checkpoint(path: str | Path) -> tuple[CenterNet, dict[str, Any]]:
+def load_checkpoint(path: str | Path) -> tuple[CenterNet, JsonObject]:
     """The network and metadata stored by :func:`train`."""
     import torch
 

@@ -16,12 +16,11 @@ sigmoid in the graph, as the model card's ``centernet`` format requires.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from skyscan.train import ARCHITECTURES
+from skyscan.types import JsonObject
 
 STRIDE = 4
 # Heatmap bias so that the initial sigmoid output is ~0.01 (CenterNet's prior): training
@@ -57,7 +56,7 @@ class CenterNet(nn.Module):
     def _heads(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.heatmap(feat), self.wh(feat), self.offset(feat)
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> JsonObject:
         raise NotImplementedError
 
     def train(self, mode: bool = True) -> CenterNet:
@@ -87,7 +86,7 @@ class TinyCenterNet(CenterNet):
         self.neck = _conv(w2, w2)
         self._add_heads(w2, num_classes)
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> JsonObject:
         return {
             "arch": "tiny_centernet",
             "num_classes": self.num_classes,
@@ -163,7 +162,7 @@ class LiteCenterNet(CenterNet):
         self.neck = _conv(n, n)
         self._add_heads(n, num_classes)
 
-    def config(self) -> dict[str, Any]:
+    def config(self) -> JsonObject:
         return {"arch": "lite_centernet", "num_classes": self.num_classes}
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -190,7 +189,7 @@ def build_model(
     return TinyCenterNet(num_classes, widths)
 
 
-def model_from_config(config: dict[str, Any]) -> CenterNet:
+def model_from_config(config: JsonObject) -> CenterNet:
     """The network an ``architecture`` entry describes, for weights loaded after it (so
     the lite trunk's ImageNet weights are not read only to be replaced)."""
     if config.get("arch") == "lite_centernet":
@@ -201,5 +200,5 @@ def model_from_config(config: dict[str, Any]) -> CenterNet:
     )
 
 
-def model_config(net: CenterNet) -> dict[str, Any]:
+def model_config(net: CenterNet) -> JsonObject:
     return net.config()

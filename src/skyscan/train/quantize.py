@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -125,7 +124,7 @@ def quantize_int8(
         def __init__(self) -> None:
             self.batches = iter(range(0, len(chips), 8))
 
-        def get_next(self) -> dict[str, Any] | None:
+        def get_next(self) -> dict[str, npt.NDArray[np.float32]] | None:
             i = next(self.batches, None)
             if i is None:
                 return None
@@ -138,7 +137,9 @@ def quantize_int8(
     stem = stem_nodes(pre) if float_stem else []
     excluded = stem + [n for n in head_nodes(pre) if n not in stem]
     method = getattr(CalibrationMethod, CALIBRATIONS[calibration])
-    extra: dict[str, Any] = {"CalibPercentile": 99.99} if calibration == "percentile" else {}
+    extra: dict[str, float | bool] = (
+        {"CalibPercentile": 99.99} if calibration == "percentile" else {}
+    )
     if symmetric_activations:
         extra["ActivationSymmetric"] = True
     activations = QuantType.QInt8 if symmetric_activations else QuantType.QUInt8

@@ -14,6 +14,7 @@ from skyscan.errors import InputError, OutputExistsError
 from skyscan.labels import ClassMapping
 from skyscan.train.data import DataSpec
 from skyscan.train.loop import TrainConfig, TrainResult, load_checkpoint, train
+from skyscan.types import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def train_and_export(
     result = train(spec, run, cfg, mapping, start)
     net, ckpt = load_checkpoint(result.checkpoint)
     meta = ckpt["meta"]
-    extra: dict[str, Any] = {
+    extra: JsonObject = {
         "data_root": DATA_ROOT_NOTE,
         "architecture": meta["model"],
         "training": {
@@ -128,7 +129,7 @@ def train_and_export(
 
 
 def record_metrics(
-    model_path: str | Path, key: str, report: dict[str, Any], command: str | None
+    model_path: str | Path, key: str, report: JsonObject, command: str | None
 ) -> Path:
     """Store an evaluation report (and the command that measured it) in a model's card."""
     card = load_card(model_path)

@@ -21,11 +21,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from skyscan.types import JsonObject
 from skyscan.viz.encode import pack
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ def _lines(geoms: npt.NDArray[np.object_]) -> shapely.Geometry:
     return shapely.union_all(shapely.boundary(geoms[~shapely.is_empty(geoms)]))
 
 
-def _pack_polygons(geom: Any) -> dict[str, Any]:
+def _pack_polygons(geom: shapely.Geometry) -> JsonObject:
     """A (multi)polygon as float32 lon/lat plus ring and polygon ends (typed arrays)."""
     import shapely
 
@@ -158,7 +159,7 @@ def _pack_polygons(geom: Any) -> dict[str, Any]:
     }
 
 
-def _pack_lines(geom: Any) -> dict[str, Any]:
+def _pack_lines(geom: shapely.Geometry) -> JsonObject:
     """A (multi)line geometry as float32 lon/lat plus line ends (typed arrays)."""
     import shapely
 
@@ -208,7 +209,7 @@ def _land_and_borders(
     return land, outlines
 
 
-def build_basemap(bounds: Sequence[Bounds]) -> tuple[dict[str, Any] | None, list[str]]:
+def build_basemap(bounds: Sequence[Bounds]) -> tuple[JsonObject | None, list[str]]:
     """The basemap for a page whose places of detections have ``bounds``; ``(None,
     notes)`` when its packages are not installed (the map is still written)."""
     import shapely

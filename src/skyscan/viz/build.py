@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeAlias
 import numpy as np
 
 from skyscan.errors import CRSError, InputError
+from skyscan.types import JsonObject
 from skyscan.viz import assets
 from skyscan.viz import basemap as basemap_module
 from skyscan.viz.encode import Frame, heat_grid, lonlat_to_mercator, pack
@@ -119,7 +120,7 @@ def footprint_offsets(geoms: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np
     return out
 
 
-def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any]:
+def _markers(points: MapPoints, frame: Frame, max_markers: int) -> JsonObject:
     """The ``max_markers`` highest-scoring detections as typed arrays (drawn low to high)."""
     n = len(points)
     score = np.nan_to_num(points.score, nan=-1.0)
@@ -134,7 +135,7 @@ def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any
     qx, qy = frame.quantise(x, y)
     has_score = np.isfinite(points.score[chosen])
     score_q = np.where(has_score, np.rint(np.clip(points.score[chosen], 0, 1) * 65534), 65535)
-    markers: dict[str, Any] = {
+    markers: JsonObject = {
         "n": int(chosen.size),
         "qx": pack(qx, "u2" if frame.q < 2**16 else "u4"),
         "qy": pack(qy, "u2" if frame.q < 2**16 else "u4"),
@@ -159,7 +160,7 @@ def _markers(points: MapPoints, frame: Frame, max_markers: int) -> dict[str, Any
 
 
 def _view_bounds(
-    points: MapPoints, overlays: list[dict[str, Any]], layers: list[dict[str, Any]]
+    points: MapPoints, overlays: list[JsonObject], layers: list[JsonObject]
 ) -> list[list[float]] | None:
     """[[south, west], [north, east]] around everything shown, or None for nothing."""
     lats: list[float] = []
@@ -227,7 +228,7 @@ def opening_view(points: MapPoints) -> list[list[float]] | None:
 MAX_PLACES = 200
 
 
-def image_places(points: MapPoints, limit: int = MAX_PLACES) -> list[dict[str, Any]]:
+def image_places(points: MapPoints, limit: int = MAX_PLACES) -> list[JsonObject]:
     """The images to jump between, most detections first: name, count and the bounds of
     their detections ([[south, west], [north, east]]); none when there is only one."""
     if not len(points):
@@ -239,7 +240,7 @@ def image_places(points: MapPoints, limit: int = MAX_PLACES) -> list[dict[str, A
         return []
     lon, lat = np.asarray(points.lon)[order], np.asarray(points.lat)[order]
     counts = np.diff(np.r_[starts, len(order)])
-    places: list[dict[str, Any]] = [
+    places: list[JsonObject] = [
         {
             "name": points.image_names[int(codes[order][s])] or "(no image id)",
             "count": int(n),
@@ -254,7 +255,7 @@ def image_places(points: MapPoints, limit: int = MAX_PLACES) -> list[dict[str, A
     return places[:limit]
 
 
-def _all_coords(collection: dict[str, Any]) -> np.ndarray:
+def _all_coords(collection: JsonObject) -> np.ndarray:
     out: list[list[float]] = []
 
     def walk(c: Any) -> None:
@@ -276,7 +277,7 @@ def script_json(obj: object) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _clusters_layer(clusters: Clusters) -> tuple[dict[str, Any] | None, list[str]]:
+def _clusters_layer(clusters: Clusters) -> tuple[JsonObject | None, list[str]]:
     """Cluster hulls: a clusters table as given, or hulls built from labelled detections.
 
     A table with polygon geometries or a ``size`` column (``skyscan cluster``'s clusters
@@ -354,7 +355,7 @@ def build_map(
             "(raise max_markers / --max-markers to show more); the heatmap counts them all."
         )
 
-    overlays: list[dict[str, Any]] = []
+    overlays: list[JsonObject] = []
     if imagery is not None:
         from skyscan.viz.imagery import load_overlays
 
@@ -368,7 +369,7 @@ def build_map(
         overlays = [o.to_json() for o in rendered]
         notes += image_notes
 
-    vectors: dict[str, dict[str, Any]] = {}
+    vectors: dict[str, JsonObject] = {}
     if h3_resolution is not None:
         from skyscan.viz.layers import h3_cells
 
@@ -397,7 +398,7 @@ def build_map(
     colours = class_colours(points.class_names)
     places = image_places(points)
     bounds = _view_bounds(points, overlays, list(vectors.values()))
-    base: dict[str, Any] | None = None
+    base: JsonObject | None = None
     if basemap:
         base, base_notes = basemap_module.build_basemap(
             [p["bounds"] for p in places] or ([bounds] if bounds else [])

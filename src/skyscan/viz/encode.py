@@ -16,10 +16,11 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from skyscan.types import JsonObject
 
 EARTH_RADIUS_M = 6378137.0  # the sphere of EPSG:3857
 MAX_STEP_M = 0.25
@@ -39,7 +40,7 @@ def lonlat_to_mercator(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, Fl
     return x, y
 
 
-def pack(values: npt.ArrayLike, dtype: str | None = None) -> dict[str, Any]:
+def pack(values: npt.ArrayLike, dtype: str | None = None) -> JsonObject:
     """A typed array for the page: ``{"dtype": "u1"|"u2"|"u4"|"f4", "b64": ...}``.
 
     Without ``dtype``, the smallest unsigned integer type that holds the (non-negative
@@ -108,7 +109,7 @@ class HeatGrid:
         y = (self.iy0 + self.row + 0.5) * self.cell_m
         return x.astype(np.float64), y.astype(np.float64)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "cell": self.cell_m,
             "ix0": self.ix0,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from skyscan.errors import InputError
+from skyscan.types import JsonObject
 from skyscan.viz.points import MapPoints
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ MAX_H3_CELLS = 20_000  # hexagons cost ~200 bytes each in the page
 MAX_PROPERTIES = 12  # attribute columns kept for a zone's popup
 
 
-def _round_coords(geojson: dict[str, Any]) -> dict[str, Any]:
+def _round_coords(geojson: JsonObject) -> JsonObject:
     """Round every coordinate to 7 decimals (keeps the page small)."""
 
     def walk(c: Any) -> Any:
@@ -44,7 +45,7 @@ def _round_coords(geojson: dict[str, Any]) -> dict[str, Any]:
     return geojson
 
 
-def h3_cells(points: MapPoints, resolution: int) -> tuple[dict[str, Any], list[str]]:
+def h3_cells(points: MapPoints, resolution: int) -> tuple[JsonObject, list[str]]:
     """Count detections per H3 cell (and per class); hexagons as GeoJSON polygons.
 
     Cell ids and boundaries come from :mod:`skyscan.analytics.h3cells`, the one module
@@ -83,7 +84,7 @@ def h3_cells(points: MapPoints, resolution: int) -> tuple[dict[str, Any], list[s
     polygons = cell_polygons(uniq)
     features = []
     for i in range(uniq.size):
-        props: dict[str, Any] = {"h3": names[i], "count": int(per_class[i].sum())}
+        props: JsonObject = {"h3": names[i], "count": int(per_class[i].sum())}
         props.update(
             {
                 name: int(per_class[i, k])
@@ -117,7 +118,7 @@ def _to_frame(obj: object, what: str) -> gpd.GeoDataFrame:
     )
 
 
-def vector_layer(obj: Any, what: str) -> tuple[dict[str, Any] | None, list[str]]:
+def vector_layer(obj: object, what: str) -> tuple[JsonObject | None, list[str]]:
     """Polygons / points of ``obj`` as GeoJSON in EPSG:4326, with their attributes.
 
     Returns ``(None, notes)`` when the input cannot be placed (no CRS, unreadable).

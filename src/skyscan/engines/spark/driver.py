@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from skyscan.engines.spark import tasks
 from skyscan.engines.spark.job import PackedJob, paths_frame, plan_job
@@ -16,6 +16,7 @@ from skyscan.engines.spark.session import joined_or_new_session
 from skyscan.io.remote import is_transient
 from skyscan.pipeline import DetectOptions
 from skyscan.run_state import PartStore
+from skyscan.types import JsonObject
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Row, SparkSession
@@ -34,7 +35,7 @@ def run_detect(
     partitions: int | None = None,
     detector_factory: tasks.DetectorFactory | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Detect in ``paths`` on Spark and leave one checkpoint part per image in ``store``.
 
     The CLI path (``skyscan detect --engine spark``): ``skyscan.run.run_detect`` then
@@ -45,7 +46,7 @@ def run_detect(
     """
     store = store or PartStore(outdir, run_id)
     todo = [p for p in paths if not store.is_done(p)]
-    summary: dict[str, Any] = {
+    summary: JsonObject = {
         "images": len(paths),
         "skipped": len(paths) - len(todo),
         "images_ok": 0,

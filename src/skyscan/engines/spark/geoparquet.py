@@ -25,12 +25,13 @@ import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from skyscan.errors import InputError, OutputExistsError
+from skyscan.types import JsonObject
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -113,7 +114,7 @@ def write_geoparquet(
     partition_by: str | None = "h3_5",
     partitions: int | None = None,
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> JsonObject:
     """Write a detections DataFrame as a directory of GeoParquet files; return a summary.
 
     ``partition_by``: ``"h3_<res>"`` (H3 cell of the centre point, e.g. ``h3_5`` ≈ 250 km²

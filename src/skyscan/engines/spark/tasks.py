@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 import pyarrow as pa
 
@@ -28,6 +27,7 @@ from skyscan.io.remote import display_path, redact
 from skyscan.pipeline import DetectOptions, finalize_image, plan_units
 from skyscan.run_state import OUTSIDE_AOI
 from skyscan.schema import METADATA_PREFIX
+from skyscan.types import JsonObject
 
 logger = logging.getLogger(__name__)
 
@@ -200,9 +200,9 @@ def detect_units(
                 yield pa.RecordBatch.from_pylist([out], schema=UNIT_RESULTS_SCHEMA)
 
 
-def _runs_of_one_image(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+def _runs_of_one_image(rows: list[JsonObject]) -> Iterator[list[JsonObject]]:
     """Consecutive rows of one image's units; an error row (no unit) is a run of its own."""
-    run: list[dict[str, Any]] = []
+    run: list[JsonObject] = []
     for row in rows:
         if run and (row["unit"] is None or run[0]["unit"] is None or row["path"] != run[0]["path"]):
             yield run
