@@ -1,4 +1,4 @@
-"""Test-time mirroring (``--tta``) against a plain run: fresh ``skyscan detect`` commands,
+"""Test-time augmentation (``--tta 2``, ``--tta 4``) against a plain run: fresh ``skyscan detect`` commands,
 interleaved rounds, on the 100 MP scene and on the folder of 100 tiles of ``bench_peers.py``.
 
     python benchmarks/bench_tta.py --rounds 3 -o benchmarks/results/tta.json
@@ -15,7 +15,7 @@ from typing import Any
 from bench_detect import RESULTS, WORK
 from bench_fitted_chips import print_plans, time_plans
 
-PLANS = {"default": [], "--tta": ["--tta"]}
+PLANS = {"default": [], "--tta 2": ["--tta", "2"], "--tta 4": ["--tta", "4"]}
 TARGETS = {
     "scene of 100 MP (10,000 px square, 0.25 m)": WORK / "real_10000.tif",
     "folder of 100 tiles of 1024 px": WORK / "real_tiles_100",

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--model", default="vehicles")
     ap.add_argument("--edge-pad", type=int, default=None)
-    ap.add_argument("--tta", action="store_true", help="test-time mirroring (skyscan --tta)")
+    ap.add_argument("--tta", type=int, default=1, help="views per chip (skyscan --tta)")
     ap.add_argument(
         "--thresholds", default=None, help="comma-separated; default: the card's threshold and 0.5"
     )

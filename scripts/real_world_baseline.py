@@ -99,13 +99,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default="vehicles")
     ap.add_argument("--edge-pad", type=int, default=None)
     ap.add_argument("--score-threshold", type=float, default=None)
-    ap.add_argument("--tta", action="store_true", help="test-time mirroring (skyscan --tta)")
+    ap.add_argument("--tta", type=int, default=1, help="views per chip (skyscan --tta)")
     args = ap.parse_args(argv)
     options = [] if args.edge_pad is None else ["--edge-pad", str(args.edge_pad)]
     if args.score_threshold is not None:
         options += ["--score-threshold", str(args.score_threshold)]
-    if args.tta:
-        options += ["--tta"]
+    if args.tta > 1:
+        options += ["--tta", str(args.tta)]
     imagery = Path(args.imagery)
     shown_root = args.imagery.rstrip("/")
 
@@ -181,8 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     if args.edge_pad is not None:
         neg_args += ["--edge-pad", str(args.edge_pad)]
-    if args.tta:
-        neg_args += ["--tta"]
+    if args.tta > 1:
+        neg_args += ["--tta", str(args.tta)]
     neg = negatives(neg_args)
     shown_out = neg_out.resolve()
     result["negatives"] = {

@@ -33,7 +33,7 @@ def detect(
     edge_pad: int | None = None,
     batch_size: int | None = None,
     score_threshold: float | None = None,
-    tta: bool = False,
+    tta: int = 1,
     class_aware_merge: bool = False,
     strict_range: bool = False,
     metadata_table: str | None = None,

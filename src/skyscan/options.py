@@ -158,11 +158,14 @@ class DetectSettings(_Declared):
     score_threshold: float | None = _option(
         None, "Override the model card's score threshold.", low=0.0, high=1.0
     )
-    tta: bool = _option(
-        False,
-        "Test-time mirroring: also run each chip mirrored left to right and average the two heatmaps "
-        "(models with CenterNet outputs, as vehicles). Fewer false vehicles, twice the model time "
-        "(docs/model.md, Test-time mirroring).",
+    tta: int = _option(
+        1,
+        "Test-time augmentation: views of each chip whose heatmaps are averaged, 1 (off), 2 (also mirrored "
+        "left to right) or 4 (also upside down, and both); models with CenterNet outputs, as vehicles. Fewer "
+        "false vehicles at 2x or 4x the model time (docs/model.md, Test-time augmentation).",
+        low=1,
+        high=4,
+        metavar="VIEWS",
     )
     class_aware_merge: bool = _option(
         False,

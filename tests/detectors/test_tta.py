@@ -1,4 +1,4 @@
-"""Test-time mirroring (``tta``): the heatmap of a chip and of its mirror image, averaged."""
+"""Test-time augmentation (``tta``): the heatmaps of a chip's views, flipped back and averaged."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from skyscan.detectors import DetectorRecipe, get_detector
 from skyscan.detectors.card import load_card
 from skyscan.detectors.onnx_backend import OnnxDetector
 from skyscan.detectors.registry import resolve_model
-from skyscan.errors import ModelError
+from skyscan.errors import InputError, ModelError
+
+MIRROR, UPSIDE_DOWN = 2, 1  # NHWC axes of a chip batch
 
 
 @pytest.fixture(scope="module")
@@ -24,34 +26,55 @@ def chips() -> np.ndarray:
     return out
 
 
-def test_tta_averages_the_chip_and_its_mirror_image(chips: np.ndarray) -> None:
-    path = resolve_model("vehicles")
-    plain = OnnxDetector(path, threads=1)
-    mirrored = OnnxDetector(path, threads=1, tta=True)
-    raw = plain.run_raw(chips)
-    raw_of_mirror = plain.run_raw(np.ascontiguousarray(chips[:, :, ::-1]))
-    got = mirrored.run_raw(chips)
+@pytest.fixture(scope="module")
+def plain() -> OnnxDetector:
+    return OnnxDetector(resolve_model("vehicles"), threads=1)
+
+
+def _flip(chips: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return np.ascontiguousarray(np.flip(chips, axes)) if axes else chips
+
+
+@pytest.mark.parametrize(
+    ("n", "flips"), [(2, [(), (MIRROR,)]), (4, [(), (MIRROR,), (UPSIDE_DOWN,), (1, 2)])]
+)
+def test_tta_averages_the_plain_runs_of_each_view_flipped_back(
+    chips: np.ndarray, plain: OnnxDetector, n: int, flips: list[tuple[int, ...]]
+) -> None:
+    got = OnnxDetector(resolve_model("vehicles"), threads=1, tta=n).run_raw(chips)
     for name in ("heatmap", "wh"):
-        want = (raw[name] + raw_of_mirror[name][..., ::-1]) / 2
-        np.testing.assert_allclose(got[name], want, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(got["offset"], raw["offset"])
-    assert not np.allclose(got["heatmap"], raw["heatmap"])  # the mirror changed something
+        back = []
+        for axes in flips:
+            m = plain.run_raw(_flip(chips, axes))[name]
+            back.append(np.flip(m, tuple(a + 1 for a in axes)) if axes else m)  # NHWC -> NCHW
+        np.testing.assert_allclose(got[name], np.mean(back, axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got["offset"], plain.run_raw(chips)["offset"])
+    assert not np.allclose(got["heatmap"], plain.run_raw(chips)["heatmap"])
 
 
-def test_tta_heatmap_is_the_same_for_a_chip_and_its_mirror(chips: np.ndarray) -> None:
-    detector = OnnxDetector(resolve_model("vehicles"), threads=1, tta=True)
+@pytest.mark.parametrize(
+    ("n", "axes"), [(2, (MIRROR,)), (4, (MIRROR,)), (4, (UPSIDE_DOWN,)), (4, (1, 2))]
+)
+def test_a_chip_and_its_view_give_the_same_heatmap(
+    chips: np.ndarray, n: int, axes: tuple[int, ...]
+) -> None:
+    detector = OnnxDetector(resolve_model("vehicles"), threads=1, tta=n)
     heat = detector.run_raw(chips)["heatmap"]
-    heat_of_mirror = detector.run_raw(np.ascontiguousarray(chips[:, :, ::-1]))["heatmap"]
-    np.testing.assert_allclose(heat, heat_of_mirror[..., ::-1], rtol=1e-5, atol=1e-6)
+    heat_of_view = detector.run_raw(_flip(chips, axes))["heatmap"]
+    np.testing.assert_allclose(
+        heat, np.flip(heat_of_view, tuple(a + 1 for a in axes)), rtol=1e-5, atol=1e-6
+    )
 
 
-def test_the_recipe_builds_a_mirroring_detector() -> None:
-    detector = get_detector(DetectorRecipe(tta=True))
-    assert isinstance(detector, OnnxDetector) and detector.tta
+def test_the_recipe_builds_an_augmenting_detector() -> None:
+    detector = get_detector(DetectorRecipe(tta=4))
+    assert isinstance(detector, OnnxDetector) and detector.tta == 4
+    with pytest.raises(InputError, match="'tta' must be one of"):
+        DetectorRecipe(tta=3)
 
 
 def test_tta_needs_centernet_outputs() -> None:
     path = resolve_model("vehicles")
     card = replace(load_card(path), output_format="boxes")
     with pytest.raises(ModelError, match="CenterNet"):
-        OnnxDetector(path, card=card, tta=True)
+        OnnxDetector(path, card=card, tta=2)

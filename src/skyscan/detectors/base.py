@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyscan.detectors.card import ModelCard
+from skyscan.detectors.tta import TTA_VIEWS
 from skyscan.errors import InputError
 from skyscan.types import ChipDetections
 
@@ -60,11 +61,13 @@ class DetectorRecipe:
     backend: str = "onnx"
     threads: int = 0  # ONNX intra-op threads; 0 lets the runtime decide
     score_threshold: float | None = None  # overrides the card's
-    tta: bool = False  # also run each chip mirrored, heatmaps averaged (OnnxDetector)
+    tta: int = 1  # views of each chip whose heatmaps are averaged: 1, 2 or 4 (OnnxDetector)
 
     def __post_init__(self) -> None:
         t = self.score_threshold
         if t is not None and not (isinstance(t, int | float) and 0.0 <= t <= 1.0):  # NaN fails too
             raise InputError(f"'score_threshold' must be a number in [0, 1] (got {t!r})")
+        if isinstance(self.tta, bool) or self.tta not in TTA_VIEWS:
+            raise InputError(f"'tta' must be one of {TTA_VIEWS} views (got {self.tta!r})")
         if not isinstance(self.threads, int) or self.threads < 0:
             raise InputError(f"'threads' must be an integer >= 0 (got {self.threads!r})")

@@ -12,24 +12,20 @@ import numpy.typing as npt
 from skyscan.detectors.card import ModelCard, load_card
 from skyscan.detectors.decode import DECODERS
 from skyscan.detectors.merge import nms_per_chip
+from skyscan.detectors.tta import AVERAGED, TTA_VIEWS, average_back, views
 from skyscan.errors import ModelError, require
 from skyscan.types import ChipDetections
 
 logger = logging.getLogger(__name__)
 
 
-# Outputs of a CenterNet model that test-time mirroring averages: a mirrored chip's maps,
-# mirrored back, score and size the same objects (the offset stays the plain chip's: its
-# x part does not mirror by flipping the map).
-TTA_AVERAGED = ("heatmap", "wh")
-
-
 class OnnxDetector:
     """A :class:`~skyscan.detectors.base.Detector` running an ONNX model on the CPU.
 
     Stateless after construction: ``InferenceSession.run`` is thread-safe, so one
-    instance serves every thread of a process. With ``tta`` (CenterNet models) each chip
-    also runs mirrored left to right and the two heatmaps and sizes are averaged.
+    instance serves every thread of a process. With ``tta`` views (CenterNet models) each
+    chip also runs mirrored and the heatmaps and sizes are averaged
+    (:mod:`skyscan.detectors.tta`).
     """
 
     def __init__(
@@ -40,7 +36,7 @@ class OnnxDetector:
         threads: int = 0,
         score_threshold: float | None = None,
         chips_per_run: int = 1,
-        tta: bool = False,
+        tta: int = 1,
     ) -> None:
         ort = require("onnxruntime", None)
         if chips_per_run < 1:
@@ -51,9 +47,11 @@ class OnnxDetector:
         self.score_threshold = (
             self.card.score_threshold if score_threshold is None else score_threshold
         )
-        if tta and self.card.output_format != "centernet":
+        if tta not in TTA_VIEWS:
+            raise ModelError(f"'tta' must be one of {TTA_VIEWS} views (got {tta!r})")
+        if tta > 1 and self.card.output_format != "centernet":
             raise ModelError(
-                f"{self.model_path}: test-time mirroring (tta) needs a model with CenterNet "
+                f"{self.model_path}: test-time augmentation (tta) needs a model with CenterNet "
                 f"outputs; model {self.card.model_id} gives {self.card.output_format!r}"
             )
         self.tta = tta
@@ -133,14 +131,14 @@ class OnnxDetector:
         return [self._run(prepared[i : i + step]) for i in range(0, len(prepared), step)]
 
     def _run(self, prepared: npt.NDArray[np.float32]) -> dict[str, np.ndarray]:
-        if self.tta:  # the chips and their mirror images in one call
-            prepared = np.concatenate([prepared, prepared[..., ::-1]])
+        if self.tta > 1:  # every view of the chips in one call
+            prepared = views(prepared, self.tta)
         values = self._session.run(self._output_names, {self.card.input_name: prepared})
         out = dict(zip(self._output_names, values, strict=True))
-        if self.tta:
-            n = len(prepared) // 2
+        if self.tta > 1:
+            n = len(prepared) // self.tta
             out = {name: v[:n] for name, v in out.items()} | {
-                name: (out[name][:n] + out[name][n:, ..., ::-1]) / 2 for name in TTA_AVERAGED
+                name: average_back(out[name], self.tta) for name in AVERAGED
             }
         return out
 
