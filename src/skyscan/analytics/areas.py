@@ -23,8 +23,9 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from skyscan.analytics.frames import SET_CRS_HINT, note
+from skyscan.analytics.frames import missing_crs, note
 from skyscan.errors import CRSError, InputError
+from skyscan.jsonfile import load_json_file
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -176,7 +177,7 @@ def _checked(
     notes: list[str] = []
     found = _apply_declared_crs(found, crs, source)
     if found is None:
-        raise CRSError(f"{source} has no CRS: {SET_CRS_HINT.format(flag=crs_flag)}")
+        raise missing_crs(source, crs_flag)
     if len(geoms) == 0:
         raise InputError(f"{source}: no areas (the file has 0 rows)")
     geoms = geoms.copy()
@@ -212,16 +213,9 @@ def _parse_wkt(text: str) -> tuple[shapely.Geometry, str | None]:
 def _parse_geojson(path: Path) -> tuple[npt.NDArray[np.object_], str] | None:
     """Every feature's geometry (None for a null one) and the CRS of a GeoJSON file;
     None when the file is JSON but not GeoJSON (left to GDAL, e.g. Esri JSON)."""
-    import json
-
     import shapely.geometry
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(
-            f"areas {str(path)!r}: cannot read ({type(exc).__name__}: {exc})"
-        ) from None
+    data = load_json_file(path, "areas (GeoJSON)", InputError)
     kind = data.get("type") if isinstance(data, dict) else None
     if kind == "FeatureCollection":
         features = data.get("features") or []

@@ -28,7 +28,7 @@ Using = Literal["centroid", "footprint"]
 USING = ("centroid", "footprint")
 GEOMETRY_COLUMNS = ("geometry", "centroid")
 
-SET_CRS_HINT = (
+_SET_CRS_HINT = (
     "set one on the file (e.g. GeoDataFrame.set_crs('EPSG:4326') before writing) "
     "or declare it with the command's --{flag} option (crs= in Python)"
 )
@@ -91,7 +91,12 @@ def _declare_crs(frame: gpd.GeoDataFrame, crs: str, what: str) -> gpd.GeoDataFra
 def require_crs(frame: gpd.GeoDataFrame, what: str, *, flag: str = "crs") -> None:
     """Raise :class:`CRSError` naming how to set a CRS when ``frame`` has none."""
     if frame.crs is None:
-        raise CRSError(f"{what} has no CRS: {SET_CRS_HINT.format(flag=flag)}")
+        raise missing_crs(what, flag)
+
+
+def missing_crs(what: str, flag: str) -> CRSError:
+    """The error for data without a CRS: how to set one, or the option ``--flag`` that declares it."""
+    return CRSError(f"{what} has no CRS: {_SET_CRS_HINT.format(flag=flag)}")
 
 
 def to_crs_reported(

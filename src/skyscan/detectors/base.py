@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from skyscan.detectors.card import ModelCard
-from skyscan.detectors.tta import TTA_VIEWS
+from skyscan.detectors.tta import check_views
 from skyscan.errors import InputError
 from skyscan.types import ChipDetections
 
@@ -67,7 +67,6 @@ class DetectorRecipe:
         t = self.score_threshold
         if t is not None and not (isinstance(t, int | float) and 0.0 <= t <= 1.0):  # NaN fails too
             raise InputError(f"'score_threshold' must be a number in [0, 1] (got {t!r})")
-        if isinstance(self.tta, bool) or self.tta not in TTA_VIEWS:
-            raise InputError(f"'tta' must be one of {TTA_VIEWS} views (got {self.tta!r})")
+        check_views(self.tta)
         if not isinstance(self.threads, int) or self.threads < 0:
             raise InputError(f"'threads' must be an integer >= 0 (got {self.threads!r})")

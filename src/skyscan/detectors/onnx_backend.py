@@ -12,7 +12,7 @@ import numpy.typing as npt
 from skyscan.detectors.card import ModelCard, load_card
 from skyscan.detectors.decode import DECODERS
 from skyscan.detectors.merge import nms_per_chip
-from skyscan.detectors.tta import AVERAGED, TTA_VIEWS, average_back, views
+from skyscan.detectors.tta import AVERAGED, average_back, check_views, views
 from skyscan.errors import ModelError, require
 from skyscan.types import ChipDetections
 
@@ -47,8 +47,7 @@ class OnnxDetector:
         self.score_threshold = (
             self.card.score_threshold if score_threshold is None else score_threshold
         )
-        if tta not in TTA_VIEWS:
-            raise ModelError(f"'tta' must be one of {TTA_VIEWS} views (got {tta!r})")
+        check_views(tta)
         if tta > 1 and self.card.output_format != "centernet":
             raise ModelError(
                 f"{self.model_path}: test-time augmentation (tta) needs a model with CenterNet "

@@ -12,8 +12,17 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from skyscan.errors import InputError
+
 TTA_VIEWS = (1, 2, 4)  # views a run may ask for
 AVERAGED = ("heatmap", "wh")  # the CenterNet outputs averaged over the views
+
+
+def check_views(n: object) -> None:
+    """Refuse a number of views other than :data:`TTA_VIEWS` (:class:`InputError`)."""
+    if isinstance(n, bool) or n not in TTA_VIEWS:
+        raise InputError(f"'tta' must be one of {TTA_VIEWS} views (got {n!r})")
+
 
 # the axes each view flips, NCHW: none, width, height, both
 _FLIPS: tuple[tuple[int, ...], ...] = ((), (3,), (2,), (2, 3))
