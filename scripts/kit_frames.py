@@ -12,9 +12,10 @@ from typing import Any
 from skyscan.evaluate.run import evaluate
 from skyscan.labels.read import read_name_list
 from skyscan.options import DetectSettings
+from skyscan.train.run import data_root
 
 ROOT = Path(__file__).resolve().parents[1]
-KIT = ROOT / ".." / "shared" / "data" / "kit-ais-munich"
+KIT = data_root() / "kit-ais-munich"  # $SKYSCAN_SHARED_DATA, else ../shared/data
 HELD_OUT = "seqC_MunichStreet02-MOS74-93.txt"  # the held-out street (splits/)
 GSD = 0.13
 
