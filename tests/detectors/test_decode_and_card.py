@@ -37,6 +37,36 @@ def test_centernet_peak_becomes_box_at_cell_plus_offset() -> None:
     assert det.labels.tolist() == [1] and det.scores.tolist() == pytest.approx([0.9])
 
 
+def test_centernet_box_scale_shrinks_each_box_by_its_own_longer_and_shorter_side() -> None:
+    heat = np.zeros((1, 2, 4, 4), np.float32)
+    heat[0, 0, 1, 1] = heat[0, 0, 3, 3] = 0.9
+    wh = np.zeros((1, 2, 4, 4), np.float32)
+    wh[0, :, 1, 1] = (8.0, 4.0)  # wide: width is its longer side
+    wh[0, :, 3, 3] = (4.0, 8.0)  # tall: height is its longer side
+    outputs = {"heatmap": heat, "wh": wh, "offset": np.zeros_like(wh)}
+    scaled = ModelCard.from_dict(
+        {**CARD.to_dict(), "output": {"format": "centernet", "stride": 4, "box_scale": [1.0, 0.5]}}
+    )
+    (det,) = decode_centernet(outputs, scaled, 0.3)
+    sides = np.stack([det.boxes[:, 2] - det.boxes[:, 0], det.boxes[:, 3] - det.boxes[:, 1]], 1)
+    np.testing.assert_allclose(sides, [[8.0, 2.0], [2.0, 8.0]])
+    (plain,) = decode_centernet(outputs, CARD, 0.3)
+    # centres do not move
+    np.testing.assert_allclose(
+        det.boxes[:, 0] + det.boxes[:, 2], plain.boxes[:, 0] + plain.boxes[:, 2]
+    )
+    assert "box_scale" not in CARD.to_dict()["output"]
+    assert ModelCard.from_dict(scaled.to_dict()).box_scale == (1.0, 0.5)
+
+
+def test_card_box_scale_is_checked() -> None:
+    base = CARD.to_dict()
+    with pytest.raises(ModelError, match=r"'output\.box_scale' factors must be in \[0\.5, 2\.0\]"):
+        ModelCard.from_dict({**base, "output": {"format": "centernet", "box_scale": [1.0, 0.1]}})
+    with pytest.raises(ModelError, match="must be a list of two numbers"):
+        ModelCard.from_dict({**base, "output": {"format": "centernet", "box_scale": 0.9}})
+
+
 def _reference_peaks(heat: np.ndarray, threshold: float) -> list[list[tuple[int, int, int]]]:
     """Per chip, (class, row, col) of cells equal to their 3x3 max-pool and >= threshold."""
     n, c, h, w = heat.shape

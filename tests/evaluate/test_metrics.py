@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from skyscan.evaluate.metrics import (
     average_precision,
+    box_fit,
     box_iou,
     evaluate_detections,
     match_image,
@@ -187,3 +188,36 @@ def test_ap50_95_averages_ap_over_coco_iou_thresholds() -> None:
     assert res["car"].ap50_95 == pytest.approx(0.5)
     assert mean_ap(res, "ap50_95") == pytest.approx(0.5)
     assert res["car"].to_dict()["ap50_95"] == pytest.approx(0.5)
+
+
+def test_box_fit_measures_each_detections_longer_and_shorter_side() -> None:
+    """Two matched cars drawn 25 % too wide across (a wide one and a tall one), one match
+    below the operating threshold and one false positive: the fit is over the two matches
+    at the threshold, by each detection's own longer and shorter side."""
+    gt = np.array([[0, 0, 40, 16], [100, 100, 116, 140], [200, 200, 240, 216]], np.float64)
+    det = np.array(
+        [
+            [0, -2, 40, 18],  # wide: shorter side 20 against 16
+            [98, 100, 118, 140],  # tall: shorter side 20 against 16
+            [200, 200, 240, 216],  # exact, but scored below the threshold
+            [400, 400, 440, 416],  # matches nothing
+        ],
+        np.float64,
+    )
+    fit = box_fit(
+        0,
+        [(gt, np.array([0, 0, 0]))],
+        [(det, np.array([0.9, 0.8, 0.2, 0.9]), np.zeros(4, int))],
+        0.3,
+    )
+    assert fit is not None and fit.n == 2
+    assert fit.scale == pytest.approx((1.0, 0.8))
+    assert fit.mean_iou == pytest.approx(16 / 20)
+    res = evaluate_detections(
+        ["car", "bus"],
+        [(gt, np.array([0, 0, 0]))],
+        [(det, np.array([0.9, 0.8, 0.2, 0.9]), np.zeros(4, int))],
+        0.3,
+    )
+    assert res["car"].to_dict()["box_fit"]["scale_shorter"] == pytest.approx(0.8)
+    assert res["bus"].box_fit is None

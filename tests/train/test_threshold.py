@@ -1,14 +1,17 @@
-"""Operating threshold taken from an evaluation report's F1-best point."""
+"""Card calibrations from evaluation reports: the operating threshold (F1-best point) and
+the box-size correction (matched boxes' side ratios)."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from skyscan.detectors.card import load_card, save_card
 from skyscan.errors import InputError
+from skyscan.train.box_scale import box_scale_from_reports, set_box_scale
 from skyscan.train.export import make_card
 from skyscan.train.threshold import set_threshold, threshold_from_report
 
@@ -51,3 +54,33 @@ def test_a_report_scored_from_a_high_threshold_says_how_to_search_lower(
     with caplog.at_level("WARNING"):
         threshold_from_report(report)
     assert caplog.text == ""
+
+
+def _fit_report(path: Path, n: int, log_shorter: float, used: list[float]) -> Path:
+    fit = {"n": n, "log_longer": 0.0, "log_shorter": log_shorter}
+    path.write_text(json.dumps({"box_scale": used, "classes": {"car": {"box_fit": fit}}}))
+    return path
+
+
+def test_box_scale_pools_reports_by_matches_and_never_compounds(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    card = make_card("m", ("car", "truck", "bus"), 64, 0.25, 0.3, extra={"training": {"x": 1}})
+    save_card(card, model)
+    a = _fit_report(tmp_path / "a.json", 300, math.log(0.8), [1.0, 1.0])
+    b = _fit_report(tmp_path / "b.json", 100, math.log(0.9), [1.0, 1.0])
+    scale, n = box_scale_from_reports([a, b])
+    assert n == 400
+    assert scale[0] == pytest.approx(1.0)
+    assert scale[1] == pytest.approx(math.exp((300 * math.log(0.8) + 100 * math.log(0.9)) / 400))
+    new = set_box_scale(model, scale, "test")
+    assert load_card(model).box_scale == pytest.approx(scale, abs=1e-4)  # stored to 4 places
+    assert new.extra["box_scale_source"] == "test"
+    # a report of the corrected model that still finds the boxes 5 % too long across
+    again = _fit_report(tmp_path / "c.json", 50, math.log(0.95), list(new.box_scale))
+    assert box_scale_from_reports([again])[0][1] == pytest.approx(new.box_scale[1] * 0.95)
+    # a report whose boxes fit exactly keeps the factors it was made with
+    exact = _fit_report(tmp_path / "d.json", 50, 0.0, list(new.box_scale))
+    assert box_scale_from_reports([exact])[0] == pytest.approx(new.box_scale)
+    with pytest.raises(InputError, match="no box_fit for class 'bus'"):
+        box_scale_from_reports([a], "bus")

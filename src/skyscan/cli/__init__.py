@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "render": "render",
     "quantize": "quantize",
     "set-threshold": "threshold",
+    "set-box-scale": "threshold",
 }
 
 

@@ -208,11 +208,19 @@ def evaluate_command(
         )
         for name, c in data["classes"].items():
             ap = "n/a" if c["ap50"] is None else f"{c['ap50']:.4f}"
+            coco = "" if c["ap50_95"] is None else f"  AP@[.5:.95] {c['ap50_95']:.4f}"
             click.echo(
-                f"  {name:6s} AP50 {ap}  P {c['precision']:.3f}  R {c['recall'] if c['recall'] is not None else 'n/a'}"
+                f"  {name:6s} AP50 {ap}{coco}  P {c['precision']:.3f}  R {c['recall'] if c['recall'] is not None else 'n/a'}"
                 f"  labels {c['n_labels']}  detections {c['n_detections']}",
                 err=True,
             )
+            if c.get("box_fit"):
+                fit = c["box_fit"]
+                click.echo(
+                    f"         box fit (label side / detection side) over {fit['n']} matches: "
+                    f"longer x{fit['scale_longer']:.3f}, shorter x{fit['scale_shorter']:.3f}",
+                    err=True,
+                )
         if data.get("any_class"):
             v = data["any_class"]
             click.echo(

@@ -1,4 +1,5 @@
-"""``skyscan set-threshold``: a model card's operating threshold from an evaluation report."""
+"""``skyscan set-threshold`` and ``set-box-scale``: a model card's operating threshold and
+box-size correction from evaluation reports."""
 
 from __future__ import annotations
 
@@ -35,3 +36,35 @@ def set_threshold_command(model: Path, report: Path, class_name: str) -> None:
         click.echo(f"skyscan set-threshold: error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"{model}: score_threshold = {threshold:.4f}", err=True)
+
+
+@click.command("set-box-scale")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "reports", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--class",
+    "class_name",
+    default="car",
+    show_default=True,
+    help="Class whose matched boxes to fit.",
+)
+def set_box_scale_command(model: Path, reports: tuple[Path, ...], class_name: str) -> None:
+    """Set MODEL's box-size correction (the card's output.box_scale) so that its CLASS boxes
+    fit the labels of REPORTS (skyscan evaluate reports of MODEL) on average, and record
+    where it came from. Fit it on the model's training images, never on held-out ones.
+    """
+    from skyscan.train.box_scale import box_scale_from_reports, set_box_scale
+
+    try:
+        scale, n = box_scale_from_reports(list(reports), class_name)
+        names = ", ".join(str(r) for r in reports)
+        set_box_scale(model, scale, f"mean {class_name} side ratio of {n} matched boxes in {names}")
+    except SkyscanError as exc:
+        click.echo(f"skyscan set-box-scale: error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{model}: box_scale = longer x{scale[0]:.4f}, shorter x{scale[1]:.4f} ({n} boxes)",
+        err=True,
+    )

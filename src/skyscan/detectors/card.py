@@ -25,7 +25,10 @@ Output formats (see :mod:`skyscan.detectors.decode`):
 ``centernet``
     outputs ``heatmap`` (N, C, h, w) sigmoid scores, ``wh`` (N, 2, h, w) box width/height
     in input pixels, ``offset`` (N, 2, h, w) sub-cell centre offset in cells;
-    ``stride`` = input size / h.
+    ``stride`` = input size / h; ``box_scale`` = ``[longer, shorter]`` factors for each
+    box's longer and shorter side, fitted on labelled data (``skyscan set-box-scale``;
+    default ``[1, 1]``): a box regressor that cannot tell a vehicle's heading to a few
+    degrees draws its shorter side too long.
 ``boxes``
     outputs ``boxes`` (N, K, 4) xyxy input pixels, ``scores`` (N, K), ``labels`` (N, K);
     rows with score 0 are padding.
@@ -47,6 +50,8 @@ from skyscan.jsonfile import load_json_file
 from skyscan.types import JsonObject
 
 OUTPUT_FORMATS = ("centernet", "boxes", "chip_classifier")
+# a box-size correction outside this range is a wrong fit, not a model's bias
+MIN_BOX_SCALE, MAX_BOX_SCALE = 0.5, 2.0
 TASKS = ("detection", "chip_classification")
 
 
@@ -92,6 +97,8 @@ class ModelCard:
     gsd: float | None = None  # metres per pixel the model was trained at
     output_format: str = "boxes"
     stride: int = 4
+    # ``output.box_scale``: (longer side, shorter side) factors of centernet boxes
+    box_scale: tuple[float, float] = (1.0, 1.0)
     score_threshold: float = 0.3
     nms_iou: float = 0.5
     version: str = "0"
@@ -145,6 +152,11 @@ class ModelCard:
         ):
             raise ModelError(
                 f"model card {self.name!r}: 'max_object_m' must be > 0 metres (got {self.max_object_m})"
+            )
+        if not all(MIN_BOX_SCALE <= f <= MAX_BOX_SCALE for f in self.box_scale):
+            raise ModelError(
+                f"model card {self.name!r}: 'output.box_scale' factors must be in "
+                f"[{MIN_BOX_SCALE}, {MAX_BOX_SCALE}] (got {list(self.box_scale)})"
             )
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ModelError(
@@ -254,6 +266,7 @@ class ModelCard:
                 gsd=None if data.get("gsd") is None else float(data["gsd"]),
                 output_format=str(out.get("format", "boxes")),
                 stride=int(out.get("stride", 4)),
+                box_scale=_pair(out.get("box_scale", (1.0, 1.0)), "output.box_scale"),
                 score_threshold=float(data.get("score_threshold", 0.3)),
                 nms_iou=float(data.get("nms_iou", 0.5)),
                 version=str(data.get("version", "0")),
@@ -289,13 +302,23 @@ class ModelCard:
                 **({"edge_pad": self.edge_pad} if self.edge_pad else {}),
             },
             "gsd": self.gsd,
-            "output": {"format": self.output_format, "stride": self.stride},
+            "output": {
+                "format": self.output_format,
+                "stride": self.stride,
+                **({"box_scale": list(self.box_scale)} if self.box_scale != (1.0, 1.0) else {}),
+            },
             "score_threshold": self.score_threshold,
             "nms_iou": self.nms_iou,
             **({"max_object_m": self.max_object_m} if self.max_object_m is not None else {}),
             **({"validated": self.validated.to_dict()} if self.validated else {}),
             **self.extra,
         }
+
+
+def _pair(value: object, key: str) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"'{key}' must be a list of two numbers (got {value!r})")
+    return float(value[0]), float(value[1])
 
 
 def card_path_for(model_path: str | Path) -> Path:

@@ -52,7 +52,8 @@ def decode_centernet(
     """CenterNet heads: a peak in ``heatmap`` is an object centre.
 
     centre_x = (j + offset_x) * stride, centre_y = (i + offset_y) * stride; the box is
-    centre ± wh / 2, in input pixels. The whole batch is decoded at once.
+    centre ± wh / 2, in input pixels, its sides scaled by the card's ``box_scale``. The
+    whole batch is decoded at once.
     """
     try:
         heat = np.asarray(outputs["heatmap"], np.float32)
@@ -76,8 +77,7 @@ def decode_centernet(
     class_scores = heat[b, :, ii, jj].astype(np.float32).reshape(-1, c)
     cx = (jj + off[b, 0, ii, jj]) * stride
     cy = (ii + off[b, 1, ii, jj]) * stride
-    bw = np.maximum(wh[b, 0, ii, jj], 1.0)
-    bh = np.maximum(wh[b, 1, ii, jj], 1.0)
+    bw, bh = scale_sides(wh[b, 0, ii, jj], wh[b, 1, ii, jj], card.box_scale)
     boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(
         np.float32
     )
@@ -92,6 +92,24 @@ def decode_centernet(
             chip = chip.take(np.argsort(-chip.scores, kind="stable")[:MAX_PEAKS_PER_CHIP])
         results.append(chip)
     return results
+
+
+def scale_sides(
+    w: FloatArray, h: FloatArray, box_scale: tuple[float, float]
+) -> tuple[FloatArray, FloatArray]:
+    """Box sides (at least 1 px) with each box's longer side times ``box_scale[0]`` and its
+    shorter side times ``box_scale[1]`` (a square box: both by their mean).
+
+    >>> [v.tolist() for v in scale_sides(np.array([20.0, 8.0, 10.0]), np.array([8.0, 20.0, 10.0]), (1.0, 0.5))]
+    [[20.0, 4.0, 7.5], [4.0, 20.0, 7.5]]
+    """
+    longer, shorter = box_scale
+    if longer == shorter == 1.0:
+        return np.maximum(w, 1.0), np.maximum(h, 1.0)
+    square = (longer + shorter) / 2
+    fw = np.where(w > h, longer, np.where(w < h, shorter, square))
+    fh = np.where(h > w, longer, np.where(h < w, shorter, square))
+    return np.maximum(w * fw, 1.0).astype(w.dtype), np.maximum(h * fh, 1.0).astype(h.dtype)
 
 
 def decode_boxes(

@@ -23,6 +23,7 @@ Everything here is pure array code; :mod:`skyscan.evaluate.run` feeds it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -120,6 +121,7 @@ class ClassResult:
     curve_precision: FloatArray
     curve_scores: FloatArray
     ap50_95: float | None = None
+    box_fit: BoxFit | None = None
 
     def best_f1(self) -> dict[str, float] | None:
         """The operating point with the highest F1 along the PR curve (``None`` if empty).
@@ -148,6 +150,7 @@ class ClassResult:
             "n_labels": self.n_labels,
             "n_detections": self.n_detections,
             "best_f1": self.best_f1(),
+            "box_fit": self.box_fit.to_dict() if self.box_fit is not None else None,
         }
 
 
@@ -198,7 +201,8 @@ def evaluate_detections(
             name, *_class_flags(c, gts, dets, iou_threshold, ignore), score_threshold
         )
         aps = [average_precision_at(c, gts, dets, iou, ignore) for iou in COCO_IOUS]
-        out[name] = replace(result, ap50_95=float(np.mean(aps)))
+        fit = box_fit(c, gts, dets, score_threshold, iou_threshold)
+        out[name] = replace(result, ap50_95=float(np.mean(aps)), box_fit=fit)
     return out
 
 
@@ -240,6 +244,70 @@ def _class_flags(
         flags.append(tp[keep])
         scores.append(s[keep])
     return flags, scores, n
+
+
+@dataclass(frozen=True)
+class BoxFit:
+    """How the sides of matched detections compare with their labels': the mean log of
+    label side / detection side, for each detection's longer and shorter side. A model
+    whose boxes are too large on one side has a negative mean there."""
+
+    n: int
+    log_longer: float
+    log_shorter: float
+    mean_iou: float
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """The (longer, shorter) factors that would make the boxes fit on average."""
+        return math.exp(self.log_longer), math.exp(self.log_shorter)
+
+    def to_dict(self) -> dict[str, object]:
+        longer, shorter = self.scale
+        return {
+            "n": self.n,
+            "log_longer": round(self.log_longer, 6),
+            "log_shorter": round(self.log_shorter, 6),
+            "scale_longer": round(longer, 6),
+            "scale_shorter": round(shorter, 6),
+            "mean_iou": round(self.mean_iou, 6),
+        }
+
+
+def box_fit(
+    c: int,
+    gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
+    dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
+    score_threshold: float,
+    iou_threshold: float = 0.5,
+) -> BoxFit | None:
+    """Side ratios of class ``c``'s true positives at ``score_threshold`` (``None``: none)."""
+    logs, ious = [], []
+    for (gb, gl), (db, ds, dl) in zip(gts, dets, strict=True):
+        dsel = (np.asarray(dl) == c) & (np.asarray(ds, np.float64) >= score_threshold)
+        det = np.asarray(db, np.float64).reshape(-1, 4)[dsel]
+        gt = np.asarray(gb, np.float64).reshape(-1, 4)[np.asarray(gl) == c]
+        matched = match_pairs(det, np.asarray(ds, np.float64)[dsel], gt, iou_threshold)
+        hit = matched >= 0
+        if not hit.any():
+            continue
+        d, g = det[hit], gt[matched[hit]]
+        dw, dh = d[:, 2] - d[:, 0], d[:, 3] - d[:, 1]
+        gw, gh = g[:, 2] - g[:, 0], g[:, 3] - g[:, 1]
+        wide = dw >= dh  # the detection's longer side is its width
+        longer = np.where(wide, gw / dw, gh / dh)
+        shorter = np.where(wide, gh / dh, gw / dw)
+        logs.append(np.log(np.stack([longer, shorter], axis=1)))
+        ious.append(box_iou(d, g).diagonal())
+    if not logs:
+        return None
+    both = np.concatenate(logs)
+    return BoxFit(
+        len(both),
+        float(both[:, 0].mean()),
+        float(both[:, 1].mean()),
+        float(np.concatenate(ious).mean()),
+    )
 
 
 def mean_ap(results: dict[str, ClassResult], iou: str = "ap50") -> float:

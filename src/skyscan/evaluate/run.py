@@ -85,6 +85,7 @@ class EvalReport:
             "model": self.card.model_id,
             "model_path": self.model_path,
             "model_gsd": self.card.gsd,
+            "box_scale": list(self.card.box_scale),
             "image_gsd": self.gsd,
             "n_images": len(self.labels.images),
             "n_detections": self.n_detections,
