@@ -81,19 +81,11 @@ cat > "$RUN/data.json" <<JSON
 }
 JSON
 
-# 1. train from scratch and export (model GSD 0.25 m unless MODEL_GSD is set, 256 px chips, centernet outputs)
+# 1. train from scratch and export (model GSD 0.25 m unless MODEL_GSD is set, 256 px chips, centernet
+#    outputs; the card's box_scale fitted on the training images)
 $SKYSCAN -v train --data "$RUN/data.json" -o "$MODELS/vehicles.onnx" --run-dir "$RUN" \
   --gsd "$MODEL_GSD" --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
   --p-object "$P_OBJECT" --lr "$LR" --threads 2 --seed "$SEED" --overwrite "${EXTRA_ARGS[@]}"
-
-# 1b. box-size correction fitted on the training images (the held-out street stays held out):
-# a box regressor unsure of a vehicle's heading by a few degrees draws its shorter side too long
-$SKYSCAN -q evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \
-  --list "$KIT/splits/seqB_MOS155-179_street.txt" --gsd 0.13 --model "$MODELS/vehicles.onnx" \
-  -o "$RUN/box_fit_train_kit_seqB.json" --overwrite
-$SKYSCAN -q evaluate "$MINSK/images" --labels "$MINSK/labels" --format yolo --classes "$MINSK/classes.txt" \
-  --gsd 0.058 --model "$MODELS/vehicles.onnx" -o "$RUN/box_fit_train_minsk.json" --overwrite
-$SKYSCAN set-box-scale "$MODELS/vehicles.onnx" "$RUN/box_fit_train_kit_seqB.json" "$RUN/box_fit_train_minsk.json"
 
 # 2. measure through the real pipeline on the held-out street at KIT GSD; record in the card
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from skyscan.detectors.card import load_card, save_card
@@ -84,3 +85,32 @@ def test_box_scale_pools_reports_by_matches_and_never_compounds(tmp_path: Path) 
     assert box_scale_from_reports([exact])[0] == pytest.approx(new.box_scale)
     with pytest.raises(InputError, match="no box_fit for class 'bus'"):
         box_scale_from_reports([a], "bus")
+
+
+def test_box_scale_fitted_on_images_through_the_torch_network(tmp_path: Path) -> None:
+    """A network whose every box is 10 % too long across: the fit over the images' labels
+    undoes it, and an image with no match leaves the fit alone."""
+    torch = pytest.importorskip("torch")
+    from skyscan.train.box_scale import fit_on_images
+    from skyscan.train.data import TrainImage
+
+    class Fixed(torch.nn.Module):  # one car at (18, 10), labelled 16 x 8 px, drawn 16 x 8.8
+        num_classes = 1
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            n, _, h, w = x.shape
+            heat = torch.full((n, 1, h // 4, w // 4), -10.0)
+            heat[:, 0, 2, 4] = 10.0  # cell (row 2, col 4) + offset 0.5: centre (18, 10)
+            wh = torch.zeros((n, 2, h // 4, w // 4))
+            wh[:, 0], wh[:, 1] = math.log(16.0 / 4), math.log(8.8 / 4)
+            off = torch.zeros((n, 2, h // 4, w // 4))  # sigmoid(0) = 0.5 cell
+            return heat, wh, off
+
+    pixels = np.zeros((32, 32, 3), np.uint8)
+    box = np.array([[10.0, 6.0, 26.0, 14.0]], np.float32)
+    labelled = TrainImage(pixels, box, np.array([0]), 0.25, "a.png")
+    empty = TrainImage(pixels, np.zeros((0, 4), np.float32), np.zeros(0, np.int64), 0.25, "b.png")
+    scale, n = fit_on_images(Fixed(), [labelled, empty], 1, 0.3)  # type: ignore[arg-type]
+    assert n == 1
+    assert scale == pytest.approx((1.0, 8.0 / 8.8), rel=1e-4)
+    assert fit_on_images(Fixed(), [empty], 1, 0.3) == ((1.0, 1.0), 0)  # type: ignore[arg-type]

@@ -48,6 +48,8 @@ def test_train_export_evaluate(tiny_dataset: Path, tmp_path: Path) -> None:
     assert [c.xview_type_id for c in card.classes] == [18, 23, 19]
     assert card.extra["training"]["steps_run"] == 3
     assert card.extra["training"]["labelled_objects"]["car"] == 6
+    # the box-size correction is fitted on the training images (none match after 3 steps)
+    assert "on the training images (skyscan train)" in card.extra["box_scale_source"]
     assert (tmp_path / "out" / "tiny-run" / "best.pt").is_file()
 
     report = tmp_path / "report.json"

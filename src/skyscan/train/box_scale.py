@@ -1,6 +1,7 @@
-"""Fit a model card's box-size correction (``output.box_scale``) from evaluation reports.
+"""Fit a model card's box-size correction (``output.box_scale``).
 
-``skyscan set-box-scale MODEL REPORT...`` pools the ``box_fit`` of one class over
+``skyscan train`` fits it on its training images as it exports (:func:`fit_on_images`).
+``skyscan set-box-scale MODEL REPORT...`` fits it through the real pipeline: it pools the ``box_fit`` of one class over
 ``skyscan evaluate`` reports of MODEL (mean log ratio of label side to detection side,
 for each detection's longer and shorter side, weighted by matches) and writes the factors
 that make its boxes fit on average into the card. The reports' images should be the
@@ -11,11 +12,48 @@ held-out figures stay held out.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from skyscan.detectors.card import ModelCard, load_card, save_card
 from skyscan.errors import InputError
 from skyscan.jsonfile import load_json_file
+
+if TYPE_CHECKING:
+    from skyscan.train.data import TrainImage
+    from skyscan.train.model import CenterNet
+
+# (matches, mean log longer-side ratio, mean log shorter-side ratio)
+Fit = tuple[int, float, float]
+
+
+def pooled(fits: Sequence[Fit]) -> tuple[tuple[float, float], int]:
+    """The (longer, shorter) factors of several fits, weighted by their matches."""
+    total = sum(n for n, _, _ in fits)
+    if total == 0:
+        return (1.0, 1.0), 0
+    longer = sum(n * lo for n, lo, _ in fits) / total
+    shorter = sum(n * sh for n, _, sh in fits) / total
+    return (math.exp(longer), math.exp(shorter)), total
+
+
+def fit_on_images(
+    net: CenterNet, images: Sequence[TrainImage], num_classes: int, score_threshold: float
+) -> tuple[tuple[float, float], int]:
+    """The factors that fit ``net``'s boxes (torch, whole images at the model GSD) to the
+    images' labels over every class, and the number of matches; ``(1, 1)`` with none."""
+    from skyscan.evaluate.metrics import box_fit
+    from skyscan.train.infer import predict_image
+
+    gts, dets = [], []
+    for im in images:
+        gts.append((im.boxes.astype(np.float64), im.labels))
+        dets.append(predict_image(net, im.pixels))
+    fits = [box_fit(c, gts, dets, score_threshold) for c in range(num_classes)]
+    return pooled([(f.n, f.log_longer, f.log_shorter) for f in fits if f is not None])
 
 
 def box_scale_from_reports(
@@ -24,7 +62,7 @@ def box_scale_from_reports(
     """The (longer, shorter) factors that fit ``class_name``'s boxes over the reports, and
     the number of matched boxes they rest on. Each report's fit is relative to the
     ``box_scale`` its boxes were drawn with, so refitting never compounds."""
-    total, log_longer, log_shorter = 0, 0.0, 0.0
+    fits: list[Fit] = []
     for path in report_paths:
         data = load_json_file(path, "a skyscan evaluate report (JSON)", InputError)
         classes = data.get("classes") if isinstance(data, dict) else None
@@ -33,13 +71,16 @@ def box_scale_from_reports(
         if not isinstance(fit, dict) or not fit.get("n"):
             raise InputError(f"{path}: no box_fit for class {class_name!r} (no true positives?)")
         used = data.get("box_scale", [1.0, 1.0])
-        n = int(fit["n"])
-        total += n
-        log_longer += n * (float(fit["log_longer"]) + math.log(float(used[0])))
-        log_shorter += n * (float(fit["log_shorter"]) + math.log(float(used[1])))
-    if total == 0:
+        fits.append(
+            (
+                int(fit["n"]),
+                float(fit["log_longer"]) + math.log(float(used[0])),
+                float(fit["log_shorter"]) + math.log(float(used[1])),
+            )
+        )
+    if not fits:
         raise InputError("no evaluation reports given")
-    return (math.exp(log_longer / total), math.exp(log_shorter / total)), total
+    return pooled(fits)
 
 
 def set_box_scale(model_path: str | Path, scale: tuple[float, float], source: str) -> ModelCard:

@@ -82,6 +82,7 @@ def make_card(
     version: str = "1.0",
     extra: JsonObject | None = None,
     max_object_m: float = MAX_OBJECT_M,
+    box_scale: tuple[float, float] = (1.0, 1.0),
 ) -> ModelCard:
     return ModelCard(
         name=name,
@@ -95,6 +96,7 @@ def make_card(
         gsd=gsd,
         output_format="centernet",
         stride=STRIDE,
+        box_scale=box_scale,
         score_threshold=score_threshold,
         nms_iou=nms_iou,
         version=version,

@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyscan.detectors.card import ModelCard, load_card, save_card
 from skyscan.errors import InputError, OutputExistsError
@@ -15,6 +15,9 @@ from skyscan.labels import ClassMapping
 from skyscan.train.data import DataSpec
 from skyscan.train.loop import TrainConfig, TrainResult, load_checkpoint, train
 from skyscan.types import JsonObject
+
+if TYPE_CHECKING:
+    from skyscan.train.model import CenterNet
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,10 @@ def train_and_export(
             "classes": ckpt["val"].get("classes"),
         },
     }
+    scale, matches = fit_box_scale(spec, cfg, net, mapping)
+    extra["box_scale_source"] = (
+        f"mean side ratio of {matches} matched boxes on the training images (skyscan train)"
+    )
     card = make_card(
         name or out.stem,
         tuple(meta["classes"]),
@@ -123,9 +130,24 @@ def train_and_export(
         cfg.gsd,
         cfg.score_threshold,
         extra=portable_paths(extra, data_root()),
+        box_scale=(round(scale[0], 4), round(scale[1], 4)),
     )
     export_model(net, out, card)
     return out, card, result
+
+
+def fit_box_scale(
+    spec: DataSpec, cfg: TrainConfig, net: CenterNet, mapping: ClassMapping | None
+) -> tuple[tuple[float, float], int]:
+    """The card's box-size correction, fitted on the training images at the model GSD
+    (:mod:`skyscan.train.box_scale`): held-out images stay held out."""
+    from skyscan.train.box_scale import fit_on_images
+    from skyscan.train.data import load_images
+
+    images, _ = load_images(spec.train, mapping or ClassMapping(), cfg.gsd)
+    scale, matches = fit_on_images(net, images, net.num_classes, cfg.score_threshold)
+    log.info("box_scale: longer x%.4f, shorter x%.4f (%d matched boxes)", *scale, matches)
+    return scale, matches
 
 
 def record_metrics(
