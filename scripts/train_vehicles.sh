@@ -31,6 +31,7 @@ P_NEGATIVE=${P_NEGATIVE:-0.1}  # with GENERALISE=1
 PLACE_WEIGHT=${PLACE_WEIGHT:-3}  # with GENERALISE=1: the labelled places are small, drawn this much more often
 SEED=${SEED:-0}
 INIT=${INIT:-}  # a model to fine-tune (e.g. vehicles) instead of training from scratch
+CUT_VEHICLES=${CUT_VEHICLES:-visible}  # centre: how the shipped weights were trained (skyscan train --help)
 LR=${LR:-0.003}
 STEPS=${STEPS:-20000}
 TIME_LIMIT=${TIME_LIMIT:-3000}
@@ -85,7 +86,8 @@ JSON
 #    outputs; the card's box_scale fitted on the training images)
 $SKYSCAN -v train --data "$RUN/data.json" -o "$MODELS/vehicles.onnx" --run-dir "$RUN" \
   --gsd "$MODEL_GSD" --steps "$STEPS" --time-limit "$TIME_LIMIT" --batch 16 --chip 128 --input-size 256 \
-  --p-object "$P_OBJECT" --lr "$LR" --threads 2 --seed "$SEED" --overwrite "${EXTRA_ARGS[@]}"
+  --p-object "$P_OBJECT" --cut-vehicles "$CUT_VEHICLES" --lr "$LR" --threads 2 --seed "$SEED" \
+  --overwrite "${EXTRA_ARGS[@]}"
 
 # 2. measure through the real pipeline on the held-out street at KIT GSD; record in the card
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \

@@ -106,3 +106,46 @@ def test_chips_stay_inside_the_border_band() -> None:
     assert centre_inside((990.0, 790.0), (100.0, 100.0), 1000, 800, 40.0) == (860.0, 660.0)
     # an axis too short for the footprint keeps the image's middle
     assert centre_inside((10.0, 10.0), (100.0, 300.0), 1000, 500, 40.0) == (140.0, 250.0)
+
+
+def test_centre_rule_labels_whole_vehicles_whose_centre_is_in_the_chip() -> None:
+    from skyscan.train.sampler import centred_in_chip
+
+    boxes = np.array(
+        [[-10, 0, 10, 10], [-18, 0, 2, 10], [50, 50, 60, 60], [110, 110, 140, 140]], np.float32
+    )
+    kept, labels = centred_in_chip(boxes, np.array([0, 1, 2, 0]), 128)
+    # centre at x = 0: in, whole; x = -8: out; inside: as is; centre (125, 125): in, whole
+    assert kept.tolist() == [[-10, 0, 10, 10], [50, 50, 60, 60], [110, 110, 140, 140]]
+    assert labels.tolist() == [0, 2, 0]
+
+
+def test_centre_rule_lets_chips_reach_past_the_image_border() -> None:
+    """With ``cut_vehicles="centre"`` a chip centred on a vehicle at the image's corner
+    reaches past it (black there); with the default it is moved inside the border band."""
+    from skyscan.train.augment import AugmentConfig
+    from skyscan.train.data import TrainImage
+    from skyscan.train.sampler import ChipSampler
+
+    pixels = np.full((200, 200, 3), 200, np.uint8)
+    box = np.array([[0, 0, 16, 8]], np.float32)
+    image = TrainImage(pixels, box, np.array([0]), 0.25, "corner.png")
+    plain = AugmentConfig(
+        scale_jitter=1.0,
+        rotate=False,
+        flip=False,
+        p_gray=0,
+        p_blur=0,
+        p_noise=0,
+        p_degrade=0,
+        brightness=0,
+        contrast=0,
+        saturation=0,
+        colour_cast=0,
+    )
+    for rule, black in (("centre", True), ("visible", False)):
+        sampler = ChipSampler([image], 3, 0.25, 64, 4, plain, p_object=1.0, cut_vehicles=rule)
+        chips = [sampler.sample()[0] for _ in range(20)]
+        assert any(bool((c == 0).all(dim=0).any()) for c in chips) is black, rule
+    with pytest.raises(ValueError, match="cut_vehicles must be one of"):
+        ChipSampler([image], 3, 0.25, 64, 4, plain, cut_vehicles="whole")

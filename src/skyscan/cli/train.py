@@ -148,6 +148,15 @@ def _widths(text: str) -> tuple[int, int, int]:
     help="Share of training chips drawn inside the sources' vehicle-free regions (hard negatives).",
 )
 @click.option(
+    "--cut-vehicles",
+    type=click.Choice(["visible", "centre"]),
+    default="visible",
+    show_default=True,
+    help="How a training chip's edge labels the vehicles it cuts: by their visible part "
+    "(chips stay inside the image), or whole when their centre is in the chip (how the "
+    "shipped vehicles weights were trained: fine-tune them this way to keep what they learned).",
+)
+@click.option(
     "--sensor-augment",
     is_flag=True,
     help="Also imitate other sensors and light: colour casts, haze, shadows, JPEG.",
@@ -182,6 +191,7 @@ def train_command(
     ema: float,
     p_object: float,
     p_negative: float,
+    cut_vehicles: str,
     sensor_augment: bool,
     overwrite: bool,
 ) -> None:
@@ -241,6 +251,7 @@ def train_command(
             ema=ema,
             p_object=p_object,
             p_negative=p_negative,
+            cut_vehicles=cut_vehicles,
             aug=AugmentConfig.sensors() if sensor_augment else AugmentConfig(),
         )
         out, _card, result = train_and_export(

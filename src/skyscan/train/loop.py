@@ -23,6 +23,7 @@ from skyscan.errors import InputError
 from skyscan.labels import ClassMapping
 from skyscan.train.augment import AugmentConfig
 from skyscan.train.data import DataSpec, TrainImage, load_images
+from skyscan.train.sampler import CUT_VEHICLES
 from skyscan.types import JsonObject
 
 if TYPE_CHECKING:
@@ -60,6 +61,9 @@ class TrainConfig:
     # Share of chips drawn inside verified vehicle-free regions (forest, fields, water,
     # roofs): the backgrounds that give false vehicles on imagery unlike the training set.
     p_negative: float = 0.0
+    # How a chip's edge labels the vehicles it cuts (skyscan.train.sampler): "visible" (their
+    # clipped box; chips stay inside the image) or "centre" (whole, when the centre is in)
+    cut_vehicles: str = "visible"
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -73,6 +77,10 @@ class TrainConfig:
             raise InputError(f"'p_object' must be in [0, 1] (got {self.p_object})")
         if not 0 <= self.p_negative <= 1:
             raise InputError(f"'p_negative' must be in [0, 1] (got {self.p_negative})")
+        if self.cut_vehicles not in CUT_VEHICLES:
+            raise InputError(
+                f"'cut_vehicles' must be one of {list(CUT_VEHICLES)} (got {self.cut_vehicles!r})"
+            )
         if not 0 <= self.ema < 1:
             raise InputError(f"'ema' must be in [0, 1) (got {self.ema})")
         if self.steps < 1 or self.batch < 1:
@@ -155,6 +163,7 @@ def train(
         seed=cfg.seed,
         p_object=cfg.p_object,
         p_negative=cfg.p_negative,
+        cut_vehicles=cfg.cut_vehicles,
     )
     if init is None:
         net = build_model(len(classes), cfg.widths, cfg.arch)

@@ -2,11 +2,15 @@
 rare classes more often; sometimes in a verified vehicle-free region, the hard negatives),
 then rotate/flip/scale it (:mod:`skyscan.train.augment`).
 
-Borders: a vehicle that a chip's edge cuts is labelled with its visible part (the clipped
-box) when at least ``MIN_VISIBLE`` of it is inside, so the model learns to report vehicles
-cut by an image's border, as detection asks of it. Chips stay ``BORDER_BAND_M`` inside
-their image: labelled sets leave out vehicles cut by the image border, and a chip that
-showed them unlabelled (or black beyond the border) would teach the opposite.
+Borders (``cut_vehicles``): by default (``"visible"``) a vehicle that a chip's edge cuts is
+labelled with its visible part (the clipped box) when at least ``MIN_VISIBLE`` of it is
+inside, so the model learns to report vehicles cut by an image's border, as detection asks
+of it, and chips stay ``BORDER_BAND_M`` inside their image: labelled sets leave out
+vehicles cut by the image border, and a chip that showed them unlabelled (or black beyond
+the border) would teach the opposite. ``"centre"`` is how the shipped ``vehicles`` weights
+were trained: a vehicle is labelled, whole, when its centre lies in the chip, and chips
+reach past the image's border (black there); fine-tuning those weights this way keeps
+what they learned (docs/model.md).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from skyscan.train.targets import encode, labelled, region_weight
 MIN_VISIBLE = 0.3  # a cut vehicle is labelled (clipped) when this much of it is in the chip
 BORDER_BAND_M = 5.0  # chips keep this far inside an image's border (about a car's length)
 CENTRE_TRIES = 20  # random centres drawn until one lies where the image is labelled
+CUT_VEHICLES = ("visible", "centre")  # how a chip's edge labels the vehicles it cuts
 
 
 def centre_inside(
@@ -52,6 +57,15 @@ def clip_to_chip(
     return clipped[keep], labels[keep]
 
 
+def centred_in_chip(
+    boxes: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], chip: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Whole boxes whose centre lies in the chip."""
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    inside = (cx >= 0) & (cx < chip) & (cy >= 0) & (cy < chip)
+    return boxes[inside], labels[inside]
+
+
 class ChipSampler:
     """Draws augmented chip batches with CenterNet targets."""
 
@@ -67,7 +81,11 @@ class ChipSampler:
         p_object: float = 0.7,
         class_boost: tuple[float, ...] = (1.0, 8.0, 4.0),
         p_negative: float = 0.0,
+        cut_vehicles: str = "visible",
     ) -> None:
+        if cut_vehicles not in CUT_VEHICLES:
+            raise ValueError(f"cut_vehicles must be one of {CUT_VEHICLES} (got {cut_vehicles!r})")
+        self.cut_vehicles = cut_vehicles
         self.images = images
         self.num_classes = num_classes
         self.model_gsd = model_gsd
@@ -141,14 +159,18 @@ class ChipSampler:
         scale = gsd_out / im.gsd
         angle = self.rng.uniform(0, 2 * math.pi) if self.aug.rotate else 0.0
         flip = bool(self.aug.flip and self.rng.random() < 0.5)
-        h, w = im.pixels.shape[:2]
-        # the rotated chip's half extents in image pixels
-        reach = self.chip * scale / 2 * (abs(math.cos(angle)) + abs(math.sin(angle)))
-        centre = centre_inside(centre, (reach, reach), w, h, BORDER_BAND_M / im.gsd)
+        if self.cut_vehicles == "visible":
+            h, w = im.pixels.shape[:2]
+            # the rotated chip's half extents in image pixels
+            reach = self.chip * scale / 2 * (abs(math.cos(angle)) + abs(math.sin(angle)))
+            centre = centre_inside(centre, (reach, reach), w, h, BORDER_BAND_M / im.gsd)
         m = chip_affine(centre, scale, angle, flip, self.chip)
         chip = warp(self.tensors[k], m, self.chip)
         boxes = transform_boxes(im.boxes, np.linalg.inv(m).astype(np.float64))
-        boxes, labels = clip_to_chip(boxes, im.labels, self.chip)
+        if self.cut_vehicles == "visible":
+            boxes, labels = clip_to_chip(boxes, im.labels, self.chip)
+        else:
+            boxes, labels = centred_in_chip(boxes, im.labels, self.chip)
         weight = (
             region_weight(m, self.chip, self.stride, im.ignore, im.negatives)
             if len(im.ignore)
