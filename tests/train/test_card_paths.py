@@ -30,3 +30,12 @@ def test_recorded_metrics_use_paths_relative_to_the_data_root(
     )
     assert card.extra["data_root"].startswith("$DATA")
     assert str(tmp_path) not in model.with_suffix(".json").read_text()
+
+
+def test_card_edge_pad_follows_how_training_chips_labelled_cut_vehicles() -> None:
+    """Chips kept inside the image (the default) give a card without edge pad; chips that
+    reached past the border, as the shipped weights were trained, give the shipped pad."""
+    from skyscan.train.export import make_card
+
+    assert make_card("m", ("car",), 256, 0.25, 0.3).edge_pad == 0
+    assert make_card("m", ("car",), 256, 0.25, 0.3, cut_vehicles="centre").edge_pad == 32

@@ -20,10 +20,12 @@ OPSET = 17
 # The network downsamples by 8 at most (its stride-8 stage) and is fully convolutional:
 # it takes any chip whose sides are multiples of this (the card's input.size_multiple).
 SIZE_MULTIPLE = 8
-# Training chips stay inside their image and label cut vehicles by their visible part
-# (train.sampler), so detection keeps its chips inside the image too: the card's
-# input.edge_pad is 0, and a vehicle cut by the border is reported (flagged truncated).
-EDGE_PAD = 0
+# The card's input.edge_pad for each way training chips label the vehicles they cut
+# (train.sampler): chips that stay inside their image and label cut vehicles by their
+# visible part make detection keep its chips inside the image too (a vehicle cut by the
+# border is reported, flagged truncated); chips that reach past the border, black there,
+# as the shipped weights were trained, get the shipped card's pad (docs/model.md, Edge pad).
+EDGE_PAD = {"visible": 0, "centre": 32}
 # The longest vehicle the model finds, metres (a bus): the card's max_object_m, from which
 # detection derives its default chip overlap.
 MAX_OBJECT_M = 18.0
@@ -83,13 +85,14 @@ def make_card(
     extra: JsonObject | None = None,
     max_object_m: float = MAX_OBJECT_M,
     box_scale: tuple[float, float] = (1.0, 1.0),
+    cut_vehicles: str = "visible",
 ) -> ModelCard:
     return ModelCard(
         name=name,
         classes=tuple(ClassSpec(c, XVIEW_TYPE_IDS.get(c)) for c in classes),
         input_size=(input_size, input_size),
         size_multiple=SIZE_MULTIPLE if input_size % SIZE_MULTIPLE == 0 else None,
-        edge_pad=min(EDGE_PAD, input_size // 4),
+        edge_pad=min(EDGE_PAD[cut_vehicles], input_size // 4),
         mean=(0.0, 0.0, 0.0),
         std=(255.0, 255.0, 255.0),
         input_name="images",
