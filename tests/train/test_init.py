@@ -127,6 +127,9 @@ def test_train_init_from_checkpoint_and_onnx(tmp_path: Path) -> None:
     again = tmp_path / "again.onnx"
     _train(data, again, "--init", str(base))
     init = load_card(again).extra["training"]["init"]
+    # a model trained from scratch keeps chips inside its images, and so do its fine-tunes
+    assert load_card(base).extra["training"]["config"]["cut_vehicles"] == "visible"
+    assert load_card(again).extra["training"]["config"]["cut_vehicles"] == "visible"
     assert init["kind"] == "onnx" and init["name"] == "base" and len(init["sha256"]) == 64
     # a run started from an ONNX model keeps its batch norms frozen when it is itself resumed
     from skyscan.train.loop import load_checkpoint
@@ -143,6 +146,13 @@ def test_train_init_from_the_shipped_model(tmp_path: Path) -> None:
     assert card.extra["architecture"]["widths"] == [16, 32, 48]
     assert card.extra["training"]["init"]["name"] == "vehicles"
     assert card.extra["training"]["config"]["widths"] == [16, 32, 48]
+    # fine-tuned the way the shipped weights were trained, so it keeps their edge pad
+    assert card.extra["training"]["config"]["cut_vehicles"] == "centre"
+    assert card.edge_pad == min(32, card.input_size[0] // 4)
+    other = tmp_path / "visible.onnx"
+    _train(data, other, "--init", "vehicles", "--lr", "1e-4", "--cut-vehicles", "visible")
+    assert load_card(other).extra["training"]["config"]["cut_vehicles"] == "visible"
+    assert load_card(other).edge_pad == 0
 
 
 def test_init_and_widths_conflict(tmp_path: Path) -> None:
@@ -196,3 +206,15 @@ def test_quantized_model_is_refused() -> None:
         match=r"quantized model cannot be fine-tuned; start from its float model \(vehicles.onnx\)",
     ):
         load_init("vehicles-int8")
+
+
+def test_how_a_model_was_trained_to_label_cut_vehicles() -> None:
+    from skyscan.train.init import trained_cut_vehicles
+
+    shipped = load_card(resolve_model("vehicles"))
+    assert shipped.edge_pad > 0 and trained_cut_vehicles(shipped) == "centre"
+    said = {**shipped.to_dict(), "training": {"config": {"cut_vehicles": "visible"}}}
+    assert trained_cut_vehicles(type(shipped).from_dict(said)) == "visible"
+    no_pad = {**shipped.to_dict(), "input": {**shipped.to_dict()["input"], "edge_pad": 0}}
+    no_pad.pop("training")
+    assert trained_cut_vehicles(type(shipped).from_dict(no_pad)) == "visible"

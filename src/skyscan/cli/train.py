@@ -150,11 +150,11 @@ def _widths(text: str) -> tuple[int, int, int]:
 @click.option(
     "--cut-vehicles",
     type=click.Choice(["visible", "centre"]),
-    default="visible",
-    show_default=True,
+    default=None,
     help="How a training chip's edge labels the vehicles it cuts: by their visible part "
-    "(chips stay inside the image), or whole when their centre is in the chip (how the "
-    "shipped vehicles weights were trained: fine-tune them this way to keep what they learned).",
+    "(chips stay inside the image), or whole when their centre is in the chip (chips reach "
+    "past image borders; how the shipped vehicles weights were trained). [default: the way "
+    "the --init model was trained, else visible]",
 )
 @click.option(
     "--sensor-augment",
@@ -191,7 +191,7 @@ def train_command(
     ema: float,
     p_object: float,
     p_negative: float,
-    cut_vehicles: str,
+    cut_vehicles: str | None,
     sensor_augment: bool,
     overwrite: bool,
 ) -> None:

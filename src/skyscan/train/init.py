@@ -27,6 +27,7 @@ from skyscan.errors import ModelError
 from skyscan.types import JsonObject
 
 if TYPE_CHECKING:
+    from skyscan.detectors.card import ModelCard
     from skyscan.train.model import CenterNet
 
 FOLDED_BN_NOTE = (
@@ -42,6 +43,9 @@ class InitModel:
     net: CenterNet
     classes: tuple[str, ...]
     source: JsonObject
+    # how its training chips labelled the vehicles they cut (skyscan.train.sampler): a
+    # fine-tune keeps it unless asked otherwise
+    cut_vehicles: str = "visible"
 
 
 def load_init(model: str | Path) -> InitModel:
@@ -81,7 +85,8 @@ def _from_checkpoint(path: Path, given: str) -> InitModel:
         "step": ckpt.get("step"),
         "gsd": meta.get("config", {}).get("gsd"),
     }
-    return InitModel(net, tuple(meta["classes"]), source)
+    rule = meta.get("config", {}).get("cut_vehicles") or "visible"
+    return InitModel(net, tuple(meta["classes"]), source, rule)
 
 
 def _from_onnx(path: Path, given: str) -> InitModel:
@@ -121,7 +126,18 @@ def _from_onnx(path: Path, given: str) -> InitModel:
         "architecture": net.config(),
         "batch_norm": FOLDED_BN_NOTE,
     }
-    return InitModel(net, classes, source)
+    return InitModel(net, classes, source, trained_cut_vehicles(card))
+
+
+def trained_cut_vehicles(card: ModelCard) -> str:
+    """How an exported model's training chips labelled cut vehicles: its card's training
+    config says, else its edge pad tells (cards made before the config said it): a model
+    whose chips reached past image borders is run with a pad."""
+    config = card.extra.get("training", {}).get("config", {})
+    rule = config.get("cut_vehicles") if isinstance(config, dict) else None
+    if isinstance(rule, str):
+        return rule
+    return "centre" if card.edge_pad > 0 else "visible"
 
 
 def onnx_conv_weights(path: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:

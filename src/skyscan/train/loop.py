@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,8 +62,9 @@ class TrainConfig:
     # roofs): the backgrounds that give false vehicles on imagery unlike the training set.
     p_negative: float = 0.0
     # How a chip's edge labels the vehicles it cuts (skyscan.train.sampler): "visible" (their
-    # clipped box; chips stay inside the image) or "centre" (whole, when the centre is in)
-    cut_vehicles: str = "visible"
+    # clipped box; chips stay inside the image) or "centre" (whole, when the centre is in);
+    # None: the way the init model was trained, else "visible"
+    cut_vehicles: str | None = None
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -77,7 +78,7 @@ class TrainConfig:
             raise InputError(f"'p_object' must be in [0, 1] (got {self.p_object})")
         if not 0 <= self.p_negative <= 1:
             raise InputError(f"'p_negative' must be in [0, 1] (got {self.p_negative})")
-        if self.cut_vehicles not in CUT_VEHICLES:
+        if self.cut_vehicles is not None and self.cut_vehicles not in CUT_VEHICLES:
             raise InputError(
                 f"'cut_vehicles' must be one of {list(CUT_VEHICLES)} (got {self.cut_vehicles!r})"
             )
@@ -94,6 +95,7 @@ class TrainResult:
     seconds: float
     val: JsonObject
     history: list[JsonObject]
+    config: TrainConfig  # as run: cut_vehicles resolved
 
 
 def learning_rate(peak: float, progress: float, warmup: float = 0.05, floor: float = 0.02) -> float:
@@ -135,6 +137,8 @@ def train(
     from skyscan.train.model import STRIDE, build_model
     from skyscan.train.sampler import ChipSampler
 
+    if cfg.cut_vehicles is None:  # fine-tune the way the init model learned
+        cfg = replace(cfg, cut_vehicles=init.cut_vehicles if init is not None else "visible")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     mapping = mapping or ClassMapping()
@@ -163,7 +167,7 @@ def train(
         seed=cfg.seed,
         p_object=cfg.p_object,
         p_negative=cfg.p_negative,
-        cut_vehicles=cfg.cut_vehicles,
+        cut_vehicles=cfg.cut_vehicles or "visible",  # resolved above; the default for mypy
     )
     if init is None:
         net = build_model(len(classes), cfg.widths, cfg.arch)
@@ -256,7 +260,7 @@ def train(
         torch.save(
             {"state": final.state_dict(), "meta": meta, "step": step, "val": {}}, out / "best.pt"
         )
-    return TrainResult(out / "best.pt", step, seconds, best_val, history)
+    return TrainResult(out / "best.pt", step, seconds, best_val, history, cfg)
 
 
 class WeightAverage:

@@ -131,7 +131,7 @@ def train_and_export(
         cfg.score_threshold,
         extra=portable_paths(extra, data_root()),
         box_scale=(round(scale[0], 4), round(scale[1], 4)),
-        cut_vehicles=cfg.cut_vehicles,
+        cut_vehicles=result.config.cut_vehicles or "visible",
     )
     export_model(net, out, card)
     return out, card, result
