@@ -1,12 +1,12 @@
 """Fit a model card's box-size correction (``output.box_scale``).
 
 ``skyscan train`` fits it on its training images as it exports (:func:`fit_on_images`).
-``skyscan set-box-scale MODEL REPORT...`` fits it through the real pipeline: it pools the ``box_fit`` of one class over
-``skyscan evaluate`` reports of MODEL (mean log ratio of label side to detection side,
-for each detection's longer and shorter side, weighted by matches) and writes the factors
-that make its boxes fit on average into the card. The reports' images should be the
-model's training images: the correction is then fitted where the model was trained, and
-held-out figures stay held out.
+``skyscan set-box-scale MODEL REPORT...`` fits it through the real pipeline: it pools the
+``box_fit`` of one class over ``skyscan evaluate`` reports of MODEL (mean log ratio of
+label side to detection side, for each detection's longer and shorter side, weighted by
+matches) and writes the factors that make its boxes fit on average into the card. The
+reports' images should be the model's training images: the correction is then fitted
+where the model was trained, and held-out figures stay held out.
 """
 
 from __future__ import annotations
