@@ -29,6 +29,7 @@ P_OBJECT=${P_OBJECT:-0.7}
 GENERALISE=${GENERALISE:-0}
 P_NEGATIVE=${P_NEGATIVE:-0.1}  # with GENERALISE=1
 PLACE_WEIGHT=${PLACE_WEIGHT:-3}  # with GENERALISE=1: the labelled places are small, drawn this much more often
+SENSOR_AUGMENT=${SENSOR_AUGMENT:-1}  # with GENERALISE=1: also the sensor augmentations
 SEED=${SEED:-0}
 INIT=${INIT:-}  # a model to fine-tune (e.g. vehicles) instead of training from scratch
 CUT_VEHICLES=${CUT_VEHICLES:-visible}  # centre: how the shipped weights were trained (skyscan train --help)
@@ -64,7 +65,8 @@ if [[ $GENERALISE == 1 ]]; then
      "negatives": "$LABELS/negative_regions.csv", "weight": $PLACE_WEIGHT}
 JSON
 )
-  EXTRA_ARGS+=(--p-negative "$P_NEGATIVE" --sensor-augment)
+  EXTRA_ARGS+=(--p-negative "$P_NEGATIVE")
+  if [[ $SENSOR_AUGMENT == 1 ]]; then EXTRA_ARGS+=(--sensor-augment); fi
 fi
 
 cat > "$RUN/data.json" <<JSON
