@@ -129,9 +129,11 @@ def evaluate_command(
 ) -> None:
     """Score MODEL on IMAGES (a directory or one image) against LABELS.
 
-    Per class: AP at IoU 0.5 (all-point interpolation), precision, recall and F1 at the
-    model's threshold, and the number of labelled objects; mAP over classes present.
-    The detection options are those of skyscan detect.
+    Per class: AP at IoU 0.5 (all-point interpolation) and COCO's AP@[.5:.95],
+    precision, recall and F1 at the model's threshold, the number of labelled objects,
+    and the box fit (how the true positives' longer and shorter sides compare with
+    their labels'; skyscan set-box-scale writes it into a card); mAP over classes
+    present. The detection options are those of skyscan detect.
     """
     from skyscan.evaluate.run import evaluate
     from skyscan.labels.read import read_name_list
