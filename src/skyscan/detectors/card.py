@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -338,6 +339,15 @@ def load_card(model_path: str | Path) -> ModelCard:
     if not isinstance(data, dict):
         raise ModelError(f"{path}: model card must be a JSON object")
     return ModelCard.from_dict(data, source=str(path))
+
+
+def rewrite_card(model_path: str | Path, edit: Callable[[JsonObject], None]) -> ModelCard:
+    """Load the card beside ``model_path``, let ``edit`` change its JSON, check and save it."""
+    data = load_card(model_path).to_dict()
+    edit(data)
+    card = ModelCard.from_dict(data, source=str(model_path))
+    save_card(card, model_path)
+    return card
 
 
 def save_card(card: ModelCard, model_path: str | Path) -> Path:

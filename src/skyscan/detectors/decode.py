@@ -104,8 +104,6 @@ def scale_sides(
     [[20.0, 4.0, 7.5], [4.0, 20.0, 7.5]]
     """
     longer, shorter = box_scale
-    if longer == shorter == 1.0:
-        return np.maximum(w, 1.0), np.maximum(h, 1.0)
     square = (longer + shorter) / 2
     fw = np.where(w > h, longer, np.where(w < h, shorter, square))
     fh = np.where(h > w, longer, np.where(h < w, shorter, square))

@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from skyscan.detectors.card import ModelCard, load_card, save_card
+from skyscan.detectors.card import ModelCard, load_card, rewrite_card
 from skyscan.errors import InputError
 from skyscan.jsonfile import load_json_file
+from skyscan.types import JsonObject
 
 if TYPE_CHECKING:
     from skyscan.train.data import TrainImage
@@ -46,12 +45,9 @@ def fit_on_images(
     """The factors that fit ``net``'s boxes (torch, whole images at the model GSD) to the
     images' labels over every class, and the number of matches; ``(1, 1)`` with none."""
     from skyscan.evaluate.metrics import box_fit
-    from skyscan.train.infer import predict_image
+    from skyscan.train.infer import predictions
 
-    gts, dets = [], []
-    for im in images:
-        gts.append((im.boxes.astype(np.float64), im.labels))
-        dets.append(predict_image(net, im.pixels))
+    gts, dets = predictions(net, images)
     fits = [box_fit(c, gts, dets, score_threshold) for c in range(num_classes)]
     return pooled([(f.n, f.log_longer, f.log_shorter) for f in fits if f is not None])
 
@@ -90,9 +86,9 @@ def set_box_scale(model_path: str | Path, scale: tuple[float, float], source: st
         raise InputError(
             f"{model_path}: box_scale applies to centernet outputs (this card's: {card.output_format})"
         )
-    data = card.to_dict()
-    data["output"]["box_scale"] = [round(scale[0], 4), round(scale[1], 4)]
-    data["box_scale_source"] = source
-    new = ModelCard.from_dict(data, source=str(model_path))
-    save_card(new, model_path)
-    return new
+
+    def edit(data: JsonObject) -> None:
+        data["output"]["box_scale"] = [round(scale[0], 4), round(scale[1], 4)]
+        data["box_scale_source"] = source
+
+    return rewrite_card(model_path, edit)

@@ -7,12 +7,21 @@ threshold). The shipped evaluation (:mod:`skyscan.evaluate`) uses the real pipel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
 from skyscan.train.model import STRIDE, CenterNet, decode_raw
+
+if TYPE_CHECKING:
+    from skyscan.train.data import TrainImage
+
+# boxes (xyxy), scores and labels of one image
+Detections = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]
 
 
 def decode(
@@ -36,6 +45,15 @@ def decode(
     bw, bh = wh[0, i, j], wh[1, i, j]
     boxes = torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1)
     return boxes.double().numpy(), scores.double().numpy(), cls.long().numpy()
+
+
+def predictions(
+    net: CenterNet, images: Sequence[TrainImage]
+) -> tuple[list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]], list[Detections]]:
+    """Each image's labels and ``net``'s detections on it (eval mode), for the metrics."""
+    net.eval()
+    gts = [(im.boxes.astype(np.float64), im.labels) for im in images]
+    return gts, [predict_image(net, im.pixels) for im in images]
 
 
 @torch.no_grad()

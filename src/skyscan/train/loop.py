@@ -17,8 +17,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from skyscan.errors import InputError
 from skyscan.labels import ClassMapping
 from skyscan.train.augment import AugmentConfig
@@ -95,7 +93,7 @@ class TrainResult:
     seconds: float
     val: JsonObject
     history: list[JsonObject]
-    config: TrainConfig  # as run: cut_vehicles resolved
+    cut_vehicles: str  # the rule the run's chips used (TrainConfig.cut_vehicles resolved)
 
 
 def learning_rate(peak: float, progress: float, warmup: float = 0.05, floor: float = 0.02) -> float:
@@ -111,13 +109,9 @@ def validate(
 ) -> JsonObject:
     """AP@0.5 per class on whole validation images (already at the model GSD)."""
     from skyscan.evaluate.metrics import evaluate_detections, mean_ap
-    from skyscan.train.infer import predict_image
+    from skyscan.train.infer import predictions
 
-    net.eval()
-    gts, dets = [], []
-    for im in images:
-        gts.append((im.boxes.astype(np.float64), im.labels))
-        dets.append(predict_image(net, im.pixels))
+    gts, dets = predictions(net, images)
     net.train()
     res = evaluate_detections(classes, gts, dets, score_threshold)
     return {"map50": mean_ap(res), "classes": {k: v.to_dict() for k, v in res.items()}}
@@ -137,8 +131,9 @@ def train(
     from skyscan.train.model import STRIDE, build_model
     from skyscan.train.sampler import ChipSampler
 
-    if cfg.cut_vehicles is None:  # fine-tune the way the init model learned
-        cfg = replace(cfg, cut_vehicles=init.cut_vehicles if init is not None else "visible")
+    # None: fine-tune the way the init model learned
+    rule = cfg.cut_vehicles or (init.cut_vehicles if init is not None else "visible")
+    cfg = replace(cfg, cut_vehicles=rule)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     mapping = mapping or ClassMapping()
@@ -167,7 +162,7 @@ def train(
         seed=cfg.seed,
         p_object=cfg.p_object,
         p_negative=cfg.p_negative,
-        cut_vehicles=cfg.cut_vehicles or "visible",  # resolved above; the default for mypy
+        cut_vehicles=rule,
     )
     if init is None:
         net = build_model(len(classes), cfg.widths, cfg.arch)
@@ -260,7 +255,7 @@ def train(
         torch.save(
             {"state": final.state_dict(), "meta": meta, "step": step, "val": {}}, out / "best.pt"
         )
-    return TrainResult(out / "best.pt", step, seconds, best_val, history, cfg)
+    return TrainResult(out / "best.pt", step, seconds, best_val, history, rule)
 
 
 class WeightAverage:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyscan.detectors.card import ModelCard, load_card, save_card
+from skyscan.detectors.card import ModelCard, card_path_for, rewrite_card
 from skyscan.errors import InputError, OutputExistsError
 from skyscan.labels import ClassMapping
 from skyscan.train.data import DataSpec
@@ -131,7 +131,7 @@ def train_and_export(
         cfg.score_threshold,
         extra=portable_paths(extra, data_root()),
         box_scale=(round(scale[0], 4), round(scale[1], 4)),
-        cut_vehicles=result.config.cut_vehicles or "visible",
+        cut_vehicles=result.cut_vehicles,
     )
     export_model(net, out, card)
     return out, card, result
@@ -145,6 +145,7 @@ def fit_box_scale(
     from skyscan.train.box_scale import fit_on_images
     from skyscan.train.data import load_images
 
+    # read again at the model GSD, the scale detection sees (training holds them finer)
     images, _ = load_images(spec.train, mapping or ClassMapping(), cfg.gsd)
     scale, matches = fit_on_images(net, images, net.num_classes, cfg.score_threshold)
     log.info("box_scale: longer x%.4f, shorter x%.4f (%d matched boxes)", *scale, matches)
@@ -155,18 +156,19 @@ def record_metrics(
     model_path: str | Path, key: str, report: JsonObject, command: str | None
 ) -> Path:
     """Store an evaluation report (and the command that measured it) in a model's card."""
-    card = load_card(model_path)
-    extra = dict(card.extra)
-    metrics = dict(extra.get("metrics", {}))
-    metrics[key] = {
-        "map50": report["map50"],
-        "classes": report["classes"],
-        "image_gsd": report.get("image_gsd"),
-        "n_images": report.get("n_images"),
-        "score_threshold": report.get("score_threshold"),
-        "command": command,
-    }
-    extra["metrics"] = portable_paths(metrics, data_root())
-    extra.setdefault("data_root", DATA_ROOT_NOTE)
-    updated = ModelCard.from_dict({**card.to_dict(), **extra}, source=str(model_path))
-    return save_card(updated, model_path)
+
+    def edit(data: JsonObject) -> None:
+        metrics = dict(data.get("metrics", {}))
+        metrics[key] = {
+            "map50": report["map50"],
+            "classes": report["classes"],
+            "image_gsd": report.get("image_gsd"),
+            "n_images": report.get("n_images"),
+            "score_threshold": report.get("score_threshold"),
+            "command": command,
+        }
+        data["metrics"] = portable_paths(metrics, data_root())
+        data.setdefault("data_root", DATA_ROOT_NOTE)
+
+    rewrite_card(model_path, edit)
+    return card_path_for(model_path)

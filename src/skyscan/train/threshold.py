@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from skyscan.detectors.card import ModelCard, load_card, save_card
+from skyscan.detectors.card import ModelCard, rewrite_card
 from skyscan.errors import InputError
 from skyscan.jsonfile import load_json_file
+from skyscan.types import JsonObject
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,9 @@ def set_threshold(model_path: str | Path, threshold: float, source: str) -> Mode
     """Rewrite the card beside ``model_path`` with ``score_threshold = threshold``."""
     if not 0.0 < threshold < 1.0:
         raise InputError(f"threshold must be in (0, 1) (got {threshold})")
-    card = load_card(model_path)
-    data = card.to_dict()
-    data["score_threshold"] = round(threshold, 4)
-    data["threshold_source"] = source
-    new = ModelCard.from_dict(data, source=str(model_path))
-    save_card(new, model_path)
-    return new
+
+    def edit(data: JsonObject) -> None:
+        data["score_threshold"] = round(threshold, 4)
+        data["threshold_source"] = source
+
+    return rewrite_card(model_path, edit)
