@@ -1,4 +1,4 @@
-"""Detection throughput and memory (issue 2), all figures measured in one run.
+"""Detection throughput and memory, all figures measured in one run.
 
     .venv/bin/python benchmarks/bench_detect.py [--size 8000] [--big 20000] [--model vehicles]
 
@@ -10,7 +10,7 @@
 2. end-to-end: ``skyscan detect`` on a generated GeoTIFF at the model's GSD (read, chip,
    detect, merge, georeference, write GeoParquet/GeoJSON), megapixels per second; also
    its job alone (``run_total`` in its run.json: without the interpreter's start, the
-   imports before the job and the exit), the part the issue's 20 % budget names;
+   imports before the job and the exit), the part a 20 % start-up budget names;
 3. naive: a loop that reads each chip separately and runs the model one chip at a time;
 4. peak memory (max RSS) of ``skyscan detect`` on a generated 20,000 × 20,000 RGB GeoTIFF;
 5. the fixed cost of a fresh command: ``skyscan detect`` on a one-chip 256 px scene

@@ -1,4 +1,4 @@
-"""Remote input (issue 19): a COG over loopback HTTP against the same file on local disk.
+"""Remote input: a COG over loopback HTTP against the same file on local disk.
 
     python benchmarks/bench_remote.py [--size 6000] [--latency 0.02] [--rounds 3]
 

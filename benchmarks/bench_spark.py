@@ -1,4 +1,4 @@
-"""Spark engine speed (issue 6): scaling local[1] → local[2], and overhead against the local engine.
+"""Spark engine speed: scaling local[1] → local[2], and overhead against the local engine.
 
     .venv/bin/python benchmarks/bench_spark.py [--images 8] [--size 1536] [--model vehicles]
 

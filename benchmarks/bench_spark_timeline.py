@@ -1,4 +1,4 @@
-"""Where a warm Spark detect job's wall time goes (issue 6): Spark's own event log, read back.
+"""Where a warm Spark detect job's wall time goes: Spark's own event log, read back.
 
     .venv/bin/python benchmarks/bench_spark_timeline.py [--master local[2]] [--images 8] [--size 4096]
 

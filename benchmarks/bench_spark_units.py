@@ -1,4 +1,4 @@
-"""Spark work-unit size (issue 6): warm ``local[2]`` jobs at two ``chips_per_unit`` values, alternating.
+"""Spark work-unit size: warm ``local[2]`` jobs at two ``chips_per_unit`` values, alternating.
 
     .venv/bin/python benchmarks/bench_spark_units.py [--sizes 64 256] [--pairs 2]
 

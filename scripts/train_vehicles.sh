@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Re-train the shipped vehicle detector (src/skyscan/detectors/models/vehicles.onnx + .json)
-# from scratch on the real imagery in ../shared/data, measure it on the held-out place,
-# and build the int8 variant (kept only if its car AP is within 0.01).
+# Train a vehicle detector on the real imagery in ../shared/data, measure it on the held-out
+# street, and build the int8 variant (kept only if car and any-class AP50 stay within 0.01).
 #
-#   scripts/train_vehicles.sh            # full run: <= 50 min of training on 2 CPU cores
+#   scripts/train_vehicles.sh            # from scratch: the 1.0 weights, <= 50 min on 2 CPU cores
 #   STEPS=200 TIME_LIMIT=120 scripts/train_vehicles.sh   # quick smoke run
 #   GENERALISE=1 scripts/train_vehicles.sh   # the generalisation recipe (docs/model.md: not shipped)
-#   INIT=vehicles LR=0.001 STEPS=3000 GENERALISE=1 scripts/train_vehicles.sh   # fine-tune the shipped weights
+#   # the shipped vehicles 1.1: the 1.0 weights fine-tuned on the training places (docs/model.md)
+#   INIT=vehicles CUT_VEHICLES=centre LR=0.0003 STEPS=3000 TIME_LIMIT=1800 GENERALISE=1 \
+#     PLACE_WEIGHT=1 P_NEGATIVE=0.2 SENSOR_AUGMENT=0 scripts/train_vehicles.sh
+#   # then its threshold from the validation places (docs/model.md, "Operating threshold")
 #
 # Train: KIT AIS Munich seqB (the long street, 0.13 m) + all Minsk drone frames (0.058 m).
 # GENERALISE=1 adds the hand-checked training places of data/labels (Autzen 0.30 m cars in a
@@ -96,8 +98,13 @@ $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "
   --list "$KIT/splits/seqC_MunichStreet02-MOS74-93.txt" --gsd 0.13 --model "$MODELS/vehicles.onnx" \
   -o "$RUN/eval_kit_seqC.json" --plot "$PLOT" --record-in-card kit_seqC --overwrite
 
-# 3. int8 variant: calibrated on training chips, kept only if car AP and mAP stay within 0.01
-$SKYSCAN quantize "$MODELS/vehicles.onnx" --data "$RUN/data.json" -o "$RUN/vehicles-int8.onnx" --overwrite
+# 3. int8 variant: calibrated on training chips, kept only if car AP50 and the AP50 of every
+#    vehicle as one row (what counts depend on) stay within 0.01; bus AP50 is reported (20
+#    labelled buses, 0.05 each). INT8_OPTIONS are skyscan quantize's (the shipped
+#    variant's, chosen by scripts/int8_variants.sh)
+# shellcheck disable=SC2086  # options are separate flags
+$SKYSCAN quantize "$MODELS/vehicles.onnx" --data "$RUN/data.json" -o "$RUN/vehicles-int8.onnx" --overwrite \
+  ${INT8_OPTIONS---calibration percentile}
 $SKYSCAN evaluate "$KIT/images" --labels "$KIT/labels" --format yolo --classes "$KIT/classes.txt" \
   --list "$KIT/splits/seqC_MunichStreet02-MOS74-93.txt" --gsd 0.13 --model "$RUN/vehicles-int8.onnx" \
   -o "$RUN/eval_kit_seqC_int8.json" --record-in-card kit_seqC --overwrite
@@ -105,16 +112,17 @@ if $PY - "$RUN/eval_kit_seqC.json" "$RUN/eval_kit_seqC_int8.json" <<'PY'
 import json, sys
 fp32, int8 = (json.load(open(p)) for p in sys.argv[1:3])
 car = fp32["classes"]["car"]["ap50"], int8["classes"]["car"]["ap50"]
-m = fp32["map50"], int8["map50"]
-print(f"car AP50 fp32 {car[0]:.4f} int8 {car[1]:.4f}; mAP50 fp32 {m[0]:.4f} int8 {m[1]:.4f}")
-sys.exit(0 if car[1] >= car[0] - 0.01 and m[1] >= m[0] - 0.01 else 1)
+vehicle = fp32["any_class"]["ap50"], int8["any_class"]["ap50"]
+bus = fp32["classes"]["bus"]["ap50"], int8["classes"]["bus"]["ap50"]
+print(f"car AP50 fp32 {car[0]:.4f} int8 {car[1]:.4f}; any class {vehicle[0]:.4f} / {vehicle[1]:.4f}; bus {bus[0]} / {bus[1]}")
+sys.exit(0 if car[1] >= car[0] - 0.01 and vehicle[1] >= vehicle[0] - 0.01 else 1)
 PY
 then
   cp "$RUN/vehicles-int8.onnx" "$RUN/vehicles-int8.json" "$MODELS/"
   echo "int8 variant shipped as vehicles-int8"
 else
   rm -f "$MODELS/vehicles-int8.onnx" "$MODELS/vehicles-int8.json"
-  echo "int8 variant NOT shipped (car AP or mAP dropped by more than 0.01)"
+  echo "int8 variant NOT shipped (car or any-class AP50 dropped by more than 0.01)"
 fi
 
 # 4. throughput at the model GSD (ONNX Runtime, 2 threads), fp32 and int8 (shipped or not)

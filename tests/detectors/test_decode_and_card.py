@@ -241,3 +241,10 @@ def test_portable_paths_in_a_recorded_card(tmp_path: Path) -> None:
         "sources": [{"images": "kit/images"}],
         "command": "skyscan evaluate $DATA/kit/images --labels $DATA/kit/labels",
     }
+    # labels made in the working directory (the repository's data/labels) stay readable there
+    repo = tmp_path / "repo"
+    made_here = {"labels": str(repo / "data" / "labels"), "command": f"train --ignore {repo}/x.csv"}
+    assert portable_paths(made_here, tmp_path / "shared", repo) == {
+        "labels": "./data/labels",
+        "command": "train --ignore ./x.csv",
+    }

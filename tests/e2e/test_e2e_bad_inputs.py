@@ -1,4 +1,4 @@
-"""Nothing lost: every kind of bad input of issue 2 in ONE `skyscan detect --require-georef`
+"""Nothing lost: every kind of bad input in ONE `skyscan detect --require-georef`
 run. Each bad file gets exactly one row in errors.parquet naming the file and what is
 wrong, the good images are in the detections, the exit code is 3, and every input is in
 exactly one of the two tables."""

@@ -84,16 +84,18 @@ def test_int8_variant_states_its_figures_and_keeps_them_within_0_01(
         int8_card.extra["metrics"]["kit_seqC"]["classes"]["car"]["ap50"], abs=1e-4
     )
     fp32 = load_card(BUILTIN_DIR / "vehicles.onnx").extra["metrics"]["kit_seqC"]
+    # the ship rule of scripts/train_vehicles.sh: cars, and every vehicle as one row
     assert data["classes"]["car"]["ap50"] >= fp32["classes"]["car"]["ap50"] - 0.01
-    assert data["map50"] >= fp32["map50"] - 0.01
+    assert data["any_class"]["ap50"] >= fp32["any_class"]["ap50"] - 0.01
 
 
 def test_larger_chips_find_the_parked_cars_of_a_real_orthophoto(
     shared_data: Path, tmp_path: Path
 ) -> None:
     """The shipped model takes any chip size: its default 512 px chips (overlap from its
-    card's longest object) find each hand-labelled parked car of a real orthophoto
-    (data/labels/colorado), as its native 256 px chips do."""
+    card's longest object) find the same hand-labelled parked cars of a real orthophoto
+    (data/labels/colorado) as its native 256 px chips, at least three of the four (its
+    recall there at the card threshold: docs/model.md)."""
     import geopandas as gpd
     import rasterio
 
@@ -119,9 +121,13 @@ def test_larger_chips_find_the_parked_cars_of_a_real_orthophoto(
         found[bool(extra)] = gpd.read_parquet(out / "detections.parquet")
     native, big = found[True], found[False]
     assert (big["chip_width"] > native["chip_width"].max()).all()  # really read as larger chips
+    hits = []
     for run in (native, big):
         cx = (run["px_xmin"] + run["px_xmax"]) / 2
         cy = (run["px_ymin"] + run["px_ymax"]) / 2
-        for x, y in cars:  # every labelled car has a car box centred within 5 px (0.75 m)
-            near = ((cx - x) ** 2 + (cy - y) ** 2) ** 0.5 < 5
-            assert (near & (run["class_name"] == "car")).any(), (x, y)
+        is_car = run["class_name"] == "car"
+        # a labelled car is found when a car box is centred within 5 px (0.75 m) of it
+        hits.append(
+            [bool((is_car & (((cx - x) ** 2 + (cy - y) ** 2) ** 0.5 < 5)).any()) for x, y in cars]
+        )
+    assert hits[0] == hits[1] and sum(hits[0]) >= 3, hits

@@ -31,11 +31,11 @@ def set_threshold_command(model: Path, report: Path, class_name: str) -> None:
 
     try:
         threshold = threshold_from_report(report, class_name)
-        set_threshold(model, threshold, f"F1-best {class_name} threshold of {report.name}")
+        card = set_threshold(model, threshold, f"F1-best {class_name} threshold of {report.name}")
     except SkyscanError as exc:
         click.echo(f"skyscan set-threshold: error: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"{model}: score_threshold = {threshold:.4f}", err=True)
+    click.echo(f"{model}: score_threshold = {card.score_threshold}", err=True)
 
 
 @click.command("set-box-scale")

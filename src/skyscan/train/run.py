@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: how a card names the folder its training and evaluation data came from, once
+#: how a card names the folders its training and evaluation data came from, once
 DATA_ROOT_NOTE = (
     "$DATA: the shared data folder (../shared/data beside the repository, or $SKYSCAN_SHARED_DATA); "
-    "data paths in this card are relative to it"
+    "data paths in this card are relative to it, and paths starting ./ to the directory the "
+    "command ran in (the repository, for the shipped models)"
 )
 
 
@@ -33,22 +34,29 @@ def data_root() -> Path:
     return Path(os.environ.get("SKYSCAN_SHARED_DATA", "../shared/data")).absolute()
 
 
-def portable_paths(value: Any, root: str | Path) -> Any:  # JSON in, JSON out
-    """``value`` with paths under ``root`` made relative to it (``$DATA/...`` inside a
-    command line), so that a card records no machine's directory layout.
+def portable_paths(value: Any, root: str | Path, workdir: str | Path | None = None) -> Any:
+    """``value`` (JSON) with paths under ``root`` made relative to it (``$DATA/...`` inside a
+    command line) and other paths under ``workdir`` (default: the current directory) made
+    ``./``-relative, so that a card records no machine's directory layout.
 
-    >>> portable_paths({"images": "/d/kit/images", "n": 3, "command": "train /d/kit/a --b"}, "/d")
-    {'images': 'kit/images', 'n': 3, 'command': 'train $DATA/kit/a --b'}
+    >>> paths = {"images": "/d/kit/images", "labels": "/w/lab", "command": "train /d/kit/a /w/b"}
+    >>> portable_paths(paths, "/d", "/w")
+    {'images': 'kit/images', 'labels': './lab', 'command': 'train $DATA/kit/a ./b'}
     """
-    prefix = str(Path(root)).rstrip("/") + "/"
+    prefixes = [(str(Path(root)).rstrip("/") + "/", "", "$DATA/")]
+    work = str(Path(workdir or Path.cwd())).rstrip("/")
+    if work:  # not the filesystem root, under which every path lies
+        prefixes.append((work + "/", "./", "./"))
     if isinstance(value, dict):
-        return {k: portable_paths(v, root) for k, v in value.items()}
+        return {k: portable_paths(v, root, workdir) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(portable_paths(v, root) for v in value)
+        return type(value)(portable_paths(v, root, workdir) for v in value)
     if isinstance(value, str):
-        if value.startswith(prefix) and " " not in value:
-            return value[len(prefix) :]
-        return value.replace(prefix, "$DATA/")
+        for prefix, whole, _ in prefixes:
+            if value.startswith(prefix) and " " not in value:
+                return whole + value[len(prefix) :]
+        for prefix, _, inside in prefixes:
+            value = value.replace(prefix, inside)
     return value
 
 
@@ -162,6 +170,8 @@ def record_metrics(
         metrics[key] = {
             "map50": report["map50"],
             "classes": report["classes"],
+            # every class as one vehicle: what a count of vehicles depends on
+            "any_class": report.get("any_class"),
             "image_gsd": report.get("image_gsd"),
             "n_images": report.get("n_images"),
             "score_threshold": report.get("score_threshold"),

@@ -9,6 +9,7 @@ then tuned on that report's images: say so wherever its figures are quoted.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 from skyscan.detectors.card import ModelCard, rewrite_card
@@ -46,12 +47,14 @@ def threshold_from_report(report_path: str | Path, class_name: str = "car") -> f
 
 
 def set_threshold(model_path: str | Path, threshold: float, source: str) -> ModelCard:
-    """Rewrite the card beside ``model_path`` with ``score_threshold = threshold``."""
+    """Rewrite the card beside ``model_path`` with ``score_threshold = threshold``, rounded
+    down to 4 decimals: an F1-best threshold is the score of the detection that makes the
+    point, and rounding up would leave that detection out."""
     if not 0.0 < threshold < 1.0:
         raise InputError(f"threshold must be in (0, 1) (got {threshold})")
 
     def edit(data: JsonObject) -> None:
-        data["score_threshold"] = round(threshold, 4)
+        data["score_threshold"] = math.floor(threshold * 10_000) / 10_000
         data["threshold_source"] = source
 
     return rewrite_card(model_path, edit)
