@@ -5,9 +5,11 @@ repeatedly, including the preprocessing the pipeline does (normalise, NCHW) but 
 decode, with ``--threads`` intra-op threads (2 on the reference machine). On a busy machine the
 wall-clock rate understates the model; ``mp_per_s_if_cores_free`` divides by the CPU time
 the threads actually got instead, and ``load_avg_1m`` says how busy the machine was.
-Prints one JSON line per model::
+Prints one JSON line per model and round (models alternate within a round); ``--out``
+also writes them, with the command, to a JSON file::
 
     .venv/bin/python benchmarks/bench_model.py [MODEL ...] [--threads 2] [--batch 16] [--repeat 10]
+        [--rounds 1] [--out benchmarks/results/FILE.json]
 
 Without MODEL it measures the shipped ``vehicles`` model and, if present, ``vehicles-int8``.
 """
@@ -18,7 +20,9 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -87,14 +91,26 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--no-spin", action="store_true", help="disable ORT thread spin-waiting")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--out", type=Path, help="also write every line, with the command, here")
     args = ap.parse_args()
     models = args.models
     if not models:
         from skyscan.detectors.registry import BUILTIN_DIR
 
         models = [m for m in ("vehicles", "vehicles-int8") if (BUILTIN_DIR / f"{m}.onnx").is_file()]
-    for m in models:
-        print(json.dumps(bench(m, args.threads, args.batch, args.repeat, spin=not args.no_spin)))
+    lines = []
+    for _ in range(args.rounds):
+        for m in models:
+            lines.append(bench(m, args.threads, args.batch, args.repeat, spin=not args.no_spin))
+            print(json.dumps(lines[-1]), flush=True)
+    if args.out:
+        record = {
+            "command": "python benchmarks/bench_model.py " + " ".join(sys.argv[1:]),
+            "measured_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "runs": lines,
+        }
+        args.out.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -196,7 +196,9 @@ def main() -> None:
     )
     parser.add_argument("--big", type=int, default=20000, help="side of the memory scene (0 skips)")
     parser.add_argument(
-        "--sweep", default="", help="chip sizes to time skyscan at, comma-separated"
+        "--sweep",
+        default="",
+        help="chip sizes to time skyscan at, comma-separated (legacy: 256 px at overlap 0.2)",
     )
     parser.add_argument("--sweep-rounds", type=int, default=2)
     parser.add_argument(
@@ -256,15 +258,21 @@ def main() -> None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     if "sweep" in parts and args.sweep:
-        sizes = [int(s) for s in args.sweep.split(",")]
-        runs: dict[int, list[dict[str, Any]]] = {s: [] for s in sizes}
+        # chip sizes at the card's overlap; "legacy" is the earlier default (256 px, 0.2)
+        sizes = args.sweep.split(",")
+        runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sizes}
         for i in range(args.sweep_rounds):
             for s in sizes if i % 2 == 0 else sizes[::-1]:
                 out = WORK / f"peers_sweep_{s}"
-                runs[s].append(measure(command("skyscan", scene, out, chip=s), out))
+                cmd = (
+                    command("skyscan_legacy", scene, out)
+                    if s == "legacy"
+                    else command("skyscan", scene, out, chip=int(s))
+                )
+                runs[s].append(measure(cmd, out))
                 print(f"sweep {s}: {runs[s][-1]['wall_s']} s", flush=True)
         result["chip_size_sweep"] = {
-            str(s): {
+            s: {
                 "wall_s_median": med([r["wall_s"] for r in runs[s]]),
                 "walls_s": [r["wall_s"] for r in runs[s]],
                 "image_mps": round(
@@ -272,7 +280,15 @@ def main() -> None:
                 ),
                 "overlap": runs[s][0]["chips"]["overlap"],
                 "detections": runs[s][0]["detections"],
-                "model_px_over_image_px": round(model_pixels(scene, chip=s) / image_px, 3),
+                "model_px_over_image_px": round(
+                    (
+                        model_pixels(scene, legacy=True)
+                        if s == "legacy"
+                        else model_pixels(scene, chip=int(s))
+                    )
+                    / image_px,
+                    3,
+                ),
             }
             for s in sizes
         }

@@ -41,6 +41,7 @@ def test_threshold_from_report_into_card(tmp_path: Path) -> None:
         set_threshold(model, 1.5, "x")
     # the F1-best point is a detection's score: rounding must keep that detection in
     assert set_threshold(model, 0.419282, "x").score_threshold == 0.4192
+    assert set_threshold(model, 0.29, "x").score_threshold == 0.29  # already 4 decimals
 
 
 def test_a_report_scored_from_a_high_threshold_says_how_to_search_lower(

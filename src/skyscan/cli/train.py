@@ -10,7 +10,7 @@ import click
 
 from skyscan.cli.params import FINITE, FiniteFloat
 from skyscan.errors import SkyscanError
-from skyscan.train import ARCHITECTURES
+from skyscan.train import ARCHITECTURES, CUT_VEHICLES
 
 
 def _widths(text: str) -> tuple[int, int, int]:
@@ -149,7 +149,7 @@ def _widths(text: str) -> tuple[int, int, int]:
 )
 @click.option(
     "--cut-vehicles",
-    type=click.Choice(["visible", "centre"]),
+    type=click.Choice(CUT_VEHICLES),
     default=None,
     help="How a training chip's edge labels the vehicles it cuts: by their visible part "
     "(chips stay inside the image), or whole when their centre is in the chip (chips reach "

@@ -10,3 +10,7 @@ modules that need it (install with ``pip install 'skyscan[train]'``).
 # The networks ``skyscan train --arch`` builds (train.model.build_model); here, without
 # torch, so that the command line can list them.
 ARCHITECTURES = ("tiny_centernet", "lite_centernet")
+
+# How a training chip's edge labels the vehicles it cuts (train.sampler); here, without
+# torch, so that the command line can list them.
+CUT_VEHICLES = ("visible", "centre")

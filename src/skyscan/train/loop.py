@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from skyscan.errors import InputError
 from skyscan.labels import ClassMapping
+from skyscan.train import CUT_VEHICLES
 from skyscan.train.augment import AugmentConfig
 from skyscan.train.data import DataSpec, TrainImage, load_images
-from skyscan.train.sampler import CUT_VEHICLES
 from skyscan.types import JsonObject
 
 if TYPE_CHECKING:

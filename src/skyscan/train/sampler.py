@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from skyscan.train import CUT_VEHICLES
 from skyscan.train.augment import AugmentConfig, chip_affine, photometric, transform_boxes, warp
 from skyscan.train.data import TrainImage
 from skyscan.train.targets import encode, labelled, region_weight
@@ -28,7 +29,6 @@ from skyscan.train.targets import encode, labelled, region_weight
 MIN_VISIBLE = 0.3  # a cut vehicle is labelled (clipped) when this much of it is in the chip
 BORDER_BAND_M = 5.0  # chips keep this far inside an image's border (about a car's length)
 CENTRE_TRIES = 20  # random centres drawn until one lies where the image is labelled
-CUT_VEHICLES = ("visible", "centre")  # how a chip's edge labels the vehicles it cuts
 
 
 def centre_inside(

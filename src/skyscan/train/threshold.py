@@ -54,7 +54,8 @@ def set_threshold(model_path: str | Path, threshold: float, source: str) -> Mode
         raise InputError(f"threshold must be in (0, 1) (got {threshold})")
 
     def edit(data: JsonObject) -> None:
-        data["score_threshold"] = math.floor(threshold * 10_000) / 10_000
+        # rounded to 1e-6 first: a threshold already at 4 decimals (0.29) stays itself
+        data["score_threshold"] = math.floor(round(threshold * 10_000, 6)) / 10_000
         data["threshold_source"] = source
 
     return rewrite_card(model_path, edit)
