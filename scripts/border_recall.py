@@ -2,6 +2,11 @@
 
     python scripts/border_recall.py --edge-pad 0 32 -o docs/results/border_recall.json
 
+With ``--truncated-thresholds T ...`` each run also scores, from the same detections, rules
+that keep a detection flagged ``truncated`` from a lower score T, on the crops and on the
+whole frames (published labels with the audit's ignore regions): what near-border recall
+such a rule buys and what it costs in precision.
+
 Convention A, the clipped box is the label: crops of the held-out frames whose edges cut
 through labelled vehicles (skyscan.evaluate.borders; the audited unlabelled vehicles where a
 crop shows them are ignored, counted neither way). Convention B, the published labels,
@@ -52,6 +57,13 @@ def main() -> None:
     parser.add_argument("--model", default="vehicles")
     parser.add_argument("--crops-per-image", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--truncated-thresholds",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also score rules keeping detections flagged truncated from these lower scores",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     names = read_name_list(args.data / "splits" / args.split)
@@ -67,9 +79,31 @@ def main() -> None:
             crops_per_image=args.crops_per_image,
             seed=args.seed,
             unlabelled=AUDIT,
+            truncated_thresholds=args.truncated_thresholds,
         )
         for pad in args.edge_pad
     ]
+    # the same rules on the whole frames: precision where borders are the frame's own
+    frame_sweeps = (
+        [
+            border_recall(
+                args.data / "images",
+                args.data / "labels",
+                args.data / "classes.txt",
+                names=names,
+                gsd=GSD,
+                model=args.model,
+                edge_pad=pad,
+                crops_per_image=1,
+                fraction=1.0,
+                unlabelled=AUDIT,
+                truncated_thresholds=args.truncated_thresholds,
+            )
+            for pad in args.edge_pad
+        ]
+        if args.truncated_thresholds
+        else []
+    )
     frames = [
         whole_frames(args.data, args.split, args.model, pad, ignore)
         for pad in args.edge_pad
@@ -80,7 +114,19 @@ def main() -> None:
         "gsd": 0.13,
         "command": "python scripts/border_recall.py "
         + " ".join(
-            ["--edge-pad", *map(str, args.edge_pad), "--model", args.model, "-o", str(args.output)]
+            [
+                "--edge-pad",
+                *map(str, args.edge_pad),
+                "--model",
+                args.model,
+                *(
+                    ["--truncated-thresholds", *map(str, args.truncated_thresholds)]
+                    if args.truncated_thresholds
+                    else []
+                ),
+                "-o",
+                str(args.output),
+            ]
         ),
         "crops": {
             "label_convention": "A: the clipped box is the label (vehicles cut by the crop border are "
@@ -93,6 +139,12 @@ def main() -> None:
             "runs": frames,
         },
     }
+    if frame_sweeps:
+        result["whole_frames_class_agnostic"] = {
+            "label_convention": "B with the audit: published labels, the audited unlabelled "
+            "vehicles ignored; matching class-agnostic, as on the crops",
+            "runs": frame_sweeps,
+        }
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     for run in runs:
         print(
@@ -101,6 +153,19 @@ def main() -> None:
             f"far {run['recall_far']:.3f} "
             f"ratio {run['recall_near_over_far']:.3f} precision {run['precision']:.3f}"
         )
+        for rule in run.get("truncated_threshold_sweep", []):
+            print(
+                f"  truncated from {rule['truncated_threshold']}: recall near "
+                f"{rule['recall_near']:.3f} ratio {rule['recall_near_over_far']:.3f} "
+                f"precision {rule['precision']:.3f}"
+            )
+    for run in frame_sweeps:
+        print(f"edge_pad {run['edge_pad']} whole frames, audited, class-agnostic:")
+        for rule in [run, *run.get("truncated_threshold_sweep", [])]:
+            print(
+                f"  truncated from {rule.get('truncated_threshold', run['score_threshold'])}: "
+                f"precision {rule['precision']:.3f} recall {rule['recall']:.3f}"
+            )
     for run in frames:
         print(
             f"edge_pad {run['edge_pad']} whole frames, {run['labels']}: car AP50 {run['car_ap50']:.4f} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skyscan.evaluate.borders import near_border, plan_crops
+from skyscan.evaluate.borders import Crop, near_border, plan_crops, score_crops
 
 
 def test_crop_edges_cut_vehicles_and_clip_their_labels() -> None:
@@ -46,3 +46,27 @@ def test_audited_unlabelled_vehicles_are_ignored_where_a_crop_shows_them() -> No
         for r in crop.ignore:
             assert 0 <= r[0] < r[2] <= w and 0 <= r[1] < r[3] <= h
     assert any(len(c.ignore) for c in crops)
+
+
+def test_a_lower_threshold_for_truncated_detections_trades_precision_for_border_recall() -> None:
+    crop = Crop(
+        "frame.png",
+        (0, 0, 100, 100),
+        np.array([[0.0, 10, 20, 20], [40, 40, 60, 60]]),  # one cut by the left edge, one inside
+        np.zeros((0, 4)),
+    )
+    detections = [
+        (
+            np.array([[0.0, 10, 20, 20], [40, 40, 60, 60], [80, 0, 95, 5]]),
+            np.array([0.2, 0.5, 0.25]),
+            np.array([True, False, True]),
+        )
+    ]
+    plain = score_crops([crop], detections, 0.4, 0.4, near_px=8, iou_threshold=0.5)
+    assert (plain["recall_near"], plain["recall_far"], plain["precision"]) == (0.0, 1.0, 1.0)
+    lower = score_crops([crop], detections, 0.4, 0.15, near_px=8, iou_threshold=0.5)
+    assert (lower["recall_near"], lower["recall_far"]) == (1.0, 1.0)
+    assert lower["precision"] == 2 / 3  # the truncated sliver at 0.25 is a false positive
+    # an untruncated detection below the threshold stays out whatever the truncated rule
+    detections[0][2][0] = False
+    assert score_crops([crop], detections, 0.4, 0.15, 8, 0.5)["recall_near"] == 0.0

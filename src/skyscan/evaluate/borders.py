@@ -11,8 +11,10 @@ recall elsewhere. Matching is class-agnostic (a vehicle found is found).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from skyscan.evaluate.ignore import read_ignore_regions
 from skyscan.evaluate.metrics import ignored_flags, match_pairs
 from skyscan.labels import ClassMapping, read_labels
 from skyscan.types import JsonObject
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,9 @@ def border_recall(
     model: str = "vehicles",
     edge_pad: int | None = None,
     score_threshold: float | None = None,
+    truncated_thresholds: Sequence[float] = (),
     crops_per_image: int = 4,
+    fraction: float = 0.6,
     seed: int = 0,
     near_px: float = 8.0,
     min_visible: float = 0.3,
@@ -108,7 +115,11 @@ def border_recall(
     unlabelled: str | Path | None = None,
 ) -> JsonObject:
     """Recall near crop borders against elsewhere, and precision, for one pipeline setting.
-    ``unlabelled``: an ignore-region CSV of vehicles the labels leave out (an audit)."""
+    ``unlabelled``: an ignore-region CSV of vehicles the labels leave out (an audit).
+    ``truncated_thresholds``: also score, from the same run, each rule that keeps a
+    detection flagged ``truncated`` from that lower score (``truncated_threshold_sweep``);
+    the merge does not depend on the score floor, so one run at the lowest serves all.
+    ``fraction`` 1.0 scores the whole frames (no crop, no cut)."""
     from PIL import Image
 
     import skyscan.api
@@ -137,10 +148,12 @@ def border_recall(
             im.boxes,
             rng,
             n=crops_per_image,
+            fraction=fraction,
             min_visible=min_visible,
             unlabelled=audit.for_image(im.image_path) if audit is not None else None,
         )
     ]
+    floor = min([threshold, *truncated_thresholds])
     with tempfile.TemporaryDirectory(prefix="skyscan-borders-") as tmp:
         paths: list[str] = []
         for k, crop in enumerate(crops):
@@ -149,41 +162,12 @@ def border_recall(
             with Image.open(crop.source) as im:
                 im.convert("RGB").crop((x0, y0, x0 + w, y0 + h)).save(paths[-1])
         gdf = skyscan.api.detect(
-            paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=threshold
+            paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=floor
         )
-        found = {p: g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
-        # [found, labelled]; "cut": near labels the crop's edge cuts, "whole": near but uncut
-        hits = {"near": [0, 0], "far": [0, 0], "cut": [0, 0], "whole": [0, 0]}
-        tp = fp = truncated_tp = 0
-        for crop, crop_path in zip(crops, paths, strict=True):
-            g = found.get(crop_path)
-            det = (
-                g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64)
-                if g is not None
-                else np.zeros((0, 4))
-            )
-            scores = g["score"].to_numpy(np.float64) if g is not None else np.zeros(0)
-            trunc = g["truncated"].to_numpy(bool) if g is not None else np.zeros(0, bool)
-            label_of = match_pairs(det, scores, crop.boxes, iou_threshold)
-            is_tp = label_of >= 0
-            matched_gt = np.zeros(len(crop.boxes), bool)
-            matched_gt[label_of[is_tp]] = True
-            ignored = ignored_flags(det, crop.ignore) & ~is_tp
-            tp += int(is_tp.sum())
-            fp += int((~is_tp & ~ignored).sum())
-            truncated_tp += int((is_tp & trunc).sum())
-            near = near_border(crop.boxes, crop.window[2], crop.window[3], near_px)
-            cut = near_border(crop.boxes, crop.window[2], crop.window[3], 0.5)
-            for key, sel in (
-                ("near", near),
-                ("far", ~near),
-                ("cut", near & cut),
-                ("whole", near & ~cut),
-            ):
-                hits[key][0] += int(matched_gt[sel].sum())
-                hits[key][1] += int(sel.sum())
-    recall = {k: (v[0] / v[1] if v[1] else None) for k, v in hits.items()}
-    return {
+    found = {p: g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
+    detections = [crop_detections(found.get(path)) for path in paths]
+    score = score_crops(crops, detections, threshold, threshold, near_px, iou_threshold)
+    result: JsonObject = {
         "model": card.model_id,
         "edge_pad": card.edge_pad if edge_pad is None else edge_pad,
         "score_threshold": threshold,
@@ -193,7 +177,71 @@ def border_recall(
         "unlabelled_ignored": str(unlabelled) if unlabelled is not None else None,
         "crops": len(crops),
         "crops_per_image": crops_per_image,
+        "crop_fraction": fraction,
         "seed": seed,
+        **score,
+    }
+    if truncated_thresholds:
+        result["truncated_threshold_sweep"] = [
+            {
+                "truncated_threshold": t,
+                **score_crops(crops, detections, threshold, t, near_px, iou_threshold),
+            }
+            for t in truncated_thresholds
+        ]
+    return result
+
+
+Detections = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes, scores, truncated flags
+
+
+def crop_detections(g: pd.DataFrame | None) -> Detections:
+    """One crop's detected boxes (crop pixels), scores and ``truncated`` flags."""
+    if g is None:
+        return np.zeros((0, 4)), np.zeros(0), np.zeros(0, bool)
+    return (
+        g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64),
+        g["score"].to_numpy(np.float64),
+        g["truncated"].to_numpy(bool),
+    )
+
+
+def score_crops(
+    crops: list[Crop],
+    detections: list[Detections],
+    threshold: float,
+    truncated_threshold: float,
+    near_px: float,
+    iou_threshold: float,
+) -> JsonObject:
+    """Recall near the crop borders and elsewhere, and precision, for the detections kept
+    at ``threshold`` (``truncated_threshold`` for those flagged ``truncated``)."""
+    # [found, labelled]; "cut": near labels the crop's edge cuts, "whole": near but uncut
+    hits = {"near": [0, 0], "far": [0, 0], "cut": [0, 0], "whole": [0, 0]}
+    tp = fp = truncated_tp = 0
+    for crop, (boxes, scores, trunc) in zip(crops, detections, strict=True):
+        keep = scores >= np.where(trunc, truncated_threshold, threshold)
+        boxes, scores, trunc = boxes[keep], scores[keep], trunc[keep]
+        label_of = match_pairs(boxes, scores, crop.boxes, iou_threshold)
+        is_tp = label_of >= 0
+        matched_gt = np.zeros(len(crop.boxes), bool)
+        matched_gt[label_of[is_tp]] = True
+        ignored = ignored_flags(boxes, crop.ignore) & ~is_tp
+        tp += int(is_tp.sum())
+        fp += int((~is_tp & ~ignored).sum())
+        truncated_tp += int((is_tp & trunc).sum())
+        near = near_border(crop.boxes, crop.window[2], crop.window[3], near_px)
+        cut = near_border(crop.boxes, crop.window[2], crop.window[3], 0.5)
+        for key, sel in (
+            ("near", near),
+            ("far", ~near),
+            ("cut", near & cut),
+            ("whole", near & ~cut),
+        ):
+            hits[key][0] += int(matched_gt[sel].sum())
+            hits[key][1] += int(sel.sum())
+    recall = {k: (v[0] / v[1] if v[1] else None) for k, v in hits.items()}
+    return {
         "labels_near": hits["near"][1],
         "labels_far": hits["far"][1],
         "recall_near": recall["near"],
@@ -205,6 +253,7 @@ def border_recall(
         "labels_near_cut": hits["cut"][1],
         "recall_near_cut": recall["cut"],
         "recall_near_whole": recall["whole"],
+        "recall": (hits["near"][0] + hits["far"][0]) / max(1, hits["near"][1] + hits["far"][1]),
         "precision": tp / (tp + fp) if tp + fp else None,
         "true_positives": tp,
         "false_positives": fp,
