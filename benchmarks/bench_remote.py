@@ -45,6 +45,9 @@ from bench_detect import make_scene  # noqa: E402
 from remote_servers import RangeServer  # noqa: E402
 
 GSD = 0.25  # the shipped model's GSD: chips are read without resampling
+# the interpreter of the skyscan commands (--python): this one, or the product's runtime
+# environment, which lacks the dev tools' boto3 that rasterio imports at start (0.15 s)
+PYTHON = sys.executable
 
 
 def make_cog(size: int) -> Path:
@@ -64,7 +67,7 @@ def make_cog(size: int) -> Path:
 def detect(inputs: list[str], out: Path, extra: list[str] | None = None) -> dict[str, float]:
     """One fresh ``skyscan detect`` command: wall time, job time (run.json), detections."""
     cmd = [
-        sys.executable,
+        PYTHON,
         "-m",
         "skyscan",
         "-q",
@@ -131,10 +134,18 @@ def main() -> None:
     )
     ap.add_argument("--aoi-only", action="store_true", help="only the --aoi runs")
     ap.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter for the skyscan commands, e.g. .venv of scripts/setup.sh --demo "
+        "(this checkout's src/ is put first on its path)",
+    )
+    ap.add_argument(
         "--plan-items", type=int, default=0, help="only skyscan plan over this many small images"
     )
     ap.add_argument("--out", default="remote.json", help="file name under benchmarks/results")
     args = ap.parse_args()
+    global PYTHON
+    PYTHON = args.python
     if args.plan_items:
         out = bench_plan(args.plan_items)
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -144,6 +155,10 @@ def main() -> None:
     if args.aoi_only:
         aoi = bench_aoi(args.aoi_size or args.size, args.aoi_fraction or 0.1, args.rounds)
         aoi["command"] = "python benchmarks/bench_remote.py " + " ".join(sys.argv[1:])
+        aoi["python"] = args.python
+        aoi["boto3_importable"] = (
+            subprocess.run([args.python, "-c", "import boto3"], capture_output=True).returncode == 0
+        )
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / args.out).write_text(json.dumps(aoi, indent=2) + "\n")
         print(json.dumps({k: v for k, v in aoi.items() if k != "rounds"}, indent=2))
