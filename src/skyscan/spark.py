@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from skyscan.engines.spark.analytics import DEFAULT_JOIN_RES
 from skyscan.engines.spark.geoparquet import write_geoparquet
 from skyscan.engines.spark.session import spark_session
 from skyscan.errors import InputError
@@ -207,7 +208,7 @@ def spatial_join(
     distance_m: float | None = None,
     how: str = "inner",
     zone_columns: list[str] | None = None,
-    h3_res: int = 7,
+    h3_res: int = DEFAULT_JOIN_RES,
 ) -> DataFrame:
     """Detections joined to zones, partitioned by H3 cell: the rows of ``analytics.spatial_join``.
 

@@ -20,7 +20,6 @@ import numpy as np
 
 from skyscan.evaluate.ignore import read_ignore_regions
 from skyscan.evaluate.metrics import ignored_flags, match_pairs
-from skyscan.labels import ClassMapping, read_labels
 from skyscan.types import JsonObject
 
 if TYPE_CHECKING:
@@ -125,17 +124,11 @@ def border_recall(
     import skyscan.api
     from skyscan.detectors.card import load_card
     from skyscan.detectors.registry import resolve_model
+    from skyscan.evaluate.run import read_card_labels
 
     card = load_card(resolve_model(model))
     threshold = card.score_threshold if score_threshold is None else score_threshold
-    label_set = read_labels(
-        images,
-        labels,
-        "yolo",
-        classes=classes,
-        names=names,
-        mapping=ClassMapping.for_targets(tuple(card.class_names)),
-    )
+    label_set = read_card_labels(images, labels, "yolo", card, classes=classes, names=names)
     audit = read_ignore_regions(unlabelled) if unlabelled is not None else None
     rng = np.random.default_rng(seed)
     crops = [

@@ -120,25 +120,20 @@ def evaluate_turned(
     ``{"map50": float, "classes": {name: {ap50, precision, recall, n_labels, n_detections}}}``."""
     from skyscan.detectors.card import load_card
     from skyscan.detectors.registry import resolve_model
-    from skyscan.evaluate.run import evaluate
-    from skyscan.labels import ClassMapping
-    from skyscan.labels.mapping import parse_overrides
-    from skyscan.labels.read import read_labels
+    from skyscan.evaluate.run import evaluate, read_card_labels
 
     settings = settings or DetectSettings()
     if not angles:
         raise InputError("'angles' must name at least one angle")
     card = load_card(resolve_model(settings.model))
-    mapping = ClassMapping.for_targets(tuple(card.class_names))
-    if overrides:
-        mapping = mapping.with_overrides(parse_overrides(overrides))
-    label_set = read_labels(
+    label_set = read_card_labels(
         images,
         labels,
         fmt,
+        card,
         classes=classes,
         names=list(names) if names is not None else None,
-        mapping=mapping,
+        overrides=overrides,
         allow_missing=allow_missing,
     )
 

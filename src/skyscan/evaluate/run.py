@@ -97,6 +97,33 @@ class EvalReport:
         }
 
 
+def read_card_labels(
+    images: str | Path,
+    labels: str | Path,
+    fmt: str,
+    card: ModelCard,
+    *,
+    classes: str | Path | None = None,
+    names: list[str] | None = None,
+    overrides: list[str] | None = None,
+    allow_missing: bool = False,
+) -> LabelSet:
+    """The labels of ``images`` with their classes mapped onto ``card``'s (car, truck, bus
+    from xView type ids or class names), ``overrides`` (``"source=target"``) first."""
+    mapping = ClassMapping.for_targets(tuple(card.class_names))
+    if overrides:
+        mapping = mapping.with_overrides(parse_overrides(overrides))
+    return read_labels(
+        images,
+        labels,
+        fmt,
+        classes=classes,
+        mapping=mapping,
+        names=names,
+        allow_missing=allow_missing,
+    )
+
+
 def evaluate(
     images: str | Path,
     labels: str | Path,
@@ -120,16 +147,14 @@ def evaluate(
     settings = settings or DetectSettings()
     model_path = resolve_model(settings.model)
     card = load_card(model_path)
-    mapping = ClassMapping.for_targets(tuple(card.class_names))
-    if overrides:
-        mapping = mapping.with_overrides(parse_overrides(overrides))
-    label_set = read_labels(
+    label_set = read_card_labels(
         images,
         labels,
         fmt,
+        card,
         classes=classes,
-        mapping=mapping,
         names=names,
+        overrides=overrides,
         allow_missing=allow_missing,
     )
     label_set.issues.log_summary()
