@@ -9,7 +9,7 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "name", ["skyscan.text", "skyscan.viz.build", "skyscan.io.sources", "skyscan.io.stac"]
+    "name", ["skyscan.text", "skyscan.viz.build", "skyscan.io.sources", "skyscan.io.stac.query"]
 )
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name))
