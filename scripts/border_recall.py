@@ -58,6 +58,13 @@ def main() -> None:
     parser.add_argument("--crops-per-image", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--min-visible",
+        type=float,
+        default=0.3,
+        help="a cut vehicle is a label when this much of it is in the crop (less: ignored); "
+        "0.5 is the centre rule, a vehicle belongs to the image that holds its centre",
+    )
+    parser.add_argument(
         "--truncated-thresholds",
         type=float,
         nargs="*",
@@ -77,6 +84,7 @@ def main() -> None:
             model=args.model,
             edge_pad=pad,
             crops_per_image=args.crops_per_image,
+            min_visible=args.min_visible,
             seed=args.seed,
             unlabelled=AUDIT,
             truncated_thresholds=args.truncated_thresholds,
@@ -119,6 +127,7 @@ def main() -> None:
                 *map(str, args.edge_pad),
                 "--model",
                 args.model,
+                *(["--min-visible", str(args.min_visible)] if args.min_visible != 0.3 else []),
                 *(
                     ["--truncated-thresholds", *map(str, args.truncated_thresholds)]
                     if args.truncated_thresholds
@@ -130,7 +139,8 @@ def main() -> None:
         ),
         "crops": {
             "label_convention": "A: the clipped box is the label (vehicles cut by the crop border are "
-            "labelled; slivers under 30 % visible and the audited unlabelled vehicles are ignored)",
+            f"labelled; those under {args.min_visible:.0%} visible and the audited unlabelled "
+            "vehicles are ignored)",
             "runs": runs,
         },
         "whole_frames": {

@@ -23,6 +23,8 @@ def test_crop_edges_cut_vehicles_and_clip_their_labels() -> None:
         assert (visible[: len(crop.boxes)] >= 0.3).all() and (
             visible[len(crop.boxes) :] < 0.3
         ).all()
+        assert crop.visible is not None
+        assert np.allclose(crop.visible, visible[: len(crop.boxes)])  # each label's share shown
         cut_any += int(near_border(crop.boxes, w, h, 0.5).sum())
     assert cut_any >= 10  # the point of the crops: many labels end on a crop edge
 
@@ -54,6 +56,7 @@ def test_a_lower_threshold_for_truncated_detections_trades_precision_for_border_
         (0, 0, 100, 100),
         np.array([[0.0, 10, 20, 20], [40, 40, 60, 60]]),  # one cut by the left edge, one inside
         np.zeros((0, 4)),
+        visible=np.array([0.4, 1.0]),  # the cut one: 40 % of it inside, its centre outside
     )
     detections = [
         (
@@ -67,6 +70,9 @@ def test_a_lower_threshold_for_truncated_detections_trades_precision_for_border_
     lower = score_crops([crop], detections, 0.4, 0.15, near_px=8, iou_threshold=0.5)
     assert (lower["recall_near"], lower["recall_far"]) == (1.0, 1.0)
     assert lower["precision"] == 2 / 3  # the truncated sliver at 0.25 is a false positive
+    assert plain["recall_near_cut_by_visible"]["0.3-0.5"] == {"labels": 1, "recall": 0.0}
+    assert lower["recall_near_cut_by_visible"]["0.3-0.5"] == {"labels": 1, "recall": 1.0}
+    assert lower["recall_near_cut_by_visible"]["0.5-0.7"] == {"labels": 0, "recall": None}
     # an untruncated detection below the threshold stays out whatever the truncated rule
     detections[0][2][0] = False
     assert score_crops([crop], detections, 0.4, 0.15, 8, 0.5)["recall_near"] == 0.0

@@ -36,6 +36,7 @@ class Crop:
     ignore: (
         np.ndarray
     )  # slivers and audited unlabelled vehicles: neither a miss nor a false positive
+    visible: np.ndarray | None = None  # the share of each label's vehicle inside the crop
 
 
 def plan_crops(
@@ -80,8 +81,13 @@ def plan_crops(
             shown[:, [1, 3]] = shown[:, [1, 3]].clip(0, ch)
             keep = (shown[:, 2] > shown[:, 0]) & (shown[:, 3] > shown[:, 1])
             ignore = np.concatenate([ignore, shown[keep]])
-        crops.append(Crop(image, (x0, y0, cw, ch), clipped[frac >= min_visible], ignore))
+        kept = frac >= min_visible
+        crops.append(Crop(image, (x0, y0, cw, ch), clipped[kept], ignore, frac[kept]))
     return crops
+
+
+# cut vehicles grouped by the share of them a crop shows: (name, from, below)
+VISIBLE_BINS = (("0.3-0.5", 0.0, 0.5), ("0.5-0.7", 0.5, 0.7), ("0.7-1", 0.7, 1.01))
 
 
 def near_border(boxes: np.ndarray, width: int, height: int, near_px: float) -> np.ndarray:
@@ -211,6 +217,8 @@ def score_crops(
     at ``threshold`` (``truncated_threshold`` for those flagged ``truncated``)."""
     # [found, labelled]; "cut": near labels the crop's edge cuts, "whole": near but uncut
     hits = {"near": [0, 0], "far": [0, 0], "cut": [0, 0], "whole": [0, 0]}
+    # the cut ones by the share of the vehicle inside the crop: under a half, its centre is out
+    by_visible = {name: [0, 0] for name, _, _ in VISIBLE_BINS}
     tp = fp = truncated_tp = 0
     for crop, (boxes, scores, trunc) in zip(crops, detections, strict=True):
         keep = scores >= np.where(trunc, truncated_threshold, threshold)
@@ -233,6 +241,11 @@ def score_crops(
         ):
             hits[key][0] += int(matched_gt[sel].sum())
             hits[key][1] += int(sel.sum())
+        if crop.visible is not None:
+            for name, lo, hi in VISIBLE_BINS:
+                sel = near & cut & (crop.visible >= lo) & (crop.visible < hi)
+                by_visible[name][0] += int(matched_gt[sel].sum())
+                by_visible[name][1] += int(sel.sum())
     recall = {k: (v[0] / v[1] if v[1] else None) for k, v in hits.items()}
     return {
         "labels_near": hits["near"][1],
@@ -246,6 +259,10 @@ def score_crops(
         "labels_near_cut": hits["cut"][1],
         "recall_near_cut": recall["cut"],
         "recall_near_whole": recall["whole"],
+        "recall_near_cut_by_visible": {
+            name: {"labels": n, "recall": found / n if n else None}
+            for name, (found, n) in by_visible.items()
+        },
         "recall": (hits["near"][0] + hits["far"][0]) / max(1, hits["near"][1] + hits["far"][1]),
         "precision": tp / (tp + fp) if tp + fp else None,
         "true_positives": tp,
