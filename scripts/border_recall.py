@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 
 from kit_frames import GSD, HELD_OUT, KIT, ROOT, kit_report
@@ -74,41 +75,30 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     names = read_name_list(args.data / "splits" / args.split)
+    # the crops' and the whole frames' runs share the frames, the model and the rules
+    measure = partial(
+        border_recall,
+        args.data / "images",
+        args.data / "labels",
+        args.data / "classes.txt",
+        names=names,
+        gsd=GSD,
+        model=args.model,
+        unlabelled=AUDIT,
+        truncated_thresholds=args.truncated_thresholds,
+    )
     runs = [
-        border_recall(
-            args.data / "images",
-            args.data / "labels",
-            args.data / "classes.txt",
-            names=names,
-            gsd=GSD,
-            model=args.model,
+        measure(
             edge_pad=pad,
             crops_per_image=args.crops_per_image,
             min_visible=args.min_visible,
             seed=args.seed,
-            unlabelled=AUDIT,
-            truncated_thresholds=args.truncated_thresholds,
         )
         for pad in args.edge_pad
     ]
     # the same rules on the whole frames: precision where borders are the frame's own
     frame_sweeps = (
-        [
-            border_recall(
-                args.data / "images",
-                args.data / "labels",
-                args.data / "classes.txt",
-                names=names,
-                gsd=GSD,
-                model=args.model,
-                edge_pad=pad,
-                crops_per_image=1,
-                fraction=1.0,
-                unlabelled=AUDIT,
-                truncated_thresholds=args.truncated_thresholds,
-            )
-            for pad in args.edge_pad
-        ]
+        [measure(edge_pad=pad, crops_per_image=1, fraction=1.0) for pad in args.edge_pad]
         if args.truncated_thresholds
         else []
     )
