@@ -22,6 +22,8 @@ for model in vehicles vehicles-int8; do
   run skyscan -q evaluate $KIT --model $model $AUDIT -o runs/cards/eval_kit_seqC_audited_$model.json --record-in-card kit_seqC_audited --overwrite
 done
 run python scripts/border_recall.py --edge-pad 0 32 --model vehicles -o docs/results/border_recall.json
+run python scripts/border_recall.py --edge-pad 0 32 --model vehicles --min-visible 0.5 -o docs/results/border_recall_centre_rule.json
+run python scripts/border_recall.py --edge-pad 0 32 --model vehicles --truncated-thresholds 0.35 0.3 0.25 0.2 0.15 0.1 -o docs/results/border_truncated_threshold.json
 run python scripts/real_world_baseline.py $D/georef -o docs/results/real_world_baseline.json
 run $NEG -o docs/results/real_world_baseline_negatives.json --model vehicles
 run python scripts/real_world_baseline.py $D/georef --score-threshold 0.3 -o docs/results/real_world_baseline_t030.json

@@ -70,8 +70,8 @@ def test_a_lower_threshold_for_truncated_detections_trades_precision_for_border_
     lower = score_crops([crop], detections, 0.4, 0.15, near_px=8, iou_threshold=0.5)
     assert (lower["recall_near"], lower["recall_far"]) == (1.0, 1.0)
     assert lower["precision"] == 2 / 3  # the truncated sliver at 0.25 is a false positive
-    assert plain["recall_near_cut_by_visible"]["0.3-0.5"] == {"labels": 1, "recall": 0.0}
-    assert lower["recall_near_cut_by_visible"]["0.3-0.5"] == {"labels": 1, "recall": 1.0}
+    assert plain["recall_near_cut_by_visible"]["under 0.5"] == {"labels": 1, "recall": 0.0}
+    assert lower["recall_near_cut_by_visible"]["under 0.5"] == {"labels": 1, "recall": 1.0}
     assert lower["recall_near_cut_by_visible"]["0.5-0.7"] == {"labels": 0, "recall": None}
     # an untruncated detection below the threshold stays out whatever the truncated rule
     detections[0][2][0] = False

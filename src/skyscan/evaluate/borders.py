@@ -87,7 +87,7 @@ def plan_crops(
 
 
 # cut vehicles grouped by the share of them a crop shows: (name, from, below)
-VISIBLE_BINS = (("0.3-0.5", 0.0, 0.5), ("0.5-0.7", 0.5, 0.7), ("0.7-1", 0.7, 1.01))
+VISIBLE_BINS = (("under 0.5", 0.0, 0.5), ("0.5-0.7", 0.5, 0.7), ("0.7 and more", 0.7, 1.01))
 
 
 def near_border(boxes: np.ndarray, width: int, height: int, near_px: float) -> np.ndarray:
