@@ -29,7 +29,7 @@ def query_items(
     """The item dicts of one query (each with ``_href``: where it was read), filtered."""
     source = query.source
     if remote.name_of(source).lower().endswith(GEOPARQUET_SUFFIXES):
-        items: Iterable[JsonObject] = geoparquet_items(source, failures)
+        items: Iterable[JsonObject] = _geoparquet_items(source, failures)
         filtered = True
     else:
         try:
@@ -38,10 +38,10 @@ def query_items(
             failures.append(InputFailure(source, "ingest", exc))
             return
         if doc.get("type") == "Catalog" and ITEM_SEARCH in doc.get("conformsTo", ()):
-            items = search(query, area, failures)
+            items = _search(query, area, failures)
             filtered = False  # the API filtered them
         else:
-            items = walk(source, doc, failures, 0)
+            items = _walk(source, doc, failures, 0)
             filtered = True
     bounds = shapely.box(*query.bbox) if query.bbox is not None else None
     interval = parse_interval(query.datetime) if query.datetime else None
@@ -49,9 +49,9 @@ def query_items(
     for item in items:
         if filtered and query.collections and item.get("collection") not in query.collections:
             continue
-        if filtered and interval is not None and not in_interval(item, interval):
+        if filtered and interval is not None and not _in_interval(item, interval):
             continue
-        if not touches(item, bounds) or not touches(item, area):
+        if not _touches(item, bounds) or not _touches(item, area):
             yield {"_skipped": True, "id": item.get("id")}
             continue
         yield item
@@ -60,7 +60,7 @@ def query_items(
             return
 
 
-def search(
+def _search(
     query: StacQuery, area: shapely.Geometry | None, failures: list[InputFailure]
 ) -> Iterator[JsonObject]:
     """The items of a STAC API item search (pystac-client; pages followed)."""
@@ -94,7 +94,7 @@ def search(
         )
 
 
-def walk(
+def _walk(
     href: str, doc: JsonObject, failures: list[InputFailure], depth: int
 ) -> Iterator[JsonObject]:
     """The items of a static catalog, collection, item or item collection, depth first.
@@ -150,10 +150,10 @@ def walk(
                 InputFailure(target, "ingest", StacError(f"{what} of {doc.get('id')!r}: {exc}"))
             )
             continue
-        yield from walk(target, child, failures, depth + 1)
+        yield from _walk(target, child, failures, depth + 1)
 
 
-def geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[JsonObject]:
+def _geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[JsonObject]:
     """The items of a stac-geoparquet file (local, or remote through GDAL)."""
     require("stac_geoparquet", "stac")
     import io
@@ -186,7 +186,7 @@ def geoparquet_items(source: str, failures: list[InputFailure]) -> Iterator[Json
         )
 
 
-def touches(item: JsonObject, area: shapely.Geometry | None) -> bool:
+def _touches(item: JsonObject, area: shapely.Geometry | None) -> bool:
     """Whether the item's geometry (else bbox) touches ``area`` (lon/lat); an item with
     neither is kept: opening it will tell."""
     if area is None:
@@ -210,7 +210,7 @@ def touches(item: JsonObject, area: shapely.Geometry | None) -> bool:
     return bool(shapely.intersects(area, shape))
 
 
-def in_interval(item: JsonObject, interval: tuple[dt.datetime | None, dt.datetime | None]) -> bool:
+def _in_interval(item: JsonObject, interval: tuple[dt.datetime | None, dt.datetime | None]) -> bool:
     from pystac.utils import str_to_datetime
 
     props = item.get("properties") or {}
