@@ -146,7 +146,8 @@ class DetectSettings(_Declared):
     edge_pad: int | None = _option(
         None,
         "Model pixels of black the chips at an image's edges reach past it [default: the model card's "
-        "input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the image].",
+        "input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the "
+        "image and reports more of the vehicles its border cuts, at some cost in precision].",
         low=0,
     )
     batch_size: int | None = _option(
