@@ -90,22 +90,7 @@ def write_png_with_worldfile(
     seed: int = 0,
 ) -> Path:
     """Write a PNG plus its ``.pgw`` world file (and ``.prj`` when ``prj_wkt`` is given)."""
-    path = Path(path)
-    rng = np.random.default_rng(seed)
-    data = rng.integers(0, 255, size=(3, height, width)).astype("uint8")
-    with _create(path, driver="PNG", width=width, height=height, count=3, dtype="uint8") as dst:
-        dst.write(data)
-    aux = path.with_name(path.name + ".aux.xml")
-    if aux.exists():
-        aux.unlink()
-    t = transform or utm_transform()
-    # World file: A, D, B, E, C, F with C/F the centre of the top-left pixel.
-    cx = t.c + t.a / 2 + t.b / 2
-    cy = t.f + t.d / 2 + t.e / 2
-    path.with_suffix(".pgw").write_text(f"{t.a}\n{t.d}\n{t.b}\n{t.e}\n{cx}\n{cy}\n")
-    if prj_wkt is not None:
-        path.with_suffix(".prj").write_text(prj_wkt)
-    return path
+    return _write_with_worldfile(path, "PNG", ".pgw", width, height, transform, prj_wkt, seed)
 
 
 def write_jpeg_with_worldfile(
@@ -118,18 +103,33 @@ def write_jpeg_with_worldfile(
     seed: int = 0,
 ) -> Path:
     """Write a JPEG plus its ``.jgw`` world file (and ``.prj`` when ``prj_wkt`` is given)."""
+    return _write_with_worldfile(path, "JPEG", ".jgw", width, height, transform, prj_wkt, seed)
+
+
+def _write_with_worldfile(
+    path: str | Path,
+    driver: str,
+    world_suffix: str,
+    width: int,
+    height: int,
+    transform: Affine | None,
+    prj_wkt: str | None,
+    seed: int,
+) -> Path:
+    """A random RGB image in ``driver``'s format, georeferenced only by its world file."""
     path = Path(path)
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 255, size=(3, height, width)).astype("uint8")
-    with _create(path, driver="JPEG", width=width, height=height, count=3, dtype="uint8") as dst:
+    with _create(path, driver=driver, width=width, height=height, count=3, dtype="uint8") as dst:
         dst.write(data)
-    aux = path.with_name(path.name + ".aux.xml")
+    aux = path.with_name(path.name + ".aux.xml")  # GDAL's own sidecar would georeference it too
     if aux.exists():
         aux.unlink()
     t = transform or utm_transform()
+    # World file: A, D, B, E, C, F with C/F the centre of the top-left pixel.
     cx = t.c + t.a / 2 + t.b / 2
     cy = t.f + t.d / 2 + t.e / 2
-    path.with_suffix(".jgw").write_text(f"{t.a}\n{t.d}\n{t.b}\n{t.e}\n{cx}\n{cy}\n")
+    path.with_suffix(world_suffix).write_text(f"{t.a}\n{t.d}\n{t.b}\n{t.e}\n{cx}\n{cy}\n")
     if prj_wkt is not None:
         path.with_suffix(".prj").write_text(prj_wkt)
     return path
