@@ -260,16 +260,14 @@ def main() -> None:
     if "sweep" in parts and args.sweep:
         # chip sizes at the card's overlap; "legacy" is the earlier default (256 px, 0.2)
         sizes = args.sweep.split(",")
+        plans = {s: (None, True) if s == "legacy" else (int(s), False) for s in sizes}
         runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sizes}
         for i in range(args.sweep_rounds):
             for s in sizes if i % 2 == 0 else sizes[::-1]:
                 out = WORK / f"peers_sweep_{s}"
-                cmd = (
-                    command("skyscan_legacy", scene, out)
-                    if s == "legacy"
-                    else command("skyscan", scene, out, chip=int(s))
-                )
-                runs[s].append(measure(cmd, out))
+                chip, legacy = plans[s]
+                name = "skyscan_legacy" if legacy else "skyscan"
+                runs[s].append(measure(command(name, scene, out, chip=chip), out))
                 print(f"sweep {s}: {runs[s][-1]['wall_s']} s", flush=True)
         result["chip_size_sweep"] = {
             s: {
@@ -281,13 +279,7 @@ def main() -> None:
                 "overlap": runs[s][0]["chips"]["overlap"],
                 "detections": runs[s][0]["detections"],
                 "model_px_over_image_px": round(
-                    (
-                        model_pixels(scene, legacy=True)
-                        if s == "legacy"
-                        else model_pixels(scene, chip=int(s))
-                    )
-                    / image_px,
-                    3,
+                    model_pixels(scene, chip=plans[s][0], legacy=plans[s][1]) / image_px, 3
                 ),
             }
             for s in sizes

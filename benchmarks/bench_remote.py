@@ -45,9 +45,6 @@ from bench_detect import make_scene  # noqa: E402
 from remote_servers import RangeServer  # noqa: E402
 
 GSD = 0.25  # the shipped model's GSD: chips are read without resampling
-# the interpreter of the skyscan commands (--python): this one, or the product's runtime
-# environment, which lacks the dev tools' boto3 that rasterio imports at start (0.15 s)
-PYTHON = sys.executable
 
 
 def make_cog(size: int) -> Path:
@@ -64,10 +61,14 @@ def make_cog(size: int) -> Path:
     return cog
 
 
-def detect(inputs: list[str], out: Path, extra: list[str] | None = None) -> dict[str, float]:
-    """One fresh ``skyscan detect`` command: wall time, job time (run.json), detections."""
+def detect(
+    inputs: list[str], out: Path, extra: list[str] | None = None, python: str = sys.executable
+) -> dict[str, float]:
+    """One fresh ``skyscan detect`` command: wall time, job time (run.json), detections.
+    ``python``: its interpreter, e.g. the product's runtime install, which lacks the dev
+    tools' boto3 that rasterio imports at start when it is installed."""
     cmd = [
-        PYTHON,
+        python,
         "-m",
         "skyscan",
         "-q",
@@ -144,8 +145,6 @@ def main() -> None:
     )
     ap.add_argument("--out", default="remote.json", help="file name under benchmarks/results")
     args = ap.parse_args()
-    global PYTHON
-    PYTHON = args.python
     if args.plan_items:
         out = bench_plan(args.plan_items)
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -153,7 +152,9 @@ def main() -> None:
         print(json.dumps(out, indent=2))
         return
     if args.aoi_only:
-        aoi = bench_aoi(args.aoi_size or args.size, args.aoi_fraction or 0.1, args.rounds)
+        aoi = bench_aoi(
+            args.aoi_size or args.size, args.aoi_fraction or 0.1, args.rounds, args.python
+        )
         aoi["command"] = "python benchmarks/bench_remote.py " + " ".join(sys.argv[1:])
         aoi["python"] = args.python
         aoi["boto3_importable"] = (
@@ -184,7 +185,7 @@ def main() -> None:
             for which in order:
                 srv.reset()
                 target = str(cog) if which == "local" else url
-                rec[which] = detect([target], WORK / f"remote_out_{which}")
+                rec[which] = detect([target], WORK / f"remote_out_{which}", python=args.python)
                 if which == "remote":
                     stats = srv.stats()
                     rec["remote"].update(requests=stats["requests"], bytes_sent=stats["bytes_sent"])
@@ -204,7 +205,7 @@ def main() -> None:
         aoi = write_aoi(cog, 0.1)
         aoi_bytes, aoi_tiles, _ = touched_tile_bytes(cog, aoi)
         srv.reset()
-        run = detect([url], WORK / "remote_out_aoi", ["--aoi", str(aoi)])
+        run = detect([url], WORK / "remote_out_aoi", ["--aoi", str(aoi)], args.python)
         stats = srv.stats()
         result["remote_aoi"] = {
             "fraction": 0.1,
@@ -228,7 +229,9 @@ def main() -> None:
     result["bytes_ratio_median"] = statistics.median(r["bytes_ratio"] for r in rounds)
     result["targets"] = {"throughput_ratio": ">= 0.9", "bytes_ratio": "<= 1.15"}
     if args.aoi_fraction:
-        result["aoi"] = bench_aoi(args.aoi_size or args.size, args.aoi_fraction, args.rounds)
+        result["aoi"] = bench_aoi(
+            args.aoi_size or args.size, args.aoi_fraction, args.rounds, args.python
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=2))
@@ -264,7 +267,9 @@ def write_aoi(cog: Path, fraction: float) -> Path:
     return aoi
 
 
-def bench_aoi(size: int, fraction: float, rounds: int) -> dict[str, Any]:
+def bench_aoi(
+    size: int, fraction: float, rounds: int, python: str = sys.executable
+) -> dict[str, Any]:
     """``--aoi`` over a centred square of ``fraction`` of the scene against the full scene."""
     aoi = write_aoi(make_cog(size), fraction)
     cog = make_cog(size)
@@ -274,7 +279,7 @@ def bench_aoi(size: int, fraction: float, rounds: int) -> dict[str, Any]:
         rec: dict[str, Any] = {}
         for which in order:
             extra = ["--aoi", str(aoi)] if which == "aoi" else []
-            rec[which] = detect([str(cog)], WORK / f"aoi_out_{which}", extra)
+            rec[which] = detect([str(cog)], WORK / f"aoi_out_{which}", extra, python)
         rec["time_ratio_job"] = rec["aoi"]["job_s"] / rec["full"]["job_s"]
         rec["time_ratio_wall"] = rec["aoi"]["wall_s"] / rec["full"]["wall_s"]
         print(
