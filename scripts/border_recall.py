@@ -119,6 +119,12 @@ def main() -> None:
                 args.model,
                 *(["--min-visible", str(args.min_visible)] if args.min_visible != 0.3 else []),
                 *(
+                    ["--crops-per-image", str(args.crops_per_image)]
+                    if args.crops_per_image != 4
+                    else []
+                ),
+                *(["--seed", str(args.seed)] if args.seed else []),
+                *(
                     ["--truncated-thresholds", *map(str, args.truncated_thresholds)]
                     if args.truncated_thresholds
                     else []
@@ -151,7 +157,9 @@ def main() -> None:
             f"edge_pad {run['edge_pad']}: recall near {run['recall_near']:.3f} "
             f"(cut {run['recall_near_cut']:.3f}, whole {run['recall_near_whole']:.3f}) "
             f"far {run['recall_far']:.3f} "
-            f"ratio {run['recall_near_over_far']:.3f} precision {run['precision']:.3f}"
+            f"ratio {run['recall_near_over_far']:.3f} "
+            f"(95 % interval over frames {run['recall_near_over_far_95ci']}) "
+            f"precision {run['precision']:.3f}"
         )
         for rule in run.get("truncated_threshold_sweep", []):
             print(

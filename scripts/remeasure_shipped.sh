@@ -23,6 +23,8 @@ for model in vehicles vehicles-int8; do
 done
 run python scripts/border_recall.py --edge-pad 0 32 --model vehicles -o docs/results/border_recall.json
 run python scripts/border_recall.py --edge-pad 0 32 --model vehicles --min-visible 0.5 -o docs/results/border_recall_centre_rule.json
+run python scripts/border_recall.py --edge-pad 0 32 --model vehicles --crops-per-image 16 -o docs/results/border_recall_320_crops.json
+run python scripts/border_recall.py --edge-pad 0 32 --model vehicles --crops-per-image 16 --min-visible 0.5 -o docs/results/border_recall_centre_rule_320_crops.json
 run python scripts/border_recall.py --edge-pad 0 32 --model vehicles --truncated-thresholds 0.35 0.3 0.25 0.2 0.15 0.1 -o docs/results/border_truncated_threshold.json
 run python scripts/real_world_baseline.py $D/georef -o docs/results/real_world_baseline.json
 run $NEG -o docs/results/real_world_baseline_negatives.json --model vehicles

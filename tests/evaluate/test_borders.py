@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skyscan.evaluate.borders import Crop, near_border, plan_crops, score_crops
+from skyscan.evaluate.borders import Crop, near_border, plan_crops, ratio_interval, score_crops
 
 
 def test_crop_edges_cut_vehicles_and_clip_their_labels() -> None:
@@ -76,3 +76,18 @@ def test_a_lower_threshold_for_truncated_detections_trades_precision_for_border_
     # an untruncated detection below the threshold stays out whatever the truncated rule
     detections[0][2][0] = False
     assert score_crops([crop], detections, 0.4, 0.15, 8, 0.5)["recall_near"] == 0.0
+
+
+def test_the_ratio_interval_resamples_frames_and_spans_their_spread() -> None:
+    # hits rows: near, far, cut, whole, then the visible bins; columns [found, labelled]
+    def hits(near_found: int) -> np.ndarray:
+        h = np.zeros((7, 2), np.int64)
+        h[0], h[1] = (near_found, 10), (10, 10)
+        return h
+
+    same = ratio_interval(["a", "a", "b"], [hits(9), hits(9), hits(9)])
+    assert same == (0.9, 0.9)  # every resample of equal frames gives the same ratio
+    spread = ratio_interval(["a", "b", "c", "d"], [hits(5), hits(7), hits(9), hits(10)])
+    assert spread is not None
+    assert 0.5 <= spread[0] < 0.775 < spread[1] <= 1.0  # around the pooled 31/40
+    assert ratio_interval(["a", "a"], [hits(5), hits(7)]) is None  # one frame: no spread to draw

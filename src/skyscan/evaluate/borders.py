@@ -205,6 +205,78 @@ def crop_detections(g: pd.DataFrame | None) -> Detections:
     )
 
 
+# per-crop counts: [found, labelled] near / far / cut / whole, then each visible bin
+_HIT_KEYS = ("near", "far", "cut", "whole", *(name for name, _, _ in VISIBLE_BINS))
+
+
+def _crop_hits(
+    crop: Crop,
+    detections: Detections,
+    threshold: float,
+    truncated_threshold: float,
+    near_px: float,
+    iou_threshold: float,
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """One crop's ``[found, labelled]`` per :data:`_HIT_KEYS` and its (true positives,
+    false positives, true positives flagged truncated)."""
+    boxes, scores, trunc = detections
+    keep = scores >= np.where(trunc, truncated_threshold, threshold)
+    boxes, scores, trunc = boxes[keep], scores[keep], trunc[keep]
+    label_of = match_pairs(boxes, scores, crop.boxes, iou_threshold)
+    is_tp = label_of >= 0
+    matched_gt = np.zeros(len(crop.boxes), bool)
+    matched_gt[label_of[is_tp]] = True
+    ignored = ignored_flags(boxes, crop.ignore) & ~is_tp
+    near = near_border(crop.boxes, crop.window[2], crop.window[3], near_px)
+    cut = near & near_border(crop.boxes, crop.window[2], crop.window[3], 0.5)
+    # "cut": near labels the crop's edge cuts, "whole": near but uncut; the cut ones by
+    # the share of the vehicle inside the crop (under a half, its centre is out)
+    visible = crop.visible if crop.visible is not None else np.full(len(crop.boxes), np.nan)
+    selections = [near, ~near, cut, near & ~cut] + [
+        cut & (visible >= lo) & (visible < hi) for _, lo, hi in VISIBLE_BINS
+    ]
+    hits = np.array([[matched_gt[sel].sum(), sel.sum()] for sel in selections], np.int64)
+    counts = (int(is_tp.sum()), int((~is_tp & ~ignored).sum()), int((is_tp & trunc).sum()))
+    return hits, counts
+
+
+def _ratio(hits: np.ndarray) -> float | None:
+    """Recall near the border over recall elsewhere from summed hits (None if undefined)."""
+    (near_found, near_n), (far_found, far_n) = hits[0], hits[1]
+    if not near_n or not far_n or not far_found:
+        return None
+    return float((near_found / near_n) / (far_found / far_n))
+
+
+def ratio_interval(
+    sources: Sequence[str], hits: Sequence[np.ndarray], rounds: int = 2000, seed: int = 0
+) -> tuple[float, float] | None:
+    """95 % bootstrap interval of the near/far recall ratio, resampling whole frames:
+    crops of one frame share its vehicles, so they are not independent draws."""
+    frames = sorted(set(sources))
+    if len(frames) < 2:
+        return None
+    per_frame = np.stack(
+        [
+            sum((h for s, h in zip(sources, hits, strict=True) if s == f), np.zeros_like(hits[0]))
+            for f in frames
+        ]
+    )
+    rng = np.random.default_rng(seed)
+    ratios = [
+        r
+        for r in (
+            _ratio(per_frame[rng.integers(len(frames), size=len(frames))].sum(axis=0))
+            for _ in range(rounds)
+        )
+        if r is not None
+    ]
+    if not ratios:
+        return None
+    lo, hi = np.percentile(ratios, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def score_crops(
     crops: list[Crop],
     detections: list[Detections],
@@ -214,56 +286,35 @@ def score_crops(
     iou_threshold: float,
 ) -> JsonObject:
     """Recall near the crop borders and elsewhere, and precision, for the detections kept
-    at ``threshold`` (``truncated_threshold`` for those flagged ``truncated``)."""
-    # [found, labelled]; "cut": near labels the crop's edge cuts, "whole": near but uncut
-    hits = {"near": [0, 0], "far": [0, 0], "cut": [0, 0], "whole": [0, 0]}
-    # the cut ones by the share of the vehicle inside the crop: under a half, its centre is out
-    by_visible = {name: [0, 0] for name, _, _ in VISIBLE_BINS}
-    tp = fp = truncated_tp = 0
-    for crop, (boxes, scores, trunc) in zip(crops, detections, strict=True):
-        keep = scores >= np.where(trunc, truncated_threshold, threshold)
-        boxes, scores, trunc = boxes[keep], scores[keep], trunc[keep]
-        label_of = match_pairs(boxes, scores, crop.boxes, iou_threshold)
-        is_tp = label_of >= 0
-        matched_gt = np.zeros(len(crop.boxes), bool)
-        matched_gt[label_of[is_tp]] = True
-        ignored = ignored_flags(boxes, crop.ignore) & ~is_tp
-        tp += int(is_tp.sum())
-        fp += int((~is_tp & ~ignored).sum())
-        truncated_tp += int((is_tp & trunc).sum())
-        near = near_border(crop.boxes, crop.window[2], crop.window[3], near_px)
-        cut = near_border(crop.boxes, crop.window[2], crop.window[3], 0.5)
-        for key, sel in (
-            ("near", near),
-            ("far", ~near),
-            ("cut", near & cut),
-            ("whole", near & ~cut),
-        ):
-            hits[key][0] += int(matched_gt[sel].sum())
-            hits[key][1] += int(sel.sum())
-        if crop.visible is not None:
-            for name, lo, hi in VISIBLE_BINS:
-                sel = near & cut & (crop.visible >= lo) & (crop.visible < hi)
-                by_visible[name][0] += int(matched_gt[sel].sum())
-                by_visible[name][1] += int(sel.sum())
-    recall = {k: (v[0] / v[1] if v[1] else None) for k, v in hits.items()}
+    at ``threshold`` (``truncated_threshold`` for those flagged ``truncated``), with a
+    bootstrap interval of the near/far ratio over the frames the crops were cut from."""
+    per_crop = [
+        _crop_hits(crop, found, threshold, truncated_threshold, near_px, iou_threshold)
+        for crop, found in zip(crops, detections, strict=True)
+    ]
+    hits = sum((h for h, _ in per_crop), np.zeros((len(_HIT_KEYS), 2), np.int64))
+    tp, fp, truncated_tp = (sum(c[k] for _, c in per_crop) for k in range(3))
+    recall = {
+        key: (int(found) / int(n) if n else None)
+        for key, (found, n) in zip(_HIT_KEYS, hits, strict=True)
+    }
+    count = dict(zip(_HIT_KEYS, (int(n) for _, n in hits), strict=True))
+    interval = ratio_interval([c.source for c in crops], [h for h, _ in per_crop])
     return {
-        "labels_near": hits["near"][1],
-        "labels_far": hits["far"][1],
+        "labels_near": count["near"],
+        "labels_far": count["far"],
         "recall_near": recall["near"],
         "recall_far": recall["far"],
-        "recall_near_over_far": (recall["near"] / recall["far"])
-        if recall["near"] is not None and recall["far"]
-        else None,
+        "recall_near_over_far": _ratio(hits),
+        "recall_near_over_far_95ci": list(interval) if interval is not None else None,
         # of the near labels: the ones the crop's edge cuts, and the whole ones beside it
-        "labels_near_cut": hits["cut"][1],
+        "labels_near_cut": count["cut"],
         "recall_near_cut": recall["cut"],
         "recall_near_whole": recall["whole"],
         "recall_near_cut_by_visible": {
-            name: {"labels": n, "recall": found / n if n else None}
-            for name, (found, n) in by_visible.items()
+            name: {"labels": count[name], "recall": recall[name]} for name, _, _ in VISIBLE_BINS
         },
-        "recall": (hits["near"][0] + hits["far"][0]) / max(1, hits["near"][1] + hits["far"][1]),
+        "recall": int(hits[0, 0] + hits[1, 0]) / max(1, int(hits[0, 1] + hits[1, 1])),
         "precision": tp / (tp + fp) if tp + fp else None,
         "true_positives": tp,
         "false_positives": fp,
