@@ -25,6 +25,8 @@ from skyscan.types import JsonObject
 if TYPE_CHECKING:
     import pandas as pd
 
+    from skyscan.detectors.card import ModelCard
+
 
 @dataclass(frozen=True)
 class Crop:
@@ -125,46 +127,25 @@ def border_recall(
     detection flagged ``truncated`` from that lower score (``truncated_threshold_sweep``);
     the merge does not depend on the score floor, so one run at the lowest serves all.
     ``fraction`` 1.0 scores the whole frames (no crop, no cut)."""
-    from PIL import Image
-
-    import skyscan.api
     from skyscan.detectors.card import load_card
     from skyscan.detectors.registry import resolve_model
-    from skyscan.evaluate.run import read_card_labels
 
     card = load_card(resolve_model(model))
     threshold = card.score_threshold if score_threshold is None else score_threshold
-    label_set = read_card_labels(images, labels, "yolo", card, classes=classes, names=names)
-    audit = read_ignore_regions(unlabelled) if unlabelled is not None else None
-    rng = np.random.default_rng(seed)
-    crops = [
-        c
-        for im in label_set.images
-        for c in plan_crops(
-            im.image_path,
-            im.width,
-            im.height,
-            im.boxes,
-            rng,
-            n=crops_per_image,
-            fraction=fraction,
-            min_visible=min_visible,
-            unlabelled=audit.for_image(im.image_path) if audit is not None else None,
-        )
-    ]
+    crops = labelled_crops(
+        images,
+        labels,
+        classes,
+        card,
+        names=names,
+        crops_per_image=crops_per_image,
+        fraction=fraction,
+        seed=seed,
+        min_visible=min_visible,
+        unlabelled=unlabelled,
+    )
     floor = min([threshold, *truncated_thresholds])
-    with tempfile.TemporaryDirectory(prefix="skyscan-borders-") as tmp:
-        paths: list[str] = []
-        for k, crop in enumerate(crops):
-            x0, y0, w, h = crop.window
-            paths.append(str(Path(tmp) / f"crop{k:04d}.png"))
-            with Image.open(crop.source) as im:
-                im.convert("RGB").crop((x0, y0, x0 + w, y0 + h)).save(paths[-1])
-        gdf = skyscan.api.detect(
-            paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=floor
-        )
-    found = {p: g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
-    detections = [crop_detections(found.get(path)) for path in paths]
+    detections = detect_crops(crops, model=model, gsd=gsd, edge_pad=edge_pad, floor=floor)
     score = score_crops(crops, detections, threshold, threshold, near_px, iou_threshold)
     result: JsonObject = {
         "model": card.model_id,
@@ -192,6 +173,70 @@ def border_recall(
 
 
 Detections = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes, scores, truncated flags
+
+
+def labelled_crops(
+    images: str | Path,
+    labels: str | Path,
+    classes: str | Path,
+    card: ModelCard,
+    *,
+    names: list[str] | None = None,
+    crops_per_image: int = 4,
+    fraction: float = 0.6,
+    seed: int = 0,
+    min_visible: float = 0.3,
+    unlabelled: str | Path | None = None,
+) -> list[Crop]:
+    """The crops of :func:`plan_crops` over every labelled frame (YOLO labels); the same
+    ``seed`` draws the same windows whatever ``min_visible``."""
+    from skyscan.evaluate.run import read_card_labels
+
+    label_set = read_card_labels(images, labels, "yolo", card, classes=classes, names=names)
+    audit = read_ignore_regions(unlabelled) if unlabelled is not None else None
+    rng = np.random.default_rng(seed)
+    return [
+        c
+        for im in label_set.images
+        for c in plan_crops(
+            im.image_path,
+            im.width,
+            im.height,
+            im.boxes,
+            rng,
+            n=crops_per_image,
+            fraction=fraction,
+            min_visible=min_visible,
+            unlabelled=audit.for_image(im.image_path) if audit is not None else None,
+        )
+    ]
+
+
+def detect_crops(
+    crops: Sequence[Crop],
+    *,
+    model: str,
+    gsd: float | None,
+    edge_pad: int | None,
+    floor: float,
+) -> list[Detections]:
+    """Each crop cut out as an image of its own and run through ``skyscan.api.detect``."""
+    from PIL import Image
+
+    import skyscan.api
+
+    with tempfile.TemporaryDirectory(prefix="skyscan-borders-") as tmp:
+        paths: list[str] = []
+        for k, crop in enumerate(crops):
+            x0, y0, w, h = crop.window
+            paths.append(str(Path(tmp) / f"crop{k:04d}.png"))
+            with Image.open(crop.source) as im:
+                im.convert("RGB").crop((x0, y0, x0 + w, y0 + h)).save(paths[-1])
+        gdf = skyscan.api.detect(
+            paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=floor
+        )
+    found = {p: g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
+    return [crop_detections(found.get(path)) for path in paths]
 
 
 def crop_detections(g: pd.DataFrame | None) -> Detections:
