@@ -41,7 +41,9 @@ def find_image(root: Path, name: str) -> Path:
     return hits[0]
 
 
-def count(dets: Any, region: dict[str, Any], threshold: float) -> tuple[int, int]:
+def count(dets: Any, region: dict[str, Any], threshold: float) -> tuple[int, int, int]:
+    """Detections centred in ``region`` at ``threshold``: all, cars, and those touching the
+    image border (``truncated``: what an edge pad changes most)."""
     cx = (dets.px_xmin + dets.px_xmax) / 2
     cy = (dets.px_ymin + dets.px_ymax) / 2
     inside = (
@@ -51,7 +53,7 @@ def count(dets: Any, region: dict[str, Any], threshold: float) -> tuple[int, int
         & (cy < region["ymax"])
     )
     sel = dets[inside & (dets.score >= threshold)]
-    return len(sel), int((sel.class_name == "car").sum())
+    return len(sel), int((sel.class_name == "car").sum()), int(sel.truncated.sum())
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -103,8 +105,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 )
             }
             for t in thresholds:
-                n_all, n_car = count(dets, r, t)
-                row[f"at_{t:g}"] = {"detections": n_all, "car": n_car}
+                n_all, n_car, n_cut = count(dets, r, t)
+                row[f"at_{t:g}"] = {"detections": n_all, "car": n_car, "truncated": n_cut}
             out_regions.append(row)
 
     def pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             res[f"at_{t:g}"] = {
                 "detections": n_all,
                 "car": n_car,
+                "truncated": sum(r[f"at_{t:g}"]["truncated"] for r in rows),
                 "per_ha": round(n_all / area, 3),
                 "car_per_ha": round(n_car / area, 3),
             }
