@@ -22,22 +22,28 @@ TARGETS = {
 }
 
 
+def compare_on_targets(
+    plans: dict[str, list[str]], baseline: str, rounds: int, output: Path, command: str
+) -> None:
+    """Time ``plans`` on the scene and on the tiles, write the report to ``output``."""
+    missing = [str(p) for p in TARGETS.values() if not p.exists()]
+    if missing:
+        sys.exit(f"missing {missing}: run benchmarks/bench_peers.py once to build them")
+    result: dict[str, Any] = {"command": command}
+    for name, target in TARGETS.items():
+        print(name)
+        result[name] = time_plans(target, plans, rounds, baseline)
+        print_plans(result[name])
+    output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("-o", "--output", type=Path, default=RESULTS / "tta.json")
     args = ap.parse_args()
-    missing = [str(p) for p in TARGETS.values() if not p.exists()]
-    if missing:
-        sys.exit(f"missing {missing}: run benchmarks/bench_peers.py once to build them")
-    result: dict[str, Any] = {
-        "command": "python benchmarks/bench_tta.py " + " ".join(sys.argv[1:]),
-    }
-    for name, target in TARGETS.items():
-        print(name)
-        result[name] = time_plans(target, PLANS, args.rounds, "default")
-        print_plans(result[name])
-    args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    command = "python benchmarks/bench_tta.py " + " ".join(sys.argv[1:])
+    compare_on_targets(PLANS, "default", args.rounds, args.output, command)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,11 @@ def _spread(first: int, last: int, n: int) -> list[int]:
     return [first + round(i * (last - first) / (n - 1)) for i in range(n)]
 
 
+def chip_stride(chip_src: int, overlap: float) -> int:
+    """Source pixels between neighbouring chips that overlap by ``overlap`` of a chip."""
+    return max(1, math.floor(chip_src * (1.0 - overlap)))
+
+
 def plan_chips(
     width: int, height: int, *, chip_src: int, out_size: int, overlap: float = 0.2, margin: int = 0
 ) -> list[ChipWindow]:
@@ -115,7 +120,7 @@ def plan_chips(
         raise InputError(
             f"'margin' must be a whole number of pixels in [0, chip_src) (got {margin!r})"
         )
-    stride = max(1, math.floor(chip_src * (1.0 - overlap)))
+    stride = chip_stride(chip_src, overlap)
     cols = axis_offsets(width, chip_src, stride, margin)
     rows = axis_offsets(height, chip_src, stride, margin)
     return [

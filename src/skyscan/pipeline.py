@@ -24,8 +24,10 @@ import shapely
 from skyscan import arrow_arrays
 from skyscan.chips import (
     MAX_OVERLAP,
+    axis_offsets,
     chip_boxes_to_image,
     chip_size_in_source,
+    chip_stride,
     interior_edges,
     plan_chips,
 )
@@ -36,6 +38,7 @@ from skyscan.geo.aoi import AreaOfInterest, inside, touching
 from skyscan.io.mosaic import row_image_ids, row_tiles, window_groups
 from skyscan.io.reader import ImageReader, ReadOptions
 from skyscan.io.remote import display_path
+from skyscan.options import BORDER_BAND
 from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
 from skyscan.types import ChipDetections, ChipWindow, ImageRef
 
@@ -101,6 +104,9 @@ class DetectOptions:
     # model pixels of padding the chips at an image's edges reach past it; None: the card's
     # input.edge_pad (what the model was trained to see there)
     edge_pad: int | None = None
+    # model pixels from the border within which detections come from strips flush with it
+    # (when the chips carry an edge pad; 0: no strips)
+    border_band: int = BORDER_BAND
     chips_per_unit: int = 64  # a work unit (one engine task) holds at most this many chips
     containment: float = 0.5  # a cut box this much inside another box is the same object
     # Merge overlapping boxes of one class only; by default one object is one row whatever
@@ -122,6 +128,10 @@ class DetectOptions:
             raise InputError(f"'batch_size' must be >= 1 (got {self.batch_size})")
         if self.edge_pad is not None and self.edge_pad < 0:
             raise InputError(f"'edge_pad' must be >= 0 model pixels (got {self.edge_pad})")
+        if not 0 <= self.border_band < BORDER_STRIP:
+            raise InputError(
+                f"'border_band' must be in [0, {BORDER_STRIP}) model pixels (got {self.border_band})"
+            )
         if self.chip_size is not None and self.chip_size < 1:
             raise InputError(f"'chip_size' must be >= 1 model pixel (got {self.chip_size})")
         if self.chips_per_unit < 1:
@@ -148,6 +158,13 @@ class DetectOptions:
         if pad >= out_size:
             raise InputError(f"'edge_pad' must be less than the {out_size} px chip (got {pad})")
         return pad
+
+    def border_band_for(self, card: ModelCard) -> int:
+        """The border band a run of ``card``'s model uses, in model pixels: 0 unless its
+        chips carry an edge pad and the model takes strips (any size)."""
+        if self.edge_pad_for(card) == 0 or card.size_multiple is None:
+            return 0
+        return self.border_band
 
     def overlap_for(self, card: ModelCard) -> float:
         """The chip overlap (fraction of a chip) a run of ``card``'s model uses: the option
@@ -229,8 +246,13 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
         margin=min(margin, chip_src - 1),
     )
     fitted = fitted_window(ref, card, options.chip_size, pad)
-    if fitted is not None and model_pixels([fitted]) < model_pixels(windows):
+    one_chip = fitted is not None and model_pixels([fitted]) < model_pixels(windows)
+    if fitted is not None and one_chip:
         windows = [fitted]  # one chip fitted to the whole image runs fewer model pixels
+    if options.border_band_for(card):
+        # one strip a side where one chip runs the image; else pieces at the chips' offsets
+        piece = max(ref.width, ref.height) if one_chip else chip_src
+        windows += border_strips(ref, card, piece, out_size, overlap)
     if options.aoi is not None:
         # the same plan, less the chips away from the area: kept chips are where they
         # would be without it, so detections inside the area are the same
@@ -274,6 +296,52 @@ def fitted_window(
     return ChipWindow((ref.width - src) // 2, (ref.height - src) // 2, src, src, side, side)
 
 
+# Model pixels deep a border strip reaches into the image: the band plus a car's length
+# and the context the network needs around it.
+BORDER_STRIP = 64
+
+
+def border_strips(
+    ref: ImageRef, card: ModelCard, chip_src: int, out_size: int, overlap: float
+) -> list[ChipWindow]:
+    """Chips along each border of the image, flush with it and :data:`BORDER_STRIP` model
+    pixels deep, for the vehicles the border cuts (an edge pad's black makes the model
+    drop them). Along a side, pieces ``chip_src`` source pixels long (``out_size`` model
+    pixels) at the chip plan's offsets; a side no longer than that is one strip its own
+    length. An image no deeper than a strip has one strip across it, not two."""
+    to_model = ref.gsd / card.gsd if ref.gsd and card.gsd else 1.0
+
+    def along(length: int) -> tuple[list[int], int, int]:
+        """Offsets, source length and model length of the strips along a side."""
+        if length <= chip_src:
+            return [0], length, card.whole_multiple(length * to_model)
+        return axis_offsets(length, chip_src, chip_stride(chip_src, overlap)), chip_src, out_size
+
+    def depth(length: int) -> tuple[list[int], int, int]:
+        """Offsets (near side, far side), source depth and model depth across a side."""
+        deep = chip_size_in_source(BORDER_STRIP, ref.gsd, card.gsd)
+        if length <= deep:
+            return [0], length, card.whole_multiple(length * to_model)
+        return [0, length - deep], deep, BORDER_STRIP
+
+    cols, piece_w, out_w = along(ref.width)
+    rows, piece_h, out_h = along(ref.height)
+    tops, deep_h, deep_out_h = depth(ref.height)
+    lefts, deep_w, deep_out_w = depth(ref.width)
+    return [
+        *(
+            ChipWindow(col, row, piece_w, deep_h, out_w, deep_out_h, border_only=True)
+            for row in tops
+            for col in cols
+        ),
+        *(
+            ChipWindow(col, row, deep_w, piece_h, deep_out_w, out_h, border_only=True)
+            for col in lefts
+            for row in rows
+        ),
+    ]
+
+
 def model_pixels(windows: Iterable[ChipWindow]) -> int:
     """Pixels the model runs on for these chips."""
     return sum(w.out_width * w.out_height for w in windows)
@@ -293,9 +361,18 @@ def batch_size_for(units: Sequence[WorkUnit], options: DetectOptions) -> int:
 def chip_batches(units: Sequence[WorkUnit], batch_size: int) -> list[ChipBatch]:
     """The chips of some units of one image in model batches, in reading order.
 
-    Batches may span units; each chip keeps its own unit.
+    Batches may span units; each chip keeps its own unit. A batch holds chips of one size
+    (border strips are another shape than the chips).
     """
-    return list(_batches([(u, w) for u in units for w in u.windows], batch_size))
+    chips = [(u, w) for u in units for w in u.windows]
+    runs: list[list[tuple[WorkUnit, ChipWindow]]] = []
+    for chip in chips:
+        size = (chip[1].out_width, chip[1].out_height)
+        if runs and (runs[-1][-1][1].out_width, runs[-1][-1][1].out_height) == size:
+            runs[-1].append(chip)
+        else:
+            runs.append([chip])
+    return [batch for run in runs for batch in _batches(run, batch_size)]
 
 
 def detect_units(
@@ -347,13 +424,14 @@ def detect_batches(
         name: [] for name in RAW_SCHEMA.names if name != "image_id"
     }
     stages = _stages(detector)
+    band = options.border_band_for(detector.card)
     with ImageReader(ref) as reader:
 
         def load(chips: ChipBatch) -> object:
             return stages.prepare(reader.read_chips([w for _, w in chips]))
 
         def finish(chips: ChipBatch, outputs: object) -> None:
-            _append_batch(cols, ref, chips, stages.finish(outputs))
+            _append_batch(cols, ref, chips, stages.finish(outputs), band)
 
         if not overlap:
             while batch is not None:
@@ -411,11 +489,14 @@ def _append_batch(
     ref: ImageRef,
     chips: ChipBatch,
     found: Sequence[ChipDetections],
+    band: int = 0,
 ) -> None:
     """Chip-pixel boxes of a batch → image pixels, in one pass over all its boxes.
 
     Boxes centred in the padding past the image edge are dropped; ``cut`` marks boxes
-    near an interior chip edge (``merge.touches_interior_edge``).
+    near an interior chip edge (``merge.touches_interior_edge``). With a ``band`` (model
+    pixels), boxes within it of the image's border come from border strips only and the
+    others from the chips only.
     """
     counts = np.array([len(d) for d in found], np.intp)
     if not counts.any():
@@ -444,6 +525,15 @@ def _append_batch(
     cx = (img[:, 0] + img[:, 2]) / 2
     cy = (img[:, 1] + img[:, 3]) / 2
     inside = (cx >= 0) & (cx < ref.width) & (cy >= 0) & (cy < ref.height)
+    if band:
+        strip = np.array([w.border_only for w in windows], bool)[chip]
+        near = _near_border(
+            img,
+            ref,
+            band * per_box([w.scale_x for w in windows], np.float64),
+            band * per_box([w.scale_y for w in windows], np.float64),
+        )
+        inside &= near == strip
     if not inside.any():
         return
     img = img[inside]
@@ -461,6 +551,18 @@ def _append_batch(
     cols["chip_row_off"].append(row_off[inside])
     cols["chip_width"].append(np.asarray([w.width for w in windows], np.int32)[chip])
     cols["chip_height"].append(np.asarray([w.height for w in windows], np.int32)[chip])
+
+
+def _near_border(
+    boxes: np.ndarray, ref: ImageRef, band_x: np.ndarray, band_y: np.ndarray
+) -> np.ndarray:
+    """Image-pixel boxes within ``band_x``/``band_y`` source pixels of the image's border."""
+    return (
+        (boxes[:, 0] <= band_x)
+        | (boxes[:, 1] <= band_y)
+        | (boxes[:, 2] >= ref.width - band_x)
+        | (boxes[:, 3] >= ref.height - band_y)
+    )
 
 
 def _class_scores(found: Sequence[ChipDetections]) -> np.ndarray:

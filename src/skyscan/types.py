@@ -89,6 +89,8 @@ class ChipWindow:
     ``col_off``/``row_off``/``width``/``height`` are in source pixels (may extend past the
     image edge; the reader pads). ``out_width``/``out_height`` are the model input pixels.
     Scale from model pixels back to source pixels is ``width / out_width``.
+    ``border_only``: a strip flush with the image's border, run for the vehicles the border
+    cuts: only its detections near the border are kept (``DetectOptions.border_band``).
     """
 
     col_off: int
@@ -97,6 +99,7 @@ class ChipWindow:
     height: int
     out_width: int
     out_height: int
+    border_only: bool = False
 
     @property
     def scale_x(self) -> float:

@@ -97,7 +97,7 @@ def with_fine_tail(
     k = 2 * lanes
     if lanes < 2 or len(batches) <= 2 * k:
         return list(batches), 0
-    items = [item for batch in batches[-k:] for item in batch]
     step = max(1, batch_size // 4)
-    fine = [items[i : i + step] for i in range(0, len(items), step)]
+    # each batch re-cut on its own: a batch holds chips of one size
+    fine = [batch[i : i + step] for batch in batches[-k:] for i in range(0, len(batch), step)]
     return [*batches[:-k], *fine], len(fine)
