@@ -11,8 +11,9 @@ the pad, the others from the padded run, merged as the pipeline merges chips
 (``merge_detections``, class-agnostic). It measures what a detector that ran such a band
 would give, on the crops of ``scripts/border_recall.py`` (both label rules, from one
 draw of crops) and on the whole held-out frames (car AP50, precision, recall and COCO
-AP@[.5:.95], published labels and with the audit's ignore regions). The pipeline does
-not run a band: this is the measurement that decides whether it should.
+AP@[.5:.95], published labels and with the audit's ignore regions). Both runs here are
+without the border strips the pipeline now runs (``--border-band 0``): this combines
+whole runs after the fact, the measurement that decided for the strips.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def frame_detections(
     paths: list[str], model: str, edge_pad: int, index: dict[str, int]
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Each whole frame's detections: boxes, scores and class indexes."""
-    gdf = detect(paths, model=model, gsd=GSD, edge_pad=edge_pad, score_threshold=SCORE_FLOOR)
+    gdf = detect(
+        paths, model=model, gsd=GSD, edge_pad=edge_pad, border_band=0, score_threshold=SCORE_FLOOR
+    )
     return {
         p: (
             g[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64),
@@ -104,7 +107,9 @@ def main() -> None:
     }
     windows = next(iter(crops.values()))  # one draw: the rules differ in labels only
     runs = {
-        p: detect_crops(windows, model=args.model, gsd=GSD, edge_pad=p, floor=threshold)
+        p: detect_crops(
+            windows, model=args.model, gsd=GSD, edge_pad=p, border_band=0, floor=threshold
+        )
         for p in (pad, 0)
     }
     variants: dict[str, list[Any]] = {f"edge pad {pad}": runs[pad], "edge pad 0": runs[0]}

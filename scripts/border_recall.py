@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -32,15 +33,17 @@ AUDIT = ROOT / "docs" / "label_audit" / "kit_seqC_unlabelled.csv"
 
 
 def whole_frames(
-    data: Path, split: str, model: str, pad: int, ignore: Path | None
+    data: Path, split: str, model: str, pad: int, band: int | None, ignore: Path | None
 ) -> dict[str, object]:
     """Car figures of ``skyscan evaluate`` on the whole held-out frames."""
-    report = kit_report(
-        data, DetectSettings(model=model, gsd=GSD, edge_pad=pad), split=split, ignore=ignore
-    )
+    settings = DetectSettings(model=model, gsd=GSD, edge_pad=pad)
+    if band is not None:
+        settings = replace(settings, border_band=band)
+    report = kit_report(data, settings, split=split, ignore=ignore)
     car = report["classes"]["car"]
     return {
         "edge_pad": pad,
+        "border_band": band,
         "labels": "published + audited ignore regions" if ignore else "published",
         "car_ap50": car["ap50"],
         "car_precision": car["precision"],
@@ -55,6 +58,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=KIT.resolve())
     parser.add_argument("--split", default=HELD_OUT, help="held-out frames (splits/)")
     parser.add_argument("--edge-pad", type=int, nargs="+", default=[0, 32])
+    parser.add_argument(
+        "--border-band",
+        type=int,
+        default=None,
+        help="skyscan detect's --border-band (default: its default; 0: no border strips)",
+    )
     parser.add_argument("--model", default="vehicles")
     parser.add_argument("--crops-per-image", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
@@ -86,6 +95,7 @@ def main() -> None:
         model=args.model,
         unlabelled=AUDIT,
         truncated_thresholds=args.truncated_thresholds,
+        border_band=args.border_band,
     )
     runs = [
         measure(
@@ -103,7 +113,7 @@ def main() -> None:
         else []
     )
     frames = [
-        whole_frames(args.data, args.split, args.model, pad, ignore)
+        whole_frames(args.data, args.split, args.model, pad, args.border_band, ignore)
         for pad in args.edge_pad
         for ignore in (None, AUDIT)
     ]
@@ -117,6 +127,7 @@ def main() -> None:
                 *map(str, args.edge_pad),
                 "--model",
                 args.model,
+                *(["--border-band", str(args.border_band)] if args.border_band is not None else []),
                 *(["--min-visible", str(args.min_visible)] if args.min_visible != 0.3 else []),
                 *(
                     ["--crops-per-image", str(args.crops_per_image)]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skyscan.options import BORDER_BAND, DetectSettings, RunSettings, StacSettings
+from skyscan.options import DetectSettings, RunSettings, StacSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
@@ -31,7 +31,7 @@ def detect(
     overlap: float | None = None,
     chip_size: int | None = None,
     edge_pad: int | None = None,
-    border_band: int = BORDER_BAND,
+    border_band: int | None = None,
     batch_size: int | None = None,
     score_threshold: float | None = None,
     tta: int = 1,

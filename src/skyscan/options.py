@@ -36,11 +36,6 @@ __all__ = [
     "option_specs",
 ]
 
-# Model pixels from an image's border within which detections come from strips run flush
-# with it when the chips carry an edge pad (docs/model.md, Borders: 8 kept the border's
-# vehicles at street precision within 0.004 of the padded run's).
-BORDER_BAND = 8
-
 METADATA_HELP = (
     "CSV/Parquet table of per-image attributes, keyed by an image_id column (the image's id), "
     "an image_path column (its path or URL) and/or a filename column (e.g. scene.tif); its "
@@ -152,15 +147,15 @@ class DetectSettings(_Declared):
         None,
         "Model pixels of black the chips at an image's edges reach past it [default: the model card's "
         "input.edge_pad, 32 for vehicles, the context it was trained with; 0 keeps chips inside the "
-        "image and reports more of the vehicles its border cuts, at some cost in precision].",
+        "image, which then needs no border strips (see --border-band)].",
         low=0,
     )
-    border_band: int = _option(
-        BORDER_BAND,
+    border_band: int | None = _option(
+        None,
         "Model pixels from an image's border within which detections come from strips run "
         "flush with it, when the chips there carry an edge pad: the pad's black makes the model "
-        "drop the vehicles the border cuts, the strips find them (flagged truncated). 0 turns "
-        "the strips off.",
+        "drop the vehicles the border cuts, the strips find them (flagged truncated) [default: "
+        "8]. 0 turns the strips off.",
         low=0,
     )
     batch_size: int | None = _option(

@@ -38,7 +38,6 @@ from skyscan.geo.aoi import AreaOfInterest, inside, touching
 from skyscan.io.mosaic import row_image_ids, row_tiles, window_groups
 from skyscan.io.reader import ImageReader, ReadOptions
 from skyscan.io.remote import display_path
-from skyscan.options import BORDER_BAND
 from skyscan.schema import DETECTION_SCHEMA, METADATA_PREFIX, XVIEW_TYPE_IDS
 from skyscan.types import ChipDetections, ChipWindow, ImageRef
 
@@ -105,8 +104,8 @@ class DetectOptions:
     # input.edge_pad (what the model was trained to see there)
     edge_pad: int | None = None
     # model pixels from the border within which detections come from strips flush with it
-    # (when the chips carry an edge pad; 0: no strips)
-    border_band: int = BORDER_BAND
+    # (when the chips carry an edge pad; 0: no strips); None: BORDER_BAND
+    border_band: int | None = None
     chips_per_unit: int = 64  # a work unit (one engine task) holds at most this many chips
     containment: float = 0.5  # a cut box this much inside another box is the same object
     # Merge overlapping boxes of one class only; by default one object is one row whatever
@@ -128,7 +127,7 @@ class DetectOptions:
             raise InputError(f"'batch_size' must be >= 1 (got {self.batch_size})")
         if self.edge_pad is not None and self.edge_pad < 0:
             raise InputError(f"'edge_pad' must be >= 0 model pixels (got {self.edge_pad})")
-        if not 0 <= self.border_band < BORDER_STRIP:
+        if self.border_band is not None and not 0 <= self.border_band < BORDER_STRIP:
             raise InputError(
                 f"'border_band' must be in [0, {BORDER_STRIP}) model pixels (got {self.border_band})"
             )
@@ -164,7 +163,7 @@ class DetectOptions:
         chips carry an edge pad and the model takes strips (any size)."""
         if self.edge_pad_for(card) == 0 or card.size_multiple is None:
             return 0
-        return self.border_band
+        return BORDER_BAND if self.border_band is None else self.border_band
 
     def overlap_for(self, card: ModelCard) -> float:
         """The chip overlap (fraction of a chip) a run of ``card``'s model uses: the option
@@ -299,6 +298,10 @@ def fitted_window(
 # Model pixels deep a border strip reaches into the image: the band plus a car's length
 # and the context the network needs around it.
 BORDER_STRIP = 64
+# Model pixels from an image's border within which detections come from the strips
+# (docs/model.md, Borders: 8 kept the border's vehicles at street precision within 0.004
+# of the padded chips').
+BORDER_BAND = 8
 
 
 def border_strips(

@@ -111,6 +111,7 @@ def border_recall(
     gsd: float | None = None,
     model: str = "vehicles",
     edge_pad: int | None = None,
+    border_band: int | None = None,
     score_threshold: float | None = None,
     truncated_thresholds: Sequence[float] = (),
     crops_per_image: int = 4,
@@ -129,6 +130,7 @@ def border_recall(
     ``fraction`` 1.0 scores the whole frames (no crop, no cut)."""
     from skyscan.detectors.card import load_card
     from skyscan.detectors.registry import resolve_model
+    from skyscan.pipeline import DetectOptions
 
     card = load_card(resolve_model(model))
     threshold = card.score_threshold if score_threshold is None else score_threshold
@@ -145,11 +147,15 @@ def border_recall(
         unlabelled=unlabelled,
     )
     floor = min([threshold, *truncated_thresholds])
-    detections = detect_crops(crops, model=model, gsd=gsd, edge_pad=edge_pad, floor=floor)
+    detections = detect_crops(
+        crops, model=model, gsd=gsd, edge_pad=edge_pad, border_band=border_band, floor=floor
+    )
+    options = DetectOptions(edge_pad=edge_pad, border_band=border_band)
     score = score_crops(crops, detections, threshold, threshold, near_px, iou_threshold)
     result: JsonObject = {
         "model": card.model_id,
-        "edge_pad": card.edge_pad if edge_pad is None else edge_pad,
+        "edge_pad": options.edge_pad_for(card),
+        "border_band": options.border_band_for(card),
         "score_threshold": threshold,
         "iou_threshold": iou_threshold,
         "near_px": near_px,
@@ -219,8 +225,10 @@ def detect_crops(
     gsd: float | None,
     edge_pad: int | None,
     floor: float,
+    border_band: int | None = None,
 ) -> list[Detections]:
-    """Each crop cut out as an image of its own and run through ``skyscan.api.detect``."""
+    """Each crop cut out as an image of its own and run through ``skyscan.api.detect``
+    (``edge_pad``, ``border_band``: None for the defaults)."""
     from PIL import Image
 
     import skyscan.api
@@ -233,7 +241,12 @@ def detect_crops(
             with Image.open(crop.source) as im:
                 im.convert("RGB").crop((x0, y0, x0 + w, y0 + h)).save(paths[-1])
         gdf = skyscan.api.detect(
-            paths, model=model, gsd=gsd, edge_pad=edge_pad, score_threshold=floor
+            paths,
+            model=model,
+            gsd=gsd,
+            edge_pad=edge_pad,
+            border_band=border_band,
+            score_threshold=floor,
         )
     found = {p: g for p, g in gdf.groupby("image_path")} if len(gdf) else {}
     return [crop_detections(found.get(path)) for path in paths]
