@@ -37,13 +37,18 @@ def compare_on_targets(
     output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def plans_cli(doc: str, script: str, plans: dict[str, list[str]], baseline: str, out: str) -> None:
+    """A benchmark command that times ``plans`` against ``baseline`` (``--rounds``, ``-o``)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("-o", "--output", type=Path, default=RESULTS / "tta.json")
+    ap.add_argument("-o", "--output", type=Path, default=RESULTS / out)
     args = ap.parse_args()
-    command = "python benchmarks/bench_tta.py " + " ".join(sys.argv[1:])
-    compare_on_targets(PLANS, "default", args.rounds, args.output, command)
+    command = f"python benchmarks/{script} " + " ".join(sys.argv[1:])
+    compare_on_targets(plans, baseline, args.rounds, args.output, command)
+
+
+def main() -> None:
+    plans_cli(__doc__, "bench_tta.py", PLANS, "default", "tta.json")
 
 
 if __name__ == "__main__":

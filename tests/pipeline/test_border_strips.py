@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cards import centernet_card
 from rasters import utm_transform, write_geotiff
 from skyscan.detectors import DetectorRecipe, get_detector
-from skyscan.detectors.card import ClassSpec, ModelCard
+from skyscan.detectors.card import ModelCard
 from skyscan.detectors.synthetic import build_blob_model
 from skyscan.errors import InputError
 from skyscan.io.reader import open_image
@@ -27,16 +28,7 @@ from skyscan.types import ChipWindow, ImageRef
 
 
 def _card(**kw: object) -> ModelCard:
-    base: dict[str, object] = {
-        "name": "m",
-        "classes": (ClassSpec("car", 18),),
-        "input_size": (64, 64),
-        "size_multiple": 8,
-        "gsd": 0.25,
-        "output_format": "centernet",
-        "edge_pad": 32,
-    }
-    return ModelCard(**{**base, **kw})  # type: ignore[arg-type]
+    return centernet_card(**{"edge_pad": 32, **kw})
 
 
 def _windows(ref: ImageRef, card: ModelCard, **kw: object) -> list[ChipWindow]:

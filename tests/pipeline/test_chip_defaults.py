@@ -11,25 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cards import centernet_card
 from rasters import utm_transform, write_geotiff
 from skyscan.detectors import DetectorRecipe, recipe_card
-from skyscan.detectors.card import THROUGHPUT_CHIP_SIZE, ClassSpec, ModelCard, load_card
+from skyscan.detectors.card import THROUGHPUT_CHIP_SIZE, ModelCard, load_card
 from skyscan.detectors.synthetic import build_blob_model
 from skyscan.errors import InputError, ModelError
 from skyscan.io.reader import open_image
 from skyscan.pipeline import FALLBACK_OVERLAP, DetectOptions, plan_units
 
-
-def _card(**kw: object) -> ModelCard:
-    base: dict[str, object] = {
-        "name": "m",
-        "classes": (ClassSpec("car", 18),),
-        "input_size": (64, 64),
-        "size_multiple": 8,
-        "gsd": 0.25,
-        "output_format": "centernet",
-    }
-    return ModelCard(**{**base, **kw})  # type: ignore[arg-type]
+_card = centernet_card
 
 
 def test_max_object_m_round_trips_and_is_validated() -> None:
