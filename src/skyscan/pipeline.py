@@ -245,9 +245,9 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
         margin=min(margin, chip_src - 1),
     )
     fitted = fitted_window(ref, card, options.chip_size, pad)
-    one_chip = fitted is not None and model_pixels([fitted]) < model_pixels(windows)
-    if fitted is not None and one_chip:
+    if fitted is not None and model_pixels([fitted]) < model_pixels(windows):
         windows = [fitted]  # one chip fitted to the whole image runs fewer model pixels
+    one_chip = windows == [fitted]
     if options.border_band_for(card):
         # one strip a side where one chip runs the image; else pieces at the chips' offsets
         piece = max(ref.width, ref.height) if one_chip else chip_src
@@ -530,13 +530,9 @@ def _append_batch(
     inside = (cx >= 0) & (cx < ref.width) & (cy >= 0) & (cy < ref.height)
     if band:
         strip = np.array([w.border_only for w in windows], bool)[chip]
-        near = _near_border(
-            img,
-            ref,
-            band * per_box([w.scale_x for w in windows], np.float64),
-            band * per_box([w.scale_y for w in windows], np.float64),
-        )
-        inside &= near == strip
+        scale_x = per_box([w.scale_x for w in windows], np.float64)
+        scale_y = per_box([w.scale_y for w in windows], np.float64)
+        inside &= strip_owns(img, ref, band, scale_x, scale_y) == strip
     if not inside.any():
         return
     img = img[inside]
@@ -556,16 +552,26 @@ def _append_batch(
     cols["chip_height"].append(np.asarray([w.height for w in windows], np.int32)[chip])
 
 
-def _near_border(
-    boxes: np.ndarray, ref: ImageRef, band_x: np.ndarray, band_y: np.ndarray
+def strip_owns(
+    boxes: np.ndarray, ref: ImageRef, band: int, scale_x: np.ndarray, scale_y: np.ndarray
 ) -> np.ndarray:
-    """Image-pixel boxes within ``band_x``/``band_y`` source pixels of the image's border."""
-    return (
-        (boxes[:, 0] <= band_x)
-        | (boxes[:, 1] <= band_y)
-        | (boxes[:, 2] >= ref.width - band_x)
-        | (boxes[:, 3] >= ref.height - band_y)
+    """Which image-pixel boxes the border strips report, the others the chips: those within
+    ``band`` model pixels of the image's border that a strip holds whole. An object longer
+    than a strip is deep (a bus across the border) is the chips' even there: the strip
+    sees it cut. ``scale_x``/``scale_y``: source pixels per model pixel, per box."""
+    x0, y0, x1, y1 = boxes.T
+    bx, by = band * scale_x, band * scale_y
+    # the strip's depth, less a model pixel: a box reaching its inner edge is cut there
+    dx, dy = (BORDER_STRIP - 1) * scale_x, (BORDER_STRIP - 1) * scale_y
+    left, right = x0 <= bx, x1 >= ref.width - bx
+    top, bottom = y0 <= by, y1 >= ref.height - by
+    whole = (
+        (~left | (x1 <= dx))
+        & (~right | (x0 >= ref.width - dx))
+        & (~top | (y1 <= dy))
+        & (~bottom | (y0 >= ref.height - dy))
     )
+    return (left | right | top | bottom) & whole
 
 
 def _class_scores(found: Sequence[ChipDetections]) -> np.ndarray:

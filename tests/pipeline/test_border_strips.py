@@ -133,3 +133,25 @@ def test_a_vehicle_the_border_cuts_comes_from_a_strip_and_one_inside_from_a_chip
     assert rows(8) == [(-16, 432, 432, False), (0, 64, 200, True)]
     # without it both come from the padded chip
     assert rows(0) == [(-16, 432, 432, False), (-16, 432, 432, True)]
+
+
+def test_the_strips_report_what_they_hold_whole_near_the_border() -> None:
+    from skyscan.pipeline import strip_owns
+
+    ref = ImageRef("a", "a.tif", 1000, 800, 3, "uint8", gsd=0.25)
+    boxes = np.array(
+        [
+            [0.0, 100, 18, 108],  # a car the left border cuts: the strip's
+            [500, 795, 518, 800],  # one the bottom border cuts: the strip's
+            [5, 300, 23, 308],  # whole, 5 px in: within the band of 8
+            [20, 300, 38, 308],  # 20 px in: the chips'
+            [0.0, 500, 72, 510],  # a bus across the border, longer than the strip is deep
+            [0.0, 0, 18, 8],  # in the corner, whole in both strips
+        ]
+    )
+    one = np.ones(len(boxes))
+    assert strip_owns(boxes, ref, 8, one, one).tolist() == [True, True, True, False, False, True]
+    # at twice the source pixels per model pixel the band (16 px) and the strip (126 px)
+    # reach twice as far: the bus fits in the strip
+    twice = strip_owns(boxes, ref, 8, 2 * one, 2 * one).tolist()
+    assert twice == [True, True, True, False, True, True]
