@@ -111,6 +111,44 @@ def test_a_run_at_t_is_a_lower_floor_run_filtered_at_t(
     _no_overlaps(low)
 
 
+@pytest.fixture(scope="module")
+def any_size_blob_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_blob_model(
+        tmp_path_factory.mktemp("model") / "blobs.onnx",
+        input_size=64,
+        score_threshold=0.3,
+        any_size=True,
+    )
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    objects=blobs, threshold=st.sampled_from([0.3, 0.5, 0.8]), floor=st.sampled_from([0.01, 0.1])
+)
+def test_with_border_strips_a_run_at_t_is_still_a_lower_floor_run_filtered_at_t(
+    tmp_path: Path,
+    any_size_blob_model: Path,
+    objects: list[tuple[float, float, int, float, bool]],
+    threshold: float,
+    floor: float,
+) -> None:
+    """The same property where an edge pad brings border strips: which boxes the strips
+    report is decided by geometry, never by score."""
+    img = np.zeros((3, 160, 240), np.uint8)
+    for x, y, k, amplitude, twin in objects:
+        _paint(img, x, y, k, amplitude)
+        if twin:
+            _paint(img, x + 1, y, (k + 1) % 3, amplitude * 0.9)
+    path = write_geotiff(tmp_path / "scene.tif", 240, 160, data=img, transform=utm_transform(0.25))
+    model = str(any_size_blob_model)
+    at_t = _run(path, model, threshold, overlap=0.25, edge_pad=16)
+    low = _run(path, model, floor, overlap=0.25, edge_pad=16)
+    assert _rows(at_t) == _rows(low, threshold)
+    _no_overlaps(low)
+
+
 def test_one_object_seen_as_two_classes_is_one_row_with_both_scores(
     tmp_path: Path, blob_model: Path
 ) -> None:
