@@ -1,4 +1,4 @@
-"""Run control through the CLI: exit codes as documented (README, `skyscan detect --help`),
+"""Run control through the CLI: exit codes as documented (docs/usage.md, `skyscan detect --help`),
 refusal of an existing OUTDIR, `--overwrite`, `--resume` (no rework, same result), and
 `-q` / `-v`."""
 
@@ -224,5 +224,5 @@ def test_exit_codes_are_documented() -> None:
     text = " ".join(res.stdout.split())
     assert res.returncode == 0
     assert "0 every input succeeded; 3 some inputs failed" in text and "2 usage error" in text
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert "`3` some inputs failed" in readme and "`2` usage error" in readme
+    usage = (Path(__file__).resolve().parents[2] / "docs" / "usage.md").read_text()
+    assert "`3` some inputs failed" in usage and "`2` usage error" in usage
