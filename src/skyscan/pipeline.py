@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import TypeVar
 
 import numpy as np
@@ -368,14 +369,8 @@ def chip_batches(units: Sequence[WorkUnit], batch_size: int) -> list[ChipBatch]:
     (border strips are another shape than the chips).
     """
     chips = [(u, w) for u in units for w in u.windows]
-    runs: list[list[tuple[WorkUnit, ChipWindow]]] = []
-    for chip in chips:
-        size = (chip[1].out_width, chip[1].out_height)
-        if runs and (runs[-1][-1][1].out_width, runs[-1][-1][1].out_height) == size:
-            runs[-1].append(chip)
-        else:
-            runs.append([chip])
-    return [batch for run in runs for batch in _batches(run, batch_size)]
+    runs = groupby(chips, key=lambda chip: (chip[1].out_width, chip[1].out_height))
+    return [batch for _, run in runs for batch in _batches(list(run), batch_size)]
 
 
 def detect_units(
