@@ -209,7 +209,8 @@ def main() -> None:
     parts = set(args.only.split(",")) if args.only else {"sweep", "scene", "tiles", "load", "big"}
 
     from skyscan.detectors import DetectorRecipe, recipe_card
-    from skyscan.pipeline import DetectOptions
+    from skyscan.io.reader import open_image
+    from skyscan.pipeline import DetectOptions, chip_plan
 
     card = recipe_card(DetectorRecipe())
     WORK.mkdir(parents=True, exist_ok=True)
@@ -234,7 +235,8 @@ def main() -> None:
                 "with KIT seqB frames resampled to 0.25 m; deflate, 512 px tiles)",
             },
             "skyscan_default_plan": {
-                "chip_px": chip,
+                "chip_px": chip,  # the largest side; each image's chips are fitted under it
+                "scene_chip_px": chip_plan(open_image(str(scene)), card, DetectOptions())[0],
                 "overlap": round(DetectOptions().overlap_for(card), 4),
                 "overlap_px": card.overlap_px,
                 "max_object_m": card.max_object_m,

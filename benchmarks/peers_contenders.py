@@ -51,13 +51,13 @@ def skyscan_slices(path: Path, detector: Any) -> tuple[int, float]:
     """SAHI's slice side and overlap for skyscan's default plan of one image: the image
     itself when skyscan fits one chip to it (SAHI clips a slice to the image, so without
     skyscan's edge pad), else skyscan's chip side and overlap."""
-    from skyscan.pipeline import DetectOptions
+    from skyscan.pipeline import DetectOptions, chip_plan
 
     card = detector.card
     ref, windows = skyscan_plan(path, card)
-    if len(windows) == 1:
+    if len([w for w in windows if not w.border_only]) == 1:
         return max(ref.width, ref.height), 0.0
-    return card.chip_size(None), DetectOptions().overlap_for(card)
+    return chip_plan(ref, card, DetectOptions())
 
 
 def make_sahi_model(detector: Any, image_size: int) -> Any:

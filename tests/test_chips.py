@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from skyscan.chips import (
     axis_offsets,
     chip_boxes_to_image,
     chip_size_in_source,
+    fitted_chip_side,
     interior_edges,
     plan_chips,
 )
@@ -196,3 +198,41 @@ def test_plan_chips_refuses_a_margin_of_a_chip_or_more() -> None:
     assert (
         min(w.row_off for w in windows) == -8 and max(w.row_off + w.height for w in windows) == 308
     )
+
+
+@given(
+    width=st.floats(1, 30_000),
+    height=st.floats(1, 30_000),
+    cap=st.sampled_from([512, 1024, 2048]),
+    overlap=st.integers(0, 250),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_fitted_chip_side_covers_the_span_with_no_more_pixels_than_the_cap(
+    width: float, height: float, cap: int, overlap: int
+) -> None:
+    """From half the cap to the cap, a whole multiple, and never more pixels than a grid
+    of chips of the cap itself."""
+    side = fitted_chip_side(width, height, cap, overlap, 8)
+    assert side % 8 == 0 and side <= cap
+
+    def pixels(s: int) -> int:
+        per_axis = [
+            1 if span <= s else math.ceil((span - overlap) / (s - overlap))
+            for span in (width, height)
+        ]
+        return per_axis[0] * per_axis[1] * s * s
+
+    assert pixels(side) <= pixels(cap)
+    if max(width, height) > cap:
+        assert side >= cap // 2
+
+
+def test_a_fitted_chip_side_shares_the_span_evenly() -> None:
+    # eleven chips of 984 px overlapping by 72 cover 10,064 px (a 10,000 px scene with
+    # 32 px edge pads); eleven of 1,024 would run 40 px a chip twice
+    assert fitted_chip_side(10_064, 10_064, 1024, 72, 8) == 984
+    assert 11 * 984 - 10 * 72 >= 10_064
+    # a small image is one chip of its own size, rounded up to the multiple
+    assert fitted_chip_side(300, 200, 1024, 72, 8) == 304
+    with pytest.raises(InputError, match="overlap"):
+        fitted_chip_side(5000, 5000, 1024, 600, 8)

@@ -24,6 +24,7 @@ __all__ = [
     "axis_offsets",
     "chip_boxes_to_image",
     "chip_size_in_source",
+    "fitted_chip_side",
     "interior_edges",
     "plan_chips",
 ]
@@ -87,6 +88,43 @@ def _spread(first: int, last: int, n: int) -> list[int]:
     if n == 1:
         return [first]
     return [first + round(i * (last - first) / (n - 1)) for i in range(n)]
+
+
+def fitted_chip_side(width: float, height: float, cap: int, overlap: float, multiple: int) -> int:
+    """The square chip side for a grid over ``width × height`` pixels whose neighbours
+    overlap by ``overlap``: at most ``cap``, and at least ``cap / 2`` unless one chip
+    holds the whole span, chosen to run the fewest pixels (fewer chips on a tie). Each
+    candidate is fitted to a number of chips along one side, so no chip is longer than
+    that count needs: a 10,064 px square takes eleven chips of 984 px a side, not eleven
+    of 1,024 whose extra 40 px are run twice.
+
+    >>> fitted_chip_side(10_064, 10_064, cap=1024, overlap=72, multiple=8)
+    984
+    >>> fitted_chip_side(1828, 494, cap=1024, overlap=72, multiple=8)  # a long, thin image
+    512
+    """
+    floor = max(multiple, cap // 2)
+    if not (multiple <= cap and 0 <= overlap < floor):
+        raise InputError(
+            f"'overlap' must be in [0, {floor}) pixels and 'cap' at least {multiple} "
+            f"(got {overlap} and {cap})"
+        )
+
+    def count(span: float, side: int) -> int:
+        return 1 if span <= side else math.ceil((span - overlap) / (side - overlap))
+
+    def whole(px: float) -> int:
+        return max(multiple, math.ceil(round(px, 6) / multiple) * multiple)
+
+    longest = whole(max(width, height))
+    candidates = {longest} if longest <= cap else set()  # one chip holds the image
+    for span in (width, height):
+        for n in range(count(span, cap), count(span, floor) + 1):
+            candidates.add(min(cap, max(floor, whole((span + (n - 1) * overlap) / n))))
+    return min(
+        candidates,
+        key=lambda side: (count(width, side) * count(height, side) * side**2, -side),
+    )
 
 
 def chip_stride(chip_src: int, overlap: float) -> int:

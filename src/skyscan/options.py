@@ -131,16 +131,18 @@ class DetectSettings(_Declared):
     )
     overlap: float | None = _option(
         None,
-        "Fraction of a chip shared with its neighbour [default: the model's longest object at its GSD (the "
-        "card's max_object_m), 72 px of 512 for vehicles; 0.2 for a card that declares none].",
+        "Fraction of a chip shared with its neighbour (of the largest chip, where each image's chips "
+        "are fitted) [default: the model's longest object at its GSD (the "
+        "card's max_object_m), 72 px for vehicles; 0.2 for a card that declares none].",
         low=0.0,
         high=0.5,
     )
     chip_size: int | None = _option(
         None,
-        "Chip side in model pixels [default: 512 for models that take any size (vehicles: multiples of 8), and "
-        "an image up to 1024 model px long runs as one chip fitted to it when that is fewer pixels; else the "
-        "model's input size]. Larger chips recompute less overlap but run slower per pixel.",
+        "Chip side in model pixels, the same for every image [default, for models that take any size "
+        "(vehicles: multiples of 8): each image's chips fitted to it, 512 to 1024 px, the fewest model "
+        "pixels; an image up to 1024 model px long runs as one chip fitted to it when that is fewer; "
+        "else the model's input size]. Larger chips recompute less overlap.",
         low=1,
     )
     edge_pad: int | None = _option(

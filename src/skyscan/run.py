@@ -516,9 +516,11 @@ def _manifest(
             "validated": card.validated.to_dict() if card.validated else None,
         },
         "options": _options_record(options),
-        # what the defaults came to for this model (chip side in model px, overlap fraction)
+        # what the defaults came to for this model (chip side in model px, overlap fraction
+        # of it; with "fitted", the largest side, each image's chips fitted under it)
         "chips": {
             "size": card.chip_size(options.chip_size),
+            "fitted": options.fits_chips_for(card),
             "overlap": round(options.overlap_for(card), 4),
             "max_object_m": card.max_object_m,
         },

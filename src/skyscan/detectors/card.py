@@ -59,15 +59,15 @@ TASKS = ("detection", "chip_classification")
 # The largest chip side a model that takes any size is run at: a chip is one array in
 # memory (8192^2 RGB is 192 MiB as uint8 and 768 MiB as float32 model input).
 MAX_CHIP_SIZE = 8192
-# The chip side a model that takes any size runs at by default: larger chips recompute
-# less overlap, but past this their activations leave the CPU's caches and each pixel
-# costs more (measured in docs/performance.md, "Defaults").
-THROUGHPUT_CHIP_SIZE = 512
+# The largest chip side a model that takes any size runs at by default (the pipeline fits
+# each image's chips under it: pipeline.chip_plan): larger chips recompute less overlap,
+# and on this project's 2-core machine a model pixel costs the same in 512 and 1024 px
+# chips (docs/performance.md, "Defaults chosen from the object").
+THROUGHPUT_CHIP_SIZE = 1024
 # The longest image side (model pixels) run as one chip fitted to the whole image by
-# default: a tile or frame up to twice the throughput chip runs as one chip instead of a
-# grid that recomputes its overlaps (a 1024 px tile: one 1088 px chip with its edge pads,
-# 1.2 MP, against nine of 512, 2.4 MP), when that runs fewer model pixels.
-MAX_FITTED_IMAGE_SIZE = 2 * THROUGHPUT_CHIP_SIZE
+# default: a 1024 px tile runs as one 1088 px chip with its edge pads (1.2 MP) instead of
+# four of 584 px (1.4 MP), when that runs fewer model pixels.
+MAX_FITTED_IMAGE_SIZE = 1024
 
 
 @dataclass(frozen=True)
