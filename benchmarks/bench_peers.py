@@ -1,7 +1,7 @@
 """skyscan against what users would run instead, around the same ONNX model and decoder.
 
     python benchmarks/bench_peers.py [--size 10000] [--tiles 100] [--rounds 3] [--load-rounds 2]
-                                     [--big 20000] [--sweep 384,512,640,768,1024]
+                                     [--big 20000] [--sweep legacy,default,512,1024]
 
 On a 100 MP GeoTIFF at 0.25 m and a folder of 100 tiles of 1024 px, both built from real
 imagery (benchmarks/scenes.py), every contender is a fresh process (interpreter start,
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument(
         "--sweep",
         default="",
-        help="chip sizes to time skyscan at, comma-separated (legacy: 256 px at overlap 0.2)",
+        help="chip sizes to time skyscan at, comma-separated (legacy: 256 px at overlap 0.2; default: its chips fitted to the scene)",
     )
     parser.add_argument("--sweep-rounds", type=int, default=2)
     parser.add_argument(
@@ -260,9 +260,13 @@ def main() -> None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     if "sweep" in parts and args.sweep:
-        # chip sizes at the card's overlap; "legacy" is the earlier default (256 px, 0.2)
+        # chip sizes at the card's overlap; "legacy" is the earlier default (256 px, 0.2),
+        # "default" today's (each image's chips fitted under the card's chip size)
         sizes = args.sweep.split(",")
-        plans = {s: (None, True) if s == "legacy" else (int(s), False) for s in sizes}
+        plans = {
+            s: (None, s == "legacy") if s in ("legacy", "default") else (int(s), False)
+            for s in sizes
+        }
         runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sizes}
         for i in range(args.sweep_rounds):
             for s in sizes if i % 2 == 0 else sizes[::-1]:

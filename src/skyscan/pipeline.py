@@ -254,8 +254,10 @@ def plan_units(ref: ImageRef, card: ModelCard, options: DetectOptions) -> list[W
         margin=min(margin, chip_src - 1),
     )
     fitted = fitted_window(ref, card, options.chip_size, pad)
-    if fitted is not None and model_pixels([fitted]) < model_pixels(windows):
-        windows = [fitted]  # one chip fitted to the whole image runs fewer model pixels
+    if fitted is not None and model_pixels([fitted]) <= model_pixels(windows):
+        # one chip fitted to the whole image runs fewer model pixels (or as many, when the
+        # grid is one chip too: then this one, centred as it always was)
+        windows = [fitted]
     one_chip = windows == [fitted]
     if options.border_band_for(card):
         # one strip a side where one chip runs the image; else pieces at the chips' offsets
