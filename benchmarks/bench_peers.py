@@ -85,17 +85,26 @@ def command(name: str, source: Path, out: Path, chip: int | None = None) -> list
 
 
 def measure(cmd: list[str], out: Path) -> dict[str, Any]:
-    """Run ``cmd`` as a fresh process: wall seconds, its own peak RSS (MiB), detections."""
+    """Run ``cmd`` as a fresh process: wall seconds, its own peak RSS (MiB), detections.
+
+    The peak comes from ``peak_rss.py``, which starts it: this process's own memory (a
+    scene built in it) would otherwise count in the child's ``ru_maxrss``."""
     out.mkdir(parents=True, exist_ok=True)
+    rss_file = out.parent / f"{out.name}.peak_rss_kib"
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    stdout = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(
+        [PY, str(HERE / "peak_rss.py"), str(rss_file), *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}")
-    r: dict[str, Any] = {"wall_s": round(wall, 3), "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+    peak_kib = int(rss_file.read_text(encoding="utf-8"))
+    r: dict[str, Any] = {"wall_s": round(wall, 3), "peak_rss_mib": round(peak_kib / 1024, 1)}
+    stdout = proc.stdout
     if (out / "run.json").exists() and "skyscan" in cmd:
         manifest = json.loads((out / "run.json").read_text())
         r.update(
