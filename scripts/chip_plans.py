@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("-o", "--out", type=Path, required=True)
     args = ap.parse_args(argv)
     report = {
-        "command": "python scripts/chip_plans.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python scripts/chip_plans.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "images": [plan_row(spec) for spec in args.images],
     }
     args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
