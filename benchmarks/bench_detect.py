@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -236,13 +234,13 @@ def compile_sources(src: Path) -> None:
 
 
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run ``skyscan`` in a child process: (wall seconds, peak RSS of the child in MiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run ``skyscan`` in a child process: (wall seconds, peak RSS of the child in MiB,
+    its own: ``peak_rss.run_measured``)."""
+    from peak_rss import run_measured
+
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "skyscan", "-q", *args], check=True, env=env)
-    wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    _, peak_mib = run_measured([sys.executable, "-m", "skyscan", "-q", *args], check=True, env=env)
+    return time.perf_counter() - t0, peak_mib
 
 
 def run_total(outdir: Path) -> float:

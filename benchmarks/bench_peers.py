@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_detect import compile_sources, lanes_ceiling_mps, run_total  # noqa: E402
+from peak_rss import run_measured  # noqa: E402
 from scenes import make_real_scene, make_real_tiles  # noqa: E402
 
 PY = sys.executable
@@ -87,23 +88,15 @@ def command(name: str, source: Path, out: Path, chip: int | None = None) -> list
 def measure(cmd: list[str], out: Path) -> dict[str, Any]:
     """Run ``cmd`` as a fresh process: wall seconds, its own peak RSS (MiB), detections.
 
-    The peak comes from ``peak_rss.py``, which starts it: this process's own memory (a
-    scene built in it) would otherwise count in the child's ``ru_maxrss``."""
+    The peak comes from ``peak_rss.run_measured``: this process's own memory (a scene
+    built in it) would otherwise count in the child's ``ru_maxrss``."""
     out.mkdir(parents=True, exist_ok=True)
-    rss_file = out.parent / f"{out.name}.peak_rss_kib"
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [PY, str(HERE / "peak_rss.py"), str(rss_file), *cmd],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        check=False,
-    )
+    proc, peak_mib = run_measured(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}")
-    peak_kib = int(rss_file.read_text(encoding="utf-8"))
-    r: dict[str, Any] = {"wall_s": round(wall, 3), "peak_rss_mib": round(peak_kib / 1024, 1)}
+    r: dict[str, Any] = {"wall_s": round(wall, 3), "peak_rss_mib": round(peak_mib, 1)}
     stdout = proc.stdout
     if (out / "run.json").exists() and "skyscan" in cmd:
         manifest = json.loads((out / "run.json").read_text())

@@ -292,11 +292,12 @@ def chip_plan(ref: ImageRef, card: ModelCard, options: DetectOptions) -> tuple[i
     """
     out_size = card.chip_size(options.chip_size)
     overlap = options.overlap_for(card)
-    if not options.fits_chips_for(card) or card.size_multiple is None:
+    overlap_px = overlap * out_size
+    # a requested overlap of half a chip or more leaves no smaller chip to fit: the grid
+    if not options.fits_chips_for(card) or card.size_multiple is None or overlap >= 0.5:
         return out_size, overlap
     to_model = ref.gsd / card.gsd if ref.gsd and card.gsd else 1.0
     pad = options.edge_pad_for(card)
-    overlap_px = overlap * out_size
     side = fitted_chip_side(
         ref.width * to_model + 2 * pad,
         ref.height * to_model + 2 * pad,

@@ -3,6 +3,7 @@ at its GSD), the size from ``input.size_multiple``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -167,3 +168,22 @@ def test_without_an_edge_pad_a_small_image_is_its_own_chip() -> None:
     ref = ImageRef("a", "a.tif", 1284, 377, 3, "uint8", gsd=0.13)  # 667.7 x 196 model px
     (window,) = [w for u in plan_units(ref, card, DetectOptions(edge_pad=0)) for w in u.windows]
     assert window == ChipWindow(0, 0, 1284, 377, 672, 200)
+
+
+def test_each_image_gets_chips_fitted_under_the_cap() -> None:
+    """A 10,000 px scene: eleven chips of 984 px a side, still overlapping by the card's
+    72 px, and covering every pixel; a requested size or a half-chip overlap is a grid."""
+    from skyscan.pipeline import chip_plan
+    from skyscan.types import ImageRef
+
+    card = _card(max_object_m=18.0, edge_pad=32)
+    ref = ImageRef("a", "a.tif", 10_000, 10_000, 3, "uint8", gsd=0.25)
+    side, overlap = chip_plan(ref, card, DetectOptions())
+    assert (side, overlap * side) == (984, pytest.approx(72))
+    chips = [w for u in plan_units(ref, card, DetectOptions(border_band=0)) for w in u.windows]
+    assert len(chips) == 11 * 11 and {w.out_width for w in chips} == {984}
+    cols = sorted({w.col_off for w in chips})
+    assert cols[0] <= 0 and cols[-1] + 984 >= 10_000
+    assert all(b - a <= 984 - 72 for a, b in itertools.pairwise(cols))
+    assert chip_plan(ref, card, DetectOptions(chip_size=512)) == (512, pytest.approx(72 / 512))
+    assert chip_plan(ref, card, DetectOptions(overlap=0.5)) == (THROUGHPUT_CHIP_SIZE, 0.5)
