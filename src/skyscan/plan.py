@@ -48,6 +48,7 @@ class ImagePlan:
     width: int
     height: int
     chips: int  # 0: outside the area of interest (skipped after its header)
+    chip_px: int | None  # side of its chips in model px (border strips aside); None: no chips
     megapixels: float  # the image's own pixels
     model_megapixels: float  # what the model sees: chips x chip pixels (overlap included)
     file_bytes: int | None
@@ -146,12 +147,14 @@ def plan_image(
     units = plan_units(ref, card, options)
     windows = [w for u in units for w in u.windows]
     model_px = sum(w.out_width * w.out_height for w in windows)
+    sides = [max(w.out_width, w.out_height) for w in windows if not w.border_only]
     return ImagePlan(
         path=remote.display_path(ref.path),
         image_id=ref.image_id,
         width=ref.width,
         height=ref.height,
         chips=len(windows),
+        chip_px=max(sides) if sides else None,
         megapixels=ref.width * ref.height / 1e6,
         model_megapixels=model_px / 1e6,
         file_bytes=file_bytes(ref.path) if with_bytes else None,

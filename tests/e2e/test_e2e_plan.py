@@ -48,6 +48,8 @@ def test_plan_lists_chips_megapixels_and_bytes(folder: Path, blob_model: Path) -
     tiled = next(r for r in images if r["image_id"] == "tiled")
     assert tiled["chips"] > 4 and tiled["file_bytes"] == (folder / "tiled.tif").stat().st_size
     assert 0 < tiled["read_bytes"] <= tiled["file_bytes"]
+    # the side of the chips detect would run (the blob model takes 64 px chips only)
+    assert {r["chip_px"] for r in images} == {64}
     assert totals["chips"] == sum(r["chips"] for r in images)
     assert totals["estimated_s"] == pytest.approx(totals["model_megapixels"] / 10)
 

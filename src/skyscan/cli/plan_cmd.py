@@ -99,7 +99,7 @@ def plan_command(
                 click.echo(json.dumps(item.to_dict()))
             else:
                 what = (
-                    f"{item.chips} chips"
+                    f"{item.chips} chips of up to {item.chip_px} px"
                     if item.chips
                     else "outside the area of interest (skipped)"
                 )
