@@ -80,6 +80,28 @@ def write_geotiff(
     return path
 
 
+def write_cog(
+    path: str | Path, data: np.ndarray, transform: Affine, crs: str, *, blocksize: int = 64
+) -> Path:
+    """Write ``data`` (bands, rows, cols; uint8) as a deflate cloud-optimized GeoTIFF."""
+    count, height, width = data.shape
+    with rasterio.open(
+        path,
+        "w",
+        driver="COG",
+        width=width,
+        height=height,
+        count=count,
+        dtype="uint8",
+        crs=crs,
+        transform=transform,
+        blocksize=blocksize,
+        compress="deflate",
+    ) as dst:
+        dst.write(data)
+    return Path(path)
+
+
 def write_png_with_worldfile(
     path: str | Path,
     width: int = 40,

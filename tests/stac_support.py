@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from affine import Affine
 
+from rasters import write_cog
+
 CRS = "EPSG:2056"
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
 
@@ -35,27 +37,6 @@ class Scene:
     datetime: str
     blobs: int
     cloud_cover: float
-
-
-def write_cog(path: Path, data: np.ndarray, transform: Affine, crs: str = CRS) -> Path:
-    import rasterio
-
-    count, height, width = data.shape
-    with rasterio.open(
-        path,
-        "w",
-        driver="COG",
-        width=width,
-        height=height,
-        count=count,
-        dtype="uint8",
-        crs=crs,
-        transform=transform,
-        blocksize=64,
-        compress="deflate",
-    ) as dst:
-        dst.write(data)
-    return path
 
 
 def write_scenes(root: Path, dates: list[str], *, seed: int = 3) -> list[Scene]:
@@ -73,7 +54,7 @@ def write_scenes(root: Path, dates: list[str], *, seed: int = 3) -> list[Scene]:
         ]
         draw_blobs(data, blobs, sigma=3.0)
         t = Affine(0.5, 0, 2_683_000 + 200 * k, 0, -0.5, 1_248_000)
-        path = write_cog(root / f"scene_{k}.tif", data, t)
+        path = write_cog(root / f"scene_{k}.tif", data, t, CRS)
         scenes.append(Scene(f"scene-{k}", path, when, n, float(10 * k)))
     return scenes
 

@@ -167,7 +167,7 @@ def test_an_unwritable_output_directory_is_one_line_and_exit_1(
         (["--chip-size", "12"], "multiple of 8"),
         (["--chip-size", "1000001"], "at most 8192"),
         (["--chip-size", "1000000"], "at most 8192"),
-        (["--edge-pad", "1000000000"], "'edge_pad' must be less than the 512 px chip"),
+        (["--edge-pad", "1000000000"], "'edge_pad' must be less than the 1024 px chip"),
         (["--score-threshold", "nan"], "not a finite number"),
         (["--overlap", "nan"], "not a finite number"),
         (["--gsd", "inf"], "not a finite number"),

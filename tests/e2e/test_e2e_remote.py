@@ -15,30 +15,11 @@ import pytest
 from affine import Affine
 from e2e_support import blank, read_outputs, skyscan
 
+from rasters import write_cog
 from remote_servers import Fault, RangeServer, moto_s3, set_env
 
 CRS = "EPSG:2056"
 SIGNED = "?X-Amz-Signature=TOPSECRET&X-Amz-Credential=KEYID"
-
-
-def _write_cog(path: Path, data: np.ndarray, transform: Affine) -> None:
-    import rasterio
-
-    count, height, width = data.shape
-    with rasterio.open(
-        path,
-        "w",
-        driver="COG",
-        width=width,
-        height=height,
-        count=count,
-        dtype="uint8",
-        crs=CRS,
-        transform=transform,
-        blocksize=128,
-        compress="deflate",
-    ) as dst:
-        dst.write(data)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +33,9 @@ def www(tmp_path_factory: pytest.TempPathFactory) -> Path:
         t = Affine(0.5, 0, 2_683_000 + 300 * k, 0, -0.5, 1_248_000)
         # faint noise, so that tiles are large enough for a connection to drop in one
         noise = rng.integers(0, 6, (3, 512, 512), dtype=np.uint8)
-        _write_cog(root / f"{name}.tif", np.maximum(blank(512, 512, blobs), noise), t)
+        write_cog(
+            root / f"{name}.tif", np.maximum(blank(512, 512, blobs), noise), t, CRS, blocksize=128
+        )
     return root
 
 

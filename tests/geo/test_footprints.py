@@ -8,7 +8,7 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from rasterio.transform import Affine
 
@@ -37,6 +37,9 @@ def transforms(draw: st.DrawFn) -> AffineTuple:
     c, s = math.cos(rot), math.sin(rot)
     a, b = gx * c, -gy * s + gx * shear * c
     d, e = gx * s, flip * (gy * c + gx * shear * s)
+    # a pixel grid squashed nearly flat (no raster is georeferenced so) has no stable
+    # inverse: its round trip would test float64, not the code
+    assume(abs(a * e - b * d) > 0.5 * gx * gy)
     x0 = draw(st.floats(-3e6, 3e6))
     y0 = draw(st.floats(-3e6, 8e6))
     return (a, b, x0, d, e, y0)
