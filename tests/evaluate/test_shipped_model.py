@@ -92,8 +92,8 @@ def test_int8_variant_states_its_figures_and_keeps_them_within_0_01(
 def test_larger_chips_find_the_parked_cars_of_a_real_orthophoto(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    """The shipped model takes any chip size: its default 512 px chips (overlap from its
-    card's longest object) find the same hand-labelled parked cars of a real orthophoto
+    """The shipped model takes any chip size: its default plan (one chip fitted to this
+    small image; overlap from its card's longest object) finds the same hand-labelled parked cars of a real orthophoto
     (data/labels/colorado) as its native 256 px chips, at least three of the four (its
     recall there at the card threshold: docs/model.md)."""
     import geopandas as gpd

@@ -120,7 +120,7 @@ def test_a_model_that_takes_any_size_fits_one_chip_to_a_small_image() -> None:
     ("width", "height", "gsd", "fitted"),
     [
         (1000, 1000, 0.25, 1064),  # a tile: one chip instead of nine
-        (300, 200, 0.25, 368),  # smaller than a chip: no 512 px of black
+        (300, 200, 0.25, 368),  # smaller than a chip: no chip-sized black margin
         (1000, 700, 0.13, 584),  # resampled to 520 x 364 model px
         (1284, 377, 0.13, None),  # a KIT frame: a 736 px square is more than two chips
         (2000, 500, 0.25, None),  # too long: the grid
