@@ -56,9 +56,12 @@ def write_geotiff(
     seed: int = 0,
     **profile: object,
 ) -> Path:
-    """Write a small GeoTIFF with random (or given) pixels and return its path."""
+    """Write a small GeoTIFF with random (or given) pixels and return its path; given
+    ``data`` (bands, rows, cols) sets the size, band count and dtype."""
     path = Path(path)
-    if data is None:
+    if data is not None:
+        (count, height, width), dtype = data.shape, data.dtype.name
+    else:
         rng = np.random.default_rng(seed)
         hi = 255 if dtype == "uint8" else 4095
         data = rng.integers(0, hi, size=(count, height, width)).astype(dtype)
@@ -84,22 +87,15 @@ def write_cog(
     path: str | Path, data: np.ndarray, transform: Affine, crs: str, *, blocksize: int = 64
 ) -> Path:
     """Write ``data`` (bands, rows, cols; uint8) as a deflate cloud-optimized GeoTIFF."""
-    count, height, width = data.shape
-    with rasterio.open(
+    return write_geotiff(
         path,
-        "w",
-        driver="COG",
-        width=width,
-        height=height,
-        count=count,
-        dtype="uint8",
         crs=crs,
         transform=transform,
+        data=data,
+        driver="COG",
         blocksize=blocksize,
         compress="deflate",
-    ) as dst:
-        dst.write(data)
-    return Path(path)
+    )
 
 
 def write_png_with_worldfile(

@@ -12,31 +12,17 @@ import shapely
 from affine import Affine
 from e2e_support import blank, read_outputs, skyscan
 
+from rasters import write_geotiff
 from remote_servers import RangeServer
 
 T = Affine(0.5, 0, 2_683_000, 0, -0.5, 1_248_000)
 
 
 def _write(path: Path, data: np.ndarray, t: Affine) -> Path:
-    import rasterio
-
-    count, height, width = data.shape
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        width=width,
-        height=height,
-        count=count,
-        dtype="uint8",
-        crs="EPSG:2056",
-        transform=t,
-        tiled=True,
-        blockxsize=256,
-        blockysize=256,
-    ) as dst:
-        dst.write(data)
-    return path
+    """A tiled GeoTIFF in LV95 (256 px tiles: an area touches only some of them)."""
+    return write_geotiff(
+        path, crs="EPSG:2056", transform=t, data=data, tiled=True, blockxsize=256, blockysize=256
+    )
 
 
 @pytest.fixture(scope="module")
