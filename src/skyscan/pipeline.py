@@ -287,14 +287,15 @@ def chip_plan(ref: ImageRef, card: ModelCard, options: DetectOptions) -> tuple[i
     size, the card's chip side is a cap: the image, with its edge pads, takes the square
     chips from half the cap to the cap that run the fewest model pixels, each fitted to
     share it evenly while still overlapping by the card's longest object
-    (:func:`~skyscan.chips.fitted_chip_side`; a 10,000 px scene: 11 × 11 chips of 984 px,
-    1.17x its pixels, against 1.27x with 1,024 px and 1.39x with 512 px chips).
+    (:func:`~skyscan.chips.fitted_chip_side`; a 10,000 px scene: 11 × 11 chips, as many as
+    a fixed 1,024 px needs, each 984 px: docs/results/chip_plans.json).
     """
     out_size = card.chip_size(options.chip_size)
     overlap = options.overlap_for(card)
     overlap_px = overlap * out_size
-    # a requested overlap of half a chip or more leaves no smaller chip to fit: the grid
-    if not options.fits_chips_for(card) or card.size_multiple is None or overlap >= 0.5:
+    multiple = card.size_multiple if options.fits_chips_for(card) else None
+    # an overlap of half a chip (the most there is) leaves no smaller chip to fit: the grid
+    if multiple is None or overlap >= MAX_OVERLAP:
         return out_size, overlap
     to_model = ref.gsd / card.gsd if ref.gsd and card.gsd else 1.0
     pad = options.edge_pad_for(card)
@@ -303,7 +304,7 @@ def chip_plan(ref: ImageRef, card: ModelCard, options: DetectOptions) -> tuple[i
         ref.height * to_model + 2 * pad,
         out_size,
         overlap_px,
-        card.size_multiple,
+        multiple,
     )
     return side, min(MAX_OVERLAP, overlap_px / side)
 

@@ -29,7 +29,7 @@ from skyscan.io import remote
 from skyscan.io.mosaic import mosaic_inputs, mosaic_tiles, tiles_bytes
 from skyscan.io.reader import open_image
 from skyscan.io.sources import InputFailure, expand_inputs, unique_image_ids
-from skyscan.pipeline import DetectOptions, plan_units
+from skyscan.pipeline import DetectOptions, model_pixels, plan_units
 from skyscan.types import ChipWindow, ImageRef, JsonObject
 
 if TYPE_CHECKING:
@@ -146,7 +146,6 @@ def plan_image(
     """The plan of one opened image."""
     units = plan_units(ref, card, options)
     windows = [w for u in units for w in u.windows]
-    model_px = sum(w.out_width * w.out_height for w in windows)
     sides = [max(w.out_width, w.out_height) for w in windows if not w.border_only]
     return ImagePlan(
         path=remote.display_path(ref.path),
@@ -156,7 +155,7 @@ def plan_image(
         chips=len(windows),
         chip_px=max(sides) if sides else None,
         megapixels=ref.width * ref.height / 1e6,
-        model_megapixels=model_px / 1e6,
+        model_megapixels=model_pixels(windows) / 1e6,
         file_bytes=file_bytes(ref.path) if with_bytes else None,
         read_bytes=None if not with_bytes else (touched_bytes(ref, windows) if windows else 0),
     )
