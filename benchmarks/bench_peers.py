@@ -16,7 +16,8 @@ order turned by one every round; figures are medians of the rounds:
 - ``loop_defaults`` / ``loop_same``: a plain rasterio window loop, the same two ways.
 
 Also: the model alone on in-memory chips (one one-thread session per core side by side, as
-skyscan's lanes run it), measured before every round, for skyscan's older ratio; the same
+skyscan's lanes run it), measured before every round, for skyscan's older ratio and for SAHI's time over it (the
+most any pipeline running skyscan's plan could gain on SAHI); the same
 contenders with a CPU-bound process beside them (``--load-rounds``); peak memory of
 ``skyscan detect`` on a 400 MP scene (``--big``); and ``skyscan detect`` at several chip
 sizes, each with the overlap its card derives (``--sweep``), the measurement behind the
@@ -173,6 +174,16 @@ def ratios(runs: list[dict[str, Any]], base: str, others: tuple[str, ...]) -> di
     return res
 
 
+def bound_over_sahi(runs: list[dict[str, Any]], model_px: int) -> dict[str, Any]:
+    """SAHI's time over the model alone on skyscan's default plan: the most a pipeline that
+    runs that plan could be faster than SAHI, with no start-up, reading or writing."""
+    per = [
+        r["sahi_defaults"]["wall_s"] / (model_px / 1e6 / r["ceiling_default_chip_mps"])
+        for r in runs
+    ]
+    return {"median": med(per), "rounds": [round(v, 3) for v in per]}
+
+
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     names = [k for k in runs[0] if isinstance(runs[0][k], dict)]
     return {
@@ -318,6 +329,7 @@ def main() -> None:
                 runs_scene, "skyscan", ("sahi_defaults", "loop_defaults", "skyscan_legacy")
             ),
             "same_chip_plan": ratios(runs_scene, "skyscan", ("sahi_same", "loop_same")),
+            "sahi_defaults_over_model_alone": bound_over_sahi(runs_scene, model_px),
             "skyscan_image_mps": round(image_px / 1e6 / wall, 2),
             "skyscan_image_mps_per_core": round(image_px / 1e6 / wall / (os.cpu_count() or 1), 2),
             "skyscan_job_image_mps_per_core": round(
@@ -342,14 +354,15 @@ def main() -> None:
     if "tiles" in parts and args.tiles:
         folder = WORK / f"real_tiles_{args.tiles}"
         make_real_tiles(folder, args.tiles, args.tile_px, scene)
-        runs_tiles = rounds(folder, CONTENDERS, args.tile_rounds or args.rounds, "tiles")
+        runs_tiles = rounds(
+            folder, CONTENDERS, args.tile_rounds or args.rounds, "tiles", with_ceiling=True
+        )
+        tiles_model_px = model_pixels(folder)
         result["tiles"] = {
             "n": args.tiles,
             "tile_px": args.tile_px,
             # what the model runs on: one chip fitted to each tile, and the 256 px default before
-            "model_px_over_image_px": round(
-                model_pixels(folder) / (args.tiles * args.tile_px**2), 3
-            ),
+            "model_px_over_image_px": round(tiles_model_px / (args.tiles * args.tile_px**2), 3),
             "legacy_model_px_over_image_px": round(
                 model_pixels(folder, legacy=True) / (args.tiles * args.tile_px**2), 3
             ),
@@ -359,6 +372,7 @@ def main() -> None:
                 runs_tiles, "skyscan", ("sahi_defaults", "loop_defaults", "skyscan_legacy")
             ),
             "same_chip_plan": ratios(runs_tiles, "skyscan", ("sahi_same", "loop_same")),
+            "sahi_defaults_over_model_alone": bound_over_sahi(runs_tiles, tiles_model_px),
         }
         save()
 
