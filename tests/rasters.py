@@ -154,12 +154,20 @@ def _write_with_worldfile(
 
 
 def write_plain_png(
-    path: str | Path, width: int = 40, height: int = 30, *, count: int = 3, seed: int = 0
+    path: str | Path,
+    width: int = 40,
+    height: int = 30,
+    *,
+    count: int = 3,
+    seed: int = 0,
+    data: np.ndarray | None = None,
 ) -> Path:
-    """A PNG with no georeferencing at all."""
+    """A PNG with no georeferencing at all: ``data`` (bands, rows, cols) or random pixels."""
     path = Path(path)
-    rng = np.random.default_rng(seed)
-    data = rng.integers(0, 255, size=(count, height, width)).astype("uint8")
+    if data is None:
+        rng = np.random.default_rng(seed)
+        data = rng.integers(0, 255, size=(count, height, width)).astype("uint8")
+    count, height, width = data.shape
     with _create(path, driver="PNG", width=width, height=height, count=count, dtype="uint8") as dst:
         dst.write(data)
     aux = path.with_name(path.name + ".aux.xml")

@@ -17,11 +17,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rasterio
 from spark_cluster import StandaloneCluster
 from spark_helpers import CHIPS_PER_UNIT, blob_options, run_local
 
-from rasters import lv95_transform, rotated_transform, utm_transform, write_geotiff
+from rasters import (
+    lv95_transform,
+    rotated_transform,
+    utm_transform,
+    write_geotiff,
+    write_plain_png,
+)
 from skyscan.detectors.synthetic import build_blob_model, draw_blobs
 
 SPARK_CONF = {
@@ -85,11 +90,7 @@ def blob_scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # No world file: processed in pixel space (georeferenced false, no geometry).
     img = np.zeros((3, 90, 120), np.uint8)
     draw_blobs(img, [(40.0, 40.0, 0), (90.0, 60.0, 2)])
-    with rasterio.open(
-        root / "pixels.png", "w", driver="PNG", width=120, height=90, count=3, dtype="uint8"
-    ) as dst:
-        dst.write(img)
-    paths.append(str(root / "pixels.png"))
+    paths.append(str(write_plain_png(root / "pixels.png", data=img)))
     bad = root / "corrupt.tif"
     bad.write_bytes(b"II*\x00" + b"\x00" * 64)  # a TIFF header and nothing behind it
     paths.append(str(bad))
