@@ -35,6 +35,9 @@ import numpy as np
 import rasterio
 from rasterio.transform import Affine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak_rss import run_measured
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / "_work"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -236,8 +239,6 @@ def compile_sources(src: Path) -> None:
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run ``skyscan`` in a child process: (wall seconds, peak RSS of the child in MiB,
     its own: ``peak_rss.run_measured``)."""
-    from peak_rss import run_measured
-
     t0 = time.perf_counter()
     _, peak_mib = run_measured([sys.executable, "-m", "skyscan", "-q", *args], check=True, env=env)
     return time.perf_counter() - t0, peak_mib

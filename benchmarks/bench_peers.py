@@ -16,9 +16,9 @@ order turned by one every round; figures are medians of the rounds:
 - ``loop_defaults`` / ``loop_same``: a plain rasterio window loop, the same two ways.
 
 Also: the model alone on in-memory chips (one one-thread session per core side by side, as
-skyscan's lanes run it), measured before every round, for skyscan's older ratio and for SAHI's time over it (the
-most any pipeline running skyscan's plan could gain on SAHI); the same
-contenders with a CPU-bound process beside them (``--load-rounds``); peak memory of
+skyscan's lanes run it), measured before every round, for skyscan's older ratio and for
+SAHI's time over it (the most any pipeline running skyscan's plan could gain on SAHI); the
+same contenders with a CPU-bound process beside them (``--load-rounds``); peak memory of
 ``skyscan detect`` on a 400 MP scene (``--big``); and ``skyscan detect`` at several chip
 sizes, each with the overlap its card derives (``--sweep``), the measurement behind the
 default chip size. Writes benchmarks/results/peers.json (``--out``).
@@ -175,8 +175,9 @@ def ratios(runs: list[dict[str, Any]], base: str, others: tuple[str, ...]) -> di
 
 
 def bound_over_sahi(runs: list[dict[str, Any]], model_px: int) -> dict[str, Any]:
-    """SAHI's time over the model alone on skyscan's default plan: the most a pipeline that
-    runs that plan could be faster than SAHI, with no start-up, reading or writing."""
+    """SAHI's time over the model alone on skyscan's default plan (its pixels at the round's
+    model-alone rate on 1,024 px chips): the most a pipeline that runs that plan could be
+    faster than SAHI, with no start-up, reading or writing."""
     per = [
         r["sahi_defaults"]["wall_s"] / (model_px / 1e6 / r["ceiling_default_chip_mps"])
         for r in runs

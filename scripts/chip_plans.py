@@ -21,7 +21,7 @@ from typing import Any
 
 from skyscan.detectors import DetectorRecipe, recipe_card
 from skyscan.io.reader import ReadOptions, open_image
-from skyscan.pipeline import DetectOptions, chip_plan, model_pixels, plan_units
+from skyscan.pipeline import DetectOptions, chip_plan, model_pixels, model_scale, plan_units
 
 PLANS = {
     "default (fitted)": DetectOptions(),
@@ -30,21 +30,23 @@ PLANS = {
 }
 
 
+CARD = recipe_card(DetectorRecipe())
+
+
 def plan_row(spec: str) -> dict[str, Any]:
     path, _, gsd = spec.partition(":")
     ref = open_image(path, ReadOptions(gsd=float(gsd) if gsd else None))
-    card = recipe_card(DetectorRecipe())
-    to_model = ref.gsd / card.gsd if ref.gsd and card.gsd else 1.0
+    to_model = model_scale(ref, CARD)
     image_px = ref.width * ref.height * to_model**2
     row: dict[str, Any] = {
         "image": Path(path).name,
         "size_px": [ref.width, ref.height],
         "gsd_m": ref.gsd,
         "model_px": [round(ref.width * to_model), round(ref.height * to_model)],
-        "default_chip_side": chip_plan(ref, card, DetectOptions())[0],
+        "default_chip_side": chip_plan(ref, CARD, DetectOptions())[0],
     }
     for name, options in PLANS.items():
-        windows = [w for u in plan_units(ref, card, options) for w in u.windows]
+        windows = [w for u in plan_units(ref, CARD, options) for w in u.windows]
         chips = [w for w in windows if not w.border_only]
         row[name] = {
             "chips": len(chips),

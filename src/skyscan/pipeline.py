@@ -297,7 +297,7 @@ def chip_plan(ref: ImageRef, card: ModelCard, options: DetectOptions) -> tuple[i
     # an overlap of half a chip (the most there is) leaves no smaller chip to fit: the grid
     if multiple is None or overlap >= MAX_OVERLAP:
         return out_size, overlap
-    to_model = ref.gsd / card.gsd if ref.gsd and card.gsd else 1.0
+    to_model = model_scale(ref, card)
     pad = options.edge_pad_for(card)
     side = fitted_chip_side(
         ref.width * to_model + 2 * pad,
@@ -323,7 +323,7 @@ def fitted_window(
     the chip's and a vehicle they cut has no black beside it (the model finds those: on
     crops of held-out frames, recall of cut vehicles 0.71, against 0.50 with black on two
     sides). docs/performance.md, *One chip per small image*."""
-    to_model = ref.gsd / card.gsd if ref.gsd and card.gsd else 1.0
+    to_model = model_scale(ref, card)
     width, height = ref.width * to_model, ref.height * to_model
     if not card.fits_one_chip(chip_size, max(width, height)):
         return None
@@ -352,7 +352,7 @@ def border_strips(
     drop them). Along a side, pieces ``chip_src`` source pixels long (``out_size`` model
     pixels) at the chip plan's offsets; a side no longer than that is one strip its own
     length. An image no deeper than a strip has one strip across it, not two."""
-    to_model = ref.gsd / card.gsd if ref.gsd and card.gsd else 1.0
+    to_model = model_scale(ref, card)
 
     def along(length: int) -> tuple[list[int], int, int]:
         """Offsets, source length and model length of the strips along a side."""
@@ -383,6 +383,12 @@ def border_strips(
             for row in rows
         ),
     ]
+
+
+def model_scale(ref: ImageRef, card: ModelCard) -> float:
+    """Model pixels per image pixel along a side: the image's GSD over the model's (1 when
+    either is unknown, and the image runs at its own pixels)."""
+    return ref.gsd / card.gsd if ref.gsd and card.gsd else 1.0
 
 
 def model_pixels(windows: Iterable[ChipWindow]) -> int:
