@@ -43,6 +43,8 @@ PY=${PY:-.venv/bin/python}
 KIT=$DATA/kit-ais-munich
 MINSK=$DATA/minsk-drone
 LABELS=$(pwd)/data/labels
+# with GENERALISE=1: the vehicle-free regions drawn as hard negatives (NEGATIVES=CSV for another set)
+NEGATIVES=$(realpath "${NEGATIVES:-$LABELS/negative_regions.csv}")
 mkdir -p "$RUN"
 PLACES=""
 EXTRA_ARGS=()
@@ -61,10 +63,10 @@ if [[ $GENERALISE == 1 ]]; then
 ,
     {"images": "$DATA/georef/autzen", "labels": "$LABELS/autzen", "format": "yolo", "classes": "$LABELS/classes.txt",
      "gsd": 0.3048, "list": "$RUN_ABS/place_autzen.txt", "ignore": "$LABELS/ignore_regions.csv",
-     "negatives": "$LABELS/negative_regions.csv", "weight": $PLACE_WEIGHT},
+     "negatives": "$NEGATIVES", "weight": $PLACE_WEIGHT},
     {"images": "$DATA/georef/orthophotos", "labels": "$LABELS/bali", "format": "yolo", "classes": "$LABELS/classes.txt",
      "gsd": 0.3527, "list": "$RUN_ABS/place_bali.txt", "ignore": "$LABELS/ignore_regions.csv",
-     "negatives": "$LABELS/negative_regions.csv", "weight": $PLACE_WEIGHT}
+     "negatives": "$NEGATIVES", "weight": $PLACE_WEIGHT}
 JSON
 )
   EXTRA_ARGS+=(--p-negative "$P_NEGATIVE")
