@@ -68,23 +68,31 @@ def evaluate(
     return report, command
 
 
+#: what each place and split keeps of its report, per class
+FIGURES = (
+    "ap50",
+    "precision",
+    "recall",
+    "f1",
+    "n_labels",
+    "n_detections",
+    "precision_ci95",
+    "recall_ci95",
+)
+
+
 def summary(report: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "score_threshold": report["score_threshold"],
         "n_images": report["n_images"],
     }
     for cls, c in report["classes"].items():
-        row = {
-            k: c.get(k) for k in ("ap50", "precision", "recall", "f1", "n_labels", "n_detections")
-        }
+        row = {k: c.get(k) for k in FIGURES}
         row["best_f1"] = c.get("best_f1")
         out[cls] = row
     anyc = report.get("any_class")  # every class as one vehicle (skyscan evaluate)
     if anyc is not None:
-        out["any_class"] = {
-            k: anyc.get(k)
-            for k in ("ap50", "precision", "recall", "f1", "n_labels", "n_detections")
-        }
+        out["any_class"] = {k: anyc.get(k) for k in FIGURES}
     out["map50"] = report.get("map50")
     out["ignore_regions"] = report.get("ignore_regions")
     return out

@@ -1,4 +1,4 @@
-"""The model tools as skyscan commands: evaluate --angles (turned copies), render,
+"""The model tools as skyscan commands: evaluate (its intervals, --angles), render,
 set-threshold and quantize, run on a synthetic blob detector (real ONNX Runtime)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from PIL import Image
 from skyscan.cli import cli
 from skyscan.detectors.card import load_card
 from skyscan.detectors.synthetic import build_blob_model, draw_blobs
+from skyscan.evaluate.metrics import wilson_interval
 
 BLOBS = [(30.0, 30.0, 0), (90.0, 60.0, 0), (60.0, 80.0, 1)]  # (col, row, class): two cars, a truck
 
@@ -66,6 +67,22 @@ def test_evaluate_angles_scores_each_turned_copy_and_the_pool(labelled: Path, mo
         assert scores["classes"]["car"]["ap50"] > 0.9  # blobs are found at any heading
     assert data["pooled"]["classes"]["car"]["n_labels"] == 4
     assert "    0°  car AP50" in res.output
+
+
+def test_evaluate_reports_and_prints_the_intervals_of_precision_and_recall(
+    labelled: Path, model: Path
+) -> None:
+    report = labelled / "plain.json"
+    res = CliRunner().invoke(cli, _evaluate(labelled, model, "-o", str(report)))
+    assert res.exit_code == 0, res.output
+    car = json.loads(report.read_text())["classes"]["car"]
+    found = round(car["recall"] * car["n_labels"])
+    assert car["recall_ci95"] == [
+        round(v, 4) for v in wilson_interval(found, car["n_labels"]) or ()
+    ]
+    lo, hi = car["precision_ci95"]
+    assert lo <= car["precision"] <= hi and hi - lo > 0.2  # two labels: a wide interval
+    assert f"R {car['recall']:.3f} [{car['recall_ci95'][0]:.2f}, " in res.output
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from skyscan.evaluate.metrics import (
     evaluate_detections,
     match_image,
     mean_ap,
+    wilson_interval,
 )
 
 
@@ -174,6 +175,39 @@ def test_best_f1_operating_point() -> None:
     )
     best = res["car"].best_f1()
     assert best == {"threshold": 0.5, "precision": 0.6, "recall": 1.0, "f1": 0.75}
+
+
+def test_wilson_interval_published_values() -> None:
+    # Newcombe (1998), Statistics in Medicine 17:857, table I, method 3 (Wilson score)
+    assert wilson_interval(81, 263) == pytest.approx((0.2553, 0.3662), abs=1e-4)
+    assert wilson_interval(15, 148) == pytest.approx((0.0624, 0.1605), abs=1e-4)
+    assert wilson_interval(0, 20) == pytest.approx((0.0, 0.1611), abs=1e-4)
+    assert wilson_interval(1, 29) == pytest.approx((0.0061, 0.1718), abs=1e-4)
+    assert wilson_interval(0, 0) is None
+
+
+@given(st.integers(1, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_holds_the_proportion_and_narrows(kn: tuple[int, int]) -> None:
+    k, n = kn
+    lo, hi = wilson_interval(k, n) or (None, None)
+    assert lo is not None and hi is not None
+    assert 0.0 <= lo <= k / n <= hi <= 1.0
+    lo4, hi4 = wilson_interval(4 * k, 4 * n) or (0.0, 1.0)
+    assert hi4 - lo4 < hi - lo  # four times the evidence, a narrower interval
+
+
+def test_report_carries_the_intervals_of_its_operating_point() -> None:
+    """3 labels, 5 detections above the threshold, 3 of them true: P 3/5, R 3/3."""
+    gt = [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]]
+    det = [[0, 0, 10, 10], [100, 0, 110, 10], [20, 0, 30, 10], [200, 0, 210, 10], [40, 0, 50, 10]]
+    res = evaluate_detections(
+        ["car"],
+        [(np.array(gt), np.zeros(3, np.int64))],
+        [(np.array(det), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.zeros(5, np.int64))],
+        0.5,
+    )["car"].to_dict()
+    assert res["precision_ci95"] == [round(v, 4) for v in wilson_interval(3, 5) or ()]
+    assert res["recall_ci95"] == [round(v, 4) for v in wilson_interval(3, 3) or ()]
 
 
 def test_ap50_95_averages_ap_over_coco_iou_thresholds() -> None:

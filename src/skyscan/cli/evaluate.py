@@ -212,7 +212,7 @@ def evaluate_command(
             ap = "n/a" if c["ap50"] is None else f"{c['ap50']:.4f}"
             coco = "" if c["ap50_95"] is None else f"  AP@[.5:.95] {c['ap50_95']:.4f}"
             click.echo(
-                f"  {name:6s} AP50 {ap}{coco}  P {c['precision']:.3f}  R {c['recall'] if c['recall'] is not None else 'n/a'}"
+                f"  {name:6s} AP50 {ap}{coco}  {_rates(c)}"
                 f"  labels {c['n_labels']}  detections {c['n_detections']}",
                 err=True,
             )
@@ -226,8 +226,8 @@ def evaluate_command(
         if data.get("any_class"):
             v = data["any_class"]
             click.echo(
-                f"  any class (one vehicle, one row): AP50 {v['ap50']:.4f}  P {v['precision']:.3f}  "
-                f"R {v['recall']:.3f}  labels {v['n_labels']}  detections {v['n_detections']}",
+                f"  any class (one vehicle, one row): AP50 {v['ap50']:.4f}  {_rates(v)}"
+                f"  labels {v['n_labels']}  detections {v['n_detections']}",
                 err=True,
             )
         click.echo(f"report: {output}  plot: {plot}", err=True)
@@ -283,3 +283,15 @@ def _evaluate_turned(
 def _write_json(data: JsonObject, output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _rates(c: dict[str, Any]) -> str:
+    """Precision and recall at the threshold, each with its 95 % interval when it has one."""
+
+    def one(key: str) -> str:
+        if c.get(key) is None:
+            return "n/a"
+        ci = c.get(f"{key}_ci95")
+        return f"{c[key]:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+    return f"P {one('precision')}  R {one('recall')}"

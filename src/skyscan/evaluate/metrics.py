@@ -11,7 +11,10 @@ The definitions are the PASCAL VOC 2010+ / COCO ones:
   "all-point interpolation");
 * AP@[.5:.95] (``ap50_95``, COCO's box-quality figure) is the mean of that AP over the IoU
   thresholds 0.50, 0.55, …, 0.95 (COCO samples the envelope at 101 recall points; the
-  all-point area used here differs from it by well under 0.01).
+  all-point area used here differs from it by well under 0.01);
+* precision and recall at the operating threshold carry 95 % Wilson score intervals
+  (``precision_ci95``, ``recall_ci95``): on a few dozen labels one object moves them by
+  several points, and the interval says how far the figure could be from the model's own.
 
 Optional *ignore regions* (KITTI's "DontCare", COCO's crowd boxes): places where an object
 is known to be present but unlabelled. A detection that matched no label and lies mostly
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -96,6 +100,22 @@ def ignored_flags(
     return np.asarray((cover >= min_cover).any(axis=1))
 
 
+def wilson_interval(successes: int, trials: int, level: float = 0.95) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion; ``None`` without trials. Unlike the
+    normal approximation it stays inside [0, 1] and holds for small counts and for
+    proportions near 0 or 1."""
+    if trials <= 0:
+        return None
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p, n = successes / trials, trials
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    # none or all successes: the bound is exactly 0 or 1 (the formula leaves rounding dust)
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == trials else min(1.0, centre + half)
+    return lo, hi
+
+
 def average_precision(recall: FloatArray, precision: FloatArray) -> float:
     """All-point interpolated AP from a PR curve ordered by decreasing score."""
     if len(recall) == 0:
@@ -122,6 +142,7 @@ class ClassResult:
     curve_scores: FloatArray
     ap50_95: float | None = None
     box_fit: BoxFit | None = None
+    n_true: int = 0  # true positives at the operating threshold
 
     def best_f1(self) -> dict[str, float] | None:
         """The operating point with the highest F1 along the PR curve (``None`` if empty).
@@ -151,7 +172,13 @@ class ClassResult:
             "n_detections": self.n_detections,
             "best_f1": self.best_f1(),
             "box_fit": self.box_fit.to_dict() if self.box_fit is not None else None,
+            "precision_ci95": _rounded(wilson_interval(self.n_true, self.n_detections)),
+            "recall_ci95": _rounded(wilson_interval(self.n_true, self.n_labels)),
         }
+
+
+def _rounded(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else [round(v, 4) for v in interval]
 
 
 def evaluate_class(
@@ -177,7 +204,9 @@ def evaluate_class(
     p_at = n_tp / n_det if n_det else 0.0
     r_at = n_tp / n_labels if n_labels else 0.0
     f1 = 2 * p_at * r_at / (p_at + r_at) if p_at + r_at > 0 else 0.0
-    return ClassResult(name, ap, p_at, r_at, f1, n_labels, n_det, recall, precision, sc)
+    return ClassResult(
+        name, ap, p_at, r_at, f1, n_labels, n_det, recall, precision, sc, n_true=n_tp
+    )
 
 
 def evaluate_detections(
