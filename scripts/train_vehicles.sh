@@ -4,8 +4,8 @@
 #
 #   scripts/train_vehicles.sh            # from scratch: the 1.0 weights, <= 50 min on 2 CPU cores
 #   STEPS=200 TIME_LIMIT=120 scripts/train_vehicles.sh   # quick smoke run
-#   GENERALISE=1 scripts/train_vehicles.sh   # the generalisation recipe (docs/model.md: not shipped)
-#   # the shipped vehicles 1.1: the 1.0 weights fine-tuned on the training places (docs/model.md)
+#   GENERALISE=1 scripts/train_vehicles.sh   # the generalisation recipe (docs/model_candidates.md: not shipped)
+#   # the shipped vehicles 1.1: the 1.0 weights fine-tuned on the training places (docs/model_candidates.md)
 #   INIT=vehicles CUT_VEHICLES=centre LR=0.0003 STEPS=3000 TIME_LIMIT=1800 GENERALISE=1 \
 #     PLACE_WEIGHT=1 P_NEGATIVE=0.2 SENSOR_AUGMENT=0 scripts/train_vehicles.sh
 #   # then its threshold from the validation places (docs/model.md, "Operating threshold")
