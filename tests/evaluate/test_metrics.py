@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyscan.evaluate.metrics import (
+    ClassResult,
     average_precision,
     box_fit,
     box_iou,
@@ -32,21 +33,24 @@ def test_match_prefers_highest_score_and_best_iou() -> None:
     assert match_image(det, scores, gt).tolist() == [False, True, True, False]
 
 
+def _ranked_tp_fp_tp_fp_tp(score_threshold: float) -> ClassResult:
+    """3 labels; 5 detections ranked TP, FP, TP, FP, TP (scores 0.9 down to 0.5)."""
+    gt = [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]]
+    det = [[0, 0, 10, 10], [100, 0, 110, 10], [20, 0, 30, 10], [200, 0, 210, 10], [40, 0, 50, 10]]
+    return evaluate_detections(
+        ["car"],
+        [(np.array(gt), np.zeros(3, np.int64))],
+        [(np.array(det), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.zeros(5, np.int64))],
+        score_threshold,
+    )["car"]
+
+
 def test_ap_hand_computed() -> None:
     # 3 labels; ranked detections TP, FP, TP, FP, TP
     # precision 1, 1/2, 2/3, 2/4, 3/5; recall 1/3, 1/3, 2/3, 2/3, 1
     # envelope at recall steps: 1 (r=1/3), 2/3 (r=2/3), 3/5 (r=1)
     # AP = 1/3 * 1 + 1/3 * 2/3 + 1/3 * 3/5 = 0.7555...
-    gt = [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]]
-    det = [[0, 0, 10, 10], [100, 0, 110, 10], [20, 0, 30, 10], [200, 0, 210, 10], [40, 0, 50, 10]]
-    scores = [0.9, 0.8, 0.7, 0.6, 0.5]
-    res = evaluate_detections(
-        ["car"],
-        [(np.array(gt), np.zeros(3, np.int64))],
-        [(np.array(det), np.array(scores), np.zeros(5, np.int64))],
-        score_threshold=0.65,
-    )
-    car = res["car"]
+    car = _ranked_tp_fp_tp_fp_tp(0.65)
     assert car.ap50 == pytest.approx(1 / 3 + 2 / 9 + 1 / 5)
     # at threshold 0.65: detections 0.9, 0.8, 0.7 -> 2 TP of 3 detections, 2 of 3 labels
     assert car.precision == pytest.approx(2 / 3)
@@ -165,15 +169,7 @@ def test_ap_matches_brute_force(
 def test_best_f1_operating_point() -> None:
     # same ranking as test_ap_hand_computed: F1 after k = 1..5 detections:
     # k=1: P1 R1/3 -> 0.5; k=3: P2/3 R2/3 -> 0.667; k=5: P3/5 R1 -> 0.75 (best)
-    gt = [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]]
-    det = [[0, 0, 10, 10], [100, 0, 110, 10], [20, 0, 30, 10], [200, 0, 210, 10], [40, 0, 50, 10]]
-    res = evaluate_detections(
-        ["car"],
-        [(np.array(gt), np.zeros(3, np.int64))],
-        [(np.array(det), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.zeros(5, np.int64))],
-        0.65,
-    )
-    best = res["car"].best_f1()
+    best = _ranked_tp_fp_tp_fp_tp(0.65).best_f1()
     assert best == {"threshold": 0.5, "precision": 0.6, "recall": 1.0, "f1": 0.75}
 
 
@@ -197,15 +193,8 @@ def test_wilson_interval_holds_the_proportion_and_narrows(kn: tuple[int, int]) -
 
 
 def test_report_carries_the_intervals_of_its_operating_point() -> None:
-    """3 labels, 5 detections above the threshold, 3 of them true: P 3/5, R 3/3."""
-    gt = [[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]]
-    det = [[0, 0, 10, 10], [100, 0, 110, 10], [20, 0, 30, 10], [200, 0, 210, 10], [40, 0, 50, 10]]
-    res = evaluate_detections(
-        ["car"],
-        [(np.array(gt), np.zeros(3, np.int64))],
-        [(np.array(det), np.array([0.9, 0.8, 0.7, 0.6, 0.5]), np.zeros(5, np.int64))],
-        0.5,
-    )["car"].to_dict()
+    """At 0.5 all 5 detections count, 3 of them true: P 3/5, R 3/3."""
+    res = _ranked_tp_fp_tp_fp_tp(0.5).to_dict()
     assert res["precision_ci95"] == [round(v, 4) for v in wilson_interval(3, 5) or ()]
     assert res["recall_ci95"] == [round(v, 4) for v in wilson_interval(3, 3) or ()]
 
