@@ -1,4 +1,4 @@
-"""The model tools as skyscan commands: evaluate (its intervals, --angles), render,
+"""The model tools as skyscan commands: evaluate (its intervals, --against, --angles), render,
 set-threshold and quantize, run on a synthetic blob detector (real ONNX Runtime)."""
 
 from __future__ import annotations
@@ -97,6 +97,43 @@ def test_evaluate_angles_refuses_what_does_not_apply(
     )
     assert res.exit_code == 2, res.output
     assert not (labelled / "r.json").exists()
+
+
+def test_evaluate_against_compares_two_models_object_by_object(
+    labelled: Path, model: Path, tmp_path: Path
+) -> None:
+    """The same network with its threshold above every score finds nothing: the two cars
+    are found only by the model, the truck is a class of its own."""
+    blind = tmp_path / "blind.onnx"
+    shutil.copy(model, blind)
+    card = json.loads(model.with_suffix(".json").read_text())
+    blind.with_suffix(".json").write_text(
+        json.dumps({**card, "name": "blind", "score_threshold": 1.0})
+    )
+    report = labelled / "paired.json"
+    res = CliRunner().invoke(
+        cli, _evaluate(labelled, model, "--against", str(blind), "-o", str(report))
+    )
+    assert res.exit_code == 0, res.output
+    paired = json.loads(report.read_text())["against"]
+    assert paired["baseline"].startswith("blind") and paired["baseline_score_threshold"] == 1.0
+    car = paired["classes"]["car"]
+    assert (car["found_by_both"], car["found_only_by_model"], car["found_only_by_baseline"]) == (
+        0,
+        2,
+        0,
+    )
+    assert car["found_by_neither"] == 0 and car["p_found"] == 0.5  # 2 of 2 one way: 2 x 1/4
+    assert paired["baseline_scores"]["car"]["recall"] == 0.0
+    assert set(paired["classes"]) == {"car", "truck"}  # the classes with labels
+    assert "found by both 0, only this model 2, only blind" in res.output
+
+
+def test_evaluate_against_refuses_turned_copies(labelled: Path, model: Path) -> None:
+    res = CliRunner().invoke(
+        cli, _evaluate(labelled, model, "--angles", "0,90", "--against", str(model), "-o", "x.json")
+    )
+    assert res.exit_code == 2 and "--against does not apply" in res.output
 
 
 def test_render_draws_each_image(labelled: Path, model: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import math
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,14 @@ def _angles(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     help="Score copies of the images turned by each angle (e.g. 0,30,45,60,90) and all of them pooled "
     "instead: does the model find vehicles at every heading? The report holds one entry per angle.",
 )
+@click.option(
+    "--against",
+    default=None,
+    metavar="MODEL",
+    help="Also score MODEL (a name or .onnx) on the same labels and compare the two object by "
+    "object: which labelled objects only one finds, the false detections of each, and whether "
+    "the difference is more than chance (report key 'against').",
+)
 @settings_options(DetectSettings)
 @click.option(
     "-o",
@@ -121,6 +130,7 @@ def evaluate_command(
     allow_unlabelled: bool,
     ignore_regions: Path | None,
     angles: list[float] | None,
+    against: str | None,
     output: Path,
     plot: Path | None,
     record_key: str | None,
@@ -135,7 +145,7 @@ def evaluate_command(
     their labels'; skyscan set-box-scale writes it into a card); mAP over classes
     present. The detection options are those of skyscan detect.
     """
-    from skyscan.evaluate.run import evaluate
+    from skyscan.evaluate.run import EvalReport, evaluate
     from skyscan.labels.read import read_name_list
 
     try:
@@ -147,6 +157,7 @@ def evaluate_command(
             (ignore_regions, "--ignore-regions"),
             (plot, "--plot"),
             (record_key, "--record-in-card"),
+            (against, "--against"),
         ):
             if given is not None:
                 raise click.UsageError(f"{flag} does not apply to turned copies (--angles)")
@@ -180,20 +191,32 @@ def evaluate_command(
     from skyscan.evaluate.plot import plot_pr
 
     try:
-        report = evaluate(
-            images,
-            labels,
-            fmt,
-            classes=classes,
-            names=names,
-            settings=settings,
-            iou_threshold=iou,
-            overrides=list(overrides),
-            allow_missing=allow_unlabelled,
-            ignore_regions=ignore_regions,
-        )
+
+        def score(model_settings: DetectSettings) -> EvalReport:
+            return evaluate(
+                images,
+                labels,
+                fmt,
+                classes=classes,
+                names=names,
+                settings=model_settings,
+                iou_threshold=iou,
+                overrides=list(overrides),
+                allow_missing=allow_unlabelled,
+                ignore_regions=ignore_regions,
+            )
+
+        report = score(settings)
         data = report.to_dict()
         data["command"] = command
+        if against is not None:
+            from skyscan.evaluate.paired import compare
+
+            baseline = score(replace(settings, model=against))
+            data["against"] = {
+                **compare(report, baseline),
+                "baseline_scores": baseline.to_dict()["classes"],
+            }
         _write_json(data, output)
         plot_pr(report.results, plot, title=f"{report.card.model_id} on {images.name} (IoU {iou})")
         if record_key:
@@ -230,6 +253,8 @@ def evaluate_command(
                 f"  labels {v['n_labels']}  detections {v['n_detections']}",
                 err=True,
             )
+        if data.get("against"):
+            _echo_paired(data["against"])
         click.echo(f"report: {output}  plot: {plot}", err=True)
 
 
@@ -295,3 +320,16 @@ def _rates(c: dict[str, Any]) -> str:
         return f"{c[key]:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
     return f"P {one('precision')}  R {one('recall')}"
+
+
+def _echo_paired(paired: dict[str, Any]) -> None:
+    """One line per class: the objects each model alone finds and the false detections."""
+    click.echo(f"against {paired['baseline']} (each at its own threshold):", err=True)
+    for name, c in paired["classes"].items():
+        click.echo(
+            f"  {name:6s} found by both {c['found_by_both']}, only this model "
+            f"{c['found_only_by_model']}, only {paired['baseline']} {c['found_only_by_baseline']} "
+            f"(p {c['p_found']:.3g});  false detections {c['false_detections_model']} against "
+            f"{c['false_detections_baseline']} (p {c['p_false']:.3g})",
+            err=True,
+        )
