@@ -2,11 +2,13 @@
 their vehicle-free regions, and write one JSON report.
 
     python scripts/real_world_baseline.py ../shared/data/georef -o docs/results/real_world_baseline.json \
-        [--model vehicles] [--edge-pad N] [--score-threshold T]
+        [--model vehicles] [--edge-pad N] [--score-threshold T] [--against MODEL]
 
 ``--score-threshold`` scores the labelled places at T instead of the card's threshold (a
 report to search a new operating point from with ``skyscan set-threshold``); the
-vehicle-free regions are always counted at the card's threshold and at 0.5.
+vehicle-free regions are always counted at the card's threshold and at 0.5. ``--against``
+also scores MODEL on every place and split and compares the two object by object
+(``against`` in each entry).
 
 Every figure comes from ``skyscan evaluate`` (run as a command, with the ignore regions of
 data/labels/ignore_regions.csv) and from scripts/negatives_fp.py; the exact commands are in
@@ -95,6 +97,8 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         out["any_class"] = {k: anyc.get(k) for k in FIGURES}
     out["map50"] = report.get("map50")
     out["ignore_regions"] = report.get("ignore_regions")
+    if report.get("against"):
+        out["against"] = {k: v for k, v in report["against"].items() if k != "baseline_scores"}
     return out
 
 
@@ -108,8 +112,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--edge-pad", type=int, default=None)
     ap.add_argument("--score-threshold", type=float, default=None)
     ap.add_argument("--tta", type=int, default=1, help="views per chip (skyscan --tta)")
+    ap.add_argument(
+        "--against", default=None, help="also compare with this model (skyscan evaluate --against)"
+    )
     args = ap.parse_args(argv)
     options = [] if args.edge_pad is None else ["--edge-pad", str(args.edge_pad)]
+    if args.against:
+        options += ["--against", args.against]
     if args.score_threshold is not None:
         options += ["--score-threshold", str(args.score_threshold)]
     if args.tta > 1:

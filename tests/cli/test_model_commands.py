@@ -99,11 +99,20 @@ def test_evaluate_angles_refuses_what_does_not_apply(
     assert not (labelled / "r.json").exists()
 
 
+@pytest.mark.parametrize("linked", [False, True])
 def test_evaluate_against_compares_two_models_object_by_object(
-    labelled: Path, model: Path, tmp_path: Path
+    labelled: Path, model: Path, tmp_path: Path, linked: bool
 ) -> None:
     """The same network with its threshold above every score finds nothing: the two cars
-    are found only by the model, the truck is a class of its own."""
+    are found only by the model, the truck is a class of its own. Also with the image
+    linked into the folder (as scripts/real_world_baseline.py scores a split)."""
+    if linked:
+        folder = tmp_path / "linked"
+        (folder / "images").mkdir(parents=True)
+        (folder / "images" / "a.png").symlink_to(labelled / "images" / "a.png")
+        shutil.copytree(labelled / "labels", folder / "labels")
+        shutil.copy(labelled / "classes.txt", folder / "classes.txt")
+        labelled = folder
     blind = tmp_path / "blind.onnx"
     shutil.copy(model, blind)
     card = json.loads(model.with_suffix(".json").read_text())

@@ -27,16 +27,17 @@ def found_labels(report: EvalReport, class_name: str) -> npt.NDArray[np.bool_]:
     order): whether a detection of that class at or above the report's threshold matched it."""
     k = report.card.class_names.index(class_name)
     rows = report.detections
+    by_image = {}
+    if rows is not None and len(rows):
+        kept = rows[(rows["class_name"] == class_name) & (rows["score"] >= report.score_threshold)]
+        # the same key as the evaluation's: a linked image is its target
+        by_image = {str(Path(p).resolve()): g for p, g in kept.groupby("image_path")}
     found = []
     for im in report.labels.images:
         gt = im.boxes[im.labels == k]
         hit = np.zeros(len(gt), bool)
-        if rows is not None and len(rows) and len(gt):
-            det = rows[
-                (rows["image_path"] == str(Path(im.image_path).resolve()))
-                & (rows["class_name"] == class_name)
-                & (rows["score"] >= report.score_threshold)
-            ]
+        det = by_image.get(str(Path(im.image_path).resolve()))
+        if det is not None and len(gt):
             boxes = det[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64)
             matched = match_pairs(boxes, det["score"].to_numpy(), gt, report.iou_threshold)
             hit[matched[matched >= 0]] = True
