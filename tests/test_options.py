@@ -57,6 +57,7 @@ def cli_defaults(cmd: click.Command) -> dict[str, Any]:
                 "allow_unlabelled",
                 "ignore_regions",
                 "angles",
+                "against",
                 "output",
                 "plot",
                 "record_key",
