@@ -195,6 +195,8 @@ def test_wilson_interval_holds_the_proportion_and_narrows(kn: tuple[int, int]) -
 def test_report_carries_the_intervals_of_its_operating_point() -> None:
     """At 0.5 all 5 detections count, 3 of them true: P 3/5, R 3/3."""
     res = _ranked_tp_fp_tp_fp_tp(0.5).to_dict()
+    # which labels were found at the threshold: the two the 0.9 and 0.7 detections match
+    assert _ranked_tp_fp_tp_fp_tp(0.65).found.tolist() == [True, True, False]
     assert res["precision_ci95"] == [round(v, 4) for v in wilson_interval(3, 5) or ()]
     assert res["recall_ci95"] == [round(v, 4) for v in wilson_interval(3, 3) or ()]
 

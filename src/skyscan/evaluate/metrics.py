@@ -27,7 +27,8 @@ Everything here is pure array code; :mod:`skyscan.evaluate.run` feeds it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -143,6 +144,8 @@ class ClassResult:
     ap50_95: float | None = None
     box_fit: BoxFit | None = None
     n_true: int = 0  # true positives at the operating threshold
+    # per label of the class (images in order): matched by a detection at the threshold
+    found: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
 
     def best_f1(self) -> dict[str, float] | None:
         """The operating point with the highest F1 along the PR curve (``None`` if empty).
@@ -231,7 +234,8 @@ def evaluate_detections(
         )
         aps = [average_precision_at(c, gts, dets, iou, ignore) for iou in COCO_IOUS]
         fit = box_fit(c, gts, dets, score_threshold, iou_threshold)
-        out[name] = replace(result, ap50_95=float(np.mean(aps)), box_fit=fit)
+        found = labels_found(c, gts, dets, score_threshold, iou_threshold)
+        out[name] = replace(result, ap50_95=float(np.mean(aps)), box_fit=fit, found=found)
     return out
 
 
@@ -303,6 +307,39 @@ class BoxFit:
         }
 
 
+def _matches_at(
+    c: int,
+    gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
+    dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
+    score_threshold: float,
+    iou_threshold: float,
+) -> Iterator[tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]]:
+    """Per image: class ``c``'s detections at ``score_threshold``, its labels, and the label
+    each detection matched (-1: none)."""
+    for (gb, gl), (db, ds, dl) in zip(gts, dets, strict=True):
+        dsel = (np.asarray(dl) == c) & (np.asarray(ds, np.float64) >= score_threshold)
+        det = np.asarray(db, np.float64).reshape(-1, 4)[dsel]
+        gt = np.asarray(gb, np.float64).reshape(-1, 4)[np.asarray(gl) == c]
+        yield det, gt, match_pairs(det, np.asarray(ds, np.float64)[dsel], gt, iou_threshold)
+
+
+def labels_found(
+    c: int,
+    gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
+    dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
+    score_threshold: float,
+    iou_threshold: float = 0.5,
+) -> npt.NDArray[np.bool_]:
+    """Per label of class ``c`` (images in order, labels in file order): whether a
+    detection at ``score_threshold`` matched it."""
+    found = []
+    for _, gt, matched in _matches_at(c, gts, dets, score_threshold, iou_threshold):
+        hit = np.zeros(len(gt), bool)
+        hit[matched[matched >= 0]] = True
+        found.append(hit)
+    return np.concatenate(found) if found else np.zeros(0, bool)
+
+
 def box_fit(
     c: int,
     gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
@@ -312,11 +349,7 @@ def box_fit(
 ) -> BoxFit | None:
     """Side ratios of class ``c``'s true positives at ``score_threshold`` (``None``: none)."""
     logs, ious = [], []
-    for (gb, gl), (db, ds, dl) in zip(gts, dets, strict=True):
-        dsel = (np.asarray(dl) == c) & (np.asarray(ds, np.float64) >= score_threshold)
-        det = np.asarray(db, np.float64).reshape(-1, 4)[dsel]
-        gt = np.asarray(gb, np.float64).reshape(-1, 4)[np.asarray(gl) == c]
-        matched = match_pairs(det, np.asarray(ds, np.float64)[dsel], gt, iou_threshold)
+    for det, gt, matched in _matches_at(c, gts, dets, score_threshold, iou_threshold):
         hit = matched >= 0
         if not hit.any():
             continue

@@ -11,38 +11,10 @@ test of two Poisson counts).
 from __future__ import annotations
 
 import math
-from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 from skyscan.errors import InputError
-from skyscan.evaluate.metrics import match_pairs
 from skyscan.evaluate.run import EvalReport
 from skyscan.types import JsonObject
-
-
-def found_labels(report: EvalReport, class_name: str) -> npt.NDArray[np.bool_]:
-    """Per labelled object of ``class_name`` (images in label order, objects in file
-    order): whether a detection of that class at or above the report's threshold matched it."""
-    k = report.card.class_names.index(class_name)
-    rows = report.detections
-    by_image = {}
-    if rows is not None and len(rows):
-        kept = rows[(rows["class_name"] == class_name) & (rows["score"] >= report.score_threshold)]
-        # the same key as the evaluation's: a linked image is its target
-        by_image = {str(Path(p).resolve()): g for p, g in kept.groupby("image_path")}
-    found = []
-    for im in report.labels.images:
-        gt = im.boxes[im.labels == k]
-        hit = np.zeros(len(gt), bool)
-        det = by_image.get(str(Path(im.image_path).resolve()))
-        if det is not None and len(gt):
-            boxes = det[["px_xmin", "px_ymin", "px_xmax", "px_ymax"]].to_numpy(np.float64)
-            matched = match_pairs(boxes, det["score"].to_numpy(), gt, report.iou_threshold)
-            hit[matched[matched >= 0]] = True
-        found.append(hit)
-    return np.concatenate(found) if found else np.zeros(0, bool)
 
 
 def two_sided_sign_test(a: int, b: int) -> float:
@@ -68,7 +40,7 @@ def compare(report: EvalReport, baseline: EvalReport) -> JsonObject:
             continue
         if name not in baseline.results:
             raise InputError(f"the baseline model {baseline.card.model_id} has no class {name!r}")
-        mine, theirs = found_labels(report, name), found_labels(baseline, name)
+        mine, theirs = result.found, baseline.results[name].found
         only_mine, only_theirs = int((mine & ~theirs).sum()), int((theirs & ~mine).sum())
         other = baseline.results[name]
         false_mine = result.n_detections - result.n_true
