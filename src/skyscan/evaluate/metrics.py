@@ -27,7 +27,6 @@ Everything here is pure array code; :mod:`skyscan.evaluate.run` feeds it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
@@ -233,9 +232,14 @@ def evaluate_detections(
             name, *_class_flags(c, gts, dets, iou_threshold, ignore), score_threshold
         )
         aps = [average_precision_at(c, gts, dets, iou, ignore) for iou in COCO_IOUS]
-        fit = box_fit(c, gts, dets, score_threshold, iou_threshold)
-        found = labels_found(c, gts, dets, score_threshold, iou_threshold)
-        out[name] = replace(result, ap50_95=float(np.mean(aps)), box_fit=fit, found=found)
+        # one matching at the operating threshold serves both the box fit and the labels found
+        matches = _matches_at(c, gts, dets, score_threshold, iou_threshold)
+        out[name] = replace(
+            result,
+            ap50_95=float(np.mean(aps)),
+            box_fit=_box_fit_of(matches),
+            found=_labels_found(matches),
+        )
     return out
 
 
@@ -307,33 +311,31 @@ class BoxFit:
         }
 
 
+_Matches = list[tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]]
+
+
 def _matches_at(
     c: int,
     gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
     dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
     score_threshold: float,
     iou_threshold: float,
-) -> Iterator[tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]]:
+) -> _Matches:
     """Per image: class ``c``'s detections at ``score_threshold``, its labels, and the label
     each detection matched (-1: none)."""
+    out: _Matches = []
     for (gb, gl), (db, ds, dl) in zip(gts, dets, strict=True):
         dsel = (np.asarray(dl) == c) & (np.asarray(ds, np.float64) >= score_threshold)
         det = np.asarray(db, np.float64).reshape(-1, 4)[dsel]
         gt = np.asarray(gb, np.float64).reshape(-1, 4)[np.asarray(gl) == c]
-        yield det, gt, match_pairs(det, np.asarray(ds, np.float64)[dsel], gt, iou_threshold)
+        out.append((det, gt, match_pairs(det, np.asarray(ds, np.float64)[dsel], gt, iou_threshold)))
+    return out
 
 
-def labels_found(
-    c: int,
-    gts: list[tuple[FloatArray, npt.NDArray[np.int64]]],
-    dets: list[tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]],
-    score_threshold: float,
-    iou_threshold: float = 0.5,
-) -> npt.NDArray[np.bool_]:
-    """Per label of class ``c`` (images in order, labels in file order): whether a
-    detection at ``score_threshold`` matched it."""
+def _labels_found(matches: _Matches) -> npt.NDArray[np.bool_]:
+    """Per label (images in order, labels in file order): whether a detection matched it."""
     found = []
-    for _, gt, matched in _matches_at(c, gts, dets, score_threshold, iou_threshold):
+    for _, gt, matched in matches:
         hit = np.zeros(len(gt), bool)
         hit[matched[matched >= 0]] = True
         found.append(hit)
@@ -348,8 +350,12 @@ def box_fit(
     iou_threshold: float = 0.5,
 ) -> BoxFit | None:
     """Side ratios of class ``c``'s true positives at ``score_threshold`` (``None``: none)."""
+    return _box_fit_of(_matches_at(c, gts, dets, score_threshold, iou_threshold))
+
+
+def _box_fit_of(matches: _Matches) -> BoxFit | None:
     logs, ious = [], []
-    for det, gt, matched in _matches_at(c, gts, dets, score_threshold, iou_threshold):
+    for det, gt, matched in matches:
         hit = matched >= 0
         if not hit.any():
             continue
